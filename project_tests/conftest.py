@@ -1,0 +1,55 @@
+"""Fixtures for the project's own tests: a real throwaway PostgreSQL (pytest-postgresql through the
+root-safe pg_ctl wrapper), a fresh database per test cloned from a template that holds the Supabase auth
+shim, and helpers to load SQL and run the checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import psycopg
+import pytest
+from pytest_postgresql import factories
+from pytest_postgresql.executors import PostgreSQLExecutor
+
+from pgcontract.connect import Target
+from pgcontract.embedded import pg_ctl_wrapper, supabase_shim
+from project_tests.helpers import CHAT_SQL
+
+pg_server = factories.postgresql_proc(
+    executable=pg_ctl_wrapper(),
+    port=None,
+    load=[supabase_shim()],
+    postgres_options="-c fsync=off -c full_page_writes=off -c synchronous_commit=off",
+)
+pg = factories.postgresql("pg_server")
+
+
+@pytest.fixture
+def target(pg: psycopg.Connection[tuple[object, ...]]) -> Target:
+    """The test's own fresh database, as a target (superuser DSN)."""
+    info = pg.info
+    dsn = psycopg.conninfo.make_conninfo(host=info.host, port=info.port, user=info.user, dbname=info.dbname)
+    return Target(name="test", dsn=dsn, throwaway=True)
+
+
+@pytest.fixture
+def run_sql(pg: psycopg.Connection[tuple[object, ...]]) -> Callable[[str], None]:
+    """Execute SQL text (several statements allowed) and commit."""
+
+    def run(text: str) -> None:
+        pg.execute(text.encode())
+        pg.commit()
+
+    return run
+
+
+@pytest.fixture
+def chat_db(run_sql: Callable[[str], None], target: Target) -> Target:
+    """A fresh database holding the seed's chat schema (sql/ of this repository)."""
+    run_sql(CHAT_SQL.read_text(encoding="utf-8"))
+    return target
+
+
+@pytest.fixture(scope="session")
+def server(pg_server: PostgreSQLExecutor) -> PostgreSQLExecutor:
+    return pg_server

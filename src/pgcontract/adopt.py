@@ -1,0 +1,180 @@
+"""A contract describing a live database (``pgcontract snapshot``): adopt the tool in one step.
+
+The contract is written so that the same database checked against it passes: every column with its
+type, nullability and default; keys, checks, indexes (except those that back a key); RLS flags and the
+exact policy set; enums. Grants are left out (platform defaults make them noisy): add the roles you care
+about by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from pgcontract.catalog.snapshot import Snapshot, Table
+from pgcontract.names import QualifiedName
+from pgcontract.sqlnorm import parse_type
+
+# Schemas that belong to PostgreSQL or to the platform (Supabase and common extensions), not the app.
+PLATFORM_SCHEMAS = frozenset(
+    [
+        "pg_catalog",
+        "information_schema",
+        "auth",
+        "storage",
+        "realtime",
+        "_realtime",
+        "extensions",
+        "graphql",
+        "graphql_public",
+        "pgbouncer",
+        "pgsodium",
+        "pgsodium_masks",
+        "vault",
+        "supabase_functions",
+        "supabase_migrations",
+        "net",
+        "cron",
+        "_analytics",
+        "pgtle",
+        "pgmq",
+        "topology",
+        "tiger",
+        "tiger_data",
+        "repack",
+    ]
+)
+
+
+class Flow(dict[str, Any]):
+    """A mapping written on one line: ``{type: uuid, nullable: false}``."""
+
+
+class FlowList(list[Any]):
+    """A list written on one line: ``[id]``."""
+
+
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value and not value.endswith((" ", "\t")) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(
+    Flow, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v.items(), flow_style=True)
+)
+_Dumper.add_representer(
+    FlowList, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True)
+)
+_Dumper.add_representer(str, _represent_str)
+
+
+def _column(
+    snapshot_type: str, not_null: bool, default: str | None, identity: str | None, generated: str | None
+) -> Flow:
+    out = Flow(type=parse_type(snapshot_type).short, nullable=not not_null)
+    if generated is not None:
+        out["generated"] = generated
+    elif identity is not None:
+        out["identity"] = identity
+    elif default is not None:
+        out["default"] = default
+    return out
+
+
+def _table(table: Table) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "columns": {
+            c.name: _column(c.type, c.not_null, c.default, c.identity, c.generated)
+            for c in table.columns.values()
+        }
+    }
+    pk = table.constraints_of("p")
+    if pk:
+        out["primary_key"] = FlowList(pk[0].columns)
+    fks = []
+    for fk in table.constraints_of("f"):
+        ref = str(fk.ref_table) + "(" + ", ".join(fk.ref_columns) + ")"
+        fks.append(
+            Flow(columns=list(fk.columns), references=ref, on_delete=fk.on_delete, on_update=fk.on_update)
+        )
+    if fks:
+        out["foreign_keys"] = fks
+    uniques = [Flow(columns=list(u.columns)) for u in table.constraints_of("u")]
+    if uniques:
+        out["unique"] = uniques
+    checks = [c.check for c in table.constraints_of("c") if c.check]
+    if checks:
+        out["checks"] = checks
+    backing = {c.name for c in table.constraints if c.kind in ("p", "u", "x")}
+    indexes: dict[str, Any] = {}
+    for index in table.indexes.values():
+        if index.name in backing:
+            continue
+        keys: list[Any] = [
+            column if column is not None else Flow(expression=text)
+            for column, text in zip(index.key_columns, index.key_texts, strict=True)
+        ]
+        spec = Flow(columns=keys)
+        if index.unique:
+            spec["unique"] = True
+        if index.method != "btree":
+            spec["method"] = index.method
+        if index.include:
+            spec["include"] = list(index.include)
+        if index.predicate is not None:
+            spec["where"] = index.predicate
+        indexes[index.name] = spec
+    if indexes:
+        out["indexes"] = indexes
+    rls: dict[str, Any] = {"enabled": table.rls_enabled, "forced": table.rls_forced}
+    if table.rls_enabled or table.policies:
+        policies: dict[str, Any] = {}
+        for policy in table.policies.values():
+            policy_spec: dict[str, Any] = {"command": policy.command, "roles": FlowList(policy.roles)}
+            if not policy.permissive:
+                policy_spec["as"] = "restrictive"
+            if policy.using is not None:
+                policy_spec["using"] = policy.using
+            if policy.with_check is not None:
+                policy_spec["with_check"] = policy.with_check
+            policies[policy.name] = policy_spec
+        rls["policies"] = policies
+    out["rls"] = rls
+    return out
+
+
+def app_schemas(snapshot: Snapshot, schemas: list[str] | None) -> set[str]:
+    if schemas:
+        return set(schemas)
+    return {q.schema for q in snapshot.tables} - PLATFORM_SCHEMAS
+
+
+def contract_from_snapshot(snapshot: Snapshot, schemas: list[str] | None = None) -> dict[str, Any]:
+    wanted = app_schemas(snapshot, schemas)
+    out: dict[str, Any] = {"version": 1}
+    if QualifiedName("auth", "users") in snapshot.tables:
+        out["auth"] = Flow(mode="supabase")
+    out["tables"] = {
+        str(name): _table(table)
+        for name, table in sorted(snapshot.tables.items())
+        if name.schema in wanted and table.in_scope and not table.extension_owned
+    }
+    enums = {
+        str(name): list(labels) for name, labels in sorted(snapshot.enums.items()) if name.schema in wanted
+    }
+    if enums:
+        out["enums"] = enums
+    return out
+
+
+def dump_contract(data: dict[str, Any], header: str = "") -> str:
+    body = yaml.dump(
+        data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120, default_flow_style=False
+    )
+    return header + body

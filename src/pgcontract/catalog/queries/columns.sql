@@ -1,0 +1,19 @@
+-- Columns of the tables in scope: type as format_type prints it, NOT NULL, default or generation
+-- expression, identity ('a' always, 'd' by default) and generated ('s' stored).
+SELECT n.nspname AS schema,
+       c.relname AS table,
+       a.attname AS name,
+       format_type(a.atttypid, a.atttypmod) AS type,
+       a.attnotnull AS not_null,
+       pg_get_expr(d.adbin, d.adrelid) AS default_expr,
+       a.attidentity::text AS identity,
+       a.attgenerated::text AS generated
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE a.attnum > 0
+  AND NOT a.attisdropped
+  AND c.relkind IN ('r', 'p')
+  AND (%(schemas)s::text[] IS NULL OR n.nspname = ANY (%(schemas)s::text[]))
+ORDER BY n.nspname, c.relname, a.attnum

@@ -1,0 +1,30 @@
+-- Primary key, foreign key, unique, check and exclusion constraints of the tables in scope, with their
+-- columns in key order, the referenced table and columns, FK actions and the CHECK expression.
+SELECT n.nspname AS schema,
+       c.relname AS table,
+       con.conname AS name,
+       con.contype::text AS kind,
+       ARRAY(SELECT a.attname::text
+             FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+             ORDER BY k.ord) AS columns,
+       fn.nspname AS ref_schema,
+       fc.relname AS ref_table,
+       ARRAY(SELECT a.attname::text
+             FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
+             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
+             ORDER BY k.ord) AS ref_columns,
+       con.confdeltype::text AS on_delete,
+       con.confupdtype::text AS on_update,
+       CASE WHEN con.contype = 'c' THEN pg_get_expr(con.conbin, con.conrelid) END AS check_expr,
+       con.convalidated AS validated,
+       pg_get_constraintdef(con.oid) AS definition
+FROM pg_constraint con
+JOIN pg_class c ON c.oid = con.conrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_class fc ON fc.oid = con.confrelid
+LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+WHERE con.contype IN ('p', 'f', 'u', 'c', 'x')
+  AND c.relkind IN ('r', 'p')
+  AND (%(schemas)s::text[] IS NULL OR n.nspname = ANY (%(schemas)s::text[]))
+ORDER BY n.nspname, c.relname, con.conname

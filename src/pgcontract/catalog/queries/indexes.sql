@@ -1,0 +1,30 @@
+-- Indexes of the tables in scope: key columns (NULL where the key is an expression), key expressions,
+-- INCLUDE columns, uniqueness, access method and predicate.
+SELECT n.nspname AS schema,
+       t.relname AS table,
+       i.relname AS name,
+       ix.indisunique AS is_unique,
+       ix.indisprimary AS is_primary,
+       am.amname AS method,
+       ARRAY(SELECT CASE WHEN ix.indkey[k - 1] = 0 THEN NULL ELSE a.attname::text END
+             FROM generate_series(1, ix.indnkeyatts) AS k
+             LEFT JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = ix.indkey[k - 1]
+             ORDER BY k) AS key_columns,
+       ARRAY(SELECT pg_get_indexdef(ix.indexrelid, k, true)
+             FROM generate_series(1, ix.indnkeyatts) AS k
+             ORDER BY k) AS key_texts,
+       ARRAY(SELECT a.attname::text
+             FROM generate_series(ix.indnkeyatts + 1, ix.indnatts) AS k
+             JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = ix.indkey[k - 1]
+             ORDER BY k) AS include,
+       pg_get_expr(ix.indpred, ix.indrelid) AS predicate,
+       ix.indisvalid AS valid,
+       pg_get_indexdef(ix.indexrelid) AS definition
+FROM pg_index ix
+JOIN pg_class i ON i.oid = ix.indexrelid
+JOIN pg_class t ON t.oid = ix.indrelid
+JOIN pg_namespace n ON n.oid = t.relnamespace
+JOIN pg_am am ON am.oid = i.relam
+WHERE t.relkind IN ('r', 'p')
+  AND (%(schemas)s::text[] IS NULL OR n.nspname = ANY (%(schemas)s::text[]))
+ORDER BY n.nspname, t.relname, i.relname

@@ -1,0 +1,242 @@
+"""The catalog snapshot: everything a contract can name, read in a fixed handful of queries."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache, cached_property
+from importlib import resources
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from pgcontract.connect import DEFAULT_LIMITS, SessionLimits, read_only
+from pgcontract.names import QualifiedName
+
+QUERY_FILES = ("server", "tables", "columns", "constraints", "indexes", "policies", "grants", "enums")
+FK_ACTIONS = {"a": "no action", "r": "restrict", "c": "cascade", "n": "set null", "d": "set default"}
+POLICY_COMMANDS = {"*": "all", "r": "select", "a": "insert", "w": "update", "d": "delete"}
+IDENTITY = {"a": "always", "d": "by default"}
+
+
+@cache
+def query_text(name: str) -> str:
+    """A catalog query from the package's ``queries/`` directory (read once per process)."""
+    return (resources.files("pgcontract.catalog") / "queries" / f"{name}.sql").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    not_null: bool
+    default: str | None
+    identity: str | None
+    generated: str | None
+
+
+@dataclass(frozen=True)
+class Constraint:
+    name: str
+    kind: str  # p, f, u, c, x
+    columns: tuple[str, ...]
+    ref_table: QualifiedName | None = None
+    ref_columns: tuple[str, ...] = ()
+    on_delete: str | None = None
+    on_update: str | None = None
+    check: str | None = None
+    validated: bool = True
+    definition: str = ""
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    unique: bool
+    primary: bool
+    method: str
+    key_columns: tuple[str | None, ...]
+    key_texts: tuple[str, ...]
+    include: tuple[str, ...]
+    predicate: str | None
+    valid: bool
+    definition: str
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    command: str
+    permissive: bool
+    roles: tuple[str, ...]
+    using: str | None
+    with_check: str | None
+
+
+@dataclass
+class Table:
+    name: QualifiedName
+    kind: str
+    rls_enabled: bool
+    rls_forced: bool
+    owner: str
+    extension_owned: bool
+    in_scope: bool
+    columns: dict[str, Column] = field(default_factory=dict)
+    constraints: list[Constraint] = field(default_factory=list)
+    indexes: dict[str, Index] = field(default_factory=dict)
+    policies: dict[str, Policy] = field(default_factory=dict)
+    grants: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    @cached_property
+    def column_names(self) -> frozenset[str]:
+        return frozenset(self.columns)
+
+    def constraints_of(self, kind: str) -> list[Constraint]:
+        return [c for c in self.constraints if c.kind == kind]
+
+
+@dataclass
+class Snapshot:
+    """One consistent read of the catalog (all queries in one READ ONLY transaction)."""
+
+    server_version: str
+    server_version_num: int
+    database: str
+    user: str
+    read_only: bool
+    schemas: frozenset[str] | None
+    tables: dict[QualifiedName, Table]
+    enums: dict[QualifiedName, tuple[str, ...]]
+    query_count: int = 0
+    read_seconds: float = 0.0
+
+    def columns_of(self, name: QualifiedName) -> frozenset[str] | None:
+        table = self.tables.get(name)
+        return table.column_names if table is not None and table.in_scope else None
+
+    def tables_named(self, name: str) -> list[QualifiedName]:
+        return [q for q in self.tables if q.name == name]
+
+    @cached_property
+    def index_owner(self) -> dict[tuple[str, str], QualifiedName]:
+        """(schema, index name) -> table, for indexes found on another table than expected."""
+        return {(t.name.schema, i): t.name for t in self.tables.values() for i in t.indexes}
+
+
+Conn = psycopg.Connection[Any]
+
+
+def read_snapshot(
+    conn: Conn, schemas: Iterable[str] | None = None, limits: SessionLimits = DEFAULT_LIMITS
+) -> Snapshot:
+    """Read the catalog of ``schemas`` (all but PostgreSQL's own when None) in one READ ONLY transaction."""
+    scope = sorted(set(schemas)) if schemas is not None else None
+    params = {"schemas": scope}
+    started = time.perf_counter()
+    with read_only(conn, limits):
+        # Deparse with only pg_catalog visible: every other object comes out schema-qualified.
+        conn.execute("SELECT set_config('search_path', 'pg_catalog', true)")
+        rows: dict[str, list[dict[str, Any]]] = {}
+        with conn.cursor(row_factory=dict_row) as cur:
+            for name in QUERY_FILES:
+                text = query_text(name)
+                cur.execute(text.encode(), params if "%(schemas)s" in text else None)
+                rows[name] = cur.fetchall()
+    snapshot = _build(rows, frozenset(scope) if scope is not None else None)
+    snapshot.query_count = len(QUERY_FILES)
+    snapshot.read_seconds = time.perf_counter() - started
+    return snapshot
+
+
+def _qn(row: Mapping[str, Any], table_key: str = "table") -> QualifiedName:
+    return QualifiedName(row["schema"], row[table_key])
+
+
+def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) -> Snapshot:
+    server = rows["server"][0]
+    tables: dict[QualifiedName, Table] = {}
+    for row in rows["tables"]:
+        name = QualifiedName(row["schema"], row["name"])
+        tables[name] = Table(
+            name=name,
+            kind=row["kind"],
+            rls_enabled=row["rls_enabled"],
+            rls_forced=row["rls_forced"],
+            owner=row["owner"],
+            extension_owned=row["extension_owned"],
+            in_scope=scope is None or row["schema"] in scope,
+        )
+    for row in rows["columns"]:
+        table = tables.get(_qn(row))
+        if table is not None:
+            table.columns[row["name"]] = Column(
+                name=row["name"],
+                type=row["type"],
+                not_null=row["not_null"],
+                default=None if row["generated"] else row["default_expr"],
+                identity=IDENTITY.get(row["identity"] or ""),
+                generated=row["default_expr"] if row["generated"] else None,
+            )
+    for row in rows["constraints"]:
+        table = tables.get(_qn(row))
+        if table is None:
+            continue
+        is_fk = row["kind"] == "f"
+        table.constraints.append(
+            Constraint(
+                name=row["name"],
+                kind=row["kind"],
+                columns=tuple(row["columns"]),
+                ref_table=QualifiedName(row["ref_schema"], row["ref_table"]) if is_fk else None,
+                ref_columns=tuple(row["ref_columns"]) if is_fk else (),
+                on_delete=FK_ACTIONS.get(row["on_delete"]) if is_fk else None,
+                on_update=FK_ACTIONS.get(row["on_update"]) if is_fk else None,
+                check=row["check_expr"],
+                validated=row["validated"],
+                definition=row["definition"],
+            )
+        )
+    for row in rows["indexes"]:
+        table = tables.get(_qn(row))
+        if table is not None:
+            table.indexes[row["name"]] = Index(
+                name=row["name"],
+                unique=row["is_unique"],
+                primary=row["is_primary"],
+                method=row["method"],
+                key_columns=tuple(row["key_columns"]),
+                key_texts=tuple(row["key_texts"]),
+                include=tuple(row["include"]),
+                predicate=row["predicate"],
+                valid=row["valid"],
+                definition=row["definition"],
+            )
+    for row in rows["policies"]:
+        table = tables.get(_qn(row))
+        if table is not None:
+            table.policies[row["name"]] = Policy(
+                name=row["name"],
+                command=POLICY_COMMANDS[row["command"]],
+                permissive=row["permissive"],
+                roles=tuple(row["roles"]),
+                using=row["using_expr"],
+                with_check=row["check_expr"],
+            )
+    for row in rows["grants"]:
+        table = tables.get(_qn(row))
+        if table is not None:
+            table.grants[row["grantee"]] = frozenset(row["privileges"])
+    enums = {QualifiedName(r["schema"], r["name"]): tuple(r["labels"]) for r in rows["enums"]}
+    return Snapshot(
+        server_version=server["version"],
+        server_version_num=server["version_num"],
+        database=server["database"],
+        user=server["current_user"],
+        read_only=server["read_only"],
+        schemas=scope,
+        tables=tables,
+        enums=enums,
+    )

@@ -1,0 +1,36 @@
+"""Checks: pure functions from (contract, snapshot) to findings, one module per object kind."""
+
+from __future__ import annotations
+
+from pgcontract.catalog.snapshot import Snapshot
+from pgcontract.checks.base import Context
+from pgcontract.checks.columns import check_columns
+from pgcontract.checks.constraints import check_constraints
+from pgcontract.checks.enums import check_enum
+from pgcontract.checks.grants import check_grants
+from pgcontract.checks.indexes import check_indexes
+from pgcontract.checks.policies import check_policies
+from pgcontract.checks.tables import check_table
+from pgcontract.contract.model import Contract
+from pgcontract.findings import Finding, FindingIndex
+
+TABLE_CHECKS = (check_columns, check_constraints, check_indexes, check_policies, check_grants)
+
+
+def run_checks(contract: Contract, snapshot: Snapshot) -> FindingIndex:
+    ctx = Context(contract, snapshot)
+    findings: list[Finding] = []
+    for name, table in contract.table_map.items():
+        missing = check_table(ctx, name, table)
+        findings.extend(missing)
+        if missing:
+            continue
+        actual = snapshot.tables[name]
+        for check in TABLE_CHECKS:
+            findings.extend(check(ctx, name, table, actual))
+    for enum_name, labels in contract.enum_map.items():
+        findings.extend(check_enum(ctx, enum_name, labels))
+    return FindingIndex(findings)
+
+
+__all__ = ["FindingIndex", "run_checks"]

@@ -1,0 +1,86 @@
+"""What every check shares: the comparison context and a finding builder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from psycopg import sql
+
+from pgcontract.catalog.snapshot import Snapshot
+from pgcontract.contract.model import Contract
+from pgcontract.findings import Finding, Fix, Hazard, Kind, Level
+from pgcontract.names import QualifiedName
+from pgcontract.sqlgen import render
+from pgcontract.sqlnorm import InvalidSql, normalize_expr
+
+
+@dataclass
+class Context:
+    """The contract, the snapshot, and a cache of normalised expressions (per snapshot: resolution of
+    unqualified column names in sub-selects uses the snapshot's tables)."""
+
+    contract: Contract
+    snapshot: Snapshot
+    _cache: dict[tuple[str, QualifiedName | None], str] = field(default_factory=dict)
+
+    def normal(self, text: str, table: QualifiedName | None) -> str:
+        key = (text, table)
+        cached = self._cache.get(key)
+        if cached is None:
+            try:
+                cached = normalize_expr(text, table, self.snapshot.columns_of)
+            except InvalidSql:
+                cached = "\x00unparsable:" + " ".join(text.split())
+            self._cache[key] = cached
+        return cached
+
+    def same_expr(self, expected: str | None, actual: str | None, table: QualifiedName | None) -> bool:
+        if expected is None or actual is None:
+            return expected is None and actual is None
+        return self.normal(expected, table) == self.normal(actual, table)
+
+
+def fix(statements: Sequence[sql.Composable] | sql.Composable, *hazards: Hazard, note: str = "") -> Fix:
+    items = [statements] if isinstance(statements, sql.Composable) else list(statements)
+    return Fix(sql="\n".join(render(s) for s in items), hazards=tuple(hazards), note=note)
+
+
+def finding(
+    rule: str,
+    kind: Kind,
+    owner: QualifiedName,
+    obj: str,
+    message: str,
+    expected: object,
+    actual: object,
+    fix_: Fix | None = None,
+    level: Level = Level.ERROR,
+) -> Finding:
+    return Finding(
+        rule=rule,
+        kind=kind,
+        owner=str(owner),
+        object=obj,
+        message=message,
+        expected=_show(expected),
+        actual=_show(actual),
+        fix=fix_,
+        level=level,
+    )
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value) if isinstance(value, set | frozenset) else value
+        return "[" + ", ".join(str(v) for v in items) + "]"
+    return str(value)
+
+
+def member(table: QualifiedName, name: str) -> str:
+    """Display name of a table's member (column, constraint, index, policy)."""
+    from pgcontract.names import quote_part
+
+    return f"{table}.{quote_part(name)}"

@@ -1,0 +1,200 @@
+"""The ``pgcontract`` command: argument parsing and exit codes only.
+
+Exit codes: 0 clean, 1 contract violated, 2 usage or contract error, 3 cannot connect.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pgcontract import __version__
+from pgcontract.connect import CannotConnect, SessionLimits, Target, connect, redact_text
+
+EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_CANNOT_CONNECT = 0, 1, 2, 3
+
+
+def _die(message: str, code: int) -> int:
+    print(f"pgcontract: {message}", file=sys.stderr)
+    return code
+
+
+def _dsn_from(args: argparse.Namespace) -> str | None:
+    return args.dsn or os.environ.get("PGCONTRACT_DSN") or os.environ.get("DATABASE_URL") or None
+
+
+def _add_target_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dsn", help="database to check (else $PGCONTRACT_DSN, $DATABASE_URL; none: embedded)"
+    )
+    parser.add_argument(
+        "--contract", default="contracts", help="contract file or directory (default: contracts)"
+    )
+    parser.add_argument("--sql", default="sql", help="SQL for the embedded server when no DSN is given")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pgcontract",
+        description="Prove a PostgreSQL database is what the application expects.",
+        epilog="Exit codes: 0 clean, 1 contract violated, 2 usage or contract error, 3 cannot connect.",
+    )
+    parser.add_argument("--version", action="version", version=f"pgcontract {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser(
+        "check",
+        help="run the contract suite against a database",
+        description="Run the contract suite. Arguments after -- go to pytest.",
+    )
+    _add_target_options(check)
+    check.add_argument("--html", help="write a self-contained HTML report")
+    check.add_argument("--junitxml", help="write JUnit XML")
+    check.add_argument("--statement-timeout", default="30s")
+    check.add_argument("--lock-timeout", default="2s")
+
+    snap = sub.add_parser("snapshot", help="print a contract describing a live database")
+    snap.add_argument("--dsn", help="database to describe (none: the embedded default)")
+    snap.add_argument(
+        "--schema", action="append", help="schema to include (repeatable; default: all the app's)"
+    )
+    snap.add_argument("--sql", default="sql", help="SQL for the embedded server when no DSN is given")
+    snap.add_argument(
+        "--contract", default="contracts", help="(embedded only) contract deciding the auth shim"
+    )
+
+    sub.add_parser("schema", help="print the contract's JSON Schema (for editors)")
+
+    validate = sub.add_parser("validate", help="validate a contract without connecting")
+    validate.add_argument("--contract", default="contracts")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    passthrough: list[str] = []
+    if "--" in args_list:
+        cut = args_list.index("--")
+        args_list, passthrough = args_list[:cut], args_list[cut + 1 :]
+    parser = build_parser()
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:
+        return EXIT_USAGE if exc.code not in (0, None) else EXIT_OK
+    handler = {"check": cmd_check, "snapshot": cmd_snapshot, "schema": cmd_schema, "validate": cmd_validate}
+    try:
+        return handler[args.command](args, passthrough)
+    except CannotConnect as exc:
+        return _die(str(exc), EXIT_CANNOT_CONNECT)
+    except KeyboardInterrupt:
+        return _die("interrupted", EXIT_USAGE)
+
+
+def _load(path: str) -> object:
+    from pgcontract.contract import ContractError, load_contract
+
+    try:
+        return load_contract(Path(path))
+    except ContractError as exc:
+        print(exc.render(), file=sys.stderr)
+        return None
+
+
+def cmd_validate(args: argparse.Namespace, _: list[str]) -> int:
+    contract = _load(args.contract)
+    if contract is None:
+        return EXIT_USAGE
+    print(f"{args.contract}: valid")
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace, _: list[str]) -> int:
+    from pgcontract.contract import Contract
+
+    print(json.dumps(Contract.model_json_schema(by_alias=True), indent=2))
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
+    import pytest
+
+    from pgcontract.suite import SUITE_DIR
+
+    if _load(args.contract) is None:
+        return EXIT_USAGE
+    dsn = _dsn_from(args)
+    if dsn:
+        # One clear line, before pytest starts, when the target cannot be reached.
+        connect(Target("target", dsn), SessionLimits(connect_timeout=10)).close()
+    pytest_args = [
+        str(SUITE_DIR),
+        "--rootdir",
+        str(SUITE_DIR),
+        "-c",
+        str(SUITE_DIR / "pytest.ini"),
+        "--contract",
+        str(Path(args.contract).resolve()),
+        "--sql",
+        str(Path(args.sql).resolve()),
+        "--statement-timeout",
+        args.statement_timeout,
+        "--lock-timeout",
+        args.lock_timeout,
+    ]
+    if args.html:
+        pytest_args += ["--html", args.html, "--self-contained-html"]
+    if args.junitxml:
+        pytest_args += ["--junitxml", args.junitxml]
+    env_before = os.environ.get("PGCONTRACT_DSN")
+    if dsn:
+        os.environ["PGCONTRACT_DSN"] = dsn  # not on pytest's command line, which reports may show
+    try:
+        code = int(pytest.main(pytest_args + passthrough))
+    finally:
+        if env_before is None:
+            os.environ.pop("PGCONTRACT_DSN", None)
+        else:
+            os.environ["PGCONTRACT_DSN"] = env_before
+    return {0: EXIT_OK, 1: EXIT_VIOLATED, 3: EXIT_CANNOT_CONNECT, 5: EXIT_OK}.get(code, EXIT_USAGE)
+
+
+def cmd_snapshot(args: argparse.Namespace, _: list[str]) -> int:
+    from contextlib import ExitStack
+
+    from pgcontract.adopt import contract_from_snapshot, dump_contract
+    from pgcontract.catalog import read_snapshot
+    from pgcontract.embedded import embedded
+
+    dsn = _dsn_from(args)
+    with ExitStack() as stack:
+        if dsn:
+            target = Target("target", dsn)
+        else:
+            supabase = True
+            contract_path = Path(args.contract)
+            if contract_path.exists():
+                from pgcontract.contract import load_contract
+
+                auth = load_contract(contract_path).auth
+                supabase = auth is not None and auth.mode == "supabase"
+            target = stack.enter_context(embedded(Path(args.sql), supabase=supabase))
+        with connect(target) as conn:
+            snapshot = read_snapshot(conn, args.schema)
+    data = contract_from_snapshot(snapshot, args.schema)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    header = (
+        f"# Contract generated by pgcontract {__version__} from {redact_text(target.display, target.dsn)}"
+        f" (PostgreSQL {snapshot.server_version}) at {stamp}.\n"
+        "# Review it: keep what the application relies on, mark critical tables, add grants you care about.\n"
+    )
+    sys.stdout.write(dump_contract(data, header))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Findings: what a check found, with a stable id, expected against actual, and the SQL that fixes it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Level(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class Hazard(StrEnum):
+    """Why a fix must not be applied blindly."""
+
+    DATA_LOSS = "data-loss"  # drops or rewrites stored values
+    LONG_LOCK = "long-lock"  # holds a lock that blocks the table while it rewrites or scans
+    MANUAL = "manual"  # PostgreSQL cannot do it in place; a person must decide
+
+
+class Kind(StrEnum):
+    """The object kinds of the schema suite: one test per table (or enum) and kind."""
+
+    TABLE = "table"
+    COLUMNS = "columns"
+    CONSTRAINTS = "constraints"
+    INDEXES = "indexes"
+    POLICIES = "policies"
+    GRANTS = "grants"
+    ENUMS = "enums"
+
+
+@dataclass(frozen=True)
+class Fix:
+    sql: str
+    hazards: tuple[Hazard, ...] = ()
+    note: str = ""
+
+    @property
+    def safe(self) -> bool:
+        return not self.hazards
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str  # stable, e.g. "column.type"
+    kind: Kind
+    owner: str  # the table or enum this belongs to, as the contract names it
+    object: str  # the exact object, e.g. "public.t.title"
+    message: str
+    expected: str
+    actual: str
+    fix: Fix | None = None
+    level: Level = Level.ERROR
+
+    @property
+    def id(self) -> str:
+        return f"{self.rule}:{self.object}"
+
+    def render(self) -> str:
+        lines = [
+            f"[{self.rule}] {self.object}: {self.message}",
+            f"    expected: {self.expected}",
+            f"    actual:   {self.actual}",
+        ]
+        if self.fix is not None:
+            prefix = "    fix:      "
+            for i, line in enumerate(self.fix.sql.splitlines()):
+                lines.append((prefix if i == 0 else " " * len(prefix)) + line)
+            if self.fix.hazards:
+                lines.append(f"    hazard:   {', '.join(self.fix.hazards)}: {self.fix.note}")
+        return "\n".join(lines)
+
+
+@dataclass
+class FindingIndex:
+    """Findings grouped by (owner, kind), as the suite's tests look them up."""
+
+    findings: list[Finding]
+    by_key: dict[tuple[str, Kind], list[Finding]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        grouped: dict[tuple[str, Kind], list[Finding]] = defaultdict(list)
+        for finding in self.findings:
+            grouped[(finding.owner, finding.kind)].append(finding)
+        self.by_key = dict(grouped)
+
+    def of(self, owner: str, kind: Kind) -> list[Finding]:
+        return self.by_key.get((owner, kind), [])
+
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == Level.ERROR]
+
+
+def render_all(findings: Iterable[Finding]) -> str:
+    return "\n".join(f.render() for f in findings)

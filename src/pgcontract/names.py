@@ -1,0 +1,125 @@
+"""Qualified names as the contract writes them.
+
+Names are literal catalog names: no case folding, spaces and non-ASCII letters allowed. A part that
+contains ``.``, ``"``, ``(``, ``)`` or ``,`` is written in double quotes, with ``""`` for a quote, as in
+SQL: ``public."odd.name"``. An unqualified table or type name is in schema ``public``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+DEFAULT_SCHEMA = "public"
+_SPECIAL = set('.",()')
+
+
+class InvalidName(ValueError):
+    """A name that cannot be parsed."""
+
+
+class QualifiedName(NamedTuple):
+    schema: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{quote_part(self.schema)}.{quote_part(self.name)}"
+
+    @classmethod
+    def parse(cls, text: str, default_schema: str = DEFAULT_SCHEMA) -> QualifiedName:
+        parts = split_parts(text)
+        if len(parts) == 1:
+            return cls(default_schema, parts[0])
+        if len(parts) == 2:
+            return cls(parts[0], parts[1])
+        raise InvalidName(f"{text!r}: expected name or schema.name")
+
+
+def quote_part(part: str) -> str:
+    if part and not (_SPECIAL & set(part)) and part == part.strip():
+        return part
+    return '"' + part.replace('"', '""') + '"'
+
+
+def split_parts(text: str) -> list[str]:
+    """Split ``a.b`` or ``"a.x"."b"`` into its parts."""
+    parts: list[str] = []
+    i, n = 0, len(text)
+    while True:
+        if i < n and text[i] == '"':
+            buf: list[str] = []
+            i += 1
+            while True:
+                if i >= n:
+                    raise InvalidName(f"{text!r}: unterminated quote")
+                if text[i] == '"':
+                    if i + 1 < n and text[i + 1] == '"':
+                        buf.append('"')
+                        i += 2
+                        continue
+                    i += 1
+                    break
+                buf.append(text[i])
+                i += 1
+            part = "".join(buf)
+        else:
+            j = text.find(".", i)
+            j = n if j < 0 else j
+            part = text[i:j]
+            if '"' in part:
+                raise InvalidName(f"{text!r}: a quote may only surround a whole name part")
+            i = j
+        if not part:
+            raise InvalidName(f"{text!r}: empty name part")
+        parts.append(part)
+        if i >= n:
+            return parts
+        if text[i] != ".":
+            raise InvalidName(f"{text!r}: expected '.' after a quoted part")
+        i += 1
+
+
+def split_reference(text: str) -> tuple[QualifiedName, tuple[str, ...]]:
+    """``schema.table(col, col)`` or ``schema.table`` -> (table, columns)."""
+    text = text.strip()
+    if text.endswith(")"):
+        depth_open = _matching_open(text)
+        table = QualifiedName.parse(text[:depth_open].strip())
+        inner = text[depth_open + 1 : -1]
+        columns = tuple(_unquote(c.strip()) for c in _split_commas(inner)) if inner.strip() else ()
+        if any(not c for c in columns):
+            raise InvalidName(f"{text!r}: empty column name in reference")
+        return table, columns
+    return QualifiedName.parse(text), ()
+
+
+def _matching_open(text: str) -> int:
+    in_quote = False
+    for i in range(len(text) - 1, -1, -1):
+        ch = text[i]
+        if ch == '"':
+            in_quote = not in_quote
+        elif ch == "(" and not in_quote:
+            return i
+    raise InvalidName(f"{text!r}: unbalanced parenthesis")
+
+
+def _split_commas(text: str) -> list[str]:
+    out: list[str] = []
+    buf: list[str] = []
+    in_quote = False
+    for ch in text:
+        if ch == '"':
+            in_quote = not in_quote
+        if ch == "," and not in_quote:
+            out.append("".join(buf))
+            buf = []
+        else:
+            buf.append(ch)
+    out.append("".join(buf))
+    return out
+
+
+def _unquote(part: str) -> str:
+    if len(part) >= 2 and part.startswith('"') and part.endswith('"'):
+        return part[1:-1].replace('""', '"')
+    return part

@@ -1,0 +1,261 @@
+"""DDL for what a contract requires, built with psycopg.sql (identifiers are always quoted data).
+
+Expressions (defaults, checks, policies, predicates) are SQL written by the contract's author and are
+inserted as SQL; every name goes through ``sql.Identifier``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from psycopg import sql
+
+from pgcontract.contract.model import Check, Column, ForeignKey, Index, IndexExpression, Policy, Table, Unique
+from pgcontract.names import QualifiedName
+from pgcontract.sqlnorm import parse_type
+
+Composable = sql.Composable
+
+
+def render(statement: Composable) -> str:
+    return statement.as_string(None)
+
+
+def ident(name: QualifiedName) -> sql.Identifier:
+    return sql.Identifier(name.schema, name.name)
+
+
+def idents(names: Iterable[str]) -> sql.Composed:
+    return sql.SQL(", ").join(sql.Identifier(n) for n in names)
+
+
+def type_sql(text: str) -> Composable:
+    parsed = parse_type(text)
+    if parsed.schema == "pg_catalog":
+        return sql.SQL(parsed.short)
+    mods = f"({','.join(parsed.modifiers)})" if parsed.modifiers else ""
+    array = "[]" if parsed.is_array else ""
+    base: Composable = (
+        sql.Identifier(parsed.name) if parsed.schema is None else sql.Identifier(parsed.schema, parsed.name)
+    )
+    return sql.Composed([base, sql.SQL(mods + array)])
+
+
+def column_definition(name: str, column: Column) -> Composable:
+    parts: list[Composable] = [sql.Identifier(name), type_sql(column.type)]
+    if column.generated is not None:
+        parts.append(sql.SQL("GENERATED ALWAYS AS ({}) STORED").format(sql.SQL(column.generated)))
+    elif column.identity is not None:
+        parts.append(sql.SQL(f"GENERATED {column.identity.upper()} AS IDENTITY"))
+    elif column.default is not None:
+        parts.append(sql.SQL("DEFAULT {}").format(sql.SQL(column.default)))
+    if column.nullable is False:
+        parts.append(sql.SQL("NOT NULL"))
+    return sql.SQL(" ").join(parts)
+
+
+def create_table(name: QualifiedName, table: Table) -> Composable:
+    body: list[Composable] = [column_definition(c, col) for c, col in table.columns.items()]
+    if table.primary_key:
+        body.append(sql.SQL("PRIMARY KEY ({})").format(idents(table.primary_key)))
+    return sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n  {}\n);").format(
+        ident(name), sql.SQL(",\n  ").join(body)
+    )
+
+
+def alter_table(name: QualifiedName, action: Composable) -> Composable:
+    return sql.SQL("ALTER TABLE {} {};").format(ident(name), action)
+
+
+def add_column(name: QualifiedName, column_name: str, column: Column) -> Composable:
+    return alter_table(
+        name, sql.SQL("ADD COLUMN IF NOT EXISTS {}").format(column_definition(column_name, column))
+    )
+
+
+def alter_column(name: QualifiedName, column_name: str, action: str, *args: Composable) -> Composable:
+    return alter_table(
+        name, sql.SQL("ALTER COLUMN {} ").format(sql.Identifier(column_name)) + sql.SQL(action).format(*args)
+    )
+
+
+def set_type(name: QualifiedName, column_name: str, type_text: str) -> Composable:
+    target = type_sql(type_text)
+    return alter_column(
+        name, column_name, "TYPE {} USING {}::{}", target, sql.Identifier(column_name), target
+    )
+
+
+def constraint_name(table: QualifiedName, columns: Sequence[str], suffix: str) -> str:
+    """PostgreSQL's own naming (``table_col_fkey``), cut to 63 bytes."""
+    base = "_".join([table.name, *columns, suffix])
+    return base.encode("utf-8")[:63].decode("utf-8", "ignore")
+
+
+_CONSTRAINT_PREFIX = sql.SQL("ADD CONSTRAINT {} ")
+
+
+def add_primary_key(name: QualifiedName, columns: Sequence[str]) -> Composable:
+    cname = constraint_name(name, [], "pkey")
+    action = _CONSTRAINT_PREFIX.format(sql.Identifier(cname)) + sql.SQL("PRIMARY KEY ({})").format(
+        idents(columns)
+    )
+    return alter_table(name, action)
+
+
+def foreign_key_clause(fk: ForeignKey) -> Composable:
+    target, ref_columns = fk.target
+    clause = sql.SQL("FOREIGN KEY ({}) REFERENCES {}").format(idents(fk.columns), ident(target))
+    if ref_columns:
+        clause += sql.SQL(" ({})").format(idents(ref_columns))
+    if fk.on_delete:
+        clause += sql.SQL(" ON DELETE " + fk.on_delete.upper())
+    if fk.on_update:
+        clause += sql.SQL(" ON UPDATE " + fk.on_update.upper())
+    return clause
+
+
+def fk_name(table: QualifiedName, fk: ForeignKey) -> str:
+    return fk.name or constraint_name(table, fk.columns, "fkey")
+
+
+def add_foreign_key(name: QualifiedName, fk: ForeignKey) -> list[Composable]:
+    """NOT VALID, then VALIDATE: the check of existing rows does not block writes."""
+    cname = sql.Identifier(fk_name(name, fk))
+    return [
+        alter_table(name, _CONSTRAINT_PREFIX.format(cname) + foreign_key_clause(fk) + sql.SQL(" NOT VALID")),
+        alter_table(name, sql.SQL("VALIDATE CONSTRAINT {}").format(cname)),
+    ]
+
+
+def unique_name(table: QualifiedName, unique: Unique) -> str:
+    return unique.name or constraint_name(table, unique.columns, "key")
+
+
+def add_unique(name: QualifiedName, unique: Unique) -> Composable:
+    cname = sql.Identifier(unique_name(name, unique))
+    return alter_table(
+        name, _CONSTRAINT_PREFIX.format(cname) + sql.SQL("UNIQUE ({})").format(idents(unique.columns))
+    )
+
+
+def check_name(table: QualifiedName, check: Check, position: int) -> str:
+    return check.name or constraint_name(table, [f"check{position}"] if position else [], "check")
+
+
+def add_check(name: QualifiedName, check: Check, position: int = 0) -> list[Composable]:
+    cname = sql.Identifier(check_name(name, check, position))
+    return [
+        alter_table(
+            name,
+            _CONSTRAINT_PREFIX.format(cname)
+            + sql.SQL("CHECK ({}) NOT VALID").format(sql.SQL(check.expression)),
+        ),
+        alter_table(name, sql.SQL("VALIDATE CONSTRAINT {}").format(cname)),
+    ]
+
+
+def drop_constraint(name: QualifiedName, constraint: str) -> Composable:
+    return alter_table(name, sql.SQL("DROP CONSTRAINT IF EXISTS {}").format(sql.Identifier(constraint)))
+
+
+def create_index(table: QualifiedName, index_name: str, index: Index) -> Composable:
+    keys = sql.SQL(", ").join(
+        sql.SQL("({})").format(sql.SQL(k.expression)) if isinstance(k, IndexExpression) else sql.Identifier(k)
+        for k in index.columns
+    )
+    statement = sql.SQL("CREATE {}INDEX IF NOT EXISTS {} ON {} USING {} ({})").format(
+        sql.SQL("UNIQUE " if index.unique else ""),
+        sql.Identifier(index_name),
+        ident(table),
+        sql.Identifier(index.method),
+        keys,
+    )
+    if index.include:
+        statement += sql.SQL(" INCLUDE ({})").format(idents(index.include))
+    if index.where is not None:
+        statement += sql.SQL(" WHERE {}").format(sql.SQL(index.where))
+    return statement + sql.SQL(";")
+
+
+def drop_index(schema: str, index_name: str) -> Composable:
+    return sql.SQL("DROP INDEX IF EXISTS {};").format(sql.Identifier(schema, index_name))
+
+
+def enable_rls(name: QualifiedName, enabled: bool = True) -> Composable:
+    return alter_table(
+        name, sql.SQL("ENABLE ROW LEVEL SECURITY" if enabled else "DISABLE ROW LEVEL SECURITY")
+    )
+
+
+def force_rls(name: QualifiedName, forced: bool = True) -> Composable:
+    return alter_table(name, sql.SQL("FORCE ROW LEVEL SECURITY" if forced else "NO FORCE ROW LEVEL SECURITY"))
+
+
+def _role(role: str) -> Composable:
+    return sql.SQL("PUBLIC") if role == "public" else sql.Identifier(role)
+
+
+def create_policy(table: QualifiedName, policy_name: str, policy: Policy) -> Composable:
+    statement = sql.SQL("CREATE POLICY {} ON {} AS {} FOR {} TO {}").format(
+        sql.Identifier(policy_name),
+        ident(table),
+        sql.SQL(policy.as_.upper()),
+        sql.SQL(policy.command.upper()),
+        sql.SQL(", ").join(_role(r) for r in policy.roles),
+    )
+    if policy.using is not None:
+        statement += sql.SQL("\n  USING ({})").format(sql.SQL(policy.using))
+    if policy.with_check is not None:
+        statement += sql.SQL("\n  WITH CHECK ({})").format(sql.SQL(policy.with_check))
+    return statement + sql.SQL(";")
+
+
+def drop_policy(table: QualifiedName, policy_name: str) -> Composable:
+    return sql.SQL("DROP POLICY IF EXISTS {} ON {};").format(sql.Identifier(policy_name), ident(table))
+
+
+def grant(table: QualifiedName, role: str, privileges: Iterable[str], revoke: bool = False) -> Composable:
+    privs = sql.SQL(", ").join(sql.SQL(p.upper()) for p in sorted(privileges))
+    template = "REVOKE {} ON {} FROM {};" if revoke else "GRANT {} ON {} TO {};"
+    return sql.SQL(template).format(privs, ident(table), _role(role))
+
+
+def create_enum(name: QualifiedName, labels: Sequence[str]) -> Composable:
+    return sql.SQL("CREATE TYPE {} AS ENUM ({});").format(
+        ident(name), sql.SQL(", ").join(sql.Literal(v) for v in labels)
+    )
+
+
+def add_enum_value(name: QualifiedName, label: str, after: str | None) -> Composable:
+    statement = sql.SQL("ALTER TYPE {} ADD VALUE IF NOT EXISTS {}").format(ident(name), sql.Literal(label))
+    if after is not None:
+        statement += sql.SQL(" AFTER {}").format(sql.Literal(after))
+    return statement + sql.SQL(";")
+
+
+def table_objects(name: QualifiedName, table: Table) -> list[Composable]:
+    """Everything a table needs after its CREATE TABLE: keys, checks, indexes, RLS, policies, grants."""
+    out: list[Composable] = []
+    for fk in table.foreign_keys:
+        out.extend(add_foreign_key(name, fk))
+    for unique in table.unique:
+        out.append(add_unique(name, unique))
+    for i, check in enumerate(table.checks):
+        out.extend(add_check(name, check, i))
+    for index_name, index in table.indexes.items():
+        out.append(create_index(name, index_name, index))
+    if table.rls is not None:
+        out.append(enable_rls(name, table.rls.enabled))
+        if table.rls.forced is not None:
+            out.append(force_rls(name, table.rls.forced))
+        for policy_name, policy in (table.rls.policies or {}).items():
+            out.append(create_policy(name, policy_name, policy))
+    for role, privileges in (table.grants or {}).items():
+        if privileges:
+            out.append(grant(name, role, privileges))
+    return out
+
+
+def create_table_complete(name: QualifiedName, table: Table) -> list[Composable]:
+    return [create_table(name, table), *table_objects(name, table)]
