@@ -13,7 +13,7 @@ from pytest_postgresql.executors import PostgreSQLExecutor
 
 from pgcontract.connect import Target
 from pgcontract.embedded import pg_ctl_wrapper, supabase_shim
-from project_tests.helpers import CHAT_SQL
+from project_tests.helpers import CHAT_SQL, SCHEMAS
 
 pg_server = factories.postgresql_proc(
     executable=pg_ctl_wrapper(),
@@ -53,3 +53,14 @@ def chat_db(run_sql: Callable[[str], None], target: Target) -> Target:
 @pytest.fixture(scope="session")
 def server(pg_server: PostgreSQLExecutor) -> PostgreSQLExecutor:
     return pg_server
+
+
+@pytest.fixture
+def make_db(run_sql: Callable[[str], None], target: Target) -> Callable[[str], Target]:
+    """Load one of the fixture schemas ("chat" or "kitchen") into the test's fresh database."""
+
+    def make(schema: str) -> Target:
+        run_sql(SCHEMAS[schema][0].read_text(encoding="utf-8"))
+        return target
+
+    return make

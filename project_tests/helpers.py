@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
+from subprocess import CompletedProcess
 
 from pgcontract.catalog import Snapshot, read_snapshot
 from pgcontract.checks import run_checks
@@ -32,3 +36,16 @@ def errors(index: FindingIndex) -> list[Finding]:
 
 def by_rule(index: FindingIndex, rule: str) -> list[Finding]:
     return [f for f in index.findings if f.rule == rule]
+
+
+KITCHEN_SQL = FIXTURES / "kitchen.sql"
+KITCHEN_CONTRACT = FIXTURES / "kitchen.yaml"
+SCHEMAS = {"chat": (CHAT_SQL, CHAT_CONTRACT), "kitchen": (KITCHEN_SQL, KITCHEN_CONTRACT)}
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> CompletedProcess[str]:
+    """Run the installed ``pgcontract`` command as a user would, capturing its output."""
+    command = [str(Path(sys.executable).parent / "pgcontract"), *args]
+    full_env = {k: v for k, v in os.environ.items() if k not in ("PGCONTRACT_DSN", "DATABASE_URL")}
+    full_env.update(env or {})
+    return subprocess.run(command, cwd=cwd or ROOT, env=full_env, capture_output=True, text=True, timeout=300)

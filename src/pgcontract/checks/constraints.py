@@ -13,8 +13,10 @@ from pgcontract.sqlgen import (
     add_primary_key,
     add_unique,
     check_name,
+    constraint_name,
     drop_constraint,
     fk_name,
+    unique_name,
 )
 
 K = Kind.CONSTRAINTS
@@ -40,7 +42,7 @@ def _primary_key(name: QualifiedName, table: Table, actual: snap.Table) -> list[
                 "primary_key.missing",
                 K,
                 name,
-                member(name, "primary key"),
+                member(name, constraint_name(name, [], "pkey")),
                 "primary key is missing",
                 list(expected),
                 "absent",
@@ -161,7 +163,7 @@ def _unique(name: QualifiedName, table: Table, actual: snap.Table) -> list[Findi
                     "unique.missing",
                     K,
                     name,
-                    member(name, unique.name or f"unique ({', '.join(unique.columns)})"),
+                    member(name, unique_name(name, unique)),
                     "unique constraint is missing",
                     f"UNIQUE ({', '.join(unique.columns)})",
                     "absent",

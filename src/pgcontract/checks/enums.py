@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from psycopg import sql
+
 from pgcontract.checks.base import Context, finding, fix
-from pgcontract.findings import Finding, Hazard, Kind
+from pgcontract.findings import Finding, Fix, Hazard, Kind
 from pgcontract.names import QualifiedName
-from pgcontract.sqlgen import add_enum_value, create_enum
+from pgcontract.sqlgen import add_enum_value, alter_table, create_enum, ident
+from pgcontract.sqlnorm import InvalidSql, parse_type
 
 
 def check_enum(ctx: Context, name: QualifiedName, labels: tuple[str, ...]) -> list[Finding]:
@@ -27,23 +30,19 @@ def check_enum(ctx: Context, name: QualifiedName, labels: tuple[str, ...]) -> li
         return []
     missing = [v for v in labels if v not in found]
     extra = [v for v in found if v not in labels]
-    statements = []
-    for value in missing:
-        position = labels.index(value)
-        statements.append(add_enum_value(name, value, labels[position - 1] if position else None))
-    hazards = (
-        (Hazard.MANUAL,)
-        if extra or [v for v in found if v in labels] != [v for v in labels if v in found]
-        else ()
-    )
-    note = "PostgreSQL cannot remove or reorder enum values in place" if hazards else ""
-    parts = []
-    if missing:
-        parts.append(f"missing {', '.join(missing)}")
-    if extra:
-        parts.append(f"extra {', '.join(extra)}")
-    if not parts:
-        parts.append("order differs")
+    kept_in_order = [v for v in found if v in labels] == [v for v in labels if v in found]
+    parts = [f"missing {', '.join(missing)}"] if missing else []
+    parts += [f"extra {', '.join(extra)}"] if extra else []
+    parts += [] if kept_in_order else ["order differs"]
+    if extra or not kept_in_order:
+        repair = _recreate(ctx, name, labels)
+    else:
+        repair = fix(
+            [
+                add_enum_value(name, v, labels[labels.index(v) - 1] if labels.index(v) else None)
+                for v in missing
+            ]
+        )
     return [
         finding(
             "enum.values",
@@ -53,6 +52,46 @@ def check_enum(ctx: Context, name: QualifiedName, labels: tuple[str, ...]) -> li
             "enum values differ: " + "; ".join(parts),
             list(labels),
             list(found),
-            fix(statements, *hazards, note=note) if statements or hazards else None,
+            repair,
         )
     ]
+
+
+def _columns_of_type(ctx: Context, name: QualifiedName) -> list[tuple[QualifiedName, str]]:
+    out = []
+    for table in ctx.snapshot.tables.values():
+        for column in table.columns.values():
+            try:
+                parsed = parse_type(column.type)
+            except InvalidSql:
+                continue
+            if parsed.schema == name.schema and parsed.name == name.name and not parsed.is_array:
+                out.append((table.name, column.name))
+    return out
+
+
+def _recreate(ctx: Context, name: QualifiedName, labels: tuple[str, ...]) -> Fix:
+    """PostgreSQL cannot drop or reorder enum values: replace the type and convert every column."""
+    old = QualifiedName(name.schema, f"{name.name}_old")
+    statements: list[sql.Composable] = [
+        sql.SQL("ALTER TYPE {} RENAME TO {};").format(ident(name), sql.Identifier(old.name)),
+        create_enum(name, labels),
+    ]
+    for table, column in _columns_of_type(ctx, name):
+        statements.append(
+            alter_table(
+                table,
+                sql.SQL("ALTER COLUMN {} TYPE {} USING {}::text::{}").format(
+                    sql.Identifier(column), ident(name), sql.Identifier(column), ident(name)
+                ),
+            )
+        )
+    statements.append(sql.SQL("DROP TYPE {};").format(ident(old)))
+    return fix(
+        statements,
+        Hazard.MANUAL,
+        Hazard.LONG_LOCK,
+        Hazard.DATA_LOSS,
+        note="rows holding a removed value fail the conversion; defaults and policies using the type "
+        "must be dropped first; each column is rewritten under an exclusive lock",
+    )
