@@ -9,9 +9,7 @@ from project_tests.defects import Defect
 from project_tests.helpers import SCHEMAS, check, errors
 
 
-def assert_defect_reported(
-    defect: Defect, make_db: Callable[[str], Target], run_sql: Callable[[str], None]
-) -> None:
+def assert_defect_reported(defect: Defect, make_db: Callable[[str], Target], run_sql: Callable[[str], None]) -> None:
     target = make_db(defect.schema)
     contract = SCHEMAS[defect.schema][1]
     assert errors(check(target, contract)) == [], "the fixture schema must pass before the defect"

@@ -347,8 +347,7 @@ DEFECTS: list[Defect] = [
     kitchen(
         "indexes",
         "index-include-dropped",
-        "DROP INDEX organizations_created_idx; CREATE INDEX organizations_created_idx"
-        " ON organizations (created_at)",
+        "DROP INDEX organizations_created_idx; CREATE INDEX organizations_created_idx ON organizations (created_at)",
         "index.include",
         "public.organizations.organizations_created_idx",
         "[name]",

@@ -32,9 +32,7 @@ BENIGN = {
 
 
 @pytest.mark.parametrize("change", list(BENIGN), ids=str)
-def test_benign_change_passes(
-    change: str, make_db: Callable[[str], Target], run_sql: Callable[[str], None]
-) -> None:
+def test_benign_change_passes(change: str, make_db: Callable[[str], Target], run_sql: Callable[[str], None]) -> None:
     target = make_db("chat")
     run_sql(BENIGN[change])
     assert errors(check(target, SCHEMAS["chat"][1])) == []

@@ -12,7 +12,5 @@ from project_tests.defects import Defect, of_kind
 
 
 @pytest.mark.parametrize("defect", of_kind("enums"), ids=str)
-def test_defect_is_reported(
-    defect: Defect, make_db: Callable[[str], Target], run_sql: Callable[[str], None]
-) -> None:
+def test_defect_is_reported(defect: Defect, make_db: Callable[[str], Target], run_sql: Callable[[str], None]) -> None:
     assert_defect_reported(defect, make_db, run_sql)

@@ -65,12 +65,8 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
-_Dumper.add_representer(
-    Flow, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v.items(), flow_style=True)
-)
-_Dumper.add_representer(
-    FlowList, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True)
-)
+_Dumper.add_representer(Flow, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v.items(), flow_style=True))
+_Dumper.add_representer(FlowList, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
 _Dumper.add_representer(str, _represent_str)
 
 
@@ -90,8 +86,7 @@ def _column(
 def _table(table: Table) -> dict[str, Any]:
     out: dict[str, Any] = {
         "columns": {
-            c.name: _column(c.type, c.not_null, c.default, c.identity, c.generated)
-            for c in table.columns.values()
+            c.name: _column(c.type, c.not_null, c.default, c.identity, c.generated) for c in table.columns.values()
         }
     }
     pk = table.constraints_of("p")
@@ -100,9 +95,7 @@ def _table(table: Table) -> dict[str, Any]:
     fks = []
     for fk in table.constraints_of("f"):
         ref = str(fk.ref_table) + "(" + ", ".join(fk.ref_columns) + ")"
-        fks.append(
-            Flow(columns=list(fk.columns), references=ref, on_delete=fk.on_delete, on_update=fk.on_update)
-        )
+        fks.append(Flow(columns=list(fk.columns), references=ref, on_delete=fk.on_delete, on_update=fk.on_update))
     if fks:
         out["foreign_keys"] = fks
     uniques = [Flow(columns=list(u.columns)) for u in table.constraints_of("u")]
@@ -165,16 +158,12 @@ def contract_from_snapshot(snapshot: Snapshot, schemas: list[str] | None = None)
         for name, table in sorted(snapshot.tables.items())
         if name.schema in wanted and table.in_scope and not table.extension_owned
     }
-    enums = {
-        str(name): list(labels) for name, labels in sorted(snapshot.enums.items()) if name.schema in wanted
-    }
+    enums = {str(name): list(labels) for name, labels in sorted(snapshot.enums.items()) if name.schema in wanted}
     if enums:
         out["enums"] = enums
     return out
 
 
 def dump_contract(data: dict[str, Any], header: str = "") -> str:
-    body = yaml.dump(
-        data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120, default_flow_style=False
-    )
+    body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120, default_flow_style=False)
     return header + body

@@ -29,12 +29,8 @@ def _dsn_from(args: argparse.Namespace) -> str | None:
 
 
 def _add_target_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--dsn", help="database to check (else $PGCONTRACT_DSN, $DATABASE_URL; none: embedded)"
-    )
-    parser.add_argument(
-        "--contract", default="contracts", help="contract file or directory (default: contracts)"
-    )
+    parser.add_argument("--dsn", help="database to check (else $PGCONTRACT_DSN, $DATABASE_URL; none: embedded)")
+    parser.add_argument("--contract", default="contracts", help="contract file or directory (default: contracts)")
     parser.add_argument("--sql", default="sql", help="SQL for the embedded server when no DSN is given")
 
 
@@ -60,13 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     snap = sub.add_parser("snapshot", help="print a contract describing a live database")
     snap.add_argument("--dsn", help="database to describe (none: the embedded default)")
-    snap.add_argument(
-        "--schema", action="append", help="schema to include (repeatable; default: all the app's)"
-    )
+    snap.add_argument("--schema", action="append", help="schema to include (repeatable; default: all the app's)")
     snap.add_argument("--sql", default="sql", help="SQL for the embedded server when no DSN is given")
-    snap.add_argument(
-        "--contract", default="contracts", help="(embedded only) contract deciding the auth shim"
-    )
+    snap.add_argument("--contract", default="contracts", help="(embedded only) contract deciding the auth shim")
 
     sub.add_parser("schema", help="print the contract's JSON Schema (for editors)")
 

@@ -59,9 +59,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="sql",
         help="SQL loaded into the throwaway server when no DSN is given (default: sql)",
     )
-    group.addoption(
-        "--statement-timeout", default="30s", help="statement_timeout on the target (default: 30s)"
-    )
+    group.addoption("--statement-timeout", default="30s", help="statement_timeout on the target (default: 30s)")
     group.addoption("--lock-timeout", default="2s", help="lock_timeout on the target (default: 2s)")
 
 
@@ -81,9 +79,7 @@ def resolve_config(config: pytest.Config) -> SuiteConfig:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[CONFIG] = resolve_config(config)
-    config.addinivalue_line(
-        "markers", "pgcontract(kind): a contract-suite test, parametrised per table or enum"
-    )
+    config.addinivalue_line("markers", "pgcontract(kind): a contract-suite test, parametrised per table or enum")
 
 
 def suite_contract(config: pytest.Config) -> Contract:

@@ -58,9 +58,7 @@ def create_table(name: QualifiedName, table: Table) -> Composable:
     body: list[Composable] = [column_definition(c, col) for c, col in table.columns.items()]
     if table.primary_key:
         body.append(sql.SQL("PRIMARY KEY ({})").format(idents(table.primary_key)))
-    return sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n  {}\n);").format(
-        ident(name), sql.SQL(",\n  ").join(body)
-    )
+    return sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n  {}\n);").format(ident(name), sql.SQL(",\n  ").join(body))
 
 
 def alter_table(name: QualifiedName, action: Composable) -> Composable:
@@ -68,9 +66,7 @@ def alter_table(name: QualifiedName, action: Composable) -> Composable:
 
 
 def add_column(name: QualifiedName, column_name: str, column: Column) -> Composable:
-    return alter_table(
-        name, sql.SQL("ADD COLUMN IF NOT EXISTS {}").format(column_definition(column_name, column))
-    )
+    return alter_table(name, sql.SQL("ADD COLUMN IF NOT EXISTS {}").format(column_definition(column_name, column)))
 
 
 def alter_column(name: QualifiedName, column_name: str, action: str, *args: Composable) -> Composable:
@@ -81,9 +77,7 @@ def alter_column(name: QualifiedName, column_name: str, action: str, *args: Comp
 
 def set_type(name: QualifiedName, column_name: str, type_text: str) -> Composable:
     target = type_sql(type_text)
-    return alter_column(
-        name, column_name, "TYPE {} USING {}::{}", target, sql.Identifier(column_name), target
-    )
+    return alter_column(name, column_name, "TYPE {} USING {}::{}", target, sql.Identifier(column_name), target)
 
 
 def constraint_name(table: QualifiedName, columns: Sequence[str], suffix: str) -> str:
@@ -97,9 +91,7 @@ _CONSTRAINT_PREFIX = sql.SQL("ADD CONSTRAINT {} ")
 
 def add_primary_key(name: QualifiedName, columns: Sequence[str]) -> Composable:
     cname = constraint_name(name, [], "pkey")
-    action = _CONSTRAINT_PREFIX.format(sql.Identifier(cname)) + sql.SQL("PRIMARY KEY ({})").format(
-        idents(columns)
-    )
+    action = _CONSTRAINT_PREFIX.format(sql.Identifier(cname)) + sql.SQL("PRIMARY KEY ({})").format(idents(columns))
     return alter_table(name, action)
 
 
@@ -134,9 +126,7 @@ def unique_name(table: QualifiedName, unique: Unique) -> str:
 
 def add_unique(name: QualifiedName, unique: Unique) -> Composable:
     cname = sql.Identifier(unique_name(name, unique))
-    return alter_table(
-        name, _CONSTRAINT_PREFIX.format(cname) + sql.SQL("UNIQUE ({})").format(idents(unique.columns))
-    )
+    return alter_table(name, _CONSTRAINT_PREFIX.format(cname) + sql.SQL("UNIQUE ({})").format(idents(unique.columns)))
 
 
 def check_name(table: QualifiedName, check: Check, position: int) -> str:
@@ -148,8 +138,7 @@ def add_check(name: QualifiedName, check: Check, position: int = 0) -> list[Comp
     return [
         alter_table(
             name,
-            _CONSTRAINT_PREFIX.format(cname)
-            + sql.SQL("CHECK ({}) NOT VALID").format(sql.SQL(check.expression)),
+            _CONSTRAINT_PREFIX.format(cname) + sql.SQL("CHECK ({}) NOT VALID").format(sql.SQL(check.expression)),
         ),
         alter_table(name, sql.SQL("VALIDATE CONSTRAINT {}").format(cname)),
     ]
@@ -183,9 +172,7 @@ def drop_index(schema: str, index_name: str) -> Composable:
 
 
 def enable_rls(name: QualifiedName, enabled: bool = True) -> Composable:
-    return alter_table(
-        name, sql.SQL("ENABLE ROW LEVEL SECURITY" if enabled else "DISABLE ROW LEVEL SECURITY")
-    )
+    return alter_table(name, sql.SQL("ENABLE ROW LEVEL SECURITY" if enabled else "DISABLE ROW LEVEL SECURITY"))
 
 
 def force_rls(name: QualifiedName, forced: bool = True) -> Composable:

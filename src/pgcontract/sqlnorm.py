@@ -205,11 +205,7 @@ def _parse_stmt(sql_text: str) -> Any:
 
 def _single_target(sql_text: str) -> Any:
     stmt = _parse_stmt(sql_text).get("SelectStmt")
-    if (
-        stmt is None
-        or set(stmt) - {"targetList", "limitOption", "op"}
-        or len(stmt.get("targetList", [])) != 1
-    ):
+    if stmt is None or set(stmt) - {"targetList", "limitOption", "op"} or len(stmt.get("targetList", [])) != 1:
         raise InvalidSql("not a single expression")
     return stmt["targetList"][0]["ResTarget"]["val"]
 
@@ -344,11 +340,7 @@ class _Canonicalizer:
         args: list[Any] = []
         for arg in body.get("args", []):
             walked = self.walk(arg)
-            if (
-                op != "NOT_EXPR"
-                and isinstance(walked, dict)
-                and walked.get("BoolExpr", {}).get("boolop") == op
-            ):
+            if op != "NOT_EXPR" and isinstance(walked, dict) and walked.get("BoolExpr", {}).get("boolop") == op:
                 args.extend(walked["BoolExpr"]["args"])
             else:
                 args.append(walked)

@@ -129,9 +129,7 @@ class Snapshot:
 Conn = psycopg.Connection[Any]
 
 
-def read_snapshot(
-    conn: Conn, schemas: Iterable[str] | None = None, limits: SessionLimits = DEFAULT_LIMITS
-) -> Snapshot:
+def read_snapshot(conn: Conn, schemas: Iterable[str] | None = None, limits: SessionLimits = DEFAULT_LIMITS) -> Snapshot:
     """Read the catalog of ``schemas`` (all but PostgreSQL's own when None) in one READ ONLY transaction."""
     scope = sorted(set(schemas)) if schemas is not None else None
     params = {"schemas": scope}

@@ -21,9 +21,7 @@ def check_columns(ctx: Context, name: QualifiedName, table: Table, actual: snap.
         obj = member(name, column_name)
         if found is None:
             same_type = [c.name for c in extra if parse_type(column.type).matches(parse_type(c.type))]
-            hint = (
-                f"; columns not in the contract with that type: {', '.join(same_type)}" if same_type else ""
-            )
+            hint = f"; columns not in the contract with that type: {', '.join(same_type)}" if same_type else ""
             out.append(
                 finding(
                     "column.missing",
@@ -41,9 +39,7 @@ def check_columns(ctx: Context, name: QualifiedName, table: Table, actual: snap.
     return out
 
 
-def _compare(
-    ctx: Context, name: QualifiedName, column_name: str, column: Column, found: snap.Column
-) -> list[Finding]:
+def _compare(ctx: Context, name: QualifiedName, column_name: str, column: Column, found: snap.Column) -> list[Finding]:
     out: list[Finding] = []
     obj = member(name, column_name)
     expected_type, actual_type = parse_type(column.type), parse_type(found.type)

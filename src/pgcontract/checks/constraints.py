@@ -91,9 +91,7 @@ def _foreign_key(name: QualifiedName, fk: ForeignKey, actual: snap.Table) -> lis
     matching = [
         c
         for c in candidates
-        if c.ref_table == target
-        and (not ref_columns or c.ref_columns == ref_columns)
-        and c.columns == columns
+        if c.ref_table == target and (not ref_columns or c.ref_columns == ref_columns) and c.columns == columns
     ]
     if not matching:
         if candidates:

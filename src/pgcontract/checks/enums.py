@@ -38,10 +38,7 @@ def check_enum(ctx: Context, name: QualifiedName, labels: tuple[str, ...]) -> li
         repair = _recreate(ctx, name, labels)
     else:
         repair = fix(
-            [
-                add_enum_value(name, v, labels[labels.index(v) - 1] if labels.index(v) else None)
-                for v in missing
-            ]
+            [add_enum_value(name, v, labels[labels.index(v) - 1] if labels.index(v) else None) for v in missing]
         )
     return [
         finding(

@@ -92,9 +92,7 @@ def check_indexes(ctx: Context, name: QualifiedName, table: Table, actual: snap.
             )
         if index.method != found.method:
             out.append(
-                finding(
-                    "index.method", K, name, obj, "index method differs", index.method, found.method, recreate
-                )
+                finding("index.method", K, name, obj, "index method differs", index.method, found.method, recreate)
             )
         if not ctx.same_expr(index.where, found.predicate, name):
             out.append(

@@ -102,9 +102,7 @@ def _describe_found(found: snap.Policy) -> str:
     return text
 
 
-def _compare(
-    ctx: Context, name: QualifiedName, policy_name: str, policy: Policy, found: snap.Policy
-) -> list[Finding]:
+def _compare(ctx: Context, name: QualifiedName, policy_name: str, policy: Policy, found: snap.Policy) -> list[Finding]:
     obj = member(name, policy_name)
     recreate = fix([drop_policy(name, policy_name), create_policy(name, policy_name, policy)])
     out: list[Finding] = []
@@ -150,9 +148,7 @@ def _compare(
         )
     if not ctx.same_expr(policy.using, found.using, name):
         out.append(
-            finding(
-                "policy.using", K, name, obj, "USING expression differs", policy.using, found.using, recreate
-            )
+            finding("policy.using", K, name, obj, "USING expression differs", policy.using, found.using, recreate)
         )
     if not ctx.same_expr(policy.with_check, found.with_check, name):
         out.append(

@@ -289,17 +289,13 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
             name = QualifiedName.parse(key)
             if name in seen_tables:
                 first = seen_tables[name]
-                issues.append(
-                    doc.issue(("tables", key), f"table {name} is also defined in {first.file}", key=True)
-                )
+                issues.append(doc.issue(("tables", key), f"table {name} is also defined in {first.file}", key=True))
             seen_tables[name] = doc
             tables[key] = table
         for key, values in contract.enums.items():
             name = QualifiedName.parse(key)
             if name in seen_enums:
-                issues.append(
-                    doc.issue(("enums", key), f"enum {name} is also defined in {seen_enums[name].file}")
-                )
+                issues.append(doc.issue(("enums", key), f"enum {name} is also defined in {seen_enums[name].file}"))
             seen_enums[name] = doc
             enums[key] = values
         if contract.auth is not None:
@@ -348,9 +344,7 @@ def _duplicates(values: Iterable[str]) -> list[tuple[int, str]]:
     return out
 
 
-def _table_reference_issues(
-    doc: _Document, contract: Contract, key: str, table: Table
-) -> list[ContractIssue]:
+def _table_reference_issues(doc: _Document, contract: Contract, key: str, table: Table) -> list[ContractIssue]:
     issues: list[ContractIssue] = []
     base: Loc = ("tables", key)
     declared = set(table.columns)
@@ -358,9 +352,7 @@ def _table_reference_issues(
     def need_columns(loc: Loc, names: Sequence[str], what: str) -> None:
         for i, column in enumerate(names):
             if column not in declared:
-                issues.append(
-                    doc.issue((*base, *loc, i), f"{what} names column {column!r}, which is not declared")
-                )
+                issues.append(doc.issue((*base, *loc, i), f"{what} names column {column!r}, which is not declared"))
         for i, dup in _duplicates(names):
             issues.append(doc.issue((*base, *loc, i), f"column {dup!r} is listed twice"))
 
@@ -393,14 +385,10 @@ def _table_reference_issues(
         for j, index_key in enumerate(index.columns):
             if isinstance(index_key, str) and index_key not in declared:
                 issues.append(
-                    doc.issue(
-                        (*base, "indexes", name, "columns", j), f"index names undeclared column {index_key!r}"
-                    )
+                    doc.issue((*base, "indexes", name, "columns", j), f"index names undeclared column {index_key!r}")
                 )
         for j, dup in _duplicates(plain):
-            issues.append(
-                doc.issue((*base, "indexes", name, "columns", j), f"column {dup!r} is listed twice")
-            )
+            issues.append(doc.issue((*base, "indexes", name, "columns", j), f"column {dup!r} is listed twice"))
         need_columns(("indexes", name, "include"), index.include, "include")
     names = [c.name for c in table.checks if c.name] + [u.name for u in table.unique if u.name]
     names += [f.name for f in table.foreign_keys if f.name]

@@ -170,9 +170,7 @@ class Table(Model):
     checks: list[Annotated[Check, BeforeValidator(_check_shorthand)]] = Field(default_factory=list)
     indexes: dict[Identifier, Index] = Field(default_factory=dict)
     rls: Rls | None = None
-    grants: dict[Identifier, list[Privilege]] | None = Field(
-        None, description="role -> exactly these table privileges"
-    )
+    grants: dict[Identifier, list[Privilege]] | None = Field(None, description="role -> exactly these table privileges")
 
 
 class SupabaseAuth(Model):
