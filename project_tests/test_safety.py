@@ -56,4 +56,4 @@ def test_dsn_run_creates_and_writes_nothing_even_as_a_connect_only_role(
     result = run_cli("check", "--dsn", auditor, "--contract", str(CHAT_CONTRACT))
     assert result.returncode == 0, result.stdout + result.stderr
     assert _fingerprint(chat_db) == before
-    assert params["dbname"] in auditor
+    assert str(params["dbname"]) in auditor
