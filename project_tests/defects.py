@@ -249,7 +249,7 @@ DEFECTS: list[Defect] = [
         "check-dropped",
         f"ALTER TABLE {MESSAGES} DROP CONSTRAINT sam_conversation_messages_role_check",
         "check.missing",
-        f"{MESSAGES}.sam_conversation_messages_check",
+        f"{MESSAGES}.sam_conversation_messages_role_check",
         "role IN ('user', 'assistant', 'system')",
         "no check constraints",
     ),
@@ -260,7 +260,7 @@ DEFECTS: list[Defect] = [
         f" ALTER TABLE {MESSAGES} ADD CONSTRAINT sam_conversation_messages_role_check"
         " CHECK (role IN ('user', 'assistant', 'system', 'tool'))",
         "check.missing",
-        f"{MESSAGES}.sam_conversation_messages_check",
+        f"{MESSAGES}.sam_conversation_messages_role_check",
         "role IN ('user', 'assistant', 'system')",
         "'tool'::text",
     ),

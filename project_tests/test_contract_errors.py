@@ -79,6 +79,13 @@ CASES: dict[str, tuple[str, str, int, int]] = {
         6,
         12,
     ),
+    "index-name-used-twice-in-schema": (
+        "version: 1\ntables:\n  t:\n    columns: {a: {type: int}}\n    indexes:\n      i: {columns: [a]}\n"
+        "  u:\n    columns: {a: {type: int}}\n    indexes:\n      i: {columns: [a]}\n",
+        "index name 'i' is also used by 't'",
+        10,
+        7,
+    ),
     "yaml-syntax": ("version: 1\ntables:\n  t:\n    columns: [\n", "YAML syntax error", 4, 14),
     "wrong-version": ("version: 2\n", "version: Input should be 1", 1, 10),
     "not-a-mapping": ("- a\n- b\n", "a contract file is a mapping", 1, 1),

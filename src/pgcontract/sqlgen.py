@@ -12,7 +12,7 @@ from psycopg import sql
 
 from pgcontract.contract.model import Check, Column, ForeignKey, Index, IndexExpression, Policy, Table, Unique
 from pgcontract.names import QualifiedName
-from pgcontract.sqlnorm import parse_type
+from pgcontract.sqlnorm import parse_type, referenced_columns
 
 Composable = sql.Composable
 
@@ -130,7 +130,12 @@ def add_unique(name: QualifiedName, unique: Unique) -> Composable:
 
 
 def check_name(table: QualifiedName, check: Check, position: int) -> str:
-    return check.name or constraint_name(table, [f"check{position}"] if position else [], "check")
+    """PostgreSQL's naming: ``table_column_check`` for a one-column check, else ``table_check``."""
+    if check.name:
+        return check.name
+    columns = referenced_columns(check.expression)
+    base = constraint_name(table, columns if len(columns) == 1 else [], "check")
+    return base if position == 0 else constraint_name(table, [*columns[:1], str(position)], "check")
 
 
 def add_check(name: QualifiedName, check: Check, position: int = 0) -> list[Composable]:

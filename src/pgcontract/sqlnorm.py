@@ -417,3 +417,25 @@ def normalize_expr(text: str, table: QualifiedName | None = None, columns_of: Co
 def check_expr(text: str) -> None:
     """Raise ``InvalidSql`` unless ``text`` parses as one SQL expression."""
     normalize_expr(text)
+
+
+def referenced_columns(text: str) -> list[str]:
+    """Column names an expression refers to, in order of first appearance (for constraint names)."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+        elif isinstance(node, dict):
+            ref = node.get("ColumnRef")
+            if ref is not None:
+                name = ref["fields"][-1].get("String", {}).get("sval")
+                if name and name not in found:
+                    found.append(name)
+                return
+            for value in node.values():
+                walk(value)
+
+    walk(_single_target(f"SELECT {text}"))
+    return found

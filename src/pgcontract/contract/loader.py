@@ -322,6 +322,20 @@ def _reference_issues(contract: Contract, parsed: list[tuple[_Document, Contract
             issues.append(doc.issue(("tables", key), f"same table as {seen[name]!r}", key=True))
         seen[name] = key
         issues.extend(_table_reference_issues(doc, contract, key, table))
+    index_seen: dict[tuple[str, str], str] = {}
+    for key, table in contract.tables.items():
+        schema = QualifiedName.parse(key).schema
+        for index_name in table.indexes:
+            other = index_seen.get((schema, index_name))
+            if other is not None and other != key:
+                issues.append(
+                    where[key].issue(
+                        ("tables", key, "indexes", index_name),
+                        f"index name {index_name!r} is also used by {other!r}: index names are unique per schema",
+                        key=True,
+                    )
+                )
+            index_seen[(schema, index_name)] = key
     enum_seen: dict[QualifiedName, str] = {}
     for key, values in contract.enums.items():
         doc = where[f"enum:{key}"]
