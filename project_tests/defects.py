@@ -355,6 +355,26 @@ DEFECTS: list[Defect] = [
     ),
     kitchen(
         "indexes",
+        "index-sort-order-changed",
+        "DROP INDEX organizations_recent_idx;"
+        " CREATE INDEX organizations_recent_idx ON organizations (created_at DESC, slug varchar_pattern_ops)",
+        "index.columns",
+        "public.organizations.organizations_recent_idx",
+        "(created_at DESC NULLS LAST, slug varchar_pattern_ops)",
+        "(created_at DESC, slug varchar_pattern_ops)",
+    ),
+    kitchen(
+        "indexes",
+        "index-opclass-dropped",
+        "DROP INDEX organizations_recent_idx;"
+        " CREATE INDEX organizations_recent_idx ON organizations (created_at DESC NULLS LAST, slug)",
+        "index.columns",
+        "public.organizations.organizations_recent_idx",
+        "slug varchar_pattern_ops",
+        "(created_at DESC NULLS LAST, slug)",
+    ),
+    kitchen(
+        "indexes",
         "odd-index-dropped",
         'DROP INDEX "Odd Schema"."Ïdx with space"',
         "index.missing",

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from pgcontract.catalog.snapshot import Snapshot, Table
+from pgcontract.indexkeys import KeySpec
 from pgcontract.names import QualifiedName
 from pgcontract.sqlnorm import parse_type
 
@@ -83,6 +84,19 @@ def _column(
     return out
 
 
+def _key(key: KeySpec) -> Any:
+    if key.column is not None and not key.desc and not key.nulls_first and key.opclass is None:
+        return key.column
+    out = Flow(column=key.column) if key.column is not None else Flow(expression=key.expression)
+    if key.desc:
+        out["order"] = "desc"
+    if key.nulls_first != key.desc:
+        out["nulls"] = "first" if key.nulls_first else "last"
+    if key.opclass is not None:
+        out["opclass"] = key.opclass
+    return out
+
+
 def _table(table: Table) -> dict[str, Any]:
     out: dict[str, Any] = {
         "columns": {
@@ -109,10 +123,7 @@ def _table(table: Table) -> dict[str, Any]:
     for index in table.indexes.values():
         if index.name in backing:
             continue
-        keys: list[Any] = [
-            column if column is not None else Flow(expression=text)
-            for column, text in zip(index.key_columns, index.key_texts, strict=True)
-        ]
+        keys = [_key(k) for k in index.keys]
         spec = Flow(columns=keys)
         if index.unique:
             spec["unique"] = True

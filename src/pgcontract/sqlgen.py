@@ -10,7 +10,8 @@ from collections.abc import Iterable, Sequence
 
 from psycopg import sql
 
-from pgcontract.contract.model import Check, Column, ForeignKey, Index, IndexExpression, Policy, Table, Unique
+from pgcontract.contract.model import Check, Column, ForeignKey, Index, Policy, Table, Unique, key_spec
+from pgcontract.indexkeys import KeySpec
 from pgcontract.names import QualifiedName
 from pgcontract.sqlnorm import parse_type, referenced_columns
 
@@ -153,11 +154,23 @@ def drop_constraint(name: QualifiedName, constraint: str) -> Composable:
     return alter_table(name, sql.SQL("DROP CONSTRAINT IF EXISTS {}").format(sql.Identifier(constraint)))
 
 
-def create_index(table: QualifiedName, index_name: str, index: Index) -> Composable:
-    keys = sql.SQL(", ").join(
-        sql.SQL("({})").format(sql.SQL(k.expression)) if isinstance(k, IndexExpression) else sql.Identifier(k)
-        for k in index.columns
+def index_key(spec: KeySpec) -> Composable:
+    key: Composable = (
+        sql.Identifier(spec.column)
+        if spec.column is not None
+        else sql.SQL("({})").format(sql.SQL(spec.expression or ""))
     )
+    if spec.opclass:
+        key += sql.SQL(" ") + sql.Identifier(spec.opclass)
+    if spec.desc:
+        key += sql.SQL(" DESC")
+    if spec.nulls_first != spec.desc:
+        key += sql.SQL(" NULLS FIRST" if spec.nulls_first else " NULLS LAST")
+    return key
+
+
+def create_index(table: QualifiedName, index_name: str, index: Index) -> Composable:
+    keys = sql.SQL(", ").join(index_key(key_spec(k)) for k in index.columns)
     statement = sql.SQL("CREATE {}INDEX IF NOT EXISTS {} ON {} USING {} ({})").format(
         sql.SQL("UNIQUE " if index.unique else ""),
         sql.Identifier(index_name),

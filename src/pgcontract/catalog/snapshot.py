@@ -13,6 +13,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from pgcontract.connect import DEFAULT_LIMITS, SessionLimits, read_only
+from pgcontract.indexkeys import KeySpec
 from pgcontract.names import QualifiedName
 
 QUERY_FILES = ("server", "tables", "columns", "constraints", "indexes", "policies", "grants", "enums")
@@ -59,10 +60,28 @@ class Index:
     method: str
     key_columns: tuple[str | None, ...]
     key_texts: tuple[str, ...]
+    key_desc: tuple[bool, ...]
+    key_nulls_first: tuple[bool, ...]
+    key_opclasses: tuple[str | None, ...]
     include: tuple[str, ...]
     predicate: str | None
     valid: bool
     definition: str
+
+    @property
+    def keys(self) -> tuple[KeySpec, ...]:
+        return tuple(
+            KeySpec(
+                column=column,
+                expression=text if column is None else None,
+                desc=desc,
+                nulls_first=nulls_first,
+                opclass=opclass,
+            )
+            for column, text, desc, nulls_first, opclass in zip(
+                self.key_columns, self.key_texts, self.key_desc, self.key_nulls_first, self.key_opclasses, strict=True
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -207,6 +226,9 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
                 method=row["method"],
                 key_columns=tuple(row["key_columns"]),
                 key_texts=tuple(row["key_texts"]),
+                key_desc=tuple(row["key_desc"]),
+                key_nulls_first=tuple(row["key_nulls_first"]),
+                key_opclasses=tuple(row["key_opclasses"]),
                 include=tuple(row["include"]),
                 predicate=row["predicate"],
                 valid=row["valid"],

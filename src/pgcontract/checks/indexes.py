@@ -4,26 +4,29 @@ from __future__ import annotations
 
 from pgcontract.catalog import snapshot as snap
 from pgcontract.checks.base import Context, finding, fix, member
-from pgcontract.contract.model import Index, IndexExpression, Table
+from pgcontract.contract.model import Table, key_spec
 from pgcontract.findings import Finding, Kind
+from pgcontract.indexkeys import KeySpec
 from pgcontract.names import QualifiedName
 from pgcontract.sqlgen import create_index, drop_index
 
 K = Kind.INDEXES
 
 
-def _keys_text(index: Index) -> str:
-    return "(" + ", ".join(k.expression if isinstance(k, IndexExpression) else k for k in index.columns) + ")"
+def _keys_text(keys: tuple[KeySpec, ...]) -> str:
+    return "(" + ", ".join(str(k) for k in keys) + ")"
 
 
-def _same_keys(ctx: Context, name: QualifiedName, index: Index, found: snap.Index) -> bool:
-    if len(index.columns) != len(found.key_columns):
+def _same_keys(ctx: Context, name: QualifiedName, expected: tuple[KeySpec, ...], actual: tuple[KeySpec, ...]) -> bool:
+    if len(expected) != len(actual):
         return False
-    for key, column, text in zip(index.columns, found.key_columns, found.key_texts, strict=True):
-        if isinstance(key, IndexExpression):
-            if column is not None or not ctx.same_expr(key.expression, text, name):
+    for want, have in zip(expected, actual, strict=True):
+        if (want.desc, want.nulls_first, want.opclass) != (have.desc, have.nulls_first, have.opclass):
+            return False
+        if want.column is not None or have.column is not None:
+            if want.column != have.column:
                 return False
-        elif key != column:
+        elif not ctx.same_expr(want.expression, have.expression, name):
             return False
     return True
 
@@ -31,106 +34,43 @@ def _same_keys(ctx: Context, name: QualifiedName, index: Index, found: snap.Inde
 def check_indexes(ctx: Context, name: QualifiedName, table: Table, actual: snap.Table) -> list[Finding]:
     out: list[Finding] = []
     for index_name, index in table.indexes.items():
-        obj = member(name, index_name)
+        expected_keys = tuple(key_spec(k) for k in index.columns)
         found = actual.indexes.get(index_name)
-        create = create_index(name, index_name, index)
         if found is None:
+            obj, create = member(name, index_name), create_index(name, index_name, index)
             owner = ctx.snapshot.index_owner.get((name.schema, index_name))
             if owner is not None:
-                out.append(
-                    finding(
-                        "index.table",
-                        K,
-                        name,
-                        obj,
-                        "index exists on another table",
-                        str(name),
-                        str(owner),
-                        fix([drop_index(name.schema, index_name), create]),
-                    )
-                )
+                repair = fix([drop_index(name.schema, index_name), create])
+                out.append(finding("index.table", K, name, obj, "index exists on another table", name, owner, repair))
             else:
-                out.append(
-                    finding(
-                        "index.missing",
-                        K,
-                        name,
-                        obj,
-                        "index is missing",
-                        _keys_text(index),
-                        "absent",
-                        fix(create),
-                    )
-                )
+                missing = _keys_text(expected_keys)
+                out.append(finding("index.missing", K, name, obj, "index is missing", missing, "absent", fix(create)))
             continue
-        recreate = fix([drop_index(name.schema, index_name), create])
-        if not _same_keys(ctx, name, index, found):
-            out.append(
-                finding(
-                    "index.columns",
-                    K,
-                    name,
-                    obj,
-                    "index keys differ",
-                    _keys_text(index),
-                    "(" + ", ".join(found.key_texts) + ")",
-                    recreate,
-                )
+        differences: list[tuple[str, str, object, object]] = []
+        if not _same_keys(ctx, name, expected_keys, found.keys):
+            differences.append(
+                ("index.columns", "index keys differ", _keys_text(expected_keys), _keys_text(found.keys))
             )
         if index.unique != found.unique:
-            out.append(
-                finding(
-                    "index.unique",
-                    K,
-                    name,
-                    obj,
-                    "index uniqueness differs",
-                    "unique" if index.unique else "not unique",
-                    "unique" if found.unique else "not unique",
-                    recreate,
-                )
+            differences.append(
+                ("index.unique", "index uniqueness differs", _unique(index.unique), _unique(found.unique))
             )
         if index.method != found.method:
-            out.append(
-                finding("index.method", K, name, obj, "index method differs", index.method, found.method, recreate)
-            )
+            differences.append(("index.method", "index method differs", index.method, found.method))
         if not ctx.same_expr(index.where, found.predicate, name):
-            out.append(
-                finding(
-                    "index.predicate",
-                    K,
-                    name,
-                    obj,
-                    "index predicate differs",
-                    index.where,
-                    found.predicate,
-                    recreate,
-                )
-            )
+            differences.append(("index.predicate", "index predicate differs", index.where, found.predicate))
         if tuple(index.include) != found.include:
-            out.append(
-                finding(
-                    "index.include",
-                    K,
-                    name,
-                    obj,
-                    "INCLUDE columns differ",
-                    list(index.include),
-                    list(found.include),
-                    recreate,
-                )
-            )
+            differences.append(("index.include", "INCLUDE columns differ", list(index.include), list(found.include)))
         if not found.valid:
-            out.append(
-                finding(
-                    "index.invalid",
-                    K,
-                    name,
-                    obj,
-                    "index is invalid (a failed concurrent build)",
-                    "valid",
-                    "invalid",
-                    recreate,
-                )
+            differences.append(("index.invalid", "index is invalid (a failed concurrent build)", "valid", "invalid"))
+        if differences:
+            obj = member(name, index_name)
+            recreate = fix([drop_index(name.schema, index_name), create_index(name, index_name, index)])
+            out.extend(
+                finding(rule, K, name, obj, text, want, have, recreate) for rule, text, want, have in differences
             )
     return out
+
+
+def _unique(flag: bool) -> str:
+    return "unique" if flag else "not unique"

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from pgcontract.indexkeys import KeySpec
 from pgcontract.names import InvalidName, QualifiedName, split_reference
 from pgcontract.sqlnorm import InvalidSql, check_expr, parse_type
 
@@ -117,17 +118,41 @@ class Check(Model):
     expression: SqlExpr
 
 
-class IndexExpression(Model):
+class IndexKeyOptions(Model):
+    order: Literal["asc", "desc"] = "asc"
+    nulls: Literal["first", "last"] | None = Field(None, description="default: last for asc, first for desc")
+    opclass: str | None = Field(None, description="operator class, when not the type's default")
+
+    @property
+    def nulls_first(self) -> bool:
+        return self.nulls == "first" if self.nulls is not None else self.order == "desc"
+
+
+class IndexColumn(IndexKeyOptions):
+    column: Identifier
+
+
+class IndexExpression(IndexKeyOptions):
     expression: SqlExpr
 
 
-IndexKey = Identifier | IndexExpression
+IndexKey = Identifier | IndexColumn | IndexExpression
+
+
+def key_spec(key: IndexKey) -> KeySpec:
+    if isinstance(key, str):
+        return KeySpec(column=key, expression=None)
+    column = key.column if isinstance(key, IndexColumn) else None
+    expression = key.expression if isinstance(key, IndexExpression) else None
+    return KeySpec(column, expression, key.order == "desc", key.nulls_first, key.opclass)
 
 
 class Index(Model):
     """An index, compared whole: a left-out unique, method, where or include means the DDL default."""
 
-    columns: list[IndexKey] = Field(min_length=1, description="column names or {expression: ...}")
+    columns: list[IndexKey] = Field(
+        min_length=1, description="column names, {column: ..., order: desc} or {expression: ...}"
+    )
     unique: bool = False
     method: str = "btree"
     where: SqlExpr | None = None

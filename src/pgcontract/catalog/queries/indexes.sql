@@ -1,5 +1,6 @@
 -- Indexes of the tables in scope: key columns (NULL where the key is an expression), key expressions,
--- INCLUDE columns, uniqueness, access method and predicate.
+-- per key DESC, NULLS FIRST and a non-default operator class, INCLUDE columns, uniqueness, access method
+-- and predicate.
 SELECT n.nspname AS schema,
        t.relname AS table,
        i.relname AS name,
@@ -13,6 +14,16 @@ SELECT n.nspname AS schema,
        ARRAY(SELECT pg_get_indexdef(ix.indexrelid, k, true)
              FROM generate_series(1, ix.indnkeyatts) AS k
              ORDER BY k) AS key_texts,
+       ARRAY(SELECT (ix.indoption[k - 1] & 1) <> 0
+             FROM generate_series(1, ix.indnkeyatts) AS k
+             ORDER BY k) AS key_desc,
+       ARRAY(SELECT (ix.indoption[k - 1] & 2) <> 0
+             FROM generate_series(1, ix.indnkeyatts) AS k
+             ORDER BY k) AS key_nulls_first,
+       ARRAY(SELECT CASE WHEN opc.opcdefault THEN NULL ELSE opc.opcname::text END
+             FROM generate_series(1, ix.indnkeyatts) AS k
+             LEFT JOIN pg_opclass opc ON opc.oid = ix.indclass[k - 1]
+             ORDER BY k) AS key_opclasses,
        ARRAY(SELECT a.attname::text
              FROM generate_series(ix.indnkeyatts + 1, ix.indnatts) AS k
              JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = ix.indkey[k - 1]
