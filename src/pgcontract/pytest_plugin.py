@@ -9,9 +9,12 @@ it with one line (exit 3).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -106,26 +109,99 @@ def subjects(contract: Contract, kind: Kind) -> list[str]:
     return [str(name) for name, table in contract.table_map.items() if wanted(table)]
 
 
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    marker = metafunc.definition.get_closest_marker("pgcontract")
-    if marker is None:
-        return
+class SuiteRun:
+    """The session's shared state: the target (a throwaway server is started on first use and stopped
+    at the end), its snapshot and the findings, each computed once."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.settings = config.stash[CONFIG]
+        self._stack = ExitStack()
+        self._target: Target | None = None
+        self._snapshot: Snapshot | None = None
+        self._findings: FindingIndex | None = None
+
+    @property
+    def contract(self) -> Contract:
+        return suite_contract(self.config)
+
+    def target(self) -> Target:
+        if self._target is None:
+            given = self.settings.target
+            if given is None:
+                auth = self.contract.auth
+                supabase = auth is not None and auth.mode == "supabase"
+                try:
+                    given = self._stack.enter_context(embedded(self.settings.sql_dir, supabase=supabase))
+                except LoadError as exc:
+                    pytest.exit(f"cannot load the throwaway database: {exc}", returncode=EXIT_CONTRACT_ERROR)
+            self._target = given
+        return self._target
+
+    def snapshot(self) -> Snapshot:
+        if self._snapshot is None:
+            try:
+                conn = connect(self.target(), self.settings.limits)
+            except CannotConnect as exc:
+                pytest.exit(str(exc), returncode=EXIT_CANNOT_CONNECT)
+            with conn:
+                self._snapshot = read_snapshot(conn, self.contract.schemas, self.settings.limits)
+        return self._snapshot
+
+    def findings(self) -> FindingIndex:
+        if self._findings is None:
+            self._findings = run_checks(self.contract, self.snapshot())
+        return self._findings
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+RUN = pytest.StashKey[SuiteRun]()
+
+
+def suite_run(config: pytest.Config) -> SuiteRun:
+    if RUN not in config.stash:
+        config.stash[RUN] = SuiteRun(config)
+    return config.stash[RUN]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if RUN in config.stash:
+        config.stash[RUN].close()
+
+
+class ContractCheck(pytest.Item):
+    """One suite test for one table (or enum): ``test_columns[public.t]``.
+
+    The suite's functions become these light items rather than parametrised functions: a contract of
+    1,000 tables makes thousands of them, and they need no per-test fixtures, only the session's findings.
+    """
+
+    def __init__(self, *, function: Callable[[str, FindingIndex], None], subject: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.function = function
+        self.subject = subject
+        self.own_markers.extend(getattr(function, "pytestmark", []))
+
+    def runtest(self) -> None:
+        self.function(self.subject, suite_run(self.config).findings())
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        lineno = self.function.__code__.co_firstlineno - 1
+        return Path(self.function.__code__.co_filename), lineno, self.name
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> list[ContractCheck] | None:
+    marker = next((m for m in getattr(obj, "pytestmark", []) if m.name == "pgcontract"), None)
+    if marker is None or not callable(obj) or not name.startswith("test"):
+        return None
     kind = Kind(marker.args[0])
-    names = subjects(suite_contract(metafunc.config), kind)
-    metafunc.parametrize("subject", names, ids=names)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Drop suite tests of a kind the contract has nothing of (rather than "empty parameter set")."""
-    empty = [
-        item
-        for item in items
-        if item.get_closest_marker("pgcontract") is not None
-        and not isinstance(getattr(getattr(item, "callspec", None), "params", {}).get("subject"), str)
+    return [
+        ContractCheck.from_parent(collector, name=f"{name}[{subject}]", function=obj, subject=subject)
+        for subject in subjects(suite_contract(collector.config), kind)
     ]
-    if empty:
-        config.hook.pytest_deselected(items=empty)
-        items[:] = [item for item in items if item not in empty]
 
 
 @pytest.fixture(scope="session")
@@ -139,35 +215,19 @@ def pgcontract_contract(pytestconfig: pytest.Config) -> Contract:
 
 
 @pytest.fixture(scope="session")
-def pgcontract_target(pgcontract_config: SuiteConfig, pgcontract_contract: Contract) -> Iterator[Target]:
+def pgcontract_target(pytestconfig: pytest.Config) -> Target:
     """The database under test: the DSN given (only connected to), or a throwaway server loaded from sql/."""
-    given = pgcontract_config.target
-    if given is not None:
-        yield given
-        return
-    supabase = pgcontract_contract.auth is not None and pgcontract_contract.auth.mode == "supabase"
-    try:
-        with embedded(pgcontract_config.sql_dir, supabase=supabase) as target:
-            yield target
-    except LoadError as exc:
-        pytest.exit(f"cannot load the throwaway database: {exc}", returncode=EXIT_CONTRACT_ERROR)
+    return suite_run(pytestconfig).target()
 
 
 @pytest.fixture(scope="session")
-def pgcontract_snapshot(
-    pgcontract_target: Target, pgcontract_contract: Contract, pgcontract_config: SuiteConfig
-) -> Snapshot:
-    try:
-        conn = connect(pgcontract_target, pgcontract_config.limits)
-    except CannotConnect as exc:
-        pytest.exit(str(exc), returncode=EXIT_CANNOT_CONNECT)
-    with conn:
-        return read_snapshot(conn, pgcontract_contract.schemas, pgcontract_config.limits)
+def pgcontract_snapshot(pytestconfig: pytest.Config) -> Snapshot:
+    return suite_run(pytestconfig).snapshot()
 
 
 @pytest.fixture(scope="session")
-def pgcontract_findings(pgcontract_contract: Contract, pgcontract_snapshot: Snapshot) -> FindingIndex:
-    return run_checks(pgcontract_contract, pgcontract_snapshot)
+def pgcontract_findings(pytestconfig: pytest.Config) -> FindingIndex:
+    return suite_run(pytestconfig).findings()
 
 
 def assert_clean(findings: FindingIndex, subject: str, kind: Kind) -> None:
@@ -177,8 +237,6 @@ def assert_clean(findings: FindingIndex, subject: str, kind: Kind) -> None:
     found = findings.of(subject, kind)
     errors = [f for f in found if f.level is Level.ERROR]
     for warning in (f for f in found if f.level is not Level.ERROR):
-        import warnings
-
         warnings.warn(pytest.PytestWarning(warning.render()), stacklevel=2)
     if errors:
         count = len(errors)

@@ -287,6 +287,7 @@ class _Scope:
 class _Canonicalizer:
     def __init__(self, table: QualifiedName | None, columns_of: ColumnsOf) -> None:
         self.columns_of = columns_of
+        self.refers_to_columns = False
         self.scopes: list[_Scope] = [_Scope([(table.name, table)] if table else [])]
 
     def walk(self, node: Any) -> Any:
@@ -385,6 +386,7 @@ class _Canonicalizer:
     def _ColumnRef(self, body: dict[str, Any]) -> Any:  # noqa: N802
         fields = [f["String"]["sval"] if "String" in f else "*" for f in body["fields"]]
         column = fields[-1]
+        self.refers_to_columns = True
         if len(fields) == 1:
             for scope in reversed(self.scopes):
                 for _, rel in scope.items:
@@ -406,17 +408,31 @@ class _Canonicalizer:
         return {"col": column, "qual": fields[:-1]}
 
 
-def normalize_expr(text: str, table: QualifiedName | None = None, columns_of: ColumnsOf = _no_columns) -> str:
-    """A canonical, comparable form of an SQL expression (raises ``InvalidSql``)."""
+@lru_cache(maxsize=65536)
+def _parse_expression(text: str) -> Any:
+    """The parse tree of one expression (cached: contracts and catalogs repeat the same texts)."""
+    return _single_target(f"SELECT {text}")
+
+
+def canonical_expr(text: str, table: QualifiedName | None, columns_of: ColumnsOf) -> tuple[str, bool]:
+    """The canonical form of an expression, and whether it refers to columns (so depends on ``table``)."""
     if text is None or not str(text).strip():
         raise InvalidSql("empty expression")
-    node = _single_target(f"SELECT {text}")
-    return json.dumps(_Canonicalizer(table, columns_of).walk(node), sort_keys=True, separators=(",", ":"))
+    walker = _Canonicalizer(table, columns_of)
+    tree = walker.walk(_parse_expression(text))
+    return json.dumps(tree, sort_keys=True, separators=(",", ":")), walker.refers_to_columns
+
+
+def normalize_expr(text: str, table: QualifiedName | None = None, columns_of: ColumnsOf = _no_columns) -> str:
+    """A canonical, comparable form of an SQL expression (raises ``InvalidSql``)."""
+    return canonical_expr(text, table, columns_of)[0]
 
 
 def check_expr(text: str) -> None:
     """Raise ``InvalidSql`` unless ``text`` parses as one SQL expression."""
-    normalize_expr(text)
+    if not text or not text.strip():
+        raise InvalidSql("empty expression")
+    _parse_expression(text)
 
 
 def referenced_columns(text: str) -> list[str]:
@@ -437,5 +453,5 @@ def referenced_columns(text: str) -> list[str]:
             for value in node.values():
                 walk(value)
 
-    walk(_single_target(f"SELECT {text}"))
+    walk(_parse_expression(text))
     return found

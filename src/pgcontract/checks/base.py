@@ -12,7 +12,7 @@ from pgcontract.contract.model import Contract
 from pgcontract.findings import Finding, Fix, Hazard, Kind, Level
 from pgcontract.names import QualifiedName
 from pgcontract.sqlgen import render
-from pgcontract.sqlnorm import InvalidSql, normalize_expr
+from pgcontract.sqlnorm import InvalidSql, canonical_expr
 
 
 @dataclass
@@ -22,23 +22,30 @@ class Context:
 
     contract: Contract
     snapshot: Snapshot
-    _cache: dict[tuple[str, QualifiedName | None], str] = field(default_factory=dict)
+    _by_table: dict[tuple[str, QualifiedName | None], str] = field(default_factory=dict)
+    _by_text: dict[str, str] = field(default_factory=dict)
 
     def normal(self, text: str, table: QualifiedName | None) -> str:
+        found = self._by_text.get(text)
+        if found is not None:
+            return found
         key = (text, table)
-        cached = self._cache.get(key)
-        if cached is None:
+        found = self._by_table.get(key)
+        if found is None:
             try:
-                cached = normalize_expr(text, table, self.snapshot.columns_of)
+                found, refers_to_columns = canonical_expr(text, table, self.snapshot.columns_of)
             except InvalidSql:
-                cached = "\x00unparsable:" + " ".join(text.split())
-            self._cache[key] = cached
-        return cached
+                found, refers_to_columns = "\x00unparsable:" + " ".join(text.split()), False
+            if refers_to_columns:
+                self._by_table[key] = found
+            else:
+                self._by_text[text] = found
+        return found
 
     def same_expr(self, expected: str | None, actual: str | None, table: QualifiedName | None) -> bool:
         if expected is None or actual is None:
             return expected is None and actual is None
-        return self.normal(expected, table) == self.normal(actual, table)
+        return expected == actual or self.normal(expected, table) == self.normal(actual, table)
 
 
 def fix(statements: Sequence[sql.Composable] | sql.Composable, *hazards: Hazard, note: str = "") -> Fix:

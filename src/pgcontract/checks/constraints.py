@@ -86,14 +86,13 @@ def _foreign_key(name: QualifiedName, fk: ForeignKey, actual: snap.Table) -> lis
         candidates = [c for c in fks if c.name == fk.name]
     else:
         candidates = [c for c in fks if c.columns == columns]
-    expected_text = _describe_fk(columns, target, ref_columns)
-    obj = member(name, fk_name(name, fk))
     matching = [
         c
         for c in candidates
         if c.ref_table == target and (not ref_columns or c.ref_columns == ref_columns) and c.columns == columns
     ]
     if not matching:
+        expected_text = _describe_fk(columns, target, ref_columns)
         if candidates:
             other = candidates[0]
             return [
@@ -113,7 +112,7 @@ def _foreign_key(name: QualifiedName, fk: ForeignKey, actual: snap.Table) -> lis
                 "foreign_key.missing",
                 K,
                 name,
-                obj,
+                member(name, fk_name(name, fk)),
                 "foreign key is missing",
                 expected_text,
                 "absent",

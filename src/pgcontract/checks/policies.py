@@ -47,14 +47,13 @@ def check_policies(ctx: Context, name: QualifiedName, table: Table, actual: snap
         return out
     for policy_name, policy in rls.policies.items():
         found = actual.policies.get(policy_name)
-        obj = member(name, policy_name)
         if found is None:
             out.append(
                 finding(
                     "policy.missing",
                     K,
                     name,
-                    obj,
+                    member(name, policy_name),
                     "policy is missing",
                     _describe(policy),
                     "absent",
@@ -103,64 +102,21 @@ def _describe_found(found: snap.Policy) -> str:
 
 
 def _compare(ctx: Context, name: QualifiedName, policy_name: str, policy: Policy, found: snap.Policy) -> list[Finding]:
-    obj = member(name, policy_name)
-    recreate = fix([drop_policy(name, policy_name), create_policy(name, policy_name, policy)])
-    out: list[Finding] = []
+    differences: list[tuple[str, str, object, object]] = []
     if policy.command != found.command:
-        out.append(
-            finding(
-                "policy.command",
-                K,
-                name,
-                obj,
-                "policy command differs",
-                policy.command,
-                found.command,
-                recreate,
-            )
-        )
+        differences.append(("policy.command", "policy command differs", policy.command, found.command))
     if sorted(policy.roles) != sorted(found.roles):
-        out.append(
-            finding(
-                "policy.roles",
-                K,
-                name,
-                obj,
-                "policy applies to other roles",
-                sorted(policy.roles),
-                list(found.roles),
-                recreate,
-            )
-        )
+        differences.append(("policy.roles", "policy applies to other roles", sorted(policy.roles), list(found.roles)))
     permissive = policy.as_ == "permissive"
     if permissive != found.permissive:
-        out.append(
-            finding(
-                "policy.permissive",
-                K,
-                name,
-                obj,
-                "policy is " + ("restrictive" if permissive else "permissive"),
-                policy.as_,
-                "permissive" if found.permissive else "restrictive",
-                recreate,
-            )
-        )
+        text = "policy is " + ("restrictive" if permissive else "permissive")
+        differences.append(("policy.permissive", text, policy.as_, "permissive" if found.permissive else "restrictive"))
     if not ctx.same_expr(policy.using, found.using, name):
-        out.append(
-            finding("policy.using", K, name, obj, "USING expression differs", policy.using, found.using, recreate)
-        )
+        differences.append(("policy.using", "USING expression differs", policy.using, found.using))
     if not ctx.same_expr(policy.with_check, found.with_check, name):
-        out.append(
-            finding(
-                "policy.with_check",
-                K,
-                name,
-                obj,
-                "WITH CHECK expression differs",
-                policy.with_check,
-                found.with_check,
-                recreate,
-            )
-        )
-    return out
+        differences.append(("policy.with_check", "WITH CHECK expression differs", policy.with_check, found.with_check))
+    if not differences:
+        return []
+    obj = member(name, policy_name)
+    recreate = fix([drop_policy(name, policy_name), create_policy(name, policy_name, policy)])
+    return [finding(rule, K, name, obj, text, want, have, recreate) for rule, text, want, have in differences]
