@@ -103,3 +103,11 @@ def test_snapshot_leaves_out_platform_schemas_and_honours_schema_option(make_db:
 def test_contract_defaults_to_contracts_directory(chat_db: Target) -> None:
     result = run_cli("check", "--dsn", chat_db.dsn, "--", "--collect-only", "-q")
     assert "test_columns[public.sam_conversation_messages]" in result.stdout
+
+
+def test_no_dsn_and_no_sql_directory_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_cli("check", "--contract", str(tmp_path / "none.yaml"), "--sql", str(tmp_path / "nosql"))
+    assert result.returncode == 2
+    result = run_cli("check", "--sql", str(tmp_path / "nosql"))
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr

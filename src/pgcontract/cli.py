@@ -127,6 +127,10 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
     if dsn:
         # One clear line, before pytest starts, when the target cannot be reached.
         connect(Target("target", dsn), SessionLimits(connect_timeout=10)).close()
+    elif not Path(args.sql).exists():
+        return _die(
+            f"no --dsn given and {args.sql} does not exist: nothing to load into a throwaway server", EXIT_USAGE
+        )
     pytest_args = [
         str(SUITE_DIR),
         "--rootdir",

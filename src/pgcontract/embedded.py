@@ -42,12 +42,18 @@ def supabase_shim() -> Path:
     return Path(str(resources.files("pgcontract") / "sql" / "supabase_auth_shim.sql"))
 
 
+class LoadError(RuntimeError):
+    """A file of ``sql/`` failed to load into the throwaway database."""
+
+
 def sql_files(directory: Path | None) -> list[Path]:
     """The ``.sql`` files of a directory in name order (or the file itself)."""
     if directory is None:
         return []
     if directory.is_file():
         return [directory]
+    if not directory.is_dir():
+        raise LoadError(f"{directory}: no such file or directory (the SQL to load when no DSN is given)")
     return sorted(p for p in directory.rglob("*.sql") if p.is_file())
 
 
@@ -86,10 +92,6 @@ def server(workdir: Path | None = None) -> Iterator[PostgreSQLExecutor]:
 
 def superuser_dsn(executor: PostgreSQLExecutor, dbname: str) -> str:
     return make_conninfo(host=executor.host, port=executor.port, user=executor.user, dbname=dbname)
-
-
-class LoadError(RuntimeError):
-    """A file of ``sql/`` failed to load into the throwaway database."""
 
 
 def load_sql_file(dsn: str, path: Path) -> None:
