@@ -111,3 +111,19 @@ def test_no_dsn_and_no_sql_directory_is_a_usage_error(tmp_path: Path) -> None:
     result = run_cli("check", "--sql", str(tmp_path / "nosql"))
     assert result.returncode == 2
     assert "does not exist" in result.stderr
+
+
+def test_up_keeps_the_embedded_default_running_until_interrupted() -> None:
+    import signal
+    import subprocess
+    import sys
+
+    command = [str(Path(sys.executable).parent / "pgcontract"), "up"]
+    process = subprocess.Popen(command, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        dsn = process.stdout.readline().strip()
+        assert run_cli("check", "--dsn", dsn).returncode == 0
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0

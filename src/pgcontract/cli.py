@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     snap.add_argument("--sql", default="sql", help="SQL for the embedded server when no DSN is given")
     snap.add_argument("--contract", default="contracts", help="(embedded only) contract deciding the auth shim")
 
+    up = sub.add_parser(
+        "up", help="start the embedded default and keep it running (prints its DSN; Ctrl-C stops and removes it)"
+    )
+    up.add_argument("--sql", default="sql", help="SQL to load (default: sql)")
+    up.add_argument("--contract", default="contracts", help="contract deciding whether the auth shim is loaded")
+
     sub.add_parser("schema", help="print the contract's JSON Schema (for editors)")
 
     validate = sub.add_parser("validate", help="validate a contract without connecting")
@@ -81,7 +87,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(args_list)
     except SystemExit as exc:
         return EXIT_USAGE if exc.code not in (0, None) else EXIT_OK
-    handler = {"check": cmd_check, "snapshot": cmd_snapshot, "schema": cmd_schema, "validate": cmd_validate}
+    handler = {
+        "check": cmd_check,
+        "snapshot": cmd_snapshot,
+        "schema": cmd_schema,
+        "validate": cmd_validate,
+        "up": cmd_up,
+    }
     try:
         return handler[args.command](args, passthrough)
     except CannotConnect as exc:
@@ -179,6 +191,36 @@ class PreloadedContract:
         config.stash[CONTRACT] = self.contract
 
 
+def _wants_supabase_shim(contract_path: str) -> bool:
+    """The embedded server gets the Supabase auth shim unless the contract says another auth mode."""
+    from pgcontract.contract import load_contract
+
+    path = Path(contract_path)
+    if not path.exists():
+        return True
+    auth = load_contract(path).auth
+    return auth is None or auth.mode == "supabase"
+
+
+def cmd_up(args: argparse.Namespace, _: list[str]) -> int:
+    import signal
+    import threading
+
+    from pgcontract.embedded import LoadError, embedded
+
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        with embedded(Path(args.sql), supabase=_wants_supabase_shim(args.contract)) as target:
+            print(target.dsn, flush=True)
+            print(f"pgcontract: embedded PostgreSQL loaded from {args.sql}; Ctrl-C stops it", file=sys.stderr)
+            stop.wait()
+    except LoadError as exc:
+        return _die(str(exc), EXIT_USAGE)
+    return EXIT_OK
+
+
 def cmd_snapshot(args: argparse.Namespace, _: list[str]) -> int:
     from contextlib import ExitStack
 
@@ -191,13 +233,7 @@ def cmd_snapshot(args: argparse.Namespace, _: list[str]) -> int:
         if dsn:
             target = Target("target", dsn)
         else:
-            supabase = True
-            contract_path = Path(args.contract)
-            if contract_path.exists():
-                from pgcontract.contract import load_contract
-
-                auth = load_contract(contract_path).auth
-                supabase = auth is not None and auth.mode == "supabase"
+            supabase = _wants_supabase_shim(args.contract)
             target = stack.enter_context(embedded(Path(args.sql), supabase=supabase))
         with connect(target) as conn:
             snapshot = read_snapshot(conn, args.schema)
