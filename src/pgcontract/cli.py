@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_options(check)
     check.add_argument("--html", help="write a self-contained HTML report")
     check.add_argument("--junitxml", help="write JUnit XML")
+    check.add_argument(
+        "--rls-live",
+        action="store_true",
+        help="also run the dynamic RLS tests against --dsn (test rows in a transaction that is always rolled back)",
+    )
     check.add_argument("--statement-timeout", default="30s")
     check.add_argument("--lock-timeout", default="2s")
 
@@ -162,6 +167,8 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
         pytest_args += ["--html", args.html, "--self-contained-html"]
     if args.junitxml:
         pytest_args += ["--junitxml", args.junitxml]
+    if args.rls_live:
+        pytest_args.append("--rls-live")
     env_before = os.environ.get("PGCONTRACT_DSN")
     if dsn:
         os.environ["PGCONTRACT_DSN"] = dsn  # not on pytest's command line, which reports may show

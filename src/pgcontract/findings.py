@@ -32,6 +32,8 @@ class Kind(StrEnum):
     POLICIES = "policies"
     GRANTS = "grants"
     ENUMS = "enums"
+    ISOLATION = "isolation"  # dynamic RLS tests
+    LINTS = "lints"
 
 
 @dataclass(frozen=True)

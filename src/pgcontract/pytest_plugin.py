@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from pgcontract.catalog import Snapshot, read_snapshot
@@ -24,6 +25,9 @@ from pgcontract.connect import CannotConnect, SessionLimits, Target, connect
 from pgcontract.contract import Contract, ContractError, Table, load_contract
 from pgcontract.embedded import LoadError, embedded
 from pgcontract.findings import FindingIndex, Kind, Level, render_all
+from pgcontract.names import QualifiedName
+from pgcontract.rls.matrix import ImpersonationFailed, Outcome, run_matrix
+from pgcontract.rls.values import SeedError
 
 EXIT_CONTRACT_ERROR = 2
 EXIT_CANNOT_CONNECT = 3
@@ -38,6 +42,7 @@ class SuiteConfig:
     sql_dir: Path
     dsn: str | None
     limits: SessionLimits
+    rls_live: bool = False
 
     @property
     def target(self) -> Target | None:
@@ -64,6 +69,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--statement-timeout", default="30s", help="statement_timeout on the target (default: 30s)")
     group.addoption("--lock-timeout", default="2s", help="lock_timeout on the target (default: 2s)")
+    group.addoption(
+        "--rls-live",
+        action="store_true",
+        help="run the dynamic RLS tests against a DSN too (they write test rows and always roll them back)",
+    )
 
 
 def resolve_config(config: pytest.Config) -> SuiteConfig:
@@ -77,6 +87,7 @@ def resolve_config(config: pytest.Config) -> SuiteConfig:
             statement_timeout=config.getoption("--statement-timeout"),
             lock_timeout=config.getoption("--lock-timeout"),
         ),
+        rls_live=bool(config.getoption("--rls-live")),
     )
 
 
@@ -103,7 +114,8 @@ def subjects(contract: Contract, kind: Kind) -> list[str]:
         Kind.COLUMNS: lambda t: bool(t.columns),
         Kind.CONSTRAINTS: lambda t: bool(t.primary_key or t.foreign_keys or t.unique or t.checks),
         Kind.INDEXES: lambda t: bool(t.indexes),
-        Kind.POLICIES: lambda t: t.rls is not None,
+        Kind.POLICIES: lambda t: t.rls is not None or t.isolation is not None,
+        Kind.ISOLATION: lambda t: t.isolation is not None,
         Kind.GRANTS: lambda t: bool(t.grants),
     }[kind]
     return [str(name) for name, table in contract.table_map.items() if wanted(table)]
@@ -120,6 +132,7 @@ class SuiteRun:
         self._target: Target | None = None
         self._snapshot: Snapshot | None = None
         self._findings: FindingIndex | None = None
+        self._rls_conn: psycopg.Connection[Any] | None = None
 
     @property
     def contract(self) -> Contract:
@@ -153,6 +166,32 @@ class SuiteRun:
             self._findings = run_checks(self.contract, self.snapshot())
         return self._findings
 
+    def isolation(self, subject: str) -> Outcome:
+        """The isolation matrix of one table (dynamic: writes test rows in a transaction rolled back)."""
+        target = self.target()
+        if not (target.throwaway or self.settings.rls_live):
+            pytest.skip(
+                f"dynamic RLS tests write test rows (always rolled back): pass --rls-live to run them on "
+                f"{target.display}"
+            )
+        if self._rls_conn is None:
+            try:
+                self._rls_conn = self._stack.enter_context(connect(target, self.settings.limits))
+            except CannotConnect as exc:
+                pytest.exit(str(exc), returncode=EXIT_CANNOT_CONNECT)
+        name = QualifiedName.parse(subject)
+        try:
+            return run_matrix(
+                self._rls_conn,
+                self.contract,
+                self.snapshot(),
+                name,
+                throwaway=target.throwaway,
+                limits=self.settings.limits,
+            )
+        except (SeedError, ImpersonationFailed) as exc:
+            pytest.fail(f"cannot run the isolation matrix of {subject}: {exc}", pytrace=False)
+
     def close(self) -> None:
         self._stack.close()
 
@@ -178,14 +217,14 @@ class ContractCheck(pytest.Item):
     1,000 tables makes thousands of them, and they need no per-test fixtures, only the session's findings.
     """
 
-    def __init__(self, *, function: Callable[[str, FindingIndex], None], subject: str, **kwargs: Any) -> None:
+    def __init__(self, *, function: Callable[[str, SuiteRun], None], subject: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.function = function
         self.subject = subject
         self.own_markers.extend(getattr(function, "pytestmark", []))
 
     def runtest(self) -> None:
-        self.function(self.subject, suite_run(self.config).findings())
+        self.function(self.subject, suite_run(self.config))
 
     def reportinfo(self) -> tuple[Path, int, str]:
         lineno = self.function.__code__.co_firstlineno - 1
@@ -228,6 +267,15 @@ def pgcontract_snapshot(pytestconfig: pytest.Config) -> Snapshot:
 @pytest.fixture(scope="session")
 def pgcontract_findings(pytestconfig: pytest.Config) -> FindingIndex:
     return suite_run(pytestconfig).findings()
+
+
+def assert_isolated(outcome: Outcome) -> None:
+    """Fail naming who saw or changed what; and if the test left anything behind."""
+    problems = [v.message for v in outcome.violations] + [f"left behind: {p}" for p in outcome.left_behind]
+    if problems:
+        count = len(problems)
+        head = f"{outcome.table}: {count} isolation failure{'s' if count != 1 else ''}"
+        pytest.fail("\n".join([head, *(f"  - {p}" for p in problems)]), pytrace=False)
 
 
 def assert_clean(findings: FindingIndex, subject: str, kind: Kind) -> None:

@@ -7,7 +7,7 @@ something is wrong is the text composed again with PyYAML to find the line and c
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
@@ -280,6 +280,7 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
         return parsed[0][1]
     tables: dict[str, Any] = {}
     enums: dict[str, Any] = {}
+    lints: dict[str, Any] = {}
     auth: Any = None
     seen_tables: dict[QualifiedName, _Document] = {}
     seen_enums: dict[QualifiedName, _Document] = {}
@@ -298,11 +299,15 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
                 issues.append(doc.issue(("enums", key), f"enum {name} is also defined in {seen_enums[name].file}"))
             seen_enums[name] = doc
             enums[key] = values
+        for rule, setting in contract.lints.items():
+            if rule in lints:
+                issues.append(doc.issue(("lints", rule), f"lint {rule!r} is configured in several files", key=True))
+            lints[rule] = setting
         if contract.auth is not None:
             if auth_doc is not None:
                 issues.append(doc.issue(("auth",), f"auth is also defined in {auth_doc.file}"))
             auth, auth_doc = contract.auth, doc
-    return Contract(tables=tables, enums=enums, auth=auth)
+    return Contract(tables=tables, enums=enums, auth=auth, lints=lints)
 
 
 def _reference_issues(contract: Contract, parsed: list[tuple[_Document, Contract]]) -> list[ContractIssue]:
@@ -404,8 +409,53 @@ def _table_reference_issues(doc: _Document, contract: Contract, key: str, table:
         for j, dup in _duplicates(plain):
             issues.append(doc.issue((*base, "indexes", name, "columns", j), f"column {dup!r} is listed twice"))
         need_columns(("indexes", name, "include"), index.include, "include")
+    issues.extend(_isolation_issues(doc, contract, key, table, need_columns))
     names = [c.name for c in table.checks if c.name] + [u.name for u in table.unique if u.name]
     names += [f.name for f in table.foreign_keys if f.name]
     for _, dup in _duplicates(names):
         issues.append(doc.issue(base, f"constraint name {dup!r} is used twice"))
     return issues
+
+
+def _isolation_issues(
+    doc: _Document, contract: Contract, key: str, table: Table, need_columns: Callable[[Loc, Sequence[str], str], None]
+) -> list[ContractIssue]:
+    isolation = table.isolation
+    if isolation is None:
+        return []
+    base: Loc = ("tables", key, "isolation")
+    issues: list[ContractIssue] = []
+    if isolation.owner is not None and table.columns:
+        need_columns(("isolation", "owner"), [isolation.owner], "isolation.owner")
+    if isolation.via is not None:
+        fk = next((f for f in table.foreign_keys if f.columns == isolation.via), None)
+        if fk is None:
+            issues.append(doc.issue((*base, "via"), f"no foreign key of this table has the columns {isolation.via}"))
+        else:
+            parent = contract.table_map.get(fk.target[0])
+            if parent is None or parent.isolation is None:
+                issues.append(
+                    doc.issue((*base, "via"), f"parent {fk.target[0]} must be in the contract, with isolation")
+                )
+            elif _via_cycle(contract, QualifiedName.parse(key)):
+                issues.append(doc.issue((*base, "via"), "ownership through foreign keys forms a cycle"))
+    return issues
+
+
+def _via_cycle(contract: Contract, start: QualifiedName) -> bool:
+    seen = {start}
+    current = contract.table_map[start]
+    while current.isolation is not None and current.isolation.via is not None:
+        via = current.isolation.via
+        fk = next((f for f in current.foreign_keys if f.columns == via), None)
+        if fk is None:
+            return False
+        name = fk.target[0]
+        if name in seen:
+            return True
+        seen.add(name)
+        parent = contract.table_map.get(name)
+        if parent is None:
+            return False
+        current = parent
+    return False

@@ -185,6 +185,51 @@ class Rls(Model):
     )
 
 
+Command = Literal["select", "insert", "update", "delete"]
+
+
+def _column_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class Membership(Model):
+    """Users reach a tenant through a membership table: a row (tenant, user) grants access."""
+
+    table: TableName = Field(description="the membership table, e.g. public.memberships")
+    tenant: Identifier = Field(description="its column holding the tenant id, e.g. org_id")
+    user: Identifier = Field(description="its column holding the user id, e.g. user_id")
+
+
+class Isolation(Model):
+    """Who owns a row, for the dynamic RLS tests. Exactly one of ``owner`` or ``via``, unless the table
+    is only ``public_read``."""
+
+    owner: Identifier | None = Field(
+        None, description="column holding the owner's id: the user (or, with membership or setting auth, the tenant)"
+    )
+    via: Annotated[list[Identifier], BeforeValidator(_column_list)] | None = Field(
+        None, description="foreign-key column(s) to the parent row whose owner owns this row, e.g. thread_id"
+    )
+    membership: Membership | None = Field(None, description="the owner column holds a tenant users reach this way")
+    public_read: bool = Field(False, description="everyone, anonymous callers included, may read every row")
+    allow: list[Command] | None = Field(
+        None, description="what a user may do to own rows (default: what the contract's policies grant, else all)"
+    )
+    values: dict[Identifier, Annotated[str, BeforeValidator(_sql_text)]] = Field(
+        default_factory=dict, description="values for NOT NULL columns when test rows are created (SQL literals' text)"
+    )
+
+    @model_validator(mode="after")
+    def _one_ownership(self) -> Isolation:
+        if self.owner is not None and self.via is not None:
+            raise ValueError("give either 'owner' or 'via', not both")
+        if self.owner is None and self.via is None and not self.public_read:
+            raise ValueError("give 'owner' (a column) or 'via' (foreign-key columns), or 'public_read: true'")
+        if self.membership is not None and self.owner is None:
+            raise ValueError("'membership' needs 'owner': the column holding the tenant id")
+        return self
+
+
 class Table(Model):
     critical: bool = Field(False, description="the health API is unhealthy when this table fails")
     description: str | None = None
@@ -196,25 +241,60 @@ class Table(Model):
     indexes: dict[Identifier, Index] = Field(default_factory=dict)
     rls: Rls | None = None
     grants: dict[Identifier, list[Privilege]] | None = Field(None, description="role -> exactly these table privileges")
+    isolation: Isolation | None = Field(None, description="who owns a row, for the dynamic RLS isolation tests")
 
 
-class SupabaseAuth(Model):
+class AuthBase(Model):
+    seed_role: Identifier | None = Field(
+        None, description="role that creates test rows (must bypass RLS); default: the connecting role"
+    )
+
+
+class SupabaseAuth(AuthBase):
+    """Supabase: ``SET LOCAL ROLE authenticated`` (or ``anon``) plus ``request.jwt.claims``."""
+
     mode: Literal["supabase"]
-    claims: dict[str, Any] = Field(default_factory=dict, description="extra JWT claims for test users")
+    user_role: Identifier = "authenticated"
+    anon_role: Identifier = "anon"
+    claims: dict[str, Any] = Field(
+        default_factory=dict, description="extra JWT claims for test users (role, email, aal, app_metadata, ...)"
+    )
 
 
-class RoleAuth(Model):
+class RoleAuth(AuthBase):
+    """Plain PostgreSQL: every user is a role; test users are created (and rolled back) per test."""
+
     mode: Literal["role"]
-    role_prefix: str = "pgcontract_user_"
+    member_of: list[Identifier] = Field(default_factory=list, description="roles granted to each test user role")
 
 
-class SettingAuth(Model):
+class SettingAuth(AuthBase):
+    """An application role plus ``set_config('<setting>', <id>, true)``."""
+
     mode: Literal["setting"]
     role: Identifier = Field(description="the application role that queries run as")
-    setting: str = Field(description="the setting that carries the user or tenant id, e.g. app.tenant_id")
+    setting: str = Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_.]*$",
+        description="the custom setting that carries the user or tenant id, e.g. app.tenant_id",
+    )
 
 
 Auth = Annotated[SupabaseAuth | RoleAuth | SettingAuth, Field(discriminator="mode")]
+
+
+LintLevel = Literal["error", "warning", "info", "ignore"]
+
+
+class LintSetting(Model):
+    level: LintLevel | None = None
+    ignore: list[str] = Field(default_factory=list, description="objects (schema.table, ...) the rule skips")
+
+
+def _lint_shorthand(value: Any) -> Any:
+    return {"level": value} if isinstance(value, str) else value
+
+
+LintSetting.model_rebuild()
 
 
 class Contract(Model):
@@ -228,6 +308,9 @@ class Contract(Model):
     auth: Auth | None = None
     tables: dict[TableName, Table] = Field(default_factory=dict)
     enums: dict[TableName, list[Annotated[str, Field(min_length=1)]]] = Field(default_factory=dict)
+    lints: dict[str, Annotated[LintSetting, BeforeValidator(_lint_shorthand)]] = Field(
+        default_factory=dict, description="lint rule id -> level (error, warning, info) or ignore"
+    )
 
     @cached_property
     def table_map(self) -> dict[QualifiedName, Table]:
@@ -239,8 +322,14 @@ class Contract(Model):
 
     @cached_property
     def schemas(self) -> frozenset[str]:
-        """Schemas a snapshot must read: of tables, enums, and tables that foreign keys reference."""
+        """Schemas a snapshot must read: of tables, enums, tables that foreign keys and memberships
+        reference, and ``auth`` under Supabase auth (test users are rows of ``auth.users``)."""
         names = set(self.table_map) | set(self.enum_map)
         for table in self.table_map.values():
             names.update(fk.target[0] for fk in table.foreign_keys)
-        return frozenset(n.schema for n in names)
+            if table.isolation is not None and table.isolation.membership is not None:
+                names.add(QualifiedName.parse(table.isolation.membership.table))
+        schemas = {n.schema for n in names}
+        if self.auth is not None and self.auth.mode == "supabase":
+            schemas.add("auth")
+        return frozenset(schemas)

@@ -1,4 +1,4 @@
-"""Schema checks, one test per table (or enum) and object kind, parametrised from the contract.
+"""Schema checks, one test per table (or enum) and object kind, generated from the contract.
 
 Each test shows every mismatch of its table and kind at once, expected against actual, with fix SQL.
 """
@@ -7,57 +7,43 @@ from __future__ import annotations
 
 import pytest
 
-from pgcontract.findings import FindingIndex, Kind
-from pgcontract.pytest_plugin import assert_clean
+from pgcontract.findings import Kind
+from pgcontract.pytest_plugin import SuiteRun, assert_clean
 
-__all__ = [
-    "test_table",
-    "test_columns",
-    "test_constraints",
-    "test_indexes",
-    "test_policies",
-    "test_grants",
-    "test_enums",
-]
+__all__ = ["test_table", "test_columns", "test_constraints", "test_indexes", "test_grants", "test_enums"]
 
 
 @pytest.mark.pgcontract(Kind.TABLE)
-def test_table(subject: str, pgcontract_findings: FindingIndex) -> None:
+def test_table(subject: str, run: SuiteRun) -> None:
     """The table exists, in the schema the contract names."""
-    assert_clean(pgcontract_findings, subject, Kind.TABLE)
+    assert_clean(run.findings(), subject, Kind.TABLE)
 
 
 @pytest.mark.pgcontract(Kind.COLUMNS)
-def test_columns(subject: str, pgcontract_findings: FindingIndex) -> None:
+def test_columns(subject: str, run: SuiteRun) -> None:
     """Every column: type (canonical), nullability, default, identity, generation."""
-    assert_clean(pgcontract_findings, subject, Kind.COLUMNS)
+    assert_clean(run.findings(), subject, Kind.COLUMNS)
 
 
 @pytest.mark.pgcontract(Kind.CONSTRAINTS)
-def test_constraints(subject: str, pgcontract_findings: FindingIndex) -> None:
+def test_constraints(subject: str, run: SuiteRun) -> None:
     """Primary key, foreign keys with their actions, unique and check constraints."""
-    assert_clean(pgcontract_findings, subject, Kind.CONSTRAINTS)
+    assert_clean(run.findings(), subject, Kind.CONSTRAINTS)
 
 
 @pytest.mark.pgcontract(Kind.INDEXES)
-def test_indexes(subject: str, pgcontract_findings: FindingIndex) -> None:
+def test_indexes(subject: str, run: SuiteRun) -> None:
     """Every index: keys, uniqueness, method, predicate, INCLUDE columns."""
-    assert_clean(pgcontract_findings, subject, Kind.INDEXES)
-
-
-@pytest.mark.pgcontract(Kind.POLICIES)
-def test_policies(subject: str, pgcontract_findings: FindingIndex) -> None:
-    """Row level security enabled (and forced where required) and the exact policy set."""
-    assert_clean(pgcontract_findings, subject, Kind.POLICIES)
+    assert_clean(run.findings(), subject, Kind.INDEXES)
 
 
 @pytest.mark.pgcontract(Kind.GRANTS)
-def test_grants(subject: str, pgcontract_findings: FindingIndex) -> None:
+def test_grants(subject: str, run: SuiteRun) -> None:
     """Each listed role has exactly the listed table privileges."""
-    assert_clean(pgcontract_findings, subject, Kind.GRANTS)
+    assert_clean(run.findings(), subject, Kind.GRANTS)
 
 
 @pytest.mark.pgcontract(Kind.ENUMS)
-def test_enums(subject: str, pgcontract_findings: FindingIndex) -> None:
+def test_enums(subject: str, run: SuiteRun) -> None:
     """Each enum type exists with exactly its values, in order."""
-    assert_clean(pgcontract_findings, subject, Kind.ENUMS)
+    assert_clean(run.findings(), subject, Kind.ENUMS)

@@ -1,0 +1,154 @@
+"""Impersonation: how a test becomes user A, user B, or a caller with no identity.
+
+Every switch is transaction-local (``set_config(..., true)``), so it only works inside a transaction;
+the matrix asserts ``current_user`` after each switch, because under autocommit it would silently do
+nothing and the queries would run as the (RLS-bypassing) connecting role.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from pgcontract.contract.model import RoleAuth, SettingAuth, SupabaseAuth
+
+Cursor = psycopg.Cursor[Any]
+
+
+@dataclass
+class Principal:
+    """A synthetic user: ``label`` for messages ("user A"), ``identity`` as owner columns hold it."""
+
+    label: str
+    identity: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"user {self.label}"
+
+
+class Impersonation:
+    """Base: subclasses know one auth mode."""
+
+    anonymous_name = "the anonymous caller"
+
+    def new_principal(self, label: str) -> Principal:
+        raise NotImplementedError
+
+    def prepare(self, cur: Cursor, principal: Principal) -> None:
+        """Create what the principal needs before rows are seeded (an auth.users row, a role)."""
+
+    def become(self, cur: Cursor, principal: Principal) -> str:
+        """Switch to the principal; return the role ``current_user`` must then be."""
+        raise NotImplementedError
+
+    def become_anonymous(self, cur: Cursor) -> str:
+        raise NotImplementedError
+
+    @staticmethod
+    def set_role(cur: Cursor, role: str, settings: dict[str, str] | None = None) -> None:
+        params: list[str] = [role]
+        calls = [sql.SQL("set_config('role', %s, true)")]
+        for name, value in (settings or {}).items():
+            calls.append(sql.SQL("set_config(%s, %s, true)"))
+            params.extend([name, value])
+        cur.execute(sql.SQL("SELECT ") + sql.SQL(", ").join(calls), params)
+
+
+class SupabaseImpersonation(Impersonation):
+    """``authenticated`` with ``request.jwt.claims`` (a full claim set, as Supabase's API sends)."""
+
+    def __init__(self, auth: SupabaseAuth) -> None:
+        self.auth = auth
+
+    def new_principal(self, label: str) -> Principal:
+        return Principal(
+            label, identity=str(uuid.uuid4()), extra={"email": f"pgcontract-{label.lower()}@example.invalid"}
+        )
+
+    def claims(self, principal: Principal) -> str:
+        claims: dict[str, Any] = {
+            "sub": principal.identity,
+            "role": self.auth.user_role,
+            "aud": "authenticated",
+            "email": principal.extra.get("email"),
+            "aal": "aal1",
+            "amr": [{"method": "password", "timestamp": 0}],
+            "session_id": str(uuid.uuid4()),
+            "is_anonymous": False,
+            "app_metadata": {"provider": "email"},
+            "user_metadata": {},
+        }
+        claims.update(self.auth.claims)
+        return json.dumps(claims)
+
+    def become(self, cur: Cursor, principal: Principal) -> str:
+        self.set_role(cur, self.auth.user_role, {"request.jwt.claims": self.claims(principal)})
+        return self.auth.user_role
+
+    def become_anonymous(self, cur: Cursor) -> str:
+        self.set_role(cur, self.auth.anon_role, {"request.jwt.claims": ""})
+        return self.auth.anon_role
+
+
+class RoleImpersonation(Impersonation):
+    """Every user is a PostgreSQL role; test roles are created inside the test's transaction."""
+
+    anonymous_name = "a user with no rows"
+
+    def __init__(self, auth: RoleAuth) -> None:
+        self.auth = auth
+        self.suffix = secrets.token_hex(4)
+
+    def new_principal(self, label: str) -> Principal:
+        return Principal(label, identity=f"pgcontract_{label.lower()}_{self.suffix}")
+
+    def prepare(self, cur: Cursor, principal: Principal) -> None:
+        role = sql.Identifier(principal.identity or "")
+        cur.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(role))
+        for member_of in self.auth.member_of:
+            cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(member_of), role))
+
+    def become(self, cur: Cursor, principal: Principal) -> str:
+        self.set_role(cur, principal.identity or "")
+        return principal.identity or ""
+
+    def become_anonymous(self, cur: Cursor) -> str:
+        nobody = Principal("nobody", identity=f"pgcontract_nobody_{self.suffix}")
+        self.prepare(cur, nobody)
+        return self.become(cur, nobody)
+
+
+class SettingImpersonation(Impersonation):
+    """An application role plus a transaction-local setting carrying the user or tenant id."""
+
+    anonymous_name = "the application role with the setting unset"
+
+    def __init__(self, auth: SettingAuth) -> None:
+        self.auth = auth
+
+    def new_principal(self, label: str) -> Principal:
+        return Principal(label)  # the identity is chosen when the first owner column needs one
+
+    def become(self, cur: Cursor, principal: Principal) -> str:
+        self.set_role(cur, self.auth.role, {self.auth.setting: principal.identity or ""})
+        return self.auth.role
+
+    def become_anonymous(self, cur: Cursor) -> str:
+        self.set_role(cur, self.auth.role)
+        return self.auth.role
+
+
+def impersonation_for(auth: SupabaseAuth | RoleAuth | SettingAuth) -> Impersonation:
+    if isinstance(auth, SupabaseAuth):
+        return SupabaseImpersonation(auth)
+    if isinstance(auth, RoleAuth):
+        return RoleImpersonation(auth)
+    return SettingImpersonation(auth)

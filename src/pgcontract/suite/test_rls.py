@@ -1,0 +1,26 @@
+"""Row level security: static checks (read-only, safe anywhere) and the dynamic isolation matrix.
+
+The isolation tests impersonate two synthetic users and an anonymous caller inside a transaction that
+is always rolled back. Against a DSN they run only with ``--rls-live``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pgcontract.findings import Kind
+from pgcontract.pytest_plugin import SuiteRun, assert_clean, assert_isolated
+
+__all__ = ["test_policies", "test_isolation"]
+
+
+@pytest.mark.pgcontract(Kind.POLICIES)
+def test_policies(subject: str, run: SuiteRun) -> None:
+    """RLS enabled (and forced where required), the exact policy set, each policy whole."""
+    assert_clean(run.findings(), subject, Kind.POLICIES)
+
+
+@pytest.mark.pgcontract(Kind.ISOLATION)
+def test_isolation(subject: str, run: SuiteRun) -> None:
+    """Users A and B each see and change only their own rows; a caller with no identity nothing."""
+    assert_isolated(run.isolation(subject))
