@@ -10,9 +10,10 @@ from subprocess import CompletedProcess
 
 from pgcontract.catalog import Snapshot, read_snapshot
 from pgcontract.checks import run_checks
-from pgcontract.connect import Target, connect
+from pgcontract.connect import DEFAULT_LIMITS, Target, connect
 from pgcontract.contract import Contract, load_contract
 from pgcontract.findings import Finding, FindingIndex, Level
+from pgcontract.rls.matrix import Outcome, isolation_tables, run_matrix
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -40,7 +41,28 @@ def by_rule(index: FindingIndex, rule: str) -> list[Finding]:
 
 KITCHEN_SQL = FIXTURES / "kitchen.sql"
 KITCHEN_CONTRACT = FIXTURES / "kitchen.yaml"
-SCHEMAS = {"chat": (CHAT_SQL, CHAT_CONTRACT), "kitchen": (KITCHEN_SQL, KITCHEN_CONTRACT)}
+EXAMPLES = ROOT / "examples"
+SCHEMAS = {
+    "chat": (CHAT_SQL, CHAT_CONTRACT),
+    "kitchen": (KITCHEN_SQL, KITCHEN_CONTRACT),
+    "workspace": (EXAMPLES / "workspace" / "sql" / "010_workspace.sql", EXAMPLES / "workspace" / "contracts"),
+    "ledger": (EXAMPLES / "ledger" / "sql" / "010_ledger.sql", EXAMPLES / "ledger" / "contracts"),
+}
+
+
+def isolation(target: Target, contract_path: Path) -> dict[str, Outcome]:
+    """The isolation matrix of every table with ``isolation`` in the contract (as a throwaway target)."""
+    contract = load_contract(contract_path)
+    with connect(target) as conn:
+        snapshot = read_snapshot(conn, contract.schemas)
+        return {
+            str(name): run_matrix(conn, contract, snapshot, name, throwaway=True, limits=DEFAULT_LIMITS)
+            for name in isolation_tables(contract)
+        }
+
+
+def violations(outcomes: dict[str, Outcome]) -> list[str]:
+    return [v.message for outcome in outcomes.values() for v in outcome.violations]
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> CompletedProcess[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pgcontract.catalog.snapshot import QUERY_FILES
 from pgcontract.connect import Target
 from pgcontract.contract import load_contract
 from project_tests.helpers import CHAT_CONTRACT, check, errors, snapshot_of
@@ -14,4 +15,4 @@ def test_chat_schema_passes_its_contract(chat_db: Target) -> None:
 def test_snapshot_reads_in_read_only_transaction(chat_db: Target) -> None:
     snapshot = snapshot_of(chat_db, load_contract(CHAT_CONTRACT))
     assert snapshot.read_only
-    assert snapshot.query_count == 8
+    assert snapshot.query_count == len(QUERY_FILES) == 10

@@ -14,38 +14,8 @@ import yaml
 
 from pgcontract.catalog.snapshot import Snapshot, Table
 from pgcontract.indexkeys import KeySpec
-from pgcontract.names import QualifiedName
+from pgcontract.names import PLATFORM_SCHEMAS, QualifiedName
 from pgcontract.sqlnorm import parse_type
-
-# Schemas that belong to PostgreSQL or to the platform (Supabase and common extensions), not the app.
-PLATFORM_SCHEMAS = frozenset(
-    [
-        "pg_catalog",
-        "information_schema",
-        "auth",
-        "storage",
-        "realtime",
-        "_realtime",
-        "extensions",
-        "graphql",
-        "graphql_public",
-        "pgbouncer",
-        "pgsodium",
-        "pgsodium_masks",
-        "vault",
-        "supabase_functions",
-        "supabase_migrations",
-        "net",
-        "cron",
-        "_analytics",
-        "pgtle",
-        "pgmq",
-        "topology",
-        "tiger",
-        "tiger_data",
-        "repack",
-    ]
-)
 
 
 class Flow(dict[str, Any]):

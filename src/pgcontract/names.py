@@ -10,6 +10,36 @@ from __future__ import annotations
 from typing import NamedTuple
 
 DEFAULT_SCHEMA = "public"
+
+# Schemas that belong to PostgreSQL or to the platform (Supabase and common extensions), not the app.
+PLATFORM_SCHEMAS = frozenset(
+    [
+        "pg_catalog",
+        "information_schema",
+        "auth",
+        "storage",
+        "realtime",
+        "_realtime",
+        "extensions",
+        "graphql",
+        "graphql_public",
+        "pgbouncer",
+        "pgsodium",
+        "pgsodium_masks",
+        "vault",
+        "supabase_functions",
+        "supabase_migrations",
+        "net",
+        "cron",
+        "_analytics",
+        "pgtle",
+        "pgmq",
+        "topology",
+        "tiger",
+        "tiger_data",
+        "repack",
+    ]
+)
 _SPECIAL = set('.",()')
 
 

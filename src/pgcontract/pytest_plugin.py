@@ -25,6 +25,7 @@ from pgcontract.connect import CannotConnect, SessionLimits, Target, connect
 from pgcontract.contract import Contract, ContractError, Table, load_contract
 from pgcontract.embedded import LoadError, embedded
 from pgcontract.findings import FindingIndex, Kind, Level, render_all
+from pgcontract.lints import lint_rules, run_lints
 from pgcontract.names import QualifiedName
 from pgcontract.rls.matrix import ImpersonationFailed, Outcome, run_matrix
 from pgcontract.rls.values import SeedError
@@ -109,6 +110,8 @@ def subjects(contract: Contract, kind: Kind) -> list[str]:
     """The tables (or enums) that have something of ``kind`` to check."""
     if kind is Kind.ENUMS:
         return [str(name) for name in contract.enum_map]
+    if kind is Kind.LINTS:
+        return lint_rules(contract)
     wanted: Callable[[Table], bool] = {
         Kind.TABLE: lambda t: True,
         Kind.COLUMNS: lambda t: bool(t.columns),
@@ -132,6 +135,7 @@ class SuiteRun:
         self._target: Target | None = None
         self._snapshot: Snapshot | None = None
         self._findings: FindingIndex | None = None
+        self._lints: FindingIndex | None = None
         self._rls_conn: psycopg.Connection[Any] | None = None
 
     @property
@@ -165,6 +169,11 @@ class SuiteRun:
         if self._findings is None:
             self._findings = run_checks(self.contract, self.snapshot())
         return self._findings
+
+    def lints(self) -> FindingIndex:
+        if self._lints is None:
+            self._lints = FindingIndex(run_lints(self.snapshot(), self.contract))
+        return self._lints
 
     def isolation(self, subject: str) -> Outcome:
         """The isolation matrix of one table (dynamic: writes test rows in a transaction rolled back)."""
@@ -280,11 +289,11 @@ def assert_isolated(outcome: Outcome) -> None:
 
 def assert_clean(findings: FindingIndex, subject: str, kind: Kind) -> None:
     """Fail with every error-level mismatch of ``subject`` for ``kind`` at once, expected against actual."""
-    if kind is not Kind.TABLE and kind is not Kind.ENUMS and findings.of(subject, Kind.TABLE):
+    if kind not in (Kind.TABLE, Kind.ENUMS, Kind.LINTS) and findings.of(subject, Kind.TABLE):
         pytest.skip(f"table {subject} is missing (reported by test_table[{subject}])")
     found = findings.of(subject, kind)
     errors = [f for f in found if f.level is Level.ERROR]
-    for warning in (f for f in found if f.level is not Level.ERROR):
+    for warning in (f for f in found if f.level is Level.WARNING):
         warnings.warn(pytest.PytestWarning(warning.render()), stacklevel=2)
     if errors:
         count = len(errors)

@@ -48,10 +48,10 @@ ALTER TABLE public.entries ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.entries FORCE ROW LEVEL SECURITY;
 
 CREATE POLICY tenant_reads_itself ON public.tenants FOR SELECT TO ledger_app
-  USING (id = nullif(current_setting('app.tenant_id', true), '')::uuid);
+  USING (id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid));
 CREATE POLICY tenant_accounts ON public.accounts FOR ALL TO ledger_app
-  USING (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid)
-  WITH CHECK (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
+  USING (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid))
+  WITH CHECK (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid));
 CREATE POLICY tenant_entries ON public.entries FOR ALL TO ledger_app
-  USING (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid)
-  WITH CHECK (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
+  USING (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid))
+  WITH CHECK (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid));

@@ -16,7 +16,18 @@ from pgcontract.connect import DEFAULT_LIMITS, SessionLimits, read_only
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import QualifiedName
 
-QUERY_FILES = ("server", "tables", "columns", "constraints", "indexes", "policies", "grants", "enums")
+QUERY_FILES = (
+    "server",
+    "tables",
+    "columns",
+    "constraints",
+    "indexes",
+    "policies",
+    "grants",
+    "enums",
+    "views",
+    "functions",
+)
 FK_ACTIONS = {"a": "no action", "r": "restrict", "c": "cascade", "n": "set null", "d": "set default"}
 POLICY_COMMANDS = {"*": "all", "r": "select", "a": "insert", "w": "update", "d": "delete"}
 IDENTITY = {"a": "always", "d": "by default"}
@@ -94,6 +105,28 @@ class Policy:
     with_check: str | None
 
 
+@dataclass(frozen=True)
+class View:
+    name: QualifiedName
+    kind: str  # v view, m materialized view
+    security_invoker: bool
+    readers: frozenset[str]
+    rls_tables: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Function:
+    name: QualifiedName
+    arguments: str
+    security_definer: bool
+    fixed_search_path: bool
+    executors: frozenset[str]
+
+    @property
+    def signature(self) -> str:
+        return f"{self.name}({self.arguments})"
+
+
 @dataclass
 class Table:
     name: QualifiedName
@@ -129,6 +162,8 @@ class Snapshot:
     schemas: frozenset[str] | None
     tables: dict[QualifiedName, Table]
     enums: dict[QualifiedName, tuple[str, ...]]
+    views: list[View] = field(default_factory=list)
+    functions: list[Function] = field(default_factory=list)
     query_count: int = 0
     read_seconds: float = 0.0
 
@@ -250,6 +285,26 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
         if table is not None:
             table.grants[row["grantee"]] = frozenset(row["privileges"])
     enums = {QualifiedName(r["schema"], r["name"]): tuple(r["labels"]) for r in rows["enums"]}
+    views = [
+        View(
+            QualifiedName(r["schema"], r["name"]),
+            r["kind"],
+            r["security_invoker"],
+            frozenset(r["readers"]),
+            tuple(r["rls_tables"]),
+        )
+        for r in rows["views"]
+    ]
+    functions = [
+        Function(
+            QualifiedName(r["schema"], r["name"]),
+            r["arguments"],
+            r["security_definer"],
+            r["fixed_search_path"],
+            frozenset(r["executors"]),
+        )
+        for r in rows["functions"]
+    ]
     return Snapshot(
         server_version=server["version"],
         server_version_num=server["version_num"],
@@ -259,4 +314,6 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
         schemas=scope,
         tables=tables,
         enums=enums,
+        views=views,
+        functions=functions,
     )

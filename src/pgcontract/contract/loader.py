@@ -327,6 +327,16 @@ def _reference_issues(contract: Contract, parsed: list[tuple[_Document, Contract
             issues.append(doc.issue(("tables", key), f"same table as {seen[name]!r}", key=True))
         seen[name] = key
         issues.extend(_table_reference_issues(doc, contract, key, table))
+    from pgcontract.lints import RULE_IDS
+
+    for rule in contract.lints:
+        if rule not in RULE_IDS:
+            doc = next((d for d, part in parsed if rule in part.lints), parsed[0][0])
+            issues.append(
+                doc.issue(
+                    ("lints", rule), f"unknown lint rule {rule!r}; expected one of: {', '.join(RULE_IDS)}", key=True
+                )
+            )
     index_seen: dict[tuple[str, str], str] = {}
     for key, table in contract.tables.items():
         schema = QualifiedName.parse(key).schema
