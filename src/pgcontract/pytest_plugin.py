@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from pgcontract.catalog import Snapshot, read_snapshot
@@ -27,7 +26,7 @@ from pgcontract.embedded import LoadError, embedded
 from pgcontract.findings import FindingIndex, Kind, Level, render_all
 from pgcontract.lints import lint_rules, run_lints
 from pgcontract.names import QualifiedName
-from pgcontract.rls.matrix import ImpersonationFailed, Outcome, run_matrix
+from pgcontract.rls.matrix import ImpersonationFailed, IsolationSession, Outcome
 from pgcontract.rls.values import SeedError
 
 EXIT_CONTRACT_ERROR = 2
@@ -136,7 +135,7 @@ class SuiteRun:
         self._snapshot: Snapshot | None = None
         self._findings: FindingIndex | None = None
         self._lints: FindingIndex | None = None
-        self._rls_conn: psycopg.Connection[Any] | None = None
+        self._isolation: IsolationSession | None = None
 
     @property
     def contract(self) -> Contract:
@@ -183,25 +182,33 @@ class SuiteRun:
                 f"dynamic RLS tests write test rows (always rolled back): pass --rls-live to run them on "
                 f"{target.display}"
             )
-        if self._rls_conn is None:
-            try:
-                self._rls_conn = self._stack.enter_context(connect(target, self.settings.limits))
-            except CannotConnect as exc:
-                pytest.exit(str(exc), returncode=EXIT_CANNOT_CONNECT)
-        name = QualifiedName.parse(subject)
+        session = self.isolation_session()
         try:
-            return run_matrix(
-                self._rls_conn,
-                self.contract,
-                self.snapshot(),
-                name,
-                throwaway=target.throwaway,
-                limits=self.settings.limits,
-            )
+            return session.run(QualifiedName.parse(subject))
         except (SeedError, ImpersonationFailed) as exc:
             pytest.fail(f"cannot run the isolation matrix of {subject}: {exc}", pytrace=False)
 
+    def isolation_session(self) -> IsolationSession:
+        if self._isolation is None:
+            try:
+                conn = self._stack.enter_context(connect(self.target(), self.settings.limits))
+            except CannotConnect as exc:
+                pytest.exit(str(exc), returncode=EXIT_CANNOT_CONNECT)
+            self._isolation = IsolationSession(
+                conn, self.contract, self.snapshot(), throwaway=self.target().throwaway, limits=self.settings.limits
+            )
+        return self._isolation
+
+    def finish_isolation(self) -> list[str] | None:
+        """Roll the isolation tests' transaction back; what was left behind (None if none ran)."""
+        if self._isolation is None:
+            return None
+        session, self._isolation = self._isolation, None
+        return session.finish()
+
     def close(self) -> None:
+        if self._isolation is not None:
+            self.finish_isolation()
         self._stack.close()
 
 
@@ -250,6 +257,12 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
         ContractCheck.from_parent(collector, name=f"{name}[{subject}]", function=obj, subject=subject)
         for subject in subjects(suite_contract(collector.config), kind)
     ]
+
+
+@pytest.fixture(scope="session")
+def pgcontract_run(pytestconfig: pytest.Config) -> SuiteRun:
+    """The session's shared state (target, snapshot, findings, the isolation tests' transaction)."""
+    return suite_run(pytestconfig)
 
 
 @pytest.fixture(scope="session")

@@ -437,6 +437,8 @@ def _isolation_issues(
     issues: list[ContractIssue] = []
     if isolation.owner is not None and table.columns:
         need_columns(("isolation", "owner"), [isolation.owner], "isolation.owner")
+    if table.columns:
+        need_columns(("isolation", "cross_owner"), isolation.cross_owner, "isolation.cross_owner")
     if isolation.via is not None:
         fk = next((f for f in table.foreign_keys if f.columns == isolation.via), None)
         if fk is None:

@@ -212,6 +212,11 @@ class Isolation(Model):
     )
     membership: Membership | None = Field(None, description="the owner column holds a tenant users reach this way")
     public_read: bool = Field(False, description="everyone, anonymous callers included, may read every row")
+    cross_owner: list[Identifier] = Field(
+        default_factory=list,
+        description="foreign-key columns that may point at other owners' rows (e.g. a comment on someone's post); "
+        "every other foreign key to an owned table must stay within the row's owner",
+    )
     allow: list[Command] | None = Field(
         None, description="what a user may do to own rows (default: what the contract's policies grant, else all)"
     )

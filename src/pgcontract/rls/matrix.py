@@ -8,6 +8,7 @@ runs under a savepoint and is rolled back to it, so one probe cannot disturb the
 from __future__ import annotations
 
 import secrets
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from pgcontract.catalog.snapshot import Snapshot
 from pgcontract.connect import SessionLimits, apply_limits
 from pgcontract.contract.model import Contract, Isolation, Table
 from pgcontract.names import QualifiedName
-from pgcontract.rls.identity import Impersonation, Principal, impersonation_for
+from pgcontract.rls.identity import Impersonation, Principal, SupabaseImpersonation, impersonation_for
 from pgcontract.rls.seed import SeededRow, Seeder, Values, count_rows
 from pgcontract.rls.values import SeedError
 from pgcontract.sqlgen import ident
@@ -80,20 +81,21 @@ def allowed_commands(table: Table) -> set[str]:
 
 
 class Matrix:
-    """Runs the probes of one table on a cursor whose connection is in a transaction."""
+    """Runs the probes of one table, with the session's users and rows."""
 
-    def __init__(self, cur: Cursor, contract: Contract, snapshot: Snapshot, name: QualifiedName, *, throwaway: bool):
-        self.cur = cur
-        self.contract = contract
-        self.snapshot = snapshot
+    def __init__(self, session: IsolationSession, name: QualifiedName):
+        self.cur = session.cur
+        self.contract = session.contract
+        self.snapshot = session.snapshot
         self.name = name
-        self.declared = contract.table_map[name]
+        self.declared = self.contract.table_map[name]
         isolation = self.declared.isolation
         assert isolation is not None
-        assert contract.auth is not None
         self.isolation: Isolation = isolation
-        self.impersonation: Impersonation = impersonation_for(contract.auth)
-        self.seeder = Seeder(cur, contract, snapshot, count_rows=throwaway)
+        self.impersonation: Impersonation = session.impersonation
+        self.seeder = session.seeder
+        self.a, self.b = session.a, session.b
+        snapshot = self.snapshot
         self.outcome = Outcome(name)
         self.allowed = allowed_commands(self.declared)
         actual = snapshot.tables[name]
@@ -190,30 +192,33 @@ class Matrix:
     # --- the matrix -----------------------------------------------------------------------------------
 
     def run(self) -> Outcome:
-        imp = self.impersonation
-        a, b = imp.new_principal("A"), imp.new_principal("B")
-        for principal in (a, b):
-            imp.prepare(self.cur, principal)
-            self.prepare_user_row(principal)
-        row_a = self.seeder.row(self.name, a)
-        row_b = self.seeder.row(self.name, b)
-        new_a = self.seeder.values_for(self.name, a)
-        new_b = self.seeder.values_for(self.name, b)
-        attach = self.attach_variants(a, b)
-        move = self.move_assignments(b)
+        a, b = self.a, self.b
+        # Rows are created at the session's level (kept, so later tables reuse them as parents); every
+        # probe runs under a savepoint that is rolled back.
+        with self.seeding():
+            row_a = self.seeder.row(self.name, a)
+            row_b = self.seeder.row(self.name, b)
+            new_a = self.seeder.values_for(self.name, a)
+            new_b = self.seeder.values_for(self.name, b)
+            attach = self.attach_variants(a, b)
+            move = self.move_assignments(b)
         self.probe_user(a, b, row_a, row_b, new_a, new_b, attach, move)
         self.probe_anonymous(row_a, new_a)
         return self.outcome
 
-    def prepare_user_row(self, principal: Principal) -> None:
-        """Supabase users are rows of auth.users, created up front with the principal's id."""
-        users = QualifiedName("auth", "users")
-        if self.contract.auth is None or self.contract.auth.mode != "supabase" or users not in self.snapshot.tables:
-            return
-        values: Values = {"id": principal.identity}
-        if "email" in self.snapshot.tables[users].columns:
-            values["email"] = principal.extra.get("email")
-        self.seeder.row(users, principal, values)
+    @contextmanager
+    def seeding(self) -> Iterator[None]:
+        """Keep what seeding creates; if it fails, undo it (rows and the seeder's memory of them)."""
+        name = sql.Identifier(f"pgcontract_seed_{secrets.token_hex(4)}")
+        state = self.seeder.checkpoint()
+        self.cur.execute(sql.SQL("SAVEPOINT {}").format(name))
+        try:
+            yield
+        except BaseException:
+            self.cur.execute(sql.SQL("ROLLBACK TO SAVEPOINT {}").format(name))
+            self.seeder.restore(state)
+            raise
+        self.cur.execute(sql.SQL("RELEASE SAVEPOINT {}").format(name))
 
     def attach_variants(self, a: Principal, b: Principal) -> list[tuple[str, Values]]:
         """A's new row, but hanging from B's parent (through each owned parent): must be refused."""
@@ -224,7 +229,7 @@ class Matrix:
                 continue
             parent_isolation = self.seeder.isolation(fk.ref_table)
             on_path = self.isolation.via is not None and tuple(self.isolation.via) == fk.columns
-            if parent_isolation is None or on_path:
+            if parent_isolation is None or on_path or set(fk.columns) <= set(self.isolation.cross_owner):
                 continue
             if not all(actual.columns[c].not_null for c in fk.columns if c in actual.columns):
                 continue
@@ -392,6 +397,97 @@ def _s(count: int) -> str:
     return "" if count == 1 else "s"
 
 
+class IsolationSession:
+    """The dynamic RLS tests of one run: one connection, one transaction (always rolled back) holding the
+    synthetic users and their rows, each table's matrix under savepoints. Sharing the transaction lets a
+    table reuse the rows created for the tables before it as parents: deep foreign-key graphs cost one
+    new row per table, not a whole chain."""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        contract: Contract,
+        snapshot: Snapshot,
+        *,
+        throwaway: bool,
+        limits: SessionLimits,
+    ) -> None:
+        if contract.auth is None:
+            raise SeedError("the contract has no 'auth' section: it says how to impersonate users")
+        self.conn = conn
+        self.contract = contract
+        self.snapshot = snapshot
+        self.throwaway = throwaway
+        self.limits = limits
+        self.impersonation = impersonation_for(contract.auth)
+        self._cur: Cursor | None = None
+        self._seeder: Seeder | None = None
+        self.a = self.impersonation.new_principal("A")
+        self.b = self.impersonation.new_principal("B")
+
+    @property
+    def cur(self) -> Cursor:
+        if self._cur is None:
+            self._cur = self._begin()
+        return self._cur
+
+    @property
+    def seeder(self) -> Seeder:
+        self.cur  # noqa: B018 - begins the transaction, which creates the seeder
+        assert self._seeder is not None
+        return self._seeder
+
+    def _begin(self) -> Cursor:
+        conn = self.conn
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.rollback()
+        # A transaction (under autocommit, transaction-local settings would silently do nothing), and a
+        # read-write one: test rows are written, and finish() rolls them back.
+        conn.autocommit = False
+        conn.read_only = False
+        cur = conn.cursor()
+        apply_limits(conn, self.limits)
+        seed_role = self.contract.auth.seed_role if self.contract.auth is not None else None
+        if seed_role:
+            Impersonation.set_role(cur, seed_role)
+        check_seed_role(cur)
+        self._seeder = Seeder(cur, self.contract, self.snapshot, count_rows=self.throwaway)
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))  # parents of parents of ...
+        for principal in (self.a, self.b):
+            self.impersonation.prepare(cur, principal)
+            self._prepare_user_row(principal)
+        return cur
+
+    def _prepare_user_row(self, principal: Principal) -> None:
+        """Supabase users are rows of auth.users, created up front with the principal's id."""
+        users = QualifiedName("auth", "users")
+        if not isinstance(self.impersonation, SupabaseImpersonation) or users not in self.snapshot.tables:
+            return
+        values: Values = {"id": principal.identity}
+        if "email" in self.snapshot.tables[users].columns:
+            values["email"] = principal.extra.get("email")
+        assert self._seeder is not None
+        self._seeder.row(users, principal, values)
+
+    def run(self, name: QualifiedName) -> Outcome:
+        """One table's matrix. A SeedError or ImpersonationFailed leaves the session usable."""
+        try:
+            return Matrix(self, name).run()
+        except (SeedError, ImpersonationFailed):
+            if self._cur is not None and self.conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+                self.finish()
+            raise
+
+    def finish(self) -> list[str]:
+        """Roll everything back, then prove nothing was left behind."""
+        seeder = self._seeder
+        if self._cur is not None:
+            self._cur.close()
+        self._cur, self._seeder = None, None
+        self.conn.rollback()
+        return leftovers(self.conn, seeder, self.limits)
+
+
 def run_matrix(
     conn: psycopg.Connection[Any],
     contract: Contract,
@@ -401,26 +497,13 @@ def run_matrix(
     throwaway: bool,
     limits: SessionLimits,
 ) -> Outcome:
-    """One table's matrix in one transaction, always rolled back; then proof that nothing was left."""
-    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-        conn.rollback()
-    # A transaction (not autocommit: transaction-local settings would silently do nothing), read-write:
-    # test rows are written, and the rollback below removes them.
-    conn.autocommit = False
-    conn.read_only = False
-    matrix: Matrix | None = None
+    """One table's matrix in a transaction of its own, rolled back, then proof that nothing was left."""
+    session = IsolationSession(conn, contract, snapshot, throwaway=throwaway, limits=limits)
     try:
-        with conn.cursor() as cur:
-            apply_limits(conn, limits)
-            seed_role = contract.auth.seed_role if contract.auth is not None else None
-            if seed_role:
-                Impersonation.set_role(cur, seed_role)
-            check_seed_role(cur)
-            matrix = Matrix(cur, contract, snapshot, name, throwaway=throwaway)
-            outcome = matrix.run()
+        outcome = session.run(name)
     finally:
-        conn.rollback()
-    outcome.left_behind = leftovers(conn, matrix.seeder if matrix else None, limits)
+        left = session.finish()
+    outcome.left_behind = left
     return outcome
 
 
@@ -468,4 +551,4 @@ def isolation_tables(contract: Contract) -> list[QualifiedName]:
     return [name for name, table in contract.table_map.items() if table.isolation is not None]
 
 
-__all__ = ["Outcome", "SeedError", "Violation", "isolation_tables", "run_matrix"]
+__all__ = ["IsolationSession", "Outcome", "SeedError", "Violation", "isolation_tables", "run_matrix"]

@@ -46,6 +46,19 @@ class Seeder:
         self.created: list[SeededRow] = []
         self._in_progress: list[QualifiedName] = []
 
+    def checkpoint(self) -> tuple[Any, ...]:
+        return (
+            {k: list(v) for k, v in self.rows.items()},
+            dict(self.tenants),
+            dict(self.counts_before),
+            len(self.created),
+        )
+
+    def restore(self, state: tuple[Any, ...]) -> None:
+        rows, tenants, counts, created = state
+        self.rows, self.tenants, self.counts_before = rows, tenants, counts
+        del self.created[created:]
+
     # --- what the contract and the catalog say ---------------------------------------------------------
 
     def table(self, name: QualifiedName) -> Table:

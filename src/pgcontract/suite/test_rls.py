@@ -11,7 +11,7 @@ import pytest
 from pgcontract.findings import Kind
 from pgcontract.pytest_plugin import SuiteRun, assert_clean, assert_isolated
 
-__all__ = ["test_policies", "test_isolation"]
+__all__ = ["test_policies", "test_isolation", "test_isolation_left_nothing_behind"]
 
 
 @pytest.mark.pgcontract(Kind.POLICIES)
@@ -24,3 +24,12 @@ def test_policies(subject: str, run: SuiteRun) -> None:
 def test_isolation(subject: str, run: SuiteRun) -> None:
     """Users A and B each see and change only their own rows; a caller with no identity nothing."""
     assert_isolated(run.isolation(subject))
+
+
+def test_isolation_left_nothing_behind(pgcontract_run: SuiteRun) -> None:
+    """After the isolation tests' transaction is rolled back, every touched table holds what it held
+    before and no test row exists."""
+    left = pgcontract_run.finish_isolation()
+    if left is None:
+        pytest.skip("no isolation test ran")
+    assert left == [], "the isolation tests left rows behind: " + "; ".join(left)
