@@ -86,6 +86,31 @@ CASES: dict[str, tuple[str, str, int, int]] = {
         10,
         7,
     ),
+    "isolation-owner-and-via": (
+        "version: 1\ntables:\n  t:\n    isolation: {owner: a, via: b}\n",
+        "tables.t.isolation: give either 'owner' or 'via', not both",
+        4,
+        16,
+    ),
+    "isolation-via-without-foreign-key": (
+        "version: 1\ntables:\n  t:\n    columns: {p: {type: uuid}}\n    isolation: {via: p}\n",
+        "tables.t.isolation.via: no foreign key of this table has the columns ['p']",
+        5,
+        22,
+    ),
+    "isolation-parent-without-isolation": (
+        "version: 1\ntables:\n  u: {columns: {id: {type: uuid}}}\n  t:\n    columns: {p: {type: uuid}}\n"
+        "    foreign_keys: [{columns: [p], references: u(id)}]\n    isolation: {via: p}\n",
+        "parent public.u must be in the contract, with isolation",
+        7,
+        22,
+    ),
+    "unknown-lint": (
+        "version: 1\nlints:\n  no_such_rule: ignore\n",
+        "unknown lint rule 'no_such_rule'; expected one of: rls_disabled_in_public",
+        3,
+        3,
+    ),
     "yaml-syntax": ("version: 1\ntables:\n  t:\n    columns: [\n", "YAML syntax error", 4, 14),
     "wrong-version": ("version: 2\n", "version: Input should be 1", 1, 10),
     "not-a-mapping": ("- a\n- b\n", "a contract file is a mapping", 1, 1),

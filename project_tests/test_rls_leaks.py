@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -200,3 +201,35 @@ def test_dynamic_tests_against_a_dsn_need_rls_live(
     assert live.returncode == 1
     assert "user A read 1 row of user B in public.projects" in live.stdout
     assert "user A read 1 row of user B in public.organizations" in live.stdout
+
+
+ROLE_SCHEMA = """
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'app_users') THEN CREATE ROLE app_users NOLOGIN; END IF;
+END $$;
+CREATE TABLE public.notes (id serial PRIMARY KEY, owner name NOT NULL DEFAULT current_user, body text NOT NULL);
+ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_notes ON public.notes TO app_users USING (owner = current_user);
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.notes TO app_users;
+GRANT USAGE ON SEQUENCE public.notes_id_seq TO app_users;
+"""
+ROLE_CONTRACT = """
+version: 1
+auth: {mode: role, member_of: [app_users]}
+tables:
+  public.notes:
+    columns: {owner: {type: name}, body: {type: text}}
+    rls: {enabled: true}
+    isolation: {owner: owner}
+"""
+
+
+def test_role_mode_isolates_and_catches_a_leak(target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
+    run_sql(ROLE_SCHEMA)
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(ROLE_CONTRACT, encoding="utf-8")
+    assert violations(isolation(target, contract)) == []
+    run_sql("DROP POLICY own_notes ON public.notes; CREATE POLICY own_notes ON public.notes TO app_users USING (true)")
+    found = violations(isolation(target, contract))
+    assert "user A read 1 row of user B in public.notes" in found
+    assert "a user with no rows read 1 row of user A in public.notes" in found
