@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pgcontract.connect import Target
-from project_tests.helpers import SCHEMAS, by_rule, check, errors, isolation, run_cli, violations
+from project_tests.helpers import EXAMPLES, SCHEMAS, by_rule, check, errors, isolation, run_cli, violations
 
 THREADS = "public.sam_conversation_threads"
 OWN_THREADS = f'"Users access own threads" ON {THREADS}'
@@ -233,3 +233,13 @@ def test_role_mode_isolates_and_catches_a_leak(target: Target, run_sql: Callable
     found = violations(isolation(target, contract))
     assert "user A read 1 row of user B in public.notes" in found
     assert "a user with no rows read 1 row of user A in public.notes" in found
+
+
+@pytest.mark.parametrize("example", ["workspace", "ledger"])
+def test_example_passes_on_the_embedded_default(example: str) -> None:
+    """As a user runs it: static, dynamic and lint tests of the example, on a throwaway server."""
+    contract, sql_dir = EXAMPLES / example / "contracts", EXAMPLES / example / "sql"
+    result = run_cli("check", "--contract", str(contract), "--sql", str(sql_dir), "--", "-v")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "test_isolation[public." in result.stdout
+    assert "test_isolation_left_nothing_behind PASSED" in result.stdout
