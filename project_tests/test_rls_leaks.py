@@ -242,4 +242,4 @@ def test_example_passes_on_the_embedded_default(example: str) -> None:
     result = run_cli("check", "--contract", str(contract), "--sql", str(sql_dir), "--", "-v")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "test_isolation[public." in result.stdout
-    assert "test_isolation_left_nothing_behind PASSED" in result.stdout
+    assert "test_isolation_left_nothing_behind[embedded] PASSED" in result.stdout

@@ -28,11 +28,18 @@ def _die(message: str, code: int) -> int:
 
 
 def _dsn_from(args: argparse.Namespace) -> str | None:
-    return args.dsn or os.environ.get("PGCONTRACT_DSN") or os.environ.get("DATABASE_URL") or None
+    given = args.dsn[0] if isinstance(args.dsn, list) and args.dsn else args.dsn
+    return given or os.environ.get("PGCONTRACT_DSN") or os.environ.get("DATABASE_URL") or None
 
 
 def _add_target_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dsn", help="database to check (else $PGCONTRACT_DSN, $DATABASE_URL; none: embedded)")
+    parser.add_argument(
+        "--dsn",
+        action="append",
+        default=[],
+        help="database to check; repeat for several, NAME=postgresql://... names one "
+        "(else $PGCONTRACT_DSN, $DATABASE_URL; none: the embedded default)",
+    )
     parser.add_argument("--contract", default="contracts", help="contract file or directory (default: contracts)")
     parser.add_argument("--sql", default="sql", help="SQL for the embedded server when no DSN is given")
 
@@ -52,8 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the contract suite. Arguments after -- go to pytest.",
     )
     _add_target_options(check)
+    check.add_argument("--targets", help="YAML file mapping target names to DSNs (${VAR} expanded)")
     check.add_argument("--html", help="write a self-contained HTML report")
     check.add_argument("--junitxml", help="write JUnit XML")
+    check.add_argument("--json", help="write the summary as JSON (the health report's shape, per target)")
+    check.add_argument("--history", help="append each target's result to this JSON Lines file")
+    check.add_argument("--history-dsn", help="append each target's result to a table in this database")
     check.add_argument(
         "--rls-live",
         action="store_true",
@@ -73,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--sql", default="sql", help="SQL to load (default: sql)")
     up.add_argument("--contract", default="contracts", help="contract deciding whether the auth shim is loaded")
+
+    hist = sub.add_parser("history", help="print each target's trend from recorded runs")
+    hist.add_argument("--history", help="JSON Lines file written by check --history")
+    hist.add_argument("--history-dsn", help="database written by check --history-dsn")
+    hist.add_argument("--history-table", default="pgcontract_history")
+    hist.add_argument("--last", type=int, default=10, help="runs shown per target (default: 10)")
 
     sub.add_parser("schema", help="print the contract's JSON Schema (for editors)")
 
@@ -98,6 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "schema": cmd_schema,
         "validate": cmd_validate,
         "up": cmd_up,
+        "history": cmd_history,
     }
     try:
         return handler[args.command](args, passthrough)
@@ -125,6 +143,18 @@ def cmd_validate(args: argparse.Namespace, _: list[str]) -> int:
     return EXIT_OK
 
 
+def cmd_history(args: argparse.Namespace, _: list[str]) -> int:
+    from pgcontract.report import history
+
+    if not args.history and not args.history_dsn:
+        return _die("history needs --history FILE or --history-dsn DSN", EXIT_USAGE)
+    entries = history.read(
+        file=Path(args.history) if args.history else None, dsn=args.history_dsn, table=args.history_table
+    )
+    print(history.trend(entries, last=args.last))
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace, _: list[str]) -> int:
     from pgcontract.contract import Contract
 
@@ -136,15 +166,22 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
     import pytest
 
     from pgcontract.suite import SUITE_DIR
+    from pgcontract.targets import TargetsError, parse_targets
 
     contract = _load(args.contract)
     if contract is None:
         return EXIT_USAGE
-    dsn = _dsn_from(args)
+    try:
+        targets = parse_targets(args.dsn, Path(args.targets) if args.targets else None)
+    except TargetsError as exc:
+        return _die(str(exc), EXIT_USAGE)
+    dsn = _dsn_from(args) if not targets else None
     if dsn:
+        targets = [Target("target", dsn)]
+    if len(targets) == 1:
         # One clear line, before pytest starts, when the target cannot be reached.
-        connect(Target("target", dsn), SessionLimits(connect_timeout=10)).close()
-    elif not Path(args.sql).exists():
+        connect(targets[0], SessionLimits(connect_timeout=10)).close()
+    elif not targets and not Path(args.sql).exists():
         return _die(
             f"no --dsn given and {args.sql} does not exist: nothing to load into a throwaway server", EXIT_USAGE
         )
@@ -169,9 +206,20 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
         pytest_args += ["--junitxml", args.junitxml]
     if args.rls_live:
         pytest_args.append("--rls-live")
-    env_before = os.environ.get("PGCONTRACT_DSN")
-    if dsn:
-        os.environ["PGCONTRACT_DSN"] = dsn  # not on pytest's command line, which reports may show
+    for option in ("json", "history", "history_dsn"):
+        value = getattr(args, option)
+        if value:
+            pytest_args += [f"--{option.replace('_', '-')}", value]
+    if any(a == "-n" or a.startswith(("-n=", "--numprocesses")) for a in passthrough) and "--dist" not in " ".join(
+        passthrough
+    ):
+        pytest_args += ["--dist", "loadgroup"]  # one worker per target: each reads its catalog once
+    saved = {name: os.environ.get(name) for name in ("PGCONTRACT_DSN", "PGCONTRACT_TARGETS")}
+    # DSNs go through the environment, not pytest's command line, which reports may show.
+    if len(targets) == 1:
+        os.environ["PGCONTRACT_DSN"] = targets[0].dsn
+    elif targets:
+        os.environ["PGCONTRACT_TARGETS"] = json.dumps({t.name: t.dsn for t in targets})
     # The contract is loaded once: the plugin takes this one instead of reading the files again. The
     # objects it and the snapshot create live for the whole run, so the collector need not scan them.
     gc.freeze()
@@ -179,10 +227,11 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
     try:
         code = int(pytest.main(pytest_args + passthrough, plugins=[PreloadedContract(contract)]))
     finally:
-        if env_before is None:
-            os.environ.pop("PGCONTRACT_DSN", None)
-        else:
-            os.environ["PGCONTRACT_DSN"] = env_before
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     return {0: EXIT_OK, 1: EXIT_VIOLATED, 3: EXIT_CANNOT_CONNECT, 5: EXIT_OK}.get(code, EXIT_USAGE)
 
 

@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 
 class Level(StrEnum):
@@ -36,6 +37,20 @@ class Kind(StrEnum):
     LINTS = "lints"
 
 
+CATEGORY = {
+    Kind.TABLE: "schema",
+    Kind.COLUMNS: "schema",
+    Kind.CONSTRAINTS: "schema",
+    Kind.INDEXES: "schema",
+    Kind.GRANTS: "schema",
+    Kind.ENUMS: "schema",
+    Kind.POLICIES: "rls-static",
+    Kind.ISOLATION: "rls-isolation",
+    Kind.LINTS: "lints",
+}
+CATEGORIES = ("schema", "rls-static", "rls-isolation", "lints")
+
+
 @dataclass(frozen=True)
 class Fix:
     sql: str
@@ -62,6 +77,22 @@ class Finding:
     @property
     def id(self) -> str:
         return f"{self.rule}:{self.object}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "rule": self.rule,
+            "kind": self.kind.value,
+            "category": CATEGORY[self.kind],
+            "table": self.owner,
+            "object": self.object,
+            "level": self.level.value,
+            "message": self.message,
+            "expected": self.expected,
+            "actual": self.actual,
+            "fix_sql": self.fix.sql if self.fix else None,
+            "hazards": [h.value for h in self.fix.hazards] if self.fix else [],
+        }
 
     def render(self) -> str:
         lines = [

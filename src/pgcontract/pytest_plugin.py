@@ -1,37 +1,38 @@
-"""The pytest layer, kept thin: options, one frozen configuration, session fixtures, parametrisation.
+"""The pytest layer, kept thin: options, one frozen configuration, the suite's items and fixtures.
 
 Registered by entry point, so ``pytest`` in a repository with ``contracts/`` and the suite's test files
 (or ``pgcontract check`` anywhere) runs the contract suite. The contract is loaded when the suite is
 collected, so a bad contract stops the run (exit 2) before any test runs; an unreachable database stops
-it with one line (exit 3).
+it with one line (exit 3); with several targets, an unreachable one fails alone.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pgcontract.catalog import Snapshot, read_snapshot
-from pgcontract.checks import run_checks
-from pgcontract.connect import CannotConnect, SessionLimits, Target, connect
+from pgcontract.catalog import Snapshot
+from pgcontract.connect import CannotConnect, SessionLimits, Target
 from pgcontract.contract import Contract, ContractError, Table, load_contract
-from pgcontract.embedded import LoadError, embedded
-from pgcontract.findings import FindingIndex, Kind, Level, render_all
-from pgcontract.lints import lint_rules, run_lints
-from pgcontract.names import QualifiedName
-from pgcontract.rls.matrix import ImpersonationFailed, IsolationSession, Outcome
-from pgcontract.rls.values import SeedError
+from pgcontract.findings import CATEGORY, FindingIndex, Kind, Level, render_all
+from pgcontract.lints import lint_rules
+from pgcontract.report import history
+from pgcontract.report.html import HtmlReport
+from pgcontract.report.summary import RECORD, ResultCollector
+from pgcontract.rls.matrix import Outcome
+from pgcontract.targetrun import EXIT_CONTRACT_ERROR, RunSettings, TargetRun, TargetUnreachable
+from pgcontract.targets import TargetsError, parse_targets
 
-EXIT_CONTRACT_ERROR = 2
-EXIT_CANNOT_CONNECT = 3
 DSN_ENV = ("PGCONTRACT_DSN", "DATABASE_URL")
+TARGETS_ENV = "PGCONTRACT_TARGETS"  # JSON {name: dsn}: how `pgcontract check` hands several targets over
+EMBEDDED = "embedded"
 
 
 @dataclass(frozen=True)
@@ -40,26 +41,30 @@ class SuiteConfig:
 
     contract_path: Path
     sql_dir: Path
-    dsn: str | None
+    targets: tuple[Target, ...]  # empty: the embedded default
     limits: SessionLimits
     rls_live: bool = False
 
     @property
-    def target(self) -> Target | None:
-        return Target(name="target", dsn=self.dsn) if self.dsn else None
+    def target_names(self) -> list[str]:
+        return [t.name for t in self.targets] or [EMBEDDED]
 
 
 CONFIG = pytest.StashKey[SuiteConfig]()
 CONTRACT = pytest.StashKey[Contract]()
+RUNS = pytest.StashKey[dict[str, TargetRun]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("pgcontract", "pgcontract contract suite")
     group.addoption(
         "--dsn",
-        default=None,
-        help="database to check (else $PGCONTRACT_DSN, $DATABASE_URL; none: a throwaway server)",
+        action="append",
+        default=[],
+        help="database to check; repeat for several, NAME=postgresql://... names one "
+        "(else $PGCONTRACT_DSN, $DATABASE_URL; none: a throwaway server)",
     )
+    group.addoption("--targets", default=None, help="YAML file mapping target names to DSNs (${VAR} expanded)")
     group.addoption("--contract", default="contracts", help="contract file or directory (default: contracts)")
     group.addoption(
         "--sql",
@@ -69,6 +74,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--statement-timeout", default="30s", help="statement_timeout on the target (default: 30s)")
     group.addoption("--lock-timeout", default="2s", help="lock_timeout on the target (default: 2s)")
+    group.addoption("--json", dest="pgcontract_json", default=None, help="write the run's summary as JSON")
+    group.addoption(
+        "--history", dest="pgcontract_history", default=None, help="append the summary to this JSON Lines file"
+    )
+    group.addoption(
+        "--history-dsn",
+        dest="pgcontract_history_dsn",
+        default=None,
+        help="append the summary to a table in this database",
+    )
+    group.addoption("--history-table", dest="pgcontract_history_table", default="pgcontract_history")
     group.addoption(
         "--rls-live",
         action="store_true",
@@ -78,11 +94,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def resolve_config(config: pytest.Config) -> SuiteConfig:
     base = config.invocation_params.dir
-    dsn = config.getoption("--dsn") or next((os.environ[v] for v in DSN_ENV if os.environ.get(v)), None)
+    dsns = list(config.getoption("--dsn") or [])
+    targets_file = config.getoption("--targets")
+    try:
+        if not dsns and not targets_file and os.environ.get(TARGETS_ENV):
+            targets = [Target(name, dsn) for name, dsn in json.loads(os.environ[TARGETS_ENV]).items()]
+        else:
+            if not dsns and not targets_file:
+                dsns = [os.environ[v] for v in DSN_ENV if os.environ.get(v)][:1]
+            targets = parse_targets(dsns, base / targets_file if targets_file else None)
+    except TargetsError as exc:
+        raise pytest.UsageError(str(exc)) from None
     return SuiteConfig(
         contract_path=base / config.getoption("--contract"),
         sql_dir=base / config.getoption("pgcontract_sql"),
-        dsn=dsn,
+        targets=tuple(targets),
         limits=SessionLimits(
             statement_timeout=config.getoption("--statement-timeout"),
             lock_timeout=config.getoption("--lock-timeout"),
@@ -92,8 +118,44 @@ def resolve_config(config: pytest.Config) -> SuiteConfig:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[CONFIG] = resolve_config(config)
-    config.addinivalue_line("markers", "pgcontract(kind): a contract-suite test, parametrised per table or enum")
+    settings = config.stash[CONFIG] = resolve_config(config)
+    if not hasattr(config, "workerinput"):  # the controlling process (not a pytest-xdist worker)
+        collector = RunSummary(settings.contract_path, config)
+        config.pluginmanager.register(collector, "pgcontract-summary")
+        if config.getoption("htmlpath", None) and config.pluginmanager.hasplugin("html"):
+            config.pluginmanager.register(HtmlReport(config, settings, collector), "pgcontract-html")
+    config.addinivalue_line("markers", "pgcontract(kind): a contract-suite test, one per table (or enum) and kind")
+    config.addinivalue_line("markers", "xdist_group(name): pytest-xdist runs a group's tests in one worker")
+
+
+class RunSummary(ResultCollector):
+    """The summary collector, writing the JSON summary and the history at the end of the run."""
+
+    def __init__(self, contract_path: Path, config: pytest.Config) -> None:
+        super().__init__(contract_path)
+        self.config = config
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        super().pytest_sessionfinish(session, exitstatus)
+        if not self.results:
+            return
+        summary = self.summary()
+        json_path = self.config.getoption("pgcontract_json")
+        if json_path:
+            Path(json_path).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        history_file = self.config.getoption("pgcontract_history")
+        history_dsn = self.config.getoption("pgcontract_history_dsn")
+        if history_file or history_dsn:
+            try:
+                history.append(
+                    history.entries_of(summary),
+                    file=Path(history_file) if history_file else None,
+                    dsn=history_dsn,
+                    table=self.config.getoption("pgcontract_history_table"),
+                )
+            except (CannotConnect, OSError) as exc:
+                warnings.warn(pytest.PytestWarning(f"history not recorded: {exc}"), stacklevel=1)
 
 
 def suite_contract(config: pytest.Config) -> Contract:
@@ -105,8 +167,33 @@ def suite_contract(config: pytest.Config) -> Contract:
     return config.stash[CONTRACT]
 
 
+def target_runs(config: pytest.Config) -> dict[str, TargetRun]:
+    """One TargetRun per target, created on first use."""
+    if RUNS not in config.stash:
+        settings = config.stash[CONFIG]
+        run_settings = RunSettings(
+            sql_dir=settings.sql_dir,
+            limits=settings.limits,
+            rls_live=settings.rls_live,
+            several_targets=len(settings.targets) > 1,
+        )
+        contract = suite_contract(config)
+        given: list[tuple[str, Target | None]] = [(t.name, t) for t in settings.targets] or [(EMBEDDED, None)]
+        config.stash[RUNS] = {name: TargetRun(name, target, contract, run_settings) for name, target in given}
+    return config.stash[RUNS]
+
+
+def first_run(config: pytest.Config) -> TargetRun:
+    return next(iter(target_runs(config).values()))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for run in config.stash.get(RUNS, {}).values():
+        run.close()
+
+
 def subjects(contract: Contract, kind: Kind) -> list[str]:
-    """The tables (or enums) that have something of ``kind`` to check."""
+    """The tables (or enums, or lint rules) that have something of ``kind`` to check."""
     if kind is Kind.ENUMS:
         return [str(name) for name in contract.enum_map]
     if kind is Kind.LINTS:
@@ -123,124 +210,60 @@ def subjects(contract: Contract, kind: Kind) -> list[str]:
     return [str(name) for name, table in contract.table_map.items() if wanted(table)]
 
 
-class SuiteRun:
-    """The session's shared state: the target (a throwaway server is started on first use and stopped
-    at the end), its snapshot and the findings, each computed once."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
-        self.settings = config.stash[CONFIG]
-        self._stack = ExitStack()
-        self._target: Target | None = None
-        self._snapshot: Snapshot | None = None
-        self._findings: FindingIndex | None = None
-        self._lints: FindingIndex | None = None
-        self._isolation: IsolationSession | None = None
-
-    @property
-    def contract(self) -> Contract:
-        return suite_contract(self.config)
-
-    def target(self) -> Target:
-        if self._target is None:
-            given = self.settings.target
-            if given is None:
-                auth = self.contract.auth
-                supabase = auth is not None and auth.mode == "supabase"
-                try:
-                    given = self._stack.enter_context(embedded(self.settings.sql_dir, supabase=supabase))
-                except LoadError as exc:
-                    pytest.exit(f"cannot load the throwaway database: {exc}", returncode=EXIT_CONTRACT_ERROR)
-            self._target = given
-        return self._target
-
-    def snapshot(self) -> Snapshot:
-        if self._snapshot is None:
-            try:
-                conn = connect(self.target(), self.settings.limits)
-            except CannotConnect as exc:
-                pytest.exit(str(exc), returncode=EXIT_CANNOT_CONNECT)
-            with conn:
-                self._snapshot = read_snapshot(conn, self.contract.schemas, self.settings.limits)
-        return self._snapshot
-
-    def findings(self) -> FindingIndex:
-        if self._findings is None:
-            self._findings = run_checks(self.contract, self.snapshot())
-        return self._findings
-
-    def lints(self) -> FindingIndex:
-        if self._lints is None:
-            self._lints = FindingIndex(run_lints(self.snapshot(), self.contract))
-        return self._lints
-
-    def isolation(self, subject: str) -> Outcome:
-        """The isolation matrix of one table (dynamic: writes test rows in a transaction rolled back)."""
-        target = self.target()
-        if not (target.throwaway or self.settings.rls_live):
-            pytest.skip(
-                f"dynamic RLS tests write test rows (always rolled back): pass --rls-live to run them on "
-                f"{target.display}"
-            )
-        session = self.isolation_session()
-        try:
-            return session.run(QualifiedName.parse(subject))
-        except (SeedError, ImpersonationFailed) as exc:
-            pytest.fail(f"cannot run the isolation matrix of {subject}: {exc}", pytrace=False)
-
-    def isolation_session(self) -> IsolationSession:
-        if self._isolation is None:
-            try:
-                conn = self._stack.enter_context(connect(self.target(), self.settings.limits))
-            except CannotConnect as exc:
-                pytest.exit(str(exc), returncode=EXIT_CANNOT_CONNECT)
-            self._isolation = IsolationSession(
-                conn, self.contract, self.snapshot(), throwaway=self.target().throwaway, limits=self.settings.limits
-            )
-        return self._isolation
-
-    def finish_isolation(self) -> list[str] | None:
-        """Roll the isolation tests' transaction back; what was left behind (None if none ran)."""
-        if self._isolation is None:
-            return None
-        session, self._isolation = self._isolation, None
-        return session.finish()
-
-    def close(self) -> None:
-        if self._isolation is not None:
-            self.finish_isolation()
-        self._stack.close()
-
-
-RUN = pytest.StashKey[SuiteRun]()
-
-
-def suite_run(config: pytest.Config) -> SuiteRun:
-    if RUN not in config.stash:
-        config.stash[RUN] = SuiteRun(config)
-    return config.stash[RUN]
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    if RUN in config.stash:
-        config.stash[RUN].close()
-
-
 class ContractCheck(pytest.Item):
-    """One suite test for one table (or enum): ``test_columns[public.t]``.
+    """One suite test for one target, table (or enum) and kind: ``test_columns[public.t]``, with several
+    targets ``test_columns[eu:public.t]``.
 
     The suite's functions become these light items rather than parametrised functions: a contract of
-    1,000 tables makes thousands of them, and they need no per-test fixtures, only the session's findings.
+    1,000 tables makes thousands of them, and they need no per-test fixtures, only the target's state.
     """
 
-    def __init__(self, *, function: Callable[[str, SuiteRun], None], subject: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        function: Callable[[str, TargetRun], None],
+        kind: Kind,
+        subject: str,
+        target: str,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.function = function
+        self.kind = kind
         self.subject = subject
+        self.target = target
         self.own_markers.extend(getattr(function, "pytestmark", []))
+        # With pytest-xdist's --dist loadgroup, all the tests of one target run in one worker.
+        self.add_marker(pytest.mark.xdist_group(target))
 
     def runtest(self) -> None:
-        self.function(self.subject, suite_run(self.config))
+        run = target_runs(self.config)[self.target]
+        try:
+            self.function(self.subject, run)
+        except TargetUnreachable as exc:
+            if run.unreachable_reported:
+                pytest.skip(f"target {self.target} is unreachable (reported once)")
+            run.unreachable_reported = True
+            pytest.fail(str(exc), pytrace=False)
+        finally:
+            self.record(run)
+
+    def record(self, run: TargetRun) -> None:
+        """What the reports need, as a user property (it travels with the report, across xdist workers)."""
+        declared = run.contract.table_map
+        critical = any(str(name) == self.subject and table.critical for name, table in declared.items())
+        record = {
+            "target": self.target,
+            "target_display": run.given.display if run.given is not None else EMBEDDED,
+            "subject": self.subject,
+            "kind": self.kind.value,
+            "category": CATEGORY[self.kind],
+            "critical": critical,
+            "unreachable": run.unreachable,
+            "server_version": run._snapshot.server_version if run._snapshot is not None else None,
+            "findings": [f.to_dict() for f in run.recorded(self.subject, self.kind)],
+        }
+        self.user_properties.append((RECORD, json.dumps(record)))
 
     def reportinfo(self) -> tuple[Path, int, str]:
         lineno = self.function.__code__.co_firstlineno - 1
@@ -253,16 +276,43 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     if marker is None or not callable(obj) or not name.startswith("test"):
         return None
     kind = Kind(marker.args[0])
+    config = collector.config
+    names = config.stash[CONFIG].target_names
+    prefixed = len(names) > 1
+    if marker.kwargs.get("per_target"):
+        # One test per target (not per table), when the contract has something of the kind at all.
+        if not subjects(suite_contract(config), kind):
+            return []
+        return [
+            ContractCheck.from_parent(
+                collector, name=f"{name}[{target}]", function=obj, kind=kind, subject=f"({target})", target=target
+            )
+            for target in names
+        ]
     return [
-        ContractCheck.from_parent(collector, name=f"{name}[{subject}]", function=obj, subject=subject)
-        for subject in subjects(suite_contract(collector.config), kind)
+        ContractCheck.from_parent(
+            collector,
+            name=f"{name}[{target}:{subject}]" if prefixed else f"{name}[{subject}]",
+            function=obj,
+            kind=kind,
+            subject=subject,
+            target=target,
+        )
+        for target in names
+        for subject in subjects(suite_contract(config), kind)
     ]
 
 
 @pytest.fixture(scope="session")
-def pgcontract_run(pytestconfig: pytest.Config) -> SuiteRun:
-    """The session's shared state (target, snapshot, findings, the isolation tests' transaction)."""
-    return suite_run(pytestconfig)
+def pgcontract_run(pytestconfig: pytest.Config) -> TargetRun:
+    """The (first) target's shared state: target, snapshot, findings, the isolation tests' transaction."""
+    return first_run(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def pgcontract_runs(pytestconfig: pytest.Config) -> dict[str, TargetRun]:
+    """Every target's shared state, by target name."""
+    return target_runs(pytestconfig)
 
 
 @pytest.fixture(scope="session")
@@ -278,17 +328,17 @@ def pgcontract_contract(pytestconfig: pytest.Config) -> Contract:
 @pytest.fixture(scope="session")
 def pgcontract_target(pytestconfig: pytest.Config) -> Target:
     """The database under test: the DSN given (only connected to), or a throwaway server loaded from sql/."""
-    return suite_run(pytestconfig).target()
+    return first_run(pytestconfig).target()
 
 
 @pytest.fixture(scope="session")
 def pgcontract_snapshot(pytestconfig: pytest.Config) -> Snapshot:
-    return suite_run(pytestconfig).snapshot()
+    return first_run(pytestconfig).snapshot()
 
 
 @pytest.fixture(scope="session")
 def pgcontract_findings(pytestconfig: pytest.Config) -> FindingIndex:
-    return suite_run(pytestconfig).findings()
+    return first_run(pytestconfig).findings()
 
 
 def assert_isolated(outcome: Outcome) -> None:

@@ -9,27 +9,29 @@ from __future__ import annotations
 import pytest
 
 from pgcontract.findings import Kind
-from pgcontract.pytest_plugin import SuiteRun, assert_clean, assert_isolated
+from pgcontract.pytest_plugin import assert_clean, assert_isolated
+from pgcontract.targetrun import TargetRun
 
 __all__ = ["test_policies", "test_isolation", "test_isolation_left_nothing_behind"]
 
 
 @pytest.mark.pgcontract(Kind.POLICIES)
-def test_policies(subject: str, run: SuiteRun) -> None:
+def test_policies(subject: str, run: TargetRun) -> None:
     """RLS enabled (and forced where required), the exact policy set, each policy whole."""
     assert_clean(run.findings(), subject, Kind.POLICIES)
 
 
 @pytest.mark.pgcontract(Kind.ISOLATION)
-def test_isolation(subject: str, run: SuiteRun) -> None:
+def test_isolation(subject: str, run: TargetRun) -> None:
     """Users A and B each see and change only their own rows; a caller with no identity nothing."""
     assert_isolated(run.isolation(subject))
 
 
-def test_isolation_left_nothing_behind(pgcontract_run: SuiteRun) -> None:
+@pytest.mark.pgcontract(Kind.ISOLATION, per_target=True)
+def test_isolation_left_nothing_behind(subject: str, run: TargetRun) -> None:
     """After the isolation tests' transaction is rolled back, every touched table holds what it held
     before and no test row exists."""
-    left = pgcontract_run.finish_isolation()
+    left = run.finish_isolation()
     if left is None:
         pytest.skip("no isolation test ran")
     assert left == [], "the isolation tests left rows behind: " + "; ".join(left)

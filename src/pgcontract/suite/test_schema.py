@@ -8,42 +8,43 @@ from __future__ import annotations
 import pytest
 
 from pgcontract.findings import Kind
-from pgcontract.pytest_plugin import SuiteRun, assert_clean
+from pgcontract.pytest_plugin import assert_clean
+from pgcontract.targetrun import TargetRun
 
 __all__ = ["test_table", "test_columns", "test_constraints", "test_indexes", "test_grants", "test_enums"]
 
 
 @pytest.mark.pgcontract(Kind.TABLE)
-def test_table(subject: str, run: SuiteRun) -> None:
+def test_table(subject: str, run: TargetRun) -> None:
     """The table exists, in the schema the contract names."""
     assert_clean(run.findings(), subject, Kind.TABLE)
 
 
 @pytest.mark.pgcontract(Kind.COLUMNS)
-def test_columns(subject: str, run: SuiteRun) -> None:
+def test_columns(subject: str, run: TargetRun) -> None:
     """Every column: type (canonical), nullability, default, identity, generation."""
     assert_clean(run.findings(), subject, Kind.COLUMNS)
 
 
 @pytest.mark.pgcontract(Kind.CONSTRAINTS)
-def test_constraints(subject: str, run: SuiteRun) -> None:
+def test_constraints(subject: str, run: TargetRun) -> None:
     """Primary key, foreign keys with their actions, unique and check constraints."""
     assert_clean(run.findings(), subject, Kind.CONSTRAINTS)
 
 
 @pytest.mark.pgcontract(Kind.INDEXES)
-def test_indexes(subject: str, run: SuiteRun) -> None:
+def test_indexes(subject: str, run: TargetRun) -> None:
     """Every index: keys, uniqueness, method, predicate, INCLUDE columns."""
     assert_clean(run.findings(), subject, Kind.INDEXES)
 
 
 @pytest.mark.pgcontract(Kind.GRANTS)
-def test_grants(subject: str, run: SuiteRun) -> None:
+def test_grants(subject: str, run: TargetRun) -> None:
     """Each listed role has exactly the listed table privileges."""
     assert_clean(run.findings(), subject, Kind.GRANTS)
 
 
 @pytest.mark.pgcontract(Kind.ENUMS)
-def test_enums(subject: str, run: SuiteRun) -> None:
+def test_enums(subject: str, run: TargetRun) -> None:
     """Each enum type exists with exactly its values, in order."""
     assert_clean(run.findings(), subject, Kind.ENUMS)

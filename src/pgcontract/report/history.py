@@ -1,0 +1,126 @@
+"""Run history: each run appends one entry per target to a JSON Lines file or to a table in a database
+the user names (never a checked target); ``pgcontract history`` prints each target's trend."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from pgcontract.connect import Target, connect
+
+DEFAULT_TABLE = "pgcontract_history"
+
+
+def entries_of(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    run_id = str(uuid.uuid4())
+    out = []
+    for target in summary["targets"]:
+        failed = sum(c["failed"] for c in target["counts"].values())
+        out.append(
+            {
+                "run_id": run_id,
+                "target": target["target"],
+                "database": target["database"],
+                "started_at": summary["started_at"],
+                "finished_at": summary["checked_at"],
+                "passed": target["passed"],
+                "healthy": target["healthy"],
+                "reachable": target["reachable"],
+                "failed": failed,
+                "counts": target["counts"],
+                "critical_issues": target["critical_issues"],
+                "failed_tests": target["failed_tests"],
+                "contract_sha256": summary.get("contract_sha256"),
+                "git_commit": summary.get("git_commit"),
+            }
+        )
+    return out
+
+
+def _table(name: str) -> sql.Composable:
+    schema, _, table = name.rpartition(".")
+    return sql.Identifier(schema, table) if schema else sql.Identifier(table)
+
+
+def append(
+    entries: Iterable[dict[str, Any]], *, file: Path | None = None, dsn: str | None = None, table: str = DEFAULT_TABLE
+) -> None:
+    entries = list(entries)
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        with file.open("a", encoding="utf-8") as out:
+            for entry in entries:
+                out.write(json.dumps(entry, sort_keys=True) + "\n")
+    if dsn is not None:
+        with connect(Target("history", dsn)) as conn, conn.transaction():
+            conn.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (id bigserial PRIMARY KEY, run_id uuid NOT NULL,"
+                    " target text NOT NULL, finished_at timestamptz NOT NULL, passed boolean NOT NULL,"
+                    " entry jsonb NOT NULL)"
+                ).format(_table(table))
+            )
+            for entry in entries:
+                conn.execute(
+                    sql.SQL(
+                        "INSERT INTO {} (run_id, target, finished_at, passed, entry) VALUES (%s, %s, %s, %s, %s)"
+                    ).format(_table(table)),
+                    (entry["run_id"], entry["target"], entry["finished_at"], entry["passed"], Jsonb(entry)),
+                )
+
+
+def read(*, file: Path | None = None, dsn: str | None = None, table: str = DEFAULT_TABLE) -> list[dict[str, Any]]:
+    if file is not None:
+        if not file.exists():
+            return []
+        return [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert dsn is not None
+    with connect(Target("history", dsn)) as conn:
+        try:
+            rows = conn.execute(sql.SQL("SELECT entry FROM {} ORDER BY finished_at, id").format(_table(table)))
+            return [dict(row[0]) for row in rows.fetchall() if isinstance(row[0], dict)]
+        except psycopg.errors.UndefinedTable:
+            return []
+
+
+def trend(entries: list[dict[str, Any]], last: int = 10) -> str:
+    """Per target: the last runs (oldest first, ✔ passed, ✘ failed, ? unreachable) and since when it fails."""
+    by_target: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for entry in sorted(entries, key=lambda e: e["finished_at"]):
+        by_target[entry["target"]].append(entry)
+    if not by_target:
+        return "no runs recorded"
+    lines = []
+    width = max(len(t) for t in by_target)
+    for target, runs in sorted(by_target.items()):
+        marks = "".join("?" if not r["reachable"] else ("✔" if r["passed"] else "✘") for r in runs[-last:])
+        latest = runs[-1]
+        if latest["passed"]:
+            streak_start = _streak_start(runs, passed=True)
+            state = f"passing since {streak_start['finished_at']}"
+        else:
+            streak_start = _streak_start(runs, passed=False)
+            count = runs.index(latest) - runs.index(streak_start) + 1
+            what = "unreachable" if not latest["reachable"] else f"{latest['failed']} failed test(s)"
+            state = (
+                f"FAILING since {streak_start['finished_at']} ({count} run{'s' if count != 1 else ''}; last: {what})"
+            )
+        lines.append(f"{target:<{width}}  {marks:<{last}}  {state}")
+    return "\n".join(lines)
+
+
+def _streak_start(runs: list[dict[str, Any]], *, passed: bool) -> dict[str, Any]:
+    start = runs[-1]
+    for run in reversed(runs):
+        if bool(run["passed"]) != passed:
+            break
+        start = run
+    return start

@@ -1,0 +1,149 @@
+"""One target's state during a suite run: the database (a throwaway server is started on first use),
+its snapshot, findings, lints and isolation session, each computed once and kept for the reports."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pgcontract.catalog import Snapshot, read_snapshot
+from pgcontract.checks import run_checks
+from pgcontract.connect import CannotConnect, SessionLimits, Target, connect
+from pgcontract.contract import Contract
+from pgcontract.embedded import LoadError, embedded
+from pgcontract.findings import Finding, FindingIndex, Kind
+from pgcontract.lints import run_lints
+from pgcontract.names import QualifiedName
+from pgcontract.rls.matrix import ImpersonationFailed, IsolationSession, Outcome
+from pgcontract.rls.values import SeedError
+
+EXIT_CONTRACT_ERROR = 2
+EXIT_CANNOT_CONNECT = 3
+
+
+class TargetUnreachable(Exception):
+    """A target of several cannot be reached: its tests fail (once) or skip, the others go on."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    sql_dir: Path
+    limits: SessionLimits
+    rls_live: bool
+    several_targets: bool
+
+
+class TargetRun:
+    def __init__(self, name: str, given: Target | None, contract: Contract, settings: RunSettings) -> None:
+        self.name = name
+        self.given = given
+        self.contract = contract
+        self.settings = settings
+        self._stack = ExitStack()
+        self._target: Target | None = None
+        self._snapshot: Snapshot | None = None
+        self._findings: FindingIndex | None = None
+        self._lints: FindingIndex | None = None
+        self._isolation: IsolationSession | None = None
+        self.outcomes: dict[str, Outcome] = {}
+        self.unreachable: str | None = None
+        self.unreachable_reported = False
+
+    def target(self) -> Target:
+        if self._target is None:
+            given = self.given
+            if given is None:
+                auth = self.contract.auth
+                supabase = auth is None or auth.mode == "supabase"
+                try:
+                    given = self._stack.enter_context(embedded(self.settings.sql_dir, supabase=supabase))
+                except LoadError as exc:
+                    pytest.exit(f"cannot load the throwaway database: {exc}", returncode=EXIT_CONTRACT_ERROR)
+            self._target = given
+        return self._target
+
+    def snapshot(self) -> Snapshot:
+        if self._snapshot is None:
+            if self.unreachable is not None:
+                raise TargetUnreachable(self.unreachable)
+            try:
+                conn = connect(self.target(), self.settings.limits)
+            except CannotConnect as exc:
+                if not self.settings.several_targets:
+                    pytest.exit(str(exc), returncode=EXIT_CANNOT_CONNECT)
+                self.unreachable = f"target {self.name}: {exc}"
+                raise TargetUnreachable(self.unreachable) from None
+            with conn:
+                self._snapshot = read_snapshot(conn, self.contract.schemas, self.settings.limits)
+        return self._snapshot
+
+    def findings(self) -> FindingIndex:
+        if self._findings is None:
+            self._findings = run_checks(self.contract, self.snapshot())
+        return self._findings
+
+    def lints(self) -> FindingIndex:
+        if self._lints is None:
+            self._lints = FindingIndex(run_lints(self.snapshot(), self.contract))
+        return self._lints
+
+    def isolation(self, subject: str) -> Outcome:
+        """The isolation matrix of one table (dynamic: writes test rows in a transaction rolled back)."""
+        target = self.target()
+        if not (target.throwaway or self.settings.rls_live):
+            pytest.skip(
+                f"dynamic RLS tests write test rows (always rolled back): pass --rls-live to run them on "
+                f"{target.display}"
+            )
+        session = self.isolation_session()
+        try:
+            outcome = session.run(QualifiedName.parse(subject))
+        except (SeedError, ImpersonationFailed) as exc:
+            pytest.fail(f"cannot run the isolation matrix of {subject}: {exc}", pytrace=False)
+        self.outcomes[subject] = outcome
+        return outcome
+
+    def isolation_session(self) -> IsolationSession:
+        if self._isolation is None:
+            snapshot = self.snapshot()
+            try:
+                conn = self._stack.enter_context(connect(self.target(), self.settings.limits))
+            except CannotConnect as exc:
+                raise TargetUnreachable(f"target {self.name}: {exc}") from None
+            self._isolation = IsolationSession(
+                conn, self.contract, snapshot, throwaway=self.target().throwaway, limits=self.settings.limits
+            )
+        return self._isolation
+
+    def finish_isolation(self) -> list[str] | None:
+        """Roll the isolation tests' transaction back; what was left behind (None if none ran)."""
+        if self._isolation is None:
+            return None
+        session, self._isolation = self._isolation, None
+        return session.finish()
+
+    def recorded(self, subject: str, kind: Kind) -> list[Finding]:
+        """What was found for a test, from what is already computed (never queries the target)."""
+        if kind is Kind.ISOLATION:
+            outcome = self.outcomes.get(subject)
+            return isolation_findings(outcome) if outcome is not None else []
+        index = self._lints if kind is Kind.LINTS else self._findings
+        return index.of(subject, kind) if index is not None else []
+
+    def close(self) -> None:
+        if self._isolation is not None:
+            self.finish_isolation()
+        self._stack.close()
+
+
+def isolation_findings(outcome: Outcome) -> list[Finding]:
+    table = str(outcome.table)
+    found = [Finding(v.rule, Kind.ISOLATION, table, table, v.message, v.expected, v.actual) for v in outcome.violations]
+    found += [
+        Finding("isolation.left_behind", Kind.ISOLATION, table, table, f"left behind: {p}", "nothing", p)
+        for p in outcome.left_behind
+    ]
+    return found

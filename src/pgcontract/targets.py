@@ -1,0 +1,70 @@
+"""The databases a run checks: one DSN, several (``--dsn`` repeated), or a targets file.
+
+A targets file maps names to DSNs; ``${VAR}`` is replaced by the environment variable VAR, so the file
+can live in the repository without secrets::
+
+    eu: ${EU_DATABASE_URL}
+    us: postgresql://checker@db-us.example.com/app
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from pgcontract.connect import Target, redact_dsn
+
+_NAMED = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)=(?P<dsn>postgres(?:ql)?://.*)$")
+_VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class TargetsError(ValueError):
+    """A bad --dsn or targets file; the message names the problem (never a password)."""
+
+
+def _expand(text: str, where: str) -> str:
+    def value(match: re.Match[str]) -> str:
+        name = match.group("name")
+        if name not in os.environ:
+            raise TargetsError(f"{where}: environment variable {name} is not set")
+        return os.environ[name]
+
+    return _VAR.sub(value, text)
+
+
+def default_name(dsn: str) -> str:
+    """``dbname@host`` from a DSN (no user, no password)."""
+    shown = redact_dsn(dsn)
+    host_port, _, dbname = shown.rpartition("@")[2].partition("/")
+    return f"{dbname or 'db'}@{host_port.split(':')[0]}"
+
+
+def parse_targets(dsns: Sequence[str], targets_file: Path | None) -> list[Target]:
+    """Targets from ``--dsn`` values (``NAME=postgresql://...`` names one) and a targets file."""
+    found: list[Target] = []
+    for dsn in dsns:
+        match = _NAMED.match(dsn)
+        name, value = (match.group("name"), match.group("dsn")) if match else (default_name(dsn), dsn)
+        found.append(Target(name=name, dsn=value))
+    if targets_file is not None:
+        try:
+            data = yaml.safe_load(targets_file.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise TargetsError(f"{targets_file}: cannot read targets file ({type(exc).__name__})") from None
+        if isinstance(data, dict) and set(data) == {"targets"}:
+            data = data["targets"]
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            raise TargetsError(f"{targets_file}: expected a mapping of target names to DSNs")
+        for name, dsn in data.items():
+            found.append(Target(name=str(name), dsn=_expand(dsn, f"{targets_file}: {name}")))
+    names = [t.name for t in found]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise TargetsError(
+            f"target names must differ: {', '.join(duplicates)} (name them: --dsn NAME=postgresql://...)"
+        )
+    return found
