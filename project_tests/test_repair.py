@@ -10,10 +10,20 @@ from typing import Any
 import psycopg
 import pytest
 
-from pgcontract.connect import DEFAULT_LIMITS, Target, connect
+from pgcontract.connect import DEFAULT_LIMITS, SessionLimits, Target, connect
 from pgcontract.contract import Contract, load_contract
+from pgcontract.ddl import Phase
 from pgcontract.findings import Finding, Fix, Hazard, Kind, Level
-from pgcontract.repair import RepairPlan, apply_plan, check_now, comment, parse_statements, plan_repair, render_plan
+from pgcontract.repair import (
+    RepairPlan,
+    Statement,
+    apply_plan,
+    check_now,
+    comment,
+    parse_statements,
+    plan_repair,
+    render_plan,
+)
 from project_tests.defects import DEFECTS, Defect
 from project_tests.helpers import SCHEMAS, check, errors
 
@@ -252,3 +262,18 @@ def test_the_safe_part_is_one_transaction_with_limits() -> None:
     ]
     assert "SET LOCAL lock_timeout = '2s';" in script
     assert "SET LOCAL statement_timeout = '30s';" in script
+
+
+def test_apply_sets_the_limits_for_its_transaction_only(chat_db: Target) -> None:
+    probe = (
+        "CREATE TABLE public.probe AS SELECT current_setting('lock_timeout') AS lock_timeout,"
+        " current_setting('statement_timeout') AS statement_timeout, now() = statement_timestamp() AS first"
+    )
+    plan = RepairPlan(statements=[Statement(Phase.TABLES, "SELECT 1;", []), Statement(Phase.TABLES, probe, [])])
+    limits = SessionLimits(statement_timeout="7s", lock_timeout="3s")
+    with connect(chat_db) as conn:
+        conn.autocommit = True  # apply_plan must not run under autocommit, where the limits would do nothing
+        assert apply_plan(conn, plan, limits) == 2
+        assert conn.execute("SELECT * FROM public.probe").fetchone() == ("3s", "7s", False)
+        conn.rollback()
+        assert conn.execute("SHOW lock_timeout").fetchone() == ("0",)
