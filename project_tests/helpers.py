@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from subprocess import CompletedProcess
 
+import psycopg
+
 from pgcontract.catalog import Snapshot, read_snapshot
 from pgcontract.checks import run_checks
 from pgcontract.connect import DEFAULT_LIMITS, Target, connect
@@ -71,3 +73,15 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     full_env = {k: v for k, v in os.environ.items() if k not in ("PGCONTRACT_DSN", "DATABASE_URL")}
     full_env.update(env or {})
     return subprocess.run(command, cwd=cwd or ROOT, env=full_env, capture_output=True, text=True, timeout=300)
+
+
+def fingerprint(target: Target) -> tuple[object, ...]:
+    """Counts that any write would change: databases, relations, rows written, roles."""
+    with psycopg.connect(target.dsn) as conn:
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM pg_database), (SELECT count(*) FROM pg_class),"
+            " (SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables),"
+            " (SELECT count(*) FROM pg_roles)"
+        ).fetchone()
+        assert row is not None
+        return tuple(row)

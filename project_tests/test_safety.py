@@ -9,7 +9,7 @@ from collections.abc import Callable
 import psycopg
 
 from pgcontract.connect import SessionLimits, Target, connect, read_only
-from project_tests.helpers import CHAT_CONTRACT, run_cli
+from project_tests.helpers import CHAT_CONTRACT, fingerprint, run_cli
 
 
 def test_read_only_transaction_sets_limits(chat_db: Target) -> None:
@@ -35,25 +35,14 @@ def test_limits_do_not_outlive_the_transaction(chat_db: Target) -> None:
         assert conn.execute("SHOW statement_timeout").fetchone() == ("0",)
 
 
-def _fingerprint(target: Target) -> tuple[object, ...]:
-    with psycopg.connect(target.dsn) as conn:
-        row = conn.execute(
-            "SELECT (SELECT count(*) FROM pg_database), (SELECT count(*) FROM pg_class),"
-            " (SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables),"
-            " (SELECT count(*) FROM pg_roles)"
-        ).fetchone()
-        assert row is not None
-        return tuple(row)
-
-
 def test_dsn_run_creates_and_writes_nothing_even_as_a_connect_only_role(
     chat_db: Target, run_sql: Callable[[str], None]
 ) -> None:
     run_sql("CREATE ROLE auditor LOGIN; ALTER ROLE auditor SET default_transaction_read_only = on")
     params = psycopg.conninfo.conninfo_to_dict(chat_db.dsn)
     auditor = psycopg.conninfo.make_conninfo(chat_db.dsn, user="auditor")
-    before = _fingerprint(chat_db)
+    before = fingerprint(chat_db)
     result = run_cli("check", "--dsn", auditor, "--contract", str(CHAT_CONTRACT))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert _fingerprint(chat_db) == before
+    assert fingerprint(chat_db) == before
     assert str(params["dbname"]) in auditor

@@ -93,6 +93,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("schema", help="print the contract's JSON Schema (for editors)")
 
+    ddl = sub.add_parser("sql", help="print complete, idempotent DDL for everything the contract requires")
+    ddl.add_argument("--contract", default="contracts")
+
+    repair = sub.add_parser(
+        "repair",
+        help="print the SQL that brings a drifted database back to the contract (--apply: run its safe part)",
+        description="Print the repair SQL: safe statements in one transaction, hazardous fixes commented out "
+        "under a warning. --apply runs the safe part in one transaction with lock_timeout and statement_timeout, "
+        "then checks again. Exit codes: 0 clean, 1 something to repair or left, 2 usage, 3 cannot connect.",
+    )
+    _add_target_options(repair)
+    repair.add_argument("--apply", action="store_true", help="run the safe statements, then check again")
+    repair.add_argument("--statement-timeout", default="30s")
+    repair.add_argument("--lock-timeout", default="2s")
+
     validate = sub.add_parser("validate", help="validate a contract without connecting")
     validate.add_argument("--contract", default="contracts")
     return parser
@@ -116,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "validate": cmd_validate,
         "up": cmd_up,
         "history": cmd_history,
+        "sql": cmd_sql,
+        "repair": cmd_repair,
     }
     try:
         return handler[args.command](args, passthrough)
@@ -302,6 +319,65 @@ def cmd_snapshot(args: argparse.Namespace, _: list[str]) -> int:
     )
     sys.stdout.write(dump_contract(data, header))
     return EXIT_OK
+
+
+def cmd_sql(args: argparse.Namespace, _: list[str]) -> int:
+    from pgcontract.contract import Contract
+    from pgcontract.ddl import contract_ddl
+
+    contract = _load(args.contract)
+    if not isinstance(contract, Contract):
+        return EXIT_USAGE
+    sys.stdout.write(contract_ddl(contract))
+    return EXIT_OK
+
+
+def cmd_repair(args: argparse.Namespace, _: list[str]) -> int:
+    from contextlib import ExitStack
+
+    from pgcontract.contract import Contract
+    from pgcontract.embedded import LoadError, embedded
+    from pgcontract.findings import render_all
+    from pgcontract.repair import RepairFailed, apply_plan, check_now, plan_repair, render_plan
+
+    contract = _load(args.contract)
+    if not isinstance(contract, Contract):
+        return EXIT_USAGE
+    limits = SessionLimits(statement_timeout=args.statement_timeout, lock_timeout=args.lock_timeout)
+    dsn = _dsn_from(args)
+    with ExitStack() as stack:
+        if dsn:
+            target = Target("target", dsn)
+        else:
+            try:
+                target = stack.enter_context(embedded(Path(args.sql), supabase=_wants_supabase_shim(args.contract)))
+            except LoadError as exc:
+                return _die(str(exc), EXIT_USAGE)
+            if args.apply:
+                print("pgcontract: no --dsn: repairing a throwaway server (`pgcontract up` keeps one)", file=sys.stderr)
+        conn = stack.enter_context(connect(target, limits))
+        findings = check_now(conn, contract, limits)
+        plan = plan_repair(findings.findings)
+        header = [
+            f"pgcontract repair of {target.display} against {args.contract}:"
+            f" errors: {len(findings.errors())}, warnings: {len(findings.findings) - len(findings.errors())}.",
+            "Safe statements run in one transaction; hazardous fixes follow, commented out, under a WARNING.",
+        ]
+        sys.stdout.write(render_plan(plan, limits, header))
+        if not args.apply:
+            return EXIT_VIOLATED if findings.errors() else EXIT_OK
+        try:
+            count = apply_plan(conn, plan, limits)
+        except RepairFailed as exc:
+            return _die(f"repair failed: {target.redact(str(exc))}", EXIT_VIOLATED)
+        print(f"pgcontract: applied {count} statements to {target.display} in one transaction", file=sys.stderr)
+        after = check_now(conn, contract, limits)
+    if not after.findings:
+        print("pgcontract: checked again: the database satisfies the contract", file=sys.stderr)
+        return EXIT_OK
+    print(f"pgcontract: checked again: errors left: {len(after.errors())}", file=sys.stderr)
+    print(render_all(after.findings), file=sys.stderr)
+    return EXIT_VIOLATED if after.errors() else EXIT_OK
 
 
 def entry() -> None:

@@ -41,6 +41,7 @@ PLATFORM_SCHEMAS = frozenset(
     ]
 )
 _SPECIAL = set('.",()')
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 class InvalidName(ValueError):
@@ -64,14 +65,22 @@ class QualifiedName(NamedTuple):
         raise InvalidName(f"{text!r}: expected name or schema.name")
 
 
+def parse_regclass(text: str) -> QualifiedName:
+    """A relation name as PostgreSQL reads ``regclass`` text: quoted parts literal, others lower-cased."""
+    parts = split_parts(text.strip(), fold=True)
+    if len(parts) > 2:
+        raise InvalidName(f"{text!r}: expected name or schema.name")
+    return QualifiedName(DEFAULT_SCHEMA, parts[0]) if len(parts) == 1 else QualifiedName(parts[0], parts[1])
+
+
 def quote_part(part: str) -> str:
     if part and not (_SPECIAL & set(part)) and part == part.strip():
         return part
     return '"' + part.replace('"', '""') + '"'
 
 
-def split_parts(text: str) -> list[str]:
-    """Split ``a.b`` or ``"a.x"."b"`` into its parts."""
+def split_parts(text: str, fold: bool = False) -> list[str]:
+    """Split ``a.b`` or ``"a.x"."b"`` into its parts (``fold``: lower-case unquoted parts, as SQL does)."""
     parts: list[str] = []
     i, n = 0, len(text)
     while True:
@@ -97,6 +106,8 @@ def split_parts(text: str) -> list[str]:
             part = text[i:j]
             if '"' in part:
                 raise InvalidName(f"{text!r}: a quote may only surround a whole name part")
+            if fold:
+                part = part.strip().translate(_ASCII_LOWER)
             i = j
         if not part:
             raise InvalidName(f"{text!r}: empty name part")

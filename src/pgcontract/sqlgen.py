@@ -7,13 +7,26 @@ inserted as SQL; every name goes through ``sql.Identifier``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import get_args
 
 from psycopg import sql
 
-from pgcontract.contract.model import Check, Column, ForeignKey, Index, Policy, Table, Unique, key_spec
+from pgcontract.contract.model import (
+    Check,
+    Column,
+    ForeignKey,
+    Index,
+    Policy,
+    Privilege,
+    Table,
+    Unique,
+    key_spec,
+)
 from pgcontract.indexkeys import KeySpec
-from pgcontract.names import QualifiedName
-from pgcontract.sqlnorm import parse_type, referenced_columns
+from pgcontract.names import InvalidName, QualifiedName, parse_regclass
+from pgcontract.sqlnorm import nextval_sequence, parse_type, referenced_columns
+
+PRIVILEGES: tuple[str, ...] = get_args(Privilege)
 
 Composable = sql.Composable
 
@@ -112,13 +125,20 @@ def fk_name(table: QualifiedName, fk: ForeignKey) -> str:
     return fk.name or constraint_name(table, fk.columns, "fkey")
 
 
-def add_foreign_key(name: QualifiedName, fk: ForeignKey) -> list[Composable]:
-    """NOT VALID, then VALIDATE: the check of existing rows does not block writes."""
-    cname = sql.Identifier(fk_name(name, fk))
+def _add_constraint(name: QualifiedName, cname: str, clause: Composable, not_valid: bool) -> list[Composable]:
+    """NOT VALID, then VALIDATE: the check of existing rows does not block writes. (A new table has no rows
+    to check: ``not_valid=False`` adds it in one statement.)"""
+    action = _CONSTRAINT_PREFIX.format(sql.Identifier(cname)) + clause
+    if not not_valid:
+        return [alter_table(name, action)]
     return [
-        alter_table(name, _CONSTRAINT_PREFIX.format(cname) + foreign_key_clause(fk) + sql.SQL(" NOT VALID")),
-        alter_table(name, sql.SQL("VALIDATE CONSTRAINT {}").format(cname)),
+        alter_table(name, action + sql.SQL(" NOT VALID")),
+        alter_table(name, sql.SQL("VALIDATE CONSTRAINT {}").format(sql.Identifier(cname))),
     ]
+
+
+def add_foreign_key(name: QualifiedName, fk: ForeignKey, not_valid: bool = True) -> list[Composable]:
+    return _add_constraint(name, fk_name(name, fk), foreign_key_clause(fk), not_valid)
 
 
 def unique_name(table: QualifiedName, unique: Unique) -> str:
@@ -139,15 +159,9 @@ def check_name(table: QualifiedName, check: Check, position: int) -> str:
     return base if position == 0 else constraint_name(table, [*columns[:1], str(position)], "check")
 
 
-def add_check(name: QualifiedName, check: Check, position: int = 0) -> list[Composable]:
-    cname = sql.Identifier(check_name(name, check, position))
-    return [
-        alter_table(
-            name,
-            _CONSTRAINT_PREFIX.format(cname) + sql.SQL("CHECK ({}) NOT VALID").format(sql.SQL(check.expression)),
-        ),
-        alter_table(name, sql.SQL("VALIDATE CONSTRAINT {}").format(cname)),
-    ]
+def add_check(name: QualifiedName, check: Check, position: int = 0, not_valid: bool = True) -> list[Composable]:
+    clause = sql.SQL("CHECK ({})").format(sql.SQL(check.expression))
+    return _add_constraint(name, check_name(name, check, position), clause, not_valid)
 
 
 def drop_constraint(name: QualifiedName, constraint: str) -> Composable:
@@ -220,10 +234,54 @@ def drop_policy(table: QualifiedName, policy_name: str) -> Composable:
     return sql.SQL("DROP POLICY IF EXISTS {} ON {};").format(sql.Identifier(policy_name), ident(table))
 
 
+def grant_exactly(table: QualifiedName, role: str, privileges: Iterable[str]) -> list[Composable]:
+    """The role ends up with exactly these table privileges: the others revoked, these granted."""
+    wanted = set(privileges)
+    others = set(PRIVILEGES) - wanted
+    out = [grant(table, role, others, revoke=True)] if others else []
+    if wanted:
+        out.append(grant(table, role, wanted))
+    return out
+
+
 def grant(table: QualifiedName, role: str, privileges: Iterable[str], revoke: bool = False) -> Composable:
     privs = sql.SQL(", ").join(sql.SQL(p.upper()) for p in sorted(privileges))
     template = "REVOKE {} ON {} FROM {};" if revoke else "GRANT {} ON {} TO {};"
     return sql.SQL(template).format(privs, ident(table), _role(role))
+
+
+def create_schema(schema: str) -> Composable:
+    return sql.SQL("CREATE SCHEMA IF NOT EXISTS {};").format(sql.Identifier(schema))
+
+
+def create_sequence(sequence: QualifiedName) -> Composable:
+    return sql.SQL("CREATE SEQUENCE IF NOT EXISTS {};").format(ident(sequence))
+
+
+def sequence_owned_by(sequence: QualifiedName, table: QualifiedName, column: str) -> Composable:
+    """The sequence goes with its column (as for ``serial``): dropped with it."""
+    owner = sql.Identifier(table.schema, table.name, column)
+    return sql.SQL("ALTER SEQUENCE {} OWNED BY {};").format(ident(sequence), owner)
+
+
+def column_sequences(table: Table) -> list[tuple[QualifiedName, str]]:
+    """(sequence, column) for each column whose default is ``nextval('<sequence>'::regclass)``."""
+    out = []
+    for column_name, column in table.columns.items():
+        text = nextval_sequence(column.default) if column.default else None
+        if text is not None:
+            try:
+                out.append((parse_regclass(text), column_name))
+            except InvalidName:
+                continue
+    return out
+
+
+def restart_identity_after_max(table: QualifiedName, column: str) -> Composable:
+    """A new identity sequence starts at 1: move it past the values already stored."""
+    return sql.SQL("SELECT setval(pg_get_serial_sequence({}, {}), coalesce(max({}), 0) + 1, false) FROM {};").format(
+        sql.Literal(render(ident(table))), sql.Literal(column), sql.Identifier(column), ident(table)
+    )
 
 
 def create_enum(name: QualifiedName, labels: Sequence[str]) -> Composable:
@@ -237,30 +295,3 @@ def add_enum_value(name: QualifiedName, label: str, after: str | None) -> Compos
     if after is not None:
         statement += sql.SQL(" AFTER {}").format(sql.Literal(after))
     return statement + sql.SQL(";")
-
-
-def table_objects(name: QualifiedName, table: Table) -> list[Composable]:
-    """Everything a table needs after its CREATE TABLE: keys, checks, indexes, RLS, policies, grants."""
-    out: list[Composable] = []
-    for fk in table.foreign_keys:
-        out.extend(add_foreign_key(name, fk))
-    for unique in table.unique:
-        out.append(add_unique(name, unique))
-    for i, check in enumerate(table.checks):
-        out.extend(add_check(name, check, i))
-    for index_name, index in table.indexes.items():
-        out.append(create_index(name, index_name, index))
-    if table.rls is not None:
-        out.append(enable_rls(name, table.rls.enabled))
-        if table.rls.forced is not None:
-            out.append(force_rls(name, table.rls.forced))
-        for policy_name, policy in (table.rls.policies or {}).items():
-            out.append(create_policy(name, policy_name, policy))
-    for role, privileges in (table.grants or {}).items():
-        if privileges:
-            out.append(grant(name, role, privileges))
-    return out
-
-
-def create_table_complete(name: QualifiedName, table: Table) -> list[Composable]:
-    return [create_table(name, table), *table_objects(name, table)]

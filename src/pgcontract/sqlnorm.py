@@ -455,3 +455,17 @@ def referenced_columns(text: str) -> list[str]:
 
     walk(_parse_expression(text))
     return found
+
+
+def nextval_sequence(text: str) -> str | None:
+    """The sequence a default such as ``nextval('seq'::regclass)`` draws from, as its regclass text."""
+    try:
+        call = _parse_expression(text).get("FuncCall")
+    except InvalidSql:
+        return None
+    if call is None or [n["String"]["sval"] for n in call["funcname"]] not in (["nextval"], ["pg_catalog", "nextval"]):
+        return None
+    args = call.get("args", [])
+    arg = args[0].get("TypeCast", {}).get("arg", args[0]) if len(args) == 1 else {}
+    value = arg.get("A_Const", {}).get("sval")
+    return value["sval"] if isinstance(value, dict) and "sval" in value else None

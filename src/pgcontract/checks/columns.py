@@ -9,7 +9,7 @@ from pgcontract.checks.base import Context, finding, fix, member
 from pgcontract.contract.model import Column, Table
 from pgcontract.findings import Finding, Fix, Hazard, Kind
 from pgcontract.names import QualifiedName
-from pgcontract.sqlgen import add_column, alter_column, alter_table, set_type
+from pgcontract.sqlgen import add_column, alter_column, alter_table, restart_identity_after_max, set_type
 from pgcontract.sqlnorm import parse_type
 
 K = Kind.COLUMNS
@@ -73,9 +73,10 @@ def _compare(ctx: Context, name: QualifiedName, column_name: str, column: Column
         action = f"{verb} GENERATED {column.identity.upper()}" + (" AS IDENTITY" if verb == "ADD" else "")
         have = f"generated {found.identity} as identity" if found.identity else "not an identity column"
         want = f"generated {column.identity} as identity"
-        differences.append(
-            ("column.identity", "identity differs", want, have, fix(alter_column(name, column_name, action)))
-        )
+        statements = [alter_column(name, column_name, action)]
+        if verb == "ADD":
+            statements.append(restart_identity_after_max(name, column_name))
+        differences.append(("column.identity", "identity differs", want, have, fix(statements)))
     if column.generated is not None and not ctx.same_expr(column.generated, found.generated, name):
         drop = alter_table(name, sql.SQL("DROP COLUMN {}").format(sql.Identifier(column_name)))
         repair = fix(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from pgcontract.catalog import snapshot as snap
 from pgcontract.checks.base import Context, finding, fix, member
-from pgcontract.contract.model import ForeignKey, Table
+from pgcontract.contract.model import Check, ForeignKey, Table
 from pgcontract.findings import Finding, Hazard, Kind
 from pgcontract.names import QualifiedName
 from pgcontract.sqlgen import (
@@ -20,6 +22,18 @@ from pgcontract.sqlgen import (
 )
 
 K = Kind.CONSTRAINTS
+Named = TypeVar("Named", ForeignKey, Check)
+
+
+def _free_name(actual: snap.Table, item: Named, wanted: str) -> Named:
+    """``item`` named ``wanted``, or, when another constraint of the table holds that name (an extra check
+    with the same generated name, say), ``wanted1``, ``wanted2``... as PostgreSQL picks names."""
+    taken = {c.name for c in actual.constraints}
+    name, n = wanted, 0
+    while name in taken:
+        n += 1
+        name = wanted.encode("utf-8")[: 63 - len(str(n))].decode("utf-8", "ignore") + str(n)
+    return item.model_copy(update={"name": name})
 
 
 def check_constraints(ctx: Context, name: QualifiedName, table: Table, actual: snap.Table) -> list[Finding]:
@@ -116,7 +130,7 @@ def _foreign_key(name: QualifiedName, fk: ForeignKey, actual: snap.Table) -> lis
                 "foreign key is missing",
                 expected_text,
                 "absent",
-                fix(add_foreign_key(name, fk)),
+                fix(add_foreign_key(name, _free_name(actual, fk, fk_name(name, fk)))),
             )
         ]
     found = matching[0]
@@ -207,7 +221,7 @@ def _checks(ctx: Context, name: QualifiedName, table: Table, actual: snap.Table)
                     "check constraint is missing",
                     check.expression,
                     present if present else "no check constraints",
-                    fix(add_check(name, check, position)),
+                    fix(add_check(name, _free_name(actual, check, check_name(name, check, position)), position)),
                 )
             )
     return out

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pgcontract.checks.base import Context, finding, fix
 from pgcontract.contract.model import Table
+from pgcontract.ddl import table_steps
 from pgcontract.findings import Finding, Kind
-from pgcontract.names import QualifiedName
-from pgcontract.sqlgen import create_table_complete
+from pgcontract.names import DEFAULT_SCHEMA, QualifiedName
+from pgcontract.sqlgen import Composable, create_schema, drop_index
 
 
 def check_table(ctx: Context, name: QualifiedName, table: Table) -> list[Finding]:
@@ -24,6 +25,16 @@ def check_table(ctx: Context, name: QualifiedName, table: Table) -> list[Finding
             f"table is missing{hint}",
             f"table {name}",
             "absent" + (f" (found: {', '.join(elsewhere)})" if elsewhere else ""),
-            fix(create_table_complete(name, table)),
+            fix(_create(ctx, name, table)),
         )
     ]
+
+
+def _create(ctx: Context, name: QualifiedName, table: Table) -> list[Composable]:
+    """The table's DDL; first its schema when no table lives there, and the drop of an index whose name
+    another table holds (a renamed table keeps its indexes, and index names are unique per schema)."""
+    out: list[Composable] = []
+    if name.schema != DEFAULT_SCHEMA and not any(q.schema == name.schema for q in ctx.snapshot.tables):
+        out.append(create_schema(name.schema))
+    out += [drop_index(name.schema, i) for i in table.indexes if (name.schema, i) in ctx.snapshot.index_owner]
+    return out + [statement for _, statement in table_steps(name, table)]

@@ -1,0 +1,175 @@
+"""Whole-contract DDL: everything a contract requires, idempotent, in dependency order.
+
+``contract_ddl`` is what ``pgcontract sql`` prints (and what an admin endpoint hands out as set-up SQL);
+``table_steps`` is the DDL of one table, shared with the fix of a missing table. The statements
+themselves are built in ``sqlgen``; names reach SQL only through ``sql.Identifier`` and ``sql.Literal``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from enum import IntEnum
+
+from psycopg import sql
+
+from pgcontract import __version__
+from pgcontract.contract.model import Contract, Table
+from pgcontract.names import QualifiedName
+from pgcontract.sqlgen import (
+    Composable,
+    add_check,
+    add_foreign_key,
+    add_unique,
+    check_name,
+    column_sequences,
+    create_enum,
+    create_index,
+    create_policy,
+    create_schema,
+    create_sequence,
+    create_table,
+    drop_policy,
+    enable_rls,
+    fk_name,
+    force_rls,
+    grant_exactly,
+    render,
+    sequence_owned_by,
+    unique_name,
+)
+
+
+class Phase(IntEnum):
+    """Dependency order: a statement may rely on everything of the phases before its own."""
+
+    SCHEMAS = 1
+    TYPES = 2
+    SEQUENCES = 3
+    TABLES = 4
+    COLUMNS = 5
+    KEYS = 6  # primary keys and unique constraints
+    INDEXES = 7  # before foreign keys: a foreign key needs a unique index on the columns it references
+    FOREIGN_KEYS = 8
+    CHECKS = 9
+    RLS = 10
+    POLICIES = 11  # after every table and column: a policy may read other tables
+    GRANTS = 12
+
+    @property
+    def title(self) -> str:
+        return _TITLES[self]
+
+
+_TITLES = {
+    Phase.SCHEMAS: "schemas",
+    Phase.TYPES: "enum types",
+    Phase.SEQUENCES: "sequences of column defaults",
+    Phase.TABLES: "tables",
+    Phase.COLUMNS: "columns",
+    Phase.KEYS: "primary keys and unique constraints",
+    Phase.INDEXES: "indexes",
+    Phase.FOREIGN_KEYS: "foreign keys",
+    Phase.CHECKS: "check constraints",
+    Phase.RLS: "row level security",
+    Phase.POLICIES: "policies",
+    Phase.GRANTS: "grants",
+}
+
+Step = tuple[Phase, Composable]
+
+_SCHEMA_EXISTS = sql.SQL("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = {}")
+_TYPE_EXISTS = sql.SQL(
+    "SELECT 1 FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace"
+    " WHERE n.nspname = {} AND t.typname = {}"
+)
+_CONSTRAINT_EXISTS = sql.SQL(
+    "SELECT 1 FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_class r ON r.oid = c.conrelid"
+    " JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace"
+    " WHERE n.nspname = {} AND r.relname = {} AND c.conname = {}"
+)
+
+
+def unless_exists(query: sql.SQL, names: Iterable[str], statement: Composable) -> Composable:
+    """A ``DO`` block running ``statement`` only when ``query`` (given the names as literals) finds nothing:
+    for DDL that has no IF NOT EXISTS (constraints, types), and for schemas, whose IF NOT EXISTS still
+    needs the CREATE privilege on the database."""
+    condition = sql.SQL("NOT EXISTS ({})").format(query.format(*(sql.Literal(n) for n in names)))
+    body = render(sql.SQL("BEGIN\n  IF {} THEN\n    {}\n  END IF;\nEND").format(condition, statement))
+    tag, n = "$pgcontract$", 0
+    while tag in body:  # a dollar quote ends only at its exact tag: pick one the body does not contain
+        n += 1
+        tag = f"$pgcontract{n}$"
+    return sql.Composed([sql.SQL("DO "), sql.SQL(tag), sql.SQL("\n" + body + "\n"), sql.SQL(tag), sql.SQL(";")])
+
+
+def table_steps(name: QualifiedName, table: Table, idempotent: bool = False) -> list[Step]:
+    """The DDL of one table and what belongs to it. ``idempotent``: constraints are guarded and policies
+    dropped and re-created, so running it against an existing table fails nothing and changes nothing."""
+    sequences = column_sequences(table)
+    steps: list[Step] = [(Phase.SEQUENCES, create_sequence(s)) for s, _ in sequences]
+    steps.append((Phase.TABLES, create_table(name, table)))
+    steps += [(Phase.TABLES, sequence_owned_by(s, name, column)) for s, column in sequences]
+
+    def constraint(phase: Phase, constraint_name: str, statements: list[Composable]) -> None:
+        for statement in statements:
+            if idempotent:
+                statement = unless_exists(_CONSTRAINT_EXISTS, (*name, constraint_name), statement)
+            steps.append((phase, statement))
+
+    for unique in table.unique:
+        constraint(Phase.KEYS, unique_name(name, unique), [add_unique(name, unique)])
+    steps += [(Phase.INDEXES, create_index(name, i, index)) for i, index in table.indexes.items()]
+    for fk in table.foreign_keys:
+        constraint(Phase.FOREIGN_KEYS, fk_name(name, fk), add_foreign_key(name, fk, not_valid=False))
+    for position, check in enumerate(table.checks):
+        statements = add_check(name, check, position, not_valid=False)
+        constraint(Phase.CHECKS, check_name(name, check, position), statements)
+    if table.rls is not None:
+        steps.append((Phase.RLS, enable_rls(name, table.rls.enabled)))
+        if table.rls.forced is not None:
+            steps.append((Phase.RLS, force_rls(name, table.rls.forced)))
+        for policy_name, policy in (table.rls.policies or {}).items():
+            if idempotent:
+                steps.append((Phase.POLICIES, drop_policy(name, policy_name)))
+            steps.append((Phase.POLICIES, create_policy(name, policy_name, policy)))
+    for role, privileges in (table.grants or {}).items():
+        steps += [(Phase.GRANTS, statement) for statement in grant_exactly(name, role, privileges)]
+    return steps
+
+
+def contract_steps(contract: Contract) -> list[Step]:
+    """Every statement the contract requires, idempotent, sorted by phase (stable: contract order within)."""
+    schemas = sorted({n.schema for n in (*contract.table_map, *contract.enum_map)})
+    steps: list[Step] = [(Phase.SCHEMAS, unless_exists(_SCHEMA_EXISTS, [s], create_schema(s))) for s in schemas]
+    steps += [
+        (Phase.TYPES, unless_exists(_TYPE_EXISTS, name, create_enum(name, labels)))
+        for name, labels in contract.enum_map.items()
+    ]
+    for name, table in contract.table_map.items():
+        steps += table_steps(name, table, idempotent=True)
+    return sorted(steps, key=lambda step: step[0])
+
+
+def with_sections(statements: Iterable[tuple[Phase, str]]) -> Iterator[str]:
+    """The statements' text, each phase under a ``-- <phase>`` heading."""
+    current: Phase | None = None
+    for phase, text in statements:
+        if phase is not current:
+            yield ""
+            yield f"-- {phase.title}"
+            current = phase
+        yield text
+
+
+def contract_ddl(contract: Contract) -> str:
+    """Complete, idempotent DDL for a contract: applied to an empty database, the contract passes; applied
+    again, nothing changes and nothing fails."""
+    header = [
+        f"-- DDL for {len(contract.table_map)} tables and {len(contract.enum_map)} enum types,"
+        f" generated by pgcontract {__version__} from the contract.",
+        "-- Idempotent: running it again changes nothing. It creates what is missing and does not alter what",
+        "-- exists (`pgcontract repair` brings a drifted database back). Tables the contract references but does",
+        "-- not declare (such as auth.users) must exist. Atomic with: psql --single-transaction -f <file>",
+    ]
+    body = with_sections((phase, render(statement)) for phase, statement in contract_steps(contract))
+    return "\n".join([*header, *body]) + "\n"

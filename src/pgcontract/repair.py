@@ -1,0 +1,273 @@
+"""Repair: the SQL that brings a drifted database back to its contract, computed from the findings.
+
+Every finding carries its fix; the plan takes the fixes as they are and only sorts, deduplicates and
+sets aside:
+
+- a fix is *held back* (printed commented out, under a WARNING saying why) when it declares a hazard
+  (``data-loss``, ``long-lock``, ``manual``), when its findings are only warnings, or when one of its
+  statements is not on the list of statements repair runs. That list is checked on PostgreSQL's own parse
+  of each statement, independently of the checks: no DROP TABLE, DROP COLUMN, DROP TYPE, ALTER COLUMN ...
+  TYPE, SET NOT NULL, TRUNCATE, DELETE, UPDATE, RENAME or CASCADE is ever run, whatever a fix says;
+- the other fixes are split into statements, each statement kept once (several findings on one index or
+  policy share one re-create), and ordered by phase (``ddl.Phase``: tables before their columns, columns
+  before the indexes and policies that use them, ...), in finding order within a phase.
+
+Applied, the statements run in one transaction with ``lock_timeout`` and ``statement_timeout`` set for
+that transaction; any error rolls everything back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from pglast import parser
+from psycopg import sql
+
+from pgcontract.catalog import read_snapshot
+from pgcontract.checks import run_checks
+from pgcontract.connect import SessionLimits, apply_limits
+from pgcontract.contract.model import Contract
+from pgcontract.ddl import Phase, with_sections
+from pgcontract.findings import Finding, FindingIndex, Level
+from pgcontract.sqlgen import render
+
+Conn = psycopg.Connection[Any]
+
+
+class NotRunnable(ValueError):
+    """A statement repair does not run (it is not on the list of safe statement kinds)."""
+
+
+@dataclass
+class Statement:
+    phase: Phase
+    sql: str
+    serves: list[str]  # ids of the findings it fixes
+
+
+@dataclass(frozen=True)
+class Held:
+    """A fix repair does not run: printed commented out, under a warning saying why."""
+
+    sql: str
+    reason: str
+    serves: tuple[str, ...]
+
+
+@dataclass
+class RepairPlan:
+    statements: list[Statement] = field(default_factory=list)
+    held: list[Held] = field(default_factory=list)
+    unfixable: list[Finding] = field(default_factory=list)
+
+
+# What repair may run, and in which phase. None: the phase of the statement before it in the same fix
+# (VALIDATE after its ADD, setval after its identity), or of the one after it (a DROP CONSTRAINT before
+# the ADD that replaces it).
+_STATEMENT_PHASE = {
+    "CreateSchemaStmt": Phase.SCHEMAS,
+    "CreateEnumStmt": Phase.TYPES,
+    "AlterEnumStmt": Phase.TYPES,
+    "CreateSeqStmt": Phase.SEQUENCES,
+    "CreateStmt": Phase.TABLES,
+    "AlterSeqStmt": Phase.TABLES,
+    "IndexStmt": Phase.INDEXES,
+    "CreatePolicyStmt": Phase.POLICIES,
+    "GrantStmt": Phase.GRANTS,
+}
+_DROP_PHASE = {"OBJECT_INDEX": Phase.INDEXES, "OBJECT_POLICY": Phase.POLICIES}
+_ALTER_TABLE_PHASE: dict[str, Phase | None] = {
+    "AT_AddColumn": Phase.COLUMNS,
+    "AT_ColumnDefault": Phase.COLUMNS,
+    "AT_DropNotNull": Phase.COLUMNS,
+    "AT_AddIdentity": Phase.COLUMNS,
+    "AT_SetIdentity": Phase.COLUMNS,
+    "AT_EnableRowSecurity": Phase.RLS,
+    "AT_DisableRowSecurity": Phase.RLS,
+    "AT_ForceRowSecurity": Phase.RLS,
+    "AT_NoForceRowSecurity": Phase.RLS,
+    "AT_ValidateConstraint": None,
+    "AT_DropConstraint": None,
+}
+_CONSTRAINT_PHASE = {
+    "CONSTR_PRIMARY": Phase.KEYS,
+    "CONSTR_UNIQUE": Phase.KEYS,
+    "CONSTR_FOREIGN": Phase.FOREIGN_KEYS,
+    "CONSTR_CHECK": Phase.CHECKS,
+}
+
+
+def statement_phase(node: dict[str, Any]) -> Phase | None:
+    """The phase of one parsed statement that repair may run; ``NotRunnable`` for any other statement."""
+    ((kind, body),) = node.items()
+    if body.get("behavior") == "DROP_CASCADE":
+        raise NotRunnable(f"{kind} with CASCADE")
+    if kind in _STATEMENT_PHASE and not (kind == "AlterEnumStmt" and "oldVal" in body):
+        return _STATEMENT_PHASE[kind]
+    if kind == "DropStmt" and body.get("removeType") in _DROP_PHASE:
+        return _DROP_PHASE[body["removeType"]]
+    if kind == "AlterTableStmt" and body.get("objtype") == "OBJECT_TABLE":
+        phases = [_alter_table_phase(cmd["AlterTableCmd"]) for cmd in body["cmds"]]
+        return next((p for p in phases if p is not None), None)
+    if kind == "SelectStmt" and _only_setval(body):
+        return None
+    what = str(body.get("removeType", "")).removeprefix("OBJECT_")
+    raise NotRunnable(f"{kind.removesuffix('Stmt')} {what}".strip())
+
+
+def _alter_table_phase(cmd: dict[str, Any]) -> Phase | None:
+    subtype = cmd["subtype"]
+    if cmd.get("behavior") == "DROP_CASCADE":
+        raise NotRunnable(f"ALTER TABLE {subtype} with CASCADE")
+    if subtype == "AT_AddConstraint":
+        contype = cmd["def"]["Constraint"]["contype"]
+        if contype in _CONSTRAINT_PHASE:
+            return _CONSTRAINT_PHASE[contype]
+        raise NotRunnable(f"ALTER TABLE ADD {contype}")
+    if subtype in _ALTER_TABLE_PHASE:
+        return _ALTER_TABLE_PHASE[subtype]
+    raise NotRunnable(f"ALTER TABLE {subtype.removeprefix('AT_')}")
+
+
+def _only_setval(body: dict[str, Any]) -> bool:
+    targets = [t["ResTarget"].get("val", {}) for t in body.get("targetList", [])]
+    names = [[n["String"]["sval"] for n in t.get("FuncCall", {}).get("funcname", [])] for t in targets]
+    return bool(names) and all(n in (["setval"], ["pg_catalog", "setval"]) for n in names)
+
+
+def parse_statements(text: str) -> list[tuple[str, dict[str, Any]]]:
+    """Each statement of ``text`` (comments dropped, ``;`` added) with its parse tree."""
+    out = []
+    for statement in parser.split(text):
+        tree = json.loads(parser.parse_sql_json(statement))
+        out.append((statement + ";", tree["stmts"][0]["stmt"]))
+    return out
+
+
+def _phased(text: str) -> list[tuple[Phase, str]]:
+    """A safe fix's statements with their phases; ``NotRunnable`` if any statement is not a safe kind."""
+    try:
+        statements = parse_statements(text)
+    except parser.ParseError as exc:
+        raise NotRunnable(f"pgcontract cannot parse this fix: {exc}") from None
+    phases = [statement_phase(tree) for _, tree in statements]
+    out = []
+    for i, (statement, _) in enumerate(statements):
+        before = [p for p in phases[:i] if p is not None]
+        after = [p for p in phases[i + 1 :] if p is not None]
+        phase = phases[i] or (before[-1] if before else after[0] if after else Phase.GRANTS)
+        out.append((phase, statement))
+    return out
+
+
+def _hold_reason(group: Sequence[Finding]) -> str | None:
+    fix = group[0].fix
+    assert fix is not None
+    if fix.hazards:
+        return f"{', '.join(fix.hazards)}: {fix.note}"
+    if all(f.level is not Level.ERROR for f in group):
+        return f"a {group[0].level}, not a violation of the contract ({group[0].message}): left for a person to decide"
+    return None
+
+
+def plan_repair(findings: Iterable[Finding]) -> RepairPlan:
+    """The repair of these findings: safe statements deduplicated and in dependency order, the rest held."""
+    plan = RepairPlan()
+    groups: dict[str, list[Finding]] = {}
+    for finding in findings:
+        if finding.fix is None:
+            plan.unfixable.append(finding)
+        else:
+            groups.setdefault(finding.fix.sql, []).append(finding)
+    seen: dict[str, Statement] = {}
+    for text, group in groups.items():
+        serves = [f.id for f in group]
+        reason = _hold_reason(group)
+        phased: list[tuple[Phase, str]] = []
+        if reason is None:
+            try:
+                phased = _phased(text)
+            except NotRunnable as exc:
+                reason = f"not a statement repair runs ({exc})"
+        if reason is not None:
+            plan.held.append(Held(text, reason, tuple(serves)))
+            continue
+        for phase, statement in phased:
+            if statement in seen:
+                seen[statement].serves.extend(s for s in serves if s not in seen[statement].serves)
+            else:
+                seen[statement] = Statement(phase, statement, list(serves))
+                plan.statements.append(seen[statement])
+    plan.statements.sort(key=lambda s: s.phase)
+    return plan
+
+
+def comment(text: str) -> str:
+    """``text`` as SQL comment lines. Every line break PostgreSQL knows (``\\n``, ``\\r``) starts a new
+    ``-- `` line, so nothing in the text (a name with a line break in it, say) can end the comment."""
+    return "\n".join("-- " + line for line in text.splitlines()) or "--"
+
+
+def transaction_header(limits: SessionLimits) -> list[str]:
+    return [
+        "BEGIN;",
+        render(sql.SQL("SET LOCAL lock_timeout = {};").format(sql.Literal(limits.lock_timeout))),
+        render(sql.SQL("SET LOCAL statement_timeout = {};").format(sql.Literal(limits.statement_timeout))),
+    ]
+
+
+def render_plan(plan: RepairPlan, limits: SessionLimits, header: Sequence[str] = ()) -> str:
+    """The plan as an SQL script: the safe part in one transaction, then each held fix commented out."""
+    lines = [comment(line) for line in header]
+    if plan.statements:
+        lines += ["", *transaction_header(limits)]
+        annotated: list[tuple[Phase, str]] = []
+        previous: list[str] = []
+        for statement in plan.statements:
+            note = [] if statement.serves == previous else [comment("fixes " + ", ".join(statement.serves))]
+            annotated.append((statement.phase, "\n".join([*note, statement.sql])))
+            previous = statement.serves
+        lines += [*with_sections(annotated), "", "COMMIT;"]
+    else:
+        lines += ["", "-- nothing safe to apply"]
+    for held in plan.held:
+        lines += ["", comment(f"WARNING: not applied: {held.reason}"), comment("would fix " + ", ".join(held.serves))]
+        lines.append(comment(held.sql))
+    for finding in plan.unfixable:
+        lines += ["", comment(f"WARNING: no fix known for {finding.id}: {finding.message}")]
+    return "\n".join(lines) + "\n"
+
+
+class RepairFailed(Exception):
+    """A statement failed: the transaction was rolled back, nothing changed."""
+
+
+def apply_plan(conn: Conn, plan: RepairPlan, limits: SessionLimits) -> int:
+    """Run the plan's statements in one transaction, with the limits set for that transaction only
+    (never under autocommit, where they would silently do nothing). Any error rolls everything back and
+    raises ``RepairFailed`` naming the statement. Returns the number of statements run."""
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        conn.rollback()
+    conn.autocommit = False
+    conn.read_only = False
+    current = ""
+    try:
+        with conn.transaction():
+            apply_limits(conn, limits)
+            for statement in plan.statements:
+                current = statement.sql
+                conn.execute(current.encode())
+    except psycopg.Error as exc:
+        first_line = current.splitlines()[0] if current else "(setting the limits)"
+        reason = " ".join(str(exc).split())
+        raise RepairFailed(f"{reason}; rolled back, nothing changed. The statement: {first_line}") from None
+    return len(plan.statements)
+
+
+def check_now(conn: Conn, contract: Contract, limits: SessionLimits) -> FindingIndex:
+    """The findings of the contract against the database as it is now (one READ ONLY snapshot)."""
+    return run_checks(contract, read_snapshot(conn, contract.schemas, limits))
