@@ -70,7 +70,7 @@ def test_embedded_default_passes() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("schema", ["chat", "kitchen"])
+@pytest.mark.parametrize("schema", ["chat", "kitchen", "workspace", "ledger"])
 def test_snapshot_then_check_passes(schema: str, make_db: Callable[[str], Target], tmp_path: Path) -> None:
     target = make_db(schema)
     snap = run_cli("snapshot", "--dsn", target.dsn)

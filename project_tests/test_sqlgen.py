@@ -16,7 +16,7 @@ from pgcontract.contract import Contract, load_contract
 from pgcontract.ddl import Phase, contract_ddl
 from project_tests.helpers import KITCHEN_CONTRACT, SCHEMAS, check, errors, run_cli, snapshot_of
 
-EXAMPLES = ["chat", "kitchen"]  # the RLS examples need the functions and roles their policies use
+EXAMPLES = sorted(SCHEMAS)
 
 
 def apply(target: Target, text: str) -> None:

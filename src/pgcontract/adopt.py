@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from pgcontract.catalog.snapshot import Snapshot, Table
+from pgcontract.catalog.snapshot import Function, Snapshot, Table
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import PLATFORM_SCHEMAS, QualifiedName
 from pgcontract.sqlnorm import parse_type
@@ -64,6 +64,20 @@ def _key(key: KeySpec) -> Any:
         out["nulls"] = "first" if key.nulls_first else "last"
     if key.opclass is not None:
         out["opclass"] = key.opclass
+    return out
+
+
+def _function(function: Function) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "returns": function.returns,
+        "language": function.language,
+        "volatility": function.volatility,
+        "security": "definer" if function.security_definer else "invoker",
+    }
+    if function.search_path is not None:
+        out["search_path"] = function.search_path
+    out["execute"] = FlowList(sorted(function.executors - {function.owner}))
+    out["body"] = function.body.strip() + "\n"
     return out
 
 
@@ -142,6 +156,13 @@ def contract_from_snapshot(snapshot: Snapshot, schemas: list[str] | None = None)
     enums = {str(name): list(labels) for name, labels in sorted(snapshot.enums.items()) if name.schema in wanted}
     if enums:
         out["enums"] = enums
+    functions = {
+        f"{function.name}({function.arguments})": _function(function)
+        for function in sorted(snapshot.functions, key=lambda f: (f.name, f.arguments))
+        if function.name.schema in wanted
+    }
+    if functions:
+        out["functions"] = functions
     return out
 
 

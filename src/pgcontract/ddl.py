@@ -13,7 +13,7 @@ from enum import IntEnum
 from psycopg import sql
 
 from pgcontract import __version__
-from pgcontract.contract.model import Contract, Table
+from pgcontract.contract.model import Contract, Table, function_signature
 from pgcontract.names import QualifiedName
 from pgcontract.sqlgen import (
     Composable,
@@ -23,8 +23,10 @@ from pgcontract.sqlgen import (
     check_name,
     column_sequences,
     create_enum,
+    create_function,
     create_index,
     create_policy,
+    create_role,
     create_schema,
     create_sequence,
     create_table,
@@ -33,6 +35,7 @@ from pgcontract.sqlgen import (
     fk_name,
     force_rls,
     grant_exactly,
+    grant_role,
     render,
     sequence_owned_by,
     unique_name,
@@ -42,6 +45,7 @@ from pgcontract.sqlgen import (
 class Phase(IntEnum):
     """Dependency order: a statement may rely on everything of the phases before its own."""
 
+    ROLES = 0
     SCHEMAS = 1
     TYPES = 2
     SEQUENCES = 3
@@ -52,8 +56,9 @@ class Phase(IntEnum):
     FOREIGN_KEYS = 8
     CHECKS = 9
     RLS = 10
-    POLICIES = 11  # after every table and column: a policy may read other tables
-    GRANTS = 12
+    FUNCTIONS = 11  # after the tables a SQL function's body reads, before the policies that call it
+    POLICIES = 12  # after every table and column: a policy may read other tables
+    GRANTS = 13
 
     @property
     def title(self) -> str:
@@ -61,6 +66,8 @@ class Phase(IntEnum):
 
 
 _TITLES = {
+    Phase.ROLES: "roles",
+    Phase.FUNCTIONS: "functions",
     Phase.SCHEMAS: "schemas",
     Phase.TYPES: "enum types",
     Phase.SEQUENCES: "sequences of column defaults",
@@ -82,6 +89,7 @@ _TYPE_EXISTS = sql.SQL(
     "SELECT 1 FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace"
     " WHERE n.nspname = {} AND t.typname = {}"
 )
+_ROLE_EXISTS = sql.SQL("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {}")
 _CONSTRAINT_EXISTS = sql.SQL(
     "SELECT 1 FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_class r ON r.oid = c.conrelid"
     " JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace"
@@ -124,11 +132,12 @@ def table_steps(name: QualifiedName, table: Table, idempotent: bool = False) -> 
     for position, check in enumerate(table.checks):
         statements = add_check(name, check, position, not_valid=False)
         constraint(Phase.CHECKS, check_name(name, check, position), statements)
-    if table.rls is not None:
-        steps.append((Phase.RLS, enable_rls(name, table.rls.enabled)))
-        if table.rls.forced is not None:
-            steps.append((Phase.RLS, force_rls(name, table.rls.forced)))
-        for policy_name, policy in (table.rls.policies or {}).items():
+    rls = table.effective_rls
+    if rls is not None:
+        steps.append((Phase.RLS, enable_rls(name, rls.enabled)))
+        if rls.forced is not None:
+            steps.append((Phase.RLS, force_rls(name, rls.forced)))
+        for policy_name, policy in (rls.policies or {}).items():
             if idempotent:
                 steps.append((Phase.POLICIES, drop_policy(name, policy_name)))
             steps.append((Phase.POLICIES, create_policy(name, policy_name, policy)))
@@ -137,10 +146,32 @@ def table_steps(name: QualifiedName, table: Table, idempotent: bool = False) -> 
     return steps
 
 
+def known_roles(contract: Contract) -> set[str]:
+    """Roles the DDL may name without creating them: the contract's, and those its auth mode implies."""
+    roles = set(contract.roles)
+    auth = contract.auth
+    if auth is not None and auth.mode == "supabase":
+        roles |= {auth.user_role, auth.anon_role, "service_role"}
+    elif auth is not None and auth.mode == "setting":
+        roles.add(auth.role)
+    elif auth is not None and auth.mode == "role":
+        roles |= set(auth.member_of)
+    return roles
+
+
 def contract_steps(contract: Contract) -> list[Step]:
     """Every statement the contract requires, idempotent, sorted by phase (stable: contract order within)."""
-    schemas = sorted({n.schema for n in (*contract.table_map, *contract.enum_map)})
+    schemas = sorted(
+        {n.schema for n in (*contract.table_map, *contract.enum_map, *(n for n, _ in contract.function_map))}
+    )
     steps: list[Step] = [(Phase.SCHEMAS, unless_exists(_SCHEMA_EXISTS, [s], create_schema(s))) for s in schemas]
+    for role, role_spec in contract.roles.items():
+        steps.append((Phase.ROLES, unless_exists(_ROLE_EXISTS, [role], create_role(role, role_spec))))
+        steps += [(Phase.ROLES, grant_role(group, role)) for group in role_spec.member_of]
+    for signature, spec in contract.functions.items():
+        name, _, arguments = function_signature(signature)
+        if spec.body is not None:
+            steps.append((Phase.FUNCTIONS, create_function(name, arguments, spec, known_roles(contract))))
     steps += [
         (Phase.TYPES, unless_exists(_TYPE_EXISTS, name, create_enum(name, labels)))
         for name, labels in contract.enum_map.items()

@@ -33,6 +33,8 @@ class Kind(StrEnum):
     POLICIES = "policies"
     GRANTS = "grants"
     ENUMS = "enums"
+    FUNCTIONS = "functions"
+    ROLES = "roles"
     ISOLATION = "isolation"  # dynamic RLS tests
     LINTS = "lints"
 
@@ -44,6 +46,8 @@ CATEGORY = {
     Kind.INDEXES: "schema",
     Kind.GRANTS: "schema",
     Kind.ENUMS: "schema",
+    Kind.FUNCTIONS: "schema",
+    Kind.ROLES: "schema",
     Kind.POLICIES: "rls-static",
     Kind.ISOLATION: "rls-isolation",
     Kind.LINTS: "lints",

@@ -198,6 +198,10 @@ def subjects(contract: Contract, kind: Kind) -> list[str]:
         return [str(name) for name in contract.enum_map]
     if kind is Kind.LINTS:
         return lint_rules(contract)
+    if kind is Kind.FUNCTIONS:
+        return list(contract.functions)
+    if kind is Kind.ROLES:
+        return list(contract.roles)
     wanted: Callable[[Table], bool] = {
         Kind.TABLE: lambda t: True,
         Kind.COLUMNS: lambda t: bool(t.columns),
@@ -208,6 +212,11 @@ def subjects(contract: Contract, kind: Kind) -> list[str]:
         Kind.GRANTS: lambda t: bool(t.grants),
     }[kind]
     return [str(name) for name, table in contract.table_map.items() if wanted(table)]
+
+
+def xdist_group(target: str) -> str:
+    """The target's pytest-xdist group; xdist appends it to test ids after an "@", so none in it."""
+    return "target-" + target.replace("@", "_")
 
 
 class ContractCheck(pytest.Item):
@@ -234,7 +243,7 @@ class ContractCheck(pytest.Item):
         self.target = target
         self.own_markers.extend(getattr(function, "pytestmark", []))
         # With pytest-xdist's --dist loadgroup, all the tests of one target run in one worker.
-        self.add_marker(pytest.mark.xdist_group(target))
+        self.add_marker(pytest.mark.xdist_group(xdist_group(target)))
 
     def runtest(self) -> None:
         run = target_runs(self.config)[self.target]
@@ -254,6 +263,7 @@ class ContractCheck(pytest.Item):
         critical = any(str(name) == self.subject and table.critical for name, table in declared.items())
         record = {
             "target": self.target,
+            "group": xdist_group(self.target),
             "target_display": run.given.display if run.given is not None else EMBEDDED,
             "subject": self.subject,
             "kind": self.kind.value,
@@ -341,6 +351,9 @@ def pgcontract_findings(pytestconfig: pytest.Config) -> FindingIndex:
     return first_run(pytestconfig).findings()
 
 
+TABLE_KINDS = (Kind.COLUMNS, Kind.CONSTRAINTS, Kind.INDEXES, Kind.GRANTS, Kind.POLICIES)
+
+
 def assert_isolated(outcome: Outcome) -> None:
     """Fail naming who saw or changed what; and if the test left anything behind."""
     problems = [v.message for v in outcome.violations] + [f"left behind: {p}" for p in outcome.left_behind]
@@ -352,7 +365,7 @@ def assert_isolated(outcome: Outcome) -> None:
 
 def assert_clean(findings: FindingIndex, subject: str, kind: Kind) -> None:
     """Fail with every error-level mismatch of ``subject`` for ``kind`` at once, expected against actual."""
-    if kind not in (Kind.TABLE, Kind.ENUMS, Kind.LINTS) and findings.of(subject, Kind.TABLE):
+    if kind in TABLE_KINDS and findings.of(subject, Kind.TABLE):
         pytest.skip(f"table {subject} is missing (reported by test_table[{subject}])")
     found = findings.of(subject, kind)
     errors = [f for f in found if f.level is Level.ERROR]

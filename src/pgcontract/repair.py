@@ -78,6 +78,10 @@ _STATEMENT_PHASE = {
     "IndexStmt": Phase.INDEXES,
     "CreatePolicyStmt": Phase.POLICIES,
     "GrantStmt": Phase.GRANTS,
+    "CreateFunctionStmt": Phase.FUNCTIONS,
+    "CreateRoleStmt": Phase.ROLES,
+    "AlterRoleStmt": Phase.ROLES,
+    "GrantRoleStmt": Phase.ROLES,
 }
 _DROP_PHASE = {"OBJECT_INDEX": Phase.INDEXES, "OBJECT_POLICY": Phase.POLICIES}
 _ALTER_TABLE_PHASE: dict[str, Phase | None] = {

@@ -15,9 +15,11 @@ from pgcontract.contract.model import (
     Check,
     Column,
     ForeignKey,
+    FunctionSpec,
     Index,
     Policy,
     Privilege,
+    RoleSpec,
     Table,
     Unique,
     key_spec,
@@ -295,3 +297,68 @@ def add_enum_value(name: QualifiedName, label: str, after: str | None) -> Compos
     if after is not None:
         statement += sql.SQL(" AFTER {}").format(sql.Literal(after))
     return statement + sql.SQL(";")
+
+
+def _dollar_quote(body: str) -> str:
+    tag, n = "$body$", 0
+    while tag in body:
+        n += 1
+        tag = f"$body{n}$"
+    return tag
+
+
+def function_identity(name: QualifiedName, arguments: str) -> Composable:
+    """``schema.name(arguments)`` for ALTER/GRANT: the name quoted, the argument list as the contract wrote it."""
+    return sql.SQL("{}({})").format(ident(name), sql.SQL(arguments))
+
+
+def create_function(
+    name: QualifiedName, arguments: str, spec: FunctionSpec, existing_roles: Iterable[str] = ()
+) -> Composable:
+    """CREATE OR REPLACE FUNCTION, then (when the contract lists who may execute it) REVOKE from PUBLIC and
+    from every other role known to exist (default privileges may have granted them), GRANT to the listed."""
+    body = spec.body or ""
+    tag = _dollar_quote(body)
+    parts = [
+        sql.SQL("CREATE OR REPLACE FUNCTION {} RETURNS {}").format(
+            function_identity(name, arguments), sql.SQL(spec.returns)
+        ),
+        sql.SQL("LANGUAGE {} {}").format(sql.Identifier(spec.language), sql.SQL(spec.volatility.upper())),
+        sql.SQL("SECURITY DEFINER" if spec.security == "definer" else "SECURITY INVOKER"),
+    ]
+    if spec.search_path is not None:
+        path = [p.strip() for p in spec.search_path.split(",") if p.strip() and p.strip() != "''"]
+        value = sql.SQL(", ").join(sql.Identifier(p.strip('"')) for p in path) if path else sql.SQL("''")
+        parts.append(sql.SQL("SET search_path = {}").format(value))
+    source = sql.SQL("\n" + body.strip() + "\n")
+    parts.append(sql.Composed([sql.SQL("AS "), sql.SQL(tag), source, sql.SQL(tag), sql.SQL(";")]))
+    statements: list[Composable] = [sql.SQL("\n  ").join(parts)]
+    if spec.execute is not None:
+        statements += function_execute(name, arguments, set(spec.execute), {"public", *existing_roles})
+    return sql.SQL("\n").join(statements)
+
+
+def function_execute(name: QualifiedName, arguments: str, expected: set[str], actual: set[str]) -> list[Composable]:
+    """REVOKE what the contract does not list (PUBLIC included), GRANT what it lists."""
+    function = function_identity(name, arguments)
+    out: list[Composable] = []
+    for role in sorted(actual - expected):
+        out.append(sql.SQL("REVOKE EXECUTE ON FUNCTION {} FROM {};").format(function, _role(role)))
+    for role in sorted(expected - actual):
+        out.append(sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {};").format(function, _role(role)))
+    return out
+
+
+def create_role(name: str, spec: RoleSpec) -> Composable:
+    options = ["LOGIN" if spec.login else "NOLOGIN"]
+    if spec.bypassrls:
+        options.append("BYPASSRLS")
+    return sql.SQL("CREATE ROLE {} {};").format(sql.Identifier(name), sql.SQL(" ".join(options)))
+
+
+def alter_role(name: str, keyword: str) -> Composable:
+    return sql.SQL("ALTER ROLE {} {};").format(sql.Identifier(name), sql.SQL(keyword))
+
+
+def grant_role(group: str, member: str) -> Composable:
+    return sql.SQL("GRANT {} TO {};").format(sql.Identifier(group), sql.Identifier(member))

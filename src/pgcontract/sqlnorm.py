@@ -207,7 +207,10 @@ def _single_target(sql_text: str) -> Any:
     stmt = _parse_stmt(sql_text).get("SelectStmt")
     if stmt is None or set(stmt) - {"targetList", "limitOption", "op"} or len(stmt.get("targetList", [])) != 1:
         raise InvalidSql("not a single expression")
-    return stmt["targetList"][0]["ResTarget"]["val"]
+    target = stmt["targetList"][0]["ResTarget"]
+    if "name" in target:  # "x AS y", or "x y": an alias, not part of the expression
+        raise InvalidSql("not a single expression")
+    return target["val"]
 
 
 def _const_text(node: dict[str, Any]) -> str:

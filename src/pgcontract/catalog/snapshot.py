@@ -15,6 +15,7 @@ from psycopg.rows import dict_row
 from pgcontract.connect import DEFAULT_LIMITS, SessionLimits, read_only
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import QualifiedName
+from pgcontract.sqlnorm import InvalidSql, parse_type
 
 QUERY_FILES = (
     "server",
@@ -27,6 +28,7 @@ QUERY_FILES = (
     "enums",
     "views",
     "functions",
+    "roles",
 )
 FK_ACTIONS = {"a": "no action", "r": "restrict", "c": "cascade", "n": "set null", "d": "set default"}
 POLICY_COMMANDS = {"*": "all", "r": "select", "a": "insert", "w": "update", "d": "delete"}
@@ -118,13 +120,54 @@ class View:
 class Function:
     name: QualifiedName
     arguments: str
+    argument_types: tuple[str, ...]  # canonical (sqlnorm.parse_type), comparable with a contract signature
+    returns: str
+    language: str
+    volatility: str  # immutable, stable, volatile
     security_definer: bool
-    fixed_search_path: bool
+    settings: tuple[str, ...]
+    body: str
+    owner: str
     executors: frozenset[str]
+
+    @property
+    def search_path(self) -> str | None:
+        """The fixed search_path, as SET stores it; None when the caller's applies."""
+        for setting in self.settings:
+            key, _, value = setting.partition("=")
+            if key == "search_path":
+                return value
+        return None
+
+    @property
+    def fixed_search_path(self) -> bool:
+        return self.search_path is not None
 
     @property
     def signature(self) -> str:
         return f"{self.name}({self.arguments})"
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    login: bool
+    bypassrls: bool
+    superuser: bool
+    member_of: frozenset[str]
+
+
+VOLATILITY = {"i": "immutable", "s": "stable", "v": "volatile"}
+
+
+def _argument_types(text: str) -> tuple[str, ...]:
+    out = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        try:
+            out.append(str(parse_type(part)))
+        except InvalidSql:
+            out.append(part)
+    return tuple(out)
 
 
 @dataclass
@@ -164,6 +207,7 @@ class Snapshot:
     enums: dict[QualifiedName, tuple[str, ...]]
     views: list[View] = field(default_factory=list)
     functions: list[Function] = field(default_factory=list)
+    roles: dict[str, Role] = field(default_factory=dict)
     query_count: int = 0
     read_seconds: float = 0.0
 
@@ -297,14 +341,24 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
     ]
     functions = [
         Function(
-            QualifiedName(r["schema"], r["name"]),
-            r["arguments"],
-            r["security_definer"],
-            r["fixed_search_path"],
-            frozenset(r["executors"]),
+            name=QualifiedName(r["schema"], r["name"]),
+            arguments=r["arguments"],
+            argument_types=_argument_types(r["argument_types"]),
+            returns=r["returns"],
+            language=r["language"],
+            volatility=VOLATILITY.get(r["volatility"], r["volatility"]),
+            security_definer=r["security_definer"],
+            settings=tuple(r["settings"]),
+            body=r["body"],
+            owner=r["owner"],
+            executors=frozenset(r["executors"]),
         )
         for r in rows["functions"]
     ]
+    roles = {
+        r["name"]: Role(r["name"], r["login"], r["bypassrls"], r["superuser"], frozenset(r["member_of"]))
+        for r in rows["roles"]
+    }
     return Snapshot(
         server_version=server["version"],
         server_version_num=server["version_num"],
@@ -316,4 +370,5 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
         enums=enums,
         views=views,
         functions=functions,
+        roles=roles,
     )

@@ -7,6 +7,7 @@ from pgcontract.checks.base import Context
 from pgcontract.checks.columns import check_columns
 from pgcontract.checks.constraints import check_constraints
 from pgcontract.checks.enums import check_enum
+from pgcontract.checks.functions import check_function, check_role
 from pgcontract.checks.grants import check_grants
 from pgcontract.checks.indexes import check_indexes
 from pgcontract.checks.policies import check_policies
@@ -30,6 +31,10 @@ def run_checks(contract: Contract, snapshot: Snapshot) -> FindingIndex:
             findings.extend(check(ctx, name, table, actual))
     for enum_name, labels in contract.enum_map.items():
         findings.extend(check_enum(ctx, enum_name, labels))
+    for signature, spec in contract.functions.items():
+        findings.extend(check_function(ctx, signature, spec))
+    for role, role_spec in contract.roles.items():
+        findings.extend(check_role(ctx, role, role_spec))
     return FindingIndex(findings)
 
 

@@ -56,7 +56,7 @@ def fix(statements: Sequence[sql.Composable] | sql.Composable, *hazards: Hazard,
 def finding(
     rule: str,
     kind: Kind,
-    owner: QualifiedName,
+    owner: QualifiedName | str,
     obj: str,
     message: str,
     expected: object,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pgcontract.catalog import snapshot as snap
 from pgcontract.checks.base import Context, finding, fix, member
-from pgcontract.contract.model import Policy, Rls, Table
+from pgcontract.contract.model import Policy, Table
 from pgcontract.findings import Finding, Kind, Level
 from pgcontract.names import QualifiedName
 from pgcontract.sqlgen import create_policy, drop_policy, enable_rls, force_rls
@@ -13,8 +13,7 @@ K = Kind.POLICIES
 
 
 def check_policies(ctx: Context, name: QualifiedName, table: Table, actual: snap.Table) -> list[Finding]:
-    # A table that declares who owns its rows must have RLS on, even when its policies are not listed.
-    rls = table.rls if table.rls is not None else (Rls() if table.isolation is not None else None)
+    rls = table.effective_rls
     if rls is None:
         return []
     out: list[Finding] = []

@@ -248,6 +248,13 @@ class Table(Model):
     grants: dict[Identifier, list[Privilege]] | None = Field(None, description="role -> exactly these table privileges")
     isolation: Isolation | None = Field(None, description="who owns a row, for the dynamic RLS isolation tests")
 
+    @property
+    def effective_rls(self) -> Rls | None:
+        """The RLS the table must have: as declared, or enabled when the table declares who owns its rows."""
+        if self.rls is not None:
+            return self.rls
+        return Rls() if self.isolation is not None else None
+
 
 class AuthBase(Model):
     seed_role: Identifier | None = Field(
@@ -287,6 +294,78 @@ class SettingAuth(AuthBase):
 Auth = Annotated[SupabaseAuth | RoleAuth | SettingAuth, Field(discriminator="mode")]
 
 
+class RoleSpec(Model):
+    """A role the database must have (policies and grants name it). Attributes are checked when given."""
+
+    login: bool | None = None
+    bypassrls: bool | None = None
+    member_of: list[Identifier] = Field(default_factory=list, description="roles it must be granted")
+
+
+class FunctionSpec(Model):
+    """A function the schema relies on (e.g. a helper policies call). Keyed by its signature,
+    ``schema.name(arg type, ...)``; what is left out is not checked (but ``pgcontract sql`` needs body)."""
+
+    returns: str = Field(description="the result type, as in RETURNS (boolean, setof uuid, trigger, ...)")
+    language: str = "sql"
+    volatility: Literal["immutable", "stable", "volatile"] = "volatile"
+    security: Literal["definer", "invoker"] = "invoker"
+    search_path: str | None = Field(None, description="SET search_path = ... ('' for empty); left out: not checked")
+    body: str | None = Field(None, description="the function's source; compared after normalisation when given")
+    execute: list[Identifier] | None = Field(
+        None, description="exactly the roles that may execute it (besides its owner); PUBLIC must not"
+    )
+
+
+def function_signature(text: str) -> tuple[QualifiedName, tuple[str, ...], str]:
+    """``schema.name(a uuid, b text)`` -> (name, canonical argument types, argument list as written)."""
+    text = text.strip()
+    open_at = text.find("(")
+    if open_at <= 0 or not text.endswith(")"):
+        raise ValueError(f"{text!r}: expected schema.name(argument types)")
+    name = QualifiedName.parse(text[:open_at].strip())
+    arguments = text[open_at + 1 : -1].strip()
+    types: list[str] = []
+    for argument in _split_arguments(arguments):
+        types.append(_argument_type(argument))
+    return name, tuple(types), arguments
+
+
+def _split_arguments(text: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        if ch == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+            continue
+        depth += ch == "("
+        depth -= ch == ")"
+        current += ch
+    if current.strip():
+        parts.append(current.strip())
+    return parts
+
+
+def _argument_type(argument: str) -> str:
+    """The canonical type of ``[name] type`` (``IN``/``OUT`` modes and defaults are not supported)."""
+    candidates = [argument]
+    if " " in argument:
+        candidates.append(argument.split(None, 1)[1])
+    for candidate in candidates:
+        try:
+            parsed = parse_type(candidate)
+        except InvalidSql:
+            continue
+        # Argument types carry no modifiers in PostgreSQL: numeric(10,2) is numeric.
+        return str(type(parsed)(parsed.schema, parsed.name, (), parsed.is_array))
+    raise ValueError(f"{argument!r}: not an argument type")
+
+
+def _is_signature(text: str) -> str:
+    function_signature(text)
+    return text
+
+
 LintLevel = Literal["error", "warning", "info", "ignore"]
 
 
@@ -313,6 +392,10 @@ class Contract(Model):
     auth: Auth | None = None
     tables: dict[TableName, Table] = Field(default_factory=dict)
     enums: dict[TableName, list[Annotated[str, Field(min_length=1)]]] = Field(default_factory=dict)
+    roles: dict[Identifier, RoleSpec] = Field(default_factory=dict, description="roles the database must have")
+    functions: dict[Annotated[str, AfterValidator(_is_signature)], FunctionSpec] = Field(
+        default_factory=dict, description="functions the schema relies on, by signature: public.is_member(uuid)"
+    )
     lints: dict[str, Annotated[LintSetting, BeforeValidator(_lint_shorthand)]] = Field(
         default_factory=dict, description="lint rule id -> level (error, warning, info) or ignore"
     )
@@ -326,10 +409,19 @@ class Contract(Model):
         return {QualifiedName.parse(k): tuple(v) for k, v in self.enums.items()}
 
     @cached_property
+    def function_map(self) -> dict[tuple[QualifiedName, tuple[str, ...]], tuple[str, FunctionSpec]]:
+        """(name, argument types) -> (signature as written, spec)."""
+        out = {}
+        for signature, spec in self.functions.items():
+            name, types, _ = function_signature(signature)
+            out[(name, types)] = (signature, spec)
+        return out
+
+    @cached_property
     def schemas(self) -> frozenset[str]:
         """Schemas a snapshot must read: of tables, enums, tables that foreign keys and memberships
         reference, and ``auth`` under Supabase auth (test users are rows of ``auth.users``)."""
-        names = set(self.table_map) | set(self.enum_map)
+        names = set(self.table_map) | set(self.enum_map) | {name for name, _ in self.function_map}
         for table in self.table_map.values():
             names.update(fk.target[0] for fk in table.foreign_keys)
             if table.isolation is not None and table.isolation.membership is not None:

@@ -75,7 +75,9 @@ class ResultCollector:
             self.others[outcome] += 1
             return
         message = report.longreprtext.strip() if report.failed else ""
-        self.results.append(TestResult(report.nodeid, outcome, json.loads(str(raw)), message))
+        record = json.loads(str(raw))
+        nodeid = report.nodeid.removesuffix("@" + record.get("group", ""))  # pytest-xdist's group suffix
+        self.results.append(TestResult(nodeid, outcome, record, message))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

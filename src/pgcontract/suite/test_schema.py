@@ -11,7 +11,16 @@ from pgcontract.findings import Kind
 from pgcontract.pytest_plugin import assert_clean
 from pgcontract.targetrun import TargetRun
 
-__all__ = ["test_table", "test_columns", "test_constraints", "test_indexes", "test_grants", "test_enums"]
+__all__ = [
+    "test_table",
+    "test_columns",
+    "test_constraints",
+    "test_indexes",
+    "test_grants",
+    "test_enums",
+    "test_functions",
+    "test_roles",
+]
 
 
 @pytest.mark.pgcontract(Kind.TABLE)
@@ -48,3 +57,15 @@ def test_grants(subject: str, run: TargetRun) -> None:
 def test_enums(subject: str, run: TargetRun) -> None:
     """Each enum type exists with exactly its values, in order."""
     assert_clean(run.findings(), subject, Kind.ENUMS)
+
+
+@pytest.mark.pgcontract(Kind.FUNCTIONS)
+def test_functions(subject: str, run: TargetRun) -> None:
+    """Each function the schema relies on: result, language, volatility, SECURITY, search_path, body, EXECUTE."""
+    assert_clean(run.findings(), subject, Kind.FUNCTIONS)
+
+
+@pytest.mark.pgcontract(Kind.ROLES)
+def test_roles(subject: str, run: TargetRun) -> None:
+    """Each role the database must have, with its login, BYPASSRLS and memberships."""
+    assert_clean(run.findings(), subject, Kind.ROLES)

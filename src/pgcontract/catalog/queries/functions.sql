@@ -1,15 +1,22 @@
--- Functions in scope (not those of extensions): SECURITY DEFINER, a fixed search_path, who may run them.
+-- Functions in scope (not those of extensions): signature, result, language, volatility, SECURITY
+-- DEFINER, settings (a fixed search_path), source, owner, and who may run them.
 SELECT n.nspname AS schema,
        p.proname AS name,
        pg_get_function_identity_arguments(p.oid) AS arguments,
+       oidvectortypes(p.proargtypes) AS argument_types,
+       pg_get_function_result(p.oid) AS returns,
+       l.lanname AS language,
+       p.provolatile::text AS volatility,
        p.prosecdef AS security_definer,
-       EXISTS (SELECT 1 FROM unnest(coalesce(p.proconfig, '{}'::text[])) AS cfg
-               WHERE cfg LIKE 'search\_path=%%') AS fixed_search_path,
+       coalesce(p.proconfig, '{}'::text[]) AS settings,
+       p.prosrc AS body,
+       pg_get_userbyid(p.proowner)::text AS owner,
        ARRAY(SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'public' ELSE pg_get_userbyid(a.grantee)::text END
              FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) AS a
              WHERE a.privilege_type = 'EXECUTE') AS executors
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
+JOIN pg_language l ON l.oid = p.prolang
 WHERE p.prokind = 'f'
   AND (%(schemas)s::text[] IS NULL OR n.nspname = ANY (%(schemas)s::text[]))
   AND NOT EXISTS (SELECT 1 FROM pg_depend d
