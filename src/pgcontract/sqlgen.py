@@ -7,7 +7,6 @@ inserted as SQL; every name goes through ``sql.Identifier``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import get_args
 
 from psycopg import sql
 
@@ -18,7 +17,6 @@ from pgcontract.contract.model import (
     FunctionSpec,
     Index,
     Policy,
-    Privilege,
     RoleSpec,
     Table,
     Unique,
@@ -27,8 +25,6 @@ from pgcontract.contract.model import (
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import InvalidName, QualifiedName, parse_regclass
 from pgcontract.sqlnorm import nextval_sequence, parse_type, referenced_columns
-
-PRIVILEGES: tuple[str, ...] = get_args(Privilege)
 
 Composable = sql.Composable
 
@@ -237,10 +233,10 @@ def drop_policy(table: QualifiedName, policy_name: str) -> Composable:
 
 
 def grant_exactly(table: QualifiedName, role: str, privileges: Iterable[str]) -> list[Composable]:
-    """The role ends up with exactly these table privileges: the others revoked, these granted."""
+    """The role ends up with exactly these table privileges: all revoked, these granted (REVOKE ALL, so
+    that privileges a newer server knows, such as PostgreSQL 17's MAINTAIN, go too)."""
     wanted = set(privileges)
-    others = set(PRIVILEGES) - wanted
-    out = [grant(table, role, others, revoke=True)] if others else []
+    out: list[Composable] = [sql.SQL("REVOKE ALL ON {} FROM {};").format(ident(table), _role(role))]
     if wanted:
         out.append(grant(table, role, wanted))
     return out

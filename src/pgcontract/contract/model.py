@@ -70,7 +70,7 @@ TableName = Annotated[str, AfterValidator(_is_qualified_name)]
 Reference = Annotated[str, AfterValidator(_is_reference)]
 Identifier = Annotated[str, Field(min_length=1, max_length=63)]
 Action = Literal["no action", "restrict", "cascade", "set null", "set default"]
-Privilege = Literal["select", "insert", "update", "delete", "truncate", "references", "trigger"]
+Privilege = Literal["select", "insert", "update", "delete", "truncate", "references", "trigger", "maintain"]
 
 
 class Column(Model):
