@@ -1,0 +1,78 @@
+"""Benchmark a multi-target run: 50 throwaway tenant databases checked in one ``pgcontract check``.
+
+Creates one database holding the Supabase auth shim and the chat schema of ``sql/``, clones it into N
+tenant databases (default 50), writes a targets file (name -> DSN), then times ``pgcontract check
+--targets FILE`` without pytest-xdist, with ``-n 1`` and with ``-n 2`` (each target's tests run in one
+worker: ``--dist loadgroup``). Prints wall times, test counts and exit codes (all must be 0).
+
+Usage: .venv/bin/python bench/bench_tenants.py [--tenants N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import psycopg
+import yaml
+from psycopg import sql
+
+from pgcontract.embedded import database, load_plan, server
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+PGCONTRACT = str(Path(sys.executable).parent / "pgcontract")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tenants", type=int, default=50)
+    args = parser.parse_args(argv)
+    OUT.mkdir(exist_ok=True)
+    plan = load_plan(ROOT / "sql", supabase=True)
+    with server() as executor, database(executor, "tenant_template", plan) as template:
+        started = time.perf_counter()
+        with psycopg.connect(template.dsn, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid()"
+            )
+        base = f"postgresql://{executor.user}@{executor.host}:{executor.port}"
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+            for i in range(args.tenants):
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} TEMPLATE tenant_template").format(sql.Identifier(f"tenant_{i:03d}"))
+                )
+        print(f"{args.tenants} tenant databases created in {time.perf_counter() - started:.1f} s")
+        targets = OUT / "targets.yaml"
+        targets.write_text(
+            yaml.safe_dump({f"tenant_{i:03d}": f"{base}/tenant_{i:03d}" for i in range(args.tenants)}),
+            encoding="utf-8",
+        )
+        ok = True
+        for label, extra in (("no xdist", []), ("-n 1", ["-n", "1"]), ("-n 2", ["-n", "2"])):
+            begun = time.perf_counter()
+            done = subprocess.run(
+                [PGCONTRACT, "check", "--targets", str(targets), "--", "-q", *extra],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            wall = time.perf_counter() - begun
+            counts = re.findall(r"(\d+) (passed|failed|skipped)", done.stdout)
+            print(f"{label:>9}: {wall:6.2f} s wall, exit {done.returncode}, {', '.join(f'{n} {w}' for n, w in counts)}")
+            ok = ok and done.returncode == 0
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+            for i in range(args.tenants):
+                conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(f"tenant_{i:03d}")))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
