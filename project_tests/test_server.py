@@ -250,3 +250,14 @@ def load_sql_for(table: str) -> str:
     contract = load_contract(CHAT_CONTRACT)
     name = QualifiedName.parse(table)
     return "\n".join(render(s) for s in create_table_complete(name, contract.table_map[name]))
+
+
+def test_a_server_started_on_a_broken_database_alerts_once(chat_db: Target, run_sql: Callable[[str], None]) -> None:
+    run_sql(f"DROP TABLE {MESSAGES}")
+    receiver = WebhookReceiver()
+    with running(receiver.app) as hook_url:
+        app = create_app(settings_for(chat_db, ttl=0.2, webhook_url=f"{hook_url}/hook"))
+        with running(app):
+            assert wait_until(lambda: app.state.monitor.checks >= 5)
+    assert len(receiver.received) == 1
+    assert receiver.received[0]["healthy"] is False

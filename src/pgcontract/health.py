@@ -198,7 +198,7 @@ def check_health(source: Source, contract: Contract, limits: SessionLimits = DEF
     checked_at = datetime.now(UTC)
     started = time.perf_counter()
     try:
-        snapshot = _read(source, contract, limits)
+        findings = _confirmed_findings(source, contract, limits)
     except CannotConnect as exc:
         return _failed(contract, UNREACHABLE, str(exc), checked_at, started)
     except (psycopg.Error, OSError) as exc:
@@ -209,7 +209,31 @@ def check_health(source: Source, contract: Contract, limits: SessionLimits = DEF
         lost = isinstance(exc, OSError) or (isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None)
         error = UNREACHABLE if lost else CHECK_FAILED
         return _failed(contract, error, reason, checked_at, started)
-    return report_from_findings(contract, run_checks(contract, snapshot), checked_at, _ms_since(started))
+    return report_from_findings(contract, findings, checked_at, _ms_since(started))
+
+
+CONFIRM_READS = 3
+
+
+def _confirmed_findings(source: Source, contract: Contract, limits: SessionLimits) -> FindingIndex:
+    """The findings, confirmed by a second read when there are errors.
+
+    A read racing a migration can see half of it: the catalog rows come from the transaction's snapshot,
+    but PostgreSQL's deparsing functions read the latest catalog (an expression of a table dropped
+    meanwhile deparses as NULL). A healthy read needs no confirmation; a failing one is kept only when
+    the next read finds the same errors (reading again at most ``CONFIRM_READS`` times in all).
+    """
+    findings = run_checks(contract, _read(source, contract, limits))
+    for _ in range(CONFIRM_READS - 1):
+        errors = {f.id for f in findings.errors()}
+        if not errors:
+            break
+        time.sleep(0.05)
+        again = run_checks(contract, _read(source, contract, limits))
+        if {f.id for f in again.errors()} == errors:
+            break
+        findings = again
+    return findings
 
 
 def _ms_since(started: float) -> float:

@@ -1,7 +1,8 @@
 """The cached health report behind every endpoint: one database check per TTL, shared by everyone.
 
 Concurrent requests that find the report stale share one refresh (single flight); a background loop
-refreshes it every TTL, so alerts and metrics follow the database even when nobody is looking.
+refreshes it once per TTL, just before it expires, so alerts and metrics follow the database even when
+nobody is looking and requests do not wait for a check.
 """
 
 from __future__ import annotations
@@ -56,8 +57,10 @@ class HealthMonitor:
     async def current(self) -> CachedReport:
         """The report, refreshed first when older than the TTL (one refresh at a time)."""
         cached = self.fresh()
-        if cached is not None:
-            return cached
+        return cached if cached is not None else await self.refresh()
+
+    async def refresh(self) -> CachedReport:
+        """Check the database now, or join the check already running."""
         if self._inflight is None:
             self._inflight = asyncio.ensure_future(self._refresh())
         # shield: a client that disconnects must not cancel the refresh the others are waiting for
@@ -79,7 +82,10 @@ class HealthMonitor:
             self._inflight = None
 
     async def run(self) -> None:
-        """Keep the report fresh: refresh whenever it reaches the TTL, until cancelled."""
+        """Keep the report fresh until cancelled: refresh it shortly before it reaches the TTL (by about
+        twice the last check's duration), so requests find a fresh report instead of waiting for a check."""
+        cached = await self.current()
         while True:
-            cached = await self.current()
-            await asyncio.sleep(max(self.ttl - cached.age(self.clock()), 0.0) + 0.001)
+            lead = min(self.ttl / 10, max(0.05, 2 * cached.report.duration_ms / 1000))
+            await asyncio.sleep(max(self.ttl - cached.age(self.clock()) - lead, 0.0))
+            cached = await self.refresh()
