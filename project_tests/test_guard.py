@@ -258,3 +258,9 @@ def test_middleware_precheck_answers_503_before_the_handler_runs(
         assert first.status_code == second.status_code == 503
         assert second.json()["missing"] == [THREADS, f"{MESSAGES}.content"]
         assert second.json()["fix_instructions"] == FIX_INSTRUCTIONS
+
+
+def test_requirements_given_as_an_iterator_are_read_once(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    with pytest.raises(SchemaNotReady) as raised:
+        require_schema(conn, tables=iter([THREADS, "public.nope"]))
+    assert raised.value.missing == ["public.nope"]

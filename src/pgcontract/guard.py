@@ -202,7 +202,8 @@ _guards: dict[tuple[Hashable, float], SchemaGuard] = {}
 _guards_lock = threading.Lock()
 
 
-def _spec_key(tables: TableSpec) -> Hashable:
+def _frozen(tables: TableSpec) -> tuple[Any, ...]:
+    """A hashable copy of a requirement (also consumes an iterator only once)."""
     if isinstance(tables, str):
         return (tables,)
     if isinstance(tables, Mapping):
@@ -212,11 +213,13 @@ def _spec_key(tables: TableSpec) -> Hashable:
 
 def process_guard(tables: TableSpec, ttl: float = DEFAULT_TTL) -> SchemaGuard:
     """The process-wide guard for these requirements (one cache per distinct requirement and TTL)."""
-    key = (_spec_key(tables), ttl)
+    frozen = _frozen(tables)
+    key = (frozen, ttl)
     guard = _guards.get(key)
     if guard is None:
+        requirements = Requirements.of(dict(frozen) if isinstance(tables, Mapping) else frozen)
         with _guards_lock:
-            guard = _guards.setdefault(key, SchemaGuard(tables, ttl=ttl))
+            guard = _guards.setdefault(key, SchemaGuard(requirements, ttl=ttl))
     return guard
 
 
@@ -244,7 +247,8 @@ _NAMED = (
 
 
 def _undefined(exc: BaseException) -> BaseException | None:
-    """The driver error with SQLSTATE 42P01/42703 in ``exc``'s chain (also ORM-wrapped: ``.orig``)."""
+    """The driver error with SQLSTATE 42P01/42703 that ``exc`` is or wraps (``raise ... from``, or an ORM's
+    ``.orig``). An error merely raised while handling one (``__context__``) is another error."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
     while todo:
@@ -256,7 +260,7 @@ def _undefined(exc: BaseException) -> BaseException | None:
         if code in UNDEFINED:
             return current
         orig = getattr(current, "orig", None)
-        todo.extend([current.__cause__, current.__context__, orig if isinstance(orig, BaseException) else None])
+        todo.extend([current.__cause__, orig if isinstance(orig, BaseException) else None])
     return None
 
 
@@ -391,7 +395,10 @@ class SchemaGuardMiddleware:
             with self._open() as conn:
                 self.guard.check(conn)
         except (CannotConnect, psycopg.OperationalError) as exc:
-            log.warning("schema guard: cannot check the schema: %s", exc)
+            log.warning(
+                "schema guard: cannot check the schema: %s",
+                exc if isinstance(exc, CannotConnect) else type(exc).__name__,
+            )
             return False
         return True
 

@@ -111,8 +111,6 @@ def create_app(settings: ServeSettings, check: Callable[[], HealthReport] | None
     )
 
     def on_report(report: HealthReport) -> None:
-        if report.detail:
-            log.warning("health check: %s (%s)", report.error, report.detail)
         metrics.observe(report)
         if notifier is not None:
             notifier.observe(report)
