@@ -90,6 +90,19 @@ def build_parser() -> argparse.ArgumentParser:
     hist.add_argument("--history-dsn", help="database written by check --history-dsn")
     hist.add_argument("--history-table", default="pgcontract_history")
     hist.add_argument("--last", type=int, default=10, help="runs shown per target (default: 10)")
+    serve = sub.add_parser(
+        "serve",
+        help="serve the health API, setup SQL, dashboard and metrics",
+        description="Serve /api/admin/check-db, /api/admin/setup-sql, the dashboard (/), /metrics and /healthz."
+        " Admin endpoints need $PGCONTRACT_ADMIN_TOKEN as a bearer token; without it, serving a DSN needs"
+        " --no-auth (the embedded default is served without auth).",
+    )
+    _add_target_options(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    serve.add_argument("--ttl", type=float, default=60.0, help="seconds a health report is reused (default: 60)")
+    serve.add_argument("--webhook-url", help="Slack-compatible webhook for alerts (else $PGCONTRACT_WEBHOOK_URL)")
+    serve.add_argument("--no-auth", action="store_true", help="serve admin endpoints without a token")
 
     sub.add_parser("schema", help="print the contract's JSON Schema (for editors)")
 
@@ -133,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "history": cmd_history,
         "sql": cmd_sql,
         "repair": cmd_repair,
+        "serve": cmd_serve,
     }
     try:
         return handler[args.command](args, passthrough)
@@ -291,6 +305,49 @@ def cmd_up(args: argparse.Namespace, _: list[str]) -> int:
             stop.wait()
     except LoadError as exc:
         return _die(str(exc), EXIT_USAGE)
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
+    from contextlib import ExitStack
+
+    from pgcontract.contract import Contract
+    from pgcontract.embedded import LoadError, embedded
+    from pgcontract.server import TOKEN_ENV, ServeSettings, serve
+
+    contract = _load(args.contract)
+    if not isinstance(contract, Contract):
+        return EXIT_USAGE
+    dsn = _dsn_from(args)
+    token = os.environ.get(TOKEN_ENV) or None
+    if token is None and dsn and not args.no_auth:
+        return _die(f"{TOKEN_ENV} is not set: set it to protect the admin endpoints, or pass --no-auth", EXIT_USAGE)
+    if args.ttl <= 0:
+        return _die("--ttl must be positive", EXIT_USAGE)
+    with ExitStack() as stack:
+        if dsn:
+            target = Target("target", dsn)
+        else:
+            try:
+                target = stack.enter_context(embedded(Path(args.sql), supabase=_wants_supabase_shim(args.contract)))
+            except LoadError as exc:
+                return _die(str(exc), EXIT_USAGE)
+            print(f"pgcontract: embedded PostgreSQL loaded from {args.sql}: {target.dsn}", file=sys.stderr)
+        auth = "admin token required" if token and not args.no_auth else "no auth"
+        print(
+            f"pgcontract: serving http://{args.host}:{args.port}/ for {target.display}"
+            f" (report reused for {args.ttl:g} s; {auth})",
+            file=sys.stderr,
+            flush=True,
+        )
+        settings = ServeSettings(
+            target=target,
+            contract=contract,
+            ttl=args.ttl,
+            admin_token=None if args.no_auth else token,
+            webhook_url=args.webhook_url or os.environ.get("PGCONTRACT_WEBHOOK_URL") or None,
+        )
+        serve(settings, args.host, args.port)
     return EXIT_OK
 
 

@@ -114,13 +114,16 @@ def apply_limits(conn: psycopg.Connection[tuple[object, ...]], limits: SessionLi
 def read_only(
     conn: psycopg.Connection[tuple[object, ...]], limits: SessionLimits = DEFAULT_LIMITS
 ) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
-    """One READ ONLY transaction with the session limits set; always rolled back."""
+    """One READ ONLY, REPEATABLE READ transaction with the session limits set; always rolled back."""
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         conn.rollback()
     # Outside autocommit psycopg opens the transaction itself, as BEGIN READ ONLY; under autocommit the
-    # transaction-local settings below would silently do nothing.
+    # transaction-local settings below would silently do nothing. REPEATABLE READ: every query sees the
+    # same snapshot, so a read racing a migration sees it before or after, never half done (under READ
+    # COMMITTED a table dropped between two catalog queries showed up as present without its keys).
     conn.autocommit = False
     conn.read_only = True
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     try:
         apply_limits(conn, limits)
         yield conn

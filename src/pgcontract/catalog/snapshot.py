@@ -227,8 +227,25 @@ class Snapshot:
 Conn = psycopg.Connection[Any]
 
 
+READ_ATTEMPTS = 5
+
+
 def read_snapshot(conn: Conn, schemas: Iterable[str] | None = None, limits: SessionLimits = DEFAULT_LIMITS) -> Snapshot:
-    """Read the catalog of ``schemas`` (all but PostgreSQL's own when None) in one READ ONLY transaction."""
+    """Read the catalog of ``schemas`` (all but PostgreSQL's own when None) in one READ ONLY transaction.
+
+    A migration committing during the read can make PostgreSQL's deparsing functions fail ("cache lookup
+    failed for relation ...", SQLSTATE XX000: they look at the latest catalog, the queries at the
+    transaction's snapshot); the read is then tried again, in a new transaction, after a short pause.
+    """
+    for attempt in range(READ_ATTEMPTS - 1):
+        try:
+            return _read_snapshot(conn, schemas, limits)
+        except psycopg.errors.InternalError_:
+            time.sleep(0.05 * 2**attempt)
+    return _read_snapshot(conn, schemas, limits)
+
+
+def _read_snapshot(conn: Conn, schemas: Iterable[str] | None, limits: SessionLimits) -> Snapshot:
     scope = sorted(set(schemas)) if schemas is not None else None
     params = {"schemas": scope}
     started = time.perf_counter()

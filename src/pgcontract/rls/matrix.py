@@ -445,6 +445,7 @@ class IsolationSession:
         # read-write one: test rows are written, and finish() rolls them back.
         conn.autocommit = False
         conn.read_only = False
+        conn.isolation_level = None  # the server's default (READ COMMITTED), whatever a snapshot read set
         cur = conn.cursor()
         apply_limits(conn, self.limits)
         seed_role = self.contract.auth.seed_role if self.contract.auth is not None else None

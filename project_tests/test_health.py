@@ -1,0 +1,101 @@
+"""The health report (layer 1's library): built from the findings, unhealthy exactly when a critical table
+fails, and safe to call against a database that is down."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import psycopg
+
+from pgcontract.connect import Target, connect, read_only
+from pgcontract.contract import load_contract
+from pgcontract.health import UNREACHABLE, Status, check_health
+from project_tests.helpers import CHAT_CONTRACT, KITCHEN_CONTRACT
+
+THREADS = "public.sam_conversation_threads"
+MESSAGES = "public.sam_conversation_messages"
+
+
+def test_healthy_database_report_has_the_documented_form(chat_db: Target) -> None:
+    report = check_health(chat_db.dsn, load_contract(CHAT_CONTRACT))
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["healthy"] is True
+    assert data["critical_issues"] == []
+    assert [t["table"] for t in data["tables"]["critical"]] == [THREADS, MESSAGES]
+    assert {t["status"] for t in data["tables"]["critical"]} == {"OK"}
+    assert all(t["issues"] == [] for t in data["tables"]["critical"])
+    assert data["tables"]["other"] == []
+    assert data["checked_at"].endswith("Z")
+    assert data["duration_ms"] >= 0
+
+
+def test_dropped_critical_table_is_missing_and_unhealthy(chat_db: Target, run_sql: Callable[[str], None]) -> None:
+    run_sql(f"DROP TABLE {MESSAGES}")
+    report = check_health(chat_db, load_contract(CHAT_CONTRACT))
+    assert not report.healthy
+    status = {t.table: t.status for t in report.tables}
+    assert status == {THREADS: Status.OK, MESSAGES: Status.MISSING}
+    assert report.critical_issues == (f"{MESSAGES}: table is missing (table.missing)",)
+    missing = next(t for t in report.to_dict()["tables"]["critical"] if t["table"] == MESSAGES)
+    assert missing["issues"][0]["rule"] == "table.missing"
+    assert "CREATE TABLE" in missing["issues"][0]["fix"]
+
+
+def test_drifted_critical_column_is_drift(chat_db: Target, run_sql: Callable[[str], None]) -> None:
+    run_sql(f"ALTER TABLE {THREADS} DROP COLUMN title")
+    report = check_health(chat_db, load_contract(CHAT_CONTRACT))
+    assert not report.healthy
+    assert {t.table: t.status for t in report.tables}[THREADS] is Status.DRIFT
+    assert report.critical_issues == (f"{THREADS}.title: column is missing (column.missing)",)
+
+
+def test_failing_non_critical_table_leaves_the_report_healthy(
+    make_db: Callable[[str], Target], run_sql: Callable[[str], None]
+) -> None:
+    target = make_db("kitchen")
+    run_sql("DROP INDEX public.memberships_user_idx")
+    report = check_health(target, load_contract(KITCHEN_CONTRACT))
+    data = report.to_dict()
+    assert report.healthy, report.critical_issues
+    assert {t["table"]: t["status"] for t in data["tables"]["other"]}["public.memberships"] == "DRIFT"
+    assert [t["table"] for t in data["tables"]["critical"]] == ["public.organizations"]
+    assert data["enums"] == [{"enum": "public.member_role", "status": "OK", "issues": []}]
+
+
+def test_unreachable_database_is_unhealthy_without_secrets(chat_db: Target) -> None:
+    params = psycopg.conninfo.conninfo_to_dict(chat_db.dsn)
+    dead = psycopg.conninfo.make_conninfo(
+        host="127.0.0.1", port="1", user=str(params["user"]), dbname="x", password="hunter2-secret"
+    )
+    report = check_health(dead, load_contract(CHAT_CONTRACT))
+    text = json.dumps(report.to_dict())
+    assert not report.healthy
+    assert report.error == UNREACHABLE
+    assert report.critical_issues == (UNREACHABLE,)
+    assert {t.status for t in report.tables} == {Status.UNKNOWN}
+    assert "hunter2" not in text
+    assert "hunter2" not in report.detail
+    assert "127.0.0.1" not in text  # the driver's text stays in the log, out of the report
+
+
+def test_check_on_an_application_connection_leaves_it_as_given(chat_db: Target) -> None:
+    with connect(chat_db) as conn:
+        conn.autocommit = True
+        report = check_health(conn, load_contract(CHAT_CONTRACT))
+        assert report.healthy
+        assert conn.autocommit is True
+        assert not conn.read_only
+        assert conn.isolation_level is None
+        assert conn.execute("SHOW statement_timeout").fetchone() == ("0",)
+
+
+def test_catalog_read_sees_one_snapshot_even_while_a_migration_commits(
+    chat_db: Target, run_sql: Callable[[str], None]
+) -> None:
+    """A check racing a migration must see the schema before or after it, never half of it."""
+    with connect(chat_db) as conn, read_only(conn):
+        query = "SELECT count(*) FROM pg_catalog.pg_class WHERE relname = 'sam_conversation_messages'"
+        assert conn.execute(query).fetchone() == (1,)
+        run_sql(f"DROP TABLE {MESSAGES}")  # committed by another session between two queries
+        assert conn.execute(query).fetchone() == (1,)
