@@ -14,6 +14,7 @@ from psycopg import sql
 from pgcontract.connect import Target
 from pgcontract.embedded import supabase_shim
 from project_tests.helpers import CHAT_SQL, run_cli
+from project_tests.serving import chromium
 
 PASSWORD = "S3cr3t-Audit-Pw!"
 
@@ -136,3 +137,28 @@ def test_targets_run_in_parallel_with_xdist(two_targets: tuple[str, str], tmp_pa
     data = {t["target"]: t for t in json.loads(summary.read_text())["targets"]}
     assert data["eu"]["passed"]
     assert data["us"]["failed_tests"] == ["test_schema.py::test_table[us:public.sam_conversation_messages]"]
+
+
+def test_report_reads_well_in_chromium(two_targets: tuple[str, str], tmp_path: Path) -> None:
+    """The auditor's view, in a real headless Chromium: the failed target and its reason at the top, the
+    failure's expected/actual/fix table open, the results grouped by table. A screenshot is kept."""
+    html = tmp_path / "report.html"
+    eu, us = two_targets
+    assert run_cli("check", "--dsn", eu, "--dsn", us, "--html", str(html)).returncode == 1
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(html.as_uri())
+        page.wait_for_selector("#results-table")
+        rows = page.locator(".pgc-summary tr")
+        assert rows.count() == 3  # header, eu, us
+        assert "PASSED" in rows.nth(1).inner_text()
+        assert "FAILED" in rows.nth(2).inner_text()
+        assert "table is missing" in rows.nth(2).inner_text()
+        assert page.locator(".pgc-bad").first.evaluate("e => getComputedStyle(e).color") == "rgb(176, 0, 32)"
+        failure = page.locator(".pgc-findings", has_text="table.missing").first
+        assert failure.is_visible(), "a failure's findings are open when the report opens"
+        assert "CREATE TABLE IF NOT EXISTS" in failure.inner_text()
+        tables = page.locator("td.col-table").all_inner_texts()
+        assert tables == sorted(tables), "the report opens sorted by table"
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    assert (tmp_path / "report.png").stat().st_size > 50_000
