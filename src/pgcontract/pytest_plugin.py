@@ -259,16 +259,14 @@ class ContractCheck(pytest.Item):
 
     def record(self, run: TargetRun) -> None:
         """What the reports need, as a user property (it travels with the report, across xdist workers)."""
-        declared = run.contract.table_map
-        critical = any(str(name) == self.subject and table.critical for name, table in declared.items())
         record = {
             "target": self.target,
             "group": xdist_group(self.target),
-            "target_display": run.given.display if run.given is not None else EMBEDDED,
+            "target_display": run.display,
             "subject": self.subject,
             "kind": self.kind.value,
             "category": CATEGORY[self.kind],
-            "critical": critical,
+            "critical": self.subject in run.critical_tables,
             "unreachable": run.unreachable,
             "server_version": run._snapshot.server_version if run._snapshot is not None else None,
             "findings": [f.to_dict() for f in run.recorded(self.subject, self.kind)],
@@ -369,8 +367,11 @@ def assert_clean(findings: FindingIndex, subject: str, kind: Kind) -> None:
         pytest.skip(f"table {subject} is missing (reported by test_table[{subject}])")
     found = findings.of(subject, kind)
     errors = [f for f in found if f.level is Level.ERROR]
-    for warning in (f for f in found if f.level is Level.WARNING):
-        warnings.warn(pytest.PytestWarning(warning.render()), stacklevel=2)
+    reported = [f for f in found if f.level is Level.WARNING]
+    if reported:  # one warning per test: a lint can hit thousands of objects
+        count = len(reported)
+        head = f"{subject}: {count} warning{'s' if count != 1 else ''}"
+        warnings.warn(pytest.PytestWarning(f"{head}\n{render_all(reported)}"), stacklevel=2)
     if errors:
         count = len(errors)
         head = f"{subject}: {count} {kind.value} mismatch{'es' if count != 1 else ''}"

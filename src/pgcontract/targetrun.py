@@ -49,6 +49,8 @@ class TargetRun:
         self._lints: FindingIndex | None = None
         self._isolation: IsolationSession | None = None
         self.outcomes: dict[str, Outcome] = {}
+        self.display = given.display if given is not None else "embedded"
+        self.critical_tables = frozenset(str(n) for n, t in contract.table_map.items() if t.critical)
         self.unreachable: str | None = None
         self.unreachable_reported = False
 
