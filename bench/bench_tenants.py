@@ -5,7 +5,7 @@ tenant databases (default 50), writes a targets file (name -> DSN), then times `
 --targets FILE`` without pytest-xdist, with ``-n 1`` and with ``-n 2`` (each target's tests run in one
 worker: ``--dist loadgroup``). Prints wall times, test counts and exit codes (all must be 0).
 
-Usage: .venv/bin/python bench/bench_tenants.py [--tenants N]
+Usage: .venv/bin/python bench/bench_tenants.py [--tenants N] [--rls-live]
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ PGCONTRACT = str(Path(sys.executable).parent / "pgcontract")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tenants", type=int, default=50)
+    parser.add_argument("--rls-live", action="store_true", help="also run the isolation tests on every tenant")
     args = parser.parse_args(argv)
     OUT.mkdir(exist_ok=True)
     plan = load_plan(ROOT / "sql", supabase=True)
@@ -58,7 +59,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for label, extra in (("no xdist", []), ("-n 1", ["-n", "1"]), ("-n 2", ["-n", "2"])):
             begun = time.perf_counter()
             done = subprocess.run(
-                [PGCONTRACT, "check", "--targets", str(targets), "--", "-q", *extra],
+                [
+                    PGCONTRACT,
+                    "check",
+                    "--targets",
+                    str(targets),
+                    *(["--rls-live"] if args.rls_live else []),
+                    "--",
+                    "-q",
+                    *extra,
+                ],
                 cwd=ROOT,
                 capture_output=True,
                 text=True,
