@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -278,6 +279,18 @@ class PreloadedContract:
         config.stash[CONTRACT] = self.contract
 
 
+def open_target(args: argparse.Namespace, stack: ExitStack) -> Target:
+    """The --dsn target, or the embedded default started for this command (stopped when ``stack`` closes).
+    Raises ``LoadError`` when sql/ does not load."""
+    from pgcontract.embedded import embedded
+
+    dsn = _dsn_from(args)
+    if dsn:
+        return Target("target", dsn)
+    started: Target = stack.enter_context(embedded(Path(args.sql), supabase=_wants_supabase_shim(args.contract)))
+    return started
+
+
 def _wants_supabase_shim(contract_path: str) -> bool:
     """The embedded server gets the Supabase auth shim unless the contract says another auth mode."""
     from pgcontract.contract import load_contract
@@ -309,10 +322,9 @@ def cmd_up(args: argparse.Namespace, _: list[str]) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
-    from contextlib import ExitStack
 
     from pgcontract.contract import Contract
-    from pgcontract.embedded import LoadError, embedded
+    from pgcontract.embedded import LoadError
     from pgcontract.server import TOKEN_ENV, ServeSettings, serve
 
     contract = _load(args.contract)
@@ -325,13 +337,11 @@ def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
     if args.ttl <= 0:
         return _die("--ttl must be positive", EXIT_USAGE)
     with ExitStack() as stack:
-        if dsn:
-            target = Target("target", dsn)
-        else:
-            try:
-                target = stack.enter_context(embedded(Path(args.sql), supabase=_wants_supabase_shim(args.contract)))
-            except LoadError as exc:
-                return _die(str(exc), EXIT_USAGE)
+        try:
+            target = open_target(args, stack)
+        except LoadError as exc:
+            return _die(str(exc), EXIT_USAGE)
+        if target.throwaway:
             print(f"pgcontract: embedded PostgreSQL loaded from {args.sql}: {target.dsn}", file=sys.stderr)
         auth = "admin token required" if token and not args.no_auth else "no auth"
         print(
@@ -352,19 +362,15 @@ def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
 
 
 def cmd_snapshot(args: argparse.Namespace, _: list[str]) -> int:
-    from contextlib import ExitStack
-
     from pgcontract.adopt import contract_from_snapshot, dump_contract
     from pgcontract.catalog import read_snapshot
-    from pgcontract.embedded import embedded
+    from pgcontract.embedded import LoadError
 
-    dsn = _dsn_from(args)
     with ExitStack() as stack:
-        if dsn:
-            target = Target("target", dsn)
-        else:
-            supabase = _wants_supabase_shim(args.contract)
-            target = stack.enter_context(embedded(Path(args.sql), supabase=supabase))
+        try:
+            target = open_target(args, stack)
+        except LoadError as exc:
+            return _die(str(exc), EXIT_USAGE)
         with connect(target) as conn:
             snapshot = read_snapshot(conn, args.schema)
     data = contract_from_snapshot(snapshot, args.schema)
@@ -390,10 +396,9 @@ def cmd_sql(args: argparse.Namespace, _: list[str]) -> int:
 
 
 def cmd_repair(args: argparse.Namespace, _: list[str]) -> int:
-    from contextlib import ExitStack
 
     from pgcontract.contract import Contract
-    from pgcontract.embedded import LoadError, embedded
+    from pgcontract.embedded import LoadError
     from pgcontract.findings import render_all
     from pgcontract.repair import RepairFailed, apply_plan, check_now, plan_repair, render_plan
 
@@ -401,17 +406,13 @@ def cmd_repair(args: argparse.Namespace, _: list[str]) -> int:
     if not isinstance(contract, Contract):
         return EXIT_USAGE
     limits = SessionLimits(statement_timeout=args.statement_timeout, lock_timeout=args.lock_timeout)
-    dsn = _dsn_from(args)
     with ExitStack() as stack:
-        if dsn:
-            target = Target("target", dsn)
-        else:
-            try:
-                target = stack.enter_context(embedded(Path(args.sql), supabase=_wants_supabase_shim(args.contract)))
-            except LoadError as exc:
-                return _die(str(exc), EXIT_USAGE)
-            if args.apply:
-                print("pgcontract: no --dsn: repairing a throwaway server (`pgcontract up` keeps one)", file=sys.stderr)
+        try:
+            target = open_target(args, stack)
+        except LoadError as exc:
+            return _die(str(exc), EXIT_USAGE)
+        if target.throwaway and args.apply:
+            print("pgcontract: no --dsn: repairing a throwaway server (`pgcontract up` keeps one)", file=sys.stderr)
         conn = stack.enter_context(connect(target, limits))
         findings = check_now(conn, contract, limits)
         plan = plan_repair(findings.findings)
