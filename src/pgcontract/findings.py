@@ -98,6 +98,22 @@ class Finding:
             "hazards": [h.value for h in self.fix.hazards] if self.fix else [],
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
+        """The inverse of ``to_dict`` (findings travel in test reports, across pytest-xdist workers)."""
+        fix = Fix(data["fix_sql"], tuple(Hazard(h) for h in data["hazards"])) if data["fix_sql"] else None
+        return cls(
+            rule=data["rule"],
+            kind=Kind(data["kind"]),
+            owner=data["table"],
+            object=data["object"],
+            message=data["message"],
+            expected=data["expected"],
+            actual=data["actual"],
+            fix=fix,
+            level=Level(data["level"]),
+        )
+
     def render(self) -> str:
         lines = [
             f"[{self.rule}] {self.object}: {self.message}",

@@ -120,7 +120,7 @@ def resolve_config(config: pytest.Config) -> SuiteConfig:
 def pytest_configure(config: pytest.Config) -> None:
     settings = config.stash[CONFIG] = resolve_config(config)
     if not hasattr(config, "workerinput"):  # the controlling process (not a pytest-xdist worker)
-        collector = RunSummary(settings.contract_path, config)
+        collector = RunSummary(settings.contract_path, lambda: suite_contract(config), config)
         config.pluginmanager.register(collector, "pgcontract-summary")
         if config.getoption("htmlpath", None) and config.pluginmanager.hasplugin("html"):
             config.pluginmanager.register(HtmlReport(config, settings, collector), "pgcontract-html")
@@ -131,8 +131,8 @@ def pytest_configure(config: pytest.Config) -> None:
 class RunSummary(ResultCollector):
     """The summary collector, writing the JSON summary and the history at the end of the run."""
 
-    def __init__(self, contract_path: Path, config: pytest.Config) -> None:
-        super().__init__(contract_path)
+    def __init__(self, contract_path: Path, load_contract: Callable[[], Contract], config: pytest.Config) -> None:
+        super().__init__(contract_path, load_contract)
         self.config = config
 
     @pytest.hookimpl(trylast=True)

@@ -10,6 +10,7 @@ import os
 import subprocess
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,9 @@ import pytest
 
 from pgcontract import __version__
 from pgcontract.contract.loader import contract_files
-from pgcontract.findings import CATEGORIES
+from pgcontract.contract.model import Contract
+from pgcontract.findings import CATEGORIES, Finding, FindingIndex
+from pgcontract.health import UNREACHABLE, failed_report, report_from_findings
 
 RECORD = "pgcontract"
 
@@ -59,6 +62,7 @@ class ResultCollector:
     """Collects the suite's results in the controlling process (a pytest plugin object)."""
 
     contract_path: Path
+    load_contract: Callable[[], Contract]
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     finished: datetime | None = None
     results: list[TestResult] = field(default_factory=list)
@@ -99,33 +103,17 @@ class ResultCollector:
         for result in mine:
             counts[result.record["category"]][result.outcome] += 1
         unreachable = next((r.record["unreachable"] for r in mine if r.record.get("unreachable")), None)
-        tables: dict[str, dict[str, Any]] = {}
-        critical_tables: set[str] = set()
-        findings: list[dict[str, Any]] = []
-        for result in mine:
-            record = result.record
-            if record["category"] == "lints":
-                findings.extend(record["findings"])
-                continue
-            subject = record["subject"]
-            entry = tables.setdefault(subject, {"table": subject, "status": "OK", "issues": []})
-            if record["critical"]:
-                critical_tables.add(subject)
-            for found in record["findings"]:
-                findings.append(found)
-                if found["level"] != "error":
-                    continue
-                entry["issues"].append(f"[{found['rule']}] {found['object']}: {found['message']}")
-                entry["status"] = (
-                    "MISSING"
-                    if found["rule"] == "table.missing"
-                    else (entry["status"] if entry["status"] == "MISSING" else "DRIFT")
-                )
-        critical_issues = [
-            f"{t['table']}: {i}" for t in tables.values() if t["table"] in critical_tables for i in t["issues"]
-        ]
+        findings = [found for r in mine for found in r.record["findings"]]
+        # Tables, their status and the critical issues: the health report's own rules (pgcontract.health).
+        finished = self.finished or datetime.now(UTC)
         if unreachable:
-            critical_issues.insert(0, unreachable)
+            health = failed_report(self.load_contract(), UNREACHABLE, unreachable, finished, 0)
+            critical_issues = [unreachable]
+        else:
+            index = FindingIndex([Finding.from_dict(f) for f in findings])
+            health = report_from_findings(self.load_contract(), index, finished, 0)
+            critical_issues = list(health.critical_issues)
+        tables = health.to_dict()["tables"]
         failed = sum(c["failed"] for c in counts.values())
         server = next((r.record["server_version"] for r in mine if r.record.get("server_version")), None)
         return {
@@ -133,13 +121,10 @@ class ResultCollector:
             "database": mine[0].record["target_display"] if mine else target,
             "server_version": server,
             "reachable": unreachable is None,
-            "healthy": not critical_issues,
+            "healthy": health.healthy,
             "passed": failed == 0 and unreachable is None,
             "critical_issues": critical_issues,
-            "tables": {
-                "critical": [t for t in tables.values() if t["table"] in critical_tables],
-                "other": [t for t in tables.values() if t["table"] not in critical_tables],
-            },
+            "tables": tables,
             "counts": counts,
             "failed_tests": [r.nodeid for r in mine if r.outcome == "failed"],
             "findings": findings,
