@@ -53,10 +53,12 @@ def test_unreachable_database_is_one_line_exit_3_without_password() -> None:
     assert PASSWORD not in result.stderr
 
 
-def test_dsn_from_environment(chat_db: Target) -> None:
+def test_dsn_from_environment(chat_db: Target, run_sql: Callable[[str], None]) -> None:
+    """$DATABASE_URL is the target: its dropped table fails the run (the embedded default would pass)."""
+    run_sql("DROP TABLE public.sam_conversation_messages")
     result = run_cli("check", env={"DATABASE_URL": chat_db.dsn})
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "embedded" not in result.stdout
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "test_table[public.sam_conversation_messages]" in result.stdout
 
 
 def test_usage_error_exits_2() -> None:
