@@ -29,7 +29,8 @@ def _die(message: str, code: int) -> int:
 
 
 def _dsn_from(args: argparse.Namespace) -> str | None:
-    given = args.dsn[0] if isinstance(args.dsn, list) and args.dsn else args.dsn
+    """The single target of snapshot, serve and repair: the first --dsn, else the environment."""
+    given: str | None = args.dsn[0] if args.dsn else None
     return given or os.environ.get("PGCONTRACT_DSN") or os.environ.get("DATABASE_URL") or None
 
 
@@ -75,10 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--lock-timeout", default="2s")
 
     snap = sub.add_parser("snapshot", help="print a contract describing a live database")
-    snap.add_argument("--dsn", help="database to describe (none: the embedded default)")
+    _add_target_options(snap)
     snap.add_argument("--schema", action="append", help="schema to include (repeatable; default: all the app's)")
-    snap.add_argument("--sql", default="sql", help="SQL for the embedded server when no DSN is given")
-    snap.add_argument("--contract", default="contracts", help="(embedded only) contract deciding the auth shim")
 
     up = sub.add_parser(
         "up", help="start the embedded default and keep it running (prints its DSN; Ctrl-C stops and removes it)"

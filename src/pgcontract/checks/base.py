@@ -10,7 +10,7 @@ from psycopg import sql
 from pgcontract.catalog.snapshot import Snapshot
 from pgcontract.contract.model import Contract
 from pgcontract.findings import Finding, Fix, Hazard, Kind, Level
-from pgcontract.names import QualifiedName
+from pgcontract.names import QualifiedName, quote_part
 from pgcontract.sqlgen import render
 from pgcontract.sqlnorm import InvalidSql, canonical_expr
 
@@ -88,6 +88,4 @@ def _show(value: object) -> str:
 
 def member(table: QualifiedName, name: str) -> str:
     """Display name of a table's member (column, constraint, index, policy)."""
-    from pgcontract.names import quote_part
-
     return f"{table}.{quote_part(name)}"
