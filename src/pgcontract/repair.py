@@ -13,7 +13,8 @@ sets aside:
   before the indexes and policies that use them, ...), in finding order within a phase.
 
 Applied, the statements run in one transaction with ``lock_timeout`` and ``statement_timeout`` set for
-that transaction; any error rolls everything back.
+that transaction; any error rolls everything back. A lock wait or timeout is not a failed repair: the
+transaction is tried again (``pgcontract.busy``), then given up as ``DatabaseBusy``, nothing changed.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import psycopg
 from pglast import parser
 from psycopg import sql
 
-from pgcontract.catalog import read_snapshot
+from pgcontract.busy import BUSY_ERRORS, Blocked, read_catalog, relations_of, retry_busy
 from pgcontract.checks import run_checks
 from pgcontract.connect import SessionLimits, apply_limits
 from pgcontract.contract.model import Contract
@@ -253,7 +254,18 @@ class RepairFailed(Exception):
 def apply_plan(conn: Conn, plan: RepairPlan, limits: SessionLimits) -> int:
     """Run the plan's statements in one transaction, with the limits set for that transaction only
     (never under autocommit, where they would silently do nothing). Any error rolls everything back and
-    raises ``RepairFailed`` naming the statement. Returns the number of statements run."""
+    raises ``RepairFailed`` naming the statement. A lock wait or timeout on every try raises
+    ``DatabaseBusy`` naming who holds the tables. Returns the number of statements run."""
+    return retry_busy(
+        conn,
+        lambda: _apply_once(conn, plan, limits),
+        doing="applying the repair (rolled back, nothing changed)",
+        limits=limits,
+        modes=None,  # which mode a statement needs varies: every lock others hold on its tables
+    )
+
+
+def _apply_once(conn: Conn, plan: RepairPlan, limits: SessionLimits) -> int:
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         conn.rollback()
     conn.autocommit = False
@@ -265,6 +277,8 @@ def apply_plan(conn: Conn, plan: RepairPlan, limits: SessionLimits) -> int:
             for statement in plan.statements:
                 current = statement.sql
                 conn.execute(current.encode())
+    except BUSY_ERRORS as exc:
+        raise Blocked(exc, relations_of(current) if current else ()) from None
     except psycopg.Error as exc:
         first_line = current.splitlines()[0] if current else "(setting the limits)"
         reason = " ".join(str(exc).split())
@@ -273,5 +287,6 @@ def apply_plan(conn: Conn, plan: RepairPlan, limits: SessionLimits) -> int:
 
 
 def check_now(conn: Conn, contract: Contract, limits: SessionLimits) -> FindingIndex:
-    """The findings of the contract against the database as it is now (one READ ONLY snapshot)."""
-    return run_checks(contract, read_snapshot(conn, contract.schemas, limits))
+    """The findings of the contract against the database as it is now (one READ ONLY snapshot); a lock
+    wait or timeout on every try raises ``DatabaseBusy``."""
+    return run_checks(contract, read_catalog(conn, contract.schemas, limits))

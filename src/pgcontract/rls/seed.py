@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from pgcontract.busy import BUSY_ERRORS
 from pgcontract.catalog.snapshot import Snapshot, Table
 from pgcontract.contract.model import Contract, Isolation, Membership
 from pgcontract.names import QualifiedName
@@ -185,6 +186,8 @@ class Seeder:
             statement = sql.SQL("INSERT INTO {} DEFAULT VALUES RETURNING {}").format(ident(name), returning)
         try:
             self.cur.execute(statement, list(values.values()))
+        except BUSY_ERRORS:
+            raise  # not a bad value: the table is locked (pgcontract.busy reports it)
         except psycopg.Error as exc:
             reason = " ".join(str(exc).split())
             raise SeedError(
