@@ -308,11 +308,16 @@ class PreloadedContract:
         self.config = config
 
     def busy(self) -> list[str]:
-        """What stopped each busy target (a lock wait or timeout), after the run."""
+        """What stopped each busy target (a lock wait or timeout), after the run: from this process's
+        targets, or from the tests' reports (those of pytest-xdist workers too)."""
         from pgcontract.pytest_plugin import RUNS
 
-        runs = self.config.stash.get(RUNS, {}) if self.config is not None else {}
-        return [run.busy for run in runs.values() if run.busy]
+        if self.config is None:
+            return []
+        found = [run.busy for run in self.config.stash.get(RUNS, {}).values() if run.busy]
+        summary = self.config.pluginmanager.get_plugin("pgcontract-summary")
+        found += [r.record["busy"] for r in getattr(summary, "results", []) if r.record.get("busy")]
+        return list(dict.fromkeys(found))
 
 
 def open_target(args: argparse.Namespace, stack: ExitStack) -> Target:

@@ -261,7 +261,7 @@ class ContractCheck(pytest.Item):
             if run.unreachable_reported:
                 pytest.skip(f"target {self.target} is {'busy' if run.busy else 'unreachable'} (reported once)")
             run.unreachable_reported = True
-            pytest.fail(str(exc), pytrace=False)
+            raise pytest.fail.Exception(str(exc), pytrace=False) from None  # one line, not the chain
         finally:
             self.record(run)
 

@@ -3,6 +3,7 @@ its snapshot, findings, lints and isolation session, each computed once and kept
 
 from __future__ import annotations
 
+import os
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,13 +97,13 @@ class TargetRun:
         return self._snapshot
 
     def gave_up(self, exc: DatabaseBusy) -> NoReturn:
-        """A lock or timeout is no verdict: the run stops with one line (exit 4); with several targets,
-        this one's tests fail once or skip and the others go on."""
-        if not self.settings.several_targets:
-            self.busy = str(exc)
+        """A lock or timeout is no verdict: the run stops with one line (exit 4); with several targets, or
+        in a pytest-xdist worker (which cannot stop the run), this target's tests fail once or skip, and
+        the run's exit code is 4 all the same (``report.summary``)."""
+        self.busy = f"target {self.name}: {exc}" if self.settings.several_targets else str(exc)
+        if not (self.settings.several_targets or os.environ.get("PYTEST_XDIST_WORKER")):
             pytest.exit(self.busy, returncode=EXIT_BUSY)
-        self.busy = f"target {self.name}: {exc}"
-        raise TargetBusy(self.busy)
+        raise TargetBusy(self.busy) from None
 
     def findings(self) -> FindingIndex:
         if self._findings is None:
