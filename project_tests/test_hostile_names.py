@@ -136,4 +136,5 @@ def test_dashboard_runs_no_script_from_names(hostile: Hostile) -> None:
     assert injected == {"images": 0, "scripts": 0, "handlers": 0}
     assert IMG_TABLE in shown
     assert SCRIPT_TABLE in shown
+    assert r"red\x1b[31mtable" in shown
     assert "MISSING" in shown
