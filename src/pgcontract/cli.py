@@ -196,6 +196,7 @@ def cmd_schema(args: argparse.Namespace, _: list[str]) -> int:
 def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
     import pytest
 
+    from pgcontract.pytest_plugin import SuiteRootIds
     from pgcontract.suite import SUITE_DIR
     from pgcontract.targets import TargetsError, parse_targets
 
@@ -256,7 +257,7 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
     try:
-        code = int(pytest.main(pytest_args + passthrough, plugins=[PreloadedContract(contract)]))
+        code = int(pytest.main(pytest_args + passthrough, plugins=[PreloadedContract(contract), SuiteRootIds()]))
     finally:
         for name, value in saved.items():
             if value is None:
