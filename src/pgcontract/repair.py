@@ -268,7 +268,7 @@ class Failure:
 class ApplyResult:
     applied: list[Statement] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
-    skipped: list[Statement] = field(default_factory=list)  # the other statements of a fix that failed
+    skipped: list[Statement] = field(default_factory=list)  # every statement of the fixes that failed
 
 
 class _Restart(Exception):
