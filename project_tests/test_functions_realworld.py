@@ -335,3 +335,32 @@ def test_an_unnamed_check_is_recreated_under_its_own_name(
         apply_plan(conn, plan_repair(check_now(conn, contract, DEFAULT_LIMITS).findings), DEFAULT_LIMITS)
     with psycopg.connect(realworld.dsn) as conn:
         assert conn.execute(query).fetchall() == before
+
+
+def test_an_attribute_is_repaired_in_place_when_the_contract_has_no_body(
+    realworld: Target, run_sql: Callable[[str], None]
+) -> None:
+    """A hand-written contract naming only what matters (SECURITY DEFINER, a fixed search_path): the
+    repair is an ALTER FUNCTION, which needs neither the body nor the defaults."""
+    contract = Contract.model_validate(
+        {
+            "functions": {
+                "public.has_role(uuid, public.app_role)": {
+                    "returns": "boolean",
+                    "volatility": "stable",
+                    "security": "definer",
+                    "search_path": "''",
+                }
+            }
+        }
+    )
+    run_sql("ALTER FUNCTION public.has_role(uuid, public.app_role) SECURITY INVOKER RESET search_path")
+    assert sorted(f.rule for f in errors(check(realworld, contract))) == ["function.search_path", "function.security"]
+    with connect(realworld) as conn:
+        plan = plan_repair(check_now(conn, contract, DEFAULT_LIMITS).findings)
+        assert [s.sql for s in plan.statements] == [
+            'ALTER FUNCTION "public"."has_role"(uuid, public.app_role) SECURITY DEFINER;',
+            """ALTER FUNCTION "public"."has_role"(uuid, public.app_role) SET search_path = '';""",
+        ]
+        apply_plan(conn, plan, DEFAULT_LIMITS)
+    assert errors(check(realworld, contract)) == []
