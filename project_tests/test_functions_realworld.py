@@ -235,14 +235,30 @@ def test_a_key_may_list_out_parameters(realworld: Target) -> None:
     assert check(realworld, contract).findings == []
 
 
-def test_an_argument_list_that_is_not_one_is_a_contract_error(tmp_path: Path) -> None:
-    contract = tmp_path / "c.yaml"
-    contract.write_text(
-        "functions:\n  \"public.f(a int) RETURNS int LANGUAGE sql AS '' --)\": {returns: integer}\n", encoding="utf-8"
-    )
-    result = run_cli("sql", "--contract", str(contract))
+@pytest.mark.parametrize(
+    ("contract", "message"),
+    [
+        (
+            "functions:\n  \"public.f(a int) RETURNS int LANGUAGE sql AS '' --)\": {returns: integer}\n",
+            "not an argument list",
+        ),
+        (
+            "functions:\n  public.f(a int):\n    arguments: \"a int) RETURNS int LANGUAGE sql AS 'x' --\"\n"
+            "    returns: integer\n",
+            "not an argument list",
+        ),
+        (
+            "functions:\n  public.f(a integer):\n    arguments: a text, OUT b integer\n    returns: integer\n",
+            "'arguments' has other input types than the key",
+        ),
+    ],
+)
+def test_an_argument_list_that_is_not_one_is_a_contract_error(contract: str, message: str, tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(contract, encoding="utf-8")
+    result = run_cli("sql", "--contract", str(path))
     assert result.returncode == 2
-    assert "not an argument list" in result.stderr
+    assert message in result.stderr
 
 
 def test_removing_a_default_is_held_back_and_the_rest_applied(

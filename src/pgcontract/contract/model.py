@@ -341,6 +341,8 @@ class FunctionSpec(Model):
                 raise ValueError("a procedure has no 'returns'")
             if self.volatility != "volatile" or self.strict or self.leakproof or self.parallel != "unsafe":
                 raise ValueError("a procedure has no volatility, strict, leakproof or parallel")
+        if self.settings is not None and "search_path" in self.settings:
+            raise ValueError("give search_path as 'search_path', not under 'settings'")
         if self.arguments is not None:
             try:
                 parse_arguments(self.arguments)
