@@ -52,10 +52,6 @@ def _without_locations(node: object) -> object:
     return node
 
 
-def _parameter_key(p: Parameter, with_name: bool = True) -> tuple[object, ...]:
-    return (p.mode, p.name if with_name else None, p.identity_type, p.normal_default)
-
-
 def _same_parameters(expected: tuple[Parameter, ...], actual: tuple[Parameter, ...]) -> bool:
     return len(expected) == len(actual) and all(
         e.mode == a.mode
