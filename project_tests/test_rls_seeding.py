@@ -21,7 +21,7 @@ from pgcontract.names import QualifiedName
 from pgcontract.rls.matrix import IsolationSession, isolation_tables
 from pgcontract.rls.seed import SeededRow
 from pgcontract.rls.values import SeedError
-from project_tests.helpers import ROOT, isolation, violations
+from project_tests.helpers import ROOT, isolation, run_cli, violations
 
 STARTER = ROOT / "project_tests" / "realworld" / "saas_starter"
 STARTER_SQL = STARTER / "sql" / "010_saas_starter.sql"
@@ -362,3 +362,12 @@ def test_a_parent_row_the_trigger_made_is_adopted_when_the_insert_collides(
             assert settings.values["user_id"] == principal.identity
             (digest,) = rows(session, "public.digests", principal.label)
             assert digest.values["settings_id"] == settings.values["id"]
+
+
+def test_the_starter_passes_as_a_user_runs_it() -> None:
+    """Static checks, lints, the isolation matrix and the proof that it left nothing, on the embedded server."""
+    result = run_cli("check", "--contract", str(STARTER / "contracts"), "--sql", str(STARTER / "sql"), "--", "-v")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for table in TABLES:
+        assert f"test_isolation[{table}] PASSED" in result.stdout
+    assert "test_isolation_left_nothing_behind[embedded] PASSED" in result.stdout
