@@ -371,3 +371,39 @@ def test_the_starter_passes_as_a_user_runs_it() -> None:
     for table in TABLES:
         assert f"test_isolation[{table}] PASSED" in result.stdout
     assert "test_isolation_left_nothing_behind[embedded] PASSED" in result.stdout
+
+
+TIED_CHECKS = """
+CREATE TABLE public.teams (
+  id       uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  owner_id uuid NOT NULL REFERENCES auth.users (id),
+  personal boolean NOT NULL DEFAULT false,
+  slug     text UNIQUE,
+  settings jsonb NOT NULL,
+  code     text NOT NULL,
+  CONSTRAINT slug_unless_personal CHECK ((personal AND slug IS NULL) OR (NOT personal AND slug IS NOT NULL)),
+  CONSTRAINT settings_object CHECK (jsonb_typeof(settings) = 'object'),
+  CONSTRAINT code_is_a_number CHECK (code::int > 0)
+);
+ALTER TABLE public.teams ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON public.teams TO authenticated
+  USING (owner_id = (SELECT auth.uid())) WITH CHECK (owner_id = (SELECT auth.uid()));
+"""
+
+
+def test_generated_values_fit_checks_that_tie_a_default_to_a_nullable_column_or_cast(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """A CHECK tying a defaulted flag to a nullable column, one over a JSON document, one that raises on a
+    value it cannot cast: the row is fitted to all three before it is inserted."""
+    run_sql(TIED_CHECKS)
+    contract = tmp_path / "c.yaml"
+    contract.write_text(
+        "version: 1\nauth: {mode: supabase}\ntables:\n  public.teams:\n    isolation: {owner: owner_id}\n",
+        encoding="utf-8",
+    )
+    with seeded(target, contract) as session:
+        for label in ("A", "B"):
+            (team,) = rows(session, "public.teams", label)
+            assert int(team.values["code"] or "0") > 0
+            assert (team.values["personal"] == "true") == (team.values["slug"] is None)

@@ -10,6 +10,7 @@ INSERT, whose error names the constraint.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from psycopg import sql
 from pgcontract.catalog.snapshot import Constraint, Table
 from pgcontract.rls.values import candidates
 from pgcontract.sqlgen import ident
-from pgcontract.sqlnorm import nextval_sequence, referenced_columns
+from pgcontract.sqlnorm import InvalidSql, nextval_sequence, parse_type, referenced_columns
 
 Cursor = psycopg.Cursor[Any]
 Values = dict[str, str | None]
@@ -89,12 +90,29 @@ def shapes(table: Table) -> list[CheckShape]:
     return found
 
 
+def _is_json(type_text: str) -> bool:
+    try:
+        kind = parse_type(type_text)
+    except InvalidSql:
+        return False
+    return kind is not None and not kind.is_array and kind.name in ("json", "jsonb")
+
+
 class Fitter:
     """Evaluates one table's checks for candidate rows (one query per evaluation)."""
 
     def __init__(self, cur: Cursor, table: Table) -> None:
         self.cur = cur
         self.table = table
+        self.json_columns = {c.name for c in table.columns.values() if _is_json(c.type)}
+
+    def record(self, values: Values) -> str:
+        """``values`` as the JSON json_populate_record reads: a json column takes the document itself."""
+        document: dict[str, Any] = dict(values)
+        for column in self.json_columns & set(values):
+            with contextlib.suppress(ValueError):  # not JSON: the INSERT will say so
+                document[column] = json.loads(values[column] or "null")
+        return json.dumps(document)
 
     def _row(self, values: Values, source: sql.Composable) -> sql.Composed:
         """A SELECT of the table's columns: the given values, else the column's default, else NULL."""
@@ -116,34 +134,51 @@ class Fitter:
             sql.SQL(", ").join(items), ident(self.table.name), source
         )
 
-    def _execute(self, statement: sql.Composed, params: list[Any]) -> list[tuple[Any, ...]]:
-        self.cur.execute(statement, params)
-        return self.cur.fetchall()
+    def _guarded(self, statement: sql.Composed, params: list[Any]) -> list[tuple[Any, ...]] | None:
+        """The rows, or None when the statement raised (a CHECK that cannot read a value: a cast, a
+        function that raises); a savepoint keeps the transaction usable."""
+        self.cur.execute("SAVEPOINT pgcontract_fit")
+        try:
+            self.cur.execute(statement, params)
+            rows = self.cur.fetchall()
+        except psycopg.Error:
+            self.cur.execute("ROLLBACK TO SAVEPOINT pgcontract_fit")
+            return None
+        self.cur.execute("RELEASE SAVEPOINT pgcontract_fit")
+        return rows
+
+    def _test(self, check: CheckShape) -> sql.Composed:
+        return sql.SQL("({}) IS NOT FALSE").format(sql.SQL(check.constraint.check or "true"))
 
     def failing(self, values: Values, checks: list[CheckShape]) -> list[CheckShape]:
-        tests = [sql.SQL("({}) IS NOT FALSE").format(sql.SQL(c.constraint.check or "true")) for c in checks]
+        """The checks ``values`` break (or make raise)."""
         statement = sql.SQL("SELECT {} FROM ({}) AS pgcontract_row").format(
-            sql.SQL(", ").join(tests), self._row(values, sql.SQL("%s::json"))
+            sql.SQL(", ").join(self._test(c) for c in checks), self._row(values, sql.SQL("%s::json"))
         )
-        rows = self._execute(statement, [json.dumps(values)])
-        return [c for c, ok in zip(checks, rows[0], strict=True) if not ok]
+        rows = self._guarded(statement, [self.record(values)])
+        if rows is not None:
+            return [c for c, ok in zip(checks, rows[0], strict=True) if not ok]
+        return [c for c in checks if len(checks) == 1 or self.failing(values, [c])]
 
     def evaluate(self, values: Values, expression: str) -> str | None:
         statement = sql.SQL("SELECT ({})::text FROM ({}) AS pgcontract_row").format(
             sql.SQL(expression), self._row(values, sql.SQL("%s::json"))
         )
-        return self._execute(statement, [json.dumps(values)])[0][0]  # type: ignore[no-any-return]
+        rows = self._guarded(statement, [self.record(values)])
+        return rows[0][0] if rows else None
 
     def first_passing(self, values: Values, check: CheckShape, column: str, options: list[str]) -> str | None:
         """The first of ``options`` for ``column`` with which ``check`` holds."""
         source = sql.SQL("%s::jsonb || jsonb_build_object(%s::text, pgcontract_option.value)")
         statement = sql.SQL(
             "SELECT pgcontract_option.value FROM unnest(%s::text[]) WITH ORDINALITY AS pgcontract_option(value, ord)"
-            " CROSS JOIN LATERAL ({}) AS pgcontract_row WHERE ({}) IS NOT FALSE"
-            " ORDER BY pgcontract_option.ord LIMIT 1"
-        ).format(self._row(values, source), sql.SQL(check.constraint.check or "true"))
-        rows = self._execute(statement, [options, json.dumps(values), column])
-        return rows[0][0] if rows else None
+            " CROSS JOIN LATERAL ({}) AS pgcontract_row WHERE {} ORDER BY pgcontract_option.ord LIMIT 1"
+        ).format(self._row(values, source), self._test(check))
+        rows = self._guarded(statement, [options, self.record(values), column])
+        if rows is not None:
+            return rows[0][0] if rows else None
+        # Some option made the check raise: try them one by one.
+        return next((o for o in options if not self.failing({**values, column: o}, [check])), None)
 
 
 def fit_checks(
@@ -162,24 +197,14 @@ def fit_checks(
     checks = [s for s in shapes(table) if s.columns & (chosen | open_nulls)]
     if not checks:
         return values
-    before_query()  # outside the savepoint: rolling back to it must not undo what it set
+    before_query()  # outside any savepoint: rolling back to one must not undo what it set
     fitter = Fitter(cur, table)
     free = [c for c in table.columns if c in chosen] + [c for c in table.columns if c in unset]
     fitted = dict(values)
-    cur.execute("SAVEPOINT pgcontract_fit")
-    try:
-        for _ in range(ROUNDS):
-            failing = fitter.failing(fitted, checks)
-            if not failing:
-                break
-            if not any(_repair(fitter, fitted, check, free, n) for check in failing):
-                break
-    except psycopg.Error:
-        # A check that cannot even read a generated value (a cast, a function that raises): the INSERT
-        # will fail and its error names the constraint.
-        cur.execute("ROLLBACK TO SAVEPOINT pgcontract_fit")
-        return values
-    cur.execute("RELEASE SAVEPOINT pgcontract_fit")
+    for _ in range(ROUNDS):
+        failing = fitter.failing(fitted, checks)
+        if not failing or not any(_repair(fitter, fitted, check, free, n) for check in failing):
+            break
     return fitted
 
 

@@ -83,6 +83,7 @@ class Seeder:
         self._in_progress: list[QualifiedName] = []
         self._triggers: list[Trigger] | None = None
         self._unique: dict[QualifiedName, frozenset[str]] = {}
+        self._created_ids: set[tuple[str, str]] = set()  # (tableoid, ctid) of ``created``
 
     def start(self) -> None:
         """Before the first row: the row count of every table in scope (throwaway targets), so the proof
@@ -104,6 +105,7 @@ class Seeder:
         rows, tenants, counts, created, adopting = state
         self.rows, self.tenants, self.counts_before, self.adopting = rows, tenants, counts, adopting
         del self.created[created:]
+        self._created_ids = {(c.tableoid, c.ctid) for c in self.created}
         self._acting = _UNKNOWN
 
     # --- what the contract and the catalog say ---------------------------------------------------------
@@ -251,7 +253,8 @@ class Seeder:
         known = self.rows.setdefault((row.table, principal.label), [])
         if row not in known:
             known.append(row)
-        if all((c.tableoid, c.ctid) != (row.tableoid, row.ctid) for c in self.created):
+        if (row.tableoid, row.ctid) not in self._created_ids:
+            self._created_ids.add((row.tableoid, row.ctid))
             self.created.append(row)
         return row
 

@@ -104,6 +104,7 @@ def candidates(column: Column, n: int) -> list[str]:
             f"https://example.invalid/{token}",
             f"p{token[:2]}",
             token,
+            str(10_000 + n),
         ]
         return [text[: int(kind.modifiers[0])] for text in found] if kind.modifiers else found
     if kind.name in _INTEGER:
