@@ -415,7 +415,8 @@ def count_tables(cur: Cursor, snapshot: Snapshot) -> dict[QualifiedName, int | N
     if not names:
         return {}
     cur.execute(
-        "SELECT has_table_privilege(r, 'SELECT') FROM unnest(%s::text[]) AS r",
+        # to_regclass: a table the snapshot saw may be gone (a missing table is reported, not a crash).
+        "SELECT coalesce(has_table_privilege(to_regclass(r), 'SELECT'), false) FROM unnest(%s::text[]) AS r",
         [[str(n) for n in names]],
     )
     readable = [n for n, (ok,) in zip(names, cur.fetchall(), strict=True) if ok]
