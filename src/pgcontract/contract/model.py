@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from pgcontract.contract.template import check_template
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import InvalidName, QualifiedName, split_reference
 from pgcontract.routines import Parameter, input_types, parse_arguments, same_types, split_signature
@@ -193,6 +194,26 @@ def _column_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
+def _seed_text(value: Any) -> str:
+    text = _sql_text(value)
+    if not isinstance(text, str):
+        raise ValueError(f"expected SQL literal text or a template, got {value!r}")
+    return check_template(text)
+
+
+def _seed_value(value: Any) -> Any:
+    """One value for every row (literal text or a template), or ``{A: ..., B: ...}`` per user."""
+    if not isinstance(value, dict):
+        return _seed_text(value)
+    per_user = {str(k).upper(): v for k, v in value.items()}
+    if not per_user or set(per_user) - {"A", "B"}:
+        raise ValueError(f"values per user take the keys A and B, got {sorted(map(str, value))}")
+    return {k: _seed_text(v) for k, v in per_user.items()}
+
+
+SeedValue = Annotated[str | dict[str, str], BeforeValidator(_seed_value)]
+
+
 class Membership(Model):
     """Users reach a tenant through a membership table: a row (tenant, user) grants access."""
 
@@ -221,8 +242,10 @@ class Isolation(Model):
     allow: list[Command] | None = Field(
         None, description="what a user may do to own rows (default: what the contract's policies grant, else all)"
     )
-    values: dict[Identifier, Annotated[str, BeforeValidator(_sql_text)]] = Field(
-        default_factory=dict, description="values for NOT NULL columns when test rows are created (SQL literals' text)"
+    values: dict[Identifier, SeedValue] = Field(
+        default_factory=dict,
+        description="values for columns of test rows (SQL literals' text): one for every row, a template "
+        "(${user}, ${id}, ${n}: a number of the row's own, for UNIQUE columns), or {A: ..., B: ...} per user",
     )
 
     @model_validator(mode="after")

@@ -7,6 +7,7 @@ runs under a savepoint and is rolled back to it, so one probe cannot disturb the
 
 from __future__ import annotations
 
+import json
 import secrets
 import sys
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from pgcontract.catalog.snapshot import Snapshot
 from pgcontract.connect import SessionLimits, apply_limits
 from pgcontract.contract.model import Contract, Isolation, Table
 from pgcontract.names import QualifiedName
+from pgcontract.rls.explain import duplicate_hint
 from pgcontract.rls.identity import Impersonation, Principal, SupabaseImpersonation, impersonation_for
 from pgcontract.rls.seed import SeededRow, Seeder, Values, count_rows
 from pgcontract.rls.values import SeedError
@@ -29,6 +31,7 @@ from pgcontract.sqlgen import ident
 Cursor = psycopg.Cursor[Any]
 ALL_COMMANDS = ("select", "insert", "update", "delete")
 RLS_DENIED = "42501"  # insufficient_privilege: RLS violation or no grant
+UNIQUE_VIOLATION = "23505"
 
 
 class ImpersonationFailed(Exception):
@@ -62,6 +65,7 @@ class Attempt:
     rows: int
     error: str | None = None
     sqlstate: str | None = None
+    constraint: str | None = None
 
 
 def allowed_commands(table: Table) -> set[str]:
@@ -121,7 +125,7 @@ class Matrix:
                 self.cur.execute(statement, params)
                 return Attempt(True, self.cur.rowcount)
             except psycopg.Error as exc:
-                return Attempt(False, 0, " ".join(str(exc).split()), exc.sqlstate)
+                return Attempt(False, 0, " ".join(str(exc).split()), exc.sqlstate, exc.diag.constraint_name)
 
     def where(self, row: SeededRow) -> tuple[sql.Composable, list[Any]]:
         """A filter naming the table's columns (its primary key), or its physical row id without one."""
@@ -155,7 +159,7 @@ class Matrix:
             try:
                 self.cur.execute(statement, params)
             except psycopg.Error as exc:
-                return Attempt(False, 0, " ".join(str(exc).split()), exc.sqlstate)
+                return Attempt(False, 0, " ".join(str(exc).split()), exc.sqlstate, exc.diag.constraint_name)
             fetched = self.cur.fetchone()
             assert fetched is not None
             return [int(v) for v in fetched]
@@ -219,6 +223,7 @@ class Matrix:
             self.seeder.restore(state)
             raise
         self.cur.execute(sql.SQL("RELEASE SAVEPOINT {}").format(name))
+        self.seeder.act_as(None)  # the probes start with no identity but the one they switch to
 
     def attach_variants(self, a: Principal, b: Principal) -> list[tuple[str, Values]]:
         """A's new row, but hanging from B's parent (through each owned parent): must be refused."""
@@ -347,9 +352,12 @@ class Matrix:
         if "insert" in self.allowed:
             result = self.insert(new_a)
             if not result.ok:
+                hint = ""
+                if result.sqlstate == UNIQUE_VIOLATION:
+                    hint = duplicate_hint(result.constraint, t, self.isolation, self.snapshot)
                 out.add(
                     "isolation.insert_own",
-                    f"user A cannot insert own row into {t}: {result.error}",
+                    f"user A cannot insert own row into {t}: {result.error}" + (f"; {hint}" if hint else ""),
                     "inserted",
                     "refused",
                 )
@@ -452,7 +460,8 @@ class IsolationSession:
         if seed_role:
             Impersonation.set_role(cur, seed_role)
         check_seed_role(cur)
-        self._seeder = Seeder(cur, self.contract, self.snapshot, count_rows=self.throwaway)
+        self._seeder = Seeder(cur, self.contract, self.snapshot, self.impersonation, count_rows=self.throwaway)
+        self._seeder.start()
         sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))  # parents of parents of ...
         for principal in (self.a, self.b):
             self.impersonation.prepare(cur, principal)
@@ -460,15 +469,26 @@ class IsolationSession:
         return cur
 
     def _prepare_user_row(self, principal: Principal) -> None:
-        """Supabase users are rows of auth.users, created up front with the principal's id."""
+        """Supabase users are rows of auth.users, created up front as Supabase Auth creates them (an
+        e-mail sign-up, confirmed), so the application's signup triggers run as they do in production."""
         users = QualifiedName("auth", "users")
-        if not isinstance(self.impersonation, SupabaseImpersonation) or users not in self.snapshot.tables:
+        impersonation = self.impersonation
+        if not isinstance(impersonation, SupabaseImpersonation) or users not in self.snapshot.tables:
             return
-        values: Values = {"id": principal.identity}
-        if "email" in self.snapshot.tables[users].columns:
-            values["email"] = principal.extra.get("email")
+        columns = self.snapshot.tables[users].columns
+        platform: Values = {
+            "id": principal.identity,
+            "email": principal.extra.get("email"),
+            "aud": "authenticated",
+            "role": impersonation.auth.user_role,
+            "raw_app_meta_data": json.dumps(impersonation.app_metadata()),
+            "raw_user_meta_data": json.dumps(impersonation.user_metadata(principal)),
+            "email_confirmed_at": "now",
+        }
+        settable = {c.name for c in columns.values() if c.generated is None and c.identity is None}
+        values = {k: v for k, v in platform.items() if k in settable}
         assert self._seeder is not None
-        self._seeder.row(users, principal, values)
+        self._seeder.create_user(users, principal, values)
 
     def run(self, name: QualifiedName) -> Outcome:
         """One table's matrix. A SeedError or ImpersonationFailed leaves the session usable."""
