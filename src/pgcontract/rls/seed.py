@@ -411,7 +411,7 @@ def count_rows(cur: Cursor, name: QualifiedName) -> int:
 
 def count_tables(cur: Cursor, snapshot: Snapshot) -> dict[QualifiedName, int | None]:
     """Row counts of the snapshot's tables in scope that the current role may read, in one statement."""
-    names = [n for n, t in snapshot.tables.items() if t.in_scope and not t.extension_owned]
+    names = [n for n, t in snapshot.tables.items() if t.in_scope]
     if not names:
         return {}
     cur.execute(
