@@ -153,6 +153,14 @@ class RunSummary(ResultCollector):
         super().__init__(contract_path, load_contract)
         self.config = config
 
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        for target in self.summary()["targets"] if self.results else []:
+            if target["sequences_advanced"]:
+                terminalreporter.write_line(
+                    f"note: {target['target']}: the RLS isolation tests' rows were rolled back, but sequences stay "
+                    f"advanced (nextval is not undone by a rollback): {', '.join(target['sequences_advanced'])}"
+                )
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         super().pytest_sessionfinish(session, exitstatus)
@@ -288,6 +296,7 @@ class ContractCheck(pytest.Item):
             "unreachable": run.unreachable,
             "server_version": run._snapshot.server_version if run._snapshot is not None else None,
             "findings": [f.to_dict() for f in run.recorded(self.subject, self.kind)],
+            "sequences_advanced": run.sequences_advanced,
         }
         self.user_properties.append((RECORD, json.dumps(record)))
 

@@ -171,13 +171,21 @@ class HtmlReport:
                 f"<td>{escape(target['server_version'] or 'not reached')}</td><td>{status}</td>{cells}"
                 f"<td>{why}</td></tr>"
             )
+        advanced = [(t["target"], t.get("sequences_advanced") or []) for t in data["targets"]]
+        note = "".join(
+            f"<p>RLS isolation tests wrote test rows into {escape(name)} (<code>--rls-live</code>) and rolled them "
+            "back; the sequences of these columns stay advanced (<code>nextval</code> is not undone by a rollback), "
+            f"so their next values skip a few numbers: {escape(', '.join(columns))}</p>"
+            for name, columns in advanced
+            if columns
+        )
         prefix.append(
             STYLE + "<h2>Contract</h2>"
             f"<p>{text(data['contract'])} &mdash; sha256 <code>{escape(data['contract_sha256'] or '')}</code>; "
             f"pgcontract {escape(data['pgcontract'])}; git commit {escape(data['git_commit'] or 'unknown')}; "
             f"started {escape(data['started_at'])}, finished {escape(data['checked_at'])}</p>"
             '<h2>Targets</h2><table class="pgc-summary"><tr><th>target</th><th>database</th><th>server</th>'
-            f"<th>result</th>{head}<th>why it failed</th></tr>{''.join(rows)}</table>"
+            f"<th>result</th>{head}<th>why it failed</th></tr>{''.join(rows)}</table>{note}"
         )
 
     def pytest_html_results_table_header(self, cells: list[str]) -> None:

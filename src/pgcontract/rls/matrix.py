@@ -430,6 +430,7 @@ class IsolationSession:
         self.impersonation = impersonation_for(contract.auth)
         self._cur: Cursor | None = None
         self._seeder: Seeder | None = None
+        self._written: set[QualifiedName] = set()  # tables test rows went into, across rollbacks
         self.a = self.impersonation.new_principal("A")
         self.b = self.impersonation.new_principal("B")
 
@@ -492,6 +493,7 @@ class IsolationSession:
 
     def run(self, name: QualifiedName) -> Outcome:
         """One table's matrix. A SeedError or ImpersonationFailed leaves the session usable."""
+        self._written.add(name)
         try:
             return Matrix(self, name).run()
         except (SeedError, ImpersonationFailed):
@@ -502,11 +504,25 @@ class IsolationSession:
     def finish(self) -> list[str]:
         """Roll everything back, then prove nothing was left behind."""
         seeder = self._seeder
+        if seeder is not None:
+            self._written.update(seeder.counts_before)
         if self._cur is not None:
             self._cur.close()
         self._cur, self._seeder = None, None
         self.conn.rollback()
         return leftovers(self.conn, seeder, self.limits)
+
+    def sequence_columns(self) -> list[str]:
+        """Columns whose sequence the test rows drew from (identity, ``nextval`` defaults): ROLLBACK does not
+        give sequence values back, so on a real database these sequences stay advanced."""
+        written = self._written | (set(self._seeder.counts_before) if self._seeder is not None else set())
+        drawn = []
+        for name in sorted(written, key=str):
+            table = self.snapshot.tables.get(name)
+            for column in table.columns.values() if table is not None else ():
+                if column.identity is not None or "nextval(" in (column.default or ""):
+                    drawn.append(f"{name}.{column.name}")
+        return drawn
 
 
 def run_matrix(
@@ -568,8 +584,28 @@ def leftovers(conn: psycopg.Connection[Any], seeder: Seeder | None, limits: Sess
     return problems
 
 
+def not_testable(contract: Contract, snapshot: Snapshot, name: QualifiedName) -> str | None:
+    """Why the matrix of ``name`` cannot run on this database, naming the test that reports it; else None.
+
+    What the matrix needs is the table, its owner column and its ownership foreign key: a database lacking
+    one fails that schema test already, and the isolation test is skipped rather than crash.
+    """
+    table = snapshot.tables.get(name)
+    if table is None or not table.in_scope:
+        return f"table {name} is missing (reported by test_table[{name}])"
+    isolation = contract.table_map[name].isolation
+    if isolation is None:
+        return None
+    if isolation.owner is not None and isolation.owner not in table.columns:
+        return f"{name} has no owner column {isolation.owner!r} (reported by test_columns[{name}])"
+    if isolation.via is not None and not any(c.columns == tuple(isolation.via) for c in table.constraints_of("f")):
+        columns = ", ".join(isolation.via)
+        return f"{name} has no ownership foreign key ({columns}) (reported by test_constraints[{name}])"
+    return None
+
+
 def isolation_tables(contract: Contract) -> list[QualifiedName]:
     return [name for name, table in contract.table_map.items() if table.isolation is not None]
 
 
-__all__ = ["IsolationSession", "Outcome", "SeedError", "Violation", "isolation_tables", "run_matrix"]
+__all__ = ["IsolationSession", "Outcome", "SeedError", "Violation", "isolation_tables", "not_testable", "run_matrix"]
