@@ -24,7 +24,7 @@ from pglast import parser
 
 from pgcontract.catalog import Snapshot, read_snapshot
 from pgcontract.connect import DEFAULT_LIMITS, DatabaseBusy, SessionLimits, read_only
-from pgcontract.names import DEFAULT_SCHEMA, QualifiedName
+from pgcontract.names import DEFAULT_SCHEMA, QualifiedName, visible
 
 Conn = psycopg.Connection[Any]
 T = TypeVar("T")
@@ -90,17 +90,12 @@ class LockHolder:
     def describe(self) -> str:
         about = []
         if self.application:
-            about.append(f"application '{printable(self.application)}'")
+            about.append(f"application '{visible(self.application)}'")
         if self.since is not None:
             about.append(f"in a transaction since {self.since.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC")
         who = f"pid {self.pid}" if self.pid is not None else "a prepared transaction"
         details = f" ({', '.join(about)})" if about else ""
-        return f"{printable(str(self.relation))} is locked ({mode_name(self.mode)}) by {who}{details}"
-
-
-def printable(text: str) -> str:
-    """Names and application names come from the database: no control character reaches the terminal."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+        return f"{visible(str(self.relation))} is locked ({mode_name(self.mode)}) by {who}{details}"
 
 
 def mode_name(mode: str) -> str:

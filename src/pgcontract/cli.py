@@ -218,6 +218,7 @@ def cmd_schema(args: argparse.Namespace, _: list[str]) -> int:
 def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
     import pytest
 
+    from pgcontract.pytest_plugin import SuiteRootIds
     from pgcontract.suite import SUITE_DIR
     from pgcontract.targets import TargetsError, parse_targets
 
@@ -279,7 +280,7 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
     gc.set_threshold(50_000, 20, 100)
     preloaded = PreloadedContract(contract)
     try:
-        code = int(pytest.main(pytest_args + passthrough, plugins=[preloaded]))
+        code = int(pytest.main(pytest_args + passthrough, plugins=[preloaded, SuiteRootIds()]))
     finally:
         for name, value in saved.items():
             if value is None:
@@ -467,10 +468,24 @@ def cmd_repair(args: argparse.Namespace, _: list[str]) -> int:
         if not args.apply:
             return EXIT_VIOLATED if findings.errors() else EXIT_OK
         try:
-            count = apply_plan(conn, plan, limits)
+            result = apply_plan(conn, plan, limits)
         except RepairFailed as exc:
             return _die(f"repair failed: {target.redact(str(exc))}", EXIT_VIOLATED)
-        print(f"pgcontract: applied {count} statements to {target.display} in one transaction", file=sys.stderr)
+        print(
+            f"pgcontract: applied {len(result.applied)} statements to {target.display} in one transaction",
+            file=sys.stderr,
+        )
+        for failure in result.failures:
+            print(
+                f"pgcontract: a fix failed and was rolled back alone: {target.redact(failure.error)}\n"
+                f"  the statement: {failure.statement.splitlines()[0]}\n"
+                f"  left unfixed: {', '.join(failure.left)}",
+                file=sys.stderr,
+            )
+        if result.skipped:
+            print(
+                f"pgcontract: {len(result.skipped)} other statements of the failed fixes not applied", file=sys.stderr
+            )
         after = check_now(conn, contract, limits)
     if not after.findings:
         print("pgcontract: checked again: the database satisfies the contract", file=sys.stderr)
