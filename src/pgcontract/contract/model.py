@@ -256,6 +256,24 @@ class Table(Model):
         return Rls() if self.isolation is not None else None
 
 
+MAX_CLAIMS_DEPTH = 16
+
+
+def _shallow_claims(claims: dict[str, Any]) -> dict[str, Any]:
+    """Claims are the one free-form part of a contract; they become JSON for every test user, and
+    nesting that deep (aliases can build it from little text) would overflow the JSON encoder."""
+    todo: list[tuple[Any, int]] = [(claims, 1)]
+    while todo:
+        value, depth = todo.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth >= MAX_CLAIMS_DEPTH:
+                    raise ValueError(f"claims may nest at most {MAX_CLAIMS_DEPTH} levels deep")
+                todo.append((child, depth + 1))
+    return claims
+
+
 class AuthBase(Model):
     seed_role: Identifier | None = Field(
         None, description="role that creates test rows (must bypass RLS); default: the connecting role"
@@ -268,7 +286,7 @@ class SupabaseAuth(AuthBase):
     mode: Literal["supabase"]
     user_role: Identifier = "authenticated"
     anon_role: Identifier = "anon"
-    claims: dict[str, Any] = Field(
+    claims: Annotated[dict[str, Any], AfterValidator(_shallow_claims)] = Field(
         default_factory=dict, description="extra JWT claims for test users (role, email, aal, app_metadata, ...)"
     )
 
@@ -320,7 +338,7 @@ class FunctionSpec(Model):
 def function_signature(text: str) -> tuple[QualifiedName, tuple[str, ...], str]:
     """``schema.name(a uuid, b text)`` -> (name, canonical argument types, argument list as written)."""
     text = text.strip()
-    open_at = text.find("(")
+    open_at = _unquoted_paren(text)
     if open_at <= 0 or not text.endswith(")"):
         raise ValueError(f"{text!r}: expected schema.name(argument types)")
     name = QualifiedName.parse(text[:open_at].strip())
@@ -331,15 +349,29 @@ def function_signature(text: str) -> tuple[QualifiedName, tuple[str, ...], str]:
     return name, tuple(types), arguments
 
 
+def _unquoted_paren(text: str) -> int:
+    """Where the argument list opens: the first ``(`` outside double quotes (a quoted name may hold one)."""
+    quoted = False
+    for i, ch in enumerate(text):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "(" and not quoted:
+            return i
+    return -1
+
+
 def _split_arguments(text: str) -> list[str]:
-    parts, depth, current = [], 0, ""
+    parts, depth, current, quoted = [], 0, "", False
     for ch in text:
-        if ch == "," and depth == 0:
+        if ch == '"':
+            quoted = not quoted
+        if ch == "," and depth == 0 and not quoted:
             parts.append(current.strip())
             current = ""
             continue
-        depth += ch == "("
-        depth -= ch == ")"
+        if not quoted:
+            depth += ch == "("
+            depth -= ch == ")"
         current += ch
     if current.strip():
         parts.append(current.strip())
