@@ -4,8 +4,8 @@ yaml-rs parses (a tenth of PyYAML's time on large contracts, duplicate keys reje
 something is wrong is the text composed again with PyYAML to find the line and column of the field.
 
 Hostile YAML is refused before it costs: aliases expand to at most ``MAX_ALIAS_EVENTS`` events and
-nest at most ``MAX_ALIAS_NESTING`` deep (yaml-rs's limits), documents nest at most ``MAX_DEPTH`` levels
-(yaml-rs overflows its stack on a few thousand levels of ``- - - ...``), walks of PyYAML's node tree
+nest at most ``MAX_ALIAS_NESTING`` deep (yaml-rs's limits), block collections nest at most ``MAX_DEPTH``
+levels (yaml-rs overflows its stack on 20,000 levels of ``- - - ...``), walks of PyYAML's node tree
 visit each node once (an alias is the same node object: a walk that follows it is exponential).
 """
 
