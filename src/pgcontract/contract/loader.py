@@ -22,7 +22,7 @@ import yaml
 import yaml_rs
 from pydantic import BaseModel, ValidationError
 
-from pgcontract.contract.model import Contract, Table
+from pgcontract.contract.model import Contract, Table, function_signature
 from pgcontract.names import QualifiedName
 from pgcontract.textfile import NotUtf8, read_utf8
 
@@ -394,6 +394,8 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
     seen_tables: dict[QualifiedName, _Document] = {}
     seen_enums: dict[QualifiedName, _Document] = {}
     auth_doc: _Document | None = None
+    roles: dict[str, tuple[_Document, Any]] = {}
+    functions: dict[tuple[QualifiedName, tuple[Any, ...]], tuple[_Document, str, Any]] = {}
     for doc, contract in parsed:
         for key, table in contract.tables.items():
             name = QualifiedName.parse(key)
@@ -412,11 +414,29 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
             if rule in lints:
                 issues.append(doc.issue(("lints", rule), f"lint {rule!r} is configured in several files", key=True))
             lints[rule] = setting
+        for key, role in contract.roles.items():
+            if key in roles:
+                where = roles[key][0].file
+                issues.append(doc.issue(("roles", key), f"role {key} is also defined in {where}", key=True))
+            roles[key] = (doc, role)
+        for key, function in contract.functions.items():
+            name, types, _ = function_signature(key)
+            if (name, types) in functions:
+                where = functions[name, types][0].file
+                issues.append(doc.issue(("functions", key), f"function {key} is also defined in {where}", key=True))
+            functions[name, types] = (doc, key, function)
         if contract.auth is not None:
             if auth_doc is not None:
                 issues.append(doc.issue(("auth",), f"auth is also defined in {auth_doc.file}"))
             auth, auth_doc = contract.auth, doc
-    return Contract(tables=tables, enums=enums, auth=auth, lints=lints)
+    return Contract(
+        tables=tables,
+        enums=enums,
+        auth=auth,
+        lints=lints,
+        roles={key: role for key, (_, role) in roles.items()},
+        functions={key: function for _, key, function in functions.values()},
+    )
 
 
 def _reference_issues(contract: Contract, parsed: list[tuple[_Document, Contract]]) -> list[ContractIssue]:
