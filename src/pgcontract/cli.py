@@ -10,6 +10,7 @@ import argparse
 import gc
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -41,6 +42,30 @@ def _die(message: str, code: int) -> int:
     return code
 
 
+def _dsn(value: str) -> str:
+    """A --dsn or --history-dsn value: an empty one is a usage error in every subcommand (a variable
+    that expanded to nothing must not quietly mean "the environment" or "the embedded default")."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("is empty")
+    return value
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive, finite number of seconds, not {value!r}")
+    return seconds
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, not {value!r}")
+    return int(value)
+
+
 def _dsn_from(args: argparse.Namespace) -> str | None:
     """The single target of snapshot, serve and repair: the first --dsn, else the environment."""
     given: str | None = args.dsn[0] if args.dsn else None
@@ -59,6 +84,7 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
         "--dsn",
         action="append",
         default=[],
+        type=_dsn,
         help="database to check; repeat for several, NAME=postgresql://... names one "
         "(else $PGCONTRACT_DSN, $DATABASE_URL; none: the embedded default)",
     )
@@ -86,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--junitxml", help="write JUnit XML")
     check.add_argument("--json", help="write the summary as JSON (the health report's shape, per target)")
     check.add_argument("--history", help="append each target's result to this JSON Lines file")
-    check.add_argument("--history-dsn", help="append each target's result to a table in this database")
+    check.add_argument("--history-dsn", type=_dsn, help="append each target's result to a table in this database")
     check.add_argument(
         "--rls-live",
         action="store_true",
@@ -107,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     hist = sub.add_parser("history", help="print each target's trend from recorded runs")
     hist.add_argument("--history", help="JSON Lines file written by check --history")
-    hist.add_argument("--history-dsn", help="database written by check --history-dsn")
+    hist.add_argument("--history-dsn", type=_dsn, help="database written by check --history-dsn")
     hist.add_argument("--history-table", default="pgcontract_history")
     hist.add_argument("--last", type=int, default=10, help="runs shown per target (default: 10)")
     serve = sub.add_parser(
@@ -119,8 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_target_options(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
-    serve.add_argument("--ttl", type=float, default=60.0, help="seconds a health report is reused (default: 60)")
+    serve.add_argument("--port", type=_port, default=8000, help="port (default: 8000)")
+    serve.add_argument("--ttl", type=_seconds, default=60.0, help="seconds a health report is reused (default: 60)")
     serve.add_argument("--webhook-url", help="Slack-compatible webhook for alerts (else $PGCONTRACT_WEBHOOK_URL)")
     serve.add_argument("--no-auth", action="store_true", help="serve admin endpoints without a token")
 
@@ -201,9 +227,15 @@ def cmd_history(args: argparse.Namespace, _: list[str]) -> int:
 
     if not args.history and not args.history_dsn:
         return _die("history needs --history FILE or --history-dsn DSN", EXIT_USAGE)
-    entries = history.read(
-        file=Path(args.history) if args.history else None, dsn=args.history_dsn, table=args.history_table
-    )
+    try:
+        entries = history.read(
+            file=Path(args.history) if args.history else None,
+            dsn=args.history_dsn,
+            table=args.history_table,
+            warn=lambda message: print(f"pgcontract: warning: {message}", file=sys.stderr),
+        )
+    except OSError as exc:
+        return _die(f"{args.history}: cannot read history file: {exc.strerror or exc}", EXIT_USAGE)
     print(history.trend(entries, last=args.last))
     return EXIT_OK
 
@@ -335,12 +367,19 @@ def open_target(args: argparse.Namespace, stack: ExitStack) -> Target:
 
 def _wants_supabase_shim(contract_path: str) -> bool:
     """The embedded server gets the Supabase auth shim unless the contract says another auth mode."""
-    from pgcontract.contract import load_contract
+    from pgcontract.contract import ContractError, load_contract
 
     path = Path(contract_path)
     if not path.exists():
         return True
-    auth = load_contract(path).auth
+    try:
+        auth = load_contract(path).auth
+    except ContractError as exc:
+        # `up` and `snapshot` only read the contract for this choice (a first snapshot may well come
+        # before any contract): an unusable one is reported, and the default taken.
+        first = exc.issues[0] if exc.issues else exc
+        print(f"pgcontract: warning: {first}; loading the Supabase auth shim", file=sys.stderr)
+        return True
     return auth is None or auth.mode == "supabase"
 
 
@@ -367,18 +406,24 @@ def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
 
     from pgcontract.contract import Contract
     from pgcontract.embedded import LoadError
-    from pgcontract.server import TOKEN_ENV, ServeSettings, serve
+    from pgcontract.server import TOKEN_ENV, ServeSettings, listen, serve
 
     contract = _load(args.contract)
     if not isinstance(contract, Contract):
         return EXIT_USAGE
     dsn = _dsn_from(args)
     token = os.environ.get(TOKEN_ENV) or None
+    if token is not None and not token.strip():
+        return _die(f"{TOKEN_ENV} is blank (only white space): set a real token, or unset it", EXIT_USAGE)
     if token is None and dsn and not args.no_auth:
         return _die(f"{TOKEN_ENV} is not set: set it to protect the admin endpoints, or pass --no-auth", EXIT_USAGE)
-    if args.ttl <= 0:
-        return _die("--ttl must be positive", EXIT_USAGE)
+    try:
+        # Bound before an embedded server is started, so a busy port costs nothing and says so.
+        listener = listen(args.host, args.port)
+    except OSError as exc:
+        return _die(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", EXIT_USAGE)
     with ExitStack() as stack:
+        stack.callback(listener.close)
         try:
             target = open_target(args, stack)
         except LoadError as exc:
@@ -399,7 +444,7 @@ def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
             admin_token=None if args.no_auth else token,
             webhook_url=args.webhook_url or os.environ.get("PGCONTRACT_WEBHOOK_URL") or None,
         )
-        serve(settings, args.host, args.port)
+        serve(settings, listener)
     return EXIT_OK
 
 

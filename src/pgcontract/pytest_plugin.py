@@ -106,6 +106,9 @@ def resolve_config(config: pytest.Config) -> SuiteConfig:
     base = config.invocation_params.dir
     dsns = list(config.getoption("--dsn") or [])
     targets_file = config.getoption("--targets")
+    for option, values in (("--dsn", dsns), ("--history-dsn", [config.getoption("pgcontract_history_dsn")])):
+        if any(value is not None and not value.strip() for value in values):
+            raise pytest.UsageError(f"{option} is empty")  # as in `pgcontract`: not "use the default"
     try:
         if not dsns and not targets_file and os.environ.get(TARGETS_ENV):
             targets = [Target(name, dsn) for name, dsn in json.loads(os.environ[TARGETS_ENV]).items()]
