@@ -1,6 +1,7 @@
 """The ``pgcontract`` command: argument parsing and exit codes only.
 
-Exit codes: 0 clean, 1 contract violated, 2 usage or contract error, 3 cannot connect.
+Exit codes: 0 clean, 1 contract violated, 2 usage or contract error, 3 cannot connect, 4 database busy
+(a lock wait or statement timeout stopped the read, after bounded retries; nothing was judged).
 """
 
 from __future__ import annotations
@@ -19,9 +20,21 @@ from pathlib import Path
 from typing import Any
 
 from pgcontract import __version__
-from pgcontract.connect import CannotConnect, SessionLimits, Target, connect, redact_text
+from pgcontract.connect import (
+    CannotConnect,
+    DatabaseBusy,
+    SessionLimits,
+    Target,
+    connect,
+    duration_argument,
+    redact_text,
+)
 
-EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_CANNOT_CONNECT = 0, 1, 2, 3
+EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_CANNOT_CONNECT, EXIT_BUSY = 0, 1, 2, 3, 4
+EXIT_CODES = (
+    "Exit codes: 0 clean, 1 contract violated, 2 usage or contract error, 3 cannot connect,"
+    " 4 database busy (a lock wait or timeout stopped the read after 3 tries; nothing was judged)."
+)
 
 
 def _die(message: str, code: int) -> int:
@@ -59,6 +72,13 @@ def _dsn_from(args: argparse.Namespace) -> str | None:
     return given or os.environ.get("PGCONTRACT_DSN") or os.environ.get("DATABASE_URL") or None
 
 
+def _add_timeout_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--statement-timeout", type=duration_argument, default="30s", help="statement_timeout (default: 30s)"
+    )
+    parser.add_argument("--lock-timeout", type=duration_argument, default="2s", help="lock_timeout (default: 2s)")
+
+
 def _add_target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dsn",
@@ -76,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pgcontract",
         description="Prove a PostgreSQL database is what the application expects.",
-        epilog="Exit codes: 0 clean, 1 contract violated, 2 usage or contract error, 3 cannot connect.",
+        epilog=EXIT_CODES,
     )
     parser.add_argument("--version", action="version", version=f"pgcontract {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -98,12 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also run the dynamic RLS tests against --dsn (test rows in a transaction that is always rolled back)",
     )
-    check.add_argument("--statement-timeout", default="30s")
-    check.add_argument("--lock-timeout", default="2s")
+    _add_timeout_options(check)
 
     snap = sub.add_parser("snapshot", help="print a contract describing a live database")
     _add_target_options(snap)
     snap.add_argument("--schema", action="append", help="schema to include (repeatable; default: all the app's)")
+    _add_timeout_options(snap)
 
     up = sub.add_parser(
         "up", help="start the embedded default and keep it running (prints its DSN; Ctrl-C stops and removes it)"
@@ -140,12 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the SQL that brings a drifted database back to the contract (--apply: run its safe part)",
         description="Print the repair SQL: safe statements in one transaction, hazardous fixes commented out "
         "under a warning. --apply runs the safe part in one transaction with lock_timeout and statement_timeout, "
-        "then checks again. Exit codes: 0 clean, 1 something to repair or left, 2 usage, 3 cannot connect.",
+        "then checks again. Exit codes: 0 clean, 1 something to repair or left, 2 usage, 3 cannot connect, "
+        "4 database busy (a lock wait or timeout, after 3 tries; with --apply nothing was changed).",
     )
     _add_target_options(repair)
     repair.add_argument("--apply", action="store_true", help="run the safe statements, then check again")
-    repair.add_argument("--statement-timeout", default="30s")
-    repair.add_argument("--lock-timeout", default="2s")
+    _add_timeout_options(repair)
 
     validate = sub.add_parser("validate", help="validate a contract without connecting")
     validate.add_argument("--contract", default="contracts")
@@ -178,6 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler[args.command](args, passthrough)
     except CannotConnect as exc:
         return _die(str(exc), EXIT_CANNOT_CONNECT)
+    except DatabaseBusy as exc:
+        return _die(str(exc), EXIT_BUSY)
     except KeyboardInterrupt:
         return _die("interrupted", EXIT_USAGE)
 
@@ -288,14 +310,20 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
     # objects it and the snapshot create live for the whole run, so the collector need not scan them.
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+    preloaded = PreloadedContract(contract)
     try:
-        code = int(pytest.main(pytest_args + passthrough, plugins=[PreloadedContract(contract), SuiteRootIds()]))
+        code = int(pytest.main(pytest_args + passthrough, plugins=[preloaded, SuiteRootIds()]))
     finally:
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+    busy = preloaded.busy()
+    if code == EXIT_BUSY and busy:  # pytest's own 4 is a usage error
+        for message in busy:
+            print(f"pgcontract: {message}", file=sys.stderr)
+        return EXIT_BUSY
     return {0: EXIT_OK, 1: EXIT_VIOLATED, 3: EXIT_CANNOT_CONNECT, 5: EXIT_OK}.get(code, EXIT_USAGE)
 
 
@@ -304,11 +332,25 @@ class PreloadedContract:
 
     def __init__(self, contract: object) -> None:
         self.contract = contract
+        self.config: Any = None
 
     def pytest_configure(self, config: Any) -> None:
         from pgcontract.pytest_plugin import CONTRACT
 
         config.stash[CONTRACT] = self.contract
+        self.config = config
+
+    def busy(self) -> list[str]:
+        """What stopped each busy target (a lock wait or timeout), after the run: from this process's
+        targets, or from the tests' reports (those of pytest-xdist workers too)."""
+        from pgcontract.pytest_plugin import RUNS
+
+        if self.config is None:
+            return []
+        found = [run.busy for run in self.config.stash.get(RUNS, {}).values() if run.busy]
+        summary = self.config.pluginmanager.get_plugin("pgcontract-summary")
+        found += [r.record["busy"] for r in getattr(summary, "results", []) if r.record.get("busy")]
+        return list(dict.fromkeys(found))
 
 
 def open_target(args: argparse.Namespace, stack: ExitStack) -> Target:
@@ -408,7 +450,7 @@ def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
 
 def cmd_snapshot(args: argparse.Namespace, _: list[str]) -> int:
     from pgcontract.adopt import contract_from_snapshot, dump_contract
-    from pgcontract.catalog import read_snapshot
+    from pgcontract.busy import read_catalog
     from pgcontract.embedded import LoadError
 
     with ExitStack() as stack:
@@ -416,8 +458,9 @@ def cmd_snapshot(args: argparse.Namespace, _: list[str]) -> int:
             target = open_target(args, stack)
         except LoadError as exc:
             return _die(str(exc), EXIT_USAGE)
-        with connect(target) as conn:
-            snapshot = read_snapshot(conn, args.schema)
+        limits = SessionLimits(statement_timeout=args.statement_timeout, lock_timeout=args.lock_timeout)
+        with connect(target, limits) as conn:
+            snapshot = read_catalog(conn, args.schema, limits)
     data = contract_from_snapshot(snapshot, args.schema)
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     header = (

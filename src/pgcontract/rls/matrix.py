@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from pgcontract.busy import BUSY_ERRORS
 from pgcontract.catalog.snapshot import Snapshot
 from pgcontract.connect import SessionLimits, apply_limits
 from pgcontract.contract.model import Contract, Isolation, Table
@@ -124,6 +125,8 @@ class Matrix:
             try:
                 self.cur.execute(statement, params)
                 return Attempt(True, self.cur.rowcount)
+            except BUSY_ERRORS:
+                raise  # a lock wait or timeout says nothing about the policy
             except psycopg.Error as exc:
                 return Attempt(False, 0, " ".join(str(exc).split()), exc.sqlstate, exc.diag.constraint_name)
 
@@ -158,6 +161,8 @@ class Matrix:
         with self.savepoint():
             try:
                 self.cur.execute(statement, params)
+            except BUSY_ERRORS:
+                raise
             except psycopg.Error as exc:
                 return Attempt(False, 0, " ".join(str(exc).split()), exc.sqlstate, exc.diag.constraint_name)
             fetched = self.cur.fetchone()

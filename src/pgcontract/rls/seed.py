@@ -25,6 +25,7 @@ from typing import Any
 import psycopg
 from psycopg import errors, sql
 
+from pgcontract.busy import BUSY_ERRORS
 from pgcontract.catalog.snapshot import Snapshot, Table
 from pgcontract.contract.model import Contract, Isolation, Membership
 from pgcontract.contract.template import is_template, render
@@ -364,6 +365,8 @@ class Seeder:
         try:
             self.cur.execute(statement, list(values.values()))
             fetched = self.cur.fetchone()
+        except BUSY_ERRORS:
+            raise  # not a bad value: the table is locked (pgcontract.busy reports it)
         except psycopg.Error as exc:
             if guarded:
                 self.cur.execute("ROLLBACK TO SAVEPOINT pgcontract_insert")
