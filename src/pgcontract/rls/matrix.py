@@ -510,7 +510,7 @@ class IsolationSession:
         """Roll everything back, then prove nothing was left behind."""
         seeder = self._seeder
         if seeder is not None:
-            self._written.update(seeder.counts_before)
+            self._written.update(seeder.inserted_into)
         if self._cur is not None:
             self._cur.close()
         self._cur, self._seeder = None, None
@@ -520,7 +520,7 @@ class IsolationSession:
     def sequence_columns(self) -> list[str]:
         """Columns whose sequence the test rows drew from (identity, ``nextval`` defaults): ROLLBACK does not
         give sequence values back, so on a real database these sequences stay advanced."""
-        written = self._written | (set(self._seeder.counts_before) if self._seeder is not None else set())
+        written = self._written | (self._seeder.inserted_into if self._seeder is not None else set())
         drawn = []
         for name in sorted(written, key=str):
             table = self.snapshot.tables.get(name)

@@ -78,6 +78,8 @@ class Seeder:
         self.tenants: dict[tuple[str, str], str] = {}
         self.counts_before: dict[QualifiedName, int | None] = {}
         self.created: list[SeededRow] = []
+        # Tables an INSERT was tried on, never restored: a rolled-back INSERT still drew its sequence values.
+        self.inserted_into: set[QualifiedName] = set()
         self.adopting = False  # a table with an INSERT trigger was written: rows may exist that we did not insert
         self._serial = itertools.count(1)
         self._acting: tuple[str, str | None] | None = _UNKNOWN
@@ -348,6 +350,7 @@ class Seeder:
     ) -> SeededRow:
         table = self.table(name)
         self.act_as(None if platform else principal)
+        self.inserted_into.add(name)
         if values:
             statement = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING {}").format(
                 ident(name),
