@@ -24,6 +24,7 @@ from pgcontract.sqlgen import (
     check_name,
     column_sequences,
     create_enum,
+    create_extension,
     create_function,
     create_index,
     create_policy,
@@ -31,13 +32,17 @@ from pgcontract.sqlgen import (
     create_schema,
     create_sequence,
     create_table,
+    default_privileges_exactly,
     drop_policy,
     enable_rls,
     fk_name,
     force_rls,
+    grant_columns,
     grant_exactly,
     grant_role,
+    publication_ddl,
     render,
+    schema_grant_exactly,
     sequence_owned_by,
     unique_name,
 )
@@ -49,22 +54,25 @@ class Phase(IntEnum):
 
     ROLES = 0
     SCHEMAS = 1
-    TYPES = 2
+    EXTENSIONS = 2  # in their schemas; before the types, functions and tables that use theirs
+    DEFAULT_PRIVILEGES = 3  # before the objects they apply to are created
+    TYPES = 4
     # Before the tables: column defaults, checks and index expressions may call them. Their bodies are
     # not checked at creation (check_function_bodies = off, as pg_dump does), so they may read tables
     # created later.
-    FUNCTIONS = 3
-    SEQUENCES = 4
-    TABLES = 5
-    COLUMNS = 6
-    KEYS = 7  # primary keys and unique constraints
-    INDEXES = 8  # before foreign keys: a foreign key needs a unique index on the columns it references
-    FOREIGN_KEYS = 9
-    CHECKS = 10
-    RLS = 11
-    TABLE_FUNCTIONS = 12  # functions whose arguments or result are a table's row type: after the tables
-    POLICIES = 13  # after every table, column and function: a policy may read other tables and call functions
-    GRANTS = 14
+    FUNCTIONS = 5
+    SEQUENCES = 6
+    TABLES = 7
+    COLUMNS = 8
+    KEYS = 9  # primary keys and unique constraints
+    INDEXES = 10  # before foreign keys: a foreign key needs a unique index on the columns it references
+    FOREIGN_KEYS = 11
+    CHECKS = 12
+    RLS = 13
+    TABLE_FUNCTIONS = 14  # functions whose arguments or result are a table's row type: after the tables
+    POLICIES = 15  # after every table, column and function: a policy may read other tables and call functions
+    GRANTS = 16
+    PUBLICATIONS = 17  # after the tables they publish (and the columns of their column lists)
 
     @property
     def title(self) -> str:
@@ -87,6 +95,9 @@ _TITLES = {
     Phase.TABLE_FUNCTIONS: "functions on table row types",
     Phase.POLICIES: "policies",
     Phase.GRANTS: "grants",
+    Phase.EXTENSIONS: "extensions",
+    Phase.DEFAULT_PRIVILEGES: "default privileges",
+    Phase.PUBLICATIONS: "publications",
 }
 
 Step = tuple[Phase, Composable]
@@ -97,6 +108,7 @@ _TYPE_EXISTS = sql.SQL(
     " WHERE n.nspname = {} AND t.typname = {}"
 )
 _ROLE_EXISTS = sql.SQL("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {}")
+_PUBLICATION_EXISTS = sql.SQL("SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = {}")
 _CONSTRAINT_EXISTS = sql.SQL(
     "SELECT 1 FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_class r ON r.oid = c.conrelid"
     " JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace"
@@ -150,6 +162,9 @@ def table_steps(name: QualifiedName, table: Table, idempotent: bool = False) -> 
             steps.append((Phase.POLICIES, create_policy(name, policy_name, policy)))
     for role, privileges in (table.grants or {}).items():
         steps += [(Phase.GRANTS, statement) for statement in grant_exactly(name, role, privileges)]
+    for role, columns in (table.column_grants or {}).items():
+        if any(columns.values()):
+            steps.append((Phase.GRANTS, grant_columns(name, role, {c: p for c, p in columns.items() if p})))
     return steps
 
 
@@ -170,6 +185,8 @@ def contract_steps(contract: Contract) -> list[Step]:
     """Every statement the contract requires, idempotent, sorted by phase (stable: contract order within)."""
     schemas = sorted(
         {n.schema for n in (*contract.table_map, *contract.enum_map, *(n for n, _ in contract.function_map))}
+        | {e.in_schema for e in contract.extensions.values() if e.in_schema is not None}
+        | set(contract.privileges.schemas if contract.privileges is not None else ())
     )
     steps: list[Step] = [(Phase.SCHEMAS, unless_exists(_SCHEMA_EXISTS, [s], create_schema(s))) for s in schemas]
     for role, role_spec in contract.roles.items():
@@ -190,7 +207,29 @@ def contract_steps(contract: Contract) -> list[Step]:
     ]
     for name, table in contract.table_map.items():
         steps += table_steps(name, table, idempotent=True)
+    steps += privilege_steps(contract)
+    steps += [(Phase.EXTENSIONS, create_extension(n, e.in_schema)) for n, e in contract.extensions.items()]
+    for publication, publication_spec in contract.publications.items():
+        create = publication_ddl(publication, publication_spec)
+        statement = unless_exists(_PUBLICATION_EXISTS, [publication], create)
+        steps.append((Phase.PUBLICATIONS, statement))
     return sorted(steps, key=lambda step: step[0])
+
+
+def privilege_steps(contract: Contract) -> list[Step]:
+    """Schema privileges made exact (after the schemas' objects: GRANTS), default privileges made exact
+    (before the objects are created, which then get them)."""
+    if contract.privileges is None:
+        return []
+    steps: list[Step] = []
+    for schema, grants in contract.privileges.schemas.items():
+        for role, schema_privileges in grants.items():
+            steps += [(Phase.GRANTS, s) for s in schema_grant_exactly(schema, role, schema_privileges)]
+    for entry in contract.privileges.defaults:
+        for grantee, privileges in entry.grants.items():
+            statements = default_privileges_exactly(entry.role, entry.in_schema, entry.objects, grantee, privileges)
+            steps += [(Phase.DEFAULT_PRIVILEGES, s) for s in statements]
+    return steps
 
 
 NO_BODY_CHECK = sql.SQL("SET check_function_bodies = off;")

@@ -37,6 +37,9 @@ class Kind(StrEnum):
     ENUMS = "enums"
     FUNCTIONS = "functions"
     ROLES = "roles"
+    PRIVILEGES = "privileges"  # schema privileges and default privileges
+    EXTENSIONS = "extensions"
+    PUBLICATIONS = "publications"
     ISOLATION = "isolation"  # dynamic RLS tests
     LINTS = "lints"
 
@@ -50,6 +53,9 @@ CATEGORY = {
     Kind.ENUMS: "schema",
     Kind.FUNCTIONS: "schema",
     Kind.ROLES: "schema",
+    Kind.PRIVILEGES: "schema",
+    Kind.EXTENSIONS: "schema",
+    Kind.PUBLICATIONS: "schema",
     Kind.POLICIES: "rls-static",
     Kind.ISOLATION: "rls-isolation",
     Kind.LINTS: "lints",

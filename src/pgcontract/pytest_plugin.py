@@ -239,6 +239,12 @@ def subjects(contract: Contract, kind: Kind) -> list[str]:
         return list(contract.functions)
     if kind is Kind.ROLES:
         return list(contract.roles)
+    if kind is Kind.PRIVILEGES:
+        return privilege_subjects(contract)
+    if kind is Kind.EXTENSIONS:
+        return list(contract.extensions)
+    if kind is Kind.PUBLICATIONS:
+        return list(contract.publications)
     wanted: Callable[[Table], bool] = {
         Kind.TABLE: lambda t: True,
         Kind.COLUMNS: lambda t: bool(t.columns),
@@ -249,6 +255,14 @@ def subjects(contract: Contract, kind: Kind) -> list[str]:
         Kind.GRANTS: lambda t: bool(t.grants),
     }[kind]
     return [str(name) for name, table in contract.table_map.items() if wanted(table)]
+
+
+def privilege_subjects(contract: Contract) -> list[str]:
+    """Schemas whose privileges the contract lists, then its default-privileges entries."""
+    if contract.privileges is None:
+        return []
+    defaults = [str(entry.key) for entry in contract.privileges.defaults]
+    return [*contract.privileges.schemas, *defaults]
 
 
 def xdist_group(target: str) -> str:

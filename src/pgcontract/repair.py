@@ -86,6 +86,9 @@ _STATEMENT_PHASE = {
     "CreateRoleStmt": Phase.ROLES,
     "AlterRoleStmt": Phase.ROLES,
     "GrantRoleStmt": Phase.ROLES,
+    "AlterDefaultPrivilegesStmt": Phase.DEFAULT_PRIVILEGES,  # only what objects created later are granted
+    "CreatePublicationStmt": Phase.PUBLICATIONS,
+    "AlterPublicationStmt": Phase.PUBLICATIONS,  # ADD/DROP TABLE, SET (publish): no data is touched
 }
 _DROP_PHASE = {"OBJECT_INDEX": Phase.INDEXES, "OBJECT_POLICY": Phase.POLICIES}
 _ALTER_TABLE_PHASE: dict[str, Phase | None] = {

@@ -12,6 +12,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from pgcontract.catalog.privileges import Privileges, build_privileges
+from pgcontract.catalog.publications import Extension, Publication, build_extensions, build_publications
 from pgcontract.connect import DEFAULT_LIMITS, SessionLimits, read_only
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import QualifiedName
@@ -30,6 +32,9 @@ QUERY_FILES = (
     "views",
     "functions",
     "roles",
+    "privileges",
+    "extensions",
+    "publications",
 )
 FK_ACTIONS = {"a": "no action", "r": "restrict", "c": "cascade", "n": "set null", "d": "set default"}
 POLICY_COMMANDS = {"*": "all", "r": "select", "a": "insert", "w": "update", "d": "delete"}
@@ -216,6 +221,7 @@ class Table:
     indexes: dict[str, Index] = field(default_factory=dict)
     policies: dict[str, Policy] = field(default_factory=dict)
     grants: dict[str, frozenset[str]] = field(default_factory=dict)
+    column_grants: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)  # role -> column -> privileges
 
     @cached_property
     def column_names(self) -> frozenset[str]:
@@ -240,6 +246,9 @@ class Snapshot:
     views: list[View] = field(default_factory=list)
     functions: list[Function] = field(default_factory=list)
     roles: dict[str, Role] = field(default_factory=dict)
+    privileges: Privileges = field(default_factory=Privileges)
+    extensions: dict[str, Extension] = field(default_factory=dict)
+    publications: dict[str, Publication] = field(default_factory=dict)
     query_count: int = 0
     read_seconds: float = 0.0
 
@@ -374,8 +383,10 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
             )
     for row in rows["grants"]:
         table = tables.get(_qn(row))
-        if table is not None:
+        if table is not None and row["column"] is None:
             table.grants[row["grantee"]] = frozenset(row["privileges"])
+        elif table is not None:
+            table.column_grants.setdefault(row["grantee"], {})[row["column"]] = frozenset(row["privileges"])
     enums = {QualifiedName(r["schema"], r["name"]): tuple(r["labels"]) for r in rows["enums"]}
     views = [
         View(
@@ -423,4 +434,7 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
         views=views,
         functions=functions,
         roles=roles,
+        privileges=build_privileges(rows["privileges"]),
+        extensions=build_extensions(rows["extensions"]),
+        publications=build_publications(rows["publications"]),
     )

@@ -7,10 +7,13 @@ from pgcontract.checks.base import Context
 from pgcontract.checks.columns import check_columns
 from pgcontract.checks.constraints import check_constraints
 from pgcontract.checks.enums import check_enum
+from pgcontract.checks.extensions import check_extension
 from pgcontract.checks.functions import check_function, check_role
 from pgcontract.checks.grants import check_grants
 from pgcontract.checks.indexes import check_indexes
 from pgcontract.checks.policies import check_policies
+from pgcontract.checks.privileges import check_default_privileges, check_schema_privileges
+from pgcontract.checks.publications import check_publication
 from pgcontract.checks.tables import check_table
 from pgcontract.contract.model import Contract
 from pgcontract.findings import Finding, FindingIndex
@@ -35,6 +38,15 @@ def run_checks(contract: Contract, snapshot: Snapshot) -> FindingIndex:
         findings.extend(check_function(ctx, signature, spec))
     for role, role_spec in contract.roles.items():
         findings.extend(check_role(ctx, role, role_spec))
+    if contract.privileges is not None:
+        for schema, wanted in contract.privileges.schemas.items():
+            findings.extend(check_schema_privileges(ctx, schema, wanted))
+        for entry in contract.privileges.defaults:
+            findings.extend(check_default_privileges(ctx, entry))
+    for extension, extension_spec in contract.extensions.items():
+        findings.extend(check_extension(ctx, extension, extension_spec))
+    for publication, publication_spec in contract.publications.items():
+        findings.extend(check_publication(ctx, publication, publication_spec))
     return FindingIndex(findings)
 
 

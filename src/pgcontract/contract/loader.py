@@ -22,7 +22,7 @@ import yaml
 import yaml_rs
 from pydantic import BaseModel, ValidationError
 
-from pgcontract.contract.model import Contract, Table, function_signature
+from pgcontract.contract.model import Contract, Privileges, Table, function_signature
 from pgcontract.names import QualifiedName
 from pgcontract.textfile import NotUtf8, read_utf8
 
@@ -246,7 +246,8 @@ def load_contract(path: Path | str) -> Contract:
                 1,
                 1,
                 "",
-                "the contract declares nothing to check (no tables, enums, roles or functions):"
+                "the contract declares nothing to check (no tables, enums, roles, functions, privileges,"
+                " extensions or publications):"
                 " a check against it could never fail",
             )
         )
@@ -256,7 +257,15 @@ def load_contract(path: Path | str) -> Contract:
 
 
 def _declares_something(contract: Contract) -> bool:
-    return bool(contract.tables or contract.enums or contract.roles or contract.functions)
+    return bool(
+        contract.tables
+        or contract.enums
+        or contract.roles
+        or contract.functions
+        or contract.privileges
+        or contract.extensions
+        or contract.publications
+    )
 
 
 def _parse(doc: _Document, issues: list[ContractIssue]) -> Contract | None:
@@ -396,7 +405,30 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
     auth_doc: _Document | None = None
     roles: dict[str, tuple[_Document, Any]] = {}
     functions: dict[tuple[QualifiedName, tuple[Any, ...]], tuple[_Document, str, Any]] = {}
+    named: dict[str, dict[str, tuple[_Document, Any]]] = {"extensions": {}, "publications": {}}
+    schema_grants: dict[str, tuple[_Document, Any]] = {}
+    defaults: dict[Any, tuple[_Document, Any]] = {}
     for doc, contract in parsed:
+        for section, entries in (("extensions", contract.extensions), ("publications", contract.publications)):
+            for key, value in entries.items():
+                if key in named[section]:
+                    where = named[section][key][0].file
+                    issues.append(
+                        doc.issue((section, key), f"{section[:-1]} {key} is also defined in {where}", key=True)
+                    )
+                named[section][key] = (doc, value)
+        privileges = contract.privileges
+        for schema, grants in (privileges.schemas if privileges else {}).items():
+            if schema in schema_grants:
+                where = schema_grants[schema][0].file
+                message = f"privileges on schema {schema} are also defined in {where}"
+                issues.append(doc.issue(("privileges", "schemas", schema), message, key=True))
+            schema_grants[schema] = (doc, grants)
+        for entry in privileges.defaults if privileges else []:
+            if entry.key in defaults:
+                where = defaults[entry.key][0].file
+                issues.append(doc.issue(("privileges", "defaults"), f"{entry.key} are also defined in {where}"))
+            defaults[entry.key] = (doc, entry)
         for key, table in contract.tables.items():
             name = QualifiedName.parse(key)
             if name in seen_tables:
@@ -436,6 +468,14 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
         lints=lints,
         roles={key: role for key, (_, role) in roles.items()},
         functions={key: function for _, key, function in functions.values()},
+        extensions={key: value for key, (_, value) in named["extensions"].items()},
+        publications={key: value for key, (_, value) in named["publications"].items()},
+        privileges=Privileges(
+            schemas={key: value for key, (_, value) in schema_grants.items()},
+            defaults=[entry for _, entry in defaults.values()],
+        )
+        if schema_grants or defaults
+        else None,
     )
 
 

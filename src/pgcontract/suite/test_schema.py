@@ -20,6 +20,9 @@ __all__ = [
     "test_enums",
     "test_functions",
     "test_roles",
+    "test_privileges",
+    "test_extensions",
+    "test_publications",
 ]
 
 
@@ -69,3 +72,21 @@ def test_functions(subject: str, run: TargetRun) -> None:
 def test_roles(subject: str, run: TargetRun) -> None:
     """Each role the database must have, with its login, BYPASSRLS and memberships."""
     assert_clean(run.findings(), subject, Kind.ROLES)
+
+
+@pytest.mark.pgcontract(Kind.PRIVILEGES)
+def test_privileges(subject: str, run: TargetRun) -> None:
+    """Schema privileges (USAGE, CREATE) and default privileges: exactly as listed, per listed role."""
+    assert_clean(run.findings(), subject, Kind.PRIVILEGES)
+
+
+@pytest.mark.pgcontract(Kind.EXTENSIONS)
+def test_extensions(subject: str, run: TargetRun) -> None:
+    """Each extension is installed, in its schema, at least at its version."""
+    assert_clean(run.findings(), subject, Kind.EXTENSIONS)
+
+
+@pytest.mark.pgcontract(Kind.PUBLICATIONS)
+def test_publications(subject: str, run: TargetRun) -> None:
+    """Each publication: FOR ALL TABLES, operations, exactly its tables with their columns and row filters."""
+    assert_clean(run.findings(), subject, Kind.PUBLICATIONS)
