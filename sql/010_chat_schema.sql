@@ -40,3 +40,8 @@ CREATE POLICY "Users access own messages" ON public.sam_conversation_messages
       WHERE user_id = auth.uid()
     )
   );
+
+-- Supabase's default privileges grant the API roles ALL on new tables. RLS does not restrict TRUNCATE
+-- (it empties the table whatever the policies), REFERENCES or TRIGGER: take them back.
+REVOKE TRUNCATE, REFERENCES, TRIGGER ON public.sam_conversation_threads, public.sam_conversation_messages
+  FROM anon, authenticated;
