@@ -95,8 +95,11 @@ def test_each_change_fails_naming_the_extension_and_repair_holds_it_back(
 
 
 def test_an_older_version_than_needed_is_the_only_failure_a_newer_one_passes() -> None:
-    assert at_least("1.10", "1.9") and at_least("1.6", "1.6") and at_least("3.4.2", "3.4")
-    assert not at_least("1.3", "1.6") and not at_least("1.9", "1.10")
+    assert at_least("1.10", "1.9")
+    assert at_least("1.6", "1.6")
+    assert at_least("3.4.2", "3.4")
+    assert not at_least("1.3", "1.6")
+    assert not at_least("1.9", "1.10")
 
 
 def test_the_snapshots_sql_loads_into_an_empty_database_and_passes_twice(members: Target, tmp_path: Path) -> None:

@@ -56,7 +56,9 @@ def test_a_database_checked_against_its_own_snapshot_passes(notes: Target, tmp_p
     table = contract.table_map[next(n for n in contract.table_map if str(n) == NOTES)]
     assert table.grants is not None
     assert table.grants["authenticated"] == ["delete", "insert", "select", "update"]
-    assert table.grants["anon"] == [] and table.grants["public"] == [] and table.grants["notes_reader"] == []
+    assert table.grants["anon"] == []
+    assert table.grants["public"] == []
+    assert table.grants["notes_reader"] == []
     assert table.column_grants == {"notes_reader": {"body": ["select"], "id": ["select"]}}
     assert contract.privileges is not None
     assert contract.privileges.schemas["app"]["notes_reader"] == ["usage"]
@@ -84,7 +86,8 @@ def test_grants_all_writes_every_grantee(notes: Target, run_sql: Callable[[str],
     assert "notes_auditor_x" not in default
     assert every["notes_auditor_x"] == ["select"]
     assert "anon" not in every  # all: the grantees found, none invented
-    assert "grants" not in none and "column_grants" not in none
+    assert "grants" not in none
+    assert "column_grants" not in none
 
 
 # One change each: (statement, rule, the finding's object, expected, actual).
@@ -180,7 +183,8 @@ def test_each_change_fails_naming_the_object_and_repair_restores_it(
     assert [(f.rule, f.object, f.expected, f.actual) for f in found] == [(rule, obj, expected, actual)]
     with connect(notes) as conn:
         plan = plan_repair(check_now(conn, contract, DEFAULT_LIMITS).findings)
-        assert not plan.held and not plan.unfixable
+        assert not plan.held
+        assert not plan.unfixable
         result = apply_plan(conn, plan, DEFAULT_LIMITS)
     assert not result.failures
     assert errors(check(notes, contract)) == []

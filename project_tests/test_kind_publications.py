@@ -62,11 +62,13 @@ def test_a_database_checked_against_its_own_snapshot_passes(chat: Target, tmp_pa
     path.write_text(snapshot.stdout, encoding="utf-8")
     contract = load_contract(path)
     realtime = contract.publications[REALTIME]
-    assert realtime.operations == ["insert", "update", "delete"] and not realtime.all_tables
+    assert realtime.operations == ["insert", "update", "delete"]
+    assert not realtime.all_tables
     tables = {str(name): spec for name, spec in realtime.table_map.items()}
     assert set(tables) == {"public.messages", "public.rooms"}
     assert tables["public.messages"].columns == ["id", "room_id", "body"]
-    assert tables["public.rooms"].where is not None and "private" in tables["public.rooms"].where
+    assert tables["public.rooms"].where is not None
+    assert "private" in tables["public.rooms"].where
     assert contract.publications["everything"].all_tables
     result = run_cli("check", "--dsn", chat.dsn, "--contract", str(path))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -111,7 +113,8 @@ def test_each_change_fails_naming_the_publication_and_repair_restores_it(
     assert found[0].expected != found[0].actual
     with connect(chat) as conn:
         plan = plan_repair(check_now(conn, contract, DEFAULT_LIMITS).findings)
-        assert not plan.held and not plan.unfixable
+        assert not plan.held
+        assert not plan.unfixable
         result = apply_plan(conn, plan, DEFAULT_LIMITS)
     assert not result.failures
     assert errors(check(chat, contract)) == []
@@ -128,16 +131,15 @@ def test_for_all_tables_switched_off_fails_and_repair_holds_it_back(
     with connect(chat) as conn:
         plan = plan_repair(check_now(conn, load_contract(path), DEFAULT_LIMITS).findings)
     (held,) = plan.held
-    assert held.serves == ("publication.all_tables:everything",) and held.reason.startswith("manual: ")
+    assert held.serves == ("publication.all_tables:everything",)
+    assert held.reason.startswith("manual: ")
 
 
 def test_widened_column_list_and_filter_show_expected_and_actual(
     chat: Target, run_sql: Callable[[str], None], tmp_path: Path
 ) -> None:
     contract = load_contract(own_contract(chat, tmp_path))
-    run_sql(
-        f"ALTER PUBLICATION {REALTIME} SET TABLE public.messages (id, room_id, body, internal_note), public.rooms"
-    )
+    run_sql(f"ALTER PUBLICATION {REALTIME} SET TABLE public.messages (id, room_id, body, internal_note), public.rooms")
     found = {f.rule: f for f in check(chat, contract).findings if f.kind is Kind.PUBLICATIONS}
     assert set(found) == {"publication.table_columns", "publication.table_where"}
     assert (found["publication.table_columns"].expected, found["publication.table_columns"].actual) == (

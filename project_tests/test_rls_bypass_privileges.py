@@ -27,9 +27,7 @@ def hits(target: Target, contract: Contract | None = None) -> list[tuple[str, st
     return [(f.object, f.actual, f.level, f.fix.sql if f.fix else None) for f in found if f.rule == RULE]
 
 
-# The ledger runs without the Supabase shim (whose default privileges would grant anon ALL here): its
-# lints are clean as a user runs it (test_rls_leaks.py::test_example_passes_on_the_embedded_default).
-@pytest.mark.parametrize("schema", ["chat", "workspace"])
+@pytest.mark.parametrize("schema", ["chat", "workspace", "ledger", "kitchen"])
 def test_the_examples_hold_none(schema: str, make_db: Callable[[str], Target]) -> None:
     assert hits(make_db(schema)) == []
 

@@ -480,11 +480,17 @@ class Privileges(Model):
         return self
 
 
+def _quoted_version(value: Any) -> Any:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError(f"write the version quoted, as text: '{value}' (YAML reads 1.10 as the number 1.1)")
+    return value
+
+
 class ExtensionSpec(Model):
     """An extension the schema relies on (pgcrypto's gen_random_bytes, pgvector's type, ...)."""
 
     in_schema: Identifier | None = Field(None, alias="schema", description="its schema; left out: not checked")
-    min_version: str | None = Field(
+    min_version: Annotated[str, BeforeValidator(_quoted_version)] | None = Field(
         None, pattern=r"^[0-9A-Za-z]+([._-][0-9A-Za-z]+)*$", description="at least this version, e.g. '1.3'"
     )
 
