@@ -118,3 +118,12 @@ def test_the_snapshots_sql_loads_into_an_empty_database_and_passes_twice(members
         before = contract_from_snapshot(snapshot_of(empty))
         run_in(empty, ddl_text)
         assert contract_from_snapshot(snapshot_of(empty)) == before
+
+
+def test_an_unquoted_version_is_a_contract_error(tmp_path: Path) -> None:
+    """YAML reads 1.10 as the number 1.1: a version must be text."""
+    path = tmp_path / "c.yaml"
+    path.write_text("extensions:\n  citext: {min_version: 1.10}\n", encoding="utf-8")
+    result = run_cli("validate", "--contract", str(path))
+    assert result.returncode == 2
+    assert "write the version quoted" in result.stderr
