@@ -67,12 +67,14 @@ class Impersonation:
 
     @staticmethod
     def set_role(cur: Cursor, role: str, settings: dict[str, str] | None = None) -> None:
-        params: list[str] = [role]
-        calls = [sql.SQL("set_config('role', %s, true)")]
+        """Switch role and settings, then leave ``current_user`` as the cursor's result (one round trip:
+        the probes switch identity many times per table, and each switch must be verified)."""
+        calls = [sql.SQL("set_config('role', {}, true)").format(sql.Literal(role))]
         for name, value in (settings or {}).items():
-            calls.append(sql.SQL("set_config(%s, %s, true)"))
-            params.extend([name, value])
-        cur.execute(sql.SQL("SELECT ") + sql.SQL(", ").join(calls), params)
+            calls.append(sql.SQL("set_config({}, {}, true)").format(sql.Literal(name), sql.Literal(value)))
+        # Two statements in one simple query: the second runs after the first has switched the role.
+        cur.execute(sql.SQL("SELECT {}; SELECT current_user::text").format(sql.SQL(", ").join(calls)))
+        cur.nextset()
 
 
 class SupabaseImpersonation(Impersonation):
