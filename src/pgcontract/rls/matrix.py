@@ -135,7 +135,8 @@ class Matrix:
     def _plain_column(self, updatable: list[str]) -> str:
         """A column that is neither key, owner, nor foreign key: what an ordinary ``UPDATE t SET name = ...``
         changes (the first updatable column when there is none)."""
-        fixed = {c for con in self.actual.constraints if con.kind in ("p", "f", "u") for c in con.columns}
+        fixed = {c for con in self.actual.constraints if con.kind == "f" for c in con.columns}
+        fixed.update(c for key in _keys(self.actual) for c in key)
         fixed.update([self.isolation.owner] if self.isolation.owner else [])
         fixed.update(self.isolation.protected)
         plain = [c for c in updatable if c not in fixed]
@@ -143,7 +144,7 @@ class Matrix:
 
     @property
     def who(self) -> str:
-        return "user A" if self.member_role is None else f"user A (a {self.member_role})"
+        return "user A" if self.member_role is None else f"user A (as {self.member_role})"
 
     # --- plumbing -------------------------------------------------------------------------------------
 
@@ -258,9 +259,9 @@ class Matrix:
         return self.attempt(statement, params)
 
     def touch(self, row: SeededRow) -> Attempt:
-        """An UPDATE that changes nothing (a column set to itself): does the policy let it through?"""
+        """An UPDATE that changes nothing (an ordinary column set to itself): does the policy let it through?"""
         condition, values = self.where(row)
-        column = sql.Identifier(self.touch_column)
+        column = sql.Identifier(self.plain_column)
         statement = sql.SQL("UPDATE {} SET {} = {} WHERE {}").format(ident(self.name), column, column, condition)
         return self.attempt(statement, values)
 
@@ -532,7 +533,7 @@ class Matrix:
                     f"{result.rows}",
                     "delete",
                 )
-            self.probe_unfiltered(False, "user B", before_b)
+            self.probe_unfiltered(False, row_a, "user B", before_b)
             self.probe_own(row_a, new_a, protected)
 
     def probe_reads(self, row_a: SeededRow, row_b: SeededRow) -> bool:
@@ -609,13 +610,15 @@ class Matrix:
                     "update",
                 )
 
-    def probe_unfiltered(self, anonymous: bool, whose: str, versions: list[tuple[str, str]]) -> None:
+    def probe_unfiltered(self, anonymous: bool, own: SeededRow, whose: str, versions: list[tuple[str, str]]) -> None:
         """UPDATE and DELETE without WHERE, on an ordinary column: no row of ``whose`` may change. Without
         WHERE the statements escape the SELECT policies, so only the UPDATE/DELETE policies stand."""
         t = self.name
         actor = self.impersonation.anonymous_name if anonymous else self.who
-        column = sql.Identifier(self.plain_column)
-        update = sql.SQL("UPDATE {} SET {} = {}").format(ident(t), column, column)
+        # A constant (the value A's own row holds, so it fits the column's checks): ``SET c = c`` reads the
+        # column, which brings the SELECT policies back in and hides what the UPDATE policy lets through.
+        value = sql.Literal(own.values.get(self.plain_column))
+        update = sql.SQL("UPDATE {} SET {} = {}").format(ident(t), sql.Identifier(self.plain_column), value)
         updated, deleted = self.changed_by_current([update, sql.SQL("DELETE FROM {}").format(ident(t))], versions)
         if updated:
             self.fail(
@@ -638,7 +641,7 @@ class Matrix:
     def probe_own(self, row_a: SeededRow, new_a: Values, protected: Values) -> None:
         """What A may do to own rows is exact: allowed commands succeed, the others are refused."""
         t, who, allowed = self.name, self.who, self.allowed
-        left_out = "'allow' leaves out {}" + (f" for a {self.member_role}" if self.member_role else "")
+        left_out = "'allow' leaves out {}" + (f" for {self.member_role}" if self.member_role else "")
         result = self.insert_as(self.a, new_a, row_a)
         if result is None:
             self.outcome.notes.append(f"own INSERT not tried: the existing row of user A in {t} could not be removed")
@@ -755,7 +758,7 @@ class Matrix:
                     f"{result.rows}",
                     "delete",
                 )
-            self.probe_unfiltered(True, "user A", before_a)
+            self.probe_unfiltered(True, row_a, "user A", before_a)
 
 
 def _keys(table: CatalogTable) -> list[set[str]]:
