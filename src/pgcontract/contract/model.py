@@ -17,6 +17,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import InvalidName, QualifiedName, split_reference
 from pgcontract.sqlnorm import InvalidSql, check_expr, parse_type
+from pgcontract.sqlsafe import UnsafeFragment, check_arguments, check_fragment, check_returns
 
 
 class Model(BaseModel):
@@ -36,15 +37,27 @@ def _is_expression(text: str) -> str:
     try:
         check_expr(text)
     except InvalidSql as exc:
-        raise ValueError(f"not a valid SQL expression: {text!r} ({exc})") from None
+        raise ValueError(f"not a valid SQL expression: {text!r} (expected a single SQL expression: {exc})") from None
     return text
 
 
 def _is_type(text: str) -> str:
     try:
+        check_fragment(text)
         parse_type(text)
-    except InvalidSql:
-        raise ValueError(f"not a valid PostgreSQL type: {text!r}") from None
+    except (InvalidSql, UnsafeFragment) as exc:
+        raise ValueError(f"not a valid PostgreSQL type: {text!r} (expected a single SQL type: {exc})") from None
+    return text
+
+
+def _is_result_type(text: str) -> str:
+    try:
+        check_returns(text)
+    except UnsafeFragment as exc:
+        raise ValueError(
+            f"not a valid result type: {text!r} (expected a single type as RETURNS takes it,"
+            f" e.g. boolean, setof uuid, trigger, table (a int): {exc})"
+        ) from None
     return text
 
 
@@ -66,6 +79,7 @@ def _is_reference(text: str) -> str:
 
 SqlExpr = Annotated[str, BeforeValidator(_sql_text), AfterValidator(_is_expression)]
 TypeName = Annotated[str, AfterValidator(_is_type)]
+ResultType = Annotated[str, AfterValidator(_is_result_type)]
 TableName = Annotated[str, AfterValidator(_is_qualified_name)]
 Reference = Annotated[str, AfterValidator(_is_reference)]
 Identifier = Annotated[str, Field(min_length=1, max_length=63)]
@@ -306,7 +320,7 @@ class FunctionSpec(Model):
     """A function the schema relies on (e.g. a helper policies call). Keyed by its signature,
     ``schema.name(arg type, ...)``; what is left out is not checked (but ``pgcontract sql`` needs body)."""
 
-    returns: str = Field(description="the result type, as in RETURNS (boolean, setof uuid, trigger, ...)")
+    returns: ResultType = Field(description="the result type, as in RETURNS (boolean, setof uuid, trigger, ...)")
     language: str = "sql"
     volatility: Literal["immutable", "stable", "volatile"] = "volatile"
     security: Literal["definer", "invoker"] = "invoker"
@@ -362,7 +376,11 @@ def _argument_type(argument: str) -> str:
 
 
 def _is_signature(text: str) -> str:
-    function_signature(text)
+    _, _, arguments = function_signature(text)
+    try:
+        check_arguments(arguments)
+    except UnsafeFragment as exc:
+        raise ValueError(f"{text!r}: expected schema.name(argument types); not an argument list: {exc}") from None
     return text
 
 
