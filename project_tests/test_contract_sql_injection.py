@@ -40,7 +40,8 @@ FIELDS = {
         5,
     ),
     "index-expression": (
-        "tables:\n  t:\n    columns: {{a: {{type: text}}}}\n    indexes:\n      i: {{columns: [{{expression: {v}}}]}}\n",
+        "tables:\n  t:\n    columns: {{a: {{type: text}}}}\n    indexes:\n"
+        "      i: {{columns: [{{expression: {v}}}]}}\n",
         "tables.t.indexes.i.columns[0]",
         5,
     ),
