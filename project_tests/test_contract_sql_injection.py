@@ -13,11 +13,13 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from pgcontract.checks.base import fix
 from pgcontract.connect import DEFAULT_LIMITS, Target, connect
 from pgcontract.contract import load_contract
 from pgcontract.ddl import Phase
+from pgcontract.findings import Hazard
 from pgcontract.repair import RepairPlan, Statement, evaluated_check_calls, render_plan, volatile_in
-from pgcontract.sqlsafe import GeneratedSqlError, parsed, statement, verify
+from pgcontract.sqlsafe import GeneratedSqlError, parsed, render_checked, statement, verify
 from project_tests.helpers import run_cli
 from project_tests.test_server import ADMIN, served, settings_for
 
@@ -230,18 +232,26 @@ def test_setup_sql_endpoint_holds_exactly_the_intended_statements(chat_db: Targe
 
 
 def test_verify_refuses_generated_sql_that_is_not_the_intended_statements() -> None:
-    create = sql.SQL('CREATE TABLE "public"."t" ();')
-    assert statement("CreateStmt", "public.t", create).intended == (("CreateStmt", "public.t"),)
+    create = 'CREATE TABLE "public"."t" ();'
+    assert render_checked(statement("CreateStmt", "public.t", sql.SQL(create))) == create
     for wrong in (
-        sql.SQL('CREATE TABLE "public"."t" (); DROP TABLE "public"."u";'),  # one statement more
-        sql.SQL('CREATE TABLE "public"."u" ();'),  # another target
-        sql.SQL('DROP TABLE "public"."t";'),  # another kind
-        sql.SQL('CREATE TABLE "public"."t" ( -- );'),  # does not parse
+        'CREATE TABLE "public"."t" (); DROP TABLE "public"."u";',  # one statement more
+        'CREATE TABLE "public"."u" ();',  # another target
+        'DROP TABLE "public"."t";',  # another kind
+        'CREATE TABLE "public"."t" ( -- );',  # does not parse
     ):
         with pytest.raises(GeneratedSqlError):
-            statement("CreateStmt", "public.t", wrong)
+            render_checked(statement("CreateStmt", "public.t", sql.SQL(wrong)))
     with pytest.raises(GeneratedSqlError):
         verify("-- a section\nCREATE TABLE t (); -- note\nCREATE INDEX i ON t (a);", [("CreateStmt", None)])
+
+
+def test_a_fix_that_is_not_what_it_declares_is_manual_and_does_not_stop_the_check() -> None:
+    wrong = fix(statement("CreateStmt", "public.t", sql.SQL('CREATE TABLE "public"."t" (); DROP TABLE "public"."u";')))
+    assert wrong.hazards == (Hazard.MANUAL,)
+    assert "internal error" in wrong.note
+    right = fix(statement("CreateStmt", "public.t", sql.SQL('CREATE TABLE "public"."t" ();')), Hazard.LONG_LOCK)
+    assert right.hazards == (Hazard.LONG_LOCK,)
 
 
 # --- repair does not evaluate a CHECK calling a volatile function ------------------------------------
@@ -304,3 +314,17 @@ def test_repair_script_refuses_a_statement_that_would_run_as_two() -> None:
         render_plan(plan, DEFAULT_LIMITS)
     plan = RepairPlan(statements=[Statement(Phase.INDEXES, "CREATE INDEX i ON t (a);", ["x"])])
     assert parsed(render_plan(plan, DEFAULT_LIMITS))[3] == ("IndexStmt", "t")
+
+
+def test_an_empty_search_path_as_snapshots_write_it_gives_ddl_that_parses(tmp_path: Path) -> None:
+    """PostgreSQL stores SET search_path = '' as search_path="" and snapshots write that: the DDL must not
+    turn it into a zero-length quoted name."""
+    path = tmp_path / "contract.yaml"
+    path.write_text(
+        "version: 1\nfunctions:\n  public.f():\n    returns: boolean\n    search_path: '\"\"'\n    body: SELECT true\n",
+        encoding="utf-8",
+    )
+    result = run_cli("sql", "--contract", str(path))
+    assert result.returncode == 0, result.stderr
+    assert parsed(result.stdout) == [("DoStmt", None), ("CreateFunctionStmt", "public.f")]
+    assert "SET search_path = ''" in result.stdout

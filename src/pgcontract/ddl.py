@@ -40,7 +40,7 @@ from pgcontract.sqlgen import (
     sequence_owned_by,
     unique_name,
 )
-from pgcontract.sqlsafe import Statements, intended_of, verify
+from pgcontract.sqlsafe import Statements, intended_of, render_checked, verify
 
 
 class Phase(IntEnum):
@@ -101,10 +101,11 @@ _CONSTRAINT_EXISTS = sql.SQL(
 def unless_exists(query: sql.SQL, names: Iterable[str], statement: Composable) -> Composable:
     """A ``DO`` block running ``statement`` only when ``query`` (given the names as literals) finds nothing:
     for DDL that has no IF NOT EXISTS (constraints, types), and for schemas, whose IF NOT EXISTS still
-    needs the CREATE privilege on the database. (``statement`` was checked when built: ``intended_of``.)"""
-    intended_of(statement)
+    needs the CREATE privilege on the database. (The whole script's check cannot see into the block:
+    ``statement`` is checked here.)"""
     condition = sql.SQL("NOT EXISTS ({})").format(query.format(*(sql.Literal(n) for n in names)))
-    body = render(sql.SQL("BEGIN\n  IF {} THEN\n    {}\n  END IF;\nEND").format(condition, statement))
+    inner = sql.SQL(render_checked(statement))
+    body = render(sql.SQL("BEGIN\n  IF {} THEN\n    {}\n  END IF;\nEND").format(condition, inner))
     tag, n = "$pgcontract$", 0
     while tag in body:  # a dollar quote ends only at its exact tag: pick one the body does not contain
         n += 1

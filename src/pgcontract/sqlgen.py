@@ -346,7 +346,7 @@ def create_function(
         sql.SQL("SECURITY DEFINER" if spec.security == "definer" else "SECURITY INVOKER"),
     ]
     if spec.search_path is not None:
-        path = [p.strip() for p in spec.search_path.split(",") if p.strip() and p.strip() != "''"]
+        path = [p.strip() for p in spec.search_path.split(",") if p.strip() not in ("", "''", '""')]
         value = sql.SQL(", ").join(sql.Identifier(p.strip('"')) for p in path) if path else sql.SQL("''")
         parts.append(sql.SQL("SET search_path = {}").format(value))
     source = sql.SQL("\n" + body.strip() + "\n")

@@ -10,7 +10,8 @@ Two layers, both on PostgreSQL's own lexer and parser (pglast):
   elsewhere);
 - every statement a generator builds declares what it must parse as (``Statements``: kind and target);
   ``verify`` parses the rendered text back and raises ``GeneratedSqlError`` when the statements differ in
-  count, kind or target. ``pgcontract sql``, the set-up SQL endpoint and repair all go through it.
+  count, kind or target. ``pgcontract sql`` and the set-up SQL endpoint check their whole script, each
+  finding's fix is checked when made (``checks.base.fix``) and repair checks the script it prints.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class GeneratedSqlError(RuntimeError):
 
 def fragment_problem(text: str) -> str | None:
     """Why ``text`` cannot be pasted into a statement as it is, by its tokens; None when it can."""
+    if not any(mark in text for mark in ("--", "/*", ";", "\\")):
+        return None  # none of the tokens looked for can occur (and scanning costs ~50 us per text)
     try:
         tokens = parser.scan(text)
     except parser.ParseError as exc:
@@ -161,9 +164,14 @@ def _describe(items: Sequence[Intended]) -> str:
 
 
 def statement(kind: str, target: str | None, composable: sql.Composable) -> Statements:
-    """One generated statement, checked now to parse as exactly one ``kind`` statement on ``target``."""
-    verify(composable.as_string(None), [(kind, target)])
+    """One generated statement, declaring that it parses as exactly one ``kind`` statement on ``target``
+    (checked when rendered: ``render_checked``, ``verify``)."""
     return Statements([composable], [(kind, target)])
+
+
+def render_checked(composable: sql.Composable) -> str:
+    """The text of generated statements, checked to parse as exactly what they declare."""
+    return verify(composable.as_string(None), intended_of(composable))
 
 
 def intended_of(composable: sql.Composable) -> tuple[Intended, ...]:
