@@ -273,7 +273,7 @@ def test_apply_sets_the_limits_for_its_transaction_only(chat_db: Target) -> None
     limits = SessionLimits(statement_timeout="7s", lock_timeout="3s")
     with connect(chat_db) as conn:
         conn.autocommit = True  # apply_plan must not run under autocommit, where the limits would do nothing
-        assert apply_plan(conn, plan, limits) == 2
+        assert len(apply_plan(conn, plan, limits).applied) == 2
         assert conn.execute("SELECT * FROM public.probe").fetchone() == ("3s", "7s", False)
         conn.rollback()
         assert conn.execute("SHOW lock_timeout").fetchone() == ("0",)

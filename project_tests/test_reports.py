@@ -141,7 +141,7 @@ def test_targets_run_in_parallel_with_xdist(two_targets: tuple[str, str], tmp_pa
 
 def test_report_reads_well_in_chromium(two_targets: tuple[str, str], tmp_path: Path) -> None:
     """The auditor's view, in a real headless Chromium: the failed target and its reason at the top, the
-    failure's expected/actual/fix table open, the results grouped by table. A screenshot is kept."""
+    failure's expected/actual/fix table open, failures first, each group by table. A screenshot is kept."""
     html = tmp_path / "report.html"
     eu, us = two_targets
     assert run_cli("check", "--dsn", eu, "--dsn", us, "--html", str(html)).returncode == 1
@@ -158,7 +158,11 @@ def test_report_reads_well_in_chromium(two_targets: tuple[str, str], tmp_path: P
         failure = page.locator(".pgc-findings", has_text="table.missing").first
         assert failure.is_visible(), "a failure's findings are open when the report opens"
         assert "CREATE TABLE IF NOT EXISTS" in failure.inner_text()
+        results = page.locator("#results-table td.col-result").all_inner_texts()
+        order = ["Failed", "Skipped", "Passed"]
+        assert results == sorted(results, key=order.index), "the report opens with failures, skips, passes"
         tables = page.locator("td.col-table").all_inner_texts()
-        assert tables == sorted(tables), "the report opens sorted by table"
+        failed = tables[: results.count("Failed")]
+        assert failed == sorted(failed), "each group sorted by table"
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     assert (tmp_path / "report.png").stat().st_size > 50_000

@@ -68,14 +68,28 @@ def _key(key: KeySpec) -> Any:
 
 
 def _function(function: Function) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "returns": function.returns,
-        "language": function.language,
-        "volatility": function.volatility,
-        "security": "definer" if function.security_definer else "invoker",
-    }
+    """Every attribute a function's contract checks; DDL defaults (invoker, not strict, ...) left out."""
+    out: dict[str, Any] = {}
+    if function.kind != "function":
+        out["kind"] = function.kind
+    if function.arguments != function.identity:
+        out["arguments"] = function.arguments
+    if function.returns is not None:
+        out["returns"] = function.returns
+    out["language"] = function.language
+    if function.kind == "function":
+        out["volatility"] = function.volatility
+    out["security"] = "definer" if function.security_definer else "invoker"
+    for attribute, value, default in (
+        ("strict", function.strict, False),
+        ("leakproof", function.leakproof, False),
+        ("parallel", function.parallel, "unsafe"),
+    ):
+        if value != default:
+            out[attribute] = value
     if function.search_path is not None:
         out["search_path"] = function.search_path
+    out["settings"] = Flow(function.other_settings)
     out["execute"] = FlowList(sorted(function.executors - {function.owner}))
     out["body"] = function.body.strip() + "\n"
     return out
@@ -99,7 +113,9 @@ def _table(table: Table) -> dict[str, Any]:
     uniques = [Flow(columns=list(u.columns)) for u in table.constraints_of("u")]
     if uniques:
         out["unique"] = uniques
-    checks = [c.check for c in table.constraints_of("c") if c.check]
+    # Named: repair re-creates a missing check under its own name (PostgreSQL's naming cannot be
+    # predicted once a table holds several).
+    checks = [Flow(name=c.name, expression=c.check) for c in table.constraints_of("c") if c.check]
     if checks:
         out["checks"] = checks
     backing = {c.name for c in table.constraints if c.kind in ("p", "u", "x")}
@@ -151,14 +167,14 @@ def contract_from_snapshot(snapshot: Snapshot, schemas: list[str] | None = None)
     out["tables"] = {
         str(name): _table(table)
         for name, table in sorted(snapshot.tables.items())
-        if name.schema in wanted and table.in_scope and not table.extension_owned
+        if name.schema in wanted and table.in_scope
     }
     enums = {str(name): list(labels) for name, labels in sorted(snapshot.enums.items()) if name.schema in wanted}
     if enums:
         out["enums"] = enums
     functions = {
-        f"{function.name}({function.arguments})": _function(function)
-        for function in sorted(snapshot.functions, key=lambda f: (f.name, f.arguments))
+        function.signature: _function(function)
+        for function in sorted(snapshot.functions, key=lambda f: (f.name, f.argument_types))
         if function.name.schema in wanted
     }
     if functions:

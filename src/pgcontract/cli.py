@@ -196,6 +196,7 @@ def cmd_schema(args: argparse.Namespace, _: list[str]) -> int:
 def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
     import pytest
 
+    from pgcontract.pytest_plugin import SuiteRootIds
     from pgcontract.suite import SUITE_DIR
     from pgcontract.targets import TargetsError, parse_targets
 
@@ -256,7 +257,7 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
     try:
-        code = int(pytest.main(pytest_args + passthrough, plugins=[PreloadedContract(contract)]))
+        code = int(pytest.main(pytest_args + passthrough, plugins=[PreloadedContract(contract), SuiteRootIds()]))
     finally:
         for name, value in saved.items():
             if value is None:
@@ -424,10 +425,24 @@ def cmd_repair(args: argparse.Namespace, _: list[str]) -> int:
         if not args.apply:
             return EXIT_VIOLATED if findings.errors() else EXIT_OK
         try:
-            count = apply_plan(conn, plan, limits)
+            result = apply_plan(conn, plan, limits)
         except RepairFailed as exc:
             return _die(f"repair failed: {target.redact(str(exc))}", EXIT_VIOLATED)
-        print(f"pgcontract: applied {count} statements to {target.display} in one transaction", file=sys.stderr)
+        print(
+            f"pgcontract: applied {len(result.applied)} statements to {target.display} in one transaction",
+            file=sys.stderr,
+        )
+        for failure in result.failures:
+            print(
+                f"pgcontract: a fix failed and was rolled back alone: {target.redact(failure.error)}\n"
+                f"  the statement: {failure.statement.splitlines()[0]}\n"
+                f"  left unfixed: {', '.join(failure.left)}",
+                file=sys.stderr,
+            )
+        if result.skipped:
+            print(
+                f"pgcontract: {len(result.skipped)} other statements of the failed fixes not applied", file=sys.stderr
+            )
         after = check_now(conn, contract, limits)
     if not after.findings:
         print("pgcontract: checked again: the database satisfies the contract", file=sys.stderr)

@@ -13,8 +13,9 @@ from enum import IntEnum
 from psycopg import sql
 
 from pgcontract import __version__
-from pgcontract.contract.model import Contract, Table, function_signature
+from pgcontract.contract.model import Contract, FunctionSpec, Table, function_signature
 from pgcontract.names import QualifiedName
+from pgcontract.routines import parse_returns
 from pgcontract.sqlgen import (
     Composable,
     add_check,
@@ -40,6 +41,7 @@ from pgcontract.sqlgen import (
     sequence_owned_by,
     unique_name,
 )
+from pgcontract.sqlnorm import InvalidSql, parse_type
 from pgcontract.sqlsafe import Statements, intended_of, render_checked, verify
 
 
@@ -49,17 +51,21 @@ class Phase(IntEnum):
     ROLES = 0
     SCHEMAS = 1
     TYPES = 2
-    SEQUENCES = 3
-    TABLES = 4
-    COLUMNS = 5
-    KEYS = 6  # primary keys and unique constraints
-    INDEXES = 7  # before foreign keys: a foreign key needs a unique index on the columns it references
-    FOREIGN_KEYS = 8
-    CHECKS = 9
-    RLS = 10
-    FUNCTIONS = 11  # after the tables a SQL function's body reads, before the policies that call it
-    POLICIES = 12  # after every table and column: a policy may read other tables
-    GRANTS = 13
+    # Before the tables: column defaults, checks and index expressions may call them. Their bodies are
+    # not checked at creation (check_function_bodies = off, as pg_dump does), so they may read tables
+    # created later.
+    FUNCTIONS = 3
+    SEQUENCES = 4
+    TABLES = 5
+    COLUMNS = 6
+    KEYS = 7  # primary keys and unique constraints
+    INDEXES = 8  # before foreign keys: a foreign key needs a unique index on the columns it references
+    FOREIGN_KEYS = 9
+    CHECKS = 10
+    RLS = 11
+    TABLE_FUNCTIONS = 12  # functions whose arguments or result are a table's row type: after the tables
+    POLICIES = 13  # after every table, column and function: a policy may read other tables and call functions
+    GRANTS = 14
 
     @property
     def title(self) -> str:
@@ -79,6 +85,7 @@ _TITLES = {
     Phase.FOREIGN_KEYS: "foreign keys",
     Phase.CHECKS: "check constraints",
     Phase.RLS: "row level security",
+    Phase.TABLE_FUNCTIONS: "functions on table row types",
     Phase.POLICIES: "policies",
     Phase.GRANTS: "grants",
 }
@@ -172,10 +179,15 @@ def contract_steps(contract: Contract) -> list[Step]:
     for role, role_spec in contract.roles.items():
         steps.append((Phase.ROLES, unless_exists(_ROLE_EXISTS, [role], create_role(role, role_spec))))
         steps += [(Phase.ROLES, grant_role(group, role)) for group in role_spec.member_of]
+    functions: list[Step] = []
     for signature, spec in contract.functions.items():
         name, _, arguments = function_signature(signature)
         if spec.body is not None:
-            steps.append((Phase.FUNCTIONS, create_function(name, arguments, spec, known_roles(contract))))
+            phase = Phase.TABLE_FUNCTIONS if _uses_row_type(contract, spec, arguments) else Phase.FUNCTIONS
+            functions.append((phase, create_function(name, spec.parameters(arguments), spec, known_roles(contract))))
+    if functions:
+        steps.append((Phase.FUNCTIONS, NO_BODY_CHECK))
+        steps += functions
     steps += [
         (Phase.TYPES, unless_exists(_TYPE_EXISTS, name, create_enum(name, labels)))
         for name, labels in contract.enum_map.items()
@@ -183,6 +195,29 @@ def contract_steps(contract: Contract) -> list[Step]:
     for name, table in contract.table_map.items():
         steps += table_steps(name, table, idempotent=True)
     return sorted(steps, key=lambda step: step[0])
+
+
+NO_BODY_CHECK = Statements([sql.SQL("SET check_function_bodies = off;")], [("VariableSetStmt", None)])
+
+
+def _uses_row_type(contract: Contract, spec: FunctionSpec, arguments: str) -> bool:
+    """Whether an argument or the result is the row type of a table the contract declares."""
+    texts = [p.type for p in spec.parameters(arguments)]
+    if spec.returns is not None:
+        try:
+            returns = parse_returns(spec.returns)
+        except InvalidSql:
+            return True  # unknown: the safe side is after the tables
+        texts += [str(returns.type), *(str(t) for _, t in returns.columns)]
+    tables = contract.table_map
+    for text in texts:
+        try:
+            parsed = parse_type(text)
+        except InvalidSql:
+            continue
+        if any(t.name == parsed.name and parsed.schema in (None, t.schema) for t in tables):
+            return True
+    return False
 
 
 def with_sections(statements: Iterable[tuple[Phase, str]]) -> Iterator[str]:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from pgcontract.names import visible, visible_lines
+
 
 class Level(StrEnum):
     ERROR = "error"
@@ -115,15 +117,16 @@ class Finding:
         )
 
     def render(self) -> str:
+        """The finding as text for a terminal: names' control characters are shown escaped."""
         lines = [
-            f"[{self.rule}] {self.object}: {self.message}",
-            f"    expected: {self.expected}",
-            f"    actual:   {self.actual}",
+            f"[{self.rule}] {visible(self.object)}: {visible_lines(self.message)}",
+            f"    expected: {visible_lines(self.expected)}",
+            f"    actual:   {visible_lines(self.actual)}",
         ]
         if self.fix is not None:
             prefix = "    fix:      "
-            for i, line in enumerate(self.fix.sql.splitlines()):
-                lines.append((prefix if i == 0 else " " * len(prefix)) + line)
+            for i, line in enumerate(self.fix.sql.split("\n")):
+                lines.append((prefix if i == 0 else " " * len(prefix)) + visible(line))
             if self.fix.hazards:
                 lines.append(f"    hazard:   {', '.join(self.fix.hazards)}: {self.fix.note}")
         return "\n".join(lines)

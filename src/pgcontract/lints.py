@@ -21,7 +21,7 @@ from pgcontract.catalog.snapshot import Snapshot, Table
 from pgcontract.contract.model import Contract, Index
 from pgcontract.findings import Finding, Fix, Kind, Level
 from pgcontract.names import PLATFORM_SCHEMAS, quote_part
-from pgcontract.sqlgen import create_index, enable_rls, ident, render
+from pgcontract.sqlgen import alter_function, create_index, enable_rls, ident, render
 from pgcontract.sqlnorm import normalize_expr
 
 # Roles through which the API reaches the database (Supabase's); PUBLIC reaches everyone.
@@ -116,9 +116,7 @@ def security_definer_search_path(snapshot: Snapshot, roles: frozenset[str]) -> I
             continue
         callers = sorted(function.executors & roles)
         if callers:
-            fix = sql.SQL("ALTER FUNCTION {}({}) SET search_path = '';").format(
-                ident(function.name), sql.SQL(function.arguments)
-            )
+            fix = alter_function(function.name, function.kind, function.parameters, sql.SQL("SET search_path = ''"))
             yield Hit(
                 function.signature,
                 f"SECURITY DEFINER function without a fixed search_path, executable by {', '.join(callers)}",

@@ -7,6 +7,7 @@ SQL: ``public."odd.name"``. An unqualified table or type name is in schema ``pub
 
 from __future__ import annotations
 
+import unicodedata
 from typing import NamedTuple
 
 DEFAULT_SCHEMA = "public"
@@ -42,6 +43,32 @@ PLATFORM_SCHEMAS = frozenset(
 )
 _SPECIAL = set('.",()')
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+# Characters a terminal acts on instead of showing (C0 and C1 controls, DEL), and ones that are invisible
+# or reorder text (format characters such as bidi overrides, line and paragraph separators).
+_HIDDEN_CATEGORIES = frozenset(["Cc", "Cf", "Zl", "Zp"])
+
+
+def visible(text: str) -> str:
+    """``text`` with every control, format or separator character written as a Python-style escape
+    (``\\x1b``, ``\\u202e``), for output a person reads: a catalog name holding a terminal escape
+    sequence is shown, not obeyed. Tabs stay; line breaks are escaped (call it per line)."""
+    if text.isprintable():  # the common case, and any name without such characters
+        return text
+    return "".join(_escaped(ch) if ch != "\t" and unicodedata.category(ch) in _HIDDEN_CATEGORIES else ch for ch in text)
+
+
+def visible_lines(text: str) -> str:
+    """``visible`` for each line of a multi-line message; its own line breaks stay."""
+    return "\n".join(visible(line) for line in text.split("\n"))
+
+
+def _escaped(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 class InvalidName(ValueError):

@@ -16,11 +16,18 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-SERVICE_USER = "postgres"
+from pgcontract.pg_stage import SERVICE_USER, executable_bindir
 
 
 def find_bindir() -> Path:
-    """The directory of the PostgreSQL server binaries: $PGCONTRACT_PG_BINDIR, Debian's newest, or PATH."""
+    """The PostgreSQL server binaries the server will run from, executable by the user it runs as.
+
+    $PGCONTRACT_PG_BINDIR, Debian's newest, or PATH; as root, a copy outside a private clone (pg_stage).
+    """
+    return executable_bindir(_configured_bindir())
+
+
+def _configured_bindir() -> Path:
     configured = os.environ.get("PGCONTRACT_PG_BINDIR")
     if configured:
         return Path(configured)

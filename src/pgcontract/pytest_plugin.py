@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from pgcontract.connect import CannotConnect, SessionLimits, Target
 from pgcontract.contract import Contract, ContractError, Table, load_contract
 from pgcontract.findings import CATEGORY, FindingIndex, Kind, Level, render_all
 from pgcontract.lints import lint_rules
+from pgcontract.names import visible, visible_lines
 from pgcontract.report import history
 from pgcontract.report.html import HtmlReport
 from pgcontract.report.summary import RECORD, ResultCollector
@@ -128,12 +130,36 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "xdist_group(name): pytest-xdist runs a group's tests in one worker")
 
 
+class SuiteRootIds:
+    """A pytest plugin object for ``pgcontract check``: test ids and files shown as the suite names them.
+
+    pytest shows them relative to the directory it was invoked from: from a repository, the suite inside
+    the installed package reads ``../../<install path>/suite/test_rls.py::test_policies[...]``. The suite
+    is its own rootdir, so its ids (``test_rls.py::test_policies[...]``, as in JUnit) are shown as they
+    are. Only the display changes: pytest's working directory, and the paths given to it, do not."""
+
+    @pytest.hookimpl(trylast=True)  # after pytest's terminal reporter is made
+    def pytest_configure(self, config: pytest.Config) -> None:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.startpath = config.rootpath
+        config.cwd_relative_nodeid = str  # type: ignore[method-assign,assignment]  # the id as it is
+
+
 class RunSummary(ResultCollector):
     """The summary collector, writing the JSON summary and the history at the end of the run."""
 
     def __init__(self, contract_path: Path, load_contract: Callable[[], Contract], config: pytest.Config) -> None:
         super().__init__(contract_path, load_contract)
         self.config = config
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        for target in self.summary()["targets"] if self.results else []:
+            if target["sequences_advanced"]:
+                terminalreporter.write_line(
+                    f"note: {target['target']}: the RLS isolation tests' rows were rolled back, but sequences stay "
+                    f"advanced (nextval is not undone by a rollback): {', '.join(target['sequences_advanced'])}"
+                )
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -251,9 +277,9 @@ class ContractCheck(pytest.Item):
             self.function(self.subject, run)
         except TargetUnreachable as exc:
             if run.unreachable_reported:
-                pytest.skip(f"target {self.target} is unreachable (reported once)")
+                pytest.skip(f"target {visible(self.target)} is unreachable (reported once)")
             run.unreachable_reported = True
-            pytest.fail(str(exc), pytrace=False)
+            pytest.fail(visible_lines(str(exc)), pytrace=False)
         finally:
             self.record(run)
 
@@ -270,12 +296,24 @@ class ContractCheck(pytest.Item):
             "unreachable": run.unreachable,
             "server_version": run._snapshot.server_version if run._snapshot is not None else None,
             "findings": [f.to_dict() for f in run.recorded(self.subject, self.kind)],
+            "sequences_advanced": run.sequences_advanced,
         }
         self.user_properties.append((RECORD, json.dumps(record)))
 
     def reportinfo(self) -> tuple[Path, int, str]:
         lineno = self.function.__code__.co_firstlineno - 1
         return Path(self.function.__code__.co_filename), lineno, self.name
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    report = outcome.get_result()
+    if isinstance(item, ContractCheck) and report.skipped and isinstance(report.longrepr, tuple):
+        # pytest places a skip where pytest.skip() ran (this module, by its path on the machine that ran
+        # it); the test's own location, relative to the rootdir, says which check was skipped.
+        path, line, _ = item.location
+        report.longrepr = (path, (line or 0) + 1, report.longrepr[2])
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -293,14 +331,20 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
             return []
         return [
             ContractCheck.from_parent(
-                collector, name=f"{name}[{target}]", function=obj, kind=kind, subject=f"({target})", target=target
+                collector,
+                name=f"{name}[{visible(target)}]",
+                function=obj,
+                kind=kind,
+                subject=f"({target})",
+                target=target,
             )
             for target in names
         ]
     return [
         ContractCheck.from_parent(
             collector,
-            name=f"{name}[{target}:{subject}]" if prefixed else f"{name}[{subject}]",
+            # Test ids are printed: a name's control characters are shown escaped, not sent to the terminal.
+            name=f"{name}[{visible(target)}:{visible(subject)}]" if prefixed else f"{name}[{visible(subject)}]",
             function=obj,
             kind=kind,
             subject=subject,
@@ -358,21 +402,24 @@ def assert_isolated(outcome: Outcome) -> None:
     if problems:
         count = len(problems)
         head = f"{outcome.table}: {count} isolation failure{'s' if count != 1 else ''}"
-        pytest.fail("\n".join([head, *(f"  - {p}" for p in problems)]), pytrace=False)
+        pytest.fail(visible_lines("\n".join([head, *(f"  - {p}" for p in problems)])), pytrace=False)
 
 
 def assert_clean(findings: FindingIndex, subject: str, kind: Kind) -> None:
     """Fail with every error-level mismatch of ``subject`` for ``kind`` at once, expected against actual."""
     if kind in TABLE_KINDS and findings.of(subject, Kind.TABLE):
-        pytest.skip(f"table {subject} is missing (reported by test_table[{subject}])")
+        pytest.skip(f"table {visible(subject)} is missing (reported by test_table[{visible(subject)}])")
     found = findings.of(subject, kind)
     errors = [f for f in found if f.level is Level.ERROR]
     reported = [f for f in found if f.level is Level.WARNING]
     if reported:  # one warning per test: a lint can hit thousands of objects
         count = len(reported)
-        head = f"{subject}: {count} warning{'s' if count != 1 else ''}"
-        warnings.warn(pytest.PytestWarning(f"{head}\n{render_all(reported)}"), stacklevel=2)
+        head = f"{visible(subject)}: {count} warning{'s' if count != 1 else ''}"
+        # Placed at the suite's test by its file name, not by the path the package is installed at.
+        caller = sys._getframe(1).f_code
+        warning = pytest.PytestWarning(f"{head}\n{render_all(reported)}")
+        warnings.warn_explicit(warning, pytest.PytestWarning, Path(caller.co_filename).name, caller.co_firstlineno)
     if errors:
         count = len(errors)
-        head = f"{subject}: {count} {kind.value} mismatch{'es' if count != 1 else ''}"
+        head = f"{visible(subject)}: {count} {kind.value} mismatch{'es' if count != 1 else ''}"
         pytest.fail(f"{head}\n{render_all(errors)}", pytrace=False)

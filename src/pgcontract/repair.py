@@ -18,7 +18,8 @@ sets aside:
   before the indexes and policies that use them, ...), in finding order within a phase.
 
 Applied, the statements run in one transaction with ``lock_timeout`` and ``statement_timeout`` set for
-that transaction; any error rolls everything back.
+that transaction, each fix under a savepoint: a fix PostgreSQL refuses is rolled back alone and reported,
+the others apply. A lock wait, a timeout or a lost connection rolls everything back.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ _STATEMENT_PHASE = {
     "CreatePolicyStmt": Phase.POLICIES,
     "GrantStmt": Phase.GRANTS,
     "CreateFunctionStmt": Phase.FUNCTIONS,
+    "AlterFunctionStmt": Phase.FUNCTIONS,  # volatility, strictness, SECURITY, SET...: attributes only
     "CreateRoleStmt": Phase.ROLES,
     "AlterRoleStmt": Phase.ROLES,
     "GrantRoleStmt": Phase.ROLES,
@@ -296,11 +298,13 @@ def comment(text: str) -> str:
     return "\n".join("-- " + line for line in text.splitlines()) or "--"
 
 
-def transaction_header(limits: SessionLimits) -> list[str]:
+def transaction_header(limits: SessionLimits, functions: bool = False) -> list[str]:
+    """BEGIN and the limits; with ``functions``, function bodies unchecked at creation (as --apply does)."""
     return [
         "BEGIN;",
         render(sql.SQL("SET LOCAL lock_timeout = {};").format(sql.Literal(limits.lock_timeout))),
         render(sql.SQL("SET LOCAL statement_timeout = {};").format(sql.Literal(limits.statement_timeout))),
+        *(["SET LOCAL check_function_bodies = off;"] if functions else []),
     ]
 
 
@@ -308,7 +312,8 @@ def render_plan(plan: RepairPlan, limits: SessionLimits, header: Sequence[str] =
     """The plan as an SQL script: the safe part in one transaction, then each held fix commented out."""
     lines = [comment(line) for line in header]
     if plan.statements:
-        lines += ["", *transaction_header(limits)]
+        functions = any(s.phase in (Phase.FUNCTIONS, Phase.TABLE_FUNCTIONS) for s in plan.statements)
+        lines += ["", *transaction_header(limits, functions)]
         annotated: list[tuple[Phase, str]] = []
         previous: list[str] = []
         for statement in plan.statements:
@@ -326,13 +331,15 @@ def render_plan(plan: RepairPlan, limits: SessionLimits, header: Sequence[str] =
     text = "\n".join(lines) + "\n"
     # Parsed back, the script must run exactly the plan's statements: no comment, note or held fix may add,
     # hide or merge one.
-    return verify(text, _intended(plan))
+    return verify(text, _intended(plan, limits))
 
 
-def _intended(plan: RepairPlan) -> list[Intended]:
+def _intended(plan: RepairPlan, limits: SessionLimits) -> list[Intended]:
     if not plan.statements:
         return []
-    out: list[Intended] = [("TransactionStmt", None), ("VariableSetStmt", None), ("VariableSetStmt", None)]
+    functions = any(s.phase in (Phase.FUNCTIONS, Phase.TABLE_FUNCTIONS) for s in plan.statements)
+    header = transaction_header(limits, functions)
+    out: list[Intended] = [("TransactionStmt", None), *[("VariableSetStmt", None)] * (len(header) - 1)]
     for statement in plan.statements:
         one = parsed(statement.sql)
         if len(one) != 1:
@@ -342,29 +349,113 @@ def _intended(plan: RepairPlan) -> list[Intended]:
 
 
 class RepairFailed(Exception):
-    """A statement failed: the transaction was rolled back, nothing changed."""
+    """The repair could not run (a lock wait or timeout, a lost connection): rolled back, nothing changed."""
 
 
-def apply_plan(conn: Conn, plan: RepairPlan, limits: SessionLimits) -> int:
+@dataclass(frozen=True)
+class Failure:
+    """A fix PostgreSQL refused: its statement, the error, and the findings it leaves."""
+
+    statement: str
+    error: str
+    left: tuple[str, ...]
+
+
+@dataclass
+class ApplyResult:
+    applied: list[Statement] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    skipped: list[Statement] = field(default_factory=list)  # every statement of the fixes that failed
+
+
+class _Restart(Exception):
+    """A fix failed after some of its statements ran: start again without it."""
+
+
+def _fix_units(statements: Sequence[Statement]) -> list[int]:
+    """For each statement, its fix: statements that serve a common finding belong together (a DROP
+    CONSTRAINT and the ADD that replaces it), so that one fails or applies whole."""
+    parent = list(range(len(statements)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[str, int] = {}
+    for i, statement in enumerate(statements):
+        for finding_id in statement.serves:
+            if finding_id in first:
+                parent[root(i)] = root(first[finding_id])
+            else:
+                first[finding_id] = i
+    return [root(i) for i in range(len(statements))]
+
+
+_BUSY = (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled, psycopg.OperationalError)
+
+
+def apply_plan(conn: Conn, plan: RepairPlan, limits: SessionLimits) -> ApplyResult:
     """Run the plan's statements in one transaction, with the limits set for that transaction only
-    (never under autocommit, where they would silently do nothing). Any error rolls everything back and
-    raises ``RepairFailed`` naming the statement. Returns the number of statements run."""
+    (never under autocommit, where they would silently do nothing), each under a savepoint: a fix that
+    PostgreSQL refuses is rolled back alone and reported (``ApplyResult.failures``), the others still
+    apply. If a failing fix had already run some of its statements, the transaction starts again without
+    it, so a fix applies whole or not at all. A lock wait, a timeout or a lost connection rolls everything
+    back and raises ``RepairFailed`` naming the statement."""
+    units = _fix_units(plan.statements)
+    failed: dict[int, Failure] = {}
+    while True:
+        try:
+            applied = _attempt(conn, plan, limits, units, failed)
+        except _Restart:
+            continue
+        skipped = [s for s, u in zip(plan.statements, units, strict=True) if u in failed and s not in applied]
+        return ApplyResult(applied, list(failed.values()), skipped)
+
+
+def _attempt(
+    conn: Conn, plan: RepairPlan, limits: SessionLimits, units: list[int], failed: dict[int, Failure]
+) -> list[Statement]:
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         conn.rollback()
     conn.autocommit = False
     conn.read_only = False
     current = ""
+    applied: list[Statement] = []
+    started: set[int] = set()
     try:
         with conn.transaction():
             apply_limits(conn, limits)
-            for statement in plan.statements:
+            # Function bodies are not checked at creation (as pg_dump does): a function may read a
+            # table that a later statement creates.
+            conn.execute("SET LOCAL check_function_bodies = off")
+            for statement, unit in zip(plan.statements, units, strict=True):
+                if unit in failed:
+                    continue
                 current = statement.sql
-                conn.execute(current.encode())
+                try:
+                    with conn.transaction():
+                        conn.execute(current.encode())
+                except _BUSY:
+                    raise
+                except psycopg.Error as exc:
+                    if conn.closed:
+                        raise
+                    left = sorted(
+                        {f for s, u in zip(plan.statements, units, strict=True) if u == unit for f in s.serves}
+                    )
+                    failed[unit] = Failure(current, " ".join(str(exc).split()), tuple(left))
+                    if unit in started:
+                        raise _Restart from None
+                    continue
+                started.add(unit)
+                applied.append(statement)
     except psycopg.Error as exc:
         first_line = current.splitlines()[0] if current else "(setting the limits)"
         reason = " ".join(str(exc).split())
         raise RepairFailed(f"{reason}; rolled back, nothing changed. The statement: {first_line}") from None
-    return len(plan.statements)
+    return applied
 
 
 def check_now(conn: Conn, contract: Contract, limits: SessionLimits) -> FindingIndex:

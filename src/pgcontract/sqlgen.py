@@ -27,6 +27,7 @@ from pgcontract.contract.model import (
 )
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import InvalidName, QualifiedName, parse_regclass
+from pgcontract.routines import Parameter, arguments_sql, identity_sql
 from pgcontract.sqlnorm import _BUILTIN, nextval_sequence, parse_type, referenced_columns
 from pgcontract.sqlsafe import Statements, check_fragment, check_returns, joined, statement
 
@@ -325,52 +326,101 @@ def _dollar_quote(body: str) -> str:
     return tag
 
 
-def function_identity(name: QualifiedName, arguments: str) -> Composable:
-    """``schema.name(arguments)`` for ALTER/GRANT: the name quoted, the argument list as the contract wrote it."""
-    return sql.SQL("{}({})").format(ident(name), sql.SQL(arguments))
+def function_identity(name: QualifiedName, parameters: Sequence[Parameter]) -> Composable:
+    """``schema.name(input types)`` for ALTER, GRANT and DROP: the name quoted, the types as PostgreSQL's
+    parser read them (deparsed, never the contract's text)."""
+    return sql.SQL("{}({})").format(ident(name), sql.SQL(identity_sql(tuple(parameters))))
+
+
+def _routine(kind: str) -> Composable:
+    return sql.SQL("PROCEDURE" if kind == "procedure" else "FUNCTION")
+
+
+def _set_clauses(spec: FunctionSpec) -> list[Composable]:
+    out: list[Composable] = []
+    if spec.search_path is not None:
+        path = [p.strip() for p in spec.search_path.split(",") if p.strip() and p.strip() not in ("''", '""')]
+        value = sql.SQL(", ").join(sql.Identifier(p.strip('"')) for p in path) if path else sql.SQL("''")
+        out.append(sql.SQL("SET search_path = {}").format(value))
+    for setting, value_text in sorted((spec.settings or {}).items()):
+        out.append(sql.SQL("SET {} = {}").format(_setting_name(setting), sql.Literal(value_text)))
+    return out
+
+
+def _setting_name(setting: str) -> Composable:
+    """A configuration parameter's name: ``work_mem`` or a custom ``app.tenant``, each part quoted."""
+    return sql.SQL(".").join(sql.Identifier(part) for part in setting.split("."))
+
+
+def function_options(spec: FunctionSpec) -> list[Composable]:
+    """The options a CREATE states: language, and for a function volatility, strictness, leakproof and
+    parallel safety (only what differs from the default), then SECURITY and every SET."""
+    head: list[Composable] = [sql.SQL("LANGUAGE {}").format(sql.Identifier(spec.language))]
+    if spec.kind == "function":
+        head.append(sql.SQL(spec.volatility.upper()))
+        if spec.strict:
+            head.append(sql.SQL("STRICT"))
+        if spec.leakproof:
+            head.append(sql.SQL("LEAKPROOF"))
+        if spec.parallel != "unsafe":
+            head.append(sql.SQL("PARALLEL " + spec.parallel.upper()))
+    security = sql.SQL("SECURITY DEFINER" if spec.security == "definer" else "SECURITY INVOKER")
+    return [sql.SQL(" ").join(head), security, *_set_clauses(spec)]
 
 
 def create_function(
-    name: QualifiedName, arguments: str, spec: FunctionSpec, existing_roles: Iterable[str] = ()
+    name: QualifiedName,
+    parameters: Sequence[Parameter],
+    spec: FunctionSpec,
+    existing_roles: Iterable[str] = (),
 ) -> Composable:
-    """CREATE OR REPLACE FUNCTION, then (when the contract lists who may execute it) REVOKE from PUBLIC and
-    from every other role known to exist (default privileges may have granted them), GRANT to the listed."""
+    """CREATE OR REPLACE FUNCTION (or PROCEDURE) with the full argument list, defaults included; then, when
+    the contract lists who may execute it, REVOKE from PUBLIC and from every other role known to exist
+    (default privileges may have granted them) and GRANT to each listed role."""
     body = spec.body or ""
     tag = _dollar_quote(body)
-    check_returns(spec.returns)
-    parts = [
-        sql.SQL("CREATE OR REPLACE FUNCTION {} RETURNS {}").format(
-            function_identity(name, arguments), sql.SQL(spec.returns)
-        ),
-        sql.SQL("LANGUAGE {} {}").format(sql.Identifier(spec.language), sql.SQL(spec.volatility.upper())),
-        sql.SQL("SECURITY DEFINER" if spec.security == "definer" else "SECURITY INVOKER"),
-    ]
-    if spec.search_path is not None:
-        path = [p.strip() for p in spec.search_path.split(",") if p.strip() not in ("", "''", '""')]
-        value = sql.SQL(", ").join(sql.Identifier(p.strip('"')) for p in path) if path else sql.SQL("''")
-        parts.append(sql.SQL("SET search_path = {}").format(value))
+    head = sql.SQL("CREATE OR REPLACE {} {}({})").format(
+        _routine(spec.kind), ident(name), sql.SQL(arguments_sql(tuple(parameters)))
+    )
+    if spec.kind == "function":
+        check_returns(spec.returns or "void")
+        head += sql.SQL(" RETURNS {}").format(sql.SQL(spec.returns or "void"))
+    parts = [head, *function_options(spec)]
     source = sql.SQL("\n" + body.strip() + "\n")
     parts.append(sql.Composed([sql.SQL("AS "), sql.SQL(tag), source, sql.SQL(tag), sql.SQL(";")]))
     statements: list[Composable] = [statement("CreateFunctionStmt", _target(name), sql.SQL("\n  ").join(parts))]
     if spec.execute is not None:
-        statements += function_execute(name, arguments, set(spec.execute), {"public", *existing_roles})
+        expected = set(spec.execute)
+        revoke = ({"public", *existing_roles}) - expected
+        statements += function_execute(name, spec.kind, parameters, expected, revoke, grant_all=True)
     return joined("\n", statements)
 
 
-def function_execute(name: QualifiedName, arguments: str, expected: set[str], actual: set[str]) -> list[Composable]:
-    """REVOKE what the contract does not list (PUBLIC included), GRANT what it lists."""
-    function = function_identity(name, arguments)
+def alter_function(name: QualifiedName, kind: str, parameters: Sequence[Parameter], action: Composable) -> Composable:
+    """ALTER FUNCTION (or PROCEDURE) ... <action>: an attribute changed in place, whatever the defaults."""
+    text = sql.SQL("ALTER {} {} {};").format(_routine(kind), function_identity(name, parameters), action)
+    return statement("AlterFunctionStmt", None, text)
+
+
+def function_execute(
+    name: QualifiedName,
+    kind: str,
+    parameters: Sequence[Parameter],
+    expected: set[str],
+    actual: set[str],
+    grant_all: bool = False,
+) -> list[Composable]:
+    """REVOKE what the contract does not list (PUBLIC included), GRANT what it lists and ``actual`` lacks
+    (``grant_all``: every listed role, for a function just created)."""
+    function = function_identity(name, parameters)
+    routine = _routine(kind)
     out: list[Composable] = []
     for role in sorted(actual - expected):
-        out.append(
-            statement(
-                "GrantStmt", None, sql.SQL("REVOKE EXECUTE ON FUNCTION {} FROM {};").format(function, _role(role))
-            )
-        )
-    for role in sorted(expected - actual):
-        out.append(
-            statement("GrantStmt", None, sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {};").format(function, _role(role)))
-        )
+        revoke = sql.SQL("REVOKE EXECUTE ON {} {} FROM {};").format(routine, function, _role(role))
+        out.append(statement("GrantStmt", None, revoke))
+    for role in sorted(expected if grant_all else expected - actual):
+        grant = sql.SQL("GRANT EXECUTE ON {} {} TO {};").format(routine, function, _role(role))
+        out.append(statement("GrantStmt", None, grant))
     return out
 
 

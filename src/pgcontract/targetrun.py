@@ -17,7 +17,7 @@ from pgcontract.embedded import LoadError, embedded
 from pgcontract.findings import Finding, FindingIndex, Kind
 from pgcontract.lints import run_lints
 from pgcontract.names import QualifiedName
-from pgcontract.rls.matrix import ImpersonationFailed, IsolationSession, Outcome
+from pgcontract.rls.matrix import ImpersonationFailed, IsolationSession, Outcome, not_testable
 from pgcontract.rls.values import SeedError
 
 EXIT_CONTRACT_ERROR = 2
@@ -49,6 +49,7 @@ class TargetRun:
         self._lints: FindingIndex | None = None
         self._isolation: IsolationSession | None = None
         self.outcomes: dict[str, Outcome] = {}
+        self.sequences_advanced: list[str] = []  # on a real database (--rls-live): see IsolationSession
         self.display = given.display if given is not None else "embedded"
         self.critical_tables = frozenset(str(n) for n, t in contract.table_map.items() if t.critical)
         self.unreachable: str | None = None
@@ -95,6 +96,9 @@ class TargetRun:
     def isolation(self, subject: str) -> Outcome:
         """The isolation matrix of one table (dynamic: writes test rows in a transaction rolled back)."""
         target = self.target()
+        reason = not_testable(self.contract, self.snapshot(), QualifiedName.parse(subject))
+        if reason is not None:
+            pytest.skip(reason)
         if not (target.throwaway or self.settings.rls_live):
             pytest.skip(
                 f"dynamic RLS tests write test rows (always rolled back): pass --rls-live to run them on "
@@ -105,6 +109,9 @@ class TargetRun:
             outcome = session.run(QualifiedName.parse(subject))
         except (SeedError, ImpersonationFailed) as exc:
             pytest.fail(f"cannot run the isolation matrix of {subject}: {exc}", pytrace=False)
+        finally:
+            if not target.throwaway:
+                self.sequences_advanced = session.sequence_columns()
         self.outcomes[subject] = outcome
         return outcome
 

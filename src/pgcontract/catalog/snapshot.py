@@ -15,6 +15,7 @@ from psycopg.rows import dict_row
 from pgcontract.connect import DEFAULT_LIMITS, SessionLimits, read_only
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import QualifiedName
+from pgcontract.routines import Parameter, identity_sql, key_arguments, parse_arguments
 from pgcontract.sqlnorm import InvalidSql, parse_type
 
 QUERY_FILES = (
@@ -118,10 +119,13 @@ class View:
 
 @dataclass(frozen=True)
 class Function:
+    """A function or procedure. Identified by name and input argument types; ``arguments`` is the full
+    list as ``pg_get_function_arguments`` prints it (modes, names, defaults)."""
+
     name: QualifiedName
     arguments: str
     argument_types: tuple[str, ...]  # canonical (sqlnorm.parse_type), comparable with a contract signature
-    returns: str
+    returns: str | None  # None for a procedure
     language: str
     volatility: str  # immutable, stable, volatile
     security_definer: bool
@@ -129,23 +133,50 @@ class Function:
     body: str
     owner: str
     executors: frozenset[str]
+    kind: str = "function"  # function, procedure
+    strict: bool = False
+    leakproof: bool = False
+    parallel: str = "unsafe"  # safe, restricted, unsafe
+
+    @property
+    def parameters(self) -> tuple[Parameter, ...]:
+        try:
+            return parse_arguments(self.arguments)
+        except InvalidSql:
+            return tuple(Parameter("in", None, t, None) for t in self.argument_types)
 
     @property
     def search_path(self) -> str | None:
         """The fixed search_path, as SET stores it; None when the caller's applies."""
-        for setting in self.settings:
-            key, _, value = setting.partition("=")
-            if key == "search_path":
-                return value
-        return None
+        return self.setting_map.get("search_path")
+
+    @property
+    def setting_map(self) -> dict[str, str]:
+        pairs = (setting.partition("=") for setting in self.settings)
+        return {key: value for key, _, value in pairs}
+
+    @property
+    def other_settings(self) -> dict[str, str]:
+        """Every SET but search_path."""
+        return {k: v for k, v in self.setting_map.items() if k != "search_path"}
 
     @property
     def fixed_search_path(self) -> bool:
         return self.search_path is not None
 
     @property
+    def identity(self) -> str:
+        """The input arguments (names and types): what a contract key lists."""
+        return key_arguments(self.parameters)
+
+    @property
+    def identity_sql(self) -> str:
+        """The input argument types, as ALTER, GRANT and DROP name the function."""
+        return identity_sql(self.parameters)
+
+    @property
     def signature(self) -> str:
-        return f"{self.name}({self.arguments})"
+        return f"{self.name}({self.identity})"
 
 
 @dataclass(frozen=True)
@@ -158,6 +189,8 @@ class Role:
 
 
 VOLATILITY = {"i": "immutable", "s": "stable", "v": "volatile"}
+PARALLEL = {"s": "safe", "r": "restricted", "u": "unsafe"}
+ROUTINE_KINDS = {"f": "function", "p": "procedure"}
 
 
 def _argument_types(text: str) -> tuple[str, ...]:
@@ -177,7 +210,6 @@ class Table:
     rls_enabled: bool
     rls_forced: bool
     owner: str
-    extension_owned: bool
     in_scope: bool
     columns: dict[str, Column] = field(default_factory=dict)
     constraints: list[Constraint] = field(default_factory=list)
@@ -279,7 +311,6 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
             rls_enabled=row["rls_enabled"],
             rls_forced=row["rls_forced"],
             owner=row["owner"],
-            extension_owned=row["extension_owned"],
             in_scope=scope is None or row["schema"] in scope,
         )
     for row in rows["columns"]:
@@ -369,6 +400,10 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
             body=r["body"],
             owner=r["owner"],
             executors=frozenset(r["executors"]),
+            kind=ROUTINE_KINDS.get(r["kind"], r["kind"]),
+            strict=r["strict"],
+            leakproof=r["leakproof"],
+            parallel=PARALLEL.get(r["parallel"], r["parallel"]),
         )
         for r in rows["functions"]
     ]

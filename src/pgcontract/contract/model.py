@@ -14,10 +14,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from pgcontract.contract.template import check_template
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import InvalidName, QualifiedName, split_reference
+from pgcontract.routines import Parameter, input_types, parse_arguments, same_types, split_signature
 from pgcontract.sqlnorm import InvalidSql, check_expr, parse_type
-from pgcontract.sqlsafe import UnsafeFragment, check_arguments, check_fragment, check_returns
+from pgcontract.sqlsafe import UnsafeFragment, check_fragment, check_returns
 
 
 class Model(BaseModel):
@@ -206,6 +208,26 @@ def _column_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
+def _seed_text(value: Any) -> str:
+    text = _sql_text(value)
+    if not isinstance(text, str):
+        raise ValueError(f"expected SQL literal text or a template, got {value!r}")
+    return check_template(text)
+
+
+def _seed_value(value: Any) -> Any:
+    """One value for every row (literal text or a template), or ``{A: ..., B: ...}`` per user."""
+    if not isinstance(value, dict):
+        return _seed_text(value)
+    per_user = {str(k).upper(): v for k, v in value.items()}
+    if not per_user or set(per_user) - {"A", "B"}:
+        raise ValueError(f"values per user take the keys A and B, got {sorted(map(str, value))}")
+    return {k: _seed_text(v) for k, v in per_user.items()}
+
+
+SeedValue = Annotated[str | dict[str, str], BeforeValidator(_seed_value)]
+
+
 class Membership(Model):
     """Users reach a tenant through a membership table: a row (tenant, user) grants access."""
 
@@ -234,8 +256,10 @@ class Isolation(Model):
     allow: list[Command] | None = Field(
         None, description="what a user may do to own rows (default: what the contract's policies grant, else all)"
     )
-    values: dict[Identifier, Annotated[str, BeforeValidator(_sql_text)]] = Field(
-        default_factory=dict, description="values for NOT NULL columns when test rows are created (SQL literals' text)"
+    values: dict[Identifier, SeedValue] = Field(
+        default_factory=dict,
+        description="values for columns of test rows (SQL literals' text): one for every row, a template "
+        "(${user}, ${id}, ${n}: a number of the row's own, for UNIQUE columns), or {A: ..., B: ...} per user",
     )
 
     @model_validator(mode="after")
@@ -317,71 +341,81 @@ class RoleSpec(Model):
 
 
 class FunctionSpec(Model):
-    """A function the schema relies on (e.g. a helper policies call). Keyed by its signature,
-    ``schema.name(arg type, ...)``; what is left out is not checked (but ``pgcontract sql`` needs body)."""
+    """A function or procedure the schema relies on (e.g. a helper policies call). Keyed by its signature,
+    ``schema.name(arg type, ...)``: its input arguments (IN, INOUT, VARIADIC) identify it. An attribute that
+    is left out is not checked where it says so, else it means the DDL default (``pgcontract sql`` needs body)."""
 
-    returns: ResultType = Field(description="the result type, as in RETURNS (boolean, setof uuid, trigger, ...)")
+    kind: Literal["function", "procedure"] = "function"
+    arguments: str | None = Field(
+        None,
+        description="the full argument list, as pg_get_function_arguments prints it: modes (IN, OUT, INOUT, "
+        "VARIADIC), names, types and DEFAULTs; left out: the key's list, and only the input types are checked",
+    )
+    returns: ResultType | None = Field(
+        None, description="the result type, as in RETURNS (boolean, setof uuid, TABLE(id uuid), trigger, ...)"
+    )
     language: str = "sql"
     volatility: Literal["immutable", "stable", "volatile"] = "volatile"
     security: Literal["definer", "invoker"] = "invoker"
+    strict: bool = Field(False, description="STRICT (RETURNS NULL ON NULL INPUT)")
+    leakproof: bool = False
+    parallel: Literal["safe", "restricted", "unsafe"] = "unsafe"
     search_path: str | None = Field(None, description="SET search_path = ... ('' for empty); left out: not checked")
+    settings: dict[str, str] | None = Field(
+        None, description="every other SET of the function (name -> value); left out: not checked"
+    )
     body: str | None = Field(None, description="the function's source; compared after normalisation when given")
     execute: list[Identifier] | None = Field(
         None, description="exactly the roles that may execute it (besides its owner); PUBLIC must not"
     )
 
+    @model_validator(mode="after")
+    def _fits_kind(self) -> FunctionSpec:
+        if self.kind == "function" and self.returns is None:
+            raise ValueError("a function needs 'returns'")
+        if self.kind == "procedure":
+            if self.returns is not None:
+                raise ValueError("a procedure has no 'returns'")
+            if self.volatility != "volatile" or self.strict or self.leakproof or self.parallel != "unsafe":
+                raise ValueError("a procedure has no volatility, strict, leakproof or parallel")
+        if self.settings is not None and "search_path" in self.settings:
+            raise ValueError("give search_path as 'search_path', not under 'settings'")
+        if self.arguments is not None:
+            try:
+                parse_arguments(self.arguments)
+            except InvalidSql as exc:
+                raise ValueError(str(exc)) from None
+            _safe_arguments(self.arguments)
+        return self
+
+    def parameters(self, key_arguments: str) -> tuple[Parameter, ...]:
+        """The full parameter list: ``arguments`` when given, else the key's."""
+        return parse_arguments(self.arguments if self.arguments is not None else key_arguments)
+
 
 def function_signature(text: str) -> tuple[QualifiedName, tuple[str, ...], str]:
-    """``schema.name(a uuid, b text)`` -> (name, canonical argument types, argument list as written)."""
-    text = text.strip()
-    open_at = text.find("(")
-    if open_at <= 0 or not text.endswith(")"):
-        raise ValueError(f"{text!r}: expected schema.name(argument types)")
-    name = QualifiedName.parse(text[:open_at].strip())
-    arguments = text[open_at + 1 : -1].strip()
-    types: list[str] = []
-    for argument in _split_arguments(arguments):
-        types.append(_argument_type(argument))
-    return name, tuple(types), arguments
-
-
-def _split_arguments(text: str) -> list[str]:
-    parts, depth, current = [], 0, ""
-    for ch in text:
-        if ch == "," and depth == 0:
-            parts.append(current.strip())
-            current = ""
-            continue
-        depth += ch == "("
-        depth -= ch == ")"
-        current += ch
-    if current.strip():
-        parts.append(current.strip())
-    return parts
-
-
-def _argument_type(argument: str) -> str:
-    """The canonical type of ``[name] type`` (``IN``/``OUT`` modes and defaults are not supported)."""
-    candidates = [argument]
-    if " " in argument:
-        candidates.append(argument.split(None, 1)[1])
-    for candidate in candidates:
-        try:
-            parsed = parse_type(candidate)
-        except InvalidSql:
-            continue
-        # Argument types carry no modifiers in PostgreSQL: numeric(10,2) is numeric.
-        return str(type(parsed)(parsed.schema, parsed.name, (), parsed.is_array))
-    raise ValueError(f"{argument!r}: not an argument type")
+    """``schema.name(a uuid, OUT b text)`` -> (name, canonical input argument types, argument list as written)."""
+    name, arguments = split_signature(text)
+    try:
+        parameters = parse_arguments(arguments)
+    except InvalidSql as exc:
+        raise ValueError(f"{text!r}: {exc}") from None
+    return name, input_types(parameters), arguments
 
 
 def _is_signature(text: str) -> str:
     _, _, arguments = function_signature(text)
-    try:
-        check_arguments(arguments)
-    except UnsafeFragment as exc:
-        raise ValueError(f"{text!r}: expected schema.name(argument types); not an argument list: {exc}") from None
+    _safe_arguments(arguments)
     return text
+
+
+def _safe_arguments(text: str) -> None:
+    """An argument list reaches DDL deparsed from its parse (``routines``); a comment, ``;`` or ambiguous
+    string in it is refused all the same, as in every other field that is SQL."""
+    try:
+        check_fragment(text)
+    except UnsafeFragment as exc:
+        raise ValueError(f"expected schema.name(argument types); not an argument list: {exc}") from None
 
 
 LintLevel = Literal["error", "warning", "info", "ignore"]
@@ -417,6 +451,16 @@ class Contract(Model):
     lints: dict[str, Annotated[LintSetting, BeforeValidator(_lint_shorthand)]] = Field(
         default_factory=dict, description="lint rule id -> level (error, warning, info) or ignore"
     )
+
+    @model_validator(mode="after")
+    def _arguments_fit_keys(self) -> Contract:
+        for signature, spec in self.functions.items():
+            _, _, key = function_signature(signature)
+            if spec.arguments is not None and not same_types(
+                input_types(parse_arguments(key)), input_types(parse_arguments(spec.arguments))
+            ):
+                raise ValueError(f"functions: {signature}: 'arguments' has other input types than the key")
+        return self
 
     @cached_property
     def table_map(self) -> dict[QualifiedName, Table]:

@@ -1,8 +1,11 @@
 """What pgcontract adds to pytest-html's report, so an auditor can read it without the repository:
 a summary per target (database with the password removed, server version, pass and fail counts per
 category), the contract and its sha256, tool version, git commit, start and end, a Target, Table and
-Category column (the report opens sorted by table), and for each failure expected against actual and
-the fix SQL."""
+Category column (the report opens with failures first, then skips, then passes, each by table), and for
+each failure expected against actual and the fix SQL.
+
+pytest-html renders test ids and environment values as HTML: every name pgcontract puts there (from the
+catalog, the contract or the command line) is escaped here, as everything pgcontract writes itself is."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import pytest
 
 from pgcontract import __version__
 from pgcontract.findings import CATEGORIES
+from pgcontract.names import visible_lines
 from pgcontract.report.summary import RECORD, ResultCollector, contract_digest, git_commit
 
 if TYPE_CHECKING:
@@ -38,6 +42,38 @@ STYLE = """
 """
 
 
+def text(value: str) -> str:
+    """A name or message as HTML text: escaped, its control characters shown (a browser hides them)."""
+    return escape(visible_lines(value))
+
+
+def _environment(value: Any) -> Any:
+    """An environment table value as pytest-html can show it: it inserts values (and the keys and
+    values of a mapping) into the page as HTML."""
+    if isinstance(value, dict):
+        return {text(str(k)): text(str(v)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [text(str(v)) for v in value]
+    return text(value) if isinstance(value, str) else value
+
+
+def skip_reason(report: Any) -> str | None:
+    """A skip's reason as the sentence it is (pytest keeps it as (path, line, "Skipped: reason"))."""
+    if not (report.skipped and isinstance(report.longrepr, tuple)):
+        return None
+    return str(report.longrepr[2]).removeprefix("Skipped: ")
+
+
+def why_failed(target: dict[str, Any], limit: int = 10) -> list[str]:
+    """A failed target's reasons: a missing critical table first, then its other critical issues; with
+    none, the failed tests. Cut at ``limit``, saying how many more there are."""
+    reasons = sorted(target["critical_issues"], key=lambda issue: not issue.endswith("(table.missing)"))
+    reasons = reasons or list(target["failed_tests"])
+    if len(reasons) > limit:
+        reasons = [*reasons[: limit - 1], f"... and {len(reasons) - limit + 1} more"]
+    return reasons
+
+
 def _record(report: Any) -> dict[str, Any] | None:
     raw = next((value for name, value in getattr(report, "user_properties", []) if name == RECORD), None)
     return json.loads(str(raw)) if raw is not None else None
@@ -48,14 +84,14 @@ def findings_html(findings: list[dict[str, Any]]) -> str:
     for found in findings:
         fix = found.get("fix_sql")
         hazards = found.get("hazards") or []
-        fix_cell = f"<pre>{escape(fix)}</pre>" if fix else ""
+        fix_cell = f"<pre>{text(fix)}</pre>" if fix else ""
         if hazards:
             fix_cell += f'<div class="pgc-hazard">hazard: {escape(", ".join(hazards))}</div>'
         rows.append(
             "<tr>"
-            f"<td>{escape(found['level'])}</td><td>{escape(found['rule'])}</td><td>{escape(found['object'])}</td>"
-            f"<td>{escape(found['message'])}</td><td><pre>{escape(found['expected'])}</pre></td>"
-            f"<td><pre>{escape(found['actual'])}</pre></td><td>{fix_cell}</td>"
+            f"<td>{escape(found['level'])}</td><td>{escape(found['rule'])}</td><td>{text(found['object'])}</td>"
+            f"<td>{text(found['message'])}</td><td><pre>{text(found['expected'])}</pre></td>"
+            f"<td><pre>{text(found['actual'])}</pre></td><td>{fix_cell}</td>"
             "</tr>"
         )
     head = (
@@ -72,6 +108,7 @@ class HtmlReport:
         self.settings = settings
         self.collector = collector
         self.several = len(settings.target_names) > 1
+        self.report_data: Any = None  # pytest-html's ReportData, handed to pytest_html_report_title
 
     def _metadata(self) -> dict[str, Any]:
         try:
@@ -100,9 +137,22 @@ class HtmlReport:
             metadata["Finished"] = self.collector.finished.isoformat(timespec="seconds")
         versions = {t["target"]: t["server_version"] for t in self.collector.summary()["targets"]}
         metadata["Server versions"] = ", ".join(f"{k}: {v}" for k, v in versions.items() if v) or "(not reached)"
+        if self.report_data is not None:  # pytest-html writes the report after this hook (trylast)
+            self._escape_environment()
+            # Rows in table order: pytest-html's initial sort by result (pytest.ini) keeps it within the
+            # failures, the skips and the passes.
+            tests = self.report_data.data["tests"]
+            self.report_data.data["tests"] = dict(sorted(tests.items(), key=lambda item: _table_key(item[1])))
+
+    def _escape_environment(self) -> None:
+        environment = {key: _environment(value) for key, value in self._metadata().items()}
+        self.report_data.set_data("environment", environment)
 
     def pytest_html_report_title(self, report: Any) -> None:
+        """Called by pytest-html right after it took the environment, with the report's data."""
         report.title = "pgcontract report"
+        self.report_data = report
+        self._escape_environment()
 
     def pytest_html_results_summary(
         self, prefix: list[str], summary: list[str], postfix: list[str], session: Any
@@ -115,20 +165,27 @@ class HtmlReport:
             cells = "".join(
                 "<td>{passed} / {failed} / {skipped}</td>".format(**target["counts"][c]) for c in CATEGORIES
             )
-            reasons = target["critical_issues"] or [f"{t}" for t in target["failed_tests"][:5]]
-            why = "<br>".join(escape(r) for r in reasons[:10])
+            why = "<br>".join(text(r) for r in why_failed(target))
             rows.append(
-                f"<tr><td>{escape(target['target'])}</td><td>{escape(target['database'])}</td>"
+                f"<tr><td>{text(target['target'])}</td><td>{text(target['database'])}</td>"
                 f"<td>{escape(target['server_version'] or 'not reached')}</td><td>{status}</td>{cells}"
                 f"<td>{why}</td></tr>"
             )
+        advanced = [(t["target"], t.get("sequences_advanced") or []) for t in data["targets"]]
+        note = "".join(
+            f"<p>RLS isolation tests wrote test rows into {escape(name)} (<code>--rls-live</code>) and rolled them "
+            "back; the sequences of these columns stay advanced (<code>nextval</code> is not undone by a rollback), "
+            f"so their next values skip a few numbers: {escape(', '.join(columns))}</p>"
+            for name, columns in advanced
+            if columns
+        )
         prefix.append(
             STYLE + "<h2>Contract</h2>"
-            f"<p>{escape(data['contract'])} &mdash; sha256 <code>{escape(data['contract_sha256'] or '')}</code>; "
+            f"<p>{text(data['contract'])} &mdash; sha256 <code>{escape(data['contract_sha256'] or '')}</code>; "
             f"pgcontract {escape(data['pgcontract'])}; git commit {escape(data['git_commit'] or 'unknown')}; "
             f"started {escape(data['started_at'])}, finished {escape(data['checked_at'])}</p>"
             '<h2>Targets</h2><table class="pgc-summary"><tr><th>target</th><th>database</th><th>server</th>'
-            f"<th>result</th>{head}<th>why it failed</th></tr>{''.join(rows)}</table>"
+            f"<th>result</th>{head}<th>why it failed</th></tr>{''.join(rows)}</table>{note}"
         )
 
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
@@ -143,10 +200,20 @@ class HtmlReport:
         if record.get("category") == "lints":
             subject = f"lint: {subject}"
         table = f"{record.get('target', '')} · {subject}" if self.several else subject
-        cells.insert(1, f'<td class="col-table">{escape(table)}</td>')
+        # pytest-html puts the test id in its cell as it is, HTML included: the id carries the name.
+        test_id = report.nodeid if report.when == "call" else f"{report.nodeid}::{report.when}"
+        cells[:] = [
+            f'<td class="col-testId">{text(test_id)}</td>' if 'class="col-testId"' in cell else cell for cell in cells
+        ]
+        cells.insert(1, f'<td class="col-table">{text(table)}</td>')
         cells.insert(2, f'<td class="col-category">{escape(_CATEGORY_TITLES.get(record.get("category", ""), ""))}</td>')
         if self.several:
-            cells.insert(1, f'<td class="col-target">{escape(record.get("target", ""))}</td>')
+            cells.insert(1, f'<td class="col-target">{text(record.get("target", ""))}</td>')
+
+    def pytest_html_results_table_html(self, report: Any, data: list[str]) -> None:
+        reason = skip_reason(report)
+        if reason is not None:
+            data[:] = [text(reason)]
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
@@ -159,3 +226,7 @@ class HtmlReport:
             from pytest_html import extras
 
             report.extras = [*getattr(report, "extras", []), extras.html(findings_html(record["findings"]))]
+
+
+def _table_key(rows: list[dict[str, Any]]) -> str:
+    return str(rows[0].get("table", "")) if rows else ""

@@ -116,6 +116,7 @@ class ResultCollector:
         tables = health.to_dict()["tables"]
         failed = sum(c["failed"] for c in counts.values())
         server = next((r.record["server_version"] for r in mine if r.record.get("server_version")), None)
+        sequences = sorted({c for r in mine for c in r.record.get("sequences_advanced", [])})
         return {
             "target": target,
             "database": mine[0].record["target_display"] if mine else target,
@@ -128,6 +129,7 @@ class ResultCollector:
             "counts": counts,
             "failed_tests": [r.nodeid for r in mine if r.outcome == "failed"],
             "findings": findings,
+            "sequences_advanced": sequences,
         }
 
     def summary(self) -> dict[str, Any]:

@@ -52,6 +52,12 @@ class Impersonation:
     def become_anonymous(self, cur: Cursor) -> str:
         raise NotImplementedError
 
+    def seeding_settings(self, principal: Principal | None) -> dict[str, str]:
+        """Settings that put ``principal``'s identity in effect while its rows are created by the seeding
+        role (which keeps bypassing RLS), so defaults and BEFORE triggers reading ``auth.uid()`` or the
+        setting see the row's owner; ``None``: no identity, as when the platform creates a user."""
+        return {}
+
     @staticmethod
     def set_role(cur: Cursor, role: str, settings: dict[str, str] | None = None) -> None:
         params: list[str] = [role]
@@ -69,9 +75,23 @@ class SupabaseImpersonation(Impersonation):
         self.auth = auth
 
     def new_principal(self, label: str) -> Principal:
-        return Principal(
-            label, identity=str(uuid.uuid4()), extra={"email": f"pgcontract-{label.lower()}@example.invalid"}
-        )
+        # A suffix of its own: two runs against one database must not collide on auth.users' email.
+        email = f"pgcontract-{label.lower()}-{secrets.token_hex(4)}@example.invalid"
+        return Principal(label, identity=str(uuid.uuid4()), extra={"email": email})
+
+    def app_metadata(self) -> dict[str, Any]:
+        return {"provider": "email", "providers": ["email"], **self.auth.claims.get("app_metadata", {})}
+
+    def user_metadata(self, principal: Principal) -> dict[str, Any]:
+        """What Supabase Auth stores for an e-mail sign-up, plus ``auth.claims.user_metadata``."""
+        metadata: dict[str, Any] = {
+            "sub": principal.identity,
+            "email": principal.extra.get("email"),
+            "email_verified": True,
+            "phone_verified": False,
+        }
+        metadata.update(self.auth.claims.get("user_metadata", {}))
+        return metadata
 
     def claims(self, principal: Principal) -> str:
         claims: dict[str, Any] = {
@@ -83,11 +103,14 @@ class SupabaseImpersonation(Impersonation):
             "amr": [{"method": "password", "timestamp": 0}],
             "session_id": str(uuid.uuid4()),
             "is_anonymous": False,
-            "app_metadata": {"provider": "email"},
-            "user_metadata": {},
         }
         claims.update(self.auth.claims)
+        claims["app_metadata"] = self.app_metadata()
+        claims["user_metadata"] = self.user_metadata(principal)
         return json.dumps(claims)
+
+    def seeding_settings(self, principal: Principal | None) -> dict[str, str]:
+        return {"request.jwt.claims": self.claims(principal) if principal is not None else ""}
 
     def become(self, cur: Cursor, principal: Principal) -> str:
         self.set_role(cur, self.auth.user_role, {"request.jwt.claims": self.claims(principal)})
@@ -144,6 +167,11 @@ class SettingImpersonation(Impersonation):
     def become_anonymous(self, cur: Cursor) -> str:
         self.set_role(cur, self.auth.role)
         return self.auth.role
+
+    def seeding_settings(self, principal: Principal | None) -> dict[str, str]:
+        # '' rather than unset: a name once set in a session never reads as NULL again (see decisions.md).
+        identity = principal.identity if principal is not None else None
+        return {self.auth.setting: identity or ""}
 
 
 def impersonation_for(auth: SupabaseAuth | RoleAuth | SettingAuth) -> Impersonation:

@@ -7,6 +7,7 @@ runs under a savepoint and is rolled back to it, so one probe cannot disturb the
 
 from __future__ import annotations
 
+import json
 import secrets
 import sys
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from pgcontract.catalog.snapshot import Snapshot
 from pgcontract.connect import SessionLimits, apply_limits
 from pgcontract.contract.model import Contract, Isolation, Table
 from pgcontract.names import QualifiedName
+from pgcontract.rls.explain import duplicate_hint
 from pgcontract.rls.identity import Impersonation, Principal, SupabaseImpersonation, impersonation_for
 from pgcontract.rls.seed import SeededRow, Seeder, Values, count_rows
 from pgcontract.rls.values import SeedError
@@ -29,6 +31,7 @@ from pgcontract.sqlgen import ident
 Cursor = psycopg.Cursor[Any]
 ALL_COMMANDS = ("select", "insert", "update", "delete")
 RLS_DENIED = "42501"  # insufficient_privilege: RLS violation or no grant
+UNIQUE_VIOLATION = "23505"
 
 
 class ImpersonationFailed(Exception):
@@ -62,6 +65,7 @@ class Attempt:
     rows: int
     error: str | None = None
     sqlstate: str | None = None
+    constraint: str | None = None
 
 
 def allowed_commands(table: Table) -> set[str]:
@@ -121,7 +125,7 @@ class Matrix:
                 self.cur.execute(statement, params)
                 return Attempt(True, self.cur.rowcount)
             except psycopg.Error as exc:
-                return Attempt(False, 0, " ".join(str(exc).split()), exc.sqlstate)
+                return Attempt(False, 0, " ".join(str(exc).split()), exc.sqlstate, exc.diag.constraint_name)
 
     def where(self, row: SeededRow) -> tuple[sql.Composable, list[Any]]:
         """A filter naming the table's columns (its primary key), or its physical row id without one."""
@@ -155,7 +159,7 @@ class Matrix:
             try:
                 self.cur.execute(statement, params)
             except psycopg.Error as exc:
-                return Attempt(False, 0, " ".join(str(exc).split()), exc.sqlstate)
+                return Attempt(False, 0, " ".join(str(exc).split()), exc.sqlstate, exc.diag.constraint_name)
             fetched = self.cur.fetchone()
             assert fetched is not None
             return [int(v) for v in fetched]
@@ -219,6 +223,7 @@ class Matrix:
             self.seeder.restore(state)
             raise
         self.cur.execute(sql.SQL("RELEASE SAVEPOINT {}").format(name))
+        self.seeder.act_as(None)  # the probes start with no identity but the one they switch to
 
     def attach_variants(self, a: Principal, b: Principal) -> list[tuple[str, Values]]:
         """A's new row, but hanging from B's parent (through each owned parent): must be refused."""
@@ -347,9 +352,12 @@ class Matrix:
         if "insert" in self.allowed:
             result = self.insert(new_a)
             if not result.ok:
+                hint = ""
+                if result.sqlstate == UNIQUE_VIOLATION:
+                    hint = duplicate_hint(result.constraint, t, self.isolation, self.snapshot)
                 out.add(
                     "isolation.insert_own",
-                    f"user A cannot insert own row into {t}: {result.error}",
+                    f"user A cannot insert own row into {t}: {result.error}" + (f"; {hint}" if hint else ""),
                     "inserted",
                     "refused",
                 )
@@ -422,6 +430,7 @@ class IsolationSession:
         self.impersonation = impersonation_for(contract.auth)
         self._cur: Cursor | None = None
         self._seeder: Seeder | None = None
+        self._written: set[QualifiedName] = set()  # tables test rows went into, across rollbacks
         self.a = self.impersonation.new_principal("A")
         self.b = self.impersonation.new_principal("B")
 
@@ -452,7 +461,8 @@ class IsolationSession:
         if seed_role:
             Impersonation.set_role(cur, seed_role)
         check_seed_role(cur)
-        self._seeder = Seeder(cur, self.contract, self.snapshot, count_rows=self.throwaway)
+        self._seeder = Seeder(cur, self.contract, self.snapshot, self.impersonation, count_rows=self.throwaway)
+        self._seeder.start()
         sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))  # parents of parents of ...
         for principal in (self.a, self.b):
             self.impersonation.prepare(cur, principal)
@@ -460,18 +470,30 @@ class IsolationSession:
         return cur
 
     def _prepare_user_row(self, principal: Principal) -> None:
-        """Supabase users are rows of auth.users, created up front with the principal's id."""
+        """Supabase users are rows of auth.users, created up front as Supabase Auth creates them (an
+        e-mail sign-up, confirmed), so the application's signup triggers run as they do in production."""
         users = QualifiedName("auth", "users")
-        if not isinstance(self.impersonation, SupabaseImpersonation) or users not in self.snapshot.tables:
+        impersonation = self.impersonation
+        if not isinstance(impersonation, SupabaseImpersonation) or users not in self.snapshot.tables:
             return
-        values: Values = {"id": principal.identity}
-        if "email" in self.snapshot.tables[users].columns:
-            values["email"] = principal.extra.get("email")
+        columns = self.snapshot.tables[users].columns
+        platform: Values = {
+            "id": principal.identity,
+            "email": principal.extra.get("email"),
+            "aud": "authenticated",
+            "role": impersonation.auth.user_role,
+            "raw_app_meta_data": json.dumps(impersonation.app_metadata()),
+            "raw_user_meta_data": json.dumps(impersonation.user_metadata(principal)),
+            "email_confirmed_at": "now",
+        }
+        settable = {c.name for c in columns.values() if c.generated is None and c.identity is None}
+        values = {k: v for k, v in platform.items() if k in settable}
         assert self._seeder is not None
-        self._seeder.row(users, principal, values)
+        self._seeder.create_user(users, principal, values)
 
     def run(self, name: QualifiedName) -> Outcome:
         """One table's matrix. A SeedError or ImpersonationFailed leaves the session usable."""
+        self._written.add(name)
         try:
             return Matrix(self, name).run()
         except (SeedError, ImpersonationFailed):
@@ -482,11 +504,25 @@ class IsolationSession:
     def finish(self) -> list[str]:
         """Roll everything back, then prove nothing was left behind."""
         seeder = self._seeder
+        if seeder is not None:
+            self._written.update(seeder.counts_before)
         if self._cur is not None:
             self._cur.close()
         self._cur, self._seeder = None, None
         self.conn.rollback()
         return leftovers(self.conn, seeder, self.limits)
+
+    def sequence_columns(self) -> list[str]:
+        """Columns whose sequence the test rows drew from (identity, ``nextval`` defaults): ROLLBACK does not
+        give sequence values back, so on a real database these sequences stay advanced."""
+        written = self._written | (set(self._seeder.counts_before) if self._seeder is not None else set())
+        drawn = []
+        for name in sorted(written, key=str):
+            table = self.snapshot.tables.get(name)
+            for column in table.columns.values() if table is not None else ():
+                if column.identity is not None or "nextval(" in (column.default or ""):
+                    drawn.append(f"{name}.{column.name}")
+        return drawn
 
 
 def run_matrix(
@@ -548,8 +584,28 @@ def leftovers(conn: psycopg.Connection[Any], seeder: Seeder | None, limits: Sess
     return problems
 
 
+def not_testable(contract: Contract, snapshot: Snapshot, name: QualifiedName) -> str | None:
+    """Why the matrix of ``name`` cannot run on this database, naming the test that reports it; else None.
+
+    What the matrix needs is the table, its owner column and its ownership foreign key: a database lacking
+    one fails that schema test already, and the isolation test is skipped rather than crash.
+    """
+    table = snapshot.tables.get(name)
+    if table is None or not table.in_scope:
+        return f"table {name} is missing (reported by test_table[{name}])"
+    isolation = contract.table_map[name].isolation
+    if isolation is None:
+        return None
+    if isolation.owner is not None and isolation.owner not in table.columns:
+        return f"{name} has no owner column {isolation.owner!r} (reported by test_columns[{name}])"
+    if isolation.via is not None and not any(c.columns == tuple(isolation.via) for c in table.constraints_of("f")):
+        columns = ", ".join(isolation.via)
+        return f"{name} has no ownership foreign key ({columns}) (reported by test_constraints[{name}])"
+    return None
+
+
 def isolation_tables(contract: Contract) -> list[QualifiedName]:
     return [name for name, table in contract.table_map.items() if table.isolation is not None]
 
 
-__all__ = ["IsolationSession", "Outcome", "SeedError", "Violation", "isolation_tables", "run_matrix"]
+__all__ = ["IsolationSession", "Outcome", "SeedError", "Violation", "isolation_tables", "not_testable", "run_matrix"]

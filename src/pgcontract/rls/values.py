@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import secrets
 import uuid
@@ -15,18 +16,26 @@ from pgcontract.sqlnorm import InvalidSql, parse_type
 
 
 class SeedError(Exception):
-    """A test row cannot be made; the message says which column and how to help (isolation.values)."""
+    """A test row cannot be made; the message names what refused it and what, if anything, helps."""
 
 
 _TEXT = {"text", "varchar", "bpchar", "name", "citext"}
 _INTEGER = {"int2": 32000, "int4": 2_000_000_000, "int8": 9_000_000_000_000_000}
 
 
-def generate(column: Column, table: Table, snapshot: Snapshot) -> str:
-    """A fresh value for ``column``: one a CHECK ... IN list allows, else one of its type."""
+def unique_columns(table: Table) -> frozenset[str]:
+    """Columns of the table's primary key, UNIQUE constraints and unique indexes."""
+    found = {c for con in table.constraints if con.kind in ("p", "u") for c in con.columns}
+    found.update(c for index in table.indexes.values() if index.unique for c in index.key_columns if c is not None)
+    return frozenset(found)
+
+
+def generate(column: Column, table: Table, snapshot: Snapshot, *, n: int = 0, distinct: bool = False) -> str:
+    """A fresh value for ``column``: one a CHECK ... IN list allows, else one of its type. ``distinct``
+    (a UNIQUE column) makes the ``n``-th row's value differ from the others' where the type allows."""
     allowed = _allowed_by_check(column.name, table)
-    if allowed is not None:
-        return allowed
+    if allowed:
+        return allowed[n % len(allowed)] if distinct else allowed[0]
     try:
         kind = parse_type(column.type)
     except InvalidSql:
@@ -34,11 +43,11 @@ def generate(column: Column, table: Table, snapshot: Snapshot) -> str:
     if kind is None:
         raise SeedError(f"cannot make a value for {table.name}.{column.name} ({column.type})")
     if kind.is_array:
-        return "{}"
+        return f"{{{n}}}" if distinct and _element_is_number(kind.name) else "{}"
     if kind.schema not in (None, "pg_catalog"):
         labels = snapshot.enums.get(QualifiedName(kind.schema, kind.name))
         if labels:
-            return labels[0]
+            return labels[n % len(labels)] if distinct else labels[0]
     name = kind.name
     if name == "uuid":
         return str(uuid.uuid4())
@@ -48,42 +57,81 @@ def generate(column: Column, table: Table, snapshot: Snapshot) -> str:
     if name in _INTEGER:
         return str(secrets.randbelow(_INTEGER[name]) + 1)
     if name == "numeric":
-        return "1"
+        return str(n) if distinct else "1"
     if name in ("float4", "float8"):
-        return "1.5"
+        return f"{n}.5" if distinct else "1.5"
     if name == "bool":
         return "false"
     if name in ("timestamptz", "timestamp", "date", "time", "timetz"):
-        return "now" if name != "date" else "today"
+        if not distinct:
+            return "now" if name != "date" else "today"
+        moment = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=n, seconds=n)
+        return moment.date().isoformat() if name == "date" else moment.isoformat()
     if name in ("json", "jsonb"):
-        return json.dumps({})
+        return json.dumps({"pgcontract": n} if distinct else {})
     if name == "bytea":
-        return "\\x00"
+        return "\\x%02x" % (n % 256) if distinct else "\\x00"
     if name == "interval":
-        return "1 day"
+        return f"{n + 1} days" if distinct else "1 day"
     if name in ("inet", "cidr"):
-        return "127.0.0.1"
+        return f"127.{n // 65536 % 256}.{n // 256 % 256}.{n % 256 or 1}" if distinct else "127.0.0.1"
     raise SeedError(
         f"cannot make a value for {table.name}.{column.name} of type {column.type}: give one under isolation.values"
     )
 
 
-def _allowed_by_check(column: str, table: Table) -> str | None:
-    """The first literal of a CHECK (column = ANY (ARRAY[...])) on this column, if there is one."""
+def _element_is_number(name: str) -> bool:
+    return name in _INTEGER or name == "numeric"
+
+
+def candidates(column: Column, n: int) -> list[str]:
+    """Other values to try when a CHECK refuses the generated one (each still of this row alone)."""
+    try:
+        kind = parse_type(column.type)
+    except InvalidSql:
+        return []
+    if kind is None or kind.is_array:
+        return []
+    token = secrets.token_hex(4)
+    if kind.name in _TEXT:
+        found = [
+            f"pgcontract-{token}",
+            f"p{token}",
+            f"pgcontract_{token}",
+            f"Pgcontract {token}",
+            f"PGCONTRACT-{token.upper()}",
+            f"pgcontract-{token}@example.invalid",
+            f"https://example.invalid/{token}",
+            f"p{token[:2]}",
+            token,
+            str(10_000 + n),
+        ]
+        return [text[: int(kind.modifiers[0])] for text in found] if kind.modifiers else found
+    if kind.name in _INTEGER:
+        return [str(n), str(secrets.randbelow(100) + 1), "1", "0", "100", "-1"]
+    if kind.name in ("numeric", "float4", "float8"):
+        return [str(n), "1", "0", "0.5", "100", "-1"]
+    if kind.name == "bool":
+        return ["true", "false"]
+    return []
+
+
+def _allowed_by_check(column: str, table: Table) -> list[str]:
+    """The literals of a CHECK (column = ANY (ARRAY[...])) on this column, if there is one."""
     for constraint in table.constraints_of("c"):
         if not constraint.check:
             continue
-        found = _first_in_list(constraint.check, column)
-        if found is not None:
+        found = _in_list(constraint.check, column)
+        if found:
             return found
-    return None
+    return []
 
 
-def _first_in_list(expression: str, column: str) -> str | None:
+def _in_list(expression: str, column: str) -> list[str]:
     try:
         tree = json.loads(parser.parse_sql_json(f"SELECT {expression}"))
     except parser.ParseError:
-        return None
+        return []
     stack: list[Any] = [tree]
     while stack:
         node = stack.pop()
@@ -92,22 +140,23 @@ def _first_in_list(expression: str, column: str) -> str | None:
         elif isinstance(node, dict):
             expr = node.get("A_Expr")
             if expr is not None and expr.get("kind") in ("AEXPR_OP_ANY", "AEXPR_IN"):
-                value = _column_list_literal(expr, column)
-                if value is not None:
-                    return value
+                values = _column_list_literals(expr, column)
+                if values:
+                    return values
             stack.extend(node.values())
-    return None
+    return []
 
 
-def _column_list_literal(expr: dict[str, Any], column: str) -> str | None:
+def _column_list_literals(expr: dict[str, Any], column: str) -> list[str]:
     left = expr.get("lexpr", {})
     while "TypeCast" in left:
         left = left["TypeCast"]["arg"]
     ref = left.get("ColumnRef")
     if ref is None or ref["fields"][-1].get("String", {}).get("sval") != column:
-        return None
+        return []
     right = expr.get("rexpr", {})
     items = right.get("A_ArrayExpr", {}).get("elements") or right.get("List", {}).get("items") or []
+    found: list[str] = []
     for item in items:
         while "TypeCast" in item:
             item = item["TypeCast"]["arg"]
@@ -115,5 +164,5 @@ def _column_list_literal(expr: dict[str, Any], column: str) -> str | None:
         if const is not None:
             for key in ("sval", "ival", "fval"):
                 if key in const:
-                    return str(const[key].get(key, 0))
-    return None
+                    found.append(str(const[key].get(key, 0)))
+    return found

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from html import escape
+from html import escape as escape_html
 
 from pgcontract.health import HealthReport, Issue, Status, TableHealth
+from pgcontract.names import visible_lines
 
 REFRESH_SECONDS = 300
 CHECK_DB_PATH = "/api/admin/check-db"
@@ -34,6 +35,11 @@ footer { margin-top: 1rem; font-size: .9rem; }
 """
 
 
+def escape(text: str) -> str:
+    """Text for the page: HTML-escaped, control characters shown (a browser would hide them)."""
+    return escape_html(visible_lines(text))
+
+
 def _issue(issue: Issue) -> str:
     detail = f"expected {issue.expected}, actual {issue.actual}"
     return (
@@ -49,7 +55,7 @@ def _row(table: TableHealth) -> str:
     else:
         issues = '<span class="muted">—</span>' if table.status is not Status.UNKNOWN else "not checked"
     return (
-        f'<tr class="status-{status.lower()}" data-table="{escape(table.table)}" data-status="{status}">'
+        f'<tr class="status-{status.lower()}" data-table="{escape_html(table.table)}" data-status="{status}">'
         f"<td>{escape(table.table)}</td><td>{'yes' if table.critical else 'no'}</td>"
         f'<td class="status">{status}</td><td>{issues}</td></tr>'
     )

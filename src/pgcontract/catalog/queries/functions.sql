@@ -1,12 +1,17 @@
--- Functions in scope (not those of extensions): signature, result, language, volatility, SECURITY
--- DEFINER, settings (a fixed search_path), source, owner, and who may run them.
+-- Functions and procedures in scope (not those of extensions): identity (input argument types), the full
+-- argument list (modes, names, defaults), result, language, volatility, strictness, leakproof, parallel
+-- safety, SECURITY DEFINER, settings (a fixed search_path...), source, owner, and who may run them.
 SELECT n.nspname AS schema,
        p.proname AS name,
-       pg_get_function_identity_arguments(p.oid) AS arguments,
+       p.prokind::text AS kind,
+       pg_get_function_arguments(p.oid) AS arguments,
        oidvectortypes(p.proargtypes) AS argument_types,
        pg_get_function_result(p.oid) AS returns,
        l.lanname AS language,
        p.provolatile::text AS volatility,
+       p.proisstrict AS strict,
+       p.proleakproof AS leakproof,
+       p.proparallel::text AS parallel,
        p.prosecdef AS security_definer,
        coalesce(p.proconfig, '{}'::text[]) AS settings,
        p.prosrc AS body,
@@ -17,8 +22,8 @@ SELECT n.nspname AS schema,
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_language l ON l.oid = p.prolang
-WHERE p.prokind = 'f'
+WHERE p.prokind IN ('f', 'p')
   AND (%(schemas)s::text[] IS NULL OR n.nspname = ANY (%(schemas)s::text[]))
   AND NOT EXISTS (SELECT 1 FROM pg_depend d
                   WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
-ORDER BY 1, 2, 3
+ORDER BY 1, 2, 5

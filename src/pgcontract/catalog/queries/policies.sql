@@ -13,5 +13,7 @@ SELECT n.nspname AS schema,
 FROM pg_policy p
 JOIN pg_class c ON c.oid = p.polrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE (%(schemas)s::text[] IS NULL OR n.nspname = ANY (%(schemas)s::text[]))
+WHERE NOT EXISTS (SELECT 1 FROM pg_depend e
+                  WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
+  AND (%(schemas)s::text[] IS NULL OR n.nspname = ANY (%(schemas)s::text[]))
 ORDER BY n.nspname, c.relname, p.polname

@@ -1,0 +1,223 @@
+"""Why a test row could not be created: the constraint or trigger that refused, and only the advice that
+can help (``isolation.values`` cannot fix a trigger's rule, a duplicate made by a fixed value needs a
+template, a signup trigger reading metadata needs ``auth.claims.user_metadata``)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import errors
+
+from pgcontract.catalog.snapshot import Snapshot
+from pgcontract.contract.model import Isolation
+from pgcontract.contract.template import is_template
+from pgcontract.names import InvalidName, QualifiedName, parse_regclass
+from pgcontract.rls.fit import shapes
+from pgcontract.sqlnorm import referenced_columns
+
+Values = dict[str, str | None]
+_FUNCTION = re.compile(r"function ([\w.\"$]+)\(")
+
+
+@dataclass(frozen=True)
+class Trigger:
+    table: QualifiedName
+    name: str
+    function: QualifiedName
+    before: bool
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What the seeder tried: a row of ``table`` with ``values``; ``chosen``: columns it made up."""
+
+    table: QualifiedName
+    values: Values
+    chosen: frozenset[str]
+    isolation: Isolation | None
+    user: str | None = None  # "user A" when this is the platform's creation of a user (auth.users)
+
+
+def explain(exc: psycopg.Error, attempt: Attempt, snapshot: Snapshot, triggers: list[Trigger]) -> str:
+    diag = exc.diag
+    reason = diag.message_primary or " ".join(str(exc).split())
+    detail = f" ({diag.message_detail})" if diag.message_detail else ""
+    where = QualifiedName(diag.schema_name, diag.table_name) if diag.schema_name and diag.table_name else attempt.table
+    function = _innermost_function(diag.context or "")
+    by = _trigger_text(function, triggers)
+    what = attempt.user or "a test row"
+    head = f"cannot create {what} in {attempt.table}"
+    hint = ""
+    constraint = diag.constraint_name
+    if isinstance(exc, errors.UniqueViolation):
+        head += f": {_on(constraint, where, attempt)} refused a duplicate{detail}"
+        hint = _fixed_value_hint(constraint, where, attempt, snapshot) if where == attempt.table else ""
+    elif isinstance(exc, errors.CheckViolation):
+        head += f": CHECK {_on(constraint, where, attempt)}{_check_text(constraint, where, snapshot)} refused the row"
+        hint = _check_hint(constraint, where, attempt, snapshot) if where == attempt.table and not by else ""
+    elif isinstance(exc, errors.NotNullViolation):
+        head += f": {where}.{diag.column_name} is NOT NULL and got NULL"
+        hint = _not_null_hint(diag.column_name, where, attempt, snapshot, triggers) if not by else ""
+    elif isinstance(exc, errors.ForeignKeyViolation):
+        head += f": foreign key {_on(constraint, where, attempt)} refused the row{detail}"
+        hint = _fixed_columns_hint(constraint, where, attempt, snapshot, "points at a row that does not exist")
+    elif isinstance(exc, errors.InsufficientPrivilege):
+        head += f": {reason}"
+        hint = "the role creating test rows needs the privilege (or name another under auth.seed_role)"
+    else:
+        head += f": {reason}{detail}"
+    if by:
+        head += f", in {by}"
+        if attempt.user and _reads_user_metadata(function, snapshot):
+            hint = "the trigger reads the new user's metadata: give it under auth.claims.user_metadata"
+    return f"{head}; {hint}" if hint else head
+
+
+def _on(constraint: str | None, where: QualifiedName, attempt: Attempt) -> str:
+    name = constraint or "a constraint"
+    return name if where == attempt.table else f"{name} of {where}"
+
+
+def _innermost_function(context: str) -> str | None:
+    """The function the error arose in: PostgreSQL lists the innermost frame first."""
+    match = _FUNCTION.search(context)
+    return match.group(1) if match else None
+
+
+def _function_name(text: str) -> QualifiedName | None:
+    try:
+        return parse_regclass(text)  # a function in an error's context is written like a relation
+    except InvalidName:
+        return None
+
+
+def _matching(function: str | None, triggers: list[Trigger]) -> list[Trigger]:
+    if function is None:
+        return []
+    name = _function_name(function)
+    if name is None:
+        return []
+    qualified = "." in function
+    return [t for t in triggers if t.function == name or (not qualified and t.function.name == name.name)]
+
+
+def _trigger_text(function: str | None, triggers: list[Trigger]) -> str:
+    if function is None:
+        return ""
+    found = _matching(function, triggers)
+    if not found:
+        return f"function {function}"
+    names = ", ".join(f"{t.name} on {t.table}" for t in found)
+    return f"trigger {names} (function {found[0].function})"
+
+
+def _reads_user_metadata(function: str | None, snapshot: Snapshot) -> bool:
+    name = _function_name(function) if function else None
+    if name is None:
+        return False
+    qualified = "." in (function or "")
+    bodies = [f.body for f in snapshot.functions if f.name == name or (not qualified and f.name.name == name.name)]
+    return any("raw_user_meta_data" in body for body in bodies)
+
+
+def _constraint_columns(constraint: str | None, where: QualifiedName, snapshot: Snapshot) -> tuple[str, ...]:
+    table = snapshot.tables.get(where)
+    if table is None or constraint is None:
+        return ()
+    for con in table.constraints:
+        if con.name == constraint:
+            return con.columns
+    index = table.indexes.get(constraint)
+    if index is not None:
+        return tuple(c for c in index.key_columns if c is not None)
+    return ()
+
+
+def _check_text(constraint: str | None, where: QualifiedName, snapshot: Snapshot) -> str:
+    table = snapshot.tables.get(where)
+    found = next((c for c in table.constraints_of("c") if c.name == constraint), None) if table else None
+    return f" ({found.check})" if found is not None and found.check else ""
+
+
+def _given(attempt: Attempt, column: str) -> str | dict[str, str] | None:
+    return attempt.isolation.values.get(column) if attempt.isolation is not None else None
+
+
+def duplicate_hint(
+    constraint: str | None, table: QualifiedName, isolation: Isolation | None, snapshot: Snapshot
+) -> str:
+    """Advice for a duplicate key in a row the test made itself (a probe's own row), if values caused it."""
+    return _fixed_value_hint(constraint, table, Attempt(table, {}, frozenset(), isolation), snapshot)
+
+
+def _fixed_value_hint(constraint: str | None, where: QualifiedName, attempt: Attempt, snapshot: Snapshot) -> str:
+    """A duplicate made by one literal for every row: a template gives each row its own value."""
+    table = snapshot.tables.get(where)
+    for column in _constraint_columns(constraint, where, snapshot):
+        sources = [(column, "")]
+        if _given(attempt, column) is None and table is not None:
+            # A column computed from others by a CHECK's equality (slug = lower(name)) repeats when they do.
+            sources += [
+                (source, f", and {column} follows from it (CHECK {shape.constraint.name})")
+                for shape in shapes(table)
+                for target, expression in shape.equalities
+                if target == column
+                for source in referenced_columns(expression)
+            ]
+        for source, why in sources:
+            given = _given(attempt, source)
+            if isinstance(given, str) and not is_template(given):
+                return (
+                    f"isolation.values.{source} gives every test row the same value{why}; make it a template "
+                    f"with a number of each row's own, e.g. '{given} ${{n}}'"
+                )
+            if isinstance(given, dict):
+                return (
+                    f"isolation.values.{source} gives each user one value{why}, but a user needs several rows; "
+                    f"add ${{n}}, e.g. '{next(iter(given.values()))} ${{n}}'"
+                )
+    return ""
+
+
+def _check_hint(constraint: str | None, where: QualifiedName, attempt: Attempt, snapshot: Snapshot) -> str:
+    table = snapshot.tables.get(where)
+    found = next((c for c in table.constraints_of("c") if c.name == constraint), None) if table else None
+    if found is None or not found.check:
+        return ""
+    columns = referenced_columns(found.check)
+    given = [c for c in columns if _given(attempt, c) is not None]
+    if given:
+        return f"the values given under isolation.values ({', '.join(given)}) do not satisfy it"
+    helpable = [c for c in columns if c in attempt.chosen or c not in attempt.values]
+    if not helpable:
+        return ""  # it reads only columns the test sets from ownership: values cannot change them
+    return (
+        f"give values for {', '.join(helpable)} that satisfy it under isolation.values "
+        "(a template such as 'name-${n}' keeps UNIQUE columns distinct)"
+    )
+
+
+def _not_null_hint(
+    column: str | None, where: QualifiedName, attempt: Attempt, snapshot: Snapshot, triggers: list[Trigger]
+) -> str:
+    if column is None or where != attempt.table:
+        return ""
+    stamps = [t for t in triggers if t.table == where and t.before]
+    if column in attempt.values and attempt.values[column] is not None and stamps:
+        names = ", ".join(t.name for t in stamps)
+        return f"a BEFORE INSERT trigger ({names}) set it to NULL"
+    if _given(attempt, column) is not None:
+        return ""
+    table = snapshot.tables.get(where)
+    default = table.columns[column].default if table is not None and column in table.columns else None
+    because = f" (its default {default} gave NULL)" if default else ""
+    return f"give a value for {column} under isolation.values{because}"
+
+
+def _fixed_columns_hint(
+    constraint: str | None, where: QualifiedName, attempt: Attempt, snapshot: Snapshot, problem: str
+) -> str:
+    given = [c for c in _constraint_columns(constraint, where, snapshot) if _given(attempt, c) is not None]
+    return f"isolation.values.{given[0]} {problem}" if given and where == attempt.table else ""
