@@ -235,7 +235,8 @@ def volatile_in(conn: Conn, limits: SessionLimits) -> VolatileOf:
 
 
 def _volatile_reason(text: str, volatile: VolatileOf) -> str | None:
-    found = volatile(evaluated_check_calls(text))
+    calls = evaluated_check_calls(text)
+    found = volatile(calls) if calls else set()
     if not found:
         return None
     names = ", ".join(sorted(f"{schema}.{name}" if schema else name for schema, name in found))
