@@ -146,6 +146,23 @@ def test_directory_contracts_merge(tmp_path: Path) -> None:
     assert list(contract.enums) == ["e"]
 
 
+def test_directory_contracts_merge_roles_and_functions(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("version: 1\ntables:\n  t: {}\n", encoding="utf-8")
+    (tmp_path / "b.yaml").write_text(
+        "roles:\n  app_user: {}\nfunctions:\n  public.f(integer):\n    returns: integer\n", encoding="utf-8"
+    )
+    contract = load_contract(tmp_path)
+    assert list(contract.roles) == ["app_user"]
+    assert list(contract.functions) == ["public.f(integer)"]
+
+
+def test_duplicate_function_across_files(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("functions:\n  public.f(integer):\n    returns: integer\n", encoding="utf-8")
+    (tmp_path / "b.yaml").write_text("functions:\n  public.f(n int4):\n    returns: integer\n", encoding="utf-8")
+    with pytest.raises(ContractError, match=r"b\.yaml:2:3: .*function public\.f\(n int4\) is also defined in"):
+        load_contract(tmp_path)
+
+
 def test_missing_contract_path(tmp_path: Path) -> None:
     with pytest.raises(ContractError, match="no such file or directory"):
         load_contract(tmp_path / "absent")

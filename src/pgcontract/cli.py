@@ -1,6 +1,7 @@
 """The ``pgcontract`` command: argument parsing and exit codes only.
 
-Exit codes: 0 clean, 1 contract violated, 2 usage or contract error, 3 cannot connect.
+Exit codes: 0 clean, 1 contract violated, 2 usage or contract error, 3 cannot connect, 4 database busy
+(a lock wait or statement timeout stopped the read, after bounded retries; nothing was judged).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import argparse
 import gc
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -18,14 +20,50 @@ from pathlib import Path
 from typing import Any
 
 from pgcontract import __version__
-from pgcontract.connect import CannotConnect, SessionLimits, Target, connect, redact_text
+from pgcontract.connect import (
+    CannotConnect,
+    DatabaseBusy,
+    SessionLimits,
+    Target,
+    connect,
+    duration_argument,
+    redact_text,
+)
 
-EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_CANNOT_CONNECT = 0, 1, 2, 3
+EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_CANNOT_CONNECT, EXIT_BUSY = 0, 1, 2, 3, 4
+EXIT_CODES = (
+    "Exit codes: 0 clean, 1 contract violated, 2 usage or contract error, 3 cannot connect,"
+    " 4 database busy (a lock wait or timeout stopped the read after 3 tries; nothing was judged)."
+)
 
 
 def _die(message: str, code: int) -> int:
     print(f"pgcontract: {message}", file=sys.stderr)
     return code
+
+
+def _dsn(value: str) -> str:
+    """A --dsn or --history-dsn value: an empty one is a usage error in every subcommand (a variable
+    that expanded to nothing must not quietly mean "the environment" or "the embedded default")."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("is empty")
+    return value
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive, finite number of seconds, not {value!r}")
+    return seconds
+
+
+def _port(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, not {value!r}")
+    return int(value)
 
 
 def _dsn_from(args: argparse.Namespace) -> str | None:
@@ -34,11 +72,19 @@ def _dsn_from(args: argparse.Namespace) -> str | None:
     return given or os.environ.get("PGCONTRACT_DSN") or os.environ.get("DATABASE_URL") or None
 
 
+def _add_timeout_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--statement-timeout", type=duration_argument, default="30s", help="statement_timeout (default: 30s)"
+    )
+    parser.add_argument("--lock-timeout", type=duration_argument, default="2s", help="lock_timeout (default: 2s)")
+
+
 def _add_target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dsn",
         action="append",
         default=[],
+        type=_dsn,
         help="database to check; repeat for several, NAME=postgresql://... names one "
         "(else $PGCONTRACT_DSN, $DATABASE_URL; none: the embedded default)",
     )
@@ -50,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pgcontract",
         description="Prove a PostgreSQL database is what the application expects.",
-        epilog="Exit codes: 0 clean, 1 contract violated, 2 usage or contract error, 3 cannot connect.",
+        epilog=EXIT_CODES,
     )
     parser.add_argument("--version", action="version", version=f"pgcontract {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -66,18 +112,18 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--junitxml", help="write JUnit XML")
     check.add_argument("--json", help="write the summary as JSON (the health report's shape, per target)")
     check.add_argument("--history", help="append each target's result to this JSON Lines file")
-    check.add_argument("--history-dsn", help="append each target's result to a table in this database")
+    check.add_argument("--history-dsn", type=_dsn, help="append each target's result to a table in this database")
     check.add_argument(
         "--rls-live",
         action="store_true",
         help="also run the dynamic RLS tests against --dsn (test rows in a transaction that is always rolled back)",
     )
-    check.add_argument("--statement-timeout", default="30s")
-    check.add_argument("--lock-timeout", default="2s")
+    _add_timeout_options(check)
 
     snap = sub.add_parser("snapshot", help="print a contract describing a live database")
     _add_target_options(snap)
     snap.add_argument("--schema", action="append", help="schema to include (repeatable; default: all the app's)")
+    _add_timeout_options(snap)
 
     up = sub.add_parser(
         "up", help="start the embedded default and keep it running (prints its DSN; Ctrl-C stops and removes it)"
@@ -87,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     hist = sub.add_parser("history", help="print each target's trend from recorded runs")
     hist.add_argument("--history", help="JSON Lines file written by check --history")
-    hist.add_argument("--history-dsn", help="database written by check --history-dsn")
+    hist.add_argument("--history-dsn", type=_dsn, help="database written by check --history-dsn")
     hist.add_argument("--history-table", default="pgcontract_history")
     hist.add_argument("--last", type=int, default=10, help="runs shown per target (default: 10)")
     serve = sub.add_parser(
@@ -99,8 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_target_options(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
-    serve.add_argument("--ttl", type=float, default=60.0, help="seconds a health report is reused (default: 60)")
+    serve.add_argument("--port", type=_port, default=8000, help="port (default: 8000)")
+    serve.add_argument("--ttl", type=_seconds, default=60.0, help="seconds a health report is reused (default: 60)")
     serve.add_argument("--webhook-url", help="Slack-compatible webhook for alerts (else $PGCONTRACT_WEBHOOK_URL)")
     serve.add_argument("--no-auth", action="store_true", help="serve admin endpoints without a token")
 
@@ -114,12 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the SQL that brings a drifted database back to the contract (--apply: run its safe part)",
         description="Print the repair SQL: safe statements in one transaction, hazardous fixes commented out "
         "under a warning. --apply runs the safe part in one transaction with lock_timeout and statement_timeout, "
-        "then checks again. Exit codes: 0 clean, 1 something to repair or left, 2 usage, 3 cannot connect.",
+        "then checks again. Exit codes: 0 clean, 1 something to repair or left, 2 usage, 3 cannot connect, "
+        "4 database busy (a lock wait or timeout, after 3 tries; with --apply nothing was changed).",
     )
     _add_target_options(repair)
     repair.add_argument("--apply", action="store_true", help="run the safe statements, then check again")
-    repair.add_argument("--statement-timeout", default="30s")
-    repair.add_argument("--lock-timeout", default="2s")
+    _add_timeout_options(repair)
 
     validate = sub.add_parser("validate", help="validate a contract without connecting")
     validate.add_argument("--contract", default="contracts")
@@ -152,6 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler[args.command](args, passthrough)
     except CannotConnect as exc:
         return _die(str(exc), EXIT_CANNOT_CONNECT)
+    except DatabaseBusy as exc:
+        return _die(str(exc), EXIT_BUSY)
     except KeyboardInterrupt:
         return _die("interrupted", EXIT_USAGE)
 
@@ -179,9 +227,15 @@ def cmd_history(args: argparse.Namespace, _: list[str]) -> int:
 
     if not args.history and not args.history_dsn:
         return _die("history needs --history FILE or --history-dsn DSN", EXIT_USAGE)
-    entries = history.read(
-        file=Path(args.history) if args.history else None, dsn=args.history_dsn, table=args.history_table
-    )
+    try:
+        entries = history.read(
+            file=Path(args.history) if args.history else None,
+            dsn=args.history_dsn,
+            table=args.history_table,
+            warn=lambda message: print(f"pgcontract: warning: {message}", file=sys.stderr),
+        )
+    except OSError as exc:
+        return _die(f"{args.history}: cannot read history file: {exc.strerror or exc}", EXIT_USAGE)
     print(history.trend(entries, last=args.last))
     return EXIT_OK
 
@@ -256,14 +310,20 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
     # objects it and the snapshot create live for the whole run, so the collector need not scan them.
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
+    preloaded = PreloadedContract(contract)
     try:
-        code = int(pytest.main(pytest_args + passthrough, plugins=[PreloadedContract(contract), SuiteRootIds()]))
+        code = int(pytest.main(pytest_args + passthrough, plugins=[preloaded, SuiteRootIds()]))
     finally:
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+    busy = preloaded.busy()
+    if code == EXIT_BUSY and busy:  # pytest's own 4 is a usage error
+        for message in busy:
+            print(f"pgcontract: {message}", file=sys.stderr)
+        return EXIT_BUSY
     return {0: EXIT_OK, 1: EXIT_VIOLATED, 3: EXIT_CANNOT_CONNECT, 5: EXIT_OK}.get(code, EXIT_USAGE)
 
 
@@ -272,11 +332,25 @@ class PreloadedContract:
 
     def __init__(self, contract: object) -> None:
         self.contract = contract
+        self.config: Any = None
 
     def pytest_configure(self, config: Any) -> None:
         from pgcontract.pytest_plugin import CONTRACT
 
         config.stash[CONTRACT] = self.contract
+        self.config = config
+
+    def busy(self) -> list[str]:
+        """What stopped each busy target (a lock wait or timeout), after the run: from this process's
+        targets, or from the tests' reports (those of pytest-xdist workers too)."""
+        from pgcontract.pytest_plugin import RUNS
+
+        if self.config is None:
+            return []
+        found = [run.busy for run in self.config.stash.get(RUNS, {}).values() if run.busy]
+        summary = self.config.pluginmanager.get_plugin("pgcontract-summary")
+        found += [r.record["busy"] for r in getattr(summary, "results", []) if r.record.get("busy")]
+        return list(dict.fromkeys(found))
 
 
 def open_target(args: argparse.Namespace, stack: ExitStack) -> Target:
@@ -293,12 +367,19 @@ def open_target(args: argparse.Namespace, stack: ExitStack) -> Target:
 
 def _wants_supabase_shim(contract_path: str) -> bool:
     """The embedded server gets the Supabase auth shim unless the contract says another auth mode."""
-    from pgcontract.contract import load_contract
+    from pgcontract.contract import ContractError, load_contract
 
     path = Path(contract_path)
     if not path.exists():
         return True
-    auth = load_contract(path).auth
+    try:
+        auth = load_contract(path).auth
+    except ContractError as exc:
+        # `up` and `snapshot` only read the contract for this choice (a first snapshot may well come
+        # before any contract): an unusable one is reported, and the default taken.
+        first = exc.issues[0] if exc.issues else exc
+        print(f"pgcontract: warning: {first}; loading the Supabase auth shim", file=sys.stderr)
+        return True
     return auth is None or auth.mode == "supabase"
 
 
@@ -325,18 +406,24 @@ def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
 
     from pgcontract.contract import Contract
     from pgcontract.embedded import LoadError
-    from pgcontract.server import TOKEN_ENV, ServeSettings, serve
+    from pgcontract.server import TOKEN_ENV, ServeSettings, listen, serve
 
     contract = _load(args.contract)
     if not isinstance(contract, Contract):
         return EXIT_USAGE
     dsn = _dsn_from(args)
     token = os.environ.get(TOKEN_ENV) or None
+    if token is not None and not token.strip():
+        return _die(f"{TOKEN_ENV} is blank (only white space): set a real token, or unset it", EXIT_USAGE)
     if token is None and dsn and not args.no_auth:
         return _die(f"{TOKEN_ENV} is not set: set it to protect the admin endpoints, or pass --no-auth", EXIT_USAGE)
-    if args.ttl <= 0:
-        return _die("--ttl must be positive", EXIT_USAGE)
+    try:
+        # Bound before an embedded server is started, so a busy port costs nothing and says so.
+        listener = listen(args.host, args.port)
+    except OSError as exc:
+        return _die(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", EXIT_USAGE)
     with ExitStack() as stack:
+        stack.callback(listener.close)
         try:
             target = open_target(args, stack)
         except LoadError as exc:
@@ -357,13 +444,13 @@ def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
             admin_token=None if args.no_auth else token,
             webhook_url=args.webhook_url or os.environ.get("PGCONTRACT_WEBHOOK_URL") or None,
         )
-        serve(settings, args.host, args.port)
+        serve(settings, listener)
     return EXIT_OK
 
 
 def cmd_snapshot(args: argparse.Namespace, _: list[str]) -> int:
     from pgcontract.adopt import contract_from_snapshot, dump_contract
-    from pgcontract.catalog import read_snapshot
+    from pgcontract.busy import read_catalog
     from pgcontract.embedded import LoadError
 
     with ExitStack() as stack:
@@ -371,8 +458,9 @@ def cmd_snapshot(args: argparse.Namespace, _: list[str]) -> int:
             target = open_target(args, stack)
         except LoadError as exc:
             return _die(str(exc), EXIT_USAGE)
-        with connect(target) as conn:
-            snapshot = read_snapshot(conn, args.schema)
+        limits = SessionLimits(statement_timeout=args.statement_timeout, lock_timeout=args.lock_timeout)
+        with connect(target, limits) as conn:
+            snapshot = read_catalog(conn, args.schema, limits)
     data = contract_from_snapshot(snapshot, args.schema)
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     header = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,32 @@ class SessionLimits:
 
 DEFAULT_LIMITS = SessionLimits()
 
+# A timeout as PostgreSQL reads one: a number, a unit (default ms) among these, spaces around.
+_DURATION = re.compile(r"\s*(?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(?P<unit>us|ms|s|min|h|d)?\s*")
+_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "min": 60_000.0, "h": 3_600_000.0, "d": 86_400_000.0}
+_MAX_MS = 2**31 - 1
+
+
+def pg_duration(text: str) -> str:
+    """``text`` if PostgreSQL accepts it as ``statement_timeout`` / ``lock_timeout`` (``30s``, ``200ms``,
+    ``1min``, ``0`` for none), else ``ValueError`` saying what is expected."""
+    match = _DURATION.fullmatch(text)
+    if match is None or float(match["number"]) * _UNIT_MS[match["unit"] or "ms"] > _MAX_MS:
+        raise ValueError(
+            f"{text!r} is not a PostgreSQL duration: a number with a unit among us, ms, s, min, h, d"
+            " (e.g. 30s, 200ms; 0 for no limit), at most 2147483647ms"
+        )
+    return text
+
+
+def duration_argument(text: str) -> str:
+    """``pg_duration`` as an argparse ``type`` (pgcontract's options and the pytest plugin's): a bad
+    value is a usage error before anything connects."""
+    try:
+        return pg_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
 
 @dataclass(frozen=True)
 class Target:
@@ -47,6 +74,11 @@ class Target:
 
 class CannotConnect(Exception):
     """The target cannot be reached; the message is one line with the password removed."""
+
+
+class DatabaseBusy(Exception):
+    """A lock wait or statement timeout stopped the work on every try (``pgcontract.busy``): one line
+    naming the lock holders; nothing was judged."""
 
 
 _URL_PASSWORD = re.compile(r"(?P<scheme>postgres(?:ql)?://[^:/@\s]*):(?P<password>[^@\s]*)@")

@@ -3,7 +3,8 @@
 Registered by entry point, so ``pytest`` in a repository with ``contracts/`` and the suite's test files
 (or ``pgcontract check`` anywhere) runs the contract suite. The contract is loaded when the suite is
 collected, so a bad contract stops the run (exit 2) before any test runs; an unreachable database stops
-it with one line (exit 3); with several targets, an unreachable one fails alone.
+it with one line (exit 3), and so does a database too busy to read (a lock wait or timeout after bounded
+retries, exit 4); with several targets, an unreachable or busy one fails alone.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 
 from pgcontract.catalog import Snapshot
-from pgcontract.connect import CannotConnect, SessionLimits, Target
+from pgcontract.connect import CannotConnect, SessionLimits, Target, duration_argument
 from pgcontract.contract import Contract, ContractError, Table, load_contract
 from pgcontract.findings import CATEGORY, FindingIndex, Kind, Level, render_all
 from pgcontract.lints import lint_rules
@@ -74,8 +75,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="sql",
         help="SQL loaded into the throwaway server when no DSN is given (default: sql)",
     )
-    group.addoption("--statement-timeout", default="30s", help="statement_timeout on the target (default: 30s)")
-    group.addoption("--lock-timeout", default="2s", help="lock_timeout on the target (default: 2s)")
+    group.addoption(
+        "--statement-timeout",
+        type=duration_argument,
+        default="30s",
+        help="statement_timeout on the target (default: 30s)",
+    )
+    group.addoption(
+        "--lock-timeout", type=duration_argument, default="2s", help="lock_timeout on the target (default: 2s)"
+    )
     group.addoption("--json", dest="pgcontract_json", default=None, help="write the run's summary as JSON")
     group.addoption(
         "--history", dest="pgcontract_history", default=None, help="append the summary to this JSON Lines file"
@@ -98,6 +106,9 @@ def resolve_config(config: pytest.Config) -> SuiteConfig:
     base = config.invocation_params.dir
     dsns = list(config.getoption("--dsn") or [])
     targets_file = config.getoption("--targets")
+    for option, values in (("--dsn", dsns), ("--history-dsn", [config.getoption("pgcontract_history_dsn")])):
+        if any(value is not None and not value.strip() for value in values):
+            raise pytest.UsageError(f"{option} is empty")  # as in `pgcontract`: not "use the default"
     try:
         if not dsns and not targets_file and os.environ.get(TARGETS_ENV):
             targets = [Target(name, dsn) for name, dsn in json.loads(os.environ[TARGETS_ENV]).items()]
@@ -277,9 +288,10 @@ class ContractCheck(pytest.Item):
             self.function(self.subject, run)
         except TargetUnreachable as exc:
             if run.unreachable_reported:
-                pytest.skip(f"target {visible(self.target)} is unreachable (reported once)")
+                state = "busy" if run.busy else "unreachable"
+                pytest.skip(f"target {visible(self.target)} is {state} (reported once)")
             run.unreachable_reported = True
-            pytest.fail(visible_lines(str(exc)), pytrace=False)
+            raise pytest.fail.Exception(visible_lines(str(exc)), pytrace=False) from None  # one line, no chain
         finally:
             self.record(run)
 
@@ -294,6 +306,7 @@ class ContractCheck(pytest.Item):
             "category": CATEGORY[self.kind],
             "critical": self.subject in run.critical_tables,
             "unreachable": run.unreachable,
+            "busy": run.busy,
             "server_version": run._snapshot.server_version if run._snapshot is not None else None,
             "findings": [f.to_dict() for f in run.recorded(self.subject, self.kind)],
             "sequences_advanced": run.sequences_advanced,

@@ -19,7 +19,9 @@ sets aside:
 
 Applied, the statements run in one transaction with ``lock_timeout`` and ``statement_timeout`` set for
 that transaction, each fix under a savepoint: a fix PostgreSQL refuses is rolled back alone and reported,
-the others apply. A lock wait, a timeout or a lost connection rolls everything back.
+the others apply. A lost connection rolls everything back. A lock wait or a timeout is not a failed repair:
+the transaction is rolled back and tried again (``pgcontract.busy``), then given up as ``DatabaseBusy``,
+nothing changed.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import psycopg
 from pglast import parser
 from psycopg import sql
 
-from pgcontract.catalog import read_snapshot
+from pgcontract.busy import BUSY_ERRORS, Blocked, read_catalog, relations_of, retry_busy
 from pgcontract.checks import run_checks
 from pgcontract.connect import SessionLimits, apply_limits, read_only
 from pgcontract.contract.model import Contract
@@ -402,8 +404,19 @@ def apply_plan(conn: Conn, plan: RepairPlan, limits: SessionLimits) -> ApplyResu
     (never under autocommit, where they would silently do nothing), each under a savepoint: a fix that
     PostgreSQL refuses is rolled back alone and reported (``ApplyResult.failures``), the others still
     apply. If a failing fix had already run some of its statements, the transaction starts again without
-    it, so a fix applies whole or not at all. A lock wait, a timeout or a lost connection rolls everything
-    back and raises ``RepairFailed`` naming the statement."""
+    it, so a fix applies whole or not at all. A lost connection rolls everything back and raises
+    ``RepairFailed`` naming the statement; a lock wait or timeout rolls everything back and tries again,
+    then raises ``DatabaseBusy`` naming who holds the tables the statement needed."""
+    return retry_busy(
+        conn,
+        lambda: _apply_once(conn, plan, limits),
+        doing="applying the repair (rolled back, nothing changed)",
+        limits=limits,
+        modes=None,  # which mode a statement needs varies: every lock others hold on its tables
+    )
+
+
+def _apply_once(conn: Conn, plan: RepairPlan, limits: SessionLimits) -> ApplyResult:
     units = _fix_units(plan.statements)
     failed: dict[int, Failure] = {}
     while True:
@@ -452,6 +465,8 @@ def _attempt(
                     continue
                 started.add(unit)
                 applied.append(statement)
+    except BUSY_ERRORS as exc:
+        raise Blocked(exc, relations_of(current) if current else ()) from None
     except psycopg.Error as exc:
         first_line = current.splitlines()[0] if current else "(setting the limits)"
         reason = " ".join(str(exc).split())
@@ -460,5 +475,6 @@ def _attempt(
 
 
 def check_now(conn: Conn, contract: Contract, limits: SessionLimits) -> FindingIndex:
-    """The findings of the contract against the database as it is now (one READ ONLY snapshot)."""
-    return run_checks(contract, read_snapshot(conn, contract.schemas, limits))
+    """The findings of the contract against the database as it is now (one READ ONLY snapshot); a lock
+    wait or timeout on every try raises ``DatabaseBusy``."""
+    return run_checks(contract, read_catalog(conn, contract.schemas, limits))

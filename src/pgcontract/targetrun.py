@@ -3,15 +3,18 @@ its snapshot, findings, lints and isolation session, each computed once and kept
 
 from __future__ import annotations
 
+import os
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
-from pgcontract.catalog import Snapshot, read_snapshot
+from pgcontract.busy import BLOCKS_WRITE, read_catalog, retry_busy
+from pgcontract.catalog import Snapshot
 from pgcontract.checks import run_checks
-from pgcontract.connect import CannotConnect, SessionLimits, Target, connect
+from pgcontract.connect import CannotConnect, DatabaseBusy, SessionLimits, Target, connect
 from pgcontract.contract import Contract
 from pgcontract.embedded import LoadError, embedded
 from pgcontract.findings import Finding, FindingIndex, Kind
@@ -22,10 +25,15 @@ from pgcontract.rls.values import SeedError
 
 EXIT_CONTRACT_ERROR = 2
 EXIT_CANNOT_CONNECT = 3
+EXIT_BUSY = 4
 
 
 class TargetUnreachable(Exception):
     """A target of several cannot be reached: its tests fail (once) or skip, the others go on."""
+
+
+class TargetBusy(TargetUnreachable):
+    """A target of several was too busy to read (``DatabaseBusy``): reported like an unreachable one."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,7 @@ class TargetRun:
         self.critical_tables = frozenset(str(n) for n, t in contract.table_map.items() if t.critical)
         self.unreachable: str | None = None
         self.unreachable_reported = False
+        self.busy: str | None = None
 
     def target(self) -> Target:
         if self._target is None:
@@ -72,6 +81,8 @@ class TargetRun:
         if self._snapshot is None:
             if self.unreachable is not None:
                 raise TargetUnreachable(self.unreachable)
+            if self.busy is not None:
+                raise TargetBusy(self.busy)
             try:
                 conn = connect(self.target(), self.settings.limits)
             except CannotConnect as exc:
@@ -80,8 +91,20 @@ class TargetRun:
                 self.unreachable = f"target {self.name}: {exc}"
                 raise TargetUnreachable(self.unreachable) from None
             with conn:
-                self._snapshot = read_snapshot(conn, self.contract.schemas, self.settings.limits)
+                try:
+                    self._snapshot = read_catalog(conn, self.contract.schemas, self.settings.limits)
+                except DatabaseBusy as exc:
+                    self.gave_up(exc)
         return self._snapshot
+
+    def gave_up(self, exc: DatabaseBusy) -> NoReturn:
+        """A lock or timeout is no verdict: the run stops with one line (exit 4); with several targets, or
+        in a pytest-xdist worker (which cannot stop the run), this target's tests fail once or skip, and
+        the run's exit code is 4 all the same (``report.summary``)."""
+        self.busy = f"target {self.name}: {exc}" if self.settings.several_targets else str(exc)
+        if not (self.settings.several_targets or os.environ.get("PYTEST_XDIST_WORKER")):
+            pytest.exit(self.busy, returncode=EXIT_BUSY)
+        raise TargetBusy(self.busy) from None
 
     def findings(self) -> FindingIndex:
         if self._findings is None:
@@ -106,7 +129,18 @@ class TargetRun:
             )
         session = self.isolation_session()
         try:
-            outcome = session.run(QualifiedName.parse(subject))
+            # Once: the isolation tests share one transaction, which a retry would have to start over.
+            outcome = retry_busy(
+                session.conn,
+                lambda: session.run(QualifiedName.parse(subject)),
+                doing=f"running the isolation tests of {subject}",
+                limits=self.settings.limits,
+                modes=BLOCKS_WRITE,
+                schemas=self.contract.schemas,
+                tries=1,
+            )
+        except DatabaseBusy as exc:
+            self.gave_up(exc)
         except (SeedError, ImpersonationFailed) as exc:
             pytest.fail(f"cannot run the isolation matrix of {subject}: {exc}", pytrace=False)
         finally:

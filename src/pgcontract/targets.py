@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from pgcontract.connect import Target, redact_dsn
+from pgcontract.textfile import NotUtf8, read_utf8
 
 _NAMED = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)=(?P<dsn>postgres(?:ql)?://.*)$")
 _VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")
@@ -52,8 +53,10 @@ def parse_targets(dsns: Sequence[str], targets_file: Path | None) -> list[Target
         found.append(Target(name=name, dsn=value))
     if targets_file is not None:
         try:
-            data = yaml.safe_load(targets_file.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
+            data = yaml.safe_load(read_utf8(targets_file))
+        except NotUtf8 as exc:
+            raise TargetsError(f"{targets_file}: cannot read targets file: {exc.reason}") from None
+        except (OSError, yaml.YAMLError, RecursionError) as exc:
             raise TargetsError(f"{targets_file}: cannot read targets file ({type(exc).__name__})") from None
         if isinstance(data, dict) and set(data) == {"targets"}:
             data = data["targets"]

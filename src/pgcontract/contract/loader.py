@@ -2,11 +2,17 @@
 
 yaml-rs parses (a tenth of PyYAML's time on large contracts, duplicate keys rejected); only when
 something is wrong is the text composed again with PyYAML to find the line and column of the field.
+
+Hostile YAML is refused before it costs: aliases expand to at most ``MAX_ALIAS_EVENTS`` events and
+nest at most ``MAX_ALIAS_NESTING`` deep (yaml-rs's limits), block collections nest at most ``MAX_DEPTH``
+levels (yaml-rs overflows its stack on 20,000 levels of ``- - - ...``), walks of PyYAML's node tree
+visit each node once (an alias is the same node object: a walk that follows it is exponential).
 """
 
 from __future__ import annotations
 
 import re
+import reprlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +22,27 @@ import yaml
 import yaml_rs
 from pydantic import BaseModel, ValidationError
 
-from pgcontract.contract.model import Contract, Table
+from pgcontract.contract.model import Contract, Table, function_signature
 from pgcontract.names import QualifiedName
+from pgcontract.textfile import NotUtf8, read_utf8
 
 Loc = tuple[str | int, ...]
 YAML_SUFFIXES = (".yaml", ".yml")
 _YamlLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_ALIAS_EVENTS = 100_000
+MAX_ALIAS_NESTING = 4
+_ALIAS_LIMITS = yaml_rs.AliasLimits(
+    max_total_replayed_events=MAX_ALIAS_EVENTS, max_replay_stack_depth=MAX_ALIAS_NESTING
+)
+MAX_DEPTH = 100
+# A block collection starts after its line's indentation and compact indicators ("- - ", "? ", ": "),
+# and every two levels of nesting need one more column: when no line begins with MAX_DEPTH // 2 - 1
+# such characters, block collections cannot nest more than MAX_DEPTH deep (flow collections, yaml-rs
+# limits itself) and the exact, slower count is skipped.
+_MAYBE_DEEP = re.compile(rf"^[ \t?:-]{{{MAX_DEPTH // 2 - 1}}}", re.MULTILINE)
+MAX_ISSUES_PER_FILE = 100
+_short_repr = reprlib.Repr()
+_short_repr.maxlevel, _short_repr.maxstring, _short_repr.maxother = 3, 80, 80
 
 
 @dataclass(frozen=True)
@@ -37,6 +58,13 @@ class ContractIssue:
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
+@dataclass(frozen=True)
+class MoreIssues(ContractIssue):
+    """Stands for ``count`` problems of a file that are not listed (past ``MAX_ISSUES_PER_FILE``)."""
+
+    count: int = 0
+
+
 class ContractError(Exception):
     """The contract is invalid; ``issues`` lists every problem found, each with its position."""
 
@@ -45,7 +73,7 @@ class ContractError(Exception):
         super().__init__(self.render())
 
     def render(self) -> str:
-        count = len(self.issues)
+        count = sum(issue.count if isinstance(issue, MoreIssues) else 1 for issue in self.issues)
         head = f"invalid contract ({count} problem{'s' if count != 1 else ''}):"
         return "\n".join([head, *(f"  {issue}" for issue in self.issues)])
 
@@ -70,6 +98,7 @@ class _Document:
         self.text = text
         self._root: yaml.Node | None = None
         self._composed = False
+        self._keys: dict[int, dict[str, tuple[yaml.Node, yaml.Node]]] = {}
 
     @property
     def root(self) -> yaml.Node | None:
@@ -77,9 +106,18 @@ class _Document:
             self._composed = True
             try:
                 self._root = yaml.compose(self.text, Loader=_YamlLoader)
-            except yaml.YAMLError:
+            except (yaml.YAMLError, RecursionError):
                 self._root = None
         return self._root
+
+    def _entry(self, node: yaml.MappingNode, key: str) -> tuple[yaml.Node, yaml.Node] | None:
+        """The (key, value) nodes of ``key`` (its first occurrence), by an index built once per mapping."""
+        index = self._keys.get(id(node))
+        if index is None:
+            index = self._keys[id(node)] = {}
+            for k, v in node.value:
+                index.setdefault(str(k.value), (k, v))
+        return index.get(key)
 
     def position(self, loc: Loc, *, key: bool = False) -> tuple[int, int]:
         """Line and column (1-based) of the deepest node along ``loc``; of the key itself if ``key``."""
@@ -90,13 +128,11 @@ class _Document:
         for i, part in enumerate(loc):
             last = i == len(loc) - 1
             if isinstance(node, yaml.MappingNode):
-                for k, v in node.value:
-                    if k.value == str(part):
-                        mark = k.start_mark if (last and key) else v.start_mark
-                        node = v
-                        break
-                else:
+                entry = self._entry(node, str(part))
+                if entry is None:
                     continue  # a pydantic union tag or validator name, not a YAML key
+                mark = entry[0].start_mark if (last and key) else entry[1].start_mark
+                node = entry[1]
             elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
                 node = node.value[part]
                 mark = node.start_mark
@@ -110,8 +146,15 @@ class _Document:
 
     def duplicate_keys(self) -> list[ContractIssue]:
         found: list[ContractIssue] = []
-
-        def walk(node: yaml.Node, loc: Loc) -> None:
+        if self.root is None:
+            return found
+        visited: set[int] = set()
+        todo: list[tuple[yaml.Node, Loc]] = [(self.root, ())]
+        while todo:
+            node, loc = todo.pop()
+            if id(node) in visited:
+                continue
+            visited.add(id(node))
             if isinstance(node, yaml.MappingNode):
                 seen: dict[str, yaml.Node] = {}
                 for k, v in node.value:
@@ -128,14 +171,37 @@ class _Document:
                             )
                         )
                     seen[name] = k
-                    walk(v, (*loc, name))
+                    todo.append((v, (*loc, name)))
             elif isinstance(node, yaml.SequenceNode):
-                for i, v in enumerate(node.value):
-                    walk(v, (*loc, i))
-
-        if self.root is not None:
-            walk(self.root, ())
+                todo.extend((v, (*loc, i)) for i, v in enumerate(node.value))
+        found.sort(key=lambda issue: (issue.line, issue.column))
         return found
+
+    def depth_issue(self) -> ContractIssue | None:
+        """An issue when the document nests deeper than ``MAX_DEPTH`` (or PyYAML cannot parse it)."""
+        if not _MAYBE_DEEP.search(self.text.replace("\r", "\n") if "\r" in self.text else self.text):
+            return None
+        depth = 0
+        try:
+            for event in yaml.parse(self.text, Loader=_YamlLoader):
+                if isinstance(event, yaml.CollectionStartEvent):
+                    depth += 1
+                    if depth > MAX_DEPTH:
+                        line, column = _position_of(event.start_mark)
+                        return ContractIssue(self.file, line, column, "", f"nested more than {MAX_DEPTH} levels deep")
+                elif isinstance(event, yaml.CollectionEndEvent):
+                    depth -= 1
+        except yaml.MarkedYAMLError as exc:
+            # yaml-rs is not asked to parse what may be too deep for it: PyYAML's error is the answer.
+            line, column = _position_of(exc.problem_mark or exc.context_mark)
+            return ContractIssue(self.file, line, column, "", f"YAML syntax error: {exc.problem or exc}")
+        except yaml.YAMLError as exc:
+            return ContractIssue(self.file, 1, 1, "", f"YAML syntax error: {exc}")
+        return None
+
+
+def _position_of(mark: Any) -> tuple[int, int]:
+    return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
 
 
 def contract_files(path: Path) -> list[Path]:
@@ -156,7 +222,15 @@ def load_contract(path: Path | str) -> Contract:
     issues: list[ContractIssue] = []
     parsed: list[tuple[_Document, Contract]] = []
     for file in files:
-        doc = _Document(file, file.read_text(encoding="utf-8"))
+        try:
+            text = read_utf8(file)
+        except NotUtf8 as exc:
+            issues.append(ContractIssue(file, exc.line, exc.column, "", exc.reason))
+            continue
+        except OSError as exc:
+            issues.append(ContractIssue(file, 1, 1, "", f"cannot read contract: {exc.strerror or exc}"))
+            continue
+        doc = _Document(file, text)
         contract = _parse(doc, issues)
         if contract is not None:
             parsed.append((doc, contract))
@@ -165,15 +239,46 @@ def load_contract(path: Path | str) -> Contract:
     merged = _merge(parsed, issues)
     if not issues:
         issues.extend(_reference_issues(merged, parsed))
+    if not issues and not any(_declares_something(contract) for _, contract in parsed):
+        issues.append(
+            ContractIssue(
+                path,
+                1,
+                1,
+                "",
+                "the contract declares nothing to check (no tables, enums, roles or functions):"
+                " a check against it could never fail",
+            )
+        )
     if issues:
         raise ContractError(issues)
     return merged
 
 
+def _declares_something(contract: Contract) -> bool:
+    return bool(contract.tables or contract.enums or contract.roles or contract.functions)
+
+
 def _parse(doc: _Document, issues: list[ContractIssue]) -> Contract | None:
+    too_deep = doc.depth_issue()
+    if too_deep is not None:
+        issues.append(too_deep)
+        return None
     try:
-        data = yaml_rs.loads(doc.text)
+        data = yaml_rs.loads(doc.text, alias_limits=_ALIAS_LIMITS)
     except yaml_rs.YAMLDecodeError as exc:
+        if "alias replay" in str(exc):
+            issues.append(
+                ContractIssue(
+                    doc.file,
+                    1,
+                    1,
+                    "",
+                    f"YAML aliases expand too much ({exc}): a contract's aliases may expand to at most"
+                    f" {MAX_ALIAS_EVENTS} YAML events in all, and nest at most {MAX_ALIAS_NESTING} deep",
+                )
+            )
+            return None
         duplicates = doc.duplicate_keys()
         if duplicates:
             issues.extend(duplicates)
@@ -188,7 +293,11 @@ def _parse(doc: _Document, issues: list[ContractIssue]) -> Contract | None:
     try:
         return Contract.model_validate(data)
     except ValidationError as exc:
-        issues.extend(_validation_issue(doc, err) for err in exc.errors(include_url=False))
+        errors = exc.errors(include_url=False)
+        issues.extend(_validation_issue(doc, err) for err in errors[:MAX_ISSUES_PER_FILE])
+        if len(errors) > MAX_ISSUES_PER_FILE:
+            more = len(errors) - MAX_ISSUES_PER_FILE
+            issues.append(MoreIssues(doc.file, 1, 1, "", f"... and {more} more problems in this file", more))
         return None
 
 
@@ -220,7 +329,7 @@ def _validation_issue(doc: _Document, err: Any) -> ContractIssue:
     message = str(err["msg"])
     message = message.removeprefix("Value error, ")
     if kind not in ("value_error", "assertion_error") and "input" in err:
-        message += f" (got {err['input']!r})"
+        message += f" (got {_short_repr.repr(err['input'])})"
     if loc and loc[-1] == "[key]":  # pydantic's marker for a mapping key that is invalid: point at the key
         return doc.issue(loc[:-1], message, key=True)
     return doc.issue(loc, message)
@@ -287,6 +396,8 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
     seen_tables: dict[QualifiedName, _Document] = {}
     seen_enums: dict[QualifiedName, _Document] = {}
     auth_doc: _Document | None = None
+    roles: dict[str, tuple[_Document, Any]] = {}
+    functions: dict[tuple[QualifiedName, tuple[Any, ...]], tuple[_Document, str, Any]] = {}
     for doc, contract in parsed:
         for key, table in contract.tables.items():
             name = QualifiedName.parse(key)
@@ -305,11 +416,29 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
             if rule in lints:
                 issues.append(doc.issue(("lints", rule), f"lint {rule!r} is configured in several files", key=True))
             lints[rule] = setting
+        for key, role in contract.roles.items():
+            if key in roles:
+                where = roles[key][0].file
+                issues.append(doc.issue(("roles", key), f"role {key} is also defined in {where}", key=True))
+            roles[key] = (doc, role)
+        for key, function in contract.functions.items():
+            name, types, _ = function_signature(key)
+            if (name, types) in functions:
+                where = functions[name, types][0].file
+                issues.append(doc.issue(("functions", key), f"function {key} is also defined in {where}", key=True))
+            functions[name, types] = (doc, key, function)
         if contract.auth is not None:
             if auth_doc is not None:
                 issues.append(doc.issue(("auth",), f"auth is also defined in {auth_doc.file}"))
             auth, auth_doc = contract.auth, doc
-    return Contract(tables=tables, enums=enums, auth=auth, lints=lints)
+    return Contract(
+        tables=tables,
+        enums=enums,
+        auth=auth,
+        lints=lints,
+        roles={key: role for key, (_, role) in roles.items()},
+        functions={key: function for _, key, function in functions.values()},
+    )
 
 
 def _reference_issues(contract: Contract, parsed: list[tuple[_Document, Contract]]) -> list[ContractIssue]:

@@ -294,6 +294,24 @@ class Table(Model):
         return Rls() if self.isolation is not None else None
 
 
+MAX_CLAIMS_DEPTH = 16
+
+
+def _shallow_claims(claims: dict[str, Any]) -> dict[str, Any]:
+    """Claims are the one free-form part of a contract; they become JSON for every test user, and
+    nesting that deep (aliases can build it from little text) would overflow the JSON encoder."""
+    todo: list[tuple[Any, int]] = [(claims, 1)]
+    while todo:
+        value, depth = todo.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth >= MAX_CLAIMS_DEPTH:
+                    raise ValueError(f"claims may nest at most {MAX_CLAIMS_DEPTH} levels deep")
+                todo.append((child, depth + 1))
+    return claims
+
+
 class AuthBase(Model):
     seed_role: Identifier | None = Field(
         None, description="role that creates test rows (must bypass RLS); default: the connecting role"
@@ -306,7 +324,7 @@ class SupabaseAuth(AuthBase):
     mode: Literal["supabase"]
     user_role: Identifier = "authenticated"
     anon_role: Identifier = "anon"
-    claims: dict[str, Any] = Field(
+    claims: Annotated[dict[str, Any], AfterValidator(_shallow_claims)] = Field(
         default_factory=dict, description="extra JWT claims for test users (role, email, aal, app_metadata, ...)"
     )
 

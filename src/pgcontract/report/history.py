@@ -4,9 +4,10 @@ the user names (never a checked target); ``pgcontract history`` prints each targ
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from psycopg.types.json import Jsonb
 from pgcontract.connect import Target, connect
 
 DEFAULT_TABLE = "pgcontract_history"
+log = logging.getLogger(__name__)
 
 
 def entries_of(summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -77,18 +79,52 @@ def append(
                 )
 
 
-def read(*, file: Path | None = None, dsn: str | None = None, table: str = DEFAULT_TABLE) -> list[dict[str, Any]]:
+# What ``trend`` reads of an entry; anything else in a line is kept but not needed.
+ENTRY_FIELDS: dict[str, type] = {"target": str, "finished_at": str, "passed": bool, "reachable": bool, "failed": int}
+
+
+def is_entry(value: object) -> bool:
+    return isinstance(value, dict) and all(isinstance(value.get(k), t) for k, t in ENTRY_FIELDS.items())
+
+
+def read(
+    *,
+    file: Path | None = None,
+    dsn: str | None = None,
+    table: str = DEFAULT_TABLE,
+    warn: Callable[[str], None] = log.warning,
+) -> list[dict[str, Any]]:
+    """The recorded entries; a line (or row) that is not one is skipped, and ``warn`` says which."""
+    not_entry = f"not a run entry (one needs {', '.join(ENTRY_FIELDS)}), skipped"
+    entries: list[dict[str, Any]] = []
     if file is not None:
         if not file.exists():
             return []
-        return [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        for number, raw in enumerate(file.read_bytes().split(b"\n"), start=1):
+            if not raw.strip():
+                continue
+            try:
+                value = json.loads(raw.decode("utf-8"))
+            except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested too deep to read
+                warn(f"{file}:{number}: not a JSON line, skipped")
+                continue
+            if is_entry(value):
+                entries.append(value)
+            else:
+                warn(f"{file}:{number}: {not_entry}")
+        return entries
     assert dsn is not None
     with connect(Target("history", dsn)) as conn:
         try:
-            rows = conn.execute(sql.SQL("SELECT entry FROM {} ORDER BY finished_at, id").format(_table(table)))
-            return [dict(row[0]) for row in rows.fetchall() if isinstance(row[0], dict)]
+            rows = conn.execute(sql.SQL("SELECT id, entry FROM {} ORDER BY finished_at, id").format(_table(table)))
         except psycopg.errors.UndefinedTable:
             return []
+        for row_id, value in rows.fetchall():
+            if isinstance(value, dict) and is_entry(value):
+                entries.append(value)
+            else:
+                warn(f"{table} row id {row_id}: {not_entry}")
+    return entries
 
 
 def trend(entries: list[dict[str, Any]], last: int = 10) -> str:

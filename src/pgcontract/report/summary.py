@@ -22,7 +22,7 @@ from pgcontract import __version__
 from pgcontract.contract.loader import contract_files
 from pgcontract.contract.model import Contract
 from pgcontract.findings import CATEGORIES, Finding, FindingIndex
-from pgcontract.health import UNREACHABLE, failed_report, report_from_findings
+from pgcontract.health import CHECK_FAILED, UNREACHABLE, failed_report, report_from_findings
 
 RECORD = "pgcontract"
 
@@ -87,9 +87,12 @@ class ResultCollector:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.finished = datetime.now(UTC)
         self.duration_ms = int((time.perf_counter() - self._clock) * 1000)
-        # A target that could not be reached makes the run's exit code 3 (cannot connect).
+        # A target that could not be reached makes the run's exit code 3 (cannot connect); one too busy
+        # to read (a lock wait or timeout), 4: neither is a verdict on the contract.
         if self.unreachable() and session.exitstatus in (0, 1):
             session.exitstatus = 3
+        elif any(r.record.get("busy") for r in self.results) and session.exitstatus in (0, 1):
+            session.exitstatus = 4
 
     def unreachable(self) -> dict[str, str]:
         return {r.record["target"]: r.record["unreachable"] for r in self.results if r.record.get("unreachable")}
@@ -103,12 +106,14 @@ class ResultCollector:
         for result in mine:
             counts[result.record["category"]][result.outcome] += 1
         unreachable = next((r.record["unreachable"] for r in mine if r.record.get("unreachable")), None)
+        busy = next((r.record["busy"] for r in mine if r.record.get("busy")), None)
         findings = [found for r in mine for found in r.record["findings"]]
         # Tables, their status and the critical issues: the health report's own rules (pgcontract.health).
         finished = self.finished or datetime.now(UTC)
-        if unreachable:
-            health = failed_report(self.load_contract(), UNREACHABLE, unreachable, finished, 0)
-            critical_issues = [unreachable]
+        if unreachable or busy:
+            error, reason = (UNREACHABLE, unreachable) if unreachable else (CHECK_FAILED, busy)
+            health = failed_report(self.load_contract(), error, str(reason), finished, 0)
+            critical_issues = [str(reason)]
         else:
             index = FindingIndex([Finding.from_dict(f) for f in findings])
             health = report_from_findings(self.load_contract(), index, finished, 0)
@@ -123,7 +128,7 @@ class ResultCollector:
             "server_version": server,
             "reachable": unreachable is None,
             "healthy": health.healthy,
-            "passed": failed == 0 and unreachable is None,
+            "passed": failed == 0 and unreachable is None and busy is None,
             "critical_issues": critical_issues,
             "tables": tables,
             "counts": counts,

@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from pgcontract.busy import BUSY_ERRORS
 from pgcontract.catalog.snapshot import Snapshot
 from pgcontract.connect import SessionLimits, apply_limits
 from pgcontract.contract.model import Contract, Isolation, Table
@@ -124,6 +125,8 @@ class Matrix:
             try:
                 self.cur.execute(statement, params)
                 return Attempt(True, self.cur.rowcount)
+            except BUSY_ERRORS:
+                raise  # a lock wait or timeout says nothing about the policy
             except psycopg.Error as exc:
                 return Attempt(False, 0, " ".join(str(exc).split()), exc.sqlstate, exc.diag.constraint_name)
 
@@ -158,6 +161,8 @@ class Matrix:
         with self.savepoint():
             try:
                 self.cur.execute(statement, params)
+            except BUSY_ERRORS:
+                raise
             except psycopg.Error as exc:
                 return Attempt(False, 0, " ".join(str(exc).split()), exc.sqlstate, exc.diag.constraint_name)
             fetched = self.cur.fetchone()
@@ -505,7 +510,7 @@ class IsolationSession:
         """Roll everything back, then prove nothing was left behind."""
         seeder = self._seeder
         if seeder is not None:
-            self._written.update(seeder.counts_before)
+            self._written.update(seeder.inserted_into)
         if self._cur is not None:
             self._cur.close()
         self._cur, self._seeder = None, None
@@ -515,7 +520,7 @@ class IsolationSession:
     def sequence_columns(self) -> list[str]:
         """Columns whose sequence the test rows drew from (identity, ``nextval`` defaults): ROLLBACK does not
         give sequence values back, so on a real database these sequences stay advanced."""
-        written = self._written | (set(self._seeder.counts_before) if self._seeder is not None else set())
+        written = self._written | (self._seeder.inserted_into if self._seeder is not None else set())
         drawn = []
         for name in sorted(written, key=str):
             table = self.snapshot.tables.get(name)

@@ -25,6 +25,7 @@ from typing import Any
 import psycopg
 from psycopg import errors, sql
 
+from pgcontract.busy import BUSY_ERRORS
 from pgcontract.catalog.snapshot import Snapshot, Table
 from pgcontract.contract.model import Contract, Isolation, Membership
 from pgcontract.contract.template import is_template, render
@@ -77,6 +78,8 @@ class Seeder:
         self.tenants: dict[tuple[str, str], str] = {}
         self.counts_before: dict[QualifiedName, int | None] = {}
         self.created: list[SeededRow] = []
+        # Tables an INSERT was tried on, never restored: a rolled-back INSERT still drew its sequence values.
+        self.inserted_into: set[QualifiedName] = set()
         self.adopting = False  # a table with an INSERT trigger was written: rows may exist that we did not insert
         self._serial = itertools.count(1)
         self._acting: tuple[str, str | None] | None = _UNKNOWN
@@ -347,6 +350,7 @@ class Seeder:
     ) -> SeededRow:
         table = self.table(name)
         self.act_as(None if platform else principal)
+        self.inserted_into.add(name)
         if values:
             statement = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING {}").format(
                 ident(name),
@@ -364,6 +368,8 @@ class Seeder:
         try:
             self.cur.execute(statement, list(values.values()))
             fetched = self.cur.fetchone()
+        except BUSY_ERRORS:
+            raise  # not a bad value: the table is locked (pgcontract.busy reports it)
         except psycopg.Error as exc:
             if guarded:
                 self.cur.execute("ROLLBACK TO SAVEPOINT pgcontract_insert")

@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import signal
+import socket
 
 import uvicorn
 
 from pgcontract.server.app import TOKEN_ENV, ServeSettings, create_app
 
 
-def serve(settings: ServeSettings, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run until SIGINT or SIGTERM, then return normally (so the caller's clean-up runs)."""
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``, as uvicorn would bind it; ``OSError`` when the address is in use
+    or cannot be had (uvicorn itself would log it and exit with a status of its own)."""
+    sock = socket.socket(family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def serve(settings: ServeSettings, sock: socket.socket) -> None:
+    """Serve on ``sock`` (from ``listen``) until SIGINT or SIGTERM, then return normally (so the caller's
+    clean-up runs)."""
+    host, port = sock.getsockname()[:2]
     config = uvicorn.Config(
         create_app(settings), host=host, port=port, access_log=False, server_header=False, log_level="info"
     )
@@ -18,10 +34,10 @@ def serve(settings: ServeSettings, host: str = "127.0.0.1", port: int = 8000) ->
     # found; with the default ones the process would die before an embedded server is removed.
     previous = {signum: signal.signal(signum, lambda *_: None) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
-        uvicorn.Server(config).run()
+        uvicorn.Server(config).run(sockets=[sock])
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 
 
-__all__ = ["TOKEN_ENV", "ServeSettings", "create_app", "serve"]
+__all__ = ["TOKEN_ENV", "ServeSettings", "create_app", "listen", "serve"]

@@ -175,6 +175,9 @@ def create_app(settings: ServeSettings, check: Callable[[], HealthReport] | None
         lifespan=lifespan,
         exception_handlers={Exception: internal_error},
     )
+    # Starlette would answer "/metrics/" with a redirect to an absolute URL built from the request's
+    # Host header (before the token is checked): a redirect anywhere a client's Host points to.
+    app.router.redirect_slashes = False
     app.state.monitor = monitor
     app.state.metrics = metrics
     app.state.notifier = notifier
