@@ -213,6 +213,8 @@ def target_runs(config: pytest.Config) -> dict[str, TargetRun]:
             limits=settings.limits,
             rls_live=settings.rls_live,
             several_targets=len(settings.targets) > 1,
+            # Asked of the config, not of $PYTEST_XDIST_WORKER: a worker's subprocesses inherit that variable.
+            xdist_worker=hasattr(config, "workerinput"),
         )
         contract = suite_contract(config)
         given: list[tuple[str, Target | None]] = [(t.name, t) for t in settings.targets] or [(EMBEDDED, None)]
