@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from pgcontract import __version__
-from pgcontract.connect import CannotConnect, SessionLimits, Target, connect, redact_text
+from pgcontract.connect import CannotConnect, DsnError, SessionLimits, Target, checked_dsn, connect, redact_text
+from pgcontract.targets import TargetsError, parse_targets
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_CANNOT_CONNECT = 0, 1, 2, 3
 
@@ -29,9 +30,14 @@ def _die(message: str, code: int) -> int:
 
 
 def _dsn_from(args: argparse.Namespace) -> str | None:
-    """The single target of snapshot, serve and repair: the first --dsn, else the environment."""
-    given: str | None = args.dsn[0] if args.dsn else None
-    return given or os.environ.get("PGCONTRACT_DSN") or os.environ.get("DATABASE_URL") or None
+    """The single target of snapshot, serve and repair: the first --dsn, else the environment; checked
+    (``DsnError``/``TargetsError``, exit 2) before anything shows or connects to it."""
+    if args.dsn and args.dsn[0]:
+        return parse_targets(args.dsn[:1], None)[0].dsn
+    for variable in ("PGCONTRACT_DSN", "DATABASE_URL"):
+        if os.environ.get(variable):
+            return checked_dsn(os.environ[variable], f"${variable}")
+    return None
 
 
 def _add_target_options(parser: argparse.ArgumentParser) -> None:
@@ -152,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler[args.command](args, passthrough)
     except CannotConnect as exc:
         return _die(str(exc), EXIT_CANNOT_CONNECT)
+    except (DsnError, TargetsError) as exc:
+        return _die(str(exc), EXIT_USAGE)
     except KeyboardInterrupt:
         return _die("interrupted", EXIT_USAGE)
 
@@ -179,9 +187,8 @@ def cmd_history(args: argparse.Namespace, _: list[str]) -> int:
 
     if not args.history and not args.history_dsn:
         return _die("history needs --history FILE or --history-dsn DSN", EXIT_USAGE)
-    entries = history.read(
-        file=Path(args.history) if args.history else None, dsn=args.history_dsn, table=args.history_table
-    )
+    dsn = checked_dsn(args.history_dsn, "--history-dsn") if args.history_dsn else None
+    entries = history.read(file=Path(args.history) if args.history else None, dsn=dsn, table=args.history_table)
     print(history.trend(entries, last=args.last))
     return EXIT_OK
 
@@ -197,15 +204,13 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
     import pytest
 
     from pgcontract.suite import SUITE_DIR
-    from pgcontract.targets import TargetsError, parse_targets
 
     contract = _load(args.contract)
     if contract is None:
         return EXIT_USAGE
-    try:
-        targets = parse_targets(args.dsn, Path(args.targets) if args.targets else None)
-    except TargetsError as exc:
-        return _die(str(exc), EXIT_USAGE)
+    targets = parse_targets(args.dsn, Path(args.targets) if args.targets else None)
+    if args.history_dsn:
+        args.history_dsn = checked_dsn(args.history_dsn, "--history-dsn")
     dsn = _dsn_from(args) if not targets else None
     if dsn:
         targets = [Target("target", dsn)]
