@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, NoReturn
 
 from pgcontract import __version__
 from pgcontract.connect import CannotConnect, DsnError, SessionLimits, Target, checked_dsn, connect, redact_text
@@ -40,6 +40,18 @@ def _dsn_from(args: argparse.Namespace) -> str | None:
     return None
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors quote the arguments they reject: a DSN given in the wrong place must not be quoted."""
+
+    given: ClassVar[Sequence[str]] = ()
+
+    def error(self, message: str) -> NoReturn:
+        for arg in self.given:
+            if "://" in arg or "password" in arg.lower():
+                message = redact_text(message, arg)
+        super().error(message)
+
+
 def _add_target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dsn",
@@ -53,7 +65,7 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pgcontract",
         description="Prove a PostgreSQL database is what the application expects.",
         epilog="Exit codes: 0 clean, 1 contract violated, 2 usage or contract error, 3 cannot connect.",
@@ -139,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cut = args_list.index("--")
         args_list, passthrough = args_list[:cut], args_list[cut + 1 :]
     parser = build_parser()
+    _Parser.given = args_list
     try:
         args = parser.parse_args(args_list)
     except SystemExit as exc:
