@@ -110,12 +110,13 @@ def test_a_percent_encoded_password_is_read_and_scrubbed_in_both_forms() -> None
     assert not leaks([*HOSTILE_PIECES, quote(HOSTILE, safe="")], scrubbed), scrubbed
 
 
-def test_connect_never_hands_libpq_a_dsn_it_cannot_read() -> None:
-    dsn, pieces, _ = FORMS["unencoded"]
+@pytest.mark.parametrize("dsn", [FORMS["unencoded"][0], "postgresql://u:Kq8/Vz3@127.0.0.1:1/db"])
+def test_connect_never_hands_libpq_a_dsn_it_cannot_read_or_would_misread(dsn: str) -> None:
+    # The second, libpq reads as host 'u', port 'Kq8' and database 'Vz3@127.0.0.1:1/db'.
     with pytest.raises(CannotConnect) as raised:
         connect(Target("t", dsn))
-    assert str(raised.value).startswith(f"cannot connect to {UNPARSABLE}: ")
-    assert not leaks(pieces, str(raised.value))
+    assert str(raised.value).startswith(f"cannot connect to {UNPARSABLE}: cannot tell the password from the host")
+    assert not leaks(["Kq8", "Vz3", *HOSTILE_PIECES], str(raised.value))
 
 
 def test_targets_are_checked_and_named_by_position_never_by_text(tmp_path: Path) -> None:
@@ -231,13 +232,14 @@ def test_upper_case_dsn_with_a_password_works_and_is_never_shown(
     snapshot = run_cli("snapshot", "--dsn", upper)
     assert snapshot.returncode == 0, snapshot.stderr
     assert f"from upper_checker@{p['host']}:{p['port']}/{p['dbname']}" in snapshot.stdout
-    hist = tmp_path / "h.jsonl"
-    check = run_cli("check", "--dsn", encoded, "--history-dsn", upper, "--history", str(hist))
+    hist, html = tmp_path / "h.jsonl", tmp_path / "report.html"
+    check = run_cli("check", "--dsn", encoded, "--history-dsn", upper, "--history", str(hist), "--html", str(html))
     assert check.returncode == 0, check.stdout[-2000:] + check.stderr
     assert "history not recorded" not in check.stdout
     with psycopg.connect(chat_db.dsn) as conn:
         assert conn.execute("SELECT count(*) FROM pgcontract_history").fetchone() == (1,)
-    assert not leaks([PASSWORD, *HOSTILE_PIECES], snapshot.stdout, snapshot.stderr, check.stdout, check.stderr)
+    shown = (snapshot.stdout, snapshot.stderr, check.stdout, check.stderr, hist.read_text(), html.read_text())
+    assert not leaks([PASSWORD, *HOSTILE_PIECES], *shown)
 
 
 def test_serve_log_never_shows_the_password() -> None:
