@@ -113,9 +113,11 @@ def resolve_config(config: pytest.Config) -> SuiteConfig:
         if not dsns and not targets_file and os.environ.get(TARGETS_ENV):
             targets = [Target(name, dsn) for name, dsn in json.loads(os.environ[TARGETS_ENV]).items()]
         else:
+            source = "--dsn"
             if not dsns and not targets_file:
-                dsns = [os.environ[v] for v in DSN_ENV if os.environ.get(v)][:1]
-            targets = parse_targets(dsns, base / targets_file if targets_file else None)
+                given = [(v, os.environ[v]) for v in DSN_ENV if os.environ.get(v)][:1]
+                source, dsns = (f"${given[0][0]}", [given[0][1]]) if given else (source, [])
+            targets = parse_targets(dsns, base / targets_file if targets_file else None, source)
     except TargetsError as exc:
         raise pytest.UsageError(str(exc)) from None
     return SuiteConfig(
