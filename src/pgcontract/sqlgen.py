@@ -19,13 +19,15 @@ from pgcontract.contract.model import (
     Policy,
     RoleSpec,
     Table,
+    TriggerSpec,
     Unique,
+    ViewSpec,
     key_spec,
 )
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import InvalidName, QualifiedName, parse_regclass
 from pgcontract.routines import Parameter, arguments_sql, identity_sql
-from pgcontract.sqlnorm import nextval_sequence, parse_type, referenced_columns
+from pgcontract.sqlnorm import deparsed_expr, nextval_sequence, parse_type, referenced_columns
 
 Composable = sql.Composable
 
@@ -411,3 +413,100 @@ def alter_role(name: str, keyword: str) -> Composable:
 
 def grant_role(group: str, member: str) -> Composable:
     return sql.SQL("GRANT {} TO {};").format(sql.Identifier(group), sql.Identifier(member))
+
+
+def _view_options(spec: ViewSpec) -> list[Composable]:
+    return [
+        sql.SQL(f"{option} = true")
+        for option, on in (("security_invoker", spec.security_invoker), ("security_barrier", spec.security_barrier))
+        if on
+    ]
+
+
+def create_view(name: QualifiedName, spec: ViewSpec) -> Composable:
+    """CREATE OR REPLACE VIEW (options and check option replaced too), or for a materialized view CREATE
+    MATERIALIZED VIEW IF NOT EXISTS ... WITH DATA. The query (validated as exactly one query) stands on
+    lines of its own, so a trailing comment in it cannot swallow what follows."""
+    query = sql.SQL("\n" + (spec.definition or "") + "\n")
+    if spec.materialized:
+        return sql.SQL("CREATE MATERIALIZED VIEW IF NOT EXISTS {} AS{}WITH DATA;").format(ident(name), query)
+    statement = sql.SQL("CREATE OR REPLACE VIEW {}").format(ident(name))
+    options = _view_options(spec)
+    if options:
+        statement += sql.SQL(" WITH ({})").format(sql.SQL(", ").join(options))
+    statement += sql.SQL(" AS") + query
+    if spec.check_option is not None:
+        statement += sql.SQL(f"WITH {spec.check_option.upper()} CHECK OPTION")
+    return statement + sql.SQL(";")
+
+
+def drop_view(name: QualifiedName, materialized: bool) -> Composable:
+    return sql.SQL("DROP {}VIEW {};").format(sql.SQL("MATERIALIZED " if materialized else ""), ident(name))
+
+
+def alter_view_option(name: QualifiedName, option: str, value: str | None) -> Composable:
+    """ALTER VIEW ... SET (option = value), or RESET (option) for None."""
+    if value is None:
+        return sql.SQL("ALTER VIEW {} RESET ({});").format(ident(name), sql.Identifier(option))
+    return sql.SQL("ALTER VIEW {} SET ({} = {});").format(ident(name), sql.Identifier(option), sql.SQL(value))
+
+
+def grant_privileges(name: QualifiedName, role: str, expected: set[str], actual: set[str]) -> list[Composable]:
+    """REVOKE what ``actual`` has beyond ``expected``, GRANT what it lacks."""
+    out: list[Composable] = []
+    if actual - expected:
+        out.append(grant(name, role, actual - expected, revoke=True))
+    if expected - actual:
+        out.append(grant(name, role, expected - actual))
+    return out
+
+
+_TRIGGER_STATE: dict[bool | str, str] = {
+    False: "DISABLE TRIGGER",
+    "replica": "ENABLE REPLICA TRIGGER",
+    "always": "ENABLE ALWAYS TRIGGER",
+}
+
+
+def trigger_state(table: QualifiedName, trigger_name: str, enabled: bool | str) -> Composable:
+    action = "ENABLE TRIGGER" if enabled is True else _TRIGGER_STATE[enabled]
+    return alter_table(table, sql.SQL(action + " {}").format(sql.Identifier(trigger_name)))
+
+
+def create_trigger(table: QualifiedName, trigger_name: str, spec: TriggerSpec) -> Composable:
+    """CREATE OR REPLACE TRIGGER (PostgreSQL 14+), then its state when it is not plainly enabled. The WHEN
+    condition is PostgreSQL's parser's reading of the contract's expression, printed again."""
+    events: list[Composable] = []
+    for event in spec.events:
+        clause: Composable = sql.SQL(event.upper())
+        if event == "update" and spec.columns:
+            clause += sql.SQL(" OF ") + idents(spec.columns)
+        events.append(clause)
+    statement = sql.SQL("CREATE OR REPLACE TRIGGER {} {} {} ON {}").format(
+        sql.Identifier(trigger_name), sql.SQL(spec.timing.upper()), sql.SQL(" OR ").join(events), ident(table)
+    )
+    transition = [
+        sql.SQL(f"{which} TABLE AS ") + sql.Identifier(alias)
+        for which, alias in (("OLD", spec.old_table), ("NEW", spec.new_table))
+        if alias is not None
+    ]
+    if transition:
+        statement += sql.SQL(" REFERENCING ") + sql.SQL(" ").join(transition)
+    statement += sql.SQL(f" FOR EACH {spec.for_each.upper()}")
+    if spec.when is not None:
+        statement += sql.SQL(" WHEN ({})").format(sql.SQL(deparsed_expr(spec.when)))
+    statement += sql.SQL(" EXECUTE FUNCTION {}({});").format(
+        ident(spec.function_name), sql.SQL(", ").join(sql.Literal(a) for a in spec.arguments)
+    )
+    if spec.enabled is True:
+        return statement
+    return sql.SQL("\n").join([statement, trigger_state(table, trigger_name, spec.enabled)])
+
+
+def view_steps(name: QualifiedName, spec: ViewSpec) -> list[Composable]:
+    """A view's DDL: CREATE (needs ``definition``), a materialized view's indexes, its grants."""
+    steps: list[Composable] = [create_view(name, spec)]
+    steps += [create_index(name, index_name, index) for index_name, index in spec.indexes.items()]
+    for role, privileges in (spec.grants or {}).items():
+        steps += grant_exactly(name, role, privileges)
+    return steps
