@@ -465,7 +465,8 @@ def deparsed_expr(text: str) -> str:
 
     check_expr(text)
     statement = pglast.parse_sql(f"SELECT {text}")[0].stmt
-    assert isinstance(statement, pglast.ast.SelectStmt) and statement.targetList
+    assert isinstance(statement, pglast.ast.SelectStmt)
+    assert statement.targetList
     return str(RawStream()(statement.targetList[0].val))
 
 
