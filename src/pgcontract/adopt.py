@@ -15,6 +15,7 @@ import yaml
 from pgcontract.catalog.snapshot import Function, Index, Snapshot, Table, View
 from pgcontract.catalog.triggers import Trigger
 from pgcontract.indexkeys import KeySpec
+from pgcontract.lints import API_ROLES
 from pgcontract.names import PLATFORM_SCHEMAS, QualifiedName
 from pgcontract.sqlnorm import parse_type
 
@@ -167,9 +168,9 @@ def _index(index: Index) -> Flow:
     return spec
 
 
-def _view(view: View) -> dict[str, Any]:
-    """Every attribute a view's contract checks; grants of every role but the owner (the API roles'
-    privileges on a view decide what they read)."""
+def _view(view: View, api_roles: frozenset[str]) -> dict[str, Any]:
+    """Every attribute a view's contract checks; grants of every role but the owner, and of the API roles
+    even when they have none (their privileges on a view decide what the API reads)."""
     out: dict[str, Any] = {}
     if view.materialized:
         out["materialized"] = True
@@ -180,7 +181,10 @@ def _view(view: View) -> dict[str, Any]:
             out[option] = True
     if view.check_option is not None:
         out["check_option"] = view.check_option
-    out["grants"] = {role: FlowList(sorted(p)) for role, p in view.grants if role != view.owner}
+    grants = {role: FlowList(sorted(p)) for role, p in view.grants if role != view.owner}
+    for role in sorted(api_roles):  # none: a later GRANT to them is a finding
+        grants.setdefault(role, FlowList())
+    out["grants"] = grants
     if view.indexes:
         out["indexes"] = {index.name: _index(index) for index in view.indexes}
     return out
@@ -233,7 +237,12 @@ def contract_from_snapshot(snapshot: Snapshot, schemas: list[str] | None = None)
     }
     if functions:
         out["functions"] = functions
-    views = {str(v.name): _view(v) for v in sorted(snapshot.views, key=lambda v: v.name) if v.name.schema in wanted}
+    api = (API_ROLES - {"public"}) & set(snapshot.roles) | {"public"}
+    views = {
+        str(v.name): _view(v, frozenset(api))
+        for v in sorted(snapshot.views, key=lambda v: v.name)
+        if v.name.schema in wanted
+    }
     if views:
         out["views"] = views
     # A trigger belongs to the application when its table or its function does: the signup trigger on
