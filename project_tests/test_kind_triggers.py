@@ -109,6 +109,13 @@ def test_the_snapshot_holds_every_trigger_and_the_database_passes_against_it(app
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_a_snapshot_of_the_application_schema_holds_the_signup_trigger(app: Target) -> None:
+    """``--schema public``: auth.users is not read, but its trigger calling public's function is."""
+    snapshot = run_cli("snapshot", "--dsn", app.dsn, "--schema", "public")
+    assert snapshot.returncode == 0, snapshot.stderr
+    assert "  auth.users:\n    on_auth_user_created:" in snapshot.stdout
+
+
 def test_a_dropped_signup_trigger_fails_check_naming_it(
     app: Target, run_sql: Callable[[str], None], tmp_path: Path
 ) -> None:
