@@ -270,3 +270,14 @@ def test_a_trigger_the_contract_leaves_out_is_not_checked(app: Target, tmp_path:
     )
     assert "audit_log_frozen" in text
     assert errors(check(app, del_one)) == []
+
+
+def test_a_contract_directory_merges_triggers_and_rejects_one_defined_twice(tmp_path: Path) -> None:
+    trigger = "{timing: after, events: [insert], for_each: row, function: public.handle_new_user}"
+    (tmp_path / "a.yaml").write_text(f"triggers:\n  auth.users:\n    one: {trigger}\n", encoding="utf-8")
+    (tmp_path / "b.yaml").write_text(f"triggers:\n  auth.users:\n    two: {trigger}\n", encoding="utf-8")
+    assert set(load_contract(tmp_path).triggers["auth.users"]) == {"one", "two"}
+    (tmp_path / "c.yaml").write_text(f"triggers:\n  auth.users:\n    two: {trigger}\n", encoding="utf-8")
+    result = run_cli("validate", "--contract", str(tmp_path))
+    assert result.returncode == 2
+    assert "trigger two on auth.users is also defined in" in result.stderr

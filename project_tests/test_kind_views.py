@@ -284,3 +284,13 @@ def test_sql_puts_a_trailing_comment_of_the_definition_on_its_own_line() -> None
         {"views": {"public.v": {"definition": "SELECT 1 AS a -- one", "check_option": "local"}}}
     )
     assert '"public"."v" AS\nSELECT 1 AS a -- one\nWITH LOCAL CHECK OPTION;' in contract_ddl(contract)
+
+
+def test_a_contract_directory_merges_views_and_rejects_one_defined_twice(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("views:\n  public.a: {definition: SELECT 1 AS x}\n", encoding="utf-8")
+    (tmp_path / "b.yaml").write_text("views:\n  api.b: {definition: SELECT 2 AS y}\n", encoding="utf-8")
+    assert set(load_contract(tmp_path).views) == {"public.a", "api.b"}
+    (tmp_path / "c.yaml").write_text("views:\n  public.a: {definition: SELECT 3 AS z}\n", encoding="utf-8")
+    result = run_cli("validate", "--contract", str(tmp_path))
+    assert result.returncode == 2
+    assert "view public.a is also defined in" in result.stderr
