@@ -271,19 +271,23 @@ def test_the_security_invoker_lint_still_reads_views(app: Target, run_sql: Calla
     assert [f.rule for f in hits] == ["lint.security_definer_view"]
 
 
-def test_a_definition_that_is_not_one_query_is_a_contract_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "definition",
+    ["SELECT 1; DROP TABLE public.t", "DROP TABLE public.t", "SELECT 1 AS a -- WITH LOCAL CHECK OPTION"],
+)
+def test_a_definition_that_is_not_one_query_is_a_contract_error(definition: str, tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text("views:\n  public.v:\n    definition: SELECT 1; DROP TABLE public.t\n", encoding="utf-8")
+    path.write_text(f"views:\n  public.v:\n    definition: {definition}\n", encoding="utf-8")
     result = run_cli("sql", "--contract", str(path))
     assert result.returncode == 2
     assert "not a single query" in result.stderr
 
 
-def test_sql_puts_a_trailing_comment_of_the_definition_on_its_own_line() -> None:
+def test_sql_puts_the_definition_on_lines_of_its_own() -> None:
     contract = Contract.model_validate(
-        {"views": {"public.v": {"definition": "SELECT 1 AS a -- one", "check_option": "local"}}}
+        {"views": {"public.v": {"definition": "SELECT 1 AS a;", "check_option": "local"}}}
     )
-    assert '"public"."v" AS\nSELECT 1 AS a -- one\nWITH LOCAL CHECK OPTION;' in contract_ddl(contract)
+    assert '"public"."v" AS\nSELECT 1 AS a\nWITH LOCAL CHECK OPTION;' in contract_ddl(contract)
 
 
 def test_a_contract_directory_merges_views_and_rejects_one_defined_twice(tmp_path: Path) -> None:

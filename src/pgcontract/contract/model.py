@@ -19,6 +19,7 @@ from pgcontract.indexkeys import KeySpec
 from pgcontract.names import InvalidName, QualifiedName, split_reference
 from pgcontract.routines import Parameter, input_types, parse_arguments, same_types, split_signature
 from pgcontract.sqlnorm import InvalidSql, check_expr, check_query, parse_type
+from pgcontract.sqlsafe import UnsafeFragment, check_fragment, check_returns
 
 
 class Model(BaseModel):
@@ -38,15 +39,27 @@ def _is_expression(text: str) -> str:
     try:
         check_expr(text)
     except InvalidSql as exc:
-        raise ValueError(f"not a valid SQL expression: {text!r} ({exc})") from None
+        raise ValueError(f"not a valid SQL expression: {text!r} (expected a single SQL expression: {exc})") from None
     return text
 
 
 def _is_type(text: str) -> str:
     try:
+        check_fragment(text)
         parse_type(text)
-    except InvalidSql:
-        raise ValueError(f"not a valid PostgreSQL type: {text!r}") from None
+    except (InvalidSql, UnsafeFragment) as exc:
+        raise ValueError(f"not a valid PostgreSQL type: {text!r} (expected a single SQL type: {exc})") from None
+    return text
+
+
+def _is_result_type(text: str) -> str:
+    try:
+        check_returns(text)
+    except UnsafeFragment as exc:
+        raise ValueError(
+            f"not a valid result type: {text!r} (expected a single type as RETURNS takes it,"
+            f" e.g. boolean, setof uuid, trigger, table (a int): {exc})"
+        ) from None
     return text
 
 
@@ -68,6 +81,7 @@ def _is_reference(text: str) -> str:
 
 SqlExpr = Annotated[str, BeforeValidator(_sql_text), AfterValidator(_is_expression)]
 TypeName = Annotated[str, AfterValidator(_is_type)]
+ResultType = Annotated[str, AfterValidator(_is_result_type)]
 TableName = Annotated[str, AfterValidator(_is_qualified_name)]
 Reference = Annotated[str, AfterValidator(_is_reference)]
 Identifier = Annotated[str, Field(min_length=1, max_length=63)]
@@ -355,7 +369,7 @@ class FunctionSpec(Model):
         description="the full argument list, as pg_get_function_arguments prints it: modes (IN, OUT, INOUT, "
         "VARIADIC), names, types and DEFAULTs; left out: the key's list, and only the input types are checked",
     )
-    returns: str | None = Field(
+    returns: ResultType | None = Field(
         None, description="the result type, as in RETURNS (boolean, setof uuid, TABLE(id uuid), trigger, ...)"
     )
     language: str = "sql"
@@ -389,6 +403,7 @@ class FunctionSpec(Model):
                 parse_arguments(self.arguments)
             except InvalidSql as exc:
                 raise ValueError(str(exc)) from None
+            _safe_arguments(self.arguments)
         return self
 
     def parameters(self, key_arguments: str) -> tuple[Parameter, ...]:
@@ -407,8 +422,18 @@ def function_signature(text: str) -> tuple[QualifiedName, tuple[str, ...], str]:
 
 
 def _is_signature(text: str) -> str:
-    function_signature(text)
+    _, _, arguments = function_signature(text)
+    _safe_arguments(arguments)
     return text
+
+
+def _safe_arguments(text: str) -> None:
+    """An argument list reaches DDL deparsed from its parse (``routines``); a comment, ``;`` or ambiguous
+    string in it is refused all the same, as in every other field that is SQL."""
+    try:
+        check_fragment(text)
+    except UnsafeFragment as exc:
+        raise ValueError(f"expected schema.name(argument types); not an argument list: {exc}") from None
 
 
 def _function_name(value: Any) -> Any:
@@ -451,11 +476,13 @@ class TriggerSpec(Model):
 
 
 def _is_query(text: str) -> str:
+    text = text.strip().rstrip(";").rstrip()  # pg_get_viewdef ends its text with one
     try:
+        check_fragment(text)
         check_query(text)
-    except InvalidSql as exc:
+    except (InvalidSql, UnsafeFragment) as exc:
         raise ValueError(f"not a single query: {exc}") from None
-    return text.strip().rstrip(";").rstrip()
+    return text
 
 
 class ViewSpec(Model):
