@@ -213,6 +213,8 @@ def target_runs(config: pytest.Config) -> dict[str, TargetRun]:
             limits=settings.limits,
             rls_live=settings.rls_live,
             several_targets=len(settings.targets) > 1,
+            # Asked of the config, not of $PYTEST_XDIST_WORKER: a worker's subprocesses inherit that variable.
+            xdist_worker=hasattr(config, "workerinput"),
         )
         contract = suite_contract(config)
         given: list[tuple[str, Target | None]] = [(t.name, t) for t in settings.targets] or [(EMBEDDED, None)]
@@ -415,7 +417,7 @@ TABLE_KINDS = (Kind.COLUMNS, Kind.CONSTRAINTS, Kind.INDEXES, Kind.GRANTS, Kind.P
 
 def assert_isolated(outcome: Outcome) -> None:
     """Fail naming who saw or changed what; and if the test left anything behind."""
-    problems = [v.message for v in outcome.violations] + [f"left behind: {p}" for p in outcome.left_behind]
+    problems = [v.text for v in outcome.violations] + [f"left behind: {p}" for p in outcome.left_behind]
     if problems:
         count = len(problems)
         head = f"{outcome.table}: {count} isolation failure{'s' if count != 1 else ''}"

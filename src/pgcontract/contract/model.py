@@ -234,6 +234,9 @@ class Membership(Model):
     table: TableName = Field(description="the membership table, e.g. public.memberships")
     tenant: Identifier = Field(description="its column holding the tenant id, e.g. org_id")
     user: Identifier = Field(description="its column holding the user id, e.g. user_id")
+    role: Identifier | None = Field(
+        None, description="its column holding the member's role (an enum or text), for `allow` per role"
+    )
 
 
 class Isolation(Model):
@@ -247,14 +250,26 @@ class Isolation(Model):
         None, description="foreign-key column(s) to the parent row whose owner owns this row, e.g. thread_id"
     )
     membership: Membership | None = Field(None, description="the owner column holds a tenant users reach this way")
-    public_read: bool = Field(False, description="everyone, anonymous callers included, may read every row")
+    public_read: bool = Field(False, description="the same as 'read: anon' (kept for older contracts)")
+    read: Literal["anon", "authenticated", "members"] | None = Field(
+        None,
+        description="who may read every row: anon (everyone, anonymous callers included), authenticated (any "
+        "signed-in user, not anonymous callers) or members (only the row's owner; the default)",
+    )
+    protected: list[Identifier] = Field(
+        default_factory=list,
+        description="columns a user may not change on own rows (role, primary_owner_user_id): changing them is "
+        "privilege escalation",
+    )
     cross_owner: list[Identifier] = Field(
         default_factory=list,
         description="foreign-key columns that may point at other owners' rows (e.g. a comment on someone's post); "
         "every other foreign key to an owned table must stay within the row's owner",
     )
-    allow: list[Command] | None = Field(
-        None, description="what a user may do to own rows (default: what the contract's policies grant, else all)"
+    allow: list[Command] | dict[Identifier, list[Command]] | None = Field(
+        None,
+        description="exactly what a user may do to own rows (default: what the contract's policies grant, else "
+        "all); a command left out must be refused. Per membership role: {owner: [select, update], member: [select]}",
     )
     values: dict[Identifier, SeedValue] = Field(
         default_factory=dict,
@@ -266,11 +281,22 @@ class Isolation(Model):
     def _one_ownership(self) -> Isolation:
         if self.owner is not None and self.via is not None:
             raise ValueError("give either 'owner' or 'via', not both")
-        if self.owner is None and self.via is None and not self.public_read:
-            raise ValueError("give 'owner' (a column) or 'via' (foreign-key columns), or 'public_read: true'")
+        if self.public_read and self.read not in (None, "anon"):
+            raise ValueError(f"'public_read: true' means 'read: anon', not 'read: {self.read}': give one of them")
+        if self.owner is None and self.via is None and self.readers == "members":
+            raise ValueError("give 'owner' (a column) or 'via' (foreign-key columns), or 'read: anon|authenticated'")
         if self.membership is not None and self.owner is None:
             raise ValueError("'membership' needs 'owner': the column holding the tenant id")
+        if isinstance(self.allow, dict) and (self.membership is None or self.membership.role is None):
+            raise ValueError("'allow' per role needs 'membership' with 'role': the membership table's role column")
         return self
+
+    @property
+    def readers(self) -> Literal["anon", "authenticated", "members"]:
+        """Who may read every row of the table, not only own rows."""
+        if self.read is not None:
+            return self.read
+        return "anon" if self.public_read else "members"
 
 
 class Table(Model):
