@@ -37,6 +37,8 @@ class Kind(StrEnum):
     ENUMS = "enums"
     FUNCTIONS = "functions"
     ROLES = "roles"
+    VIEWS = "views"
+    TRIGGERS = "triggers"
     ISOLATION = "isolation"  # dynamic RLS tests
     LINTS = "lints"
 
@@ -50,6 +52,8 @@ CATEGORY = {
     Kind.ENUMS: "schema",
     Kind.FUNCTIONS: "schema",
     Kind.ROLES: "schema",
+    Kind.VIEWS: "schema",
+    Kind.TRIGGERS: "schema",
     Kind.POLICIES: "rls-static",
     Kind.ISOLATION: "rls-isolation",
     Kind.LINTS: "lints",

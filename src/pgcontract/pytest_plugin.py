@@ -243,6 +243,10 @@ def subjects(contract: Contract, kind: Kind) -> list[str]:
         return list(contract.functions)
     if kind is Kind.ROLES:
         return list(contract.roles)
+    if kind is Kind.VIEWS:
+        return [str(name) for name in contract.view_map]
+    if kind is Kind.TRIGGERS:
+        return [str(name) for name in contract.trigger_map]
     wanted: Callable[[Table], bool] = {
         Kind.TABLE: lambda t: True,
         Kind.COLUMNS: lambda t: bool(t.columns),
@@ -410,7 +414,7 @@ def pgcontract_findings(pytestconfig: pytest.Config) -> FindingIndex:
     return first_run(pytestconfig).findings()
 
 
-TABLE_KINDS = (Kind.COLUMNS, Kind.CONSTRAINTS, Kind.INDEXES, Kind.GRANTS, Kind.POLICIES)
+TABLE_KINDS = (Kind.COLUMNS, Kind.CONSTRAINTS, Kind.INDEXES, Kind.GRANTS, Kind.POLICIES, Kind.TRIGGERS)
 
 
 def assert_isolated(outcome: Outcome) -> None:
