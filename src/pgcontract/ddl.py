@@ -32,6 +32,7 @@ from pgcontract.sqlgen import (
     create_schema,
     create_sequence,
     create_table,
+    create_trigger,
     default_privileges_exactly,
     drop_policy,
     enable_rls,
@@ -45,8 +46,11 @@ from pgcontract.sqlgen import (
     schema_grant_exactly,
     sequence_owned_by,
     unique_name,
+    view_steps,
 )
 from pgcontract.sqlnorm import InvalidSql, parse_type
+from pgcontract.sqlsafe import Statements, intended_of, render_checked, verify
+from pgcontract.viewdeps import view_order
 
 
 class Phase(IntEnum):
@@ -70,9 +74,11 @@ class Phase(IntEnum):
     CHECKS = 12
     RLS = 13
     TABLE_FUNCTIONS = 14  # functions whose arguments or result are a table's row type: after the tables
-    POLICIES = 15  # after every table, column and function: a policy may read other tables and call functions
-    GRANTS = 16
-    PUBLICATIONS = 17  # after the tables they publish (and the columns of their column lists)
+    VIEWS = 15  # after the tables and functions they read; among themselves by what each reads (viewdeps)
+    TRIGGERS = 16  # after their table (or view) and function
+    POLICIES = 17  # after every table, column and function: a policy may read other tables and call functions
+    GRANTS = 18
+    PUBLICATIONS = 19  # after the tables they publish (and the columns of their column lists)
 
     @property
     def title(self) -> str:
@@ -93,6 +99,8 @@ _TITLES = {
     Phase.CHECKS: "check constraints",
     Phase.RLS: "row level security",
     Phase.TABLE_FUNCTIONS: "functions on table row types",
+    Phase.VIEWS: "views and materialized views",
+    Phase.TRIGGERS: "triggers",
     Phase.POLICIES: "policies",
     Phase.GRANTS: "grants",
     Phase.EXTENSIONS: "extensions",
@@ -119,14 +127,17 @@ _CONSTRAINT_EXISTS = sql.SQL(
 def unless_exists(query: sql.SQL, names: Iterable[str], statement: Composable) -> Composable:
     """A ``DO`` block running ``statement`` only when ``query`` (given the names as literals) finds nothing:
     for DDL that has no IF NOT EXISTS (constraints, types), and for schemas, whose IF NOT EXISTS still
-    needs the CREATE privilege on the database."""
+    needs the CREATE privilege on the database. (The whole script's check cannot see into the block:
+    ``statement`` is checked here.)"""
     condition = sql.SQL("NOT EXISTS ({})").format(query.format(*(sql.Literal(n) for n in names)))
-    body = render(sql.SQL("BEGIN\n  IF {} THEN\n    {}\n  END IF;\nEND").format(condition, statement))
+    inner = sql.SQL(render_checked(statement))
+    body = render(sql.SQL("BEGIN\n  IF {} THEN\n    {}\n  END IF;\nEND").format(condition, inner))
     tag, n = "$pgcontract$", 0
     while tag in body:  # a dollar quote ends only at its exact tag: pick one the body does not contain
         n += 1
         tag = f"$pgcontract{n}$"
-    return sql.Composed([sql.SQL("DO "), sql.SQL(tag), sql.SQL("\n" + body + "\n"), sql.SQL(tag), sql.SQL(";")])
+    block = sql.Composed([sql.SQL("DO "), sql.SQL(tag), sql.SQL("\n" + body + "\n"), sql.SQL(tag), sql.SQL(";")])
+    return Statements([block], [("DoStmt", None)])
 
 
 def table_steps(name: QualifiedName, table: Table, idempotent: bool = False) -> list[Step]:
@@ -188,6 +199,7 @@ def contract_steps(contract: Contract) -> list[Step]:
         | {e.in_schema for e in contract.extensions.values() if e.in_schema is not None}
         | set(contract.privileges.schemas if contract.privileges is not None else ())
     )
+    schemas += sorted({n.schema for n in contract.view_map} - set(schemas))
     steps: list[Step] = [(Phase.SCHEMAS, unless_exists(_SCHEMA_EXISTS, [s], create_schema(s))) for s in schemas]
     for role, role_spec in contract.roles.items():
         steps.append((Phase.ROLES, unless_exists(_ROLE_EXISTS, [role], create_role(role, role_spec))))
@@ -207,6 +219,12 @@ def contract_steps(contract: Contract) -> list[Step]:
     ]
     for name, table in contract.table_map.items():
         steps += table_steps(name, table, idempotent=True)
+    for name in view_order(contract.view_map):
+        view = contract.view_map[name]
+        if view.definition is not None:
+            steps += [(Phase.VIEWS, statement) for statement in view_steps(name, view)]
+    for name, triggers in contract.trigger_map.items():
+        steps += [(Phase.TRIGGERS, create_trigger(name, t, spec)) for t, spec in triggers.items()]
     steps += privilege_steps(contract)
     steps += [(Phase.EXTENSIONS, create_extension(n, e.in_schema)) for n, e in contract.extensions.items()]
     for publication, publication_spec in contract.publications.items():
@@ -232,7 +250,7 @@ def privilege_steps(contract: Contract) -> list[Step]:
     return steps
 
 
-NO_BODY_CHECK = sql.SQL("SET check_function_bodies = off;")
+NO_BODY_CHECK = Statements([sql.SQL("SET check_function_bodies = off;")], [("VariableSetStmt", None)])
 
 
 def _uses_row_type(contract: Contract, spec: FunctionSpec, arguments: str) -> bool:
@@ -276,5 +294,9 @@ def contract_ddl(contract: Contract) -> str:
         "-- exists (`pgcontract repair` brings a drifted database back). Tables the contract references but does",
         "-- not declare (such as auth.users) must exist. Atomic with: psql --single-transaction -f <file>",
     ]
-    body = with_sections((phase, render(statement)) for phase, statement in contract_steps(contract))
-    return "\n".join([*header, *body]) + "\n"
+    steps = contract_steps(contract)
+    body = with_sections((phase, render(statement)) for phase, statement in steps)
+    text = "\n".join([*header, *body]) + "\n"
+    # The whole script, parsed back, must hold exactly the statements built, in order: nothing the
+    # contract wrote (or a section heading) may add, hide or merge one.
+    return verify(text, [item for _, statement in steps for item in intended_of(statement)])

@@ -37,6 +37,8 @@ class Kind(StrEnum):
     ENUMS = "enums"
     FUNCTIONS = "functions"
     ROLES = "roles"
+    VIEWS = "views"
+    TRIGGERS = "triggers"
     PRIVILEGES = "privileges"  # schema privileges and default privileges
     EXTENSIONS = "extensions"
     PUBLICATIONS = "publications"
@@ -53,6 +55,8 @@ CATEGORY = {
     Kind.ENUMS: "schema",
     Kind.FUNCTIONS: "schema",
     Kind.ROLES: "schema",
+    Kind.VIEWS: "schema",
+    Kind.TRIGGERS: "schema",
     Kind.PRIVILEGES: "schema",
     Kind.EXTENSIONS: "schema",
     Kind.PUBLICATIONS: "schema",

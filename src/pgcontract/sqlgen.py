@@ -1,7 +1,10 @@
 """DDL for what a contract requires, built with psycopg.sql (identifiers are always quoted data).
 
 Expressions (defaults, checks, policies, predicates) are SQL written by the contract's author and are
-inserted as SQL; every name goes through ``sql.Identifier``.
+inserted as SQL, in parentheses, once the contract has proven each to be exactly one expression with
+nothing that could reach past it (``sqlsafe``); every name goes through ``sql.Identifier``. Every
+statement declares what it must parse as, and is checked against PostgreSQL's parse when built
+(``sqlsafe.statement``); whole scripts are checked again (``ddl.contract_ddl``, ``repair.render_plan``).
 """
 
 from __future__ import annotations
@@ -20,13 +23,16 @@ from pgcontract.contract.model import (
     PublicationSpec,
     RoleSpec,
     Table,
+    TriggerSpec,
     Unique,
+    ViewSpec,
     key_spec,
 )
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import InvalidName, QualifiedName, parse_regclass
 from pgcontract.routines import Parameter, arguments_sql, identity_sql
-from pgcontract.sqlnorm import nextval_sequence, parse_type, referenced_columns
+from pgcontract.sqlnorm import _BUILTIN, deparsed_expr, nextval_sequence, parse_type, referenced_columns
+from pgcontract.sqlsafe import Statements, check_fragment, check_returns, joined, statement
 
 Composable = sql.Composable
 
@@ -39,13 +45,24 @@ def ident(name: QualifiedName) -> sql.Identifier:
     return sql.Identifier(name.schema, name.name)
 
 
+def _target(name: QualifiedName) -> str:
+    return f"{name.schema}.{name.name}"
+
+
+def expression(text: str) -> Composable:
+    """A contract expression as SQL: in parentheses, so it binds as one operand wherever it goes (a
+    DEFAULT takes only a restricted expression without them)."""
+    check_fragment(text)
+    return sql.SQL("({})").format(sql.SQL(text))
+
+
 def idents(names: Iterable[str]) -> sql.Composed:
     return sql.SQL(", ").join(sql.Identifier(n) for n in names)
 
 
 def type_sql(text: str) -> Composable:
     parsed = parse_type(text)
-    if parsed.schema == "pg_catalog":
+    if parsed.schema == "pg_catalog" and parsed.name in _BUILTIN:
         return sql.SQL(parsed.short)
     mods = f"({','.join(parsed.modifiers)})" if parsed.modifiers else ""
     array = "[]" if parsed.is_array else ""
@@ -58,11 +75,11 @@ def type_sql(text: str) -> Composable:
 def column_definition(name: str, column: Column) -> Composable:
     parts: list[Composable] = [sql.Identifier(name), type_sql(column.type)]
     if column.generated is not None:
-        parts.append(sql.SQL("GENERATED ALWAYS AS ({}) STORED").format(sql.SQL(column.generated)))
+        parts.append(sql.SQL("GENERATED ALWAYS AS {} STORED").format(expression(column.generated)))
     elif column.identity is not None:
         parts.append(sql.SQL(f"GENERATED {column.identity.upper()} AS IDENTITY"))
     elif column.default is not None:
-        parts.append(sql.SQL("DEFAULT {}").format(sql.SQL(column.default)))
+        parts.append(sql.SQL("DEFAULT {}").format(expression(column.default)))
     if column.nullable is False:
         parts.append(sql.SQL("NOT NULL"))
     return sql.SQL(" ").join(parts)
@@ -72,11 +89,12 @@ def create_table(name: QualifiedName, table: Table) -> Composable:
     body: list[Composable] = [column_definition(c, col) for c, col in table.columns.items()]
     if table.primary_key:
         body.append(sql.SQL("PRIMARY KEY ({})").format(idents(table.primary_key)))
-    return sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n  {}\n);").format(ident(name), sql.SQL(",\n  ").join(body))
+    text = sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n  {}\n);").format(ident(name), sql.SQL(",\n  ").join(body))
+    return statement("CreateStmt", _target(name), text)
 
 
-def alter_table(name: QualifiedName, action: Composable) -> Composable:
-    return sql.SQL("ALTER TABLE {} {};").format(ident(name), action)
+def alter_table(name: QualifiedName, action: Composable) -> Statements:
+    return statement("AlterTableStmt", _target(name), sql.SQL("ALTER TABLE {} {};").format(ident(name), action))
 
 
 def add_column(name: QualifiedName, column_name: str, column: Column) -> Composable:
@@ -160,7 +178,7 @@ def check_name(table: QualifiedName, check: Check, position: int) -> str:
 
 
 def add_check(name: QualifiedName, check: Check, position: int = 0, not_valid: bool = True) -> list[Composable]:
-    clause = sql.SQL("CHECK ({})").format(sql.SQL(check.expression))
+    clause = sql.SQL("CHECK {}").format(expression(check.expression))
     return _add_constraint(name, check_name(name, check, position), clause, not_valid)
 
 
@@ -169,11 +187,7 @@ def drop_constraint(name: QualifiedName, constraint: str) -> Composable:
 
 
 def index_key(spec: KeySpec) -> Composable:
-    key: Composable = (
-        sql.Identifier(spec.column)
-        if spec.column is not None
-        else sql.SQL("({})").format(sql.SQL(spec.expression or ""))
-    )
+    key: Composable = sql.Identifier(spec.column) if spec.column is not None else expression(spec.expression or "")
     if spec.opclass:
         key += sql.SQL(" ") + sql.Identifier(spec.opclass)
     if spec.desc:
@@ -185,7 +199,7 @@ def index_key(spec: KeySpec) -> Composable:
 
 def create_index(table: QualifiedName, index_name: str, index: Index) -> Composable:
     keys = sql.SQL(", ").join(index_key(key_spec(k)) for k in index.columns)
-    statement = sql.SQL("CREATE {}INDEX IF NOT EXISTS {} ON {} USING {} ({})").format(
+    text = sql.SQL("CREATE {}INDEX IF NOT EXISTS {} ON {} USING {} ({})").format(
         sql.SQL("UNIQUE " if index.unique else ""),
         sql.Identifier(index_name),
         ident(table),
@@ -193,14 +207,14 @@ def create_index(table: QualifiedName, index_name: str, index: Index) -> Composa
         keys,
     )
     if index.include:
-        statement += sql.SQL(" INCLUDE ({})").format(idents(index.include))
+        text += sql.SQL(" INCLUDE ({})").format(idents(index.include))
     if index.where is not None:
-        statement += sql.SQL(" WHERE {}").format(sql.SQL(index.where))
-    return statement + sql.SQL(";")
+        text += sql.SQL(" WHERE {}").format(expression(index.where))
+    return statement("IndexStmt", _target(table), text + sql.SQL(";"))
 
 
 def drop_index(schema: str, index_name: str) -> Composable:
-    return sql.SQL("DROP INDEX IF EXISTS {};").format(sql.Identifier(schema, index_name))
+    return statement("DropStmt", None, sql.SQL("DROP INDEX IF EXISTS {};").format(sql.Identifier(schema, index_name)))
 
 
 def enable_rls(name: QualifiedName, enabled: bool = True) -> Composable:
@@ -216,7 +230,7 @@ def _role(role: str) -> Composable:
 
 
 def create_policy(table: QualifiedName, policy_name: str, policy: Policy) -> Composable:
-    statement = sql.SQL("CREATE POLICY {} ON {} AS {} FOR {} TO {}").format(
+    text = sql.SQL("CREATE POLICY {} ON {} AS {} FOR {} TO {}").format(
         sql.Identifier(policy_name),
         ident(table),
         sql.SQL(policy.as_.upper()),
@@ -224,21 +238,24 @@ def create_policy(table: QualifiedName, policy_name: str, policy: Policy) -> Com
         sql.SQL(", ").join(_role(r) for r in policy.roles),
     )
     if policy.using is not None:
-        statement += sql.SQL("\n  USING ({})").format(sql.SQL(policy.using))
+        text += sql.SQL("\n  USING {}").format(expression(policy.using))
     if policy.with_check is not None:
-        statement += sql.SQL("\n  WITH CHECK ({})").format(sql.SQL(policy.with_check))
-    return statement + sql.SQL(";")
+        text += sql.SQL("\n  WITH CHECK {}").format(expression(policy.with_check))
+    return statement("CreatePolicyStmt", _target(table), text + sql.SQL(";"))
 
 
 def drop_policy(table: QualifiedName, policy_name: str) -> Composable:
-    return sql.SQL("DROP POLICY IF EXISTS {} ON {};").format(sql.Identifier(policy_name), ident(table))
+    text = sql.SQL("DROP POLICY IF EXISTS {} ON {};").format(sql.Identifier(policy_name), ident(table))
+    return statement("DropStmt", None, text)
 
 
 def grant_exactly(table: QualifiedName, role: str, privileges: Iterable[str]) -> list[Composable]:
     """The role ends up with exactly these table privileges: all revoked, these granted (REVOKE ALL, so
     that privileges a newer server knows, such as PostgreSQL 17's MAINTAIN, go too)."""
     wanted = set(privileges)
-    out: list[Composable] = [sql.SQL("REVOKE ALL ON {} FROM {};").format(ident(table), _role(role))]
+    out: list[Composable] = [
+        statement("GrantStmt", None, sql.SQL("REVOKE ALL ON {} FROM {};").format(ident(table), _role(role)))
+    ]
     if wanted:
         out.append(grant(table, role, wanted))
     return out
@@ -247,21 +264,26 @@ def grant_exactly(table: QualifiedName, role: str, privileges: Iterable[str]) ->
 def grant(table: QualifiedName, role: str, privileges: Iterable[str], revoke: bool = False) -> Composable:
     privs = sql.SQL(", ").join(sql.SQL(p.upper()) for p in sorted(privileges))
     template = "REVOKE {} ON {} FROM {};" if revoke else "GRANT {} ON {} TO {};"
-    return sql.SQL(template).format(privs, ident(table), _role(role))
+    return statement("GrantStmt", None, sql.SQL(template).format(privs, ident(table), _role(role)))
 
 
 def create_schema(schema: str) -> Composable:
-    return sql.SQL("CREATE SCHEMA IF NOT EXISTS {};").format(sql.Identifier(schema))
+    return statement(
+        "CreateSchemaStmt", None, sql.SQL("CREATE SCHEMA IF NOT EXISTS {};").format(sql.Identifier(schema))
+    )
 
 
 def create_sequence(sequence: QualifiedName) -> Composable:
-    return sql.SQL("CREATE SEQUENCE IF NOT EXISTS {};").format(ident(sequence))
+    return statement(
+        "CreateSeqStmt", _target(sequence), sql.SQL("CREATE SEQUENCE IF NOT EXISTS {};").format(ident(sequence))
+    )
 
 
 def sequence_owned_by(sequence: QualifiedName, table: QualifiedName, column: str) -> Composable:
     """The sequence goes with its column (as for ``serial``): dropped with it."""
     owner = sql.Identifier(table.schema, table.name, column)
-    return sql.SQL("ALTER SEQUENCE {} OWNED BY {};").format(ident(sequence), owner)
+    text = sql.SQL("ALTER SEQUENCE {} OWNED BY {};").format(ident(sequence), owner)
+    return statement("AlterSeqStmt", _target(sequence), text)
 
 
 def column_sequences(table: Table) -> list[tuple[QualifiedName, str]]:
@@ -279,22 +301,24 @@ def column_sequences(table: Table) -> list[tuple[QualifiedName, str]]:
 
 def restart_identity_after_max(table: QualifiedName, column: str) -> Composable:
     """A new identity sequence starts at 1: move it past the values already stored."""
-    return sql.SQL("SELECT setval(pg_get_serial_sequence({}, {}), coalesce(max({}), 0) + 1, false) FROM {};").format(
+    text = sql.SQL("SELECT setval(pg_get_serial_sequence({}, {}), coalesce(max({}), 0) + 1, false) FROM {};").format(
         sql.Literal(render(ident(table))), sql.Literal(column), sql.Identifier(column), ident(table)
     )
+    return statement("SelectStmt", None, text)
 
 
 def create_enum(name: QualifiedName, labels: Sequence[str]) -> Composable:
-    return sql.SQL("CREATE TYPE {} AS ENUM ({});").format(
+    text = sql.SQL("CREATE TYPE {} AS ENUM ({});").format(
         ident(name), sql.SQL(", ").join(sql.Literal(v) for v in labels)
     )
+    return statement("CreateEnumStmt", _target(name), text)
 
 
 def add_enum_value(name: QualifiedName, label: str, after: str | None) -> Composable:
-    statement = sql.SQL("ALTER TYPE {} ADD VALUE IF NOT EXISTS {}").format(ident(name), sql.Literal(label))
+    text = sql.SQL("ALTER TYPE {} ADD VALUE IF NOT EXISTS {}").format(ident(name), sql.Literal(label))
     if after is not None:
-        statement += sql.SQL(" AFTER {}").format(sql.Literal(after))
-    return statement + sql.SQL(";")
+        text += sql.SQL(" AFTER {}").format(sql.Literal(after))
+    return statement("AlterEnumStmt", _target(name), text + sql.SQL(";"))
 
 
 def _dollar_quote(body: str) -> str:
@@ -362,21 +386,23 @@ def create_function(
         _routine(spec.kind), ident(name), sql.SQL(arguments_sql(tuple(parameters)))
     )
     if spec.kind == "function":
+        check_returns(spec.returns or "void")
         head += sql.SQL(" RETURNS {}").format(sql.SQL(spec.returns or "void"))
     parts = [head, *function_options(spec)]
     source = sql.SQL("\n" + body.strip() + "\n")
     parts.append(sql.Composed([sql.SQL("AS "), sql.SQL(tag), source, sql.SQL(tag), sql.SQL(";")]))
-    statements: list[Composable] = [sql.SQL("\n  ").join(parts)]
+    statements: list[Composable] = [statement("CreateFunctionStmt", _target(name), sql.SQL("\n  ").join(parts))]
     if spec.execute is not None:
         expected = set(spec.execute)
         revoke = ({"public", *existing_roles}) - expected
         statements += function_execute(name, spec.kind, parameters, expected, revoke, grant_all=True)
-    return sql.SQL("\n").join(statements)
+    return joined("\n", statements)
 
 
 def alter_function(name: QualifiedName, kind: str, parameters: Sequence[Parameter], action: Composable) -> Composable:
     """ALTER FUNCTION (or PROCEDURE) ... <action>: an attribute changed in place, whatever the defaults."""
-    return sql.SQL("ALTER {} {} {};").format(_routine(kind), function_identity(name, parameters), action)
+    text = sql.SQL("ALTER {} {} {};").format(_routine(kind), function_identity(name, parameters), action)
+    return statement("AlterFunctionStmt", None, text)
 
 
 def function_execute(
@@ -393,9 +419,11 @@ def function_execute(
     routine = _routine(kind)
     out: list[Composable] = []
     for role in sorted(actual - expected):
-        out.append(sql.SQL("REVOKE EXECUTE ON {} {} FROM {};").format(routine, function, _role(role)))
+        revoke = sql.SQL("REVOKE EXECUTE ON {} {} FROM {};").format(routine, function, _role(role))
+        out.append(statement("GrantStmt", None, revoke))
     for role in sorted(expected if grant_all else expected - actual):
-        out.append(sql.SQL("GRANT EXECUTE ON {} {} TO {};").format(routine, function, _role(role)))
+        grant = sql.SQL("GRANT EXECUTE ON {} {} TO {};").format(routine, function, _role(role))
+        out.append(statement("GrantStmt", None, grant))
     return out
 
 
@@ -403,15 +431,123 @@ def create_role(name: str, spec: RoleSpec) -> Composable:
     options = ["LOGIN" if spec.login else "NOLOGIN"]
     if spec.bypassrls:
         options.append("BYPASSRLS")
-    return sql.SQL("CREATE ROLE {} {};").format(sql.Identifier(name), sql.SQL(" ".join(options)))
+    return statement(
+        "CreateRoleStmt", None, sql.SQL("CREATE ROLE {} {};").format(sql.Identifier(name), sql.SQL(" ".join(options)))
+    )
 
 
 def alter_role(name: str, keyword: str) -> Composable:
-    return sql.SQL("ALTER ROLE {} {};").format(sql.Identifier(name), sql.SQL(keyword))
+    return statement("AlterRoleStmt", None, sql.SQL("ALTER ROLE {} {};").format(sql.Identifier(name), sql.SQL(keyword)))
 
 
 def grant_role(group: str, member: str) -> Composable:
-    return sql.SQL("GRANT {} TO {};").format(sql.Identifier(group), sql.Identifier(member))
+    return statement(
+        "GrantRoleStmt", None, sql.SQL("GRANT {} TO {};").format(sql.Identifier(group), sql.Identifier(member))
+    )
+
+
+def _view_options(spec: ViewSpec) -> list[Composable]:
+    return [
+        sql.SQL(f"{option} = true")
+        for option, on in (("security_invoker", spec.security_invoker), ("security_barrier", spec.security_barrier))
+        if on
+    ]
+
+
+def create_view(name: QualifiedName, spec: ViewSpec) -> Composable:
+    """CREATE OR REPLACE VIEW (options and check option replaced too), or for a materialized view CREATE
+    MATERIALIZED VIEW IF NOT EXISTS ... WITH DATA. The query (validated as exactly one query) stands on
+    lines of its own, so a trailing comment in it cannot swallow what follows."""
+    definition = spec.definition or ""
+    check_fragment(definition)
+    query = sql.SQL("\n" + definition + "\n")
+    if spec.materialized:
+        text = sql.SQL("CREATE MATERIALIZED VIEW IF NOT EXISTS {} AS{}WITH DATA;").format(ident(name), query)
+        return statement("CreateTableAsStmt", None, text)
+    create = sql.SQL("CREATE OR REPLACE VIEW {}").format(ident(name))
+    options = _view_options(spec)
+    if options:
+        create += sql.SQL(" WITH ({})").format(sql.SQL(", ").join(options))
+    create += sql.SQL(" AS") + query
+    if spec.check_option is not None:
+        create += sql.SQL(f"WITH {spec.check_option.upper()} CHECK OPTION")
+    return statement("ViewStmt", _target(name), create + sql.SQL(";"))
+
+
+def drop_view(name: QualifiedName, materialized: bool) -> Composable:
+    text = sql.SQL("DROP {}VIEW {};").format(sql.SQL("MATERIALIZED " if materialized else ""), ident(name))
+    return statement("DropStmt", None, text)
+
+
+def alter_view_option(name: QualifiedName, option: str, value: str | None) -> Composable:
+    """ALTER VIEW ... SET (option = value), or RESET (option) for None."""
+    if value is None:
+        text = sql.SQL("ALTER VIEW {} RESET ({});").format(ident(name), sql.Identifier(option))
+    else:
+        text = sql.SQL("ALTER VIEW {} SET ({} = {});").format(ident(name), sql.Identifier(option), sql.SQL(value))
+    return statement("AlterTableStmt", _target(name), text)
+
+
+def grant_privileges(name: QualifiedName, role: str, expected: set[str], actual: set[str]) -> list[Composable]:
+    """REVOKE what ``actual`` has beyond ``expected``, GRANT what it lacks."""
+    out: list[Composable] = []
+    if actual - expected:
+        out.append(grant(name, role, actual - expected, revoke=True))
+    if expected - actual:
+        out.append(grant(name, role, expected - actual))
+    return out
+
+
+_TRIGGER_STATE: dict[bool | str, str] = {
+    False: "DISABLE TRIGGER",
+    "replica": "ENABLE REPLICA TRIGGER",
+    "always": "ENABLE ALWAYS TRIGGER",
+}
+
+
+def trigger_state(table: QualifiedName, trigger_name: str, enabled: bool | str) -> Composable:
+    action = "ENABLE TRIGGER" if enabled is True else _TRIGGER_STATE[enabled]
+    return alter_table(table, sql.SQL(action + " {}").format(sql.Identifier(trigger_name)))
+
+
+def create_trigger(table: QualifiedName, trigger_name: str, spec: TriggerSpec) -> Composable:
+    """CREATE OR REPLACE TRIGGER (PostgreSQL 14+), then its state when it is not plainly enabled. The WHEN
+    condition is PostgreSQL's parser's reading of the contract's expression, printed again."""
+    events: list[Composable] = []
+    for event in spec.events:
+        clause: Composable = sql.SQL(event.upper())
+        if event == "update" and spec.columns:
+            clause += sql.SQL(" OF ") + idents(spec.columns)
+        events.append(clause)
+    create = sql.SQL("CREATE OR REPLACE TRIGGER {} {} {} ON {}").format(
+        sql.Identifier(trigger_name), sql.SQL(spec.timing.upper()), sql.SQL(" OR ").join(events), ident(table)
+    )
+    transition = [
+        sql.SQL(f"{which} TABLE AS ") + sql.Identifier(alias)
+        for which, alias in (("OLD", spec.old_table), ("NEW", spec.new_table))
+        if alias is not None
+    ]
+    if transition:
+        create += sql.SQL(" REFERENCING ") + sql.SQL(" ").join(transition)
+    create += sql.SQL(f" FOR EACH {spec.for_each.upper()}")
+    if spec.when is not None:
+        create += sql.SQL(" WHEN ({})").format(sql.SQL(deparsed_expr(spec.when)))
+    create += sql.SQL(" EXECUTE FUNCTION {}({});").format(
+        ident(spec.function_name), sql.SQL(", ").join(sql.Literal(a) for a in spec.arguments)
+    )
+    created = statement("CreateTrigStmt", _target(table), create)
+    if spec.enabled is True:
+        return created
+    return joined("\n", [created, trigger_state(table, trigger_name, spec.enabled)])
+
+
+def view_steps(name: QualifiedName, spec: ViewSpec) -> list[Composable]:
+    """A view's DDL: CREATE (needs ``definition``), a materialized view's indexes, its grants."""
+    steps: list[Composable] = [create_view(name, spec)]
+    steps += [create_index(name, index_name, index) for index_name, index in spec.indexes.items()]
+    for role, privileges in (spec.grants or {}).items():
+        steps += grant_exactly(name, role, privileges)
+    return steps
 
 
 def _privilege_list(privileges: Iterable[str]) -> Composable:
@@ -430,12 +566,13 @@ def grant_columns(
         sql.SQL("{} ({})").format(sql.SQL(p.upper()), idents(cols)) for p, cols in sorted(by_privilege.items())
     )
     template = "REVOKE {} ON {} FROM {};" if revoke else "GRANT {} ON {} TO {};"
-    return sql.SQL(template).format(privs, ident(table), _role(role))
+    return statement("GrantStmt", None, sql.SQL(template).format(privs, ident(table), _role(role)))
 
 
 def grant_schema(schema: str, role: str, privileges: Iterable[str], revoke: bool = False) -> Composable:
     template = "REVOKE {} ON SCHEMA {} FROM {};" if revoke else "GRANT {} ON SCHEMA {} TO {};"
-    return sql.SQL(template).format(_privilege_list(privileges), sql.Identifier(schema), _role(role))
+    text = sql.SQL(template).format(_privilege_list(privileges), sql.Identifier(schema), _role(role))
+    return statement("GrantStmt", None, text)
 
 
 def schema_grant_exactly(schema: str, role: str, privileges: Iterable[str]) -> list[Composable]:
@@ -452,7 +589,8 @@ def alter_default_privileges(
     if schema is not None:
         head += sql.SQL(" IN SCHEMA {}").format(sql.Identifier(schema))
     template = " REVOKE {} ON {} FROM {};" if revoke else " GRANT {} ON {} TO {};"
-    return head + sql.SQL(template).format(_privilege_list(privileges), sql.SQL(objects.upper()), _role(grantee))
+    text = head + sql.SQL(template).format(_privilege_list(privileges), sql.SQL(objects.upper()), _role(grantee))
+    return statement("AlterDefaultPrivilegesStmt", None, text)
 
 
 def default_privileges_exactly(
@@ -464,10 +602,10 @@ def default_privileges_exactly(
 
 
 def create_extension(name: str, schema: str | None) -> Composable:
-    statement = sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name))
+    text = sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name))
     if schema is not None:
-        statement += sql.SQL(" WITH SCHEMA {}").format(sql.Identifier(schema))
-    return statement + sql.SQL(";")
+        text += sql.SQL(" WITH SCHEMA {}").format(sql.Identifier(schema))
+    return statement("CreateExtensionStmt", None, text + sql.SQL(";"))
 
 
 def published_table(name: QualifiedName, columns: Sequence[str] | None, where: str | None) -> Composable:
@@ -476,7 +614,7 @@ def published_table(name: QualifiedName, columns: Sequence[str] | None, where: s
     if columns is not None:
         out += sql.SQL(" ({})").format(idents(columns))
     if where is not None:
-        out += sql.SQL(" WHERE ({})").format(sql.SQL(where))
+        out += sql.SQL(" WHERE {}").format(expression(where))
     return out
 
 
@@ -488,12 +626,12 @@ def publish_option(operations: Iterable[str]) -> Composable:
 def create_publication(
     name: str, all_tables: bool, tables: Sequence[Composable], operations: Iterable[str]
 ) -> Composable:
-    statement = sql.SQL("CREATE PUBLICATION {}").format(sql.Identifier(name))
+    text = sql.SQL("CREATE PUBLICATION {}").format(sql.Identifier(name))
     if all_tables:
-        statement += sql.SQL(" FOR ALL TABLES")
+        text += sql.SQL(" FOR ALL TABLES")
     elif tables:
-        statement += sql.SQL(" FOR TABLE {}").format(sql.SQL(", ").join(tables))
-    return statement + sql.SQL(" WITH ({});").format(publish_option(operations))
+        text += sql.SQL(" FOR TABLE {}").format(sql.SQL(", ").join(tables))
+    return statement("CreatePublicationStmt", None, text + sql.SQL(" WITH ({});").format(publish_option(operations)))
 
 
 def publication_ddl(name: str, spec: PublicationSpec) -> Composable:
@@ -502,8 +640,9 @@ def publication_ddl(name: str, spec: PublicationSpec) -> Composable:
 
 
 def alter_publication(name: str, action: str, *args: Composable) -> Composable:
-    return sql.SQL("ALTER PUBLICATION {} ").format(sql.Identifier(name)) + sql.SQL(action + ";").format(*args)
+    text = sql.SQL("ALTER PUBLICATION {} ").format(sql.Identifier(name)) + sql.SQL(action + ";").format(*args)
+    return statement("AlterPublicationStmt", None, text)
 
 
 def drop_publication(name: str) -> Composable:
-    return sql.SQL("DROP PUBLICATION IF EXISTS {};").format(sql.Identifier(name))
+    return statement("DropStmt", None, sql.SQL("DROP PUBLICATION IF EXISTS {};").format(sql.Identifier(name)))

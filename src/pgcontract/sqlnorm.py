@@ -8,14 +8,18 @@ deparsed text (``format_type``, ``pg_get_expr``). So ``timestamptz`` equals ``ti
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import pglast
+import pglast.ast
 from pglast import parser
 
 from pgcontract.names import DEFAULT_SCHEMA, QualifiedName
+from pgcontract.sqlsafe import UnsafeFragment, check_fragment
 
 
 class InvalidSql(ValueError):
@@ -238,6 +242,9 @@ def parse_type(text: str) -> SqlType:
     type_name = cast["typeName"]
     names = [n["String"]["sval"] for n in type_name["names"]]
     mods = tuple(_typmod_text(m) for m in type_name.get("typmods", []))
+    if not all(_TYPMOD.fullmatch(m) for m in mods):
+        # Modifiers reach DDL as text: only numbers and plain words (varchar(50), geometry(Point,4326)).
+        raise InvalidSql(f"not a type: {text!r} (a type modifier is a number or a plain word)")
     is_array = bool(type_name.get("arrayBounds"))
     schema: str | None
     if len(names) == 2 and names[0] == "pg_catalog":
@@ -254,6 +261,9 @@ def parse_type(text: str) -> SqlType:
     if schema == "pg_catalog" and name == "bpchar" and _explicit_bpchar(text):
         mods = mods if type_name.get("typmods") else ()
     return SqlType(schema, name, mods, is_array)
+
+
+_TYPMOD = re.compile(r"-?[0-9]+(\.[0-9]+)?|[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _explicit_bpchar(text: str) -> bool:
@@ -359,11 +369,16 @@ class _Canonicalizer:
 
     def _SelectStmt(self, body: dict[str, Any]) -> Any:  # noqa: N802
         items: list[tuple[str, QualifiedName]] = []
-        for item in body.get("fromClause", []):
+        pending = list(body.get("fromClause", []))
+        while pending:
+            item = pending.pop(0)
             rv = item.get("RangeVar")
             if rv is not None:
                 rel = QualifiedName(rv.get("schemaname", DEFAULT_SCHEMA), rv["relname"])
                 items.append((rv.get("alias", {}).get("aliasname", rv["relname"]), rel))
+            join = item.get("JoinExpr")
+            if join is not None:  # a view's query joins: both sides name columns
+                pending += [join[side] for side in ("larg", "rarg") if side in join]
         self.scopes.append(_Scope(items))
         try:
             out = {}
@@ -431,10 +446,47 @@ def normalize_expr(text: str, table: QualifiedName | None = None, columns_of: Co
     return canonical_expr(text, table, columns_of)[0]
 
 
+def _parse_query(text: str) -> Any:
+    if not text or not text.strip():
+        raise InvalidSql("empty query")
+    statement = _parse_stmt(text)
+    if "SelectStmt" not in statement or "intoClause" in statement["SelectStmt"]:
+        raise InvalidSql("not a single SELECT (or VALUES) query")
+    return statement
+
+
+def check_query(text: str) -> None:
+    """Raise ``InvalidSql`` unless ``text`` parses as exactly one query (a view's definition)."""
+    _parse_query(text)
+
+
+def normalize_query(text: str, columns_of: ColumnsOf = _no_columns) -> str:
+    """A canonical, comparable form of a query (a view's definition), as ``normalize_expr`` of an expression:
+    layout, casts of constants, default schemas and the way columns are qualified do not count."""
+    walker = _Canonicalizer(None, columns_of)
+    return json.dumps(walker.walk(_parse_query(text)), sort_keys=True, separators=(",", ":"))
+
+
+def deparsed_expr(text: str) -> str:
+    """One expression as PostgreSQL's parser read it, printed again (comments and layout gone)."""
+    from pglast.stream import RawStream
+
+    check_expr(text)
+    statement = pglast.parse_sql(f"SELECT {text}")[0].stmt
+    assert isinstance(statement, pglast.ast.SelectStmt)
+    assert statement.targetList
+    return str(RawStream()(statement.targetList[0].val))
+
+
 def check_expr(text: str) -> None:
-    """Raise ``InvalidSql`` unless ``text`` parses as one SQL expression."""
+    """Raise ``InvalidSql`` unless ``text`` is exactly one SQL expression, safe to paste into a statement
+    (no comment, ``;`` or ambiguous string: ``sqlsafe.fragment_problem``)."""
     if not text or not text.strip():
         raise InvalidSql("empty expression")
+    try:
+        check_fragment(text)
+    except UnsafeFragment as exc:
+        raise InvalidSql(str(exc)) from None
     _parse_expression(text)
 
 

@@ -14,6 +14,7 @@ from psycopg.rows import dict_row
 
 from pgcontract.catalog.privileges import Privileges, build_privileges
 from pgcontract.catalog.publications import Extension, Publication, build_extensions, build_publications
+from pgcontract.catalog.triggers import Trigger, trigger_from_row
 from pgcontract.connect import DEFAULT_LIMITS, SessionLimits, read_only
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import QualifiedName
@@ -32,6 +33,7 @@ QUERY_FILES = (
     "views",
     "functions",
     "roles",
+    "triggers",
     "privileges",
     "extensions",
     "publications",
@@ -120,6 +122,26 @@ class View:
     security_invoker: bool
     readers: frozenset[str]
     rls_tables: tuple[str, ...]
+    security_barrier: bool = False
+    check_option: str | None = None  # local, cascaded
+    definition: str = ""  # pg_get_viewdef, without the final semicolon
+    columns: tuple[tuple[str, str], ...] = ()  # (name, type)
+    owner: str = ""
+    grants: tuple[tuple[str, frozenset[str]], ...] = ()  # (grantee, privileges), the owner's included
+    reads: tuple[QualifiedName, ...] = ()  # relations the query reads
+    indexes: tuple[Index, ...] = ()  # of a materialized view
+
+    @property
+    def materialized(self) -> bool:
+        return self.kind == "m"
+
+    @property
+    def grant_map(self) -> dict[str, frozenset[str]]:
+        return dict(self.grants)
+
+    @property
+    def index_map(self) -> dict[str, Index]:
+        return {index.name: index for index in self.indexes}
 
 
 @dataclass(frozen=True)
@@ -246,6 +268,7 @@ class Snapshot:
     views: list[View] = field(default_factory=list)
     functions: list[Function] = field(default_factory=list)
     roles: dict[str, Role] = field(default_factory=dict)
+    triggers: list[Trigger] = field(default_factory=list)
     privileges: Privileges = field(default_factory=Privileges)
     extensions: dict[str, Extension] = field(default_factory=dict)
     publications: dict[str, Publication] = field(default_factory=dict)
@@ -352,24 +375,28 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
                 definition=row["definition"],
             )
         )
+    view_indexes: dict[QualifiedName, list[Index]] = {}
     for row in rows["indexes"]:
         table = tables.get(_qn(row))
+        index = Index(
+            name=row["name"],
+            unique=row["is_unique"],
+            primary=row["is_primary"],
+            method=row["method"],
+            key_columns=tuple(row["key_columns"]),
+            key_texts=tuple(row["key_texts"]),
+            key_desc=tuple(row["key_desc"]),
+            key_nulls_first=tuple(row["key_nulls_first"]),
+            key_opclasses=tuple(row["key_opclasses"]),
+            include=tuple(row["include"]),
+            predicate=row["predicate"],
+            valid=row["valid"],
+            definition=row["definition"],
+        )
         if table is not None:
-            table.indexes[row["name"]] = Index(
-                name=row["name"],
-                unique=row["is_unique"],
-                primary=row["is_primary"],
-                method=row["method"],
-                key_columns=tuple(row["key_columns"]),
-                key_texts=tuple(row["key_texts"]),
-                key_desc=tuple(row["key_desc"]),
-                key_nulls_first=tuple(row["key_nulls_first"]),
-                key_opclasses=tuple(row["key_opclasses"]),
-                include=tuple(row["include"]),
-                predicate=row["predicate"],
-                valid=row["valid"],
-                definition=row["definition"],
-            )
+            table.indexes[index.name] = index
+        else:  # a materialized view's
+            view_indexes.setdefault(_qn(row), []).append(index)
     for row in rows["policies"]:
         table = tables.get(_qn(row))
         if table is not None:
@@ -388,16 +415,7 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
         elif table is not None:
             table.column_grants.setdefault(row["grantee"], {})[row["column"]] = frozenset(row["privileges"])
     enums = {QualifiedName(r["schema"], r["name"]): tuple(r["labels"]) for r in rows["enums"]}
-    views = [
-        View(
-            QualifiedName(r["schema"], r["name"]),
-            r["kind"],
-            r["security_invoker"],
-            frozenset(r["readers"]),
-            tuple(r["rls_tables"]),
-        )
-        for r in rows["views"]
-    ]
+    views = [_view(r, view_indexes) for r in rows["views"]]
     functions = [
         Function(
             name=QualifiedName(r["schema"], r["name"]),
@@ -437,4 +455,25 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
         privileges=build_privileges(rows["privileges"]),
         extensions=build_extensions(rows["extensions"]),
         publications=build_publications(rows["publications"]),
+        triggers=[trigger_from_row(r) for r in rows["triggers"]],
+    )
+
+
+def _view(row: Mapping[str, Any], indexes: dict[QualifiedName, list[Index]]) -> View:
+    name = QualifiedName(row["schema"], row["name"])
+    grants = (grant.rpartition("=") for grant in row["grants"])
+    return View(
+        name,
+        row["kind"],
+        row["security_invoker"],
+        frozenset(row["readers"]),
+        tuple(row["rls_tables"]),
+        security_barrier=row["security_barrier"],
+        check_option=row["check_option"],
+        definition=row["definition"].strip().rstrip(";").strip(),
+        columns=tuple(zip(row["column_names"], row["column_types"], strict=True)),
+        owner=row["owner"],
+        grants=tuple(sorted((grantee, frozenset(privileges.split(","))) for grantee, _, privileges in grants)),
+        reads=tuple(sorted(QualifiedName(schema, relation) for schema, relation in row["reads"])),
+        indexes=tuple(indexes.get(name, ())),
     )

@@ -9,7 +9,14 @@ from pgcontract.checks.base import Context, finding, fix, member
 from pgcontract.contract.model import Column, Table
 from pgcontract.findings import Finding, Fix, Hazard, Kind
 from pgcontract.names import QualifiedName
-from pgcontract.sqlgen import add_column, alter_column, alter_table, restart_identity_after_max, set_type
+from pgcontract.sqlgen import (
+    add_column,
+    alter_column,
+    alter_table,
+    expression,
+    restart_identity_after_max,
+    set_type,
+)
 from pgcontract.sqlnorm import parse_type
 
 K = Kind.COLUMNS
@@ -65,7 +72,7 @@ def _compare(ctx: Context, name: QualifiedName, column_name: str, column: Column
         if column.default is None:
             repair = fix(alter_column(name, column_name, "DROP DEFAULT"))
         else:
-            repair = fix(alter_column(name, column_name, "SET DEFAULT {}", sql.SQL(column.default)))
+            repair = fix(alter_column(name, column_name, "SET DEFAULT {}", expression(column.default)))
         text = "default is missing" if found.default is None else "default differs"
         differences.append(("column.default", text, column.default, found.default, repair))
     if column.identity is not None and column.identity != found.identity:

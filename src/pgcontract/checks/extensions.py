@@ -8,6 +8,7 @@ import re
 
 from psycopg import sql
 
+from pgcontract import sqlsafe
 from pgcontract.checks.base import Context, finding, fix
 from pgcontract.contract.model import ExtensionSpec
 from pgcontract.findings import Finding, Hazard, Kind
@@ -50,9 +51,8 @@ def check_extension(ctx: Context, name: str, spec: ExtensionSpec) -> list[Findin
         ]
     out: list[Finding] = []
     if spec.in_schema is not None and found.schema != spec.in_schema:
-        statement = sql.SQL("ALTER EXTENSION {} SET SCHEMA {};").format(
-            sql.Identifier(name), sql.Identifier(spec.in_schema)
-        )
+        text = sql.SQL("ALTER EXTENSION {} SET SCHEMA {};").format(sql.Identifier(name), sql.Identifier(spec.in_schema))
+        statement = sqlsafe.statement("AlterObjectSchemaStmt", None, text)
         out.append(
             finding(
                 "extension.schema",
@@ -66,7 +66,8 @@ def check_extension(ctx: Context, name: str, spec: ExtensionSpec) -> list[Findin
             )
         )
     if spec.min_version is not None and not at_least(found.version, spec.min_version):
-        statement = sql.SQL("ALTER EXTENSION {} UPDATE;").format(sql.Identifier(name))
+        text = sql.SQL("ALTER EXTENSION {} UPDATE;").format(sql.Identifier(name))
+        statement = sqlsafe.statement("AlterExtensionStmt", None, text)
         out.append(
             finding(
                 "extension.version",

@@ -246,8 +246,8 @@ def load_contract(path: Path | str) -> Contract:
                 1,
                 1,
                 "",
-                "the contract declares nothing to check (no tables, enums, roles, functions, privileges,"
-                " extensions or publications):"
+                "the contract declares nothing to check (no tables, enums, roles, functions, views, triggers,"
+                " privileges, extensions or publications):"
                 " a check against it could never fail",
             )
         )
@@ -262,6 +262,8 @@ def _declares_something(contract: Contract) -> bool:
         or contract.enums
         or contract.roles
         or contract.functions
+        or contract.views
+        or contract.triggers
         or contract.privileges
         or contract.extensions
         or contract.publications
@@ -339,6 +341,8 @@ def _validation_issue(doc: _Document, err: Any) -> ContractIssue:
     message = message.removeprefix("Value error, ")
     if kind not in ("value_error", "assertion_error") and "input" in err:
         message += f" (got {_short_repr.repr(err['input'])})"
+    if loc and loc[-1] == "[key]":  # pydantic's marker for a mapping key that is invalid: point at the key
+        return doc.issue(loc[:-1], message, key=True)
     return doc.issue(loc, message)
 
 
@@ -405,6 +409,9 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
     auth_doc: _Document | None = None
     roles: dict[str, tuple[_Document, Any]] = {}
     functions: dict[tuple[QualifiedName, tuple[Any, ...]], tuple[_Document, str, Any]] = {}
+    views: dict[QualifiedName, tuple[_Document, str, Any]] = {}
+    triggers: dict[QualifiedName, tuple[str, dict[str, Any]]] = {}
+    trigger_docs: dict[tuple[QualifiedName, str], _Document] = {}
     named: dict[str, dict[str, tuple[_Document, Any]]] = {"extensions": {}, "publications": {}}
     schema_grants: dict[str, tuple[_Document, Any]] = {}
     defaults: dict[Any, tuple[_Document, Any]] = {}
@@ -457,6 +464,23 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
                 where = functions[name, types][0].file
                 issues.append(doc.issue(("functions", key), f"function {key} is also defined in {where}", key=True))
             functions[name, types] = (doc, key, function)
+        for key, view in contract.views.items():
+            name = QualifiedName.parse(key)
+            if name in views:
+                issues.append(
+                    doc.issue(("views", key), f"view {name} is also defined in {views[name][0].file}", key=True)
+                )
+            views[name] = (doc, key, view)
+        for key, table_triggers in contract.triggers.items():
+            name = QualifiedName.parse(key)
+            merged_triggers = triggers.setdefault(name, (key, {}))[1]
+            for trigger_name, trigger in table_triggers.items():
+                if (name, trigger_name) in trigger_docs:
+                    where = trigger_docs[name, trigger_name].file
+                    message = f"trigger {trigger_name} on {name} is also defined in {where}"
+                    issues.append(doc.issue(("triggers", key, trigger_name), message, key=True))
+                trigger_docs[name, trigger_name] = doc
+                merged_triggers[trigger_name] = trigger
         if contract.auth is not None:
             if auth_doc is not None:
                 issues.append(doc.issue(("auth",), f"auth is also defined in {auth_doc.file}"))
@@ -468,6 +492,8 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
         lints=lints,
         roles={key: role for key, (_, role) in roles.items()},
         functions={key: function for _, key, function in functions.values()},
+        views={key: view for _, key, view in views.values()},
+        triggers=dict(triggers.values()),
         extensions={key: value for key, (_, value) in named["extensions"].items()},
         publications={key: value for key, (_, value) in named["publications"].items()},
         privileges=Privileges(

@@ -19,7 +19,8 @@ from pgcontract.contract.template import check_template
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import InvalidName, QualifiedName, split_reference
 from pgcontract.routines import Parameter, input_types, parse_arguments, same_types, split_signature
-from pgcontract.sqlnorm import InvalidSql, check_expr, parse_type
+from pgcontract.sqlnorm import InvalidSql, check_expr, check_query, parse_type
+from pgcontract.sqlsafe import UnsafeFragment, check_fragment, check_returns
 
 
 class Model(BaseModel):
@@ -39,15 +40,27 @@ def _is_expression(text: str) -> str:
     try:
         check_expr(text)
     except InvalidSql as exc:
-        raise ValueError(f"not a valid SQL expression: {text!r} ({exc})") from None
+        raise ValueError(f"not a valid SQL expression: {text!r} (expected a single SQL expression: {exc})") from None
     return text
 
 
 def _is_type(text: str) -> str:
     try:
+        check_fragment(text)
         parse_type(text)
-    except InvalidSql:
-        raise ValueError(f"not a valid PostgreSQL type: {text!r}") from None
+    except (InvalidSql, UnsafeFragment) as exc:
+        raise ValueError(f"not a valid PostgreSQL type: {text!r} (expected a single SQL type: {exc})") from None
+    return text
+
+
+def _is_result_type(text: str) -> str:
+    try:
+        check_returns(text)
+    except UnsafeFragment as exc:
+        raise ValueError(
+            f"not a valid result type: {text!r} (expected a single type as RETURNS takes it,"
+            f" e.g. boolean, setof uuid, trigger, table (a int): {exc})"
+        ) from None
     return text
 
 
@@ -69,6 +82,7 @@ def _is_reference(text: str) -> str:
 
 SqlExpr = Annotated[str, BeforeValidator(_sql_text), AfterValidator(_is_expression)]
 TypeName = Annotated[str, AfterValidator(_is_type)]
+ResultType = Annotated[str, AfterValidator(_is_result_type)]
 TableName = Annotated[str, AfterValidator(_is_qualified_name)]
 Reference = Annotated[str, AfterValidator(_is_reference)]
 Identifier = Annotated[str, Field(min_length=1, max_length=63)]
@@ -222,6 +236,9 @@ class Membership(Model):
     table: TableName = Field(description="the membership table, e.g. public.memberships")
     tenant: Identifier = Field(description="its column holding the tenant id, e.g. org_id")
     user: Identifier = Field(description="its column holding the user id, e.g. user_id")
+    role: Identifier | None = Field(
+        None, description="its column holding the member's role (an enum or text), for `allow` per role"
+    )
 
 
 class Isolation(Model):
@@ -235,14 +252,26 @@ class Isolation(Model):
         None, description="foreign-key column(s) to the parent row whose owner owns this row, e.g. thread_id"
     )
     membership: Membership | None = Field(None, description="the owner column holds a tenant users reach this way")
-    public_read: bool = Field(False, description="everyone, anonymous callers included, may read every row")
+    public_read: bool = Field(False, description="the same as 'read: anon' (kept for older contracts)")
+    read: Literal["anon", "authenticated", "members"] | None = Field(
+        None,
+        description="who may read every row: anon (everyone, anonymous callers included), authenticated (any "
+        "signed-in user, not anonymous callers) or members (only the row's owner; the default)",
+    )
+    protected: list[Identifier] = Field(
+        default_factory=list,
+        description="columns a user may not change on own rows (role, primary_owner_user_id): changing them is "
+        "privilege escalation",
+    )
     cross_owner: list[Identifier] = Field(
         default_factory=list,
         description="foreign-key columns that may point at other owners' rows (e.g. a comment on someone's post); "
         "every other foreign key to an owned table must stay within the row's owner",
     )
-    allow: list[Command] | None = Field(
-        None, description="what a user may do to own rows (default: what the contract's policies grant, else all)"
+    allow: list[Command] | dict[Identifier, list[Command]] | None = Field(
+        None,
+        description="exactly what a user may do to own rows (default: what the contract's policies grant, else "
+        "all); a command left out must be refused. Per membership role: {owner: [select, update], member: [select]}",
     )
     values: dict[Identifier, SeedValue] = Field(
         default_factory=dict,
@@ -254,11 +283,22 @@ class Isolation(Model):
     def _one_ownership(self) -> Isolation:
         if self.owner is not None and self.via is not None:
             raise ValueError("give either 'owner' or 'via', not both")
-        if self.owner is None and self.via is None and not self.public_read:
-            raise ValueError("give 'owner' (a column) or 'via' (foreign-key columns), or 'public_read: true'")
+        if self.public_read and self.read not in (None, "anon"):
+            raise ValueError(f"'public_read: true' means 'read: anon', not 'read: {self.read}': give one of them")
+        if self.owner is None and self.via is None and self.readers == "members":
+            raise ValueError("give 'owner' (a column) or 'via' (foreign-key columns), or 'read: anon|authenticated'")
         if self.membership is not None and self.owner is None:
             raise ValueError("'membership' needs 'owner': the column holding the tenant id")
+        if isinstance(self.allow, dict) and (self.membership is None or self.membership.role is None):
+            raise ValueError("'allow' per role needs 'membership' with 'role': the membership table's role column")
         return self
+
+    @property
+    def readers(self) -> Literal["anon", "authenticated", "members"]:
+        """Who may read every row of the table, not only own rows."""
+        if self.read is not None:
+            return self.read
+        return "anon" if self.public_read else "members"
 
 
 class Table(Model):
@@ -364,7 +404,7 @@ class FunctionSpec(Model):
         description="the full argument list, as pg_get_function_arguments prints it: modes (IN, OUT, INOUT, "
         "VARIADIC), names, types and DEFAULTs; left out: the key's list, and only the input types are checked",
     )
-    returns: str | None = Field(
+    returns: ResultType | None = Field(
         None, description="the result type, as in RETURNS (boolean, setof uuid, TABLE(id uuid), trigger, ...)"
     )
     language: str = "sql"
@@ -398,6 +438,7 @@ class FunctionSpec(Model):
                 parse_arguments(self.arguments)
             except InvalidSql as exc:
                 raise ValueError(str(exc)) from None
+            _safe_arguments(self.arguments)
         return self
 
     def parameters(self, key_arguments: str) -> tuple[Parameter, ...]:
@@ -416,8 +457,92 @@ def function_signature(text: str) -> tuple[QualifiedName, tuple[str, ...], str]:
 
 
 def _is_signature(text: str) -> str:
-    function_signature(text)
+    _, _, arguments = function_signature(text)
+    _safe_arguments(arguments)
     return text
+
+
+def _safe_arguments(text: str) -> None:
+    """An argument list reaches DDL deparsed from its parse (``routines``); a comment, ``;`` or ambiguous
+    string in it is refused all the same, as in every other field that is SQL."""
+    try:
+        check_fragment(text)
+    except UnsafeFragment as exc:
+        raise ValueError(f"expected schema.name(argument types); not an argument list: {exc}") from None
+
+
+def _function_name(value: Any) -> Any:
+    """``public.handle_new_user`` or ``public.handle_new_user()``: a trigger function takes no declared arguments."""
+    return value[:-2].rstrip() if isinstance(value, str) and value.endswith("()") else value
+
+
+TriggerEvent = Literal["insert", "update", "delete", "truncate"]
+
+
+class TriggerSpec(Model):
+    """A trigger, compared whole as its CREATE TRIGGER would make it (a left-out attribute is the DDL default)."""
+
+    timing: Literal["before", "after", "instead of"]
+    events: list[TriggerEvent] = Field(min_length=1, description="insert, update, delete, truncate")
+    columns: list[Identifier] = Field(default_factory=list, description="UPDATE OF these columns")
+    for_each: Literal["row", "statement"] = "statement"
+    function: Annotated[str, BeforeValidator(_function_name), AfterValidator(_is_qualified_name)] = Field(
+        description="the trigger function, schema.name"
+    )
+    arguments: list[str] = Field(default_factory=list, description="the function's arguments (string literals)")
+    when: SqlExpr | None = Field(None, description="WHEN condition, e.g. old.email IS DISTINCT FROM new.email")
+    old_table: Identifier | None = Field(None, description="REFERENCING OLD TABLE AS ...")
+    new_table: Identifier | None = Field(None, description="REFERENCING NEW TABLE AS ...")
+    enabled: bool | Literal["replica", "always"] = Field(
+        True, description="true (fires in normal sessions), false (DISABLE), replica or always (ENABLE REPLICA/ALWAYS)"
+    )
+
+    @model_validator(mode="after")
+    def _fits_events(self) -> TriggerSpec:
+        if self.columns and "update" not in self.events:
+            raise ValueError("'columns' (UPDATE OF) needs the update event")
+        if self.timing == "instead of" and self.for_each != "row":
+            raise ValueError("an INSTEAD OF trigger is FOR EACH ROW")
+        return self
+
+    @cached_property
+    def function_name(self) -> QualifiedName:
+        return QualifiedName.parse(self.function)
+
+
+def _is_query(text: str) -> str:
+    text = text.strip().rstrip(";").rstrip()  # pg_get_viewdef ends its text with one
+    try:
+        check_fragment(text)
+        check_query(text)
+    except (InvalidSql, UnsafeFragment) as exc:
+        raise ValueError(f"not a single query: {exc}") from None
+    return text
+
+
+class ViewSpec(Model):
+    """A view or materialized view. ``definition`` is compared after normalisation (layout, casts of
+    constants, how columns are qualified do not count); an attribute left out is the DDL default, except
+    ``definition``, ``columns`` and ``grants``, which are checked only when given."""
+
+    materialized: bool = False
+    definition: Annotated[str, AfterValidator(_is_query)] | None = Field(
+        None, description="the query (one SELECT or VALUES); `pgcontract sql` needs it"
+    )
+    columns: dict[Identifier, TypeName] | None = Field(None, description="the output columns in order: name -> type")
+    security_invoker: bool = Field(False, description="runs with the caller's rights and RLS (PostgreSQL 15+)")
+    security_barrier: bool = False
+    check_option: Literal["local", "cascaded"] | None = Field(None, description="WITH ... CHECK OPTION")
+    grants: dict[Identifier, list[Privilege]] | None = Field(None, description="role -> exactly these privileges")
+    indexes: dict[Identifier, Index] = Field(default_factory=dict, description="a materialized view's indexes")
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> ViewSpec:
+        if self.materialized and (self.security_invoker or self.security_barrier or self.check_option):
+            raise ValueError("a materialized view has no security_invoker, security_barrier or check_option")
+        if self.indexes and not self.materialized:
+            raise ValueError("only a materialized view has indexes")
+        return self
 
 
 SchemaPrivilege = Literal["usage", "create"]
@@ -560,6 +685,11 @@ class Contract(Model):
     functions: dict[Annotated[str, AfterValidator(_is_signature)], FunctionSpec] = Field(
         default_factory=dict, description="functions the schema relies on, by signature: public.is_member(uuid)"
     )
+    views: dict[TableName, ViewSpec] = Field(default_factory=dict, description="views and materialized views")
+    triggers: dict[TableName, dict[Identifier, TriggerSpec]] = Field(
+        default_factory=dict,
+        description="table (or view) -> trigger name -> trigger; any table, auth.users included",
+    )
     lints: dict[str, Annotated[LintSetting, BeforeValidator(_lint_shorthand)]] = Field(
         default_factory=dict, description="lint rule id -> level (error, warning, info) or ignore"
     )
@@ -599,10 +729,20 @@ class Contract(Model):
         return out
 
     @cached_property
+    def view_map(self) -> dict[QualifiedName, ViewSpec]:
+        return {QualifiedName.parse(k): v for k, v in self.views.items()}
+
+    @cached_property
+    def trigger_map(self) -> dict[QualifiedName, dict[str, TriggerSpec]]:
+        return {QualifiedName.parse(k): v for k, v in self.triggers.items()}
+
+    @cached_property
     def schemas(self) -> frozenset[str]:
         """Schemas a snapshot must read: of tables, enums, tables that foreign keys and memberships
         reference, and ``auth`` under Supabase auth (test users are rows of ``auth.users``)."""
         names = set(self.table_map) | set(self.enum_map) | {name for name, _ in self.function_map}
+        names |= set(self.view_map) | set(self.trigger_map)
+        names.update(t.function_name for triggers in self.trigger_map.values() for t in triggers.values())
         for table in self.table_map.values():
             names.update(fk.target[0] for fk in table.foreign_keys)
             if table.isolation is not None and table.isolation.membership is not None:

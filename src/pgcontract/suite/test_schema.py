@@ -20,6 +20,8 @@ __all__ = [
     "test_enums",
     "test_functions",
     "test_roles",
+    "test_views",
+    "test_triggers",
     "test_privileges",
     "test_extensions",
     "test_publications",
@@ -72,6 +74,19 @@ def test_functions(subject: str, run: TargetRun) -> None:
 def test_roles(subject: str, run: TargetRun) -> None:
     """Each role the database must have, with its login, BYPASSRLS and memberships."""
     assert_clean(run.findings(), subject, Kind.ROLES)
+
+
+@pytest.mark.pgcontract(Kind.VIEWS)
+def test_views(subject: str, run: TargetRun) -> None:
+    """Each view or materialized view: query, columns, security_invoker, security_barrier, check option,
+    grants, a materialized view's indexes."""
+    assert_clean(run.findings(), subject, Kind.VIEWS)
+
+
+@pytest.mark.pgcontract(Kind.TRIGGERS)
+def test_triggers(subject: str, run: TargetRun) -> None:
+    """Each trigger on the table: timing, events, columns, FOR EACH, WHEN, function and arguments, state."""
+    assert_clean(run.findings(), subject, Kind.TRIGGERS)
 
 
 @pytest.mark.pgcontract(Kind.PRIVILEGES)
