@@ -13,9 +13,11 @@ from typing import Any
 import yaml
 
 from pgcontract.catalog.snapshot import Function, Snapshot, Table
+from pgcontract.catalog.typekinds import CompositeType, Domain, Sequence, owned_by_text
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import PLATFORM_SCHEMAS, QualifiedName
-from pgcontract.sqlnorm import parse_type
+from pgcontract.seqoptions import non_defaults
+from pgcontract.sqlnorm import InvalidSql, parse_type
 
 
 class Flow(dict[str, Any]):
@@ -153,6 +155,61 @@ def _table(table: Table) -> dict[str, Any]:
     return out
 
 
+def _short_type(text: str) -> str:
+    try:
+        return parse_type(text).short
+    except InvalidSql:
+        return text
+
+
+def _domain(domain: Domain) -> dict[str, Any]:
+    """What differs from CREATE DOMAIN's defaults: a domain is compared whole."""
+    out: dict[str, Any] = {"type": _short_type(domain.type)}
+    if domain.not_null:
+        out["nullable"] = False
+    if domain.default is not None:
+        out["default"] = domain.default
+    if domain.checks:
+        out["checks"] = dict(domain.checks)
+    return out
+
+
+def _composite_type(composite: CompositeType) -> dict[str, Any]:
+    attributes: dict[str, Any] = {}
+    for a in composite.attributes:
+        type_text = _short_type(a.type)
+        attributes[a.name] = type_text if a.collation is None else Flow(type=type_text, collation=a.collation)
+    return {"attributes": attributes}
+
+
+def _sequence(sequence: Sequence) -> Flow:
+    out = Flow(type=sequence.options.type, **non_defaults(sequence.options))
+    owner = owned_by_text(sequence.owned_by)
+    if owner is not None:
+        out["owned_by"] = owner
+    return out
+
+
+def _typed_sections(snapshot: Snapshot, wanted: set[str]) -> dict[str, Any]:
+    sections = {
+        "domains": {str(n): _domain(d) for n, d in sorted(snapshot.domains.items()) if n.schema in wanted},
+        "composite_types": {
+            str(n): _composite_type(c) for n, c in sorted(snapshot.composite_types.items()) if n.schema in wanted
+        },
+        "sequences": {str(n): _sequence(q) for n, q in sorted(snapshot.sequences.items()) if n.schema in wanted},
+    }
+    return {key: entries for key, entries in sections.items() if entries}
+
+
+def _identity_options(snapshot: Snapshot, tables: dict[str, Any]) -> None:
+    """An identity column's sequence options, where they differ from the defaults."""
+    for (table, column), sequence in snapshot.identity_sequences.items():
+        spec = tables.get(str(table), {}).get("columns", {}).get(column)
+        options = non_defaults(sequence.options)
+        if spec is not None and options:
+            spec["identity_options"] = Flow(options)
+
+
 def app_schemas(snapshot: Snapshot, schemas: list[str] | None) -> set[str]:
     if schemas:
         return set(schemas)
@@ -169,6 +226,7 @@ def contract_from_snapshot(snapshot: Snapshot, schemas: list[str] | None = None)
         for name, table in sorted(snapshot.tables.items())
         if name.schema in wanted and table.in_scope
     }
+    _identity_options(snapshot, out["tables"])
     enums = {str(name): list(labels) for name, labels in sorted(snapshot.enums.items()) if name.schema in wanted}
     if enums:
         out["enums"] = enums
@@ -179,6 +237,7 @@ def contract_from_snapshot(snapshot: Snapshot, schemas: list[str] | None = None)
     }
     if functions:
         out["functions"] = functions
+    out.update(_typed_sections(snapshot, wanted))
     return out
 
 

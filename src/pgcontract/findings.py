@@ -37,6 +37,9 @@ class Kind(StrEnum):
     ENUMS = "enums"
     FUNCTIONS = "functions"
     ROLES = "roles"
+    DOMAINS = "domains"
+    COMPOSITE_TYPES = "composite_types"
+    SEQUENCES = "sequences"
     ISOLATION = "isolation"  # dynamic RLS tests
     LINTS = "lints"
 
@@ -50,6 +53,9 @@ CATEGORY = {
     Kind.ENUMS: "schema",
     Kind.FUNCTIONS: "schema",
     Kind.ROLES: "schema",
+    Kind.DOMAINS: "schema",
+    Kind.COMPOSITE_TYPES: "schema",
+    Kind.SEQUENCES: "schema",
     Kind.POLICIES: "rls-static",
     Kind.ISOLATION: "rls-isolation",
     Kind.LINTS: "lints",
