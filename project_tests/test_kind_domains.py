@@ -240,3 +240,22 @@ def test_a_domain_calling_a_function_is_created_after_it_and_functions_taking_it
     text = contract_ddl(contract)
     assert text.index('FUNCTION "public"."ok"') < text.index('CREATE DOMAIN "public"."checked"')
     assert text.index('CREATE DOMAIN "public"."checked"') < text.index('FUNCTION "public"."use"')
+
+
+@pytest.mark.parametrize(
+    ("contract", "message"),
+    [
+        ("domains:\n  public.d: {type: text, checks: {c: \"VALUE <> '') OR (true\"}}\n", "not a valid SQL expression"),
+        ("domains:\n  public.d: {type: 'text; DROP TABLE x'}\n", "not a valid PostgreSQL type"),
+        ("domains:\n  public.d: {type: text, default: '1; DROP TABLE x'}\n", "not a valid SQL expression"),
+        ("sequences:\n  public.s: {type: numeric}\n", "a sequence is smallint, integer or bigint"),
+        ("sequences:\n  public.s: {owned_by: public.t}\n", "expected schema.table.column"),
+        ("composite_types:\n  public.t: {attributes: {a: {type: text, collation: a.b.c}}}\n", "expected collation"),
+    ],
+)
+def test_sql_in_a_type_section_must_be_one_node_of_its_kind(contract: str, message: str, tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(contract, encoding="utf-8")
+    result = run_cli("sql", "--contract", str(path))
+    assert result.returncode == 2
+    assert message in result.stderr
