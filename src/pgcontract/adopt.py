@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
+from pglast import parser
 
 from pgcontract.catalog.snapshot import Function, Snapshot, Table
 from pgcontract.catalog.typekinds import CompositeType, Domain, Sequence, owned_by_text
@@ -162,15 +163,33 @@ def _short_type(text: str) -> str:
         return text
 
 
+def _escape_strings(text: str) -> str:
+    """Catalog SQL (deparsed under standard_conforming_strings = on) as a contract accepts it: a plain '...'
+    string holding a backslash (a regular expression's \\s) written as the same E'...' string."""
+    if "\\" not in text:
+        return text
+    try:
+        tokens = parser.scan(text)
+    except parser.ParseError:
+        return text
+    out, position = [], 0
+    for token in tokens:
+        raw = text[token.start : token.end + 1]
+        if token.name == "SCONST" and raw.startswith("'") and "\\" in raw:
+            out += [text[position : token.start], "E" + raw.replace("\\", "\\\\")]
+            position = token.end + 1
+    return "".join([*out, text[position:]])
+
+
 def _domain(domain: Domain) -> dict[str, Any]:
     """What differs from CREATE DOMAIN's defaults: a domain is compared whole."""
     out: dict[str, Any] = {"type": _short_type(domain.type)}
     if domain.not_null:
         out["nullable"] = False
     if domain.default is not None:
-        out["default"] = domain.default
+        out["default"] = _escape_strings(domain.default)
     if domain.checks:
-        out["checks"] = dict(domain.checks)
+        out["checks"] = {name: _escape_strings(check) for name, check in domain.checks}
     return out
 
 

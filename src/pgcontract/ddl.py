@@ -42,6 +42,7 @@ from pgcontract.sqlgen import (
     unique_name,
 )
 from pgcontract.sqlnorm import InvalidSql, parse_type
+from pgcontract.sqlsafe import Statements, intended_of, render_checked, verify
 from pgcontract.typesql import create_sequence as create_sequence_with_options
 from pgcontract.typesql import sequence_owner, type_definitions, uses_late_type
 
@@ -113,14 +114,17 @@ _CONSTRAINT_EXISTS = sql.SQL(
 def unless_exists(query: sql.SQL, names: Iterable[str], statement: Composable) -> Composable:
     """A ``DO`` block running ``statement`` only when ``query`` (given the names as literals) finds nothing:
     for DDL that has no IF NOT EXISTS (constraints, types), and for schemas, whose IF NOT EXISTS still
-    needs the CREATE privilege on the database."""
+    needs the CREATE privilege on the database. (The whole script's check cannot see into the block:
+    ``statement`` is checked here.)"""
     condition = sql.SQL("NOT EXISTS ({})").format(query.format(*(sql.Literal(n) for n in names)))
-    body = render(sql.SQL("BEGIN\n  IF {} THEN\n    {}\n  END IF;\nEND").format(condition, statement))
+    inner = sql.SQL(render_checked(statement))
+    body = render(sql.SQL("BEGIN\n  IF {} THEN\n    {}\n  END IF;\nEND").format(condition, inner))
     tag, n = "$pgcontract$", 0
     while tag in body:  # a dollar quote ends only at its exact tag: pick one the body does not contain
         n += 1
         tag = f"$pgcontract{n}$"
-    return sql.Composed([sql.SQL("DO "), sql.SQL(tag), sql.SQL("\n" + body + "\n"), sql.SQL(tag), sql.SQL(";")])
+    block = sql.Composed([sql.SQL("DO "), sql.SQL(tag), sql.SQL("\n" + body + "\n"), sql.SQL(tag), sql.SQL(";")])
+    return Statements([block], [("DoStmt", None)])
 
 
 def table_steps(name: QualifiedName, table: Table, idempotent: bool = False) -> list[Step]:
@@ -203,7 +207,7 @@ def contract_steps(contract: Contract) -> list[Step]:
     return sorted(steps, key=lambda step: step[0])
 
 
-NO_BODY_CHECK = sql.SQL("SET check_function_bodies = off;")
+NO_BODY_CHECK = Statements([sql.SQL("SET check_function_bodies = off;")], [("VariableSetStmt", None)])
 
 
 def type_steps(contract: Contract) -> list[Step]:
@@ -261,5 +265,9 @@ def contract_ddl(contract: Contract) -> str:
         "-- exists (`pgcontract repair` brings a drifted database back). Tables the contract references but does",
         "-- not declare (such as auth.users) must exist. Atomic with: psql --single-transaction -f <file>",
     ]
-    body = with_sections((phase, render(statement)) for phase, statement in contract_steps(contract))
-    return "\n".join([*header, *body]) + "\n"
+    steps = contract_steps(contract)
+    body = with_sections((phase, render(statement)) for phase, statement in steps)
+    text = "\n".join([*header, *body]) + "\n"
+    # The whole script, parsed back, must hold exactly the statements built, in order: nothing the
+    # contract wrote (or a section heading) may add, hide or merge one.
+    return verify(text, [item for _, statement in steps for item in intended_of(statement)])

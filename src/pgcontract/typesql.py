@@ -19,46 +19,51 @@ from pgcontract.contract.model import (
 )
 from pgcontract.names import QualifiedName, split_parts
 from pgcontract.seqoptions import OPTION_ORDER, Options, option_clauses
-from pgcontract.sqlgen import Composable, ident, type_sql
+from pgcontract.sqlgen import Composable, expression, ident, type_sql
 from pgcontract.sqlnorm import InvalidSql, parse_type
+from pgcontract.sqlsafe import Statements, statement
 
 
 def collation_sql(collation: str) -> Composable:
     return sql.SQL("COLLATE {}").format(sql.Identifier(*split_parts(collation)))
 
 
-def _check(constraint: str, expression: str) -> Composable:
-    return sql.SQL("CONSTRAINT {} CHECK ({})").format(sql.Identifier(constraint), sql.SQL(expression))
+def _target(name: QualifiedName) -> str:
+    return f"{name.schema}.{name.name}"
+
+
+def _check(constraint: str, check: str) -> Composable:
+    return sql.SQL("CONSTRAINT {} CHECK {}").format(sql.Identifier(constraint), expression(check))
 
 
 def create_domain(name: QualifiedName, spec: DomainSpec) -> Composable:
     parts: list[Composable] = [sql.SQL("CREATE DOMAIN {} AS {}").format(ident(name), type_sql(spec.type))]
     if spec.default is not None:
-        parts.append(sql.SQL("DEFAULT {}").format(sql.SQL(spec.default)))
+        parts.append(sql.SQL("DEFAULT {}").format(expression(spec.default)))
     if not spec.nullable:
         parts.append(sql.SQL("NOT NULL"))
-    parts += [_check(constraint, expression) for constraint, expression in spec.checks.items()]
-    return sql.SQL("\n  ").join(parts) + sql.SQL(";")
+    parts += [_check(constraint, check) for constraint, check in spec.checks.items()]
+    return statement("CreateDomainStmt", _target(name), sql.SQL("\n  ").join(parts) + sql.SQL(";"))
 
 
-def alter_domain(name: QualifiedName, action: Composable) -> Composable:
-    return sql.SQL("ALTER DOMAIN {} {};").format(ident(name), action)
+def alter_domain(name: QualifiedName, action: Composable) -> Statements:
+    return statement("AlterDomainStmt", _target(name), sql.SQL("ALTER DOMAIN {} {};").format(ident(name), action))
 
 
 def domain_default(name: QualifiedName, default: str | None) -> Composable:
     if default is None:
         return alter_domain(name, sql.SQL("DROP DEFAULT"))
-    return alter_domain(name, sql.SQL("SET DEFAULT {}").format(sql.SQL(default)))
+    return alter_domain(name, sql.SQL("SET DEFAULT {}").format(expression(default)))
 
 
 def domain_not_null(name: QualifiedName, not_null: bool) -> Composable:
     return alter_domain(name, sql.SQL("SET NOT NULL" if not_null else "DROP NOT NULL"))
 
 
-def add_domain_check(name: QualifiedName, constraint: str, expression: str) -> list[Composable]:
+def add_domain_check(name: QualifiedName, constraint: str, check: str) -> list[Composable]:
     """NOT VALID, then VALIDATE (which checks the stored values of every column of the domain)."""
     return [
-        alter_domain(name, sql.SQL("ADD {} NOT VALID").format(_check(constraint, expression))),
+        alter_domain(name, sql.SQL("ADD {} NOT VALID").format(_check(constraint, check))),
         alter_domain(name, sql.SQL("VALIDATE CONSTRAINT {}").format(sql.Identifier(constraint))),
     ]
 
@@ -76,11 +81,12 @@ def _attribute(attribute: str, spec: CompositeAttribute) -> Composable:
 
 def create_composite_type(name: QualifiedName, spec: CompositeTypeSpec) -> Composable:
     attributes = sql.SQL(",\n  ").join(_attribute(a, s) for a, s in spec.attributes.items())
-    return sql.SQL("CREATE TYPE {} AS (\n  {}\n);").format(ident(name), attributes)
+    text = sql.SQL("CREATE TYPE {} AS (\n  {}\n);").format(ident(name), attributes)
+    return statement("CompositeTypeStmt", _target(name), text)
 
 
-def alter_type(name: QualifiedName, action: Composable) -> Composable:
-    return sql.SQL("ALTER TYPE {} {};").format(ident(name), action)
+def alter_type(name: QualifiedName, action: Composable) -> Statements:
+    return statement("AlterTableStmt", _target(name), sql.SQL("ALTER TYPE {} {};").format(ident(name), action))
 
 
 def add_attribute(name: QualifiedName, attribute: str, spec: CompositeAttribute) -> Composable:
@@ -105,26 +111,31 @@ def stated_options(spec: SequenceOptions) -> list[str]:
 
 def create_sequence(name: QualifiedName, spec: SequenceSpec) -> Composable:
     clauses = option_clauses(spec.options, ("type", *OPTION_ORDER))
-    return sql.SQL("CREATE SEQUENCE IF NOT EXISTS {} {};").format(ident(name), sql.SQL(" ").join(clauses))
+    text = sql.SQL("CREATE SEQUENCE IF NOT EXISTS {} {};").format(ident(name), sql.SQL(" ").join(clauses))
+    return statement("CreateSeqStmt", _target(name), text)
 
 
 def alter_sequence(name: QualifiedName, options: Options, which: Sequence[str]) -> Composable:
-    return sql.SQL("ALTER SEQUENCE {} {};").format(ident(name), sql.SQL(" ").join(option_clauses(options, which)))
+    text = sql.SQL("ALTER SEQUENCE {} {};").format(ident(name), sql.SQL(" ").join(option_clauses(options, which)))
+    return statement("AlterSeqStmt", _target(name), text)
 
 
 def sequence_owner(name: QualifiedName, owner: tuple[QualifiedName, str] | None) -> Composable:
     """OWNED BY the column (the sequence is dropped with it), or NONE."""
     target = sql.SQL("NONE") if owner is None else sql.Identifier(owner[0].schema, owner[0].name, owner[1])
-    return sql.SQL("ALTER SEQUENCE {} OWNED BY {};").format(ident(name), target)
+    return statement(
+        "AlterSeqStmt", _target(name), sql.SQL("ALTER SEQUENCE {} OWNED BY {};").format(ident(name), target)
+    )
 
 
 def set_identity_options(table: QualifiedName, column: str, options: Options, which: Sequence[str]) -> Composable:
     """ALTER TABLE ... ALTER COLUMN ... SET <option> ...: the identity's sequence options, in place."""
     sets = sql.SQL(" ").join(sql.SQL("SET ") + clause for clause in option_clauses(options, which))
-    return sql.SQL("ALTER TABLE {} ALTER COLUMN {} {};").format(ident(table), sql.Identifier(column), sets)
+    text = sql.SQL("ALTER TABLE {} ALTER COLUMN {} {};").format(ident(table), sql.Identifier(column), sets)
+    return statement("AlterTableStmt", _target(table), text)
 
 
-def _called(expression: str) -> list[tuple[str, ...]]:
+def _called(text: str) -> list[tuple[str, ...]]:
     """The names of the functions an expression calls, as written."""
     out: list[tuple[str, ...]] = []
 
@@ -140,7 +151,7 @@ def _called(expression: str) -> list[tuple[str, ...]]:
                 walk(value)
 
     try:
-        tree = json.loads(parser.parse_sql_json(f"SELECT {expression}"))
+        tree = json.loads(parser.parse_sql_json(f"SELECT {text}"))
     except parser.ParseError:
         return out
     walk(tree)
@@ -176,8 +187,8 @@ def calls_late(contract: Contract, expressions: Iterable[str]) -> bool:
     """Whether the expressions call a function the contract declares, or ``nextval`` (its sequence): what
     must exist before a domain using them is created."""
     functions = {name for name, _ in contract.function_map}
-    for expression in expressions:
-        for called in _called(expression):
+    for text in expressions:
+        for called in _called(text):
             if called[-1] == "nextval" or _matches((called[-2] if len(called) > 1 else None, called[-1]), functions):
                 return True
     return False

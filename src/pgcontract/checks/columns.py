@@ -13,6 +13,7 @@ from pgcontract.sqlgen import (
     add_column,
     alter_column,
     alter_table,
+    expression,
     identity_clause,
     restart_identity_after_max,
     set_type,
@@ -72,13 +73,14 @@ def _compare(ctx: Context, name: QualifiedName, column_name: str, column: Column
         if column.default is None:
             repair = fix(alter_column(name, column_name, "DROP DEFAULT"))
         else:
-            repair = fix(alter_column(name, column_name, "SET DEFAULT {}", sql.SQL(column.default)))
+            repair = fix(alter_column(name, column_name, "SET DEFAULT {}", expression(column.default)))
         text = "default is missing" if found.default is None else "default differs"
         differences.append(("column.default", text, column.default, found.default, repair))
     if column.identity is not None and column.identity != found.identity:
         verb = "ADD" if found.identity is None else "SET"
         have = f"generated {found.identity} as identity" if found.identity else "not an identity column"
         want = f"generated {column.identity} as identity"
+        statements: list[sql.Composable]
         if verb == "ADD":  # with the contract's sequence options
             action = sql.SQL("ADD ") + identity_clause(column)
             statements = [alter_table(name, sql.SQL("ALTER COLUMN {} ").format(sql.Identifier(column_name)) + action)]

@@ -12,6 +12,7 @@ from pgcontract.findings import Finding, Fix, Hazard, Kind
 from pgcontract.names import InvalidName, QualifiedName, split_parts
 from pgcontract.sqlgen import ident
 from pgcontract.sqlnorm import InvalidSql, parse_type
+from pgcontract.sqlsafe import statement
 from pgcontract.typesql import add_attribute, alter_attribute, create_composite_type, drop_attribute
 
 K = Kind.COMPOSITE_TYPES
@@ -122,7 +123,7 @@ def check_composite_type(ctx: Context, name: QualifiedName, spec: CompositeTypeS
 
 def _recreated(name: QualifiedName, spec: CompositeTypeSpec, used: list[str]) -> Fix:
     return fix(
-        [sql.SQL("DROP TYPE {};").format(ident(name)), create_composite_type(name, spec)],
+        [statement("DropStmt", None, sql.SQL("DROP TYPE {};").format(ident(name))), create_composite_type(name, spec)],
         Hazard.MANUAL,
         Hazard.DATA_LOSS,
         note="attributes cannot be reordered in place: the type must be dropped and created again, which fails "

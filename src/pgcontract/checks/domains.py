@@ -11,6 +11,7 @@ from pgcontract.contract.model import DomainSpec
 from pgcontract.findings import Finding, Fix, Hazard, Kind
 from pgcontract.names import QualifiedName
 from pgcontract.sqlnorm import InvalidSql, parse_type
+from pgcontract.sqlsafe import statement
 from pgcontract.typesql import (
     add_domain_check,
     create_domain,
@@ -68,7 +69,10 @@ def _same_type(expected: str, actual: str) -> bool:
 
 def _type_changed(name: QualifiedName, spec: DomainSpec, found: Domain, used: list[str]) -> Finding:
     repair = fix(
-        [sql.SQL("DROP DOMAIN {};").format(sql.Identifier(*name)), create_domain(name, spec)],
+        [
+            statement("DropStmt", None, sql.SQL("DROP DOMAIN {};").format(sql.Identifier(*name))),
+            create_domain(name, spec),
+        ],
         Hazard.MANUAL,
         Hazard.DATA_LOSS,
         note="a domain's base type cannot change in place: it must be dropped and created again, which fails while "
