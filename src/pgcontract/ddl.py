@@ -31,6 +31,7 @@ from pgcontract.sqlgen import (
     create_schema,
     create_sequence,
     create_table,
+    create_trigger,
     drop_policy,
     enable_rls,
     fk_name,
@@ -40,11 +41,13 @@ from pgcontract.sqlgen import (
     render,
     sequence_owned_by,
     unique_name,
+    view_steps,
 )
 from pgcontract.sqlnorm import InvalidSql, parse_type
 from pgcontract.sqlsafe import Statements, intended_of, render_checked, verify
 from pgcontract.typesql import create_sequence as create_sequence_with_options
 from pgcontract.typesql import sequence_owner, type_definitions, uses_late_type
+from pgcontract.viewdeps import view_order
 
 
 class Phase(IntEnum):
@@ -68,8 +71,10 @@ class Phase(IntEnum):
     CHECKS = 12
     RLS = 13
     TABLE_FUNCTIONS = 14  # functions whose arguments or result are a table's row type: after the tables
-    POLICIES = 15  # after every table, column and function: a policy may read other tables and call functions
-    GRANTS = 16
+    VIEWS = 15  # after the tables and functions they read; among themselves by what each reads (viewdeps)
+    TRIGGERS = 16  # after their table (or view) and function
+    POLICIES = 17  # after every table, column and function: a policy may read other tables and call functions
+    GRANTS = 18
 
     @property
     def title(self) -> str:
@@ -92,6 +97,8 @@ _TITLES = {
     Phase.CHECKS: "check constraints",
     Phase.RLS: "row level security",
     Phase.TABLE_FUNCTIONS: "functions on table row types",
+    Phase.VIEWS: "views and materialized views",
+    Phase.TRIGGERS: "triggers",
     Phase.POLICIES: "policies",
     Phase.GRANTS: "grants",
 }
@@ -182,6 +189,7 @@ def contract_steps(contract: Contract) -> list[Step]:
         {n.schema for n in (*contract.table_map, *contract.enum_map, *(n for n, _ in contract.function_map))}
         | {n.schema for n in (*contract.domain_map, *contract.composite_type_map, *contract.sequence_map)}
     )
+    schemas += sorted({n.schema for n in contract.view_map} - set(schemas))
     steps: list[Step] = [(Phase.SCHEMAS, unless_exists(_SCHEMA_EXISTS, [s], create_schema(s))) for s in schemas]
     for role, role_spec in contract.roles.items():
         steps.append((Phase.ROLES, unless_exists(_ROLE_EXISTS, [role], create_role(role, role_spec))))
@@ -204,6 +212,12 @@ def contract_steps(contract: Contract) -> list[Step]:
     ]
     for name, table in contract.table_map.items():
         steps += table_steps(name, table, idempotent=True)
+    for name in view_order(contract.view_map):
+        view = contract.view_map[name]
+        if view.definition is not None:
+            steps += [(Phase.VIEWS, statement) for statement in view_steps(name, view)]
+    for name, triggers in contract.trigger_map.items():
+        steps += [(Phase.TRIGGERS, create_trigger(name, t, spec)) for t, spec in triggers.items()]
     return sorted(steps, key=lambda step: step[0])
 
 

@@ -40,6 +40,8 @@ class Kind(StrEnum):
     DOMAINS = "domains"
     COMPOSITE_TYPES = "composite_types"
     SEQUENCES = "sequences"
+    VIEWS = "views"
+    TRIGGERS = "triggers"
     ISOLATION = "isolation"  # dynamic RLS tests
     LINTS = "lints"
 
@@ -56,6 +58,8 @@ CATEGORY = {
     Kind.DOMAINS: "schema",
     Kind.COMPOSITE_TYPES: "schema",
     Kind.SEQUENCES: "schema",
+    Kind.VIEWS: "schema",
+    Kind.TRIGGERS: "schema",
     Kind.POLICIES: "rls-static",
     Kind.ISOLATION: "rls-isolation",
     Kind.LINTS: "lints",

@@ -15,8 +15,11 @@ from pgcontract.checks.indexes import check_indexes
 from pgcontract.checks.policies import check_policies
 from pgcontract.checks.sequences import check_identity_sequences, check_sequence
 from pgcontract.checks.tables import check_table
+from pgcontract.checks.triggers import check_triggers
+from pgcontract.checks.views import check_view
 from pgcontract.contract.model import Contract
 from pgcontract.findings import Finding, FindingIndex
+from pgcontract.viewdeps import view_order
 
 TABLE_CHECKS = (
     check_columns,
@@ -51,6 +54,10 @@ def run_checks(contract: Contract, snapshot: Snapshot) -> FindingIndex:
         findings.extend(check_composite_type(ctx, type_name, composite))
     for sequence_name, sequence in contract.sequence_map.items():
         findings.extend(check_sequence(ctx, sequence_name, sequence))
+    for view_name in view_order(contract.view_map):  # a repair creates them in this order
+        findings.extend(check_view(ctx, view_name, contract.view_map[view_name]))
+    for trigger_table, triggers in contract.trigger_map.items():
+        findings.extend(check_triggers(ctx, trigger_table, triggers))
     return FindingIndex(findings)
 
 

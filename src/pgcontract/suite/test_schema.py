@@ -23,6 +23,8 @@ __all__ = [
     "test_domains",
     "test_composite_types",
     "test_sequences",
+    "test_views",
+    "test_triggers",
 ]
 
 
@@ -90,3 +92,16 @@ def test_composite_types(subject: str, run: TargetRun) -> None:
 def test_sequences(subject: str, run: TargetRun) -> None:
     """Each sequence: type, start, increment, min, max, cycle, cache, owning column (never its current value)."""
     assert_clean(run.findings(), subject, Kind.SEQUENCES)
+
+
+@pytest.mark.pgcontract(Kind.VIEWS)
+def test_views(subject: str, run: TargetRun) -> None:
+    """Each view or materialized view: query, columns, security_invoker, security_barrier, check option,
+    grants, a materialized view's indexes."""
+    assert_clean(run.findings(), subject, Kind.VIEWS)
+
+
+@pytest.mark.pgcontract(Kind.TRIGGERS)
+def test_triggers(subject: str, run: TargetRun) -> None:
+    """Each trigger on the table: timing, events, columns, FOR EACH, WHEN, function and arguments, state."""
+    assert_clean(run.findings(), subject, Kind.TRIGGERS)
