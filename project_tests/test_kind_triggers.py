@@ -18,7 +18,7 @@ from pgcontract.connect import DEFAULT_LIMITS, Target, connect
 from pgcontract.contract import load_contract
 from pgcontract.findings import Kind
 from pgcontract.repair import apply_plan, check_now, plan_repair
-from project_tests.helpers import check, errors, run_cli, snapshot_of
+from project_tests.helpers import check, errors, own_contract, run_cli, snapshot_of
 
 SCHEMA = """
 CREATE TABLE public.profiles (
@@ -75,12 +75,6 @@ FROZEN = "public.audit_log.audit_log_frozen"
 def app(run_sql: Callable[[str], None], target: Target) -> Target:
     run_sql(SCHEMA)
     return target
-
-
-def own_contract(target: Target, directory: Path) -> Path:
-    path = directory / "contract.yaml"
-    path.write_text(dump_contract(contract_from_snapshot(snapshot_of(target))), encoding="utf-8")
-    return path
 
 
 def test_the_snapshot_holds_every_trigger_and_the_database_passes_against_it(app: Target, tmp_path: Path) -> None:
