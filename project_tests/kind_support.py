@@ -1,4 +1,4 @@
-"""What the acceptance tests of an object kind share: the database's own contract, a fresh empty database,
+"""What the acceptance tests of an object kind share (besides helpers.own_contract): a fresh empty database,
 applying a repair, and a comparable picture of a schema (to see that SQL applied again changes nothing)."""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import psycopg
 
@@ -16,13 +15,6 @@ from pgcontract.contract import Contract
 from pgcontract.findings import Hazard
 from pgcontract.repair import apply_plan, check_now, plan_repair
 from project_tests.helpers import snapshot_of
-
-
-def own_contract(target: Target, directory: Path) -> Path:
-    """``pgcontract snapshot`` of the database, in process, written where the loader reads it."""
-    path = directory / "contract.yaml"
-    path.write_text(dump_contract(contract_from_snapshot(snapshot_of(target))), encoding="utf-8")
-    return path
 
 
 def schema_picture(target: Target) -> str:

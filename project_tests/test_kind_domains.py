@@ -16,8 +16,8 @@ from pgcontract.connect import Target
 from pgcontract.contract import Contract, load_contract
 from pgcontract.ddl import contract_ddl
 from pgcontract.findings import Hazard, Kind
-from project_tests.helpers import check, errors, run_cli
-from project_tests.kind_support import fresh_database, own_contract, repair, run_script, schema_picture
+from project_tests.helpers import check, errors, own_contract, run_cli
+from project_tests.kind_support import fresh_database, repair, run_script, schema_picture
 
 SCHEMA = r"""
 CREATE TYPE public.plan AS ENUM ('free', 'pro', 'team');

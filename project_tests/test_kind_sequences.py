@@ -17,8 +17,8 @@ import pytest
 from pgcontract.connect import Target
 from pgcontract.contract import load_contract
 from pgcontract.findings import Kind
-from project_tests.helpers import check, errors, run_cli
-from project_tests.kind_support import fresh_database, own_contract, repair, run_script, schema_picture
+from project_tests.helpers import check, errors, own_contract, run_cli
+from project_tests.kind_support import fresh_database, repair, run_script, schema_picture
 
 SCHEMA = """
 CREATE SEQUENCE public.invoice_number AS integer INCREMENT BY 10 START WITH 1000 MINVALUE 1000 CACHE 5;

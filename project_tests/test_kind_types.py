@@ -16,8 +16,8 @@ import pytest
 from pgcontract.connect import Target
 from pgcontract.contract import load_contract
 from pgcontract.findings import Hazard, Kind
-from project_tests.helpers import check, errors, run_cli
-from project_tests.kind_support import fresh_database, own_contract, repair, run_script, schema_picture
+from project_tests.helpers import check, errors, own_contract, run_cli
+from project_tests.kind_support import fresh_database, repair, run_script, schema_picture
 
 SCHEMA = """
 CREATE DOMAIN public.country_code AS char(2) CONSTRAINT country_code_upper CHECK (VALUE = upper(VALUE));
