@@ -37,6 +37,9 @@ class Kind(StrEnum):
     ENUMS = "enums"
     FUNCTIONS = "functions"
     ROLES = "roles"
+    DOMAINS = "domains"
+    COMPOSITE_TYPES = "composite_types"
+    SEQUENCES = "sequences"
     VIEWS = "views"
     TRIGGERS = "triggers"
     ISOLATION = "isolation"  # dynamic RLS tests
@@ -52,6 +55,9 @@ CATEGORY = {
     Kind.ENUMS: "schema",
     Kind.FUNCTIONS: "schema",
     Kind.ROLES: "schema",
+    Kind.DOMAINS: "schema",
+    Kind.COMPOSITE_TYPES: "schema",
+    Kind.SEQUENCES: "schema",
     Kind.VIEWS: "schema",
     Kind.TRIGGERS: "schema",
     Kind.POLICIES: "rls-static",
