@@ -51,18 +51,18 @@ def _column(
 ) -> Flow:
     out = Flow(type=parse_type(snapshot_type).short, nullable=not not_null)
     if generated is not None:
-        out["generated"] = generated
+        out["generated"] = _escape_strings(generated)
     elif identity is not None:
         out["identity"] = identity
     elif default is not None:
-        out["default"] = default
+        out["default"] = _escape_strings(default)
     return out
 
 
 def _key(key: KeySpec) -> Any:
     if key.column is not None and not key.desc and not key.nulls_first and key.opclass is None:
         return key.column
-    out = Flow(column=key.column) if key.column is not None else Flow(expression=key.expression)
+    out = Flow(column=key.column) if key.column is not None else Flow(expression=_escape_strings(key.expression or ""))
     if key.desc:
         out["order"] = "desc"
     if key.nulls_first != key.desc:
@@ -120,7 +120,7 @@ def _table(table: Table) -> dict[str, Any]:
         out["unique"] = uniques
     # Named: repair re-creates a missing check under its own name (PostgreSQL's naming cannot be
     # predicted once a table holds several).
-    checks = [Flow(name=c.name, expression=c.check) for c in table.constraints_of("c") if c.check]
+    checks = [Flow(name=c.name, expression=_escape_strings(c.check)) for c in table.constraints_of("c") if c.check]
     if checks:
         out["checks"] = checks
     backing = {c.name for c in table.constraints if c.kind in ("p", "u", "x")}
@@ -128,17 +128,7 @@ def _table(table: Table) -> dict[str, Any]:
     for index in table.indexes.values():
         if index.name in backing:
             continue
-        keys = [_key(k) for k in index.keys]
-        spec = Flow(columns=keys)
-        if index.unique:
-            spec["unique"] = True
-        if index.method != "btree":
-            spec["method"] = index.method
-        if index.include:
-            spec["include"] = list(index.include)
-        if index.predicate is not None:
-            spec["where"] = index.predicate
-        indexes[index.name] = spec
+        indexes[index.name] = _index(index)
     if indexes:
         out["indexes"] = indexes
     rls: dict[str, Any] = {"enabled": table.rls_enabled, "forced": table.rls_forced}
@@ -149,9 +139,9 @@ def _table(table: Table) -> dict[str, Any]:
             if not policy.permissive:
                 policy_spec["as"] = "restrictive"
             if policy.using is not None:
-                policy_spec["using"] = policy.using
+                policy_spec["using"] = _escape_strings(policy.using)
             if policy.with_check is not None:
-                policy_spec["with_check"] = policy.with_check
+                policy_spec["with_check"] = _escape_strings(policy.with_check)
             policies[policy.name] = policy_spec
         rls["policies"] = policies
     out["rls"] = rls
@@ -240,7 +230,7 @@ def _index(index: Index) -> Flow:
     if index.include:
         spec["include"] = list(index.include)
     if index.predicate is not None:
-        spec["where"] = index.predicate
+        spec["where"] = _escape_strings(index.predicate)
     return spec
 
 
@@ -250,7 +240,7 @@ def _view(view: View, api_roles: frozenset[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if view.materialized:
         out["materialized"] = True
-    out["definition"] = view.definition + "\n"
+    out["definition"] = _escape_strings(view.definition) + "\n"
     out["columns"] = Flow({n: parse_type(t).short for n, t in view.columns})
     for option, on in (("security_invoker", view.security_invoker), ("security_barrier", view.security_barrier)):
         if on:
@@ -276,7 +266,7 @@ def _trigger(trigger: Trigger) -> Flow:
     if trigger.arguments:
         out["arguments"] = FlowList(trigger.arguments)
     if trigger.when is not None:
-        out["when"] = trigger.when
+        out["when"] = _escape_strings(trigger.when)
     for attribute, value in (("old_table", trigger.old_table), ("new_table", trigger.new_table)):
         if value is not None:
             out[attribute] = value
