@@ -37,6 +37,7 @@ class Kind(StrEnum):
     ENUMS = "enums"
     FUNCTIONS = "functions"
     ROLES = "roles"
+    PARTITIONS = "partitions"  # partitioning and inheritance
     ISOLATION = "isolation"  # dynamic RLS tests
     LINTS = "lints"
 
@@ -50,6 +51,7 @@ CATEGORY = {
     Kind.ENUMS: "schema",
     Kind.FUNCTIONS: "schema",
     Kind.ROLES: "schema",
+    Kind.PARTITIONS: "schema",
     Kind.POLICIES: "rls-static",
     Kind.ISOLATION: "rls-isolation",
     Kind.LINTS: "lints",

@@ -10,12 +10,13 @@ from pgcontract.checks.enums import check_enum
 from pgcontract.checks.functions import check_function, check_role
 from pgcontract.checks.grants import check_grants
 from pgcontract.checks.indexes import check_indexes
+from pgcontract.checks.partitions import check_partitions, fold_partitions
 from pgcontract.checks.policies import check_policies
 from pgcontract.checks.tables import check_table
 from pgcontract.contract.model import Contract
 from pgcontract.findings import Finding, FindingIndex
 
-TABLE_CHECKS = (check_columns, check_constraints, check_indexes, check_policies, check_grants)
+TABLE_CHECKS = (check_columns, check_constraints, check_indexes, check_policies, check_grants, check_partitions)
 
 
 def run_checks(contract: Contract, snapshot: Snapshot) -> FindingIndex:
@@ -35,7 +36,7 @@ def run_checks(contract: Contract, snapshot: Snapshot) -> FindingIndex:
         findings.extend(check_function(ctx, signature, spec))
     for role, role_spec in contract.roles.items():
         findings.extend(check_role(ctx, role, role_spec))
-    return FindingIndex(findings)
+    return FindingIndex(fold_partitions(findings, snapshot))
 
 
 __all__ = ["FindingIndex", "run_checks"]
