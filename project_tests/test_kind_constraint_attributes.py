@@ -141,6 +141,14 @@ CHANGES = {
         "DEFERRABLE INITIALLY IMMEDIATE",
         "NOT DEFERRABLE",
     ),
+    "unique made initially deferred": (
+        _replace("seats", "seats_position_key", "UNIQUE (room_id, position) DEFERRABLE INITIALLY DEFERRED"),
+        "app.seats",
+        "unique.deferrable",
+        "app.seats.seats_position_key",
+        "DEFERRABLE INITIALLY IMMEDIATE",
+        "DEFERRABLE INITIALLY DEFERRED",
+    ),
     "unique loses NULLS NOT DISTINCT": (
         _replace("seats", "seats_label_key", "UNIQUE (room_id, label)"),
         "app.seats",
@@ -308,6 +316,8 @@ def test_repair_holds_back_what_builds_an_index_scans_or_rewrites(
     [
         ("exclusions: ['EXCLUDE USING gist (during WITH &&); DROP TABLE app.rooms']", "not a valid exclusion"),
         ("exclusions: ['CHECK (true)']", "not a valid exclusion"),
+        ("exclusions: ['EXCLUDE USING gist (during WITH &&);']", "holds no ';' or comment"),
+        ("exclusions: ['EXCLUDE USING gist (during WITH &&) --']", "holds no ';' or comment"),
         ("unique: [{columns: [a], deferrable: false, initially: deferred}]", "needs a deferrable constraint"),
         ("columns: {a: {type: text, collation: 'a.b.c'}}", "not a valid collation"),
     ],

@@ -321,3 +321,20 @@ def test_a_partition_key_that_is_not_one_is_a_contract_error(tmp_path: Path) -> 
     result = run_cli("sql", "--contract", str(path))
     assert result.returncode == 2
     assert "not a valid partition key" in result.stderr
+
+
+def test_an_interrupted_concurrent_detach_fails(
+    partitioned: Target, pg: psycopg.Connection[tuple[object, ...]], tmp_path: Path
+) -> None:
+    """DETACH ... CONCURRENTLY marks the partition pending, then waits for older transactions; stopped
+    there (here by a timeout), the partition stays half-detached until FINALIZE."""
+    contract = load_contract(own_contract(partitioned, tmp_path))
+    pg.execute("SELECT count(*) FROM app.orders")  # an open transaction the detach waits for
+    with psycopg.connect(partitioned.dsn, autocommit=True) as other:
+        other.execute("SET statement_timeout = '1s'")
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            other.execute("ALTER TABLE app.orders DETACH PARTITION app.orders_us CONCURRENTLY")
+    pg.rollback()
+    found = _only(errors(check(partitioned, contract)))
+    assert (found.owner, found.rule, found.object) == (ORDERS, "partition.detach_pending", "app.orders_us")
+    assert "DETACH CONCURRENTLY did not finish" in found.message
