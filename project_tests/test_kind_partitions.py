@@ -1,9 +1,10 @@
-"""Partitioned tables and inheritance as real schemas hold them: events partitioned by range on a
-timestamptz (monthly partitions, a default partition with an index of its own), orders partitioned by list,
-an audit table inheriting another (in schema app). A database checked against its own snapshot passes; the snapshot lists
-partitions on their parent, once; each single change fails naming the table (and the partition); a defect
-of the partitioned table is reported once, not once per partition; the snapshot's DDL loads into an
-empty database, twice; repair restores what is safe and holds the rest back, saying why."""
+"""Partitioned tables and inheritance as real schemas hold them (in schema app): events partitioned by
+range on a timestamptz (monthly partitions, a default partition with an index of its own), orders
+partitioned by list, an audit table inheriting another. A database checked against its own snapshot
+passes; the snapshot lists partitions on their parent, once; each single change fails naming the table
+(and the partition); a defect of the partitioned table is reported once, not once per partition; the
+snapshot's DDL loads into an empty database, twice; repair restores what is safe and holds the rest back,
+saying why."""
 
 from __future__ import annotations
 

@@ -60,7 +60,7 @@ class Phase(IntEnum):
     SEQUENCES = 4
     TABLES = 5
     COLUMNS = 6
-    KEYS = 7  # primary keys and unique constraints
+    KEYS = 7  # primary keys, unique and exclusion constraints
     INDEXES = 8  # before foreign keys: a foreign key needs a unique index on the columns it references
     FOREIGN_KEYS = 9
     CHECKS = 10
@@ -82,7 +82,7 @@ _TITLES = {
     Phase.SEQUENCES: "sequences of column defaults",
     Phase.TABLES: "tables",
     Phase.COLUMNS: "columns",
-    Phase.KEYS: "primary keys and unique constraints",
+    Phase.KEYS: "primary keys, unique and exclusion constraints",
     Phase.INDEXES: "indexes",
     Phase.FOREIGN_KEYS: "foreign keys",
     Phase.CHECKS: "check constraints",
