@@ -488,7 +488,7 @@ def cmd_repair(args: argparse.Namespace, _: list[str]) -> int:
     from pgcontract.contract import Contract
     from pgcontract.embedded import LoadError
     from pgcontract.findings import render_all
-    from pgcontract.repair import RepairFailed, apply_plan, check_now, plan_repair, render_plan
+    from pgcontract.repair import RepairFailed, apply_plan, check_now, plan_repair, render_plan, volatile_in
 
     contract = _load(args.contract)
     if not isinstance(contract, Contract):
@@ -503,7 +503,7 @@ def cmd_repair(args: argparse.Namespace, _: list[str]) -> int:
             print("pgcontract: no --dsn: repairing a throwaway server (`pgcontract up` keeps one)", file=sys.stderr)
         conn = stack.enter_context(connect(target, limits))
         findings = check_now(conn, contract, limits)
-        plan = plan_repair(findings.findings)
+        plan = plan_repair(findings.findings, volatile_in(conn, limits))
         header = [
             f"pgcontract repair of {target.display} against {args.contract}:"
             f" errors: {len(findings.errors())}, warnings: {len(findings.findings) - len(findings.errors())}.",

@@ -45,6 +45,7 @@ from pgcontract.sqlgen import (
     unique_name,
 )
 from pgcontract.sqlnorm import InvalidSql, parse_type
+from pgcontract.sqlsafe import Statements, intended_of, render_checked, verify
 
 
 class Phase(IntEnum):
@@ -110,14 +111,17 @@ _CONSTRAINT_EXISTS = sql.SQL(
 def unless_exists(query: sql.SQL, names: Iterable[str], statement: Composable) -> Composable:
     """A ``DO`` block running ``statement`` only when ``query`` (given the names as literals) finds nothing:
     for DDL that has no IF NOT EXISTS (constraints, types), and for schemas, whose IF NOT EXISTS still
-    needs the CREATE privilege on the database."""
+    needs the CREATE privilege on the database. (The whole script's check cannot see into the block:
+    ``statement`` is checked here.)"""
     condition = sql.SQL("NOT EXISTS ({})").format(query.format(*(sql.Literal(n) for n in names)))
-    body = render(sql.SQL("BEGIN\n  IF {} THEN\n    {}\n  END IF;\nEND").format(condition, statement))
+    inner = sql.SQL(render_checked(statement))
+    body = render(sql.SQL("BEGIN\n  IF {} THEN\n    {}\n  END IF;\nEND").format(condition, inner))
     tag, n = "$pgcontract$", 0
     while tag in body:  # a dollar quote ends only at its exact tag: pick one the body does not contain
         n += 1
         tag = f"$pgcontract{n}$"
-    return sql.Composed([sql.SQL("DO "), sql.SQL(tag), sql.SQL("\n" + body + "\n"), sql.SQL(tag), sql.SQL(";")])
+    block = sql.Composed([sql.SQL("DO "), sql.SQL(tag), sql.SQL("\n" + body + "\n"), sql.SQL(tag), sql.SQL(";")])
+    return Statements([block], [("DoStmt", None)])
 
 
 def table_steps(
@@ -226,7 +230,7 @@ def parents_first(contract: Contract) -> list[QualifiedName]:
     return list(done)
 
 
-NO_BODY_CHECK = sql.SQL("SET check_function_bodies = off;")
+NO_BODY_CHECK = Statements([sql.SQL("SET check_function_bodies = off;")], [("VariableSetStmt", None)])
 
 
 def _uses_row_type(contract: Contract, spec: FunctionSpec, arguments: str) -> bool:
@@ -270,5 +274,9 @@ def contract_ddl(contract: Contract) -> str:
         "-- exists (`pgcontract repair` brings a drifted database back). Tables the contract references but does",
         "-- not declare (such as auth.users) must exist. Atomic with: psql --single-transaction -f <file>",
     ]
-    body = with_sections((phase, render(statement)) for phase, statement in contract_steps(contract))
-    return "\n".join([*header, *body]) + "\n"
+    steps = contract_steps(contract)
+    body = with_sections((phase, render(statement)) for phase, statement in steps)
+    text = "\n".join([*header, *body]) + "\n"
+    # The whole script, parsed back, must hold exactly the statements built, in order: nothing the
+    # contract wrote (or a section heading) may add, hide or merge one.
+    return verify(text, [item for _, statement in steps for item in intended_of(statement)])

@@ -412,7 +412,7 @@ TABLE_KINDS = (Kind.COLUMNS, Kind.CONSTRAINTS, Kind.INDEXES, Kind.GRANTS, Kind.P
 
 def assert_isolated(outcome: Outcome) -> None:
     """Fail naming who saw or changed what; and if the test left anything behind."""
-    problems = [v.message for v in outcome.violations] + [f"left behind: {p}" for p in outcome.left_behind]
+    problems = [v.text for v in outcome.violations] + [f"left behind: {p}" for p in outcome.left_behind]
     if problems:
         count = len(problems)
         head = f"{outcome.table}: {count} isolation failure{'s' if count != 1 else ''}"

@@ -8,6 +8,11 @@ sets aside:
   statements is not on the list of statements repair runs. That list is checked on PostgreSQL's own parse
   of each statement, independently of the checks: no DROP TABLE, DROP COLUMN, DROP TYPE, ALTER COLUMN ...
   TYPE, SET NOT NULL, TRUNCATE, DELETE, UPDATE, RENAME or CASCADE is ever run, whatever a fix says;
+- a fix is also held back when it makes PostgreSQL evaluate a CHECK on the existing rows (a CHECK added
+  without NOT VALID, or validated) whose expression calls a function the database marks VOLATILE, or one
+  it does not know: PostgreSQL expects CHECK expressions to be immutable, and a volatile function's effects
+  (a sequence moved by ``setval``/``nextval``, an advisory lock, a write through ``dblink``) are not undone
+  when the transaction rolls back, so "rolled back, nothing changed" could not be promised;
 - the other fixes are split into statements, each statement kept once (several findings on one index or
   policy share one re-create), and ordered by phase (``ddl.Phase``: tables before their columns, columns
   before the indexes and policies that use them, ...), in finding order within a phase.
@@ -22,7 +27,7 @@ nothing changed.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,13 +37,17 @@ from psycopg import sql
 
 from pgcontract.busy import BUSY_ERRORS, Blocked, read_catalog, relations_of, retry_busy
 from pgcontract.checks import run_checks
-from pgcontract.connect import SessionLimits, apply_limits
+from pgcontract.connect import SessionLimits, apply_limits, read_only
 from pgcontract.contract.model import Contract
 from pgcontract.ddl import Phase, with_sections
 from pgcontract.findings import Finding, FindingIndex, Level
 from pgcontract.sqlgen import render
+from pgcontract.sqlsafe import GeneratedSqlError, Intended, parsed, verify
 
 Conn = psycopg.Connection[Any]
+FunctionName = tuple[str | None, str]  # (schema, or None when unqualified; name)
+# The functions among those given that the database marks VOLATILE (or does not know).
+VolatileOf = Callable[[Collection[FunctionName]], set[FunctionName]]
 
 
 class NotRunnable(ValueError):
@@ -175,6 +184,75 @@ def _phased(text: str) -> list[tuple[Phase, str]]:
     return out
 
 
+def evaluated_check_calls(text: str) -> set[FunctionName]:
+    """Functions called by the CHECK expressions that running ``text`` evaluates on existing rows: a CHECK
+    added without NOT VALID, or added NOT VALID and validated in the same text."""
+    trees = [tree for _, tree in parse_statements(text)]
+    commands = [cmd["AlterTableCmd"] for tree in trees for cmd in tree.get("AlterTableStmt", {}).get("cmds", [])]
+    validated = {cmd.get("name") for cmd in commands if cmd["subtype"] == "AT_ValidateConstraint"}
+    calls: set[FunctionName] = set()
+    for cmd in commands:
+        constraint = cmd.get("def", {}).get("Constraint", {}) if cmd["subtype"] == "AT_AddConstraint" else {}
+        if constraint.get("contype") == "CONSTR_CHECK" and (
+            not constraint.get("skip_validation") or constraint.get("conname") in validated
+        ):
+            calls |= _function_calls(constraint.get("raw_expr"))
+    return calls
+
+
+def _function_calls(node: Any) -> set[FunctionName]:
+    found: set[FunctionName] = set()
+    if isinstance(node, list):
+        for item in node:
+            found |= _function_calls(item)
+    elif isinstance(node, dict):
+        call = node.get("FuncCall")
+        if call is not None:
+            names = [n["String"]["sval"] for n in call["funcname"]]
+            found.add((names[-2] if len(names) > 1 else None, names[-1]))
+        for value in node.values():
+            found |= _function_calls(value)
+    return found
+
+
+_VOLATILE = sql.SQL(
+    "SELECT coalesce(bool_or(p.provolatile = 'v'), true) FROM pg_catalog.pg_proc p"
+    " WHERE p.proname = %(name)s AND CASE WHEN %(schema)s::text IS NULL"
+    " THEN pg_catalog.pg_function_is_visible(p.oid)"
+    " ELSE p.pronamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = %(schema)s::text) END"
+)
+
+
+def volatile_in(conn: Conn, limits: SessionLimits) -> VolatileOf:
+    """Asks the database (as it resolves the names for this session) which functions are VOLATILE;
+    a name it does not know counts as volatile: nothing says it is not."""
+
+    def volatile(names: Collection[FunctionName]) -> set[FunctionName]:
+        out: set[FunctionName] = set()
+        with read_only(conn, limits) as ro:
+            for schema, name in sorted(names, key=lambda n: (n[0] or "", n[1])):
+                row = ro.execute(_VOLATILE, {"schema": schema, "name": name}).fetchone()
+                if row is None or row[0]:
+                    out.add((schema, name))
+        return out
+
+    return volatile
+
+
+def _volatile_reason(text: str, volatile: VolatileOf) -> str | None:
+    calls = evaluated_check_calls(text)
+    found = volatile(calls) if calls else set()
+    if not found:
+        return None
+    names = ", ".join(sorted(f"{schema}.{name}" if schema else name for schema, name in found))
+    return (
+        f"side effects: checking existing rows against this CHECK calls {names}, which the database marks"
+        " VOLATILE (or does not know); what such a function does (a sequence moved by setval or nextval, an"
+        " advisory lock, a write through dblink) is not undone by a rollback, and PostgreSQL expects CHECK"
+        " expressions to be immutable"
+    )
+
+
 def _hold_reason(group: Sequence[Finding]) -> str | None:
     fix = group[0].fix
     assert fix is not None
@@ -185,8 +263,9 @@ def _hold_reason(group: Sequence[Finding]) -> str | None:
     return None
 
 
-def plan_repair(findings: Iterable[Finding]) -> RepairPlan:
-    """The repair of these findings: safe statements deduplicated and in dependency order, the rest held."""
+def plan_repair(findings: Iterable[Finding], volatile: VolatileOf | None = None) -> RepairPlan:
+    """The repair of these findings: safe statements deduplicated and in dependency order, the rest held.
+    ``volatile`` (``volatile_in``): which functions a CHECK may not call when repair evaluates it."""
     plan = RepairPlan()
     groups: dict[str, list[Finding]] = {}
     for finding in findings:
@@ -204,6 +283,8 @@ def plan_repair(findings: Iterable[Finding]) -> RepairPlan:
                 phased = _phased(text)
             except NotRunnable as exc:
                 reason = f"not a statement repair runs ({exc})"
+        if reason is None and volatile is not None:
+            reason = _volatile_reason(text, volatile)
         if reason is not None:
             plan.held.append(Held(text, reason, tuple(serves)))
             continue
@@ -253,7 +334,24 @@ def render_plan(plan: RepairPlan, limits: SessionLimits, header: Sequence[str] =
         lines.append(comment(held.sql))
     for finding in plan.unfixable:
         lines += ["", comment(f"WARNING: no fix known for {finding.id}: {finding.message}")]
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    # Parsed back, the script must run exactly the plan's statements: no comment, note or held fix may add,
+    # hide or merge one.
+    return verify(text, _intended(plan, limits))
+
+
+def _intended(plan: RepairPlan, limits: SessionLimits) -> list[Intended]:
+    if not plan.statements:
+        return []
+    functions = any(s.phase in (Phase.FUNCTIONS, Phase.TABLE_FUNCTIONS) for s in plan.statements)
+    header = transaction_header(limits, functions)
+    out: list[Intended] = [("TransactionStmt", None), *[("VariableSetStmt", None)] * (len(header) - 1)]
+    for statement in plan.statements:
+        one = parsed(statement.sql)
+        if len(one) != 1:
+            raise GeneratedSqlError(f"internal error: a repair statement holds {len(one)} statements")
+        out += one
+    return [*out, ("TransactionStmt", None)]
 
 
 class RepairFailed(Exception):

@@ -1,7 +1,10 @@
 """DDL for what a contract requires, built with psycopg.sql (identifiers are always quoted data).
 
 Expressions (defaults, checks, policies, predicates) are SQL written by the contract's author and are
-inserted as SQL; every name goes through ``sql.Identifier``.
+inserted as SQL, in parentheses, once the contract has proven each to be exactly one expression with
+nothing that could reach past it (``sqlsafe``); every name goes through ``sql.Identifier``. Every
+statement declares what it must parse as, and is checked against PostgreSQL's parse when built
+(``sqlsafe.statement``); whole scripts are checked again (``ddl.contract_ddl``, ``repair.render_plan``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from pgcontract.contract.model import (
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import InvalidName, QualifiedName, parse_regclass
 from pgcontract.routines import Parameter, arguments_sql, identity_sql
-from pgcontract.sqlnorm import nextval_sequence, parse_type, referenced_columns
+from pgcontract.sqlnorm import _BUILTIN, nextval_sequence, parse_type, referenced_columns
+from pgcontract.sqlsafe import Statements, check_fragment, check_returns, joined, statement
 
 Composable = sql.Composable
 
@@ -41,13 +45,24 @@ def ident(name: QualifiedName) -> sql.Identifier:
     return sql.Identifier(name.schema, name.name)
 
 
+def _target(name: QualifiedName) -> str:
+    return f"{name.schema}.{name.name}"
+
+
+def expression(text: str) -> Composable:
+    """A contract expression as SQL: in parentheses, so it binds as one operand wherever it goes (a
+    DEFAULT takes only a restricted expression without them)."""
+    check_fragment(text)
+    return sql.SQL("({})").format(sql.SQL(text))
+
+
 def idents(names: Iterable[str]) -> sql.Composed:
     return sql.SQL(", ").join(sql.Identifier(n) for n in names)
 
 
 def type_sql(text: str) -> Composable:
     parsed = parse_type(text)
-    if parsed.schema == "pg_catalog":
+    if parsed.schema == "pg_catalog" and parsed.name in _BUILTIN:
         return sql.SQL(parsed.short)
     mods = f"({','.join(parsed.modifiers)})" if parsed.modifiers else ""
     array = "[]" if parsed.is_array else ""
@@ -62,11 +77,11 @@ def column_definition(name: str, column: Column) -> Composable:
     if column.collation is not None:
         parts.append(sql.SQL("COLLATE {}").format(collation_sql(column.collation)))
     if column.generated is not None:
-        parts.append(sql.SQL("GENERATED ALWAYS AS ({}) STORED").format(sql.SQL(column.generated)))
+        parts.append(sql.SQL("GENERATED ALWAYS AS {} STORED").format(expression(column.generated)))
     elif column.identity is not None:
         parts.append(sql.SQL(f"GENERATED {column.identity.upper()} AS IDENTITY"))
     elif column.default is not None:
-        parts.append(sql.SQL("DEFAULT {}").format(sql.SQL(column.default)))
+        parts.append(sql.SQL("DEFAULT {}").format(expression(column.default)))
     if column.nullable is False:
         parts.append(sql.SQL("NOT NULL"))
     return sql.SQL(" ").join(parts)
@@ -80,12 +95,12 @@ def create_table(name: QualifiedName, table: Table) -> Composable:
     body: list[Composable] = [column_definition(c, col) for c, col in table.columns.items()]
     if table.primary_key:
         body.append(sql.SQL("PRIMARY KEY ({})").format(idents(table.primary_key)))
-    statement = sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n  {}\n)").format(ident(name), sql.SQL(",\n  ").join(body))
+    text = sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n  {}\n)").format(ident(name), sql.SQL(",\n  ").join(body))
     if table.inherits:
-        statement += sql.SQL(" INHERITS ({})").format(
+        text += sql.SQL(" INHERITS ({})").format(
             sql.SQL(", ").join(ident(QualifiedName.parse(p)) for p in table.inherits)
         )
-    return statement + _partition_by(table) + sql.SQL(";")
+    return statement("CreateStmt", _target(name), text + _partition_by(table) + sql.SQL(";"))
 
 
 def _partition_by(table: Table | None) -> Composable:
@@ -100,9 +115,10 @@ def create_partition(name: QualifiedName, parent: QualifiedName, bound: str, own
     """A partition of ``parent`` (its columns, keys and indexes come from the parent); ``own``: the
     partition's own entry in the contract, for a partition that is itself partitioned."""
     clauses.partition_bound(bound)
-    return sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} {}{};").format(
+    text = sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} {}{};").format(
         ident(name), ident(parent), sql.SQL(bound), _partition_by(own)
     )
+    return statement("CreateStmt", _target(name), text)
 
 
 def attach_partition(parent: QualifiedName, name: QualifiedName, bound: str) -> Composable:
@@ -119,8 +135,8 @@ def inherit(name: QualifiedName, parent: QualifiedName, drop: bool = False) -> C
     return alter_table(name, sql.SQL("NO INHERIT {}" if drop else "INHERIT {}").format(ident(parent)))
 
 
-def alter_table(name: QualifiedName, action: Composable) -> Composable:
-    return sql.SQL("ALTER TABLE {} {};").format(ident(name), action)
+def alter_table(name: QualifiedName, action: Composable) -> Statements:
+    return statement("AlterTableStmt", _target(name), sql.SQL("ALTER TABLE {} {};").format(ident(name), action))
 
 
 def add_column(name: QualifiedName, column_name: str, column: Column) -> Composable:
@@ -243,7 +259,7 @@ def check_name(table: QualifiedName, check: Check, position: int) -> str:
 
 
 def add_check(name: QualifiedName, check: Check, position: int = 0, not_valid: bool = True) -> list[Composable]:
-    clause = sql.SQL("CHECK ({})").format(sql.SQL(check.expression))
+    clause = sql.SQL("CHECK {}").format(expression(check.expression))
     return _add_constraint(name, check_name(name, check, position), clause, not_valid)
 
 
@@ -252,11 +268,7 @@ def drop_constraint(name: QualifiedName, constraint: str) -> Composable:
 
 
 def index_key(spec: KeySpec) -> Composable:
-    key: Composable = (
-        sql.Identifier(spec.column)
-        if spec.column is not None
-        else sql.SQL("({})").format(sql.SQL(spec.expression or ""))
-    )
+    key: Composable = sql.Identifier(spec.column) if spec.column is not None else expression(spec.expression or "")
     if spec.opclass:
         key += sql.SQL(" ") + sql.Identifier(spec.opclass)
     if spec.desc:
@@ -268,7 +280,7 @@ def index_key(spec: KeySpec) -> Composable:
 
 def create_index(table: QualifiedName, index_name: str, index: Index) -> Composable:
     keys = sql.SQL(", ").join(index_key(key_spec(k)) for k in index.columns)
-    statement = sql.SQL("CREATE {}INDEX IF NOT EXISTS {} ON {} USING {} ({})").format(
+    text = sql.SQL("CREATE {}INDEX IF NOT EXISTS {} ON {} USING {} ({})").format(
         sql.SQL("UNIQUE " if index.unique else ""),
         sql.Identifier(index_name),
         ident(table),
@@ -276,16 +288,16 @@ def create_index(table: QualifiedName, index_name: str, index: Index) -> Composa
         keys,
     )
     if index.include:
-        statement += sql.SQL(" INCLUDE ({})").format(idents(index.include))
+        text += sql.SQL(" INCLUDE ({})").format(idents(index.include))
     if index.nulls_not_distinct:
-        statement += sql.SQL(" NULLS NOT DISTINCT")
+        text += sql.SQL(" NULLS NOT DISTINCT")
     if index.where is not None:
-        statement += sql.SQL(" WHERE {}").format(sql.SQL(index.where))
-    return statement + sql.SQL(";")
+        text += sql.SQL(" WHERE {}").format(expression(index.where))
+    return statement("IndexStmt", _target(table), text + sql.SQL(";"))
 
 
 def drop_index(schema: str, index_name: str) -> Composable:
-    return sql.SQL("DROP INDEX IF EXISTS {};").format(sql.Identifier(schema, index_name))
+    return statement("DropStmt", None, sql.SQL("DROP INDEX IF EXISTS {};").format(sql.Identifier(schema, index_name)))
 
 
 def enable_rls(name: QualifiedName, enabled: bool = True) -> Composable:
@@ -301,7 +313,7 @@ def _role(role: str) -> Composable:
 
 
 def create_policy(table: QualifiedName, policy_name: str, policy: Policy) -> Composable:
-    statement = sql.SQL("CREATE POLICY {} ON {} AS {} FOR {} TO {}").format(
+    text = sql.SQL("CREATE POLICY {} ON {} AS {} FOR {} TO {}").format(
         sql.Identifier(policy_name),
         ident(table),
         sql.SQL(policy.as_.upper()),
@@ -309,21 +321,24 @@ def create_policy(table: QualifiedName, policy_name: str, policy: Policy) -> Com
         sql.SQL(", ").join(_role(r) for r in policy.roles),
     )
     if policy.using is not None:
-        statement += sql.SQL("\n  USING ({})").format(sql.SQL(policy.using))
+        text += sql.SQL("\n  USING {}").format(expression(policy.using))
     if policy.with_check is not None:
-        statement += sql.SQL("\n  WITH CHECK ({})").format(sql.SQL(policy.with_check))
-    return statement + sql.SQL(";")
+        text += sql.SQL("\n  WITH CHECK {}").format(expression(policy.with_check))
+    return statement("CreatePolicyStmt", _target(table), text + sql.SQL(";"))
 
 
 def drop_policy(table: QualifiedName, policy_name: str) -> Composable:
-    return sql.SQL("DROP POLICY IF EXISTS {} ON {};").format(sql.Identifier(policy_name), ident(table))
+    text = sql.SQL("DROP POLICY IF EXISTS {} ON {};").format(sql.Identifier(policy_name), ident(table))
+    return statement("DropStmt", None, text)
 
 
 def grant_exactly(table: QualifiedName, role: str, privileges: Iterable[str]) -> list[Composable]:
     """The role ends up with exactly these table privileges: all revoked, these granted (REVOKE ALL, so
     that privileges a newer server knows, such as PostgreSQL 17's MAINTAIN, go too)."""
     wanted = set(privileges)
-    out: list[Composable] = [sql.SQL("REVOKE ALL ON {} FROM {};").format(ident(table), _role(role))]
+    out: list[Composable] = [
+        statement("GrantStmt", None, sql.SQL("REVOKE ALL ON {} FROM {};").format(ident(table), _role(role)))
+    ]
     if wanted:
         out.append(grant(table, role, wanted))
     return out
@@ -332,21 +347,26 @@ def grant_exactly(table: QualifiedName, role: str, privileges: Iterable[str]) ->
 def grant(table: QualifiedName, role: str, privileges: Iterable[str], revoke: bool = False) -> Composable:
     privs = sql.SQL(", ").join(sql.SQL(p.upper()) for p in sorted(privileges))
     template = "REVOKE {} ON {} FROM {};" if revoke else "GRANT {} ON {} TO {};"
-    return sql.SQL(template).format(privs, ident(table), _role(role))
+    return statement("GrantStmt", None, sql.SQL(template).format(privs, ident(table), _role(role)))
 
 
 def create_schema(schema: str) -> Composable:
-    return sql.SQL("CREATE SCHEMA IF NOT EXISTS {};").format(sql.Identifier(schema))
+    return statement(
+        "CreateSchemaStmt", None, sql.SQL("CREATE SCHEMA IF NOT EXISTS {};").format(sql.Identifier(schema))
+    )
 
 
 def create_sequence(sequence: QualifiedName) -> Composable:
-    return sql.SQL("CREATE SEQUENCE IF NOT EXISTS {};").format(ident(sequence))
+    return statement(
+        "CreateSeqStmt", _target(sequence), sql.SQL("CREATE SEQUENCE IF NOT EXISTS {};").format(ident(sequence))
+    )
 
 
 def sequence_owned_by(sequence: QualifiedName, table: QualifiedName, column: str) -> Composable:
     """The sequence goes with its column (as for ``serial``): dropped with it."""
     owner = sql.Identifier(table.schema, table.name, column)
-    return sql.SQL("ALTER SEQUENCE {} OWNED BY {};").format(ident(sequence), owner)
+    text = sql.SQL("ALTER SEQUENCE {} OWNED BY {};").format(ident(sequence), owner)
+    return statement("AlterSeqStmt", _target(sequence), text)
 
 
 def column_sequences(table: Table) -> list[tuple[QualifiedName, str]]:
@@ -364,22 +384,24 @@ def column_sequences(table: Table) -> list[tuple[QualifiedName, str]]:
 
 def restart_identity_after_max(table: QualifiedName, column: str) -> Composable:
     """A new identity sequence starts at 1: move it past the values already stored."""
-    return sql.SQL("SELECT setval(pg_get_serial_sequence({}, {}), coalesce(max({}), 0) + 1, false) FROM {};").format(
+    text = sql.SQL("SELECT setval(pg_get_serial_sequence({}, {}), coalesce(max({}), 0) + 1, false) FROM {};").format(
         sql.Literal(render(ident(table))), sql.Literal(column), sql.Identifier(column), ident(table)
     )
+    return statement("SelectStmt", None, text)
 
 
 def create_enum(name: QualifiedName, labels: Sequence[str]) -> Composable:
-    return sql.SQL("CREATE TYPE {} AS ENUM ({});").format(
+    text = sql.SQL("CREATE TYPE {} AS ENUM ({});").format(
         ident(name), sql.SQL(", ").join(sql.Literal(v) for v in labels)
     )
+    return statement("CreateEnumStmt", _target(name), text)
 
 
 def add_enum_value(name: QualifiedName, label: str, after: str | None) -> Composable:
-    statement = sql.SQL("ALTER TYPE {} ADD VALUE IF NOT EXISTS {}").format(ident(name), sql.Literal(label))
+    text = sql.SQL("ALTER TYPE {} ADD VALUE IF NOT EXISTS {}").format(ident(name), sql.Literal(label))
     if after is not None:
-        statement += sql.SQL(" AFTER {}").format(sql.Literal(after))
-    return statement + sql.SQL(";")
+        text += sql.SQL(" AFTER {}").format(sql.Literal(after))
+    return statement("AlterEnumStmt", _target(name), text + sql.SQL(";"))
 
 
 def _dollar_quote(body: str) -> str:
@@ -447,21 +469,23 @@ def create_function(
         _routine(spec.kind), ident(name), sql.SQL(arguments_sql(tuple(parameters)))
     )
     if spec.kind == "function":
+        check_returns(spec.returns or "void")
         head += sql.SQL(" RETURNS {}").format(sql.SQL(spec.returns or "void"))
     parts = [head, *function_options(spec)]
     source = sql.SQL("\n" + body.strip() + "\n")
     parts.append(sql.Composed([sql.SQL("AS "), sql.SQL(tag), source, sql.SQL(tag), sql.SQL(";")]))
-    statements: list[Composable] = [sql.SQL("\n  ").join(parts)]
+    statements: list[Composable] = [statement("CreateFunctionStmt", _target(name), sql.SQL("\n  ").join(parts))]
     if spec.execute is not None:
         expected = set(spec.execute)
         revoke = ({"public", *existing_roles}) - expected
         statements += function_execute(name, spec.kind, parameters, expected, revoke, grant_all=True)
-    return sql.SQL("\n").join(statements)
+    return joined("\n", statements)
 
 
 def alter_function(name: QualifiedName, kind: str, parameters: Sequence[Parameter], action: Composable) -> Composable:
     """ALTER FUNCTION (or PROCEDURE) ... <action>: an attribute changed in place, whatever the defaults."""
-    return sql.SQL("ALTER {} {} {};").format(_routine(kind), function_identity(name, parameters), action)
+    text = sql.SQL("ALTER {} {} {};").format(_routine(kind), function_identity(name, parameters), action)
+    return statement("AlterFunctionStmt", None, text)
 
 
 def function_execute(
@@ -478,9 +502,11 @@ def function_execute(
     routine = _routine(kind)
     out: list[Composable] = []
     for role in sorted(actual - expected):
-        out.append(sql.SQL("REVOKE EXECUTE ON {} {} FROM {};").format(routine, function, _role(role)))
+        revoke = sql.SQL("REVOKE EXECUTE ON {} {} FROM {};").format(routine, function, _role(role))
+        out.append(statement("GrantStmt", None, revoke))
     for role in sorted(expected if grant_all else expected - actual):
-        out.append(sql.SQL("GRANT EXECUTE ON {} {} TO {};").format(routine, function, _role(role)))
+        grant = sql.SQL("GRANT EXECUTE ON {} {} TO {};").format(routine, function, _role(role))
+        out.append(statement("GrantStmt", None, grant))
     return out
 
 
@@ -488,12 +514,16 @@ def create_role(name: str, spec: RoleSpec) -> Composable:
     options = ["LOGIN" if spec.login else "NOLOGIN"]
     if spec.bypassrls:
         options.append("BYPASSRLS")
-    return sql.SQL("CREATE ROLE {} {};").format(sql.Identifier(name), sql.SQL(" ".join(options)))
+    return statement(
+        "CreateRoleStmt", None, sql.SQL("CREATE ROLE {} {};").format(sql.Identifier(name), sql.SQL(" ".join(options)))
+    )
 
 
 def alter_role(name: str, keyword: str) -> Composable:
-    return sql.SQL("ALTER ROLE {} {};").format(sql.Identifier(name), sql.SQL(keyword))
+    return statement("AlterRoleStmt", None, sql.SQL("ALTER ROLE {} {};").format(sql.Identifier(name), sql.SQL(keyword)))
 
 
 def grant_role(group: str, member: str) -> Composable:
-    return sql.SQL("GRANT {} TO {};").format(sql.Identifier(group), sql.Identifier(member))
+    return statement(
+        "GrantRoleStmt", None, sql.SQL("GRANT {} TO {};").format(sql.Identifier(group), sql.Identifier(member))
+    )

@@ -8,6 +8,7 @@ deparsed text (``format_type``, ``pg_get_expr``). So ``timestamptz`` equals ``ti
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,6 +17,7 @@ from typing import Any
 from pglast import parser
 
 from pgcontract.names import DEFAULT_SCHEMA, QualifiedName
+from pgcontract.sqlsafe import UnsafeFragment, check_fragment
 
 
 class InvalidSql(ValueError):
@@ -238,6 +240,9 @@ def parse_type(text: str) -> SqlType:
     type_name = cast["typeName"]
     names = [n["String"]["sval"] for n in type_name["names"]]
     mods = tuple(_typmod_text(m) for m in type_name.get("typmods", []))
+    if not all(_TYPMOD.fullmatch(m) for m in mods):
+        # Modifiers reach DDL as text: only numbers and plain words (varchar(50), geometry(Point,4326)).
+        raise InvalidSql(f"not a type: {text!r} (a type modifier is a number or a plain word)")
     is_array = bool(type_name.get("arrayBounds"))
     schema: str | None
     if len(names) == 2 and names[0] == "pg_catalog":
@@ -254,6 +259,9 @@ def parse_type(text: str) -> SqlType:
     if schema == "pg_catalog" and name == "bpchar" and _explicit_bpchar(text):
         mods = mods if type_name.get("typmods") else ()
     return SqlType(schema, name, mods, is_array)
+
+
+_TYPMOD = re.compile(r"-?[0-9]+(\.[0-9]+)?|[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _explicit_bpchar(text: str) -> bool:
@@ -432,9 +440,14 @@ def normalize_expr(text: str, table: QualifiedName | None = None, columns_of: Co
 
 
 def check_expr(text: str) -> None:
-    """Raise ``InvalidSql`` unless ``text`` parses as one SQL expression."""
+    """Raise ``InvalidSql`` unless ``text`` is exactly one SQL expression, safe to paste into a statement
+    (no comment, ``;`` or ambiguous string: ``sqlsafe.fragment_problem``)."""
     if not text or not text.strip():
         raise InvalidSql("empty expression")
+    try:
+        check_fragment(text)
+    except UnsafeFragment as exc:
+        raise InvalidSql(str(exc)) from None
     _parse_expression(text)
 
 

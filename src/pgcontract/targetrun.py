@@ -184,7 +184,7 @@ class TargetRun:
 
 def isolation_findings(outcome: Outcome) -> list[Finding]:
     table = str(outcome.table)
-    found = [Finding(v.rule, Kind.ISOLATION, table, table, v.message, v.expected, v.actual) for v in outcome.violations]
+    found = [Finding(v.rule, Kind.ISOLATION, table, table, v.text, v.expected, v.actual) for v in outcome.violations]
     found += [
         Finding("isolation.left_behind", Kind.ISOLATION, table, table, f"left behind: {p}", "nothing", p)
         for p in outcome.left_behind

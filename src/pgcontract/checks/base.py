@@ -13,6 +13,7 @@ from pgcontract.findings import Finding, Fix, Hazard, Kind, Level
 from pgcontract.names import QualifiedName, quote_part
 from pgcontract.sqlgen import render
 from pgcontract.sqlnorm import InvalidSql, canonical_expr
+from pgcontract.sqlsafe import GeneratedSqlError, Statements, render_checked
 
 
 @dataclass
@@ -49,8 +50,14 @@ class Context:
 
 
 def fix(statements: Sequence[sql.Composable] | sql.Composable, *hazards: Hazard, note: str = "") -> Fix:
+    """A fix of these statements; one that does not parse as what its statements declare is an internal
+    error, reported as a manual fix (repair holds it back) rather than stopping the check."""
     items = [statements] if isinstance(statements, sql.Composable) else list(statements)
-    return Fix(sql="\n".join(render(s) for s in items), hazards=tuple(hazards), note=note)
+    try:
+        text = "\n".join(render_checked(s) if isinstance(s, Statements) else render(s) for s in items)
+    except GeneratedSqlError as exc:
+        return Fix(sql="\n".join(render(s) for s in items), hazards=(Hazard.MANUAL,), note=str(exc))
+    return Fix(sql=text, hazards=tuple(hazards), note=note)
 
 
 def finding(

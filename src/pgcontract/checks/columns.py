@@ -14,6 +14,7 @@ from pgcontract.sqlgen import (
     add_column,
     alter_column,
     alter_table,
+    expression,
     restart_identity_after_max,
     set_collation,
     set_type,
@@ -73,7 +74,7 @@ def _compare(ctx: Context, name: QualifiedName, column_name: str, column: Column
         if column.default is None:
             repair = fix(alter_column(name, column_name, "DROP DEFAULT"))
         else:
-            repair = fix(alter_column(name, column_name, "SET DEFAULT {}", sql.SQL(column.default)))
+            repair = fix(alter_column(name, column_name, "SET DEFAULT {}", expression(column.default)))
         text = "default is missing" if found.default is None else "default differs"
         differences.append(("column.default", text, column.default, found.default, repair))
     if column.identity is not None and column.identity != found.identity:

@@ -330,6 +330,8 @@ def _validation_issue(doc: _Document, err: Any) -> ContractIssue:
     message = message.removeprefix("Value error, ")
     if kind not in ("value_error", "assertion_error") and "input" in err:
         message += f" (got {_short_repr.repr(err['input'])})"
+    if loc and loc[-1] == "[key]":  # pydantic's marker for a mapping key that is invalid: point at the key
+        return doc.issue(loc[:-1], message, key=True)
     return doc.issue(loc, message)
 
 

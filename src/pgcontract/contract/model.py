@@ -20,6 +20,7 @@ from pgcontract.indexkeys import KeySpec
 from pgcontract.names import InvalidName, QualifiedName, split_reference
 from pgcontract.routines import Parameter, input_types, parse_arguments, same_types, split_signature
 from pgcontract.sqlnorm import InvalidSql, check_expr, parse_type
+from pgcontract.sqlsafe import UnsafeFragment, check_fragment, check_returns
 
 
 class Model(BaseModel):
@@ -39,15 +40,27 @@ def _is_expression(text: str) -> str:
     try:
         check_expr(text)
     except InvalidSql as exc:
-        raise ValueError(f"not a valid SQL expression: {text!r} ({exc})") from None
+        raise ValueError(f"not a valid SQL expression: {text!r} (expected a single SQL expression: {exc})") from None
     return text
 
 
 def _is_type(text: str) -> str:
     try:
+        check_fragment(text)
         parse_type(text)
-    except InvalidSql:
-        raise ValueError(f"not a valid PostgreSQL type: {text!r}") from None
+    except (InvalidSql, UnsafeFragment) as exc:
+        raise ValueError(f"not a valid PostgreSQL type: {text!r} (expected a single SQL type: {exc})") from None
+    return text
+
+
+def _is_result_type(text: str) -> str:
+    try:
+        check_returns(text)
+    except UnsafeFragment as exc:
+        raise ValueError(
+            f"not a valid result type: {text!r} (expected a single type as RETURNS takes it,"
+            f" e.g. boolean, setof uuid, trigger, table (a int): {exc})"
+        ) from None
     return text
 
 
@@ -84,6 +97,7 @@ PartitionBound = Annotated[str, AfterValidator(_clause(clauses.partition_bound, 
 ExclusionClause = Annotated[str, AfterValidator(_clause(clauses.exclusion, "exclusion constraint"))]
 CollationName = Annotated[str, AfterValidator(_clause(clauses.collation, "collation name"))]
 TypeName = Annotated[str, AfterValidator(_is_type)]
+ResultType = Annotated[str, AfterValidator(_is_result_type)]
 TableName = Annotated[str, AfterValidator(_is_qualified_name)]
 Reference = Annotated[str, AfterValidator(_is_reference)]
 Identifier = Annotated[str, Field(min_length=1, max_length=63)]
@@ -279,6 +293,9 @@ class Membership(Model):
     table: TableName = Field(description="the membership table, e.g. public.memberships")
     tenant: Identifier = Field(description="its column holding the tenant id, e.g. org_id")
     user: Identifier = Field(description="its column holding the user id, e.g. user_id")
+    role: Identifier | None = Field(
+        None, description="its column holding the member's role (an enum or text), for `allow` per role"
+    )
 
 
 class Isolation(Model):
@@ -292,14 +309,26 @@ class Isolation(Model):
         None, description="foreign-key column(s) to the parent row whose owner owns this row, e.g. thread_id"
     )
     membership: Membership | None = Field(None, description="the owner column holds a tenant users reach this way")
-    public_read: bool = Field(False, description="everyone, anonymous callers included, may read every row")
+    public_read: bool = Field(False, description="the same as 'read: anon' (kept for older contracts)")
+    read: Literal["anon", "authenticated", "members"] | None = Field(
+        None,
+        description="who may read every row: anon (everyone, anonymous callers included), authenticated (any "
+        "signed-in user, not anonymous callers) or members (only the row's owner; the default)",
+    )
+    protected: list[Identifier] = Field(
+        default_factory=list,
+        description="columns a user may not change on own rows (role, primary_owner_user_id): changing them is "
+        "privilege escalation",
+    )
     cross_owner: list[Identifier] = Field(
         default_factory=list,
         description="foreign-key columns that may point at other owners' rows (e.g. a comment on someone's post); "
         "every other foreign key to an owned table must stay within the row's owner",
     )
-    allow: list[Command] | None = Field(
-        None, description="what a user may do to own rows (default: what the contract's policies grant, else all)"
+    allow: list[Command] | dict[Identifier, list[Command]] | None = Field(
+        None,
+        description="exactly what a user may do to own rows (default: what the contract's policies grant, else "
+        "all); a command left out must be refused. Per membership role: {owner: [select, update], member: [select]}",
     )
     values: dict[Identifier, SeedValue] = Field(
         default_factory=dict,
@@ -311,11 +340,22 @@ class Isolation(Model):
     def _one_ownership(self) -> Isolation:
         if self.owner is not None and self.via is not None:
             raise ValueError("give either 'owner' or 'via', not both")
-        if self.owner is None and self.via is None and not self.public_read:
-            raise ValueError("give 'owner' (a column) or 'via' (foreign-key columns), or 'public_read: true'")
+        if self.public_read and self.read not in (None, "anon"):
+            raise ValueError(f"'public_read: true' means 'read: anon', not 'read: {self.read}': give one of them")
+        if self.owner is None and self.via is None and self.readers == "members":
+            raise ValueError("give 'owner' (a column) or 'via' (foreign-key columns), or 'read: anon|authenticated'")
         if self.membership is not None and self.owner is None:
             raise ValueError("'membership' needs 'owner': the column holding the tenant id")
+        if isinstance(self.allow, dict) and (self.membership is None or self.membership.role is None):
+            raise ValueError("'allow' per role needs 'membership' with 'role': the membership table's role column")
         return self
+
+    @property
+    def readers(self) -> Literal["anon", "authenticated", "members"]:
+        """Who may read every row of the table, not only own rows."""
+        if self.read is not None:
+            return self.read
+        return "anon" if self.public_read else "members"
 
 
 class Table(Model):
@@ -438,7 +478,7 @@ class FunctionSpec(Model):
         description="the full argument list, as pg_get_function_arguments prints it: modes (IN, OUT, INOUT, "
         "VARIADIC), names, types and DEFAULTs; left out: the key's list, and only the input types are checked",
     )
-    returns: str | None = Field(
+    returns: ResultType | None = Field(
         None, description="the result type, as in RETURNS (boolean, setof uuid, TABLE(id uuid), trigger, ...)"
     )
     language: str = "sql"
@@ -472,6 +512,7 @@ class FunctionSpec(Model):
                 parse_arguments(self.arguments)
             except InvalidSql as exc:
                 raise ValueError(str(exc)) from None
+            _safe_arguments(self.arguments)
         return self
 
     def parameters(self, key_arguments: str) -> tuple[Parameter, ...]:
@@ -490,8 +531,18 @@ def function_signature(text: str) -> tuple[QualifiedName, tuple[str, ...], str]:
 
 
 def _is_signature(text: str) -> str:
-    function_signature(text)
+    _, _, arguments = function_signature(text)
+    _safe_arguments(arguments)
     return text
+
+
+def _safe_arguments(text: str) -> None:
+    """An argument list reaches DDL deparsed from its parse (``routines``); a comment, ``;`` or ambiguous
+    string in it is refused all the same, as in every other field that is SQL."""
+    try:
+        check_fragment(text)
+    except UnsafeFragment as exc:
+        raise ValueError(f"expected schema.name(argument types); not an argument list: {exc}") from None
 
 
 LintLevel = Literal["error", "warning", "info", "ignore"]

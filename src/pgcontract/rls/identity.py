@@ -45,6 +45,13 @@ class Impersonation:
     def prepare(self, cur: Cursor, principal: Principal) -> None:
         """Create what the principal needs before rows are seeded (an auth.users row, a role)."""
 
+    def prepare_anonymous(self, cur: Cursor) -> None:
+        """Create what the caller with no identity needs (by the seeding role, before any probe)."""
+
+    def granted_roles(self) -> tuple[str, ...]:
+        """Roles the test's callers are members of (their policies apply to them too)."""
+        return ()
+
     def become(self, cur: Cursor, principal: Principal) -> str:
         """Switch to the principal; return the role ``current_user`` must then be."""
         raise NotImplementedError
@@ -60,12 +67,14 @@ class Impersonation:
 
     @staticmethod
     def set_role(cur: Cursor, role: str, settings: dict[str, str] | None = None) -> None:
-        params: list[str] = [role]
-        calls = [sql.SQL("set_config('role', %s, true)")]
+        """Switch role and settings, then leave ``current_user`` as the cursor's result (one round trip:
+        the probes switch identity many times per table, and each switch must be verified)."""
+        calls = [sql.SQL("set_config('role', {}, true)").format(sql.Literal(role))]
         for name, value in (settings or {}).items():
-            calls.append(sql.SQL("set_config(%s, %s, true)"))
-            params.extend([name, value])
-        cur.execute(sql.SQL("SELECT ") + sql.SQL(", ").join(calls), params)
+            calls.append(sql.SQL("set_config({}, {}, true)").format(sql.Literal(name), sql.Literal(value)))
+        # Two statements in one simple query: the second runs after the first has switched the role.
+        cur.execute(sql.SQL("SELECT {}; SELECT current_user::text").format(sql.SQL(", ").join(calls)))
+        cur.nextset()
 
 
 class SupabaseImpersonation(Impersonation):
@@ -129,6 +138,7 @@ class RoleImpersonation(Impersonation):
     def __init__(self, auth: RoleAuth) -> None:
         self.auth = auth
         self.suffix = secrets.token_hex(4)
+        self.nobody = Principal("nobody", identity=f"pgcontract_nobody_{self.suffix}")
 
     def new_principal(self, label: str) -> Principal:
         return Principal(label, identity=f"pgcontract_{label.lower()}_{self.suffix}")
@@ -143,10 +153,14 @@ class RoleImpersonation(Impersonation):
         self.set_role(cur, principal.identity or "")
         return principal.identity or ""
 
+    def prepare_anonymous(self, cur: Cursor) -> None:
+        self.prepare(cur, self.nobody)
+
+    def granted_roles(self) -> tuple[str, ...]:
+        return tuple(self.auth.member_of)
+
     def become_anonymous(self, cur: Cursor) -> str:
-        nobody = Principal("nobody", identity=f"pgcontract_nobody_{self.suffix}")
-        self.prepare(cur, nobody)
-        return self.become(cur, nobody)
+        return self.become(cur, self.nobody)
 
 
 class SettingImpersonation(Impersonation):

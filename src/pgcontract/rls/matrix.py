@@ -20,13 +20,15 @@ from psycopg import sql
 
 from pgcontract.busy import BUSY_ERRORS
 from pgcontract.catalog.snapshot import Snapshot
+from pgcontract.catalog.snapshot import Table as CatalogTable
 from pgcontract.connect import SessionLimits, apply_limits
 from pgcontract.contract.model import Contract, Isolation, Table
 from pgcontract.names import QualifiedName
 from pgcontract.rls.explain import duplicate_hint
 from pgcontract.rls.identity import Impersonation, Principal, SupabaseImpersonation, impersonation_for
+from pgcontract.rls.inforce import caller_columns, policies_in_force
 from pgcontract.rls.seed import SeededRow, Seeder, Values, count_rows
-from pgcontract.rls.values import SeedError
+from pgcontract.rls.values import SeedError, generate
 from pgcontract.sqlgen import ident
 
 Cursor = psycopg.Cursor[Any]
@@ -45,6 +47,13 @@ class Violation:
     message: str  # "user A read 1 row of user B in public.t"
     expected: str
     actual: str
+    # The command and the policies in force for it: 'SELECT as authenticated; policies: "p" USING (true)'
+    through: str = ""
+
+    @property
+    def text(self) -> str:
+        """Who did what to whose row, through which command and which policies were in force."""
+        return f"{self.message} ({self.through})" if self.through else self.message
 
 
 @dataclass
@@ -56,8 +65,8 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     left_behind: list[str] = field(default_factory=list)
 
-    def add(self, rule: str, message: str, expected: str, actual: str) -> None:
-        self.violations.append(Violation(rule, message, expected, actual))
+    def add(self, rule: str, message: str, expected: str, actual: str, through: str = "") -> None:
+        self.violations.append(Violation(rule, message, expected, actual, through))
 
 
 @dataclass(frozen=True)
@@ -69,11 +78,13 @@ class Attempt:
     constraint: str | None = None
 
 
-def allowed_commands(table: Table) -> set[str]:
-    """What a user may do to own rows: ``isolation.allow``, else what the contract's permissive policies
-    grant, else everything."""
+def allowed_commands(table: Table, role: str | None = None) -> set[str]:
+    """Exactly what a user may do to own rows: ``isolation.allow`` (for the member's ``role`` when given
+    per role), else what the contract's permissive policies grant, else everything."""
     isolation = table.isolation
     if isolation is not None and isolation.allow is not None:
+        if isinstance(isolation.allow, dict):
+            return set(isolation.allow.get(role or "", []))
         return set(isolation.allow)
     policies = table.rls.policies if table.rls is not None else None
     if not policies:
@@ -97,17 +108,43 @@ class Matrix:
         isolation = self.declared.isolation
         assert isolation is not None
         self.isolation: Isolation = isolation
+        self.readers = isolation.readers
         self.impersonation: Impersonation = session.impersonation
         self.seeder = session.seeder
+        self.seeder_role = session.seeder_role
         self.a, self.b = session.a, session.b
         snapshot = self.snapshot
         self.outcome = Outcome(name)
+        self.member_role: str | None = None
         self.allowed = allowed_commands(self.declared)
-        actual = snapshot.tables[name]
+        self.acting_role: str | None = None
+        self.actual = actual = snapshot.tables[name]
         pk = actual.constraints_of("p")
         self.key_columns: tuple[str, ...] = pk[0].columns if pk else ()
         updatable = [c.name for c in actual.columns.values() if c.generated is None and c.identity != "always"]
         self.touch_column = updatable[0] if updatable else next(iter(actual.columns))
+        self.plain_column = self._plain_column(updatable)
+        # One row per user: the owner column is a key of its own, so a second row of A (or B) collides with
+        # the first; the probes that insert one remove the existing row first (as the seeding role).
+        self.owner_is_key = (
+            isolation.owner is not None
+            and isolation.membership is None
+            and any(c == {isolation.owner} for c in _keys(actual))
+        )
+
+    def _plain_column(self, updatable: list[str]) -> str:
+        """A column that is neither key, owner, nor foreign key: what an ordinary ``UPDATE t SET name = ...``
+        changes (the first updatable column when there is none)."""
+        fixed = {c for con in self.actual.constraints if con.kind == "f" for c in con.columns}
+        fixed.update(c for key in _keys(self.actual) for c in key)
+        fixed.update([self.isolation.owner] if self.isolation.owner else [])
+        fixed.update(self.isolation.protected)
+        plain = [c for c in updatable if c not in fixed]
+        return plain[0] if plain else self.touch_column
+
+    @property
+    def who(self) -> str:
+        return "user A" if self.member_role is None else f"user A (as {self.member_role})"
 
     # --- plumbing -------------------------------------------------------------------------------------
 
@@ -142,12 +179,28 @@ class Matrix:
             expected = self.impersonation.become_anonymous(self.cur)
         else:
             expected = self.impersonation.become(self.cur, who)
-        self.cur.execute("SELECT current_user::text")
-        fetched = self.cur.fetchone()
+        self.check_role(expected)
+        self.acting_role = expected
+
+    def as_seeder(self) -> None:
+        """Back to the seeding role (it bypasses RLS) to look at what the caller's statement did."""
+        Impersonation.set_role(self.cur, self.seeder_role)
+        self.check_role(self.seeder_role)
+
+    def check_role(self, expected: str) -> None:
+        fetched = self.cur.fetchone()  # Impersonation.set_role left current_user as the result
         if fetched is None or fetched[0] != expected:
             raise ImpersonationFailed(
                 f"switched to role {expected!r} but current_user is {fetched[0] if fetched else None!r}"
             )
+
+    def fail(self, rule: str, message: str, expected: str, actual: str, command: str) -> None:
+        """A violation, naming the command and the policies that were in force for it."""
+        role = self.acting_role
+        roles = {role, *self.impersonation.granted_roles()} if role else None
+        policies = policies_in_force(self.actual, command, roles)
+        as_role = f" as {role}" if role else ""
+        self.outcome.add(rule, message, expected, actual, f"{command.upper()}{as_role}; policies: {policies}")
 
     def visible(self, rows: list[SeededRow]) -> list[int] | Attempt:
         """How many of each given row the current role sees (an Attempt when the SELECT itself fails)."""
@@ -177,6 +230,24 @@ class Matrix:
         )
         return self.attempt(statement, list(values.values()))
 
+    def insert_as(self, who: Principal, values: Values, replacing: SeededRow) -> Attempt | None:
+        """``who`` inserts ``values``; with one row per user, ``replacing`` (the row holding that owner) is
+        removed first by the seeding role, or the INSERT would fail on the key whatever the policy says.
+        None: that row could not be removed (the probe is not run)."""
+        if not self.owner_is_key:
+            return self.insert(values)
+        with self.savepoint():
+            self.as_seeder()
+            condition, params = self.where(replacing)
+            try:
+                self.cur.execute(sql.SQL("DELETE FROM {} WHERE {}").format(ident(self.name), condition), params)
+            except BUSY_ERRORS:
+                raise
+            except psycopg.Error:
+                return None
+            self.become(who)
+            return self.insert(values)
+
     def update(self, assignments: Values, row: SeededRow | None) -> Attempt:
         sets = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in assignments)
         statement = sql.SQL("UPDATE {} SET {}").format(ident(self.name), sets)
@@ -188,15 +259,72 @@ class Matrix:
         return self.attempt(statement, params)
 
     def touch(self, row: SeededRow) -> Attempt:
-        """An UPDATE that changes nothing (a column set to itself): does the policy let it through?"""
+        """An UPDATE that changes nothing (an ordinary column set to itself): does the policy let it through?"""
         condition, values = self.where(row)
-        column = sql.Identifier(self.touch_column)
+        column = sql.Identifier(self.plain_column)
         statement = sql.SQL("UPDATE {} SET {} = {} WHERE {}").format(ident(self.name), column, column, condition)
         return self.attempt(statement, values)
 
     def delete(self, row: SeededRow) -> Attempt:
         condition, values = self.where(row)
         return self.attempt(sql.SQL("DELETE FROM {} WHERE {}").format(ident(self.name), condition), values)
+
+    def versions(self, rows: list[SeededRow]) -> list[tuple[str, str]]:
+        """The current physical version (tableoid, ctid) of each row, read by the seeding role: an UPDATE
+        or DELETE of a row gives it a new version or none, whatever the statement's row count says."""
+        if not self.key_columns:
+            return [(row.tableoid, row.ctid) for row in rows]
+        parts = []
+        params: list[Any] = []
+        for row in rows:
+            condition, values = self.where(row)
+            parts.append(sql.SQL("({})").format(condition))
+            params.extend(values)
+        statement = sql.SQL("SELECT tableoid::text, ctid::text FROM {} WHERE {}").format(
+            ident(self.name), sql.SQL(" OR ").join(parts)
+        )
+        self.cur.execute(statement, params)
+        return [(str(r[0]), str(r[1])) for r in self.cur.fetchall()]
+
+    def changed_by_current(self, statements: list[sql.Composed], versions: list[tuple[str, str]]) -> list[int]:
+        """How many of the rows (given by their versions) each statement, run by the current caller, changed
+        or deleted; each is undone before the next. Statements are batched into as few round trips as the
+        checks allow (the probe runs for every table of a large schema)."""
+        if not versions:
+            return [0 for _ in statements]
+        point = sql.Identifier(f"pgcontract_{secrets.token_hex(4)}")
+        tids = sql.SQL(", ").join(sql.Literal(ctid) for _, ctid in versions)
+        pairs = sql.SQL(", ").join(
+            sql.SQL("({}, {}::tid)").format(sql.Literal(oid), sql.Literal(ctid)) for oid, ctid in versions
+        )
+        # The count is planned after the role switch (a later statement of the same simple query), so it
+        # reads as the seeding role, past RLS; ``ctid = ANY`` lets it find the rows by TID scan.
+        count = sql.SQL(
+            "SELECT set_config('role', {}, true); SELECT current_user::text, count(*) FROM {} "
+            "WHERE ctid = ANY (ARRAY[{}]::tid[]) AND (tableoid::text, ctid) IN ({})"
+        ).format(sql.Literal(self.seeder_role), ident(self.name), tids, pairs)
+        found: list[int] = []
+        before = sql.SQL("SAVEPOINT {}; ").format(point)
+        back = sql.SQL("ROLLBACK TO SAVEPOINT {}; ").format(point)
+        for statement in statements:
+            # Each statement travels with the savepoint work before it: one round trip, not three.
+            try:
+                self.cur.execute(before + statement)
+            except BUSY_ERRORS:
+                raise
+            except psycopg.Error:
+                found.append(0)  # the statement failed as a whole: it changed nothing
+            else:
+                self.cur.execute(count)
+                self.cur.nextset()
+                fetched = self.cur.fetchone()
+                if fetched is None or fetched[0] != self.seeder_role:
+                    actual = fetched[0] if fetched else None
+                    raise ImpersonationFailed(f"switched to role {self.seeder_role!r} but current_user is {actual!r}")
+                found.append(len(versions) - int(fetched[1]))
+            before = back
+        self.cur.execute(back + sql.SQL("RELEASE SAVEPOINT {}").format(point))
+        return found
 
     # --- the matrix -----------------------------------------------------------------------------------
 
@@ -208,11 +336,25 @@ class Matrix:
             row_a = self.seeder.row(self.name, a)
             row_b = self.seeder.row(self.name, b)
             new_a = self.seeder.values_for(self.name, a)
-            new_b = self.seeder.values_for(self.name, b)
-            attach = self.attach_variants(a, b)
+            side = self.side_values(a)
+            new_b = {**self.seeder.values_for(self.name, b), **self.without_ownership(side, ())}
+            attach = [
+                (parent, {**values, **self.without_ownership(side, columns)})
+                for parent, columns, values in self.attach_variants(a, b)
+            ]
             move = self.move_assignments(b)
-        self.probe_user(a, b, row_a, row_b, new_a, new_b, attach, move)
-        self.probe_anonymous(row_a, new_a)
+            protected = self.protected_values(row_a, b)
+        rows_b = list(self.seeder.rows.get((self.name, b.label), [row_b]))
+        rows_a = list(self.seeder.rows.get((self.name, a.label), [row_a]))
+        if isinstance(self.isolation.allow, dict):
+            for role in self.isolation.allow:
+                with self.savepoint():
+                    self.as_member(role)
+                    self.probe_user(a, row_a, row_b, rows_b, new_a, new_b, attach, move, protected)
+            self.member_role, self.allowed = None, allowed_commands(self.declared)
+        else:
+            self.probe_user(a, row_a, row_b, rows_b, new_a, new_b, attach, move, protected)
+        self.probe_anonymous(row_a, rows_a, new_a)
         return self.outcome
 
     @contextmanager
@@ -230,10 +372,60 @@ class Matrix:
         self.cur.execute(sql.SQL("RELEASE SAVEPOINT {}").format(name))
         self.seeder.act_as(None)  # the probes start with no identity but the one they switch to
 
-    def attach_variants(self, a: Principal, b: Principal) -> list[tuple[str, Values]]:
+    def as_member(self, role: str) -> None:
+        """Make user A's membership of its tenant carry ``role`` (as the seeding role, in the caller's
+        savepoint), and judge by what ``allow`` gives that role."""
+        membership = self.isolation.membership
+        assert membership is not None
+        assert membership.role is not None
+        tenant = self.seeder.tenants.get((membership.table, self.a.label))
+        if tenant is None or self.a.identity is None:
+            raise SeedError(f"user A has no membership in {membership.table} to give the role {role!r}")
+        statement = sql.SQL("UPDATE {} SET {} = %s WHERE {} = %s AND {} = %s").format(
+            ident(QualifiedName.parse(membership.table)),
+            sql.Identifier(membership.role),
+            sql.Identifier(membership.tenant),
+            sql.Identifier(membership.user),
+        )
+        try:
+            self.cur.execute(statement, [role, tenant, self.a.identity])
+        except BUSY_ERRORS:
+            raise
+        except psycopg.Error as exc:
+            reason = exc.diag.message_primary
+            raise SeedError(f"cannot make user A a {role!r} in {membership.table}: {reason}") from None
+        if self.cur.rowcount != 1:
+            raise SeedError(f"user A's membership row in {membership.table} was not found to give it role {role!r}")
+        self.member_role = role
+        self.allowed = allowed_commands(self.declared, role)
+
+    def side_values(self, a: Principal) -> Values:
+        """A chooses every value A may write: columns that reference users or that a policy compares with
+        the caller are filled with A's own id (or A's user row), so that a check on such a side column
+        (``author_id = auth.uid()``) cannot hide a row planted for B or under B's parent."""
+        values: Values = {}
+        for fk in self.actual.constraints_of("f"):
+            if len(fk.columns) != 1 or fk.ref_table is None or not self._is_users(fk.ref_table):
+                continue
+            values[fk.columns[0]] = self.seeder.row(fk.ref_table, a).values[fk.ref_columns[0]]
+        if a.identity is not None:
+            for column in caller_columns(self.actual):
+                values.setdefault(column, a.identity)
+        return values
+
+    def _is_users(self, name: QualifiedName) -> bool:
+        """The table that holds the users themselves (Supabase's auth.users)."""
+        return isinstance(self.impersonation, SupabaseImpersonation) and name == QualifiedName("auth", "users")
+
+    def without_ownership(self, side: Values, columns: tuple[str, ...]) -> Values:
+        """Side values that do not touch what makes the row B's (owner, ownership key, the attached key)."""
+        fixed = set(columns) | set(self.isolation.via or ()) | {self.isolation.owner}
+        return {c: v for c, v in side.items() if c not in fixed}
+
+    def attach_variants(self, a: Principal, b: Principal) -> list[tuple[str, tuple[str, ...], Values]]:
         """A's new row, but hanging from B's parent (through each owned parent): must be refused."""
-        variants: list[tuple[str, Values]] = []
-        actual = self.snapshot.tables[self.name]
+        variants: list[tuple[str, tuple[str, ...], Values]] = []
+        actual = self.actual
         for fk in actual.constraints_of("f"):
             if fk.ref_table is None or fk.ref_table == self.name:
                 continue
@@ -247,7 +439,7 @@ class Matrix:
             values = self.seeder.values_for(self.name, a)
             for column, ref_column in zip(fk.columns, fk.ref_columns, strict=True):
                 values[column] = parent_b.values[ref_column]
-            variants.append((f"{fk.ref_table} of user B (through {', '.join(fk.columns)})", values))
+            variants.append((f"{fk.ref_table} of user B (through {', '.join(fk.columns)})", fk.columns, values))
         return variants
 
     def move_assignments(self, b: Principal) -> Values:
@@ -255,155 +447,327 @@ class Matrix:
         if self.isolation.owner is not None:
             return {self.isolation.owner: self.seeder.owner_value(self.name, b)}
         if self.isolation.via is not None:
-            actual = self.snapshot.tables[self.name]
-            fk = next(c for c in actual.constraints_of("f") if c.columns == tuple(self.isolation.via))
+            fk = next(c for c in self.actual.constraints_of("f") if c.columns == tuple(self.isolation.via))
             assert fk.ref_table is not None
             parent_b = self.seeder.row(fk.ref_table, b)
             return {c: parent_b.values[rc] for c, rc in zip(fk.columns, fk.ref_columns, strict=True)}
         return {}
 
+    def protected_values(self, row_a: SeededRow, b: Principal) -> Values:
+        """For each protected column, a value other than the one A's row holds: B's row for a foreign key
+        (hand the row to B, point it at B's user), another label or value of its type otherwise."""
+        found: Values = {}
+        for column in self.isolation.protected:
+            declared = self.actual.columns.get(column)
+            if declared is None:
+                raise SeedError(f"{self.name} has no column {column!r} (isolation.protected)")
+            current = row_a.values.get(column)
+            fk = next((c for c in self.actual.constraints_of("f") if c.columns == (column,)), None)
+            if fk is not None and fk.ref_table is not None and fk.ref_table != self.name:
+                value = self.seeder.row(fk.ref_table, b).values[fk.ref_columns[0]]
+                if value != current:
+                    found[column] = value
+                    continue
+            options = [generate(declared, self.actual, self.snapshot, n=n, distinct=True) for n in range(8)]
+            options += ["true", "false"] if declared.type in ("boolean", "bool") else []
+            # The last other label first: enums and IN lists tend to end with the most powerful (admin).
+            other = next((v for v in reversed(options) if v != current), None)
+            if other is None:
+                raise SeedError(f"cannot find a value for {self.name}.{column} other than {current!r} (protected)")
+            found[column] = other
+        return found
+
     def probe_user(
         self,
         a: Principal,
-        b: Principal,
         row_a: SeededRow,
         row_b: SeededRow,
+        rows_b: list[SeededRow],
         new_a: Values,
         new_b: Values,
         attach: list[tuple[str, Values]],
         move: Values,
+        protected: Values,
     ) -> None:
-        t, out = self.name, self.outcome
+        t, who = self.name, self.who
+        before_b = self.versions(rows_b)
         with self.savepoint():
             self.become(a)
-            seen = self.visible([row_a, row_b])
-            cross_clean = False
-            if isinstance(seen, Attempt):
-                if "select" in self.allowed:
-                    out.add(
-                        "isolation.read_own",
-                        f"user A cannot read own rows in {t}: {seen.error}",
-                        "own row visible",
-                        "SELECT failed",
-                    )
-            else:
-                own, other = seen
-                if other and not self.isolation.public_read:
-                    out.add(
-                        "isolation.read_other",
-                        f"user A read {other} row{_s(other)} of user B in {t}",
-                        "0 rows of user B",
-                        f"{other} row{_s(other)}",
-                    )
-                cross_clean = other == 0
-                if own == 0 and "select" in self.allowed:
-                    out.add(
-                        "isolation.read_own",
-                        f"user A cannot read own row in {t} (policy too strict or grant missing)",
-                        "1 own row",
-                        "0 rows",
-                    )
-            result = self.insert(new_b)
-            if result.ok:
-                out.add(
-                    "isolation.insert_other", f"user A inserted a row owned by user B into {t}", "refused", "inserted"
+            cross_clean = self.probe_reads(row_a, row_b)
+            result = self.insert_as(a, new_b, row_b)
+            if result is not None and result.ok:
+                self.fail(
+                    "isolation.insert_other",
+                    f"{who} inserted a row owned by user B into {t}",
+                    "refused",
+                    "inserted",
+                    "insert",
                 )
             for parent, values in attach:
                 result = self.insert(values)
                 if result.ok:
-                    out.add(
-                        "isolation.attach_other", f"user A attached a row in {t} to {parent}", "refused", "inserted"
+                    self.fail(
+                        "isolation.attach_other",
+                        f"{who} attached a row in {t} to {parent}",
+                        "refused",
+                        "inserted",
+                        "insert",
                     )
             if move:
-                result = self.update(move, row_a)
-                if result.ok and result.rows:
-                    out.add(
-                        "isolation.move_to_other",
-                        f"user A moved own row of {t} to user B (UPDATE ... WHERE)",
-                        "refused",
-                        f"{result.rows} row{_s(result.rows)} moved",
-                    )
-                if cross_clean and not self.isolation.public_read:
-                    result = self.update(move, None)
-                    if result.ok and result.rows:
-                        out.add(
-                            "isolation.move_to_other",
-                            f"user A moved own row{_s(result.rows)} of {t} to user B (UPDATE without WHERE)",
-                            "refused",
-                            f"{result.rows} row{_s(result.rows)} moved",
-                        )
-                else:
-                    out.notes.append("UPDATE without WHERE not tried: user A sees rows of others")
+                self.probe_move(row_a, move, cross_clean)
             result = self.touch(row_b)
             if result.ok and result.rows:
-                out.add(
+                self.fail(
                     "isolation.update_other",
-                    f"user A updated {result.rows} row{_s(result.rows)} of user B in {t}",
+                    f"{who} updated {result.rows} row{_s(result.rows)} of user B in {t} (UPDATE ... WHERE)",
                     "0 rows",
                     f"{result.rows}",
+                    "update",
                 )
             result = self.delete(row_b)
             if result.ok and result.rows:
-                out.add(
+                self.fail(
                     "isolation.delete_other",
-                    f"user A deleted {result.rows} row{_s(result.rows)} of user B in {t}",
+                    f"{who} deleted {result.rows} row{_s(result.rows)} of user B in {t} (DELETE ... WHERE)",
                     "0 rows",
                     f"{result.rows}",
+                    "delete",
                 )
-            self.probe_own(row_a, new_a)
+            self.probe_unfiltered(False, row_a, "user B", before_b)
+            self.probe_own(row_a, new_a, protected)
 
-    def probe_own(self, row_a: SeededRow, new_a: Values) -> None:
-        t, out = self.name, self.outcome
-        if "insert" in self.allowed:
-            result = self.insert(new_a)
-            if not result.ok:
-                hint = ""
-                if result.sqlstate == UNIQUE_VIOLATION:
-                    hint = duplicate_hint(result.constraint, t, self.isolation, self.snapshot)
-                out.add(
-                    "isolation.insert_own",
-                    f"user A cannot insert own row into {t}: {result.error}" + (f"; {hint}" if hint else ""),
-                    "inserted",
+    def probe_reads(self, row_a: SeededRow, row_b: SeededRow) -> bool:
+        """A's reads; True when A sees no row of B."""
+        t, who = self.name, self.who
+        seen = self.visible([row_a, row_b])
+        if isinstance(seen, Attempt):
+            if "select" in self.allowed or self.readers != "members":
+                self.fail(
+                    "isolation.read_own",
+                    f"{who} cannot read own rows in {t}: {seen.error}",
+                    "own row visible",
+                    "SELECT failed",
+                    "select",
+                )
+            return False
+        own, other = seen
+        if other and self.readers == "members":
+            self.fail(
+                "isolation.read_other",
+                f"{who} read {other} row{_s(other)} of user B in {t}",
+                "0 rows of user B",
+                f"{other} row{_s(other)}",
+                "select",
+            )
+        if not other and self.readers != "members":
+            self.fail(
+                "isolation.read_declared",
+                f"{who} cannot read the row of user B in {t}, which 'read: {self.readers}' opens to every "
+                "signed-in user",
+                "1 row of user B",
+                "0 rows",
+                "select",
+            )
+        if own == 0 and ("select" in self.allowed or self.readers != "members"):
+            self.fail(
+                "isolation.read_own",
+                f"{who} cannot read own row in {t} (policy too strict or grant missing)",
+                "1 own row",
+                "0 rows",
+                "select",
+            )
+        elif own and "select" not in self.allowed and self.readers == "members":
+            self.fail(
+                "isolation.not_allowed",
+                f"{who} read own row in {t}, but 'allow' leaves out select",
+                "0 rows",
+                f"{own}",
+                "select",
+            )
+        return other == 0
+
+    def probe_move(self, row_a: SeededRow, move: Values, cross_clean: bool) -> None:
+        t, who = self.name, self.who
+        result = self.update(move, row_a)
+        if result.ok and result.rows:
+            self.fail(
+                "isolation.move_to_other",
+                f"{who} moved own row of {t} to user B (UPDATE ... WHERE)",
+                "refused",
+                f"{result.rows} row{_s(result.rows)} moved",
+                "update",
+            )
+        # Without WHERE the UPDATE escapes SELECT policies; it says something only when the rows A reaches
+        # are A's alone, or readable by design.
+        if cross_clean or self.readers != "members":
+            result = self.update(move, None)
+            if result.ok and result.rows:
+                self.fail(
+                    "isolation.move_to_other",
+                    f"{who} moved own row{_s(result.rows)} of {t} to user B (UPDATE without WHERE)",
                     "refused",
+                    f"{result.rows} row{_s(result.rows)} moved",
+                    "update",
                 )
-        if "update" in self.allowed:
-            result = self.touch(row_a)
-            if not result.ok or result.rows != 1:
-                reason = result.error or "0 rows updated"
-                out.add("isolation.update_own", f"user A cannot update own row in {t}: {reason}", "1 row", reason)
-        if "delete" in self.allowed:
-            result = self.delete(row_a)
-            if not result.ok or result.rows != 1:
-                reason = result.error or "0 rows deleted"
-                out.add("isolation.delete_own", f"user A cannot delete own row in {t}: {reason}", "1 row", reason)
 
-    def probe_anonymous(self, row_a: SeededRow, new_a: Values) -> None:
-        t, out = self.name, self.outcome
+    def probe_unfiltered(self, anonymous: bool, own: SeededRow, whose: str, versions: list[tuple[str, str]]) -> None:
+        """UPDATE and DELETE without WHERE, on an ordinary column: no row of ``whose`` may change. Without
+        WHERE the statements escape the SELECT policies, so only the UPDATE/DELETE policies stand."""
+        t = self.name
+        actor = self.impersonation.anonymous_name if anonymous else self.who
+        # A constant (the value A's own row holds, so it fits the column's checks): ``SET c = c`` reads the
+        # column, which brings the SELECT policies back in and hides what the UPDATE policy lets through.
+        value = sql.Literal(own.values.get(self.plain_column))
+        update = sql.SQL("UPDATE {} SET {} = {}").format(ident(t), sql.Identifier(self.plain_column), value)
+        updated, deleted = self.changed_by_current([update, sql.SQL("DELETE FROM {}").format(ident(t))], versions)
+        if updated:
+            self.fail(
+                "isolation.update_unfiltered",
+                f"{actor} changed {updated} row{_s(updated)} of {whose} in {t} with an UPDATE of "
+                f"{self.plain_column} without WHERE",
+                f"0 rows of {whose}",
+                f"{updated}",
+                "update",
+            )
+        if deleted:
+            self.fail(
+                "isolation.delete_unfiltered",
+                f"{actor} deleted {deleted} row{_s(deleted)} of {whose} in {t} with a DELETE without WHERE",
+                f"0 rows of {whose}",
+                f"{deleted}",
+                "delete",
+            )
+
+    def probe_own(self, row_a: SeededRow, new_a: Values, protected: Values) -> None:
+        """What A may do to own rows is exact: allowed commands succeed, the others are refused."""
+        t, who, allowed = self.name, self.who, self.allowed
+        left_out = "'allow' leaves out {}" + (f" for {self.member_role}" if self.member_role else "")
+        result = self.insert_as(self.a, new_a, row_a)
+        if result is None:
+            self.outcome.notes.append(f"own INSERT not tried: the existing row of user A in {t} could not be removed")
+        elif "insert" in allowed and not result.ok:
+            hint = ""
+            if result.sqlstate == UNIQUE_VIOLATION:
+                hint = duplicate_hint(result.constraint, t, self.isolation, self.snapshot)
+            self.fail(
+                "isolation.insert_own",
+                f"{who} cannot insert own row into {t}: {result.error}" + (f"; {hint}" if hint else ""),
+                "inserted",
+                "refused",
+                "insert",
+            )
+        elif "insert" not in allowed and result.ok:
+            self.fail(
+                "isolation.not_allowed",
+                f"{who} inserted own row into {t}, but {left_out.format('insert')}",
+                "refused",
+                "inserted",
+                "insert",
+            )
+        result = self.touch(row_a)
+        if "update" in allowed and (not result.ok or result.rows != 1):
+            reason = result.error or "0 rows updated"
+            self.fail(
+                "isolation.update_own", f"{who} cannot update own row in {t}: {reason}", "1 row", reason, "update"
+            )
+        elif "update" not in allowed and result.ok and result.rows:
+            self.fail(
+                "isolation.not_allowed",
+                f"{who} updated own row in {t}, but {left_out.format('update')}",
+                "0 rows",
+                f"{result.rows}",
+                "update",
+            )
+        result = self.delete(row_a)
+        if "delete" in allowed and (not result.ok or result.rows != 1):
+            reason = result.error or "0 rows deleted"
+            self.fail(
+                "isolation.delete_own", f"{who} cannot delete own row in {t}: {reason}", "1 row", reason, "delete"
+            )
+        elif "delete" not in allowed and result.ok and result.rows:
+            self.fail(
+                "isolation.not_allowed",
+                f"{who} deleted own row in {t}, but {left_out.format('delete')}",
+                "0 rows",
+                f"{result.rows}",
+                "delete",
+            )
+        for column, value in protected.items():
+            current = row_a.values.get(column)
+            for form, row in (("UPDATE ... WHERE", row_a), ("UPDATE without WHERE", None)):
+                result = self.update({column: value}, row)
+                if result.ok and result.rows:
+                    self.fail(
+                        "isolation.protected",
+                        f"{who} changed protected column {column} of own row in {t} from {current!r} to "
+                        f"{value!r} ({form})",
+                        "refused",
+                        f"{result.rows} row{_s(result.rows)} changed",
+                        "update",
+                    )
+                    break
+
+    def probe_anonymous(self, row_a: SeededRow, rows_a: list[SeededRow], new_a: Values) -> None:
+        t = self.name
         who = self.impersonation.anonymous_name
+        before_a = self.versions(rows_a)
         with self.savepoint():
             self.become(None)
             seen = self.visible([row_a])
-            if not isinstance(seen, Attempt) and seen[0] and not self.isolation.public_read:
-                out.add(
+            if isinstance(seen, Attempt) or not seen[0]:
+                if self.readers == "anon":
+                    reason = seen.error if isinstance(seen, Attempt) else "0 rows"
+                    self.fail(
+                        "isolation.read_declared",
+                        f"{who} cannot read the row of user A in {t}, which 'read: anon' opens to everyone: {reason}",
+                        "1 row of user A",
+                        reason or "refused",
+                        "select",
+                    )
+            elif self.readers != "anon":
+                self.fail(
                     "isolation.anonymous_read",
                     f"{who} read {seen[0]} row{_s(seen[0])} of user A in {t}",
                     "0 rows",
                     f"{seen[0]}",
+                    "select",
                 )
             if self.insert(new_a).ok:
-                out.add(
-                    "isolation.anonymous_write", f"{who} inserted a row owned by user A into {t}", "refused", "inserted"
+                self.fail(
+                    "isolation.anonymous_write",
+                    f"{who} inserted a row owned by user A into {t}",
+                    "refused",
+                    "inserted",
+                    "insert",
                 )
             result = self.touch(row_a)
             if result.ok and result.rows:
-                out.add(
-                    "isolation.anonymous_write", f"{who} updated a row of user A in {t}", "0 rows", f"{result.rows}"
+                self.fail(
+                    "isolation.anonymous_write",
+                    f"{who} updated a row of user A in {t}",
+                    "0 rows",
+                    f"{result.rows}",
+                    "update",
                 )
             result = self.delete(row_a)
             if result.ok and result.rows:
-                out.add(
-                    "isolation.anonymous_write", f"{who} deleted a row of user A in {t}", "0 rows", f"{result.rows}"
+                self.fail(
+                    "isolation.anonymous_write",
+                    f"{who} deleted a row of user A in {t}",
+                    "0 rows",
+                    f"{result.rows}",
+                    "delete",
                 )
+            self.probe_unfiltered(True, row_a, "user A", before_a)
+
+
+def _keys(table: CatalogTable) -> list[set[str]]:
+    """The column sets of the table's primary key, UNIQUE constraints and plain unique indexes."""
+    found = [set(c.columns) for c in table.constraints if c.kind in ("p", "u")]
+    for index in table.indexes.values():
+        if index.unique and index.predicate is None and None not in index.key_columns:
+            found.append({c for c in index.key_columns if c is not None})
+    return found
 
 
 def _s(count: int) -> str:
@@ -436,6 +800,7 @@ class IsolationSession:
         self._cur: Cursor | None = None
         self._seeder: Seeder | None = None
         self._written: set[QualifiedName] = set()  # tables test rows went into, across rollbacks
+        self.seeder_role = ""  # set when the transaction begins
         self.a = self.impersonation.new_principal("A")
         self.b = self.impersonation.new_principal("B")
 
@@ -465,13 +830,14 @@ class IsolationSession:
         seed_role = self.contract.auth.seed_role if self.contract.auth is not None else None
         if seed_role:
             Impersonation.set_role(cur, seed_role)
-        check_seed_role(cur)
+        self.seeder_role = check_seed_role(cur)
         self._seeder = Seeder(cur, self.contract, self.snapshot, self.impersonation, count_rows=self.throwaway)
         self._seeder.start()
         sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))  # parents of parents of ...
         for principal in (self.a, self.b):
             self.impersonation.prepare(cur, principal)
             self._prepare_user_row(principal)
+        self.impersonation.prepare_anonymous(cur)
         return cur
 
     def _prepare_user_row(self, principal: Principal) -> None:
@@ -549,7 +915,8 @@ def run_matrix(
     return outcome
 
 
-def check_seed_role(cur: Cursor) -> None:
+def check_seed_role(cur: Cursor) -> str:
+    """The seeding role (``current_user``), which must bypass RLS."""
     cur.execute("SELECT current_user::text, rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
     fetched = cur.fetchone()
     if fetched is None or not fetched[1]:
@@ -558,6 +925,7 @@ def check_seed_role(cur: Cursor) -> None:
             f"role {role} does not bypass row level security, so it cannot create test rows for two users: "
             "connect as a role with BYPASSRLS, or name one under auth.seed_role"
         )
+    return str(fetched[0])
 
 
 def leftovers(conn: psycopg.Connection[Any], seeder: Seeder | None, limits: SessionLimits) -> list[str]:
