@@ -10,6 +10,7 @@ from subprocess import CompletedProcess
 
 import psycopg
 
+from pgcontract.adopt import contract_from_snapshot, dump_contract
 from pgcontract.catalog import Snapshot, read_snapshot
 from pgcontract.checks import run_checks
 from pgcontract.connect import DEFAULT_LIMITS, Target, connect
@@ -26,6 +27,13 @@ CHAT_CONTRACT = ROOT / "contracts" / "tables.yaml"
 def snapshot_of(target: Target, contract: Contract | None = None) -> Snapshot:
     with connect(target) as conn:
         return read_snapshot(conn, contract.schemas if contract is not None else None)
+
+
+def own_contract(target: Target, directory: Path) -> Path:
+    """``pgcontract snapshot`` of the database, in process, written where the loader reads it."""
+    path = directory / "contract.yaml"
+    path.write_text(dump_contract(contract_from_snapshot(snapshot_of(target))), encoding="utf-8")
+    return path
 
 
 def check(target: Target, contract: Contract | Path) -> FindingIndex:

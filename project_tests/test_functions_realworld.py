@@ -11,13 +11,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pgcontract.adopt import contract_from_snapshot, dump_contract
 from pgcontract.connect import DEFAULT_LIMITS, Target, connect
 from pgcontract.contract import Contract, load_contract
 from pgcontract.ddl import contract_ddl
 from pgcontract.findings import Hazard
 from pgcontract.repair import apply_plan, check_now, plan_repair
-from project_tests.helpers import check, errors, run_cli, snapshot_of
+from project_tests.helpers import check, errors, own_contract, run_cli
 
 SCHEMA = """
 CREATE TYPE public.app_role AS ENUM ('admin', 'member');
@@ -68,13 +67,6 @@ TOUCH = "public.touch(item bigint, INOUT touched integer)"
 def realworld(run_sql: Callable[[str], None], target: Target) -> Target:
     run_sql(SCHEMA)
     return target
-
-
-def own_contract(target: Target, directory: Path) -> Path:
-    """``pgcontract snapshot`` of the database, in process, written where the loader reads it."""
-    path = directory / "contract.yaml"
-    path.write_text(dump_contract(contract_from_snapshot(snapshot_of(target))), encoding="utf-8")
-    return path
 
 
 def test_a_database_checked_against_its_own_snapshot_passes(realworld: Target, tmp_path: Path) -> None:

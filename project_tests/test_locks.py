@@ -29,6 +29,11 @@ APPLICATION = "migrate_0042"
 Conn = psycopg.Connection[tuple[object, ...]]
 
 
+# A process started by a pytest-xdist worker (CI runs this suite with -n) inherits $PYTEST_XDIST_WORKER:
+# the command must still stop the run itself.
+INHERITED_FROM_A_WORKER = {"PYTEST_XDIST_WORKER": "gw7"}
+
+
 @contextmanager
 def locked(target: Target, table: str, mode: str = "ACCESS EXCLUSIVE") -> Iterator[Conn]:
     """Another session, as a migration would: a transaction holding ``mode`` on ``table`` until the end."""
@@ -65,7 +70,9 @@ def assert_one_busy_line(result: CompletedProcess[str], pid: int, mode: str = "A
 
 def test_check_on_a_locked_table_exits_4_with_one_line_naming_the_lock_and_its_holder(chat_db: Target) -> None:
     with locked(chat_db, MESSAGES) as holder:
-        result = run_cli("check", "--dsn", chat_db.dsn, "--contract", str(CHAT_CONTRACT), *FAST)
+        result = run_cli(
+            "check", "--dsn", chat_db.dsn, "--contract", str(CHAT_CONTRACT), *FAST, env=INHERITED_FROM_A_WORKER
+        )
         line = assert_one_busy_line(result, pid_of(holder))
     assert "reading the catalog" in line
     assert "FAILED" not in result.stdout
@@ -152,7 +159,16 @@ def test_isolation_tests_on_a_write_locked_table_exit_4_not_a_verdict(chat_db: T
     """EXCLUSIVE lets the catalog read and SELECTs through but not the test rows' INSERT: the isolation
     test must not take the lock wait for a policy refusing the write."""
     with locked(chat_db, MESSAGES, "EXCLUSIVE") as holder:
-        result = run_cli("check", "--dsn", chat_db.dsn, "--contract", str(CHAT_CONTRACT), "--rls-live", *FAST)
+        result = run_cli(
+            "check",
+            "--dsn",
+            chat_db.dsn,
+            "--contract",
+            str(CHAT_CONTRACT),
+            "--rls-live",
+            *FAST,
+            env=INHERITED_FROM_A_WORKER,
+        )
         output = result.stdout + result.stderr
         assert result.returncode == 4, output
         assert "Traceback" not in output

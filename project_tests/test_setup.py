@@ -8,6 +8,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,3 +84,12 @@ def test_copy_is_made_once_and_readable_by_all_whatever_the_source_modes(private
         assert [p.name for p in stage_root.iterdir() if p.name.startswith(".")] == []  # no staging leftovers
     finally:
         private_dir.chmod(0o700)
+
+
+def test_the_server_programs_say_nothing_about_a_working_directory_they_cannot_enter(private_dir: Path) -> None:
+    """Run from inside a private clone, the wrapper must not leave the postgres user in that directory:
+    PostgreSQL's programs would each print 'could not change directory ...: Permission denied'."""
+    wrapper = Path(sys.executable).parent / "pgcontract-pg-ctl"
+    done = subprocess.run([str(wrapper), "--version"], cwd=private_dir, capture_output=True, text=True, check=True)
+    assert "pg_ctl (PostgreSQL)" in done.stdout
+    assert done.stderr == ""

@@ -12,8 +12,10 @@ from typing import Any
 
 import yaml
 
-from pgcontract.catalog.snapshot import Constraint, Function, Snapshot, Table
+from pgcontract.catalog.snapshot import Constraint, Function, Index, Snapshot, Table, View
+from pgcontract.catalog.triggers import Trigger
 from pgcontract.indexkeys import KeySpec
+from pgcontract.lints import API_ROLES
 from pgcontract.names import PLATFORM_SCHEMAS, QualifiedName
 from pgcontract.sqlnorm import parse_type
 
@@ -152,19 +154,7 @@ def _table(table: Table, snapshot: Snapshot | None = None, wanted: set[str] | No
     for index in table.indexes.values():
         if index.name in backing or index.inherited:
             continue
-        keys = [_key(k) for k in index.keys]
-        spec = Flow(columns=keys)
-        if index.unique:
-            spec["unique"] = True
-        if index.method != "btree":
-            spec["method"] = index.method
-        if index.include:
-            spec["include"] = list(index.include)
-        if index.predicate is not None:
-            spec["where"] = index.predicate
-        if index.nulls_not_distinct:
-            spec["nulls_not_distinct"] = True
-        indexes[index.name] = spec
+        indexes[index.name] = _index(index)
     if indexes:
         out["indexes"] = indexes
     if table.partition_key is not None:
@@ -215,10 +205,68 @@ def _described_by_parent(table: Table) -> bool:
     )
 
 
+def _index(index: Index) -> Flow:
+    spec = Flow(columns=[_key(k) for k in index.keys])
+    if index.unique:
+        spec["unique"] = True
+    if index.method != "btree":
+        spec["method"] = index.method
+    if index.include:
+        spec["include"] = list(index.include)
+    if index.predicate is not None:
+        spec["where"] = index.predicate
+    if index.nulls_not_distinct:
+        spec["nulls_not_distinct"] = True
+    return spec
+
+
+def _view(view: View, api_roles: frozenset[str]) -> dict[str, Any]:
+    """Every attribute a view's contract checks; grants of every role but the owner, and of the API roles
+    even when they have none (their privileges on a view decide what the API reads)."""
+    out: dict[str, Any] = {}
+    if view.materialized:
+        out["materialized"] = True
+    out["definition"] = view.definition + "\n"
+    out["columns"] = Flow({n: parse_type(t).short for n, t in view.columns})
+    for option, on in (("security_invoker", view.security_invoker), ("security_barrier", view.security_barrier)):
+        if on:
+            out[option] = True
+    if view.check_option is not None:
+        out["check_option"] = view.check_option
+    grants = {role: FlowList(sorted(p)) for role, p in view.grants if role != view.owner}
+    for role in sorted(api_roles):  # none: a later GRANT to them is a finding
+        grants.setdefault(role, FlowList())
+    out["grants"] = grants
+    if view.indexes:
+        out["indexes"] = {index.name: _index(index) for index in view.indexes}
+    return out
+
+
+def _trigger(trigger: Trigger) -> Flow:
+    """Every attribute a trigger's contract checks; what is the DDL default left out."""
+    out = Flow(timing=trigger.timing, events=FlowList(trigger.events))
+    if trigger.columns:
+        out["columns"] = FlowList(trigger.columns)
+    out["for_each"] = trigger.for_each
+    out["function"] = str(trigger.function)
+    if trigger.arguments:
+        out["arguments"] = FlowList(trigger.arguments)
+    if trigger.when is not None:
+        out["when"] = trigger.when
+    for attribute, value in (("old_table", trigger.old_table), ("new_table", trigger.new_table)):
+        if value is not None:
+            out[attribute] = value
+    if trigger.enabled is not True:
+        out["enabled"] = trigger.enabled
+    return out
+
+
 def app_schemas(snapshot: Snapshot, schemas: list[str] | None) -> set[str]:
+    """The schemas given, else every schema holding the application's tables or views (the API reaches
+    views in a schema of their own, such as ``api``), PostgreSQL's and the platform's excepted."""
     if schemas:
         return set(schemas)
-    return {q.schema for q in snapshot.tables} - PLATFORM_SCHEMAS
+    return ({q.schema for q in snapshot.tables} | {v.name.schema for v in snapshot.views}) - PLATFORM_SCHEMAS
 
 
 def contract_from_snapshot(snapshot: Snapshot, schemas: list[str] | None = None) -> dict[str, Any]:
@@ -241,6 +289,22 @@ def contract_from_snapshot(snapshot: Snapshot, schemas: list[str] | None = None)
     }
     if functions:
         out["functions"] = functions
+    api = (API_ROLES - {"public"}) & set(snapshot.roles) | {"public"}
+    views = {
+        str(v.name): _view(v, frozenset(api))
+        for v in sorted(snapshot.views, key=lambda v: v.name)
+        if v.name.schema in wanted
+    }
+    if views:
+        out["views"] = views
+    # A trigger belongs to the application when its table or its function does: the signup trigger on
+    # auth.users calls the application's function.
+    triggers: dict[str, dict[str, Any]] = {}
+    for trigger in sorted(snapshot.triggers, key=lambda t: (t.table, t.name)):
+        if trigger.table.schema in wanted or trigger.function.schema in wanted:
+            triggers.setdefault(str(trigger.table), {})[trigger.name] = _trigger(trigger)
+    if triggers:
+        out["triggers"] = triggers
     return out
 
 

@@ -17,18 +17,21 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, NoReturn
 
 from pgcontract import __version__
 from pgcontract.connect import (
     CannotConnect,
     DatabaseBusy,
+    DsnError,
     SessionLimits,
     Target,
+    checked_dsn,
     connect,
     duration_argument,
     redact_text,
 )
+from pgcontract.targets import TargetsError, parse_targets
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_CANNOT_CONNECT, EXIT_BUSY = 0, 1, 2, 3, 4
 EXIT_CODES = (
@@ -67,9 +70,26 @@ def _port(value: str) -> int:
 
 
 def _dsn_from(args: argparse.Namespace) -> str | None:
-    """The single target of snapshot, serve and repair: the first --dsn, else the environment."""
-    given: str | None = args.dsn[0] if args.dsn else None
-    return given or os.environ.get("PGCONTRACT_DSN") or os.environ.get("DATABASE_URL") or None
+    """The single target of snapshot, serve and repair: the first --dsn, else the environment; checked
+    (``DsnError``/``TargetsError``, exit 2) before anything shows or connects to it."""
+    if args.dsn and args.dsn[0]:
+        return parse_targets(args.dsn[:1], None)[0].dsn
+    for variable in ("PGCONTRACT_DSN", "DATABASE_URL"):
+        if os.environ.get(variable):
+            return checked_dsn(os.environ[variable], f"${variable}")
+    return None
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors quote the arguments they reject: a DSN given in the wrong place must not be quoted."""
+
+    given: ClassVar[Sequence[str]] = ()
+
+    def error(self, message: str) -> NoReturn:
+        for arg in self.given:
+            if "://" in arg or "password" in arg.lower():
+                message = redact_text(message, arg)
+        super().error(message)
 
 
 def _add_timeout_options(parser: argparse.ArgumentParser) -> None:
@@ -93,7 +113,7 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pgcontract",
         description="Prove a PostgreSQL database is what the application expects.",
         epilog=EXIT_CODES,
@@ -179,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cut = args_list.index("--")
         args_list, passthrough = args_list[:cut], args_list[cut + 1 :]
     parser = build_parser()
+    _Parser.given = args_list
     try:
         args = parser.parse_args(args_list)
     except SystemExit as exc:
@@ -200,6 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _die(str(exc), EXIT_CANNOT_CONNECT)
     except DatabaseBusy as exc:
         return _die(str(exc), EXIT_BUSY)
+    except (DsnError, TargetsError) as exc:
+        return _die(str(exc), EXIT_USAGE)
     except KeyboardInterrupt:
         return _die("interrupted", EXIT_USAGE)
 
@@ -227,10 +250,11 @@ def cmd_history(args: argparse.Namespace, _: list[str]) -> int:
 
     if not args.history and not args.history_dsn:
         return _die("history needs --history FILE or --history-dsn DSN", EXIT_USAGE)
+    dsn = checked_dsn(args.history_dsn, "--history-dsn") if args.history_dsn else None
     try:
         entries = history.read(
             file=Path(args.history) if args.history else None,
-            dsn=args.history_dsn,
+            dsn=dsn,
             table=args.history_table,
             warn=lambda message: print(f"pgcontract: warning: {message}", file=sys.stderr),
         )
@@ -252,15 +276,13 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
 
     from pgcontract.pytest_plugin import SuiteRootIds
     from pgcontract.suite import SUITE_DIR
-    from pgcontract.targets import TargetsError, parse_targets
 
     contract = _load(args.contract)
     if contract is None:
         return EXIT_USAGE
-    try:
-        targets = parse_targets(args.dsn, Path(args.targets) if args.targets else None)
-    except TargetsError as exc:
-        return _die(str(exc), EXIT_USAGE)
+    targets = parse_targets(args.dsn, Path(args.targets) if args.targets else None)
+    if args.history_dsn:
+        args.history_dsn = checked_dsn(args.history_dsn, "--history-dsn")
     dsn = _dsn_from(args) if not targets else None
     if dsn:
         targets = [Target("target", dsn)]

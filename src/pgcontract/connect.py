@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -81,53 +82,153 @@ class DatabaseBusy(Exception):
     naming the lock holders; nothing was judged."""
 
 
-_URL_PASSWORD = re.compile(r"(?P<scheme>postgres(?:ql)?://[^:/@\s]*):(?P<password>[^@\s]*)@")
+class DsnError(ValueError):
+    """A DSN that is not PostgreSQL's or that libpq cannot read unambiguously. The message says where it
+    came from and what is wrong, and never quotes the DSN (any part of it may be the password)."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.reason = reason
+
+
+UNPARSABLE = "<unparsable DSN>"
+SCHEMES = ("postgresql", "postgres")
+_SCHEME = re.compile(r"\s*(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
+# Text of unknown origin: a URL's user info up to its last '@', a password=value pair.
+_URL_PASSWORD = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*):(?P<password>\S*)@")
 _KV_PASSWORD = re.compile(r"(?P<key>\bpassword\s*=\s*)(?P<value>'(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+_TOKEN = re.compile(r"[^\s@:/?&=,'\"]+")
+_MASK = "********"
 
 
-def _password(dsn: str) -> str | None:
+@dataclass(frozen=True)
+class ParsedDsn:
+    """What libpq read from a DSN. ``conninfo`` is the DSN as libpq takes it (the scheme in lower case)."""
+
+    conninfo: str = field(repr=False)
+    host: str | None
+    port: str | None
+    user: str | None
+    dbname: str | None
+    password: str | None = field(repr=False)
+
+
+def parse_dsn(dsn: str, where: str = "DSN") -> ParsedDsn:
+    """Read a DSN the way libpq will, or raise ``DsnError``: a scheme other than ``postgresql://`` or
+    ``postgres://`` (in any case), a URL with more than one '@' or an '@' after a '/' (an unencoded
+    '@' or '/' in the password, which libpq would read as host, port or database), or text libpq
+    cannot parse (its own message quotes the DSN, so it is not passed on)."""
+    url = _SCHEME.match(dsn)
+    if url is not None:
+        scheme = url.group("scheme")
+        if scheme.lower() not in SCHEMES:
+            raise DsnError(where, _foreign(scheme))
+        rest = dsn[url.end() :]
+        at = rest.find("@")
+        if rest.count("@") > 1 or "/" in rest[: max(at, 0)]:
+            raise DsnError(
+                where,
+                "cannot tell the password from the host (more than one '@', or an '@' after a '/'):"
+                " percent-encode '@' as %40, '/' as %2F and '%' as %25 in the user name and password",
+            )
+        conninfo = f"{scheme.lower()}://{rest}"
+    else:
+        conninfo = dsn
     try:
-        return conninfo_to_dict(dsn).get("password")  # type: ignore[return-value]
-    except psycopg.ProgrammingError:
-        match = _URL_PASSWORD.search(dsn)
-        return match.group("password") if match else None
+        params = conninfo_to_dict(conninfo)
+    except (psycopg.Error, ValueError):
+        raise DsnError(
+            where,
+            "not a postgresql:// URL libpq can read (percent-encode '%', '@', '/' and spaces in the password)"
+            if url is not None
+            else "neither a postgresql:// URL nor key=value pairs libpq can read"
+            " (put a value with spaces in single quotes)",
+        ) from None
+
+    def part(key: str) -> str | None:
+        value = params.get(key)
+        return str(value) if value not in (None, "") else None
+
+    return ParsedDsn(conninfo, part("host"), part("port"), part("user"), part("dbname"), part("password"))
+
+
+def _foreign(scheme: str) -> str:
+    if len(scheme) > 40:
+        return "the URL's scheme is not PostgreSQL's: use postgresql://user:password@host:port/dbname"
+    hint = " (drop the driver suffix: libpq takes postgresql://)" if "+" in scheme else ""
+    return f"scheme {scheme!r} is not PostgreSQL's: use postgresql://user:password@host:port/dbname{hint}"
+
+
+def checked_dsn(dsn: str, where: str) -> str:
+    """The DSN as libpq takes it, or ``DsnError`` saying what is wrong (for every DSN a user gives)."""
+    return parse_dsn(dsn, where).conninfo
+
+
+def _shown(value: str | None) -> str | None:
+    # A database or user name that is itself a connection string may carry a password.
+    return "?" if value is not None and ("://" in value or "=" in value) else value
 
 
 def redact_dsn(dsn: str) -> str:
-    """``host:port/dbname user=...`` form of a DSN, password removed; usable in reports and logs."""
+    """``user@host:port/dbname`` from what libpq read of a DSN, or ``<unparsable DSN>``: never any other
+    part of the text given, which may hold the password wherever libpq did not find it."""
     try:
-        params = conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError:
-        return redact_text(dsn, dsn)
-    params.pop("password", None)
-    host = params.pop("host", None) or "localhost"
-    port = params.pop("port", None) or "5432"
-    dbname = params.pop("dbname", None) or ""
-    user = params.pop("user", None)
-    shown = f"{host}:{port}/{dbname}"
-    if user:
-        shown = f"{user}@{shown}"
-    return shown
+        parsed = parse_dsn(dsn)
+    except DsnError:
+        return UNPARSABLE
+    shown = f"{_shown(parsed.host) or 'localhost'}:{_shown(parsed.port) or '5432'}/{_shown(parsed.dbname) or ''}"
+    user = _shown(parsed.user)
+    return f"{user}@{shown}" if user else shown
+
+
+def _secrets(dsn: str) -> list[str]:
+    """Every text a DSN's password may appear as: the password read by libpq and as written; when libpq
+    cannot read the DSN, every token of it but the scheme, since any of them may be the password."""
+    try:
+        parsed = parse_dsn(dsn)
+    except DsnError:
+        url = _SCHEME.match(dsn)
+        scheme = url.group("scheme") if url else None
+        return [t for t in _TOKEN.findall(dsn) if t != scheme]
+    found = [parsed.password] if parsed.password else []
+    for written in (m.group("password") for m in _URL_PASSWORD.finditer(parsed.conninfo)):
+        found += [written, unquote(written)]
+    for written in (m.group("value") for m in _KV_PASSWORD.finditer(dsn)):
+        found += [written, written.strip("'")]
+    return [s for s in found if s]
+
+
+def _scrub(text: str, secret: str) -> str:
+    if len(secret) >= 4:
+        return text.replace(secret, _MASK)
+    # A short secret is masked only as a whole word: masking every 'p' leaves nothing readable.
+    edge = r"[A-Za-z0-9_%.+-]"
+    return re.sub(rf"(?<!{edge}){re.escape(secret)}(?!{edge})", _MASK, text)
 
 
 def redact_text(text: str, dsn: str) -> str:
-    """Remove the DSN's password (and any password-looking parameter) from a text."""
-    secret = _password(dsn)
-    if secret:
-        text = text.replace(secret, "********")
-    text = _URL_PASSWORD.sub(r"\g<scheme>:********@", text)
-    return _KV_PASSWORD.sub(r"\g<key>********", text)
+    """Remove a DSN and its password (and any password-looking part) from a text, whether or not libpq
+    can read the DSN."""
+    if dsn.strip():
+        text = text.replace(dsn, redact_dsn(dsn))
+    for secret in sorted(set(_secrets(dsn)), key=len, reverse=True):
+        text = _scrub(text, secret)
+    text = _URL_PASSWORD.sub(rf"\g<scheme>:{_MASK}@", text)
+    return _KV_PASSWORD.sub(rf"\g<key>{_MASK}", text)
 
 
 def connect(target: Target, limits: SessionLimits = DEFAULT_LIMITS) -> psycopg.Connection[tuple[object, ...]]:
     """Open a connection, or raise ``CannotConnect`` with one redacted line saying why."""
     try:
+        # libpq is never handed a DSN it would misread: its errors would quote it, password included.
         conninfo = make_conninfo(
-            target.dsn,
+            parse_dsn(target.dsn).conninfo,
             application_name=limits.application_name,
             connect_timeout=str(limits.connect_timeout),
         )
         return psycopg.connect(conninfo)
+    except DsnError as exc:
+        raise CannotConnect(f"cannot connect to {target.display}: {exc.reason}") from None
     except (psycopg.Error, OSError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise CannotConnect(f"cannot connect to {target.display}: {target.redact(reason)}") from None

@@ -33,6 +33,7 @@ from pgcontract.sqlgen import (
     create_schema,
     create_sequence,
     create_table,
+    create_trigger,
     drop_policy,
     enable_rls,
     exclusion_name,
@@ -43,9 +44,11 @@ from pgcontract.sqlgen import (
     render,
     sequence_owned_by,
     unique_name,
+    view_steps,
 )
 from pgcontract.sqlnorm import InvalidSql, parse_type
 from pgcontract.sqlsafe import Statements, intended_of, render_checked, verify
+from pgcontract.viewdeps import view_order
 
 
 class Phase(IntEnum):
@@ -67,8 +70,10 @@ class Phase(IntEnum):
     CHECKS = 10
     RLS = 11
     TABLE_FUNCTIONS = 12  # functions whose arguments or result are a table's row type: after the tables
-    POLICIES = 13  # after every table, column and function: a policy may read other tables and call functions
-    GRANTS = 14
+    VIEWS = 13  # after the tables and functions they read; among themselves by what each reads (viewdeps)
+    TRIGGERS = 14  # after their table (or view) and function
+    POLICIES = 15  # after every table, column and function: a policy may read other tables and call functions
+    GRANTS = 16
 
     @property
     def title(self) -> str:
@@ -89,6 +94,8 @@ _TITLES = {
     Phase.CHECKS: "check constraints",
     Phase.RLS: "row level security",
     Phase.TABLE_FUNCTIONS: "functions on table row types",
+    Phase.VIEWS: "views and materialized views",
+    Phase.TRIGGERS: "triggers",
     Phase.POLICIES: "policies",
     Phase.GRANTS: "grants",
 }
@@ -188,6 +195,7 @@ def contract_steps(contract: Contract) -> list[Step]:
     schemas = sorted(
         {n.schema for n in (*contract.table_map, *contract.enum_map, *(n for n, _ in contract.function_map))}
     )
+    schemas += sorted({n.schema for n in contract.view_map} - set(schemas))
     steps: list[Step] = [(Phase.SCHEMAS, unless_exists(_SCHEMA_EXISTS, [s], create_schema(s))) for s in schemas]
     for role, role_spec in contract.roles.items():
         steps.append((Phase.ROLES, unless_exists(_ROLE_EXISTS, [role], create_role(role, role_spec))))
@@ -207,6 +215,12 @@ def contract_steps(contract: Contract) -> list[Step]:
     ]
     for name in parents_first(contract):
         steps += table_steps(name, contract.table_map[name], idempotent=True, contract=contract)
+    for name in view_order(contract.view_map):
+        view = contract.view_map[name]
+        if view.definition is not None:
+            steps += [(Phase.VIEWS, statement) for statement in view_steps(name, view)]
+    for name, triggers in contract.trigger_map.items():
+        steps += [(Phase.TRIGGERS, create_trigger(name, t, spec)) for t, spec in triggers.items()]
     return sorted(steps, key=lambda step: step[0])
 
 

@@ -38,6 +38,8 @@ class Kind(StrEnum):
     FUNCTIONS = "functions"
     ROLES = "roles"
     PARTITIONS = "partitions"  # partitioning and inheritance
+    VIEWS = "views"
+    TRIGGERS = "triggers"
     ISOLATION = "isolation"  # dynamic RLS tests
     LINTS = "lints"
 
@@ -52,6 +54,8 @@ CATEGORY = {
     Kind.FUNCTIONS: "schema",
     Kind.ROLES: "schema",
     Kind.PARTITIONS: "schema",
+    Kind.VIEWS: "schema",
+    Kind.TRIGGERS: "schema",
     Kind.POLICIES: "rls-static",
     Kind.ISOLATION: "rls-isolation",
     Kind.LINTS: "lints",

@@ -77,10 +77,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     if os.geteuid() != 0:
         os.execv(real, [real, *args])
     account = pwd.getpwnam(SERVICE_USER)
+    args = _absolute_paths(args)
     for path in _paths_to_hand_over(args):
-        _make_reachable(path.resolve(), account.pw_uid, account.pw_gid)
+        _make_reachable(path, account.pw_uid, account.pw_gid)
     runuser = shutil.which("runuser") or "/sbin/runuser"
+    # PostgreSQL's programs look up their own directory from the working directory: one the postgres user
+    # cannot enter (a clone in a 0700 directory) makes each of them print "could not change directory".
+    os.chdir("/")
     os.execv(runuser, [runuser, "-u", SERVICE_USER, "--", real, *args])
+
+
+def _absolute_paths(args: Sequence[str]) -> list[str]:
+    """The command line with the data directory and log file made absolute (it will run from ``/``)."""
+    result = list(args)
+    for i, arg in enumerate(result):
+        if arg in ("-D", "--pgdata", "-l", "--log") and i + 1 < len(result):
+            result[i + 1] = str(Path(result[i + 1]).resolve())
+        for long in ("--pgdata=", "--log="):
+            if arg.startswith(long):
+                result[i] = long + str(Path(arg[len(long) :]).resolve())
+    return result
 
 
 if __name__ == "__main__":

@@ -113,9 +113,11 @@ def resolve_config(config: pytest.Config) -> SuiteConfig:
         if not dsns and not targets_file and os.environ.get(TARGETS_ENV):
             targets = [Target(name, dsn) for name, dsn in json.loads(os.environ[TARGETS_ENV]).items()]
         else:
+            source = "--dsn"
             if not dsns and not targets_file:
-                dsns = [os.environ[v] for v in DSN_ENV if os.environ.get(v)][:1]
-            targets = parse_targets(dsns, base / targets_file if targets_file else None)
+                given = [(v, os.environ[v]) for v in DSN_ENV if os.environ.get(v)][:1]
+                source, dsns = (f"${given[0][0]}", [given[0][1]]) if given else (source, [])
+            targets = parse_targets(dsns, base / targets_file if targets_file else None, source)
     except TargetsError as exc:
         raise pytest.UsageError(str(exc)) from None
     return SuiteConfig(
@@ -213,6 +215,8 @@ def target_runs(config: pytest.Config) -> dict[str, TargetRun]:
             limits=settings.limits,
             rls_live=settings.rls_live,
             several_targets=len(settings.targets) > 1,
+            # Asked of the config, not of $PYTEST_XDIST_WORKER: a worker's subprocesses inherit that variable.
+            xdist_worker=hasattr(config, "workerinput"),
         )
         contract = suite_contract(config)
         given: list[tuple[str, Target | None]] = [(t.name, t) for t in settings.targets] or [(EMBEDDED, None)]
@@ -239,6 +243,10 @@ def subjects(contract: Contract, kind: Kind) -> list[str]:
         return list(contract.functions)
     if kind is Kind.ROLES:
         return list(contract.roles)
+    if kind is Kind.VIEWS:
+        return [str(name) for name in contract.view_map]
+    if kind is Kind.TRIGGERS:
+        return [str(name) for name in contract.trigger_map]
     wanted: Callable[[Table], bool] = {
         Kind.TABLE: lambda t: True,
         Kind.COLUMNS: lambda t: bool(t.columns),
@@ -407,7 +415,15 @@ def pgcontract_findings(pytestconfig: pytest.Config) -> FindingIndex:
     return first_run(pytestconfig).findings()
 
 
-TABLE_KINDS = (Kind.COLUMNS, Kind.CONSTRAINTS, Kind.INDEXES, Kind.GRANTS, Kind.POLICIES, Kind.PARTITIONS)
+TABLE_KINDS = (
+    Kind.COLUMNS,
+    Kind.CONSTRAINTS,
+    Kind.INDEXES,
+    Kind.GRANTS,
+    Kind.POLICIES,
+    Kind.TRIGGERS,
+    Kind.PARTITIONS,
+)
 
 
 def assert_isolated(outcome: Outcome) -> None:

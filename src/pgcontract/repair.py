@@ -95,7 +95,10 @@ _STATEMENT_PHASE = {
     "CreateRoleStmt": Phase.ROLES,
     "AlterRoleStmt": Phase.ROLES,
     "GrantRoleStmt": Phase.ROLES,
+    "ViewStmt": Phase.VIEWS,  # CREATE OR REPLACE VIEW: a stored query, no data; PostgreSQL keeps its columns
+    "CreateTrigStmt": Phase.TRIGGERS,
 }
+_ALTER_VIEW = frozenset({"AT_SetRelOptions", "AT_ResetRelOptions"})  # security_invoker, check_option, ...
 _DROP_PHASE = {"OBJECT_INDEX": Phase.INDEXES, "OBJECT_POLICY": Phase.POLICIES}
 _ALTER_TABLE_PHASE: dict[str, Phase | None] = {
     "AT_AddColumn": Phase.COLUMNS,
@@ -107,6 +110,10 @@ _ALTER_TABLE_PHASE: dict[str, Phase | None] = {
     "AT_DisableRowSecurity": Phase.RLS,
     "AT_ForceRowSecurity": Phase.RLS,
     "AT_NoForceRowSecurity": Phase.RLS,
+    "AT_EnableTrig": Phase.TRIGGERS,
+    "AT_DisableTrig": Phase.TRIGGERS,
+    "AT_EnableAlwaysTrig": Phase.TRIGGERS,
+    "AT_EnableReplicaTrig": Phase.TRIGGERS,
     "AT_ValidateConstraint": None,
     "AT_DropConstraint": None,
     "AT_AlterConstraint": Phase.FOREIGN_KEYS,  # a foreign key's deferrability: the catalog only
@@ -130,6 +137,12 @@ def statement_phase(node: dict[str, Any]) -> Phase | None:
         return _STATEMENT_PHASE[kind]
     if kind == "DropStmt" and body.get("removeType") in _DROP_PHASE:
         return _DROP_PHASE[body["removeType"]]
+    if (
+        kind == "AlterTableStmt"
+        and body.get("objtype") == "OBJECT_VIEW"
+        and all(cmd["AlterTableCmd"]["subtype"] in _ALTER_VIEW for cmd in body["cmds"])
+    ):
+        return Phase.VIEWS
     if kind == "AlterTableStmt" and body.get("objtype") == "OBJECT_TABLE":
         phases = [_alter_table_phase(cmd["AlterTableCmd"]) for cmd in body["cmds"]]
         return next((p for p in phases if p is not None), None)

@@ -25,13 +25,15 @@ from pgcontract.contract.model import (
     Policy,
     RoleSpec,
     Table,
+    TriggerSpec,
     Unique,
+    ViewSpec,
     key_spec,
 )
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import InvalidName, QualifiedName, parse_regclass
 from pgcontract.routines import Parameter, arguments_sql, identity_sql
-from pgcontract.sqlnorm import _BUILTIN, nextval_sequence, parse_type, referenced_columns
+from pgcontract.sqlnorm import _BUILTIN, deparsed_expr, nextval_sequence, parse_type, referenced_columns
 from pgcontract.sqlsafe import Statements, check_fragment, check_returns, joined, statement
 
 Composable = sql.Composable
@@ -527,3 +529,107 @@ def grant_role(group: str, member: str) -> Composable:
     return statement(
         "GrantRoleStmt", None, sql.SQL("GRANT {} TO {};").format(sql.Identifier(group), sql.Identifier(member))
     )
+
+
+def _view_options(spec: ViewSpec) -> list[Composable]:
+    return [
+        sql.SQL(f"{option} = true")
+        for option, on in (("security_invoker", spec.security_invoker), ("security_barrier", spec.security_barrier))
+        if on
+    ]
+
+
+def create_view(name: QualifiedName, spec: ViewSpec) -> Composable:
+    """CREATE OR REPLACE VIEW (options and check option replaced too), or for a materialized view CREATE
+    MATERIALIZED VIEW IF NOT EXISTS ... WITH DATA. The query (validated as exactly one query) stands on
+    lines of its own, so a trailing comment in it cannot swallow what follows."""
+    definition = spec.definition or ""
+    check_fragment(definition)
+    query = sql.SQL("\n" + definition + "\n")
+    if spec.materialized:
+        text = sql.SQL("CREATE MATERIALIZED VIEW IF NOT EXISTS {} AS{}WITH DATA;").format(ident(name), query)
+        return statement("CreateTableAsStmt", None, text)
+    create = sql.SQL("CREATE OR REPLACE VIEW {}").format(ident(name))
+    options = _view_options(spec)
+    if options:
+        create += sql.SQL(" WITH ({})").format(sql.SQL(", ").join(options))
+    create += sql.SQL(" AS") + query
+    if spec.check_option is not None:
+        create += sql.SQL(f"WITH {spec.check_option.upper()} CHECK OPTION")
+    return statement("ViewStmt", _target(name), create + sql.SQL(";"))
+
+
+def drop_view(name: QualifiedName, materialized: bool) -> Composable:
+    text = sql.SQL("DROP {}VIEW {};").format(sql.SQL("MATERIALIZED " if materialized else ""), ident(name))
+    return statement("DropStmt", None, text)
+
+
+def alter_view_option(name: QualifiedName, option: str, value: str | None) -> Composable:
+    """ALTER VIEW ... SET (option = value), or RESET (option) for None."""
+    if value is None:
+        text = sql.SQL("ALTER VIEW {} RESET ({});").format(ident(name), sql.Identifier(option))
+    else:
+        text = sql.SQL("ALTER VIEW {} SET ({} = {});").format(ident(name), sql.Identifier(option), sql.SQL(value))
+    return statement("AlterTableStmt", _target(name), text)
+
+
+def grant_privileges(name: QualifiedName, role: str, expected: set[str], actual: set[str]) -> list[Composable]:
+    """REVOKE what ``actual`` has beyond ``expected``, GRANT what it lacks."""
+    out: list[Composable] = []
+    if actual - expected:
+        out.append(grant(name, role, actual - expected, revoke=True))
+    if expected - actual:
+        out.append(grant(name, role, expected - actual))
+    return out
+
+
+_TRIGGER_STATE: dict[bool | str, str] = {
+    False: "DISABLE TRIGGER",
+    "replica": "ENABLE REPLICA TRIGGER",
+    "always": "ENABLE ALWAYS TRIGGER",
+}
+
+
+def trigger_state(table: QualifiedName, trigger_name: str, enabled: bool | str) -> Composable:
+    action = "ENABLE TRIGGER" if enabled is True else _TRIGGER_STATE[enabled]
+    return alter_table(table, sql.SQL(action + " {}").format(sql.Identifier(trigger_name)))
+
+
+def create_trigger(table: QualifiedName, trigger_name: str, spec: TriggerSpec) -> Composable:
+    """CREATE OR REPLACE TRIGGER (PostgreSQL 14+), then its state when it is not plainly enabled. The WHEN
+    condition is PostgreSQL's parser's reading of the contract's expression, printed again."""
+    events: list[Composable] = []
+    for event in spec.events:
+        clause: Composable = sql.SQL(event.upper())
+        if event == "update" and spec.columns:
+            clause += sql.SQL(" OF ") + idents(spec.columns)
+        events.append(clause)
+    create = sql.SQL("CREATE OR REPLACE TRIGGER {} {} {} ON {}").format(
+        sql.Identifier(trigger_name), sql.SQL(spec.timing.upper()), sql.SQL(" OR ").join(events), ident(table)
+    )
+    transition = [
+        sql.SQL(f"{which} TABLE AS ") + sql.Identifier(alias)
+        for which, alias in (("OLD", spec.old_table), ("NEW", spec.new_table))
+        if alias is not None
+    ]
+    if transition:
+        create += sql.SQL(" REFERENCING ") + sql.SQL(" ").join(transition)
+    create += sql.SQL(f" FOR EACH {spec.for_each.upper()}")
+    if spec.when is not None:
+        create += sql.SQL(" WHEN ({})").format(sql.SQL(deparsed_expr(spec.when)))
+    create += sql.SQL(" EXECUTE FUNCTION {}({});").format(
+        ident(spec.function_name), sql.SQL(", ").join(sql.Literal(a) for a in spec.arguments)
+    )
+    created = statement("CreateTrigStmt", _target(table), create)
+    if spec.enabled is True:
+        return created
+    return joined("\n", [created, trigger_state(table, trigger_name, spec.enabled)])
+
+
+def view_steps(name: QualifiedName, spec: ViewSpec) -> list[Composable]:
+    """A view's DDL: CREATE (needs ``definition``), a materialized view's indexes, its grants."""
+    steps: list[Composable] = [create_view(name, spec)]
+    steps += [create_index(name, index_name, index) for index_name, index in spec.indexes.items()]
+    for role, privileges in (spec.grants or {}).items():
+        steps += grant_exactly(name, role, privileges)
+    return steps

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import pglast
+import pglast.ast
 from pglast import parser
 
 from pgcontract.names import DEFAULT_SCHEMA, QualifiedName
@@ -367,11 +369,16 @@ class _Canonicalizer:
 
     def _SelectStmt(self, body: dict[str, Any]) -> Any:  # noqa: N802
         items: list[tuple[str, QualifiedName]] = []
-        for item in body.get("fromClause", []):
+        pending = list(body.get("fromClause", []))
+        while pending:
+            item = pending.pop(0)
             rv = item.get("RangeVar")
             if rv is not None:
                 rel = QualifiedName(rv.get("schemaname", DEFAULT_SCHEMA), rv["relname"])
                 items.append((rv.get("alias", {}).get("aliasname", rv["relname"]), rel))
+            join = item.get("JoinExpr")
+            if join is not None:  # a view's query joins: both sides name columns
+                pending += [join[side] for side in ("larg", "rarg") if side in join]
         self.scopes.append(_Scope(items))
         try:
             out = {}
@@ -437,6 +444,38 @@ def canonical_expr(text: str, table: QualifiedName | None, columns_of: ColumnsOf
 def normalize_expr(text: str, table: QualifiedName | None = None, columns_of: ColumnsOf = _no_columns) -> str:
     """A canonical, comparable form of an SQL expression (raises ``InvalidSql``)."""
     return canonical_expr(text, table, columns_of)[0]
+
+
+def _parse_query(text: str) -> Any:
+    if not text or not text.strip():
+        raise InvalidSql("empty query")
+    statement = _parse_stmt(text)
+    if "SelectStmt" not in statement or "intoClause" in statement["SelectStmt"]:
+        raise InvalidSql("not a single SELECT (or VALUES) query")
+    return statement
+
+
+def check_query(text: str) -> None:
+    """Raise ``InvalidSql`` unless ``text`` parses as exactly one query (a view's definition)."""
+    _parse_query(text)
+
+
+def normalize_query(text: str, columns_of: ColumnsOf = _no_columns) -> str:
+    """A canonical, comparable form of a query (a view's definition), as ``normalize_expr`` of an expression:
+    layout, casts of constants, default schemas and the way columns are qualified do not count."""
+    walker = _Canonicalizer(None, columns_of)
+    return json.dumps(walker.walk(_parse_query(text)), sort_keys=True, separators=(",", ":"))
+
+
+def deparsed_expr(text: str) -> str:
+    """One expression as PostgreSQL's parser read it, printed again (comments and layout gone)."""
+    from pglast.stream import RawStream
+
+    check_expr(text)
+    statement = pglast.parse_sql(f"SELECT {text}")[0].stmt
+    assert isinstance(statement, pglast.ast.SelectStmt)
+    assert statement.targetList
+    return str(RawStream()(statement.targetList[0].val))
 
 
 def check_expr(text: str) -> None:

@@ -119,7 +119,7 @@ def _names(nodes: list[dict[str, Any]]) -> str:
 
 
 def _target(kind: str, body: dict[str, Any]) -> str | None:
-    for key in ("relation", "table", "sequence"):
+    for key in ("relation", "table", "sequence", "view"):
         rv = body.get(key)
         if isinstance(rv, dict) and "relname" in rv:
             return ".".join(p for p in (rv.get("schemaname"), rv["relname"]) if p)

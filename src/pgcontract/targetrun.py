@@ -3,7 +3,6 @@ its snapshot, findings, lints and isolation session, each computed once and kept
 
 from __future__ import annotations
 
-import os
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +41,7 @@ class RunSettings:
     limits: SessionLimits
     rls_live: bool
     several_targets: bool
+    xdist_worker: bool = False  # a pytest-xdist worker cannot stop the run (pytest.exit)
 
 
 class TargetRun:
@@ -102,7 +102,7 @@ class TargetRun:
         in a pytest-xdist worker (which cannot stop the run), this target's tests fail once or skip, and
         the run's exit code is 4 all the same (``report.summary``)."""
         self.busy = f"target {self.name}: {exc}" if self.settings.several_targets else str(exc)
-        if not (self.settings.several_targets or os.environ.get("PYTEST_XDIST_WORKER")):
+        if not (self.settings.several_targets or self.settings.xdist_worker):
             pytest.exit(self.busy, returncode=EXIT_BUSY)
         raise TargetBusy(self.busy) from None
 

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import yaml
 
-from pgcontract.connect import Target, redact_dsn
+from pgcontract.connect import DsnError, Target, parse_dsn
 from pgcontract.textfile import NotUtf8, read_utf8
 
-_NAMED = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)=(?P<dsn>postgres(?:ql)?://.*)$")
+# Any scheme, so that NAME=mysql://... is refused for its scheme rather than misread as key=value.
+_NAMED = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)=(?P<dsn>[A-Za-z][A-Za-z0-9+.-]*://.*)$", re.DOTALL)
 _VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -38,19 +39,30 @@ def _expand(text: str, where: str) -> str:
 
 
 def default_name(dsn: str) -> str:
-    """``dbname@host`` from a DSN (no user, no password)."""
-    shown = redact_dsn(dsn)
-    host_port, _, dbname = shown.rpartition("@")[2].partition("/")
-    return f"{dbname or 'db'}@{host_port.split(':')[0]}"
+    """``dbname@host`` from a DSN (no user, no password); raises ``DsnError`` for a DSN libpq cannot read."""
+    parsed = parse_dsn(dsn)
+    return f"{parsed.dbname or 'db'}@{(parsed.host or 'localhost').split(',')[0]}"
 
 
-def parse_targets(dsns: Sequence[str], targets_file: Path | None) -> list[Target]:
-    """Targets from ``--dsn`` values (``NAME=postgresql://...`` names one) and a targets file."""
+def _checked(dsn: str, where: str) -> str:
+    try:
+        return parse_dsn(dsn, where).conninfo
+    except DsnError as exc:
+        raise TargetsError(str(exc)) from None
+
+
+def parse_targets(dsns: Sequence[str], targets_file: Path | None, source: str = "--dsn") -> list[Target]:
+    """Targets from ``--dsn`` values (``NAME=postgresql://...`` names one) and a targets file; each DSN
+    is checked (``TargetsError`` names the one that is wrong by position or name, never by its text)."""
     found: list[Target] = []
-    for dsn in dsns:
+    for number, dsn in enumerate(dsns, 1):
         match = _NAMED.match(dsn)
-        name, value = (match.group("name"), match.group("dsn")) if match else (default_name(dsn), dsn)
-        found.append(Target(name=name, dsn=value))
+        if match and match.group("name").lower() == "password":  # a key=value DSN, not a name
+            match = None
+        where = f"{source} #{number}" if len(dsns) > 1 else source
+        where += f" ({match.group('name')})" if match else ""
+        value = _checked(match.group("dsn") if match else dsn, where)
+        found.append(Target(name=match.group("name") if match else default_name(value), dsn=value))
     if targets_file is not None:
         try:
             data = yaml.safe_load(read_utf8(targets_file))
@@ -63,7 +75,8 @@ def parse_targets(dsns: Sequence[str], targets_file: Path | None) -> list[Target
         if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
             raise TargetsError(f"{targets_file}: expected a mapping of target names to DSNs")
         for name, dsn in data.items():
-            found.append(Target(name=str(name), dsn=_expand(dsn, f"{targets_file}: {name}")))
+            where = f"{targets_file}: {name}"
+            found.append(Target(name=str(name), dsn=_checked(_expand(dsn, where), where)))
     names = [t.name for t in found]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from pgcontract.catalog.triggers import Trigger, trigger_from_row
 from pgcontract.connect import DEFAULT_LIMITS, SessionLimits, read_only
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import QualifiedName
@@ -31,6 +32,7 @@ QUERY_FILES = (
     "functions",
     "roles",
     "partitions",
+    "triggers",
 )
 FK_ACTIONS = {"a": "no action", "r": "restrict", "c": "cascade", "n": "set null", "d": "set default"}
 POLICY_COMMANDS = {"*": "all", "r": "select", "a": "insert", "w": "update", "d": "delete"}
@@ -124,6 +126,26 @@ class View:
     security_invoker: bool
     readers: frozenset[str]
     rls_tables: tuple[str, ...]
+    security_barrier: bool = False
+    check_option: str | None = None  # local, cascaded
+    definition: str = ""  # pg_get_viewdef, without the final semicolon
+    columns: tuple[tuple[str, str], ...] = ()  # (name, type)
+    owner: str = ""
+    grants: tuple[tuple[str, frozenset[str]], ...] = ()  # (grantee, privileges), the owner's included
+    reads: tuple[QualifiedName, ...] = ()  # relations the query reads
+    indexes: tuple[Index, ...] = ()  # of a materialized view
+
+    @property
+    def materialized(self) -> bool:
+        return self.kind == "m"
+
+    @property
+    def grant_map(self) -> dict[str, frozenset[str]]:
+        return dict(self.grants)
+
+    @property
+    def index_map(self) -> dict[str, Index]:
+        return {index.name: index for index in self.indexes}
 
 
 @dataclass(frozen=True)
@@ -257,6 +279,7 @@ class Snapshot:
     views: list[View] = field(default_factory=list)
     functions: list[Function] = field(default_factory=list)
     roles: dict[str, Role] = field(default_factory=dict)
+    triggers: list[Trigger] = field(default_factory=list)
     query_count: int = 0
     read_seconds: float = 0.0
 
@@ -374,26 +397,30 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
                 inherited=row["inherited"],
             )
         )
+    view_indexes: dict[QualifiedName, list[Index]] = {}
     for row in rows["indexes"]:
         table = tables.get(_qn(row))
+        index = Index(
+            name=row["name"],
+            unique=row["is_unique"],
+            primary=row["is_primary"],
+            method=row["method"],
+            key_columns=tuple(row["key_columns"]),
+            key_texts=tuple(row["key_texts"]),
+            key_desc=tuple(row["key_desc"]),
+            key_nulls_first=tuple(row["key_nulls_first"]),
+            key_opclasses=tuple(row["key_opclasses"]),
+            include=tuple(row["include"]),
+            predicate=row["predicate"],
+            valid=row["valid"],
+            definition=row["definition"],
+            nulls_not_distinct=row["nulls_not_distinct"],
+            inherited=row["inherited"],
+        )
         if table is not None:
-            table.indexes[row["name"]] = Index(
-                name=row["name"],
-                unique=row["is_unique"],
-                primary=row["is_primary"],
-                method=row["method"],
-                key_columns=tuple(row["key_columns"]),
-                key_texts=tuple(row["key_texts"]),
-                key_desc=tuple(row["key_desc"]),
-                key_nulls_first=tuple(row["key_nulls_first"]),
-                key_opclasses=tuple(row["key_opclasses"]),
-                include=tuple(row["include"]),
-                predicate=row["predicate"],
-                valid=row["valid"],
-                definition=row["definition"],
-                nulls_not_distinct=row["nulls_not_distinct"],
-                inherited=row["inherited"],
-            )
+            table.indexes[index.name] = index
+        else:  # a materialized view's
+            view_indexes.setdefault(_qn(row), []).append(index)
     for row in rows["policies"]:
         table = tables.get(_qn(row))
         if table is not None:
@@ -411,16 +438,7 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
             table.grants[row["grantee"]] = frozenset(row["privileges"])
     _inheritance(tables, rows["partitions"])
     enums = {QualifiedName(r["schema"], r["name"]): tuple(r["labels"]) for r in rows["enums"]}
-    views = [
-        View(
-            QualifiedName(r["schema"], r["name"]),
-            r["kind"],
-            r["security_invoker"],
-            frozenset(r["readers"]),
-            tuple(r["rls_tables"]),
-        )
-        for r in rows["views"]
-    ]
+    views = [_view(r, view_indexes) for r in rows["views"]]
     functions = [
         Function(
             name=QualifiedName(r["schema"], r["name"]),
@@ -457,6 +475,27 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
         views=views,
         functions=functions,
         roles=roles,
+        triggers=[trigger_from_row(r) for r in rows["triggers"]],
+    )
+
+
+def _view(row: Mapping[str, Any], indexes: dict[QualifiedName, list[Index]]) -> View:
+    name = QualifiedName(row["schema"], row["name"])
+    grants = (grant.rpartition("=") for grant in row["grants"])
+    return View(
+        name,
+        row["kind"],
+        row["security_invoker"],
+        frozenset(row["readers"]),
+        tuple(row["rls_tables"]),
+        security_barrier=row["security_barrier"],
+        check_option=row["check_option"],
+        definition=row["definition"].strip().rstrip(";").strip(),
+        columns=tuple(zip(row["column_names"], row["column_types"], strict=True)),
+        owner=row["owner"],
+        grants=tuple(sorted((grantee, frozenset(privileges.split(","))) for grantee, _, privileges in grants)),
+        reads=tuple(sorted(QualifiedName(schema, relation) for schema, relation in row["reads"])),
+        indexes=tuple(indexes.get(name, ())),
     )
 
 

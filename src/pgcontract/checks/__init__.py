@@ -13,8 +13,11 @@ from pgcontract.checks.indexes import check_indexes
 from pgcontract.checks.partitions import check_partitions, fold_partitions
 from pgcontract.checks.policies import check_policies
 from pgcontract.checks.tables import check_table
+from pgcontract.checks.triggers import check_triggers
+from pgcontract.checks.views import check_view
 from pgcontract.contract.model import Contract
 from pgcontract.findings import Finding, FindingIndex
+from pgcontract.viewdeps import view_order
 
 TABLE_CHECKS = (check_columns, check_constraints, check_indexes, check_policies, check_grants, check_partitions)
 
@@ -36,6 +39,10 @@ def run_checks(contract: Contract, snapshot: Snapshot) -> FindingIndex:
         findings.extend(check_function(ctx, signature, spec))
     for role, role_spec in contract.roles.items():
         findings.extend(check_role(ctx, role, role_spec))
+    for view_name in view_order(contract.view_map):  # a repair creates them in this order
+        findings.extend(check_view(ctx, view_name, contract.view_map[view_name]))
+    for trigger_table, triggers in contract.trigger_map.items():
+        findings.extend(check_triggers(ctx, trigger_table, triggers))
     return FindingIndex(fold_partitions(findings, snapshot))
 
 

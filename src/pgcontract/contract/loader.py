@@ -246,7 +246,7 @@ def load_contract(path: Path | str) -> Contract:
                 1,
                 1,
                 "",
-                "the contract declares nothing to check (no tables, enums, roles or functions):"
+                "the contract declares nothing to check (no tables, enums, roles, functions, views or triggers):"
                 " a check against it could never fail",
             )
         )
@@ -256,7 +256,9 @@ def load_contract(path: Path | str) -> Contract:
 
 
 def _declares_something(contract: Contract) -> bool:
-    return bool(contract.tables or contract.enums or contract.roles or contract.functions)
+    return bool(
+        contract.tables or contract.enums or contract.roles or contract.functions or contract.views or contract.triggers
+    )
 
 
 def _parse(doc: _Document, issues: list[ContractIssue]) -> Contract | None:
@@ -398,6 +400,9 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
     auth_doc: _Document | None = None
     roles: dict[str, tuple[_Document, Any]] = {}
     functions: dict[tuple[QualifiedName, tuple[Any, ...]], tuple[_Document, str, Any]] = {}
+    views: dict[QualifiedName, tuple[_Document, str, Any]] = {}
+    triggers: dict[QualifiedName, tuple[str, dict[str, Any]]] = {}
+    trigger_docs: dict[tuple[QualifiedName, str], _Document] = {}
     for doc, contract in parsed:
         for key, table in contract.tables.items():
             name = QualifiedName.parse(key)
@@ -427,6 +432,23 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
                 where = functions[name, types][0].file
                 issues.append(doc.issue(("functions", key), f"function {key} is also defined in {where}", key=True))
             functions[name, types] = (doc, key, function)
+        for key, view in contract.views.items():
+            name = QualifiedName.parse(key)
+            if name in views:
+                issues.append(
+                    doc.issue(("views", key), f"view {name} is also defined in {views[name][0].file}", key=True)
+                )
+            views[name] = (doc, key, view)
+        for key, table_triggers in contract.triggers.items():
+            name = QualifiedName.parse(key)
+            merged_triggers = triggers.setdefault(name, (key, {}))[1]
+            for trigger_name, trigger in table_triggers.items():
+                if (name, trigger_name) in trigger_docs:
+                    where = trigger_docs[name, trigger_name].file
+                    message = f"trigger {trigger_name} on {name} is also defined in {where}"
+                    issues.append(doc.issue(("triggers", key, trigger_name), message, key=True))
+                trigger_docs[name, trigger_name] = doc
+                merged_triggers[trigger_name] = trigger
         if contract.auth is not None:
             if auth_doc is not None:
                 issues.append(doc.issue(("auth",), f"auth is also defined in {auth_doc.file}"))
@@ -438,6 +460,8 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
         lints=lints,
         roles={key: role for key, (_, role) in roles.items()},
         functions={key: function for _, key, function in functions.values()},
+        views={key: view for _, key, view in views.values()},
+        triggers=dict(triggers.values()),
     )
 
 

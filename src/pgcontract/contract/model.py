@@ -19,7 +19,7 @@ from pgcontract.contract.template import check_template
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import InvalidName, QualifiedName, split_reference
 from pgcontract.routines import Parameter, input_types, parse_arguments, same_types, split_signature
-from pgcontract.sqlnorm import InvalidSql, check_expr, parse_type
+from pgcontract.sqlnorm import InvalidSql, check_expr, check_query, parse_type
 from pgcontract.sqlsafe import UnsafeFragment, check_fragment, check_returns
 
 
@@ -545,6 +545,80 @@ def _safe_arguments(text: str) -> None:
         raise ValueError(f"expected schema.name(argument types); not an argument list: {exc}") from None
 
 
+def _function_name(value: Any) -> Any:
+    """``public.handle_new_user`` or ``public.handle_new_user()``: a trigger function takes no declared arguments."""
+    return value[:-2].rstrip() if isinstance(value, str) and value.endswith("()") else value
+
+
+TriggerEvent = Literal["insert", "update", "delete", "truncate"]
+
+
+class TriggerSpec(Model):
+    """A trigger, compared whole as its CREATE TRIGGER would make it (a left-out attribute is the DDL default)."""
+
+    timing: Literal["before", "after", "instead of"]
+    events: list[TriggerEvent] = Field(min_length=1, description="insert, update, delete, truncate")
+    columns: list[Identifier] = Field(default_factory=list, description="UPDATE OF these columns")
+    for_each: Literal["row", "statement"] = "statement"
+    function: Annotated[str, BeforeValidator(_function_name), AfterValidator(_is_qualified_name)] = Field(
+        description="the trigger function, schema.name"
+    )
+    arguments: list[str] = Field(default_factory=list, description="the function's arguments (string literals)")
+    when: SqlExpr | None = Field(None, description="WHEN condition, e.g. old.email IS DISTINCT FROM new.email")
+    old_table: Identifier | None = Field(None, description="REFERENCING OLD TABLE AS ...")
+    new_table: Identifier | None = Field(None, description="REFERENCING NEW TABLE AS ...")
+    enabled: bool | Literal["replica", "always"] = Field(
+        True, description="true (fires in normal sessions), false (DISABLE), replica or always (ENABLE REPLICA/ALWAYS)"
+    )
+
+    @model_validator(mode="after")
+    def _fits_events(self) -> TriggerSpec:
+        if self.columns and "update" not in self.events:
+            raise ValueError("'columns' (UPDATE OF) needs the update event")
+        if self.timing == "instead of" and self.for_each != "row":
+            raise ValueError("an INSTEAD OF trigger is FOR EACH ROW")
+        return self
+
+    @cached_property
+    def function_name(self) -> QualifiedName:
+        return QualifiedName.parse(self.function)
+
+
+def _is_query(text: str) -> str:
+    text = text.strip().rstrip(";").rstrip()  # pg_get_viewdef ends its text with one
+    try:
+        check_fragment(text)
+        check_query(text)
+    except (InvalidSql, UnsafeFragment) as exc:
+        raise ValueError(f"not a single query: {exc}") from None
+    return text
+
+
+class ViewSpec(Model):
+    """A view or materialized view. ``definition`` is compared after normalisation (layout, casts of
+    constants, how columns are qualified do not count); an attribute left out is the DDL default, except
+    ``definition``, ``columns`` and ``grants``, which are checked only when given."""
+
+    materialized: bool = False
+    definition: Annotated[str, AfterValidator(_is_query)] | None = Field(
+        None, description="the query (one SELECT or VALUES); `pgcontract sql` needs it"
+    )
+    columns: dict[Identifier, TypeName] | None = Field(None, description="the output columns in order: name -> type")
+    security_invoker: bool = Field(False, description="runs with the caller's rights and RLS (PostgreSQL 15+)")
+    security_barrier: bool = False
+    check_option: Literal["local", "cascaded"] | None = Field(None, description="WITH ... CHECK OPTION")
+    grants: dict[Identifier, list[Privilege]] | None = Field(None, description="role -> exactly these privileges")
+    indexes: dict[Identifier, Index] = Field(default_factory=dict, description="a materialized view's indexes")
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> ViewSpec:
+        if self.materialized and (self.security_invoker or self.security_barrier or self.check_option):
+            raise ValueError("a materialized view has no security_invoker, security_barrier or check_option")
+        if self.indexes and not self.materialized:
+            raise ValueError("only a materialized view has indexes")
+        return self
+
+
 LintLevel = Literal["error", "warning", "info", "ignore"]
 
 
@@ -574,6 +648,11 @@ class Contract(Model):
     roles: dict[Identifier, RoleSpec] = Field(default_factory=dict, description="roles the database must have")
     functions: dict[Annotated[str, AfterValidator(_is_signature)], FunctionSpec] = Field(
         default_factory=dict, description="functions the schema relies on, by signature: public.is_member(uuid)"
+    )
+    views: dict[TableName, ViewSpec] = Field(default_factory=dict, description="views and materialized views")
+    triggers: dict[TableName, dict[Identifier, TriggerSpec]] = Field(
+        default_factory=dict,
+        description="table (or view) -> trigger name -> trigger; any table, auth.users included",
     )
     lints: dict[str, Annotated[LintSetting, BeforeValidator(_lint_shorthand)]] = Field(
         default_factory=dict, description="lint rule id -> level (error, warning, info) or ignore"
@@ -625,10 +704,20 @@ class Contract(Model):
         return out
 
     @cached_property
+    def view_map(self) -> dict[QualifiedName, ViewSpec]:
+        return {QualifiedName.parse(k): v for k, v in self.views.items()}
+
+    @cached_property
+    def trigger_map(self) -> dict[QualifiedName, dict[str, TriggerSpec]]:
+        return {QualifiedName.parse(k): v for k, v in self.triggers.items()}
+
+    @cached_property
     def schemas(self) -> frozenset[str]:
         """Schemas a snapshot must read: of tables, enums, tables that foreign keys and memberships
         reference, and ``auth`` under Supabase auth (test users are rows of ``auth.users``)."""
         names = set(self.table_map) | set(self.enum_map) | {name for name, _ in self.function_map}
+        names |= set(self.view_map) | set(self.trigger_map)
+        names.update(t.function_name for triggers in self.trigger_map.values() for t in triggers.values())
         for table in self.table_map.values():
             names.update(fk.target[0] for fk in table.foreign_keys)
             names.update(table.partition_map)

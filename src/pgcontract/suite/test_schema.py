@@ -21,6 +21,8 @@ __all__ = [
     "test_functions",
     "test_roles",
     "test_partitions",
+    "test_views",
+    "test_triggers",
 ]
 
 
@@ -76,3 +78,16 @@ def test_roles(subject: str, run: TargetRun) -> None:
 def test_partitions(subject: str, run: TargetRun) -> None:
     """A partitioned table's key and partitions (attached, with their bounds); a table's inheritance parents."""
     assert_clean(run.findings(), subject, Kind.PARTITIONS)
+
+
+@pytest.mark.pgcontract(Kind.VIEWS)
+def test_views(subject: str, run: TargetRun) -> None:
+    """Each view or materialized view: query, columns, security_invoker, security_barrier, check option,
+    grants, a materialized view's indexes."""
+    assert_clean(run.findings(), subject, Kind.VIEWS)
+
+
+@pytest.mark.pgcontract(Kind.TRIGGERS)
+def test_triggers(subject: str, run: TargetRun) -> None:
+    """Each trigger on the table: timing, events, columns, FOR EACH, WHEN, function and arguments, state."""
+    assert_clean(run.findings(), subject, Kind.TRIGGERS)

@@ -1,4 +1,4 @@
--- Indexes of the tables in scope: key columns (NULL where the key is an expression), key expressions,
+-- Indexes of the tables (and materialized views) in scope: key columns (NULL where the key is an expression), key expressions,
 -- per key DESC, NULLS FIRST and a non-default operator class, INCLUDE columns, uniqueness, access method
 -- and predicate; NULLS NOT DISTINCT (PostgreSQL 15+, through to_jsonb for 13 and 14); inherited: the index is
 -- a partition's clone of its parent's.
@@ -39,7 +39,7 @@ JOIN pg_class i ON i.oid = ix.indexrelid
 JOIN pg_class t ON t.oid = ix.indrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
 JOIN pg_am am ON am.oid = i.relam
-WHERE t.relkind IN ('r', 'p')
+WHERE t.relkind IN ('r', 'p', 'm')
   AND NOT EXISTS (SELECT 1 FROM pg_depend e
                   WHERE e.classid = 'pg_class'::regclass AND e.objid = t.oid AND e.deptype = 'e')
   AND (%(schemas)s::text[] IS NULL OR n.nspname = ANY (%(schemas)s::text[]))
