@@ -13,12 +13,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pgcontract.adopt import contract_from_snapshot, dump_contract
 from pgcontract.connect import DEFAULT_LIMITS, Target, connect
 from pgcontract.contract import load_contract
 from pgcontract.findings import Hazard
 from pgcontract.repair import apply_plan, check_now, plan_repair
-from project_tests.helpers import check, errors, run_cli, snapshot_of
+from project_tests.helpers import check, errors, own_contract, run_cli
 
 SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS extensions;
@@ -63,12 +62,6 @@ ALTER TABLE app.bookings ADD CONSTRAINT bookings_email_check CHECK (guest_email 
 def booking_db(run_sql: Callable[[str], None], target: Target) -> Target:
     run_sql(SCHEMA)
     return target
-
-
-def own_contract(target: Target, directory: Path) -> Path:
-    path = directory / "contract.yaml"
-    path.write_text(dump_contract(contract_from_snapshot(snapshot_of(target))), encoding="utf-8")
-    return path
 
 
 def test_a_database_checked_against_its_own_snapshot_passes(booking_db: Target, tmp_path: Path) -> None:

@@ -14,12 +14,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pgcontract.adopt import contract_from_snapshot, dump_contract
+from pgcontract.adopt import contract_from_snapshot
 from pgcontract.connect import DEFAULT_LIMITS, Target, connect
 from pgcontract.contract import Contract, load_contract
 from pgcontract.findings import Finding, Hazard
 from pgcontract.repair import apply_plan, check_now, plan_repair
-from project_tests.helpers import check, errors, run_cli, snapshot_of
+from project_tests.helpers import check, errors, own_contract, run_cli, snapshot_of
 
 SCHEMA = """
 CREATE SCHEMA app;
@@ -59,12 +59,6 @@ MONTHS = ["app.events_2024_01", "app.events_2024_02", "app.events_2024_03", "app
 def partitioned(run_sql: Callable[[str], None], target: Target) -> Target:
     run_sql(SCHEMA)
     return target
-
-
-def own_contract(target: Target, directory: Path) -> Path:
-    path = directory / "contract.yaml"
-    path.write_text(dump_contract(contract_from_snapshot(snapshot_of(target))), encoding="utf-8")
-    return path
 
 
 def test_a_database_checked_against_its_own_snapshot_passes(partitioned: Target, tmp_path: Path) -> None:
