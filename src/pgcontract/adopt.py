@@ -11,13 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
+from pglast import parser
 
 from pgcontract.catalog.snapshot import Constraint, Function, Index, Snapshot, Table, View
 from pgcontract.catalog.triggers import Trigger
+from pgcontract.catalog.typekinds import CompositeType, Domain, Sequence, owned_by_text
 from pgcontract.indexkeys import KeySpec
 from pgcontract.lints import API_ROLES
 from pgcontract.names import PLATFORM_SCHEMAS, QualifiedName
-from pgcontract.sqlnorm import parse_type
+from pgcontract.seqoptions import non_defaults
+from pgcontract.sqlnorm import InvalidSql, parse_type
 
 
 class Flow(dict[str, Any]):
@@ -205,6 +208,79 @@ def _described_by_parent(table: Table) -> bool:
     )
 
 
+def _short_type(text: str) -> str:
+    try:
+        return parse_type(text).short
+    except InvalidSql:
+        return text
+
+
+def _escape_strings(text: str) -> str:
+    """Catalog SQL (deparsed under standard_conforming_strings = on) as a contract accepts it: a plain '...'
+    string holding a backslash (a regular expression's \\s) written as the same E'...' string."""
+    if "\\" not in text:
+        return text
+    try:
+        tokens = parser.scan(text)
+    except parser.ParseError:
+        return text
+    out, position = [], 0
+    for token in tokens:
+        raw = text[token.start : token.end + 1]
+        if token.name == "SCONST" and raw.startswith("'") and "\\" in raw:
+            out += [text[position : token.start], "E" + raw.replace("\\", "\\\\")]
+            position = token.end + 1
+    return "".join([*out, text[position:]])
+
+
+def _domain(domain: Domain) -> dict[str, Any]:
+    """What differs from CREATE DOMAIN's defaults: a domain is compared whole."""
+    out: dict[str, Any] = {"type": _short_type(domain.type)}
+    if domain.not_null:
+        out["nullable"] = False
+    if domain.default is not None:
+        out["default"] = _escape_strings(domain.default)
+    if domain.checks:
+        out["checks"] = {name: _escape_strings(check) for name, check in domain.checks}
+    return out
+
+
+def _composite_type(composite: CompositeType) -> dict[str, Any]:
+    attributes: dict[str, Any] = {}
+    for a in composite.attributes:
+        type_text = _short_type(a.type)
+        attributes[a.name] = type_text if a.collation is None else Flow(type=type_text, collation=a.collation)
+    return {"attributes": attributes}
+
+
+def _sequence(sequence: Sequence) -> Flow:
+    out = Flow(type=sequence.options.type, **non_defaults(sequence.options))
+    owner = owned_by_text(sequence.owned_by)
+    if owner is not None:
+        out["owned_by"] = owner
+    return out
+
+
+def _typed_sections(snapshot: Snapshot, wanted: set[str]) -> dict[str, Any]:
+    sections = {
+        "domains": {str(n): _domain(d) for n, d in sorted(snapshot.domains.items()) if n.schema in wanted},
+        "composite_types": {
+            str(n): _composite_type(c) for n, c in sorted(snapshot.composite_types.items()) if n.schema in wanted
+        },
+        "sequences": {str(n): _sequence(q) for n, q in sorted(snapshot.sequences.items()) if n.schema in wanted},
+    }
+    return {key: entries for key, entries in sections.items() if entries}
+
+
+def _identity_options(snapshot: Snapshot, tables: dict[str, Any]) -> None:
+    """An identity column's sequence options, where they differ from the defaults."""
+    for (table, column), sequence in snapshot.identity_sequences.items():
+        spec = tables.get(str(table), {}).get("columns", {}).get(column)
+        options = non_defaults(sequence.options)
+        if spec is not None and options:
+            spec["identity_options"] = Flow(options)
+
+
 def _index(index: Index) -> Flow:
     spec = Flow(columns=[_key(k) for k in index.keys])
     if index.unique:
@@ -279,6 +355,7 @@ def contract_from_snapshot(snapshot: Snapshot, schemas: list[str] | None = None)
         for name, table in sorted(snapshot.tables.items())
         if name.schema in wanted and table.in_scope and not _described_by_parent(table)
     }
+    _identity_options(snapshot, out["tables"])
     enums = {str(name): list(labels) for name, labels in sorted(snapshot.enums.items()) if name.schema in wanted}
     if enums:
         out["enums"] = enums
@@ -289,6 +366,7 @@ def contract_from_snapshot(snapshot: Snapshot, schemas: list[str] | None = None)
     }
     if functions:
         out["functions"] = functions
+    out.update(_typed_sections(snapshot, wanted))
     api = (API_ROLES - {"public"}) & set(snapshot.roles) | {"public"}
     views = {
         str(v.name): _view(v, frozenset(api))

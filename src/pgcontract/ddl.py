@@ -48,6 +48,8 @@ from pgcontract.sqlgen import (
 )
 from pgcontract.sqlnorm import InvalidSql, parse_type
 from pgcontract.sqlsafe import Statements, intended_of, render_checked, verify
+from pgcontract.typesql import create_sequence as create_sequence_with_options
+from pgcontract.typesql import sequence_owner, type_definitions, uses_late_type
 from pgcontract.viewdeps import view_order
 
 
@@ -57,23 +59,25 @@ class Phase(IntEnum):
     ROLES = 0
     SCHEMAS = 1
     TYPES = 2
+    DOMAINS = 3  # domains and composite types, after the enums they may use, before functions taking them
     # Before the tables: column defaults, checks and index expressions may call them. Their bodies are
     # not checked at creation (check_function_bodies = off, as pg_dump does), so they may read tables
     # created later.
-    FUNCTIONS = 3
-    SEQUENCES = 4
-    TABLES = 5
-    COLUMNS = 6
-    KEYS = 7  # primary keys, unique and exclusion constraints
-    INDEXES = 8  # before foreign keys: a foreign key needs a unique index on the columns it references
-    FOREIGN_KEYS = 9
-    CHECKS = 10
-    RLS = 11
-    TABLE_FUNCTIONS = 12  # functions whose arguments or result are a table's row type: after the tables
-    VIEWS = 13  # after the tables and functions they read; among themselves by what each reads (viewdeps)
-    TRIGGERS = 14  # after their table (or view) and function
-    POLICIES = 15  # after every table, column and function: a policy may read other tables and call functions
-    GRANTS = 16
+    FUNCTIONS = 4
+    SEQUENCES = 5
+    LATE_DOMAINS = 6  # domains whose CHECK or default calls a function or nextval (and the types using them)
+    TABLES = 7
+    COLUMNS = 8
+    KEYS = 9  # primary keys, unique and exclusion constraints
+    INDEXES = 10  # before foreign keys: a foreign key needs a unique index on the columns it references
+    FOREIGN_KEYS = 11
+    CHECKS = 12
+    RLS = 13
+    TABLE_FUNCTIONS = 14  # functions whose arguments or result are a table's row type: after the tables
+    VIEWS = 15  # after the tables and functions they read; among themselves by what each reads (viewdeps)
+    TRIGGERS = 16  # after their table (or view) and function
+    POLICIES = 17  # after every table, column and function: a policy may read other tables and call functions
+    GRANTS = 18
 
     @property
     def title(self) -> str:
@@ -85,7 +89,9 @@ _TITLES = {
     Phase.FUNCTIONS: "functions",
     Phase.SCHEMAS: "schemas",
     Phase.TYPES: "enum types",
-    Phase.SEQUENCES: "sequences of column defaults",
+    Phase.DOMAINS: "domains and composite types",
+    Phase.LATE_DOMAINS: "domains calling functions or sequences, and the types using them",
+    Phase.SEQUENCES: "sequences",
     Phase.TABLES: "tables",
     Phase.COLUMNS: "columns",
     Phase.KEYS: "primary keys, unique and exclusion constraints",
@@ -194,17 +200,21 @@ def contract_steps(contract: Contract) -> list[Step]:
     """Every statement the contract requires, idempotent, sorted by phase (stable: contract order within)."""
     schemas = sorted(
         {n.schema for n in (*contract.table_map, *contract.enum_map, *(n for n, _ in contract.function_map))}
+        | {n.schema for n in (*contract.domain_map, *contract.composite_type_map, *contract.sequence_map)}
     )
     schemas += sorted({n.schema for n in contract.view_map} - set(schemas))
     steps: list[Step] = [(Phase.SCHEMAS, unless_exists(_SCHEMA_EXISTS, [s], create_schema(s))) for s in schemas]
     for role, role_spec in contract.roles.items():
         steps.append((Phase.ROLES, unless_exists(_ROLE_EXISTS, [role], create_role(role, role_spec))))
         steps += [(Phase.ROLES, grant_role(group, role)) for group in role_spec.member_of]
+    steps += type_steps(contract)
     functions: list[Step] = []
     for signature, spec in contract.functions.items():
         name, _, arguments = function_signature(signature)
         if spec.body is not None:
             phase = Phase.TABLE_FUNCTIONS if _uses_row_type(contract, spec, arguments) else Phase.FUNCTIONS
+            if phase is Phase.FUNCTIONS and uses_late_type(contract, [p.type for p in spec.parameters(arguments)]):
+                phase = Phase.LATE_DOMAINS  # after the types it takes, which come after what they call
             functions.append((phase, create_function(name, spec.parameters(arguments), spec, known_roles(contract))))
     if functions:
         steps.append((Phase.FUNCTIONS, NO_BODY_CHECK))
@@ -245,6 +255,20 @@ def parents_first(contract: Contract) -> list[QualifiedName]:
 
 
 NO_BODY_CHECK = Statements([sql.SQL("SET check_function_bodies = off;")], [("VariableSetStmt", None)])
+
+
+def type_steps(contract: Contract) -> list[Step]:
+    """Domains and composite types (each created only when missing) in dependency order; sequences with their
+    options, before the tables whose defaults draw from them, OWNED BY once the tables exist."""
+    steps: list[Step] = [
+        (Phase.LATE_DOMAINS if late else Phase.DOMAINS, unless_exists(_TYPE_EXISTS, name, statement))
+        for late, name, statement in type_definitions(contract)
+    ]
+    for name, spec in contract.sequence_map.items():
+        steps.append((Phase.SEQUENCES, create_sequence_with_options(name, spec)))
+        if spec.owner is not None:
+            steps.append((Phase.COLUMNS, sequence_owner(name, spec.owner)))
+    return steps
 
 
 def _uses_row_type(contract: Contract, spec: FunctionSpec, arguments: str) -> bool:

@@ -38,6 +38,9 @@ class Kind(StrEnum):
     FUNCTIONS = "functions"
     ROLES = "roles"
     PARTITIONS = "partitions"  # partitioning and inheritance
+    DOMAINS = "domains"
+    COMPOSITE_TYPES = "composite_types"
+    SEQUENCES = "sequences"
     VIEWS = "views"
     TRIGGERS = "triggers"
     ISOLATION = "isolation"  # dynamic RLS tests
@@ -54,6 +57,9 @@ CATEGORY = {
     Kind.FUNCTIONS: "schema",
     Kind.ROLES: "schema",
     Kind.PARTITIONS: "schema",
+    Kind.DOMAINS: "schema",
+    Kind.COMPOSITE_TYPES: "schema",
+    Kind.SEQUENCES: "schema",
     Kind.VIEWS: "schema",
     Kind.TRIGGERS: "schema",
     Kind.POLICIES: "rls-static",

@@ -243,6 +243,12 @@ def subjects(contract: Contract, kind: Kind) -> list[str]:
         return list(contract.functions)
     if kind is Kind.ROLES:
         return list(contract.roles)
+    if kind is Kind.DOMAINS:
+        return [str(name) for name in contract.domain_map]
+    if kind is Kind.COMPOSITE_TYPES:
+        return [str(name) for name in contract.composite_type_map]
+    if kind is Kind.SEQUENCES:
+        return [str(name) for name in contract.sequence_map]
     if kind is Kind.VIEWS:
         return [str(name) for name in contract.view_map]
     if kind is Kind.TRIGGERS:

@@ -33,6 +33,7 @@ from pgcontract.contract.model import (
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import InvalidName, QualifiedName, parse_regclass
 from pgcontract.routines import Parameter, arguments_sql, identity_sql
+from pgcontract.seqoptions import OPTION_ORDER, option_clauses, sequence_type
 from pgcontract.sqlnorm import _BUILTIN, deparsed_expr, nextval_sequence, parse_type, referenced_columns
 from pgcontract.sqlsafe import Statements, check_fragment, check_returns, joined, statement
 
@@ -81,7 +82,7 @@ def column_definition(name: str, column: Column) -> Composable:
     if column.generated is not None:
         parts.append(sql.SQL("GENERATED ALWAYS AS {} STORED").format(expression(column.generated)))
     elif column.identity is not None:
-        parts.append(sql.SQL(f"GENERATED {column.identity.upper()} AS IDENTITY"))
+        parts.append(identity_clause(column))
     elif column.default is not None:
         parts.append(sql.SQL("DEFAULT {}").format(expression(column.default)))
     if column.nullable is False:
@@ -91,6 +92,21 @@ def column_definition(name: str, column: Column) -> Composable:
 
 def collation_sql(text: str) -> Composable:
     return sql.Identifier(*clauses.collation(text))
+
+
+def identity_clause(column: Column) -> Composable:
+    """GENERATED ... AS IDENTITY, with the sequence options the contract states."""
+    clause = sql.SQL(f"GENERATED {(column.identity or 'by default').upper()} AS IDENTITY")
+    spec = column.identity_options
+    stated = [o for o in OPTION_ORDER if spec is not None and o in spec.model_fields_set]
+    if spec is None or not stated:
+        return clause
+    try:
+        type_ = sequence_type(column.type)
+    except ValueError:
+        type_ = "bigint"  # only stated options are written: the type's bounds do not matter here
+    options = spec.resolved(type_)
+    return clause + sql.SQL(" ({})").format(sql.SQL(" ").join(option_clauses(options, stated)))
 
 
 def create_table(name: QualifiedName, table: Table) -> Composable:

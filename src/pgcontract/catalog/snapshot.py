@@ -13,6 +13,14 @@ import psycopg
 from psycopg.rows import dict_row
 
 from pgcontract.catalog.triggers import Trigger, trigger_from_row
+from pgcontract.catalog.typekinds import (
+    CompositeType,
+    Domain,
+    Sequence,
+    build_composite_types,
+    build_domains,
+    build_sequences,
+)
 from pgcontract.connect import DEFAULT_LIMITS, SessionLimits, read_only
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import QualifiedName
@@ -32,6 +40,9 @@ QUERY_FILES = (
     "functions",
     "roles",
     "partitions",
+    "domains",
+    "composite_types",
+    "sequences",
     "triggers",
 )
 FK_ACTIONS = {"a": "no action", "r": "restrict", "c": "cascade", "n": "set null", "d": "set default"}
@@ -279,6 +290,10 @@ class Snapshot:
     views: list[View] = field(default_factory=list)
     functions: list[Function] = field(default_factory=list)
     roles: dict[str, Role] = field(default_factory=dict)
+    domains: dict[QualifiedName, Domain] = field(default_factory=dict)
+    composite_types: dict[QualifiedName, CompositeType] = field(default_factory=dict)
+    sequences: dict[QualifiedName, Sequence] = field(default_factory=dict)  # not identity columns' own
+    identity_sequences: dict[tuple[QualifiedName, str], Sequence] = field(default_factory=dict)  # (table, column)
     triggers: list[Trigger] = field(default_factory=list)
     query_count: int = 0
     read_seconds: float = 0.0
@@ -463,6 +478,7 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
         r["name"]: Role(r["name"], r["login"], r["bypassrls"], r["superuser"], frozenset(r["member_of"]))
         for r in rows["roles"]
     }
+    sequences = build_sequences(rows["sequences"])
     return Snapshot(
         server_version=server["version"],
         server_version_num=server["version_num"],
@@ -475,6 +491,10 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
         views=views,
         functions=functions,
         roles=roles,
+        domains=build_domains(rows["domains"]),
+        composite_types=build_composite_types(rows["composite_types"]),
+        sequences={s.name: s for s in sequences if not s.identity},
+        identity_sequences={s.owned_by: s for s in sequences if s.identity and s.owned_by is not None},
         triggers=[trigger_from_row(r) for r in rows["triggers"]],
     )
 

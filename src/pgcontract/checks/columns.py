@@ -15,6 +15,7 @@ from pgcontract.sqlgen import (
     alter_column,
     alter_table,
     expression,
+    identity_clause,
     restart_identity_after_max,
     set_collation,
     set_type,
@@ -79,10 +80,14 @@ def _compare(ctx: Context, name: QualifiedName, column_name: str, column: Column
         differences.append(("column.default", text, column.default, found.default, repair))
     if column.identity is not None and column.identity != found.identity:
         verb = "ADD" if found.identity is None else "SET"
-        action = f"{verb} GENERATED {column.identity.upper()}" + (" AS IDENTITY" if verb == "ADD" else "")
         have = f"generated {found.identity} as identity" if found.identity else "not an identity column"
         want = f"generated {column.identity} as identity"
-        statements = [alter_column(name, column_name, action)]
+        statements: list[sql.Composable]
+        if verb == "ADD":  # with the contract's sequence options
+            action = sql.SQL("ADD ") + identity_clause(column)
+            statements = [alter_table(name, sql.SQL("ALTER COLUMN {} ").format(sql.Identifier(column_name)) + action)]
+        else:
+            statements = [alter_column(name, column_name, f"SET GENERATED {column.identity.upper()}")]
         if verb == "ADD":
             statements.append(restart_identity_after_max(name, column_name))
         differences.append(("column.identity", "identity differs", want, have, fix(statements)))

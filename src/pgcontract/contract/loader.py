@@ -257,7 +257,15 @@ def load_contract(path: Path | str) -> Contract:
 
 def _declares_something(contract: Contract) -> bool:
     return bool(
-        contract.tables or contract.enums or contract.roles or contract.functions or contract.views or contract.triggers
+        contract.tables
+        or contract.enums
+        or contract.roles
+        or contract.functions
+        or contract.views
+        or contract.triggers
+        or contract.domains
+        or contract.composite_types
+        or contract.sequences
     )
 
 
@@ -400,10 +408,21 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
     auth_doc: _Document | None = None
     roles: dict[str, tuple[_Document, Any]] = {}
     functions: dict[tuple[QualifiedName, tuple[Any, ...]], tuple[_Document, str, Any]] = {}
+    named: dict[str, dict[str, Any]] = {"domains": {}, "composite_types": {}, "sequences": {}}
+    named_seen: dict[tuple[str, QualifiedName], _Document] = {}
     views: dict[QualifiedName, tuple[_Document, str, Any]] = {}
     triggers: dict[QualifiedName, tuple[str, dict[str, Any]]] = {}
     trigger_docs: dict[tuple[QualifiedName, str], _Document] = {}
     for doc, contract in parsed:
+        for section, entries in named.items():
+            for key, spec in getattr(contract, section).items():
+                name = QualifiedName.parse(key)
+                if (section, name) in named_seen:
+                    where = named_seen[section, name].file
+                    what = section.rstrip("s").replace("_", " ")
+                    issues.append(doc.issue((section, key), f"{what} {name} is also defined in {where}", key=True))
+                named_seen[section, name] = doc
+                entries[key] = spec
         for key, table in contract.tables.items():
             name = QualifiedName.parse(key)
             if name in seen_tables:
@@ -460,6 +479,7 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
         lints=lints,
         roles={key: role for key, (_, role) in roles.items()},
         functions={key: function for _, key, function in functions.values()},
+        **named,
         views={key: view for _, key, view in views.values()},
         triggers=dict(triggers.values()),
     )

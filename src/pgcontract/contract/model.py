@@ -17,8 +17,9 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pgcontract import clauses
 from pgcontract.contract.template import check_template
 from pgcontract.indexkeys import KeySpec
-from pgcontract.names import InvalidName, QualifiedName, split_reference
+from pgcontract.names import InvalidName, QualifiedName, split_parts, split_reference
 from pgcontract.routines import Parameter, input_types, parse_arguments, same_types, split_signature
+from pgcontract.seqoptions import Options, resolve, sequence_type
 from pgcontract.sqlnorm import InvalidSql, check_expr, check_query, parse_type
 from pgcontract.sqlsafe import UnsafeFragment, check_fragment, check_returns
 
@@ -105,6 +106,102 @@ Action = Literal["no action", "restrict", "cascade", "set null", "set default"]
 Privilege = Literal["select", "insert", "update", "delete", "truncate", "references", "trigger", "maintain"]
 
 
+class SequenceOptions(Model):
+    """Options of a sequence (or of an identity column's sequence); left out: CREATE SEQUENCE's default for the
+    type and direction (min 1 and max the type's maximum when ascending, start at min; -1 and start at max
+    when descending). The current value is data: never compared."""
+
+    start: int | None = Field(None, description="START WITH; default: min (ascending) or max (descending)")
+    increment: int = Field(1, description="INCREMENT BY (not 0)")
+    min: int | None = Field(None, description="MINVALUE; default 1 (ascending) or the type's minimum")
+    max: int | None = Field(None, description="MAXVALUE; default the type's maximum (ascending) or -1")
+    cycle: bool = Field(False, description="CYCLE")
+    cache: int = Field(1, ge=1, description="CACHE")
+
+    @model_validator(mode="after")
+    def _nonzero_increment(self) -> SequenceOptions:
+        if self.increment == 0:
+            raise ValueError("increment must not be 0")
+        return self
+
+    def resolved(self, type_: str) -> Options:
+        return resolve(type_, self.start, self.increment, self.min, self.max, self.cycle, self.cache)
+
+
+def _sequence_type(value: Any) -> Any:
+    return sequence_type(value) if isinstance(value, str) else value
+
+
+def _is_owned_by(text: str) -> str:
+    parts = split_parts(text)
+    if len(parts) != 3:
+        raise ValueError(f"expected schema.table.column, got {text!r}")
+    return text
+
+
+class SequenceSpec(SequenceOptions):
+    """A sequence the schema uses (a ``nextval`` default draws from it): compared whole, as its DDL would create
+    it."""
+
+    type: Annotated[Literal["smallint", "integer", "bigint"], BeforeValidator(_sequence_type)] = "bigint"
+    owned_by: Annotated[str, AfterValidator(_is_owned_by)] | None = Field(
+        None, description="schema.table.column the sequence belongs to (OWNED BY); left out: none"
+    )
+
+    @property
+    def options(self) -> Options:
+        return self.resolved(self.type)
+
+    @property
+    def owner(self) -> tuple[QualifiedName, str] | None:
+        if self.owned_by is None:
+            return None
+        schema, table, column = split_parts(self.owned_by)
+        return QualifiedName(schema, table), column
+
+
+def _check_map(value: Any) -> Any:
+    return {k: _sql_text(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+
+class DomainSpec(Model):
+    """A domain, compared whole as its DDL would create it: a left-out ``nullable``, ``default`` or ``checks``
+    means the DDL default (NULL allowed, no default, no CHECK)."""
+
+    type: TypeName = Field(description="the base type (a built-in, an enum, another domain...)")
+    nullable: bool = Field(True, description="false: NOT NULL")
+    default: SqlExpr | None = Field(None, description="DEFAULT expression")
+    checks: Annotated[dict[Identifier, SqlExpr], BeforeValidator(_check_map)] = Field(
+        default_factory=dict, description="exactly these CHECK constraints, name -> expression on VALUE"
+    )
+
+
+def _attribute_shorthand(value: Any) -> Any:
+    return {"type": value} if isinstance(value, str) else value
+
+
+def _is_collation(text: str) -> str:
+    parts = split_parts(text)
+    if len(parts) > 2:
+        raise ValueError(f"expected collation or schema.collation, got {text!r}")
+    return text
+
+
+class CompositeAttribute(Model):
+    type: TypeName
+    collation: Annotated[str, AfterValidator(_is_collation)] | None = Field(
+        None, description='COLLATE, when not the type\'s default: C, "en_US.utf8", schema.name'
+    )
+
+
+class CompositeTypeSpec(Model):
+    """A composite type (CREATE TYPE ... AS (...)), compared whole: attribute names, order, types, collations."""
+
+    attributes: dict[Identifier, Annotated[CompositeAttribute, BeforeValidator(_attribute_shorthand)]] = Field(
+        default_factory=dict, description="name -> type, or {type: ..., collation: ...}, in order"
+    )
+
+
 class Column(Model):
     """A column. ``nullable`` and ``default`` are checked only when given; ``default: null`` means none."""
 
@@ -112,6 +209,11 @@ class Column(Model):
     nullable: bool | None = Field(None, description="false: NOT NULL; true: must accept NULL")
     default: SqlExpr | None = Field(None, description="default expression; null: must have no default")
     identity: Literal["always", "by default"] | None = Field(None, description="GENERATED ... AS IDENTITY")
+    identity_options: SequenceOptions | None = Field(
+        None,
+        description="the identity's sequence options that differ from the defaults (start, increment, min, max, "
+        "cycle, cache); an identity column's sequence is compared whole: what is left out means the default",
+    )
     generated: SqlExpr | None = Field(None, description="GENERATED ALWAYS AS (expression) STORED")
     collation: CollationName | None = Field(
         None,
@@ -649,6 +751,13 @@ class Contract(Model):
     functions: dict[Annotated[str, AfterValidator(_is_signature)], FunctionSpec] = Field(
         default_factory=dict, description="functions the schema relies on, by signature: public.is_member(uuid)"
     )
+    domains: dict[TableName, DomainSpec] = Field(default_factory=dict, description="domains, by schema.name")
+    composite_types: dict[TableName, CompositeTypeSpec] = Field(
+        default_factory=dict, description="composite types (CREATE TYPE ... AS (...)), by schema.name"
+    )
+    sequences: dict[TableName, SequenceSpec] = Field(
+        default_factory=dict, description="sequences (not identity columns' own), by schema.name"
+    )
     views: dict[TableName, ViewSpec] = Field(default_factory=dict, description="views and materialized views")
     triggers: dict[TableName, dict[Identifier, TriggerSpec]] = Field(
         default_factory=dict,
@@ -695,6 +804,18 @@ class Contract(Model):
         return {QualifiedName.parse(k): tuple(v) for k, v in self.enums.items()}
 
     @cached_property
+    def domain_map(self) -> dict[QualifiedName, DomainSpec]:
+        return {QualifiedName.parse(k): v for k, v in self.domains.items()}
+
+    @cached_property
+    def composite_type_map(self) -> dict[QualifiedName, CompositeTypeSpec]:
+        return {QualifiedName.parse(k): v for k, v in self.composite_types.items()}
+
+    @cached_property
+    def sequence_map(self) -> dict[QualifiedName, SequenceSpec]:
+        return {QualifiedName.parse(k): v for k, v in self.sequences.items()}
+
+    @cached_property
     def function_map(self) -> dict[tuple[QualifiedName, tuple[str, ...]], tuple[str, FunctionSpec]]:
         """(name, argument types) -> (signature as written, spec)."""
         out = {}
@@ -716,6 +837,7 @@ class Contract(Model):
         """Schemas a snapshot must read: of tables, enums, tables that foreign keys and memberships
         reference, and ``auth`` under Supabase auth (test users are rows of ``auth.users``)."""
         names = set(self.table_map) | set(self.enum_map) | {name for name, _ in self.function_map}
+        names |= set(self.domain_map) | set(self.composite_type_map) | set(self.sequence_map)
         names |= set(self.view_map) | set(self.trigger_map)
         names.update(t.function_name for triggers in self.trigger_map.values() for t in triggers.values())
         for table in self.table_map.values():
