@@ -309,8 +309,8 @@ def test_repair_holds_back_what_builds_an_index_scans_or_rewrites(
     [
         ("exclusions: ['EXCLUDE USING gist (during WITH &&); DROP TABLE app.rooms']", "not a valid exclusion"),
         ("exclusions: ['CHECK (true)']", "not a valid exclusion"),
-        ("exclusions: ['EXCLUDE USING gist (during WITH &&);']", "holds no ';' or comment"),
-        ("exclusions: ['EXCLUDE USING gist (during WITH &&) --']", "holds no ';' or comment"),
+        ("exclusions: ['EXCLUDE USING gist (during WITH &&);']", "a ';' would end the statement"),
+        ("exclusions: ['EXCLUDE USING gist (during WITH &&) --']", "a comment (--) would hide the SQL after it"),
         ("unique: [{columns: [a], deferrable: false, initially: deferred}]", "needs a deferrable constraint"),
         ("columns: {a: {type: text, collation: 'a.b.c'}}", "not a valid collation"),
     ],

@@ -45,6 +45,7 @@ CREATE TABLE app.orders (
 ) PARTITION BY LIST (region);
 CREATE TABLE app.orders_eu PARTITION OF app.orders FOR VALUES IN ('de', 'fr', 'it');
 CREATE TABLE app.orders_us PARTITION OF app.orders FOR VALUES IN ('us');
+CREATE TABLE app.orders_other PARTITION OF app.orders FOR VALUES IN (E'x\\\\y');  -- a backslash: E'...' in the contract
 CREATE TABLE app.records (id bigint PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now(), CHECK (id > 0));
 CREATE TABLE app.audit_records (actor text NOT NULL) INHERITS (app.records);
 INSERT INTO app.devices VALUES (1, 'sensor');
@@ -83,6 +84,7 @@ def test_a_database_checked_against_its_own_snapshot_passes(partitioned: Target,
     assert contract.tables[ORDERS].partitions == {
         "app.orders_eu": "FOR VALUES IN ('de', 'fr', 'it')",
         "app.orders_us": "FOR VALUES IN ('us')",
+        "app.orders_other": "FOR VALUES IN (E'x\\\\y')",
     }
     assert contract.tables[AUDIT].inherits == ["app.records"]
     assert list(contract.tables[AUDIT].columns) == ["actor"]  # the inherited ones are the parent's

@@ -56,11 +56,11 @@ def _column(
 ) -> Flow:
     out = Flow(type=parse_type(snapshot_type).short, nullable=not not_null)
     if generated is not None:
-        out["generated"] = generated
+        out["generated"] = _escape_strings(generated)
     elif identity is not None:
         out["identity"] = identity
     elif default is not None:
-        out["default"] = default
+        out["default"] = _escape_strings(default)
     if collation is not None:
         out["collation"] = collation
     return out
@@ -76,7 +76,7 @@ def _deferral(out: Flow, constraint: Constraint) -> Flow:
 def _key(key: KeySpec) -> Any:
     if key.column is not None and not key.desc and not key.nulls_first and key.opclass is None:
         return key.column
-    out = Flow(column=key.column) if key.column is not None else Flow(expression=key.expression)
+    out = Flow(column=key.column) if key.column is not None else Flow(expression=_escape_strings(key.expression or ""))
     if key.desc:
         out["order"] = "desc"
     if key.nulls_first != key.desc:
@@ -146,10 +146,14 @@ def _table(table: Table, snapshot: Snapshot | None = None, wanted: set[str] | No
         out["unique"] = uniques
     # Named: repair re-creates a missing check under its own name (PostgreSQL's naming cannot be
     # predicted once a table holds several).
-    checks = [_validated(Flow(name=c.name, expression=c.check), c) for c in _own(table.constraints_of("c")) if c.check]
+    checks = [
+        _validated(Flow(name=c.name, expression=_escape_strings(c.check)), c)
+        for c in _own(table.constraints_of("c"))
+        if c.check
+    ]
     if checks:
         out["checks"] = checks
-    exclusions = [Flow(name=c.name, definition=c.definition) for c in _own(table.constraints_of("x"))]
+    exclusions = [Flow(name=c.name, definition=_escape_strings(c.definition)) for c in _own(table.constraints_of("x"))]
     if exclusions:
         out["exclusions"] = exclusions
     backing = {c.name for c in table.constraints if c.kind in ("p", "u", "x")}
@@ -161,9 +165,11 @@ def _table(table: Table, snapshot: Snapshot | None = None, wanted: set[str] | No
     if indexes:
         out["indexes"] = indexes
     if table.partition_key is not None:
-        out["partition_by"] = table.partition_key
+        out["partition_by"] = _escape_strings(table.partition_key)
         partitions = snapshot.partitions_of(table.name) if snapshot is not None else []
-        bounds = {str(p.name): p.bound for p in partitions if wanted is None or p.name.schema in wanted}
+        bounds = {
+            str(p.name): _escape_strings(p.bound or "") for p in partitions if wanted is None or p.name.schema in wanted
+        }
         if bounds:
             out["partitions"] = bounds
     elif table.parents and not table.is_partition:
@@ -176,9 +182,9 @@ def _table(table: Table, snapshot: Snapshot | None = None, wanted: set[str] | No
             if not policy.permissive:
                 policy_spec["as"] = "restrictive"
             if policy.using is not None:
-                policy_spec["using"] = policy.using
+                policy_spec["using"] = _escape_strings(policy.using)
             if policy.with_check is not None:
-                policy_spec["with_check"] = policy.with_check
+                policy_spec["with_check"] = _escape_strings(policy.with_check)
             policies[policy.name] = policy_spec
         rls["policies"] = policies
     out["rls"] = rls
@@ -290,7 +296,7 @@ def _index(index: Index) -> Flow:
     if index.include:
         spec["include"] = list(index.include)
     if index.predicate is not None:
-        spec["where"] = index.predicate
+        spec["where"] = _escape_strings(index.predicate)
     if index.nulls_not_distinct:
         spec["nulls_not_distinct"] = True
     return spec
@@ -302,7 +308,7 @@ def _view(view: View, api_roles: frozenset[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if view.materialized:
         out["materialized"] = True
-    out["definition"] = view.definition + "\n"
+    out["definition"] = _escape_strings(view.definition) + "\n"
     out["columns"] = Flow({n: parse_type(t).short for n, t in view.columns})
     for option, on in (("security_invoker", view.security_invoker), ("security_barrier", view.security_barrier)):
         if on:
@@ -328,7 +334,7 @@ def _trigger(trigger: Trigger) -> Flow:
     if trigger.arguments:
         out["arguments"] = FlowList(trigger.arguments)
     if trigger.when is not None:
-        out["when"] = trigger.when
+        out["when"] = _escape_strings(trigger.when)
     for attribute, value in (("old_table", trigger.old_table), ("new_table", trigger.new_table)):
         if value is not None:
             out[attribute] = value

@@ -1,6 +1,7 @@
 """DDL clauses a contract may hold as text: a partition key, a partition bound, an exclusion constraint, a
 collation name. Each is read by PostgreSQL's parser (pglast) inside the one statement that takes it and
-must be exactly that one clause (so ``RANGE (a); DROP TABLE t`` or a smuggled ``WITH (...)`` is refused);
+must be exactly that one clause (so ``RANGE (a); DROP TABLE t`` or a smuggled ``WITH (...)`` is refused;
+contract text must also pass ``check_pasteable`` before it is written into DDL);
 both sides of a comparison, the contract's text and the catalog's deparsed text, go through the same
 canonical form (locations dropped, casts on literals dropped, ``pg_catalog.`` prefixes ignored).
 """
@@ -16,6 +17,7 @@ from pglast import parser
 
 from pgcontract.names import InvalidName, quote_part, split_parts
 from pgcontract.sqlnorm import InvalidSql, _Canonicalizer, _no_columns
+from pgcontract.sqlsafe import fragment_problem
 
 _PLAIN_CREATE = {"relation", "oncommit"}
 
@@ -37,17 +39,18 @@ def _canonical(node: Any) -> str:
 
 
 def _clean(text: str) -> str:
-    """The clause, refused when empty or when it holds a ``;`` or a comment outside literals (it is
-    written into DDL as given, after this check and the parse)."""
     if not text or not text.strip():
         raise InvalidSql("empty clause")
-    try:
-        tokens = parser.scan(text)
-    except parser.ParseError as exc:
-        raise InvalidSql(str(exc)) from None
-    if any(t.name in ("ASCII_59", "SQL_COMMENT", "C_COMMENT") for t in tokens):
-        raise InvalidSql(f"a clause holds no ';' or comment: {text!r}")
     return text.strip()
+
+
+def check_pasteable(text: str) -> None:
+    """Refuse contract text that, pasted into a statement, could reach past its clause (a ``;``, a
+    comment, a backslash in a plain string: ``sqlsafe``). The catalog's own text is not held to this: it
+    is only parsed, never pasted."""
+    problem = fragment_problem(text)
+    if problem is not None:
+        raise InvalidSql(problem)
 
 
 @lru_cache(maxsize=4096)

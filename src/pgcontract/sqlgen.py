@@ -126,6 +126,7 @@ def _partition_by(table: Table | None) -> Composable:
     if table is None or table.partition_by is None:
         return sql.SQL("")
     clauses.partition_key(table.partition_by)
+    clauses.check_pasteable(table.partition_by)
     return sql.SQL(" PARTITION BY {}").format(sql.SQL(table.partition_by))
 
 
@@ -133,6 +134,7 @@ def create_partition(name: QualifiedName, parent: QualifiedName, bound: str, own
     """A partition of ``parent`` (its columns, keys and indexes come from the parent); ``own``: the
     partition's own entry in the contract, for a partition that is itself partitioned."""
     clauses.partition_bound(bound)
+    clauses.check_pasteable(bound)
     text = sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} {}{};").format(
         ident(name), ident(parent), sql.SQL(bound), _partition_by(own)
     )
@@ -141,6 +143,7 @@ def create_partition(name: QualifiedName, parent: QualifiedName, bound: str, own
 
 def attach_partition(parent: QualifiedName, name: QualifiedName, bound: str) -> Composable:
     clauses.partition_bound(bound)
+    clauses.check_pasteable(bound)
     return alter_table(parent, sql.SQL("ATTACH PARTITION {} {}").format(ident(name), sql.SQL(bound)))
 
 
@@ -263,6 +266,7 @@ def exclusion_name(table: QualifiedName, exclusion: Exclusion) -> str:
 def add_exclusion(name: QualifiedName, exclusion: Exclusion) -> Composable:
     # The clause is written as given once PostgreSQL's parser read it as exactly one EXCLUDE constraint.
     clauses.exclusion(exclusion.definition)
+    clauses.check_pasteable(exclusion.definition)
     cname = sql.Identifier(exclusion_name(name, exclusion))
     return alter_table(name, _CONSTRAINT_PREFIX.format(cname) + sql.SQL(exclusion.definition))
 

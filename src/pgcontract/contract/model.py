@@ -84,6 +84,7 @@ def _is_reference(text: str) -> str:
 def _clause(parse: Any, what: str) -> Any:
     def validate(text: str) -> str:
         try:
+            clauses.check_pasteable(text)
             parse(text)
         except InvalidSql as exc:
             raise ValueError(f"not a valid {what}: {exc}") from None
