@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pglast import parser
 
-from pgcontract.catalog.snapshot import Function, Index, Snapshot, Table, View
+from pgcontract.catalog.snapshot import Constraint, Function, Index, Snapshot, Table, View
 from pgcontract.catalog.triggers import Trigger
 from pgcontract.catalog.typekinds import CompositeType, Domain, Sequence, owned_by_text
 from pgcontract.indexkeys import KeySpec
@@ -47,7 +47,12 @@ _Dumper.add_representer(str, _represent_str)
 
 
 def _column(
-    snapshot_type: str, not_null: bool, default: str | None, identity: str | None, generated: str | None
+    snapshot_type: str,
+    not_null: bool,
+    default: str | None,
+    identity: str | None,
+    generated: str | None,
+    collation: str | None = None,
 ) -> Flow:
     out = Flow(type=parse_type(snapshot_type).short, nullable=not not_null)
     if generated is not None:
@@ -56,6 +61,15 @@ def _column(
         out["identity"] = identity
     elif default is not None:
         out["default"] = _escape_strings(default)
+    if collation is not None:
+        out["collation"] = collation
+    return out
+
+
+def _deferral(out: Flow, constraint: Constraint) -> Flow:
+    out["deferrable"] = constraint.deferrable
+    if constraint.deferrable:
+        out["initially"] = "deferred" if constraint.deferred else "immediate"
     return out
 
 
@@ -100,37 +114,66 @@ def _function(function: Function) -> dict[str, Any]:
     return out
 
 
-def _table(table: Table) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "columns": {
-            c.name: _column(c.type, c.not_null, c.default, c.identity, c.generated) for c in table.columns.values()
-        }
+def _own(constraints: list[Constraint]) -> list[Constraint]:
+    """What a table defines itself: a partition's clones and a child's inherited checks are its parent's."""
+    return [c for c in constraints if not c.inherited]
+
+
+def _table(table: Table, snapshot: Snapshot | None = None, wanted: set[str] | None = None) -> dict[str, Any]:
+    columns = {
+        c.name: _column(c.type, c.not_null, c.default, c.identity, c.generated, c.collation)
+        for c in table.columns.values()
+        if not c.inherited
     }
-    pk = table.constraints_of("p")
+    out: dict[str, Any] = {"columns": columns} if columns or not table.parents else {}
+    pk = _own(table.constraints_of("p"))
     if pk:
         out["primary_key"] = FlowList(pk[0].columns)
     fks = []
-    for fk in table.constraints_of("f"):
+    for fk in _own(table.constraints_of("f")):
         ref = str(fk.ref_table) + "(" + ", ".join(fk.ref_columns) + ")"
-        fks.append(Flow(columns=list(fk.columns), references=ref, on_delete=fk.on_delete, on_update=fk.on_update))
+        spec = Flow(columns=list(fk.columns), references=ref, on_delete=fk.on_delete, on_update=fk.on_update)
+        fks.append(_validated(_deferral(spec, fk), fk))
     if fks:
         out["foreign_keys"] = fks
-    uniques = [Flow(columns=list(u.columns)) for u in table.constraints_of("u")]
+    uniques = []
+    for unique in _own(table.constraints_of("u")):
+        spec = _deferral(Flow(columns=list(unique.columns)), unique)
+        if unique.nulls_not_distinct:
+            spec["nulls_not_distinct"] = True
+        uniques.append(spec)
     if uniques:
         out["unique"] = uniques
     # Named: repair re-creates a missing check under its own name (PostgreSQL's naming cannot be
     # predicted once a table holds several).
-    checks = [Flow(name=c.name, expression=_escape_strings(c.check)) for c in table.constraints_of("c") if c.check]
+    checks = [
+        _validated(Flow(name=c.name, expression=_escape_strings(c.check)), c)
+        for c in _own(table.constraints_of("c"))
+        if c.check
+    ]
     if checks:
         out["checks"] = checks
+    exclusions = [Flow(name=c.name, definition=_escape_strings(c.definition)) for c in _own(table.constraints_of("x"))]
+    if exclusions:
+        out["exclusions"] = exclusions
     backing = {c.name for c in table.constraints if c.kind in ("p", "u", "x")}
     indexes: dict[str, Any] = {}
     for index in table.indexes.values():
-        if index.name in backing:
+        if index.name in backing or index.inherited:
             continue
         indexes[index.name] = _index(index)
     if indexes:
         out["indexes"] = indexes
+    if table.partition_key is not None:
+        out["partition_by"] = _escape_strings(table.partition_key)
+        partitions = snapshot.partitions_of(table.name) if snapshot is not None else []
+        bounds = {
+            str(p.name): _escape_strings(p.bound or "") for p in partitions if wanted is None or p.name.schema in wanted
+        }
+        if bounds:
+            out["partitions"] = bounds
+    elif table.parents and not table.is_partition:
+        out["inherits"] = FlowList(str(p) for p in table.parents)
     rls: dict[str, Any] = {"enabled": table.rls_enabled, "forced": table.rls_forced}
     if table.rls_enabled or table.policies:
         policies: dict[str, Any] = {}
@@ -146,6 +189,29 @@ def _table(table: Table) -> dict[str, Any]:
         rls["policies"] = policies
     out["rls"] = rls
     return out
+
+
+def _validated(spec: Flow, constraint: Constraint) -> Flow:
+    if not constraint.validated:
+        spec["validated"] = False
+    return spec
+
+
+def _described_by_parent(table: Table) -> bool:
+    """A partition whose every column, key, index and check comes from its partitioned table: the parent
+    lists it with its bound, and it needs no entry of its own (a finding is then reported once, there)."""
+    own_indexes = [
+        i for i in table.indexes.values() if not i.inherited and i.name not in {c.name for c in table.constraints}
+    ]
+    return (
+        table.is_partition
+        and not _own(table.constraints)
+        and not own_indexes
+        and table.partition_key is None
+        and not table.rls_enabled
+        and not table.policies
+        and all(c.inherited for c in table.columns.values())
+    )
 
 
 def _short_type(text: str) -> str:
@@ -231,6 +297,8 @@ def _index(index: Index) -> Flow:
         spec["include"] = list(index.include)
     if index.predicate is not None:
         spec["where"] = _escape_strings(index.predicate)
+    if index.nulls_not_distinct:
+        spec["nulls_not_distinct"] = True
     return spec
 
 
@@ -289,9 +357,9 @@ def contract_from_snapshot(snapshot: Snapshot, schemas: list[str] | None = None)
     if QualifiedName("auth", "users") in snapshot.tables:
         out["auth"] = Flow(mode="supabase")
     out["tables"] = {
-        str(name): _table(table)
+        str(name): _table(table, snapshot, wanted)
         for name, table in sorted(snapshot.tables.items())
-        if name.schema in wanted and table.in_scope
+        if name.schema in wanted and table.in_scope and not _described_by_parent(table)
     }
     _identity_options(snapshot, out["tables"])
     enums = {str(name): list(labels) for name, labels in sorted(snapshot.enums.items()) if name.schema in wanted}

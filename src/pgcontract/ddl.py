@@ -19,6 +19,7 @@ from pgcontract.routines import parse_returns
 from pgcontract.sqlgen import (
     Composable,
     add_check,
+    add_exclusion,
     add_foreign_key,
     add_unique,
     check_name,
@@ -26,6 +27,7 @@ from pgcontract.sqlgen import (
     create_enum,
     create_function,
     create_index,
+    create_partition,
     create_policy,
     create_role,
     create_schema,
@@ -34,6 +36,7 @@ from pgcontract.sqlgen import (
     create_trigger,
     drop_policy,
     enable_rls,
+    exclusion_name,
     fk_name,
     force_rls,
     grant_exactly,
@@ -65,7 +68,7 @@ class Phase(IntEnum):
     LATE_DOMAINS = 6  # domains whose CHECK or default calls a function or nextval (and the types using them)
     TABLES = 7
     COLUMNS = 8
-    KEYS = 9  # primary keys and unique constraints
+    KEYS = 9  # primary keys, unique and exclusion constraints
     INDEXES = 10  # before foreign keys: a foreign key needs a unique index on the columns it references
     FOREIGN_KEYS = 11
     CHECKS = 12
@@ -91,7 +94,7 @@ _TITLES = {
     Phase.SEQUENCES: "sequences",
     Phase.TABLES: "tables",
     Phase.COLUMNS: "columns",
-    Phase.KEYS: "primary keys and unique constraints",
+    Phase.KEYS: "primary keys, unique and exclusion constraints",
     Phase.INDEXES: "indexes",
     Phase.FOREIGN_KEYS: "foreign keys",
     Phase.CHECKS: "check constraints",
@@ -134,13 +137,21 @@ def unless_exists(query: sql.SQL, names: Iterable[str], statement: Composable) -
     return Statements([block], [("DoStmt", None)])
 
 
-def table_steps(name: QualifiedName, table: Table, idempotent: bool = False) -> list[Step]:
+def table_steps(
+    name: QualifiedName, table: Table, idempotent: bool = False, contract: Contract | None = None
+) -> list[Step]:
     """The DDL of one table and what belongs to it. ``idempotent``: constraints are guarded and policies
-    dropped and re-created, so running it against an existing table fails nothing and changes nothing."""
+    dropped and re-created, so running it against an existing table fails nothing and changes nothing.
+    With the ``contract``: a partitioned table's partitions are created right after it (a partition the
+    contract also declares as a table is created there, as a partition, not by its own entry)."""
     sequences = column_sequences(table)
     steps: list[Step] = [(Phase.SEQUENCES, create_sequence(s)) for s, _ in sequences]
-    steps.append((Phase.TABLES, create_table(name, table)))
+    tables = contract.table_map if contract is not None else {}
+    if contract is None or name not in contract.partition_parents:
+        steps.append((Phase.TABLES, create_table(name, table)))
     steps += [(Phase.TABLES, sequence_owned_by(s, name, column)) for s, column in sequences]
+    for partition, bound in table.partition_map.items():
+        steps.append((Phase.TABLES, create_partition(partition, name, bound, tables.get(partition))))
 
     def constraint(phase: Phase, constraint_name: str, statements: list[Composable]) -> None:
         for statement in statements:
@@ -150,6 +161,8 @@ def table_steps(name: QualifiedName, table: Table, idempotent: bool = False) -> 
 
     for unique in table.unique:
         constraint(Phase.KEYS, unique_name(name, unique), [add_unique(name, unique)])
+    for exclusion in table.exclusions:
+        constraint(Phase.KEYS, exclusion_name(name, exclusion), [add_exclusion(name, exclusion)])
     steps += [(Phase.INDEXES, create_index(name, i, index)) for i, index in table.indexes.items()]
     for fk in table.foreign_keys:
         constraint(Phase.FOREIGN_KEYS, fk_name(name, fk), add_foreign_key(name, fk, not_valid=False))
@@ -210,8 +223,8 @@ def contract_steps(contract: Contract) -> list[Step]:
         (Phase.TYPES, unless_exists(_TYPE_EXISTS, name, create_enum(name, labels)))
         for name, labels in contract.enum_map.items()
     ]
-    for name, table in contract.table_map.items():
-        steps += table_steps(name, table, idempotent=True)
+    for name in parents_first(contract):
+        steps += table_steps(name, contract.table_map[name], idempotent=True, contract=contract)
     for name in view_order(contract.view_map):
         view = contract.view_map[name]
         if view.definition is not None:
@@ -219,6 +232,26 @@ def contract_steps(contract: Contract) -> list[Step]:
     for name, triggers in contract.trigger_map.items():
         steps += [(Phase.TRIGGERS, create_trigger(name, t, spec)) for t, spec in triggers.items()]
     return sorted(steps, key=lambda step: step[0])
+
+
+def parents_first(contract: Contract) -> list[QualifiedName]:
+    """The contract's tables, each after the tables it is a partition of or inherits from (contract order
+    otherwise): within a phase, statements keep this order."""
+    done: dict[QualifiedName, None] = {}
+
+    def visit(name: QualifiedName, path: frozenset[QualifiedName]) -> None:
+        if name in done or name in path or name not in contract.table_map:
+            return
+        table = contract.table_map[name]
+        parents = [contract.partition_parents[name]] if name in contract.partition_parents else []
+        parents += [QualifiedName.parse(p) for p in table.inherits or ()]
+        for parent in parents:
+            visit(parent, path | {name})
+        done[name] = None
+
+    for name in contract.table_map:
+        visit(name, frozenset())
+    return list(done)
 
 
 NO_BODY_CHECK = Statements([sql.SQL("SET check_function_bodies = off;")], [("VariableSetStmt", None)])

@@ -37,6 +37,7 @@ class Kind(StrEnum):
     ENUMS = "enums"
     FUNCTIONS = "functions"
     ROLES = "roles"
+    PARTITIONS = "partitions"  # partitioning and inheritance
     DOMAINS = "domains"
     COMPOSITE_TYPES = "composite_types"
     SEQUENCES = "sequences"
@@ -55,6 +56,7 @@ CATEGORY = {
     Kind.ENUMS: "schema",
     Kind.FUNCTIONS: "schema",
     Kind.ROLES: "schema",
+    Kind.PARTITIONS: "schema",
     Kind.DOMAINS: "schema",
     Kind.COMPOSITE_TYPES: "schema",
     Kind.SEQUENCES: "schema",

@@ -256,11 +256,12 @@ def subjects(contract: Contract, kind: Kind) -> list[str]:
     wanted: Callable[[Table], bool] = {
         Kind.TABLE: lambda t: True,
         Kind.COLUMNS: lambda t: bool(t.columns),
-        Kind.CONSTRAINTS: lambda t: bool(t.primary_key or t.foreign_keys or t.unique or t.checks),
+        Kind.CONSTRAINTS: lambda t: bool(t.primary_key or t.foreign_keys or t.unique or t.checks or t.exclusions),
         Kind.INDEXES: lambda t: bool(t.indexes),
         Kind.POLICIES: lambda t: t.rls is not None or t.isolation is not None,
         Kind.ISOLATION: lambda t: t.isolation is not None,
         Kind.GRANTS: lambda t: bool(t.grants),
+        Kind.PARTITIONS: lambda t: t.partition_by is not None or t.inherits is not None,
     }[kind]
     return [str(name) for name, table in contract.table_map.items() if wanted(table)]
 
@@ -420,7 +421,15 @@ def pgcontract_findings(pytestconfig: pytest.Config) -> FindingIndex:
     return first_run(pytestconfig).findings()
 
 
-TABLE_KINDS = (Kind.COLUMNS, Kind.CONSTRAINTS, Kind.INDEXES, Kind.GRANTS, Kind.POLICIES, Kind.TRIGGERS)
+TABLE_KINDS = (
+    Kind.COLUMNS,
+    Kind.CONSTRAINTS,
+    Kind.INDEXES,
+    Kind.GRANTS,
+    Kind.POLICIES,
+    Kind.TRIGGERS,
+    Kind.PARTITIONS,
+)
 
 
 def assert_isolated(outcome: Outcome) -> None:

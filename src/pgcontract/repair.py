@@ -116,6 +116,9 @@ _ALTER_TABLE_PHASE: dict[str, Phase | None] = {
     "AT_EnableReplicaTrig": Phase.TRIGGERS,
     "AT_ValidateConstraint": None,
     "AT_DropConstraint": None,
+    "AT_AlterConstraint": Phase.FOREIGN_KEYS,  # a foreign key's deferrability: the catalog only
+    "AT_AddInherit": Phase.CHECKS,  # after the columns and checks that INHERIT requires the child to have
+    "AT_DropInherit": Phase.CHECKS,
 }
 _CONSTRAINT_PHASE = {
     "CONSTR_PRIMARY": Phase.KEYS,

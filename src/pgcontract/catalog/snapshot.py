@@ -39,6 +39,7 @@ QUERY_FILES = (
     "views",
     "functions",
     "roles",
+    "partitions",
     "domains",
     "composite_types",
     "sequences",
@@ -63,6 +64,8 @@ class Column:
     default: str | None
     identity: str | None
     generated: str | None
+    collation: str | None = None  # only when it is not the type's own
+    inherited: bool = False  # from a parent (partitions: every column)
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,10 @@ class Constraint:
     check: str | None = None
     validated: bool = True
     definition: str = ""
+    deferrable: bool = False
+    deferred: bool = False
+    nulls_not_distinct: bool = False
+    inherited: bool = False  # cloned from a partitioned parent, or inherited from a parent
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,8 @@ class Index:
     predicate: str | None
     valid: bool
     definition: str
+    nulls_not_distinct: bool = False
+    inherited: bool = False  # a partition's clone of its parent's index
 
     @property
     def keys(self) -> tuple[KeySpec, ...]:
@@ -249,6 +258,14 @@ class Table:
     indexes: dict[str, Index] = field(default_factory=dict)
     policies: dict[str, Policy] = field(default_factory=dict)
     grants: dict[str, frozenset[str]] = field(default_factory=dict)
+    partition_key: str | None = None  # RANGE (created_at), for a partitioned table
+    parents: tuple[QualifiedName, ...] = ()  # pg_inherits: the partitioned parent, or inheritance parents
+    bound: str | None = None  # FOR VALUES ... or DEFAULT, for a partition
+    detach_pending: bool = False  # DETACH ... CONCURRENTLY interrupted
+
+    @property
+    def is_partition(self) -> bool:
+        return self.bound is not None
 
     @cached_property
     def column_names(self) -> frozenset[str]:
@@ -288,6 +305,12 @@ class Snapshot:
     def tables_named(self, name: str) -> list[QualifiedName]:
         return [q for q in self.tables if q.name == name]
 
+    def partitions_of(self, name: QualifiedName) -> list[Table]:
+        """The partitions of a partitioned table, by name."""
+        return sorted(
+            (t for t in self.tables.values() if t.is_partition and t.parents == (name,)), key=lambda t: t.name
+        )
+
     @cached_property
     def index_owner(self) -> dict[tuple[str, str], QualifiedName]:
         """(schema, index name) -> table, for indexes found on another table than expected."""
@@ -322,6 +345,8 @@ def _read_snapshot(conn: Conn, schemas: Iterable[str] | None, limits: SessionLim
     with read_only(conn, limits):
         # Deparse with only pg_catalog visible: every other object comes out schema-qualified.
         conn.execute("SELECT set_config('search_path', 'pg_catalog', true)")
+        # Constants (partition bounds, defaults) deparsed the same whatever the server's or role's settings.
+        conn.execute("SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true)")
         rows: dict[str, list[dict[str, Any]]] = {}
         with conn.cursor(row_factory=dict_row) as cur:
             for name in QUERY_FILES:
@@ -361,6 +386,8 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
                 default=None if row["generated"] else row["default_expr"],
                 identity=IDENTITY.get(row["identity"] or ""),
                 generated=row["default_expr"] if row["generated"] else None,
+                collation=row["collation"],
+                inherited=row["inherited"],
             )
     for row in rows["constraints"]:
         table = tables.get(_qn(row))
@@ -379,6 +406,10 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
                 check=row["check_expr"],
                 validated=row["validated"],
                 definition=row["definition"],
+                deferrable=row["deferrable"],
+                deferred=row["deferred"],
+                nulls_not_distinct=row["nulls_not_distinct"],
+                inherited=row["inherited"],
             )
         )
     view_indexes: dict[QualifiedName, list[Index]] = {}
@@ -398,6 +429,8 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
             predicate=row["predicate"],
             valid=row["valid"],
             definition=row["definition"],
+            nulls_not_distinct=row["nulls_not_distinct"],
+            inherited=row["inherited"],
         )
         if table is not None:
             table.indexes[index.name] = index
@@ -418,6 +451,7 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
         table = tables.get(_qn(row))
         if table is not None:
             table.grants[row["grantee"]] = frozenset(row["privileges"])
+    _inheritance(tables, rows["partitions"])
     enums = {QualifiedName(r["schema"], r["name"]): tuple(r["labels"]) for r in rows["enums"]}
     views = [_view(r, view_indexes) for r in rows["views"]]
     functions = [
@@ -483,3 +517,16 @@ def _view(row: Mapping[str, Any], indexes: dict[QualifiedName, list[Index]]) -> 
         reads=tuple(sorted(QualifiedName(schema, relation) for schema, relation in row["reads"])),
         indexes=tuple(indexes.get(name, ())),
     )
+
+
+def _inheritance(tables: dict[QualifiedName, Table], rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        table = tables.get(_qn(row))
+        if table is None:
+            continue
+        table.partition_key = row["partition_key"]
+        if row["parent_table"] is not None:
+            table.parents += (QualifiedName(row["parent_schema"], row["parent_table"]),)
+            if row["is_partition"]:
+                table.bound = row["bound"]
+                table.detach_pending = row["detach_pending"]

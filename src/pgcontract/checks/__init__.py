@@ -12,6 +12,7 @@ from pgcontract.checks.enums import check_enum
 from pgcontract.checks.functions import check_function, check_role
 from pgcontract.checks.grants import check_grants
 from pgcontract.checks.indexes import check_indexes
+from pgcontract.checks.partitions import check_partitions, fold_partitions
 from pgcontract.checks.policies import check_policies
 from pgcontract.checks.sequences import check_identity_sequences, check_sequence
 from pgcontract.checks.tables import check_table
@@ -28,6 +29,7 @@ TABLE_CHECKS = (
     check_indexes,
     check_policies,
     check_grants,
+    check_partitions,
 )
 
 
@@ -58,7 +60,7 @@ def run_checks(contract: Contract, snapshot: Snapshot) -> FindingIndex:
         findings.extend(check_view(ctx, view_name, contract.view_map[view_name]))
     for trigger_table, triggers in contract.trigger_map.items():
         findings.extend(check_triggers(ctx, trigger_table, triggers))
-    return FindingIndex(findings)
+    return FindingIndex(fold_partitions(findings, snapshot))
 
 
 __all__ = ["FindingIndex", "run_checks"]

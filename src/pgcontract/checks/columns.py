@@ -1,9 +1,10 @@
-"""Columns: presence, type (canonical), NOT NULL, default, identity, generated."""
+"""Columns: presence, type (canonical), NOT NULL, default, identity, generated, collation."""
 
 from __future__ import annotations
 
 from psycopg import sql
 
+from pgcontract import clauses
 from pgcontract.catalog import snapshot as snap
 from pgcontract.checks.base import Context, finding, fix, member
 from pgcontract.contract.model import Column, Table
@@ -16,6 +17,7 @@ from pgcontract.sqlgen import (
     expression,
     identity_clause,
     restart_identity_after_max,
+    set_collation,
     set_type,
 )
 from pgcontract.sqlnorm import parse_type
@@ -99,6 +101,18 @@ def _compare(ctx: Context, name: QualifiedName, column_name: str, column: Column
         differences.append(
             ("column.generated", "generated expression differs", column.generated, found.generated, repair)
         )
+    if column.collation is not None:
+        want_collation = clauses.collation(column.collation)
+        have_collation = clauses.collation(found.collation) if found.collation is not None else ("default",)
+        if want_collation != have_collation:
+            repair = fix(
+                set_collation(name, column_name, column),
+                Hazard.LONG_LOCK,
+                note="rebuilds the column's indexes (and may rewrite the table) under an exclusive lock",
+            )
+            have_text = clauses.collation_text(have_collation) if found.collation else "the type's default"
+            text = "column has another collation"
+            differences.append(("column.collation", text, clauses.collation_text(want_collation), have_text, repair))
     if not differences:
         return []
     obj = member(name, column_name)

@@ -551,7 +551,7 @@ def _duplicates(values: Iterable[str]) -> list[tuple[int, str]]:
 def _table_reference_issues(doc: _Document, contract: Contract, key: str, table: Table) -> list[ContractIssue]:
     issues: list[ContractIssue] = []
     base: Loc = ("tables", key)
-    declared = set(table.columns)
+    declared = contract.declared_columns(QualifiedName.parse(key))
 
     def need_columns(loc: Loc, names: Sequence[str], what: str) -> None:
         for i, column in enumerate(names):
@@ -596,7 +596,7 @@ def _table_reference_issues(doc: _Document, contract: Contract, key: str, table:
         need_columns(("indexes", name, "include"), index.include, "include")
     issues.extend(_isolation_issues(doc, contract, key, table, need_columns))
     names = [c.name for c in table.checks if c.name] + [u.name for u in table.unique if u.name]
-    names += [f.name for f in table.foreign_keys if f.name]
+    names += [f.name for f in table.foreign_keys if f.name] + [e.name for e in table.exclusions if e.name]
     for _, dup in _duplicates(names):
         issues.append(doc.issue(base, f"constraint name {dup!r} is used twice"))
     return issues

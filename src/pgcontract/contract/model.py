@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from pgcontract import clauses
 from pgcontract.contract.template import check_template
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import InvalidName, QualifiedName, split_parts, split_reference
@@ -80,7 +81,23 @@ def _is_reference(text: str) -> str:
     return text
 
 
+def _clause(parse: Any, what: str) -> Any:
+    def validate(text: str) -> str:
+        try:
+            clauses.check_pasteable(text)
+            parse(text)
+        except InvalidSql as exc:
+            raise ValueError(f"not a valid {what}: {exc}") from None
+        return text
+
+    return validate
+
+
 SqlExpr = Annotated[str, BeforeValidator(_sql_text), AfterValidator(_is_expression)]
+PartitionKey = Annotated[str, AfterValidator(_clause(clauses.partition_key, "partition key"))]
+PartitionBound = Annotated[str, AfterValidator(_clause(clauses.partition_bound, "partition bound"))]
+ExclusionClause = Annotated[str, AfterValidator(_clause(clauses.exclusion, "exclusion constraint"))]
+CollationName = Annotated[str, AfterValidator(_clause(clauses.collation, "collation name"))]
 TypeName = Annotated[str, AfterValidator(_is_type)]
 ResultType = Annotated[str, AfterValidator(_is_result_type)]
 TableName = Annotated[str, AfterValidator(_is_qualified_name)]
@@ -199,6 +216,10 @@ class Column(Model):
         "cycle, cache); an identity column's sequence is compared whole: what is left out means the default",
     )
     generated: SqlExpr | None = Field(None, description="GENERATED ALWAYS AS (expression) STORED")
+    collation: CollationName | None = Field(
+        None,
+        description='COLLATE, e.g. "C" or public.nocase; left out: not checked (snapshot writes a non-default one)',
+    )
     description: str | None = Field(None, description="documentation only, not checked")
 
     @property
@@ -206,12 +227,28 @@ class Column(Model):
         return "default" in self.model_fields_set
 
 
-class ForeignKey(Model):
+class Deferral(Model):
+    """DEFERRABLE and INITIALLY, checked when given."""
+
+    deferrable: bool | None = Field(None, description="DEFERRABLE (true) or NOT DEFERRABLE (false)")
+    initially: Literal["immediate", "deferred"] | None = Field(None, description="INITIALLY IMMEDIATE or DEFERRED")
+
+    @model_validator(mode="after")
+    def _deferred_is_deferrable(self) -> Deferral:
+        if self.initially == "deferred" and self.deferrable is False:
+            raise ValueError("'initially: deferred' needs a deferrable constraint")
+        return self
+
+
+class ForeignKey(Deferral):
     name: Identifier | None = None
     columns: list[Identifier] = Field(min_length=1)
     references: Reference = Field(description="schema.table(column, ...), e.g. auth.users(id)")
     on_delete: Action | None = None
     on_update: Action | None = None
+    validated: bool = Field(
+        True, description="false: may be NOT VALID (rows stored before it was added are not checked)"
+    )
 
     @cached_property
     def target(self) -> tuple[QualifiedName, tuple[str, ...]]:
@@ -226,14 +263,36 @@ def _check_shorthand(value: Any) -> Any:
     return {"expression": value} if isinstance(value, str) else value
 
 
-class Unique(Model):
+class Unique(Deferral):
     name: Identifier | None = None
     columns: list[Identifier] = Field(min_length=1)
+    nulls_not_distinct: bool | None = Field(None, description="NULLS NOT DISTINCT (PostgreSQL 15+)")
+
+    @property
+    def needs_constraint(self) -> bool:
+        """A unique index cannot be deferrable: only a constraint satisfies a deferrable entry."""
+        return bool(self.deferrable or self.initially == "deferred")
 
 
 class Check(Model):
     name: Identifier | None = None
     expression: SqlExpr
+    validated: bool = Field(
+        True, description="false: may be NOT VALID (rows stored before it was added are not checked)"
+    )
+
+
+def _exclusion_shorthand(value: Any) -> Any:
+    return {"definition": value} if isinstance(value, str) else value
+
+
+class Exclusion(Model):
+    """An exclusion constraint, compared whole (as its DDL would create it) and for deferrability."""
+
+    name: Identifier | None = None
+    definition: ExclusionClause = Field(
+        description="as pg_get_constraintdef prints it: EXCLUDE USING gist (room WITH =, during WITH &&)"
+    )
 
 
 class IndexKeyOptions(Model):
@@ -275,6 +334,7 @@ class Index(Model):
     method: str = "btree"
     where: SqlExpr | None = None
     include: list[Identifier] = Field(default_factory=list)
+    nulls_not_distinct: bool = Field(False, description="NULLS NOT DISTINCT (a unique index, PostgreSQL 15+)")
 
 
 class Policy(Model):
@@ -409,10 +469,34 @@ class Table(Model):
     foreign_keys: list[ForeignKey] = Field(default_factory=list)
     unique: list[Annotated[Unique, BeforeValidator(_columns_shorthand)]] = Field(default_factory=list)
     checks: list[Annotated[Check, BeforeValidator(_check_shorthand)]] = Field(default_factory=list)
+    exclusions: list[Annotated[Exclusion, BeforeValidator(_exclusion_shorthand)]] = Field(default_factory=list)
     indexes: dict[Identifier, Index] = Field(default_factory=dict)
+    partition_by: PartitionKey | None = Field(
+        None, description="partitioned table: its key as pg_get_partkeydef prints it, e.g. RANGE (created_at)"
+    )
+    partitions: dict[TableName, PartitionBound] = Field(
+        default_factory=dict,
+        description="partitions that must be attached, with their bounds: FOR VALUES FROM (...) TO (...), "
+        "FOR VALUES IN (...), FOR VALUES WITH (modulus m, remainder r) or DEFAULT; others may exist too",
+    )
+    inherits: list[TableName] | None = Field(
+        None, description="exactly these parent tables (INHERITS), not for partitions; left out: not checked"
+    )
     rls: Rls | None = None
     grants: dict[Identifier, list[Privilege]] | None = Field(None, description="role -> exactly these table privileges")
     isolation: Isolation | None = Field(None, description="who owns a row, for the dynamic RLS isolation tests")
+
+    @model_validator(mode="after")
+    def _partitioning_fits(self) -> Table:
+        if self.partitions and self.partition_by is None:
+            raise ValueError("'partitions' needs 'partition_by'")
+        if self.partition_by is not None and self.inherits:
+            raise ValueError("a partitioned table cannot inherit ('inherits' with 'partition_by')")
+        return self
+
+    @cached_property
+    def partition_map(self) -> dict[QualifiedName, str]:
+        return {QualifiedName.parse(k): v for k, v in self.partitions.items()}
 
     @property
     def effective_rls(self) -> Rls | None:
@@ -699,6 +783,24 @@ class Contract(Model):
         return {QualifiedName.parse(k): v for k, v in self.tables.items()}
 
     @cached_property
+    def partition_parents(self) -> dict[QualifiedName, QualifiedName]:
+        """partition -> the contract table that lists it under ``partitions``."""
+        return {part: name for name, table in self.table_map.items() for part in table.partition_map}
+
+    def declared_columns(self, name: QualifiedName, seen: frozenset[QualifiedName] = frozenset()) -> set[str]:
+        """Columns a table has by the contract: its own, and those of its partitioned parent or the
+        parents it inherits from (declared there once)."""
+        table = self.table_map.get(name)
+        own = set(table.columns) if table is not None else set()
+        parents = [self.partition_parents[name]] if name in self.partition_parents else []
+        if table is not None and table.inherits:
+            parents += [QualifiedName.parse(p) for p in table.inherits]
+        for parent in parents:
+            if parent not in seen:
+                own |= self.declared_columns(parent, seen | {name})
+        return own
+
+    @cached_property
     def enum_map(self) -> dict[QualifiedName, tuple[str, ...]]:
         return {QualifiedName.parse(k): tuple(v) for k, v in self.enums.items()}
 
@@ -741,6 +843,8 @@ class Contract(Model):
         names.update(t.function_name for triggers in self.trigger_map.values() for t in triggers.values())
         for table in self.table_map.values():
             names.update(fk.target[0] for fk in table.foreign_keys)
+            names.update(table.partition_map)
+            names.update(QualifiedName.parse(p) for p in table.inherits or ())
             if table.isolation is not None and table.isolation.membership is not None:
                 names.add(QualifiedName.parse(table.isolation.membership.table))
         schemas = {n.schema for n in names}

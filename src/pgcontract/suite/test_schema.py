@@ -20,6 +20,7 @@ __all__ = [
     "test_enums",
     "test_functions",
     "test_roles",
+    "test_partitions",
     "test_domains",
     "test_composite_types",
     "test_sequences",
@@ -74,6 +75,12 @@ def test_functions(subject: str, run: TargetRun) -> None:
 def test_roles(subject: str, run: TargetRun) -> None:
     """Each role the database must have, with its login, BYPASSRLS and memberships."""
     assert_clean(run.findings(), subject, Kind.ROLES)
+
+
+@pytest.mark.pgcontract(Kind.PARTITIONS)
+def test_partitions(subject: str, run: TargetRun) -> None:
+    """A partitioned table's key and partitions (attached, with their bounds); a table's inheritance parents."""
+    assert_clean(run.findings(), subject, Kind.PARTITIONS)
 
 
 @pytest.mark.pgcontract(Kind.DOMAINS)
