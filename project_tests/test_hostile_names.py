@@ -24,7 +24,7 @@ IMG_TABLE = '"><img src=x onerror=alert(1)>'  # critical; dropped after the snap
 SCRIPT_TABLE = "<script>alert(2)</script>"  # a column retyped in the contract: drift
 ESC_TABLE = "red\x1b[31mtable"  # a terminal escape sequence; a column retyped: drift
 ROLE = "<img src=x onerror=alert(3)>"
-DATABASE = "<img src=x onerror=alert(4)>"
+DATABASE = "</td><script>alert(4)</script>"  # no '=': libpq would read it as a connection string
 CONTRACT_DIR = "<img src=x onerror=alert(5)>"
 NAMES = (IMG_TABLE, SCRIPT_TABLE, ROLE, DATABASE, CONTRACT_DIR)
 

@@ -258,3 +258,13 @@ def _status(url: str) -> int:
         return httpx.get(f"{url}/api/admin/check-db", timeout=20).status_code
     except httpx.TransportError:
         return 0
+
+
+def test_a_database_name_libpq_would_read_as_a_connection_string_is_not_shown() -> None:
+    """libpq expands a dbname holding '=' or a URL: it is no proven database name, and may hold a password."""
+    for dbname in ("postgresql://u:Pw9-s3cr3t@h/db", "host=h password=Pw9-s3cr3t"):
+        shown = redact_dsn(psycopg.conninfo.make_conninfo(host="db.example", user="app", dbname=dbname))
+        assert shown == "app@db.example:5432/?"
+    # A user name is never expanded: shown as libpq read it (escaped where HTML shows it).
+    shown = redact_dsn(psycopg.conninfo.make_conninfo(host="db.example", user="a=b", dbname="app"))
+    assert shown == "a=b@db.example:5432/app"

@@ -12,15 +12,18 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import yaml
+from pglast import parser
 
 from pgcontract.catalog.privileges import Grants
 from pgcontract.catalog.publications import Publication
-from pgcontract.catalog.snapshot import Function, Index, Snapshot, Table, View
+from pgcontract.catalog.snapshot import Constraint, Function, Index, Snapshot, Table, View
 from pgcontract.catalog.triggers import Trigger
+from pgcontract.catalog.typekinds import CompositeType, Domain, Sequence, owned_by_text
 from pgcontract.indexkeys import KeySpec
 from pgcontract.lints import API_ROLES
 from pgcontract.names import PLATFORM_SCHEMAS, QualifiedName
-from pgcontract.sqlnorm import parse_type
+from pgcontract.seqoptions import non_defaults
+from pgcontract.sqlnorm import InvalidSql, parse_type
 
 
 class Flow(dict[str, Any]):
@@ -47,22 +50,36 @@ _Dumper.add_representer(str, _represent_str)
 
 
 def _column(
-    snapshot_type: str, not_null: bool, default: str | None, identity: str | None, generated: str | None
+    snapshot_type: str,
+    not_null: bool,
+    default: str | None,
+    identity: str | None,
+    generated: str | None,
+    collation: str | None = None,
 ) -> Flow:
     out = Flow(type=parse_type(snapshot_type).short, nullable=not not_null)
     if generated is not None:
-        out["generated"] = generated
+        out["generated"] = _escape_strings(generated)
     elif identity is not None:
         out["identity"] = identity
     elif default is not None:
-        out["default"] = default
+        out["default"] = _escape_strings(default)
+    if collation is not None:
+        out["collation"] = collation
+    return out
+
+
+def _deferral(out: Flow, constraint: Constraint) -> Flow:
+    out["deferrable"] = constraint.deferrable
+    if constraint.deferrable:
+        out["initially"] = "deferred" if constraint.deferred else "immediate"
     return out
 
 
 def _key(key: KeySpec) -> Any:
     if key.column is not None and not key.desc and not key.nulls_first and key.opclass is None:
         return key.column
-    out = Flow(column=key.column) if key.column is not None else Flow(expression=key.expression)
+    out = Flow(column=key.column) if key.column is not None else Flow(expression=_escape_strings(key.expression or ""))
     if key.desc:
         out["order"] = "desc"
     if key.nulls_first != key.desc:
@@ -191,47 +208,66 @@ def _publication(publication: Publication) -> dict[str, Any]:
     return out
 
 
-def _table(table: Table) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "columns": {
-            c.name: _column(c.type, c.not_null, c.default, c.identity, c.generated) for c in table.columns.values()
-        }
+def _own(constraints: list[Constraint]) -> list[Constraint]:
+    """What a table defines itself: a partition's clones and a child's inherited checks are its parent's."""
+    return [c for c in constraints if not c.inherited]
+
+
+def _table(table: Table, snapshot: Snapshot | None = None, wanted: set[str] | None = None) -> dict[str, Any]:
+    columns = {
+        c.name: _column(c.type, c.not_null, c.default, c.identity, c.generated, c.collation)
+        for c in table.columns.values()
+        if not c.inherited
     }
-    pk = table.constraints_of("p")
+    out: dict[str, Any] = {"columns": columns} if columns or not table.parents else {}
+    pk = _own(table.constraints_of("p"))
     if pk:
         out["primary_key"] = FlowList(pk[0].columns)
     fks = []
-    for fk in table.constraints_of("f"):
+    for fk in _own(table.constraints_of("f")):
         ref = str(fk.ref_table) + "(" + ", ".join(fk.ref_columns) + ")"
-        fks.append(Flow(columns=list(fk.columns), references=ref, on_delete=fk.on_delete, on_update=fk.on_update))
+        spec = Flow(columns=list(fk.columns), references=ref, on_delete=fk.on_delete, on_update=fk.on_update)
+        fks.append(_validated(_deferral(spec, fk), fk))
     if fks:
         out["foreign_keys"] = fks
-    uniques = [Flow(columns=list(u.columns)) for u in table.constraints_of("u")]
+    uniques = []
+    for unique in _own(table.constraints_of("u")):
+        spec = _deferral(Flow(columns=list(unique.columns)), unique)
+        if unique.nulls_not_distinct:
+            spec["nulls_not_distinct"] = True
+        uniques.append(spec)
     if uniques:
         out["unique"] = uniques
     # Named: repair re-creates a missing check under its own name (PostgreSQL's naming cannot be
     # predicted once a table holds several).
-    checks = [Flow(name=c.name, expression=c.check) for c in table.constraints_of("c") if c.check]
+    checks = [
+        _validated(Flow(name=c.name, expression=_escape_strings(c.check)), c)
+        for c in _own(table.constraints_of("c"))
+        if c.check
+    ]
     if checks:
         out["checks"] = checks
+    exclusions = [Flow(name=c.name, definition=_escape_strings(c.definition)) for c in _own(table.constraints_of("x"))]
+    if exclusions:
+        out["exclusions"] = exclusions
     backing = {c.name for c in table.constraints if c.kind in ("p", "u", "x")}
     indexes: dict[str, Any] = {}
     for index in table.indexes.values():
-        if index.name in backing:
+        if index.name in backing or index.inherited:
             continue
-        keys = [_key(k) for k in index.keys]
-        spec = Flow(columns=keys)
-        if index.unique:
-            spec["unique"] = True
-        if index.method != "btree":
-            spec["method"] = index.method
-        if index.include:
-            spec["include"] = list(index.include)
-        if index.predicate is not None:
-            spec["where"] = index.predicate
-        indexes[index.name] = spec
+        indexes[index.name] = _index(index)
     if indexes:
         out["indexes"] = indexes
+    if table.partition_key is not None:
+        out["partition_by"] = _escape_strings(table.partition_key)
+        partitions = snapshot.partitions_of(table.name) if snapshot is not None else []
+        bounds = {
+            str(p.name): _escape_strings(p.bound or "") for p in partitions if wanted is None or p.name.schema in wanted
+        }
+        if bounds:
+            out["partitions"] = bounds
+    elif table.parents and not table.is_partition:
+        out["inherits"] = FlowList(str(p) for p in table.parents)
     rls: dict[str, Any] = {"enabled": table.rls_enabled, "forced": table.rls_forced}
     if table.rls_enabled or table.policies:
         policies: dict[str, Any] = {}
@@ -240,13 +276,109 @@ def _table(table: Table) -> dict[str, Any]:
             if not policy.permissive:
                 policy_spec["as"] = "restrictive"
             if policy.using is not None:
-                policy_spec["using"] = policy.using
+                policy_spec["using"] = _escape_strings(policy.using)
             if policy.with_check is not None:
-                policy_spec["with_check"] = policy.with_check
+                policy_spec["with_check"] = _escape_strings(policy.with_check)
             policies[policy.name] = policy_spec
         rls["policies"] = policies
     out["rls"] = rls
     return out
+
+
+def _validated(spec: Flow, constraint: Constraint) -> Flow:
+    if not constraint.validated:
+        spec["validated"] = False
+    return spec
+
+
+def _described_by_parent(table: Table) -> bool:
+    """A partition whose every column, key, index and check comes from its partitioned table: the parent
+    lists it with its bound, and it needs no entry of its own (a finding is then reported once, there)."""
+    own_indexes = [
+        i for i in table.indexes.values() if not i.inherited and i.name not in {c.name for c in table.constraints}
+    ]
+    return (
+        table.is_partition
+        and not _own(table.constraints)
+        and not own_indexes
+        and table.partition_key is None
+        and not table.rls_enabled
+        and not table.policies
+        and all(c.inherited for c in table.columns.values())
+    )
+
+
+def _short_type(text: str) -> str:
+    try:
+        return parse_type(text).short
+    except InvalidSql:
+        return text
+
+
+def _escape_strings(text: str) -> str:
+    """Catalog SQL (deparsed under standard_conforming_strings = on) as a contract accepts it: a plain '...'
+    string holding a backslash (a regular expression's \\s) written as the same E'...' string."""
+    if "\\" not in text:
+        return text
+    try:
+        tokens = parser.scan(text)
+    except parser.ParseError:
+        return text
+    out, position = [], 0
+    for token in tokens:
+        raw = text[token.start : token.end + 1]
+        if token.name == "SCONST" and raw.startswith("'") and "\\" in raw:
+            out += [text[position : token.start], "E" + raw.replace("\\", "\\\\")]
+            position = token.end + 1
+    return "".join([*out, text[position:]])
+
+
+def _domain(domain: Domain) -> dict[str, Any]:
+    """What differs from CREATE DOMAIN's defaults: a domain is compared whole."""
+    out: dict[str, Any] = {"type": _short_type(domain.type)}
+    if domain.not_null:
+        out["nullable"] = False
+    if domain.default is not None:
+        out["default"] = _escape_strings(domain.default)
+    if domain.checks:
+        out["checks"] = {name: _escape_strings(check) for name, check in domain.checks}
+    return out
+
+
+def _composite_type(composite: CompositeType) -> dict[str, Any]:
+    attributes: dict[str, Any] = {}
+    for a in composite.attributes:
+        type_text = _short_type(a.type)
+        attributes[a.name] = type_text if a.collation is None else Flow(type=type_text, collation=a.collation)
+    return {"attributes": attributes}
+
+
+def _sequence(sequence: Sequence) -> Flow:
+    out = Flow(type=sequence.options.type, **non_defaults(sequence.options))
+    owner = owned_by_text(sequence.owned_by)
+    if owner is not None:
+        out["owned_by"] = owner
+    return out
+
+
+def _typed_sections(snapshot: Snapshot, wanted: set[str]) -> dict[str, Any]:
+    sections = {
+        "domains": {str(n): _domain(d) for n, d in sorted(snapshot.domains.items()) if n.schema in wanted},
+        "composite_types": {
+            str(n): _composite_type(c) for n, c in sorted(snapshot.composite_types.items()) if n.schema in wanted
+        },
+        "sequences": {str(n): _sequence(q) for n, q in sorted(snapshot.sequences.items()) if n.schema in wanted},
+    }
+    return {key: entries for key, entries in sections.items() if entries}
+
+
+def _identity_options(snapshot: Snapshot, tables: dict[str, Any]) -> None:
+    """An identity column's sequence options, where they differ from the defaults."""
+    for (table, column), sequence in snapshot.identity_sequences.items():
+        spec = tables.get(str(table), {}).get("columns", {}).get(column)
+        options = non_defaults(sequence.options)
+        if spec is not None and options:
+            spec["identity_options"] = Flow(options)
 
 
 def _index(index: Index) -> Flow:
@@ -258,7 +390,9 @@ def _index(index: Index) -> Flow:
     if index.include:
         spec["include"] = list(index.include)
     if index.predicate is not None:
-        spec["where"] = index.predicate
+        spec["where"] = _escape_strings(index.predicate)
+    if index.nulls_not_distinct:
+        spec["nulls_not_distinct"] = True
     return spec
 
 
@@ -268,7 +402,7 @@ def _view(view: View, api_roles: frozenset[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if view.materialized:
         out["materialized"] = True
-    out["definition"] = view.definition + "\n"
+    out["definition"] = _escape_strings(view.definition) + "\n"
     out["columns"] = Flow({n: parse_type(t).short for n, t in view.columns})
     for option, on in (("security_invoker", view.security_invoker), ("security_barrier", view.security_barrier)):
         if on:
@@ -294,7 +428,7 @@ def _trigger(trigger: Trigger) -> Flow:
     if trigger.arguments:
         out["arguments"] = FlowList(trigger.arguments)
     if trigger.when is not None:
-        out["when"] = trigger.when
+        out["when"] = _escape_strings(trigger.when)
     for attribute, value in (("old_table", trigger.old_table), ("new_table", trigger.new_table)):
         if value is not None:
             out[attribute] = value
@@ -320,10 +454,11 @@ def contract_from_snapshot(
     if QualifiedName("auth", "users") in snapshot.tables:
         out["auth"] = Flow(mode="supabase")
     out["tables"] = {
-        str(name): _table(table) | (_grants(table, who) if who is not None else {})
+        str(name): _table(table, snapshot, wanted) | (_grants(table, who) if who is not None else {})
         for name, table in sorted(snapshot.tables.items())
-        if name.schema in wanted and table.in_scope
+        if name.schema in wanted and table.in_scope and not _described_by_parent(table)
     }
+    _identity_options(snapshot, out["tables"])
     enums = {str(name): list(labels) for name, labels in sorted(snapshot.enums.items()) if name.schema in wanted}
     if enums:
         out["enums"] = enums
@@ -334,6 +469,7 @@ def contract_from_snapshot(
     }
     if functions:
         out["functions"] = functions
+    out.update(_typed_sections(snapshot, wanted))
     api = (API_ROLES - {"public"}) & set(snapshot.roles) | {"public"}
     views = {
         str(v.name): _view(v, frozenset(api))

@@ -164,8 +164,9 @@ def checked_dsn(dsn: str, where: str) -> str:
     return parse_dsn(dsn, where).conninfo
 
 
-def _shown(value: str | None) -> str | None:
-    # A database or user name that is itself a connection string may carry a password.
+def _shown_dbname(value: str | None) -> str | None:
+    # libpq reads a database name holding '=' or a URL as a connection string, which may carry a password:
+    # that is not a name libpq proved to be the database. Host, port and user are never expanded.
     return "?" if value is not None and ("://" in value or "=" in value) else value
 
 
@@ -176,8 +177,8 @@ def redact_dsn(dsn: str) -> str:
         parsed = parse_dsn(dsn)
     except DsnError:
         return UNPARSABLE
-    shown = f"{_shown(parsed.host) or 'localhost'}:{_shown(parsed.port) or '5432'}/{_shown(parsed.dbname) or ''}"
-    user = _shown(parsed.user)
+    shown = f"{parsed.host or 'localhost'}:{parsed.port or '5432'}/{_shown_dbname(parsed.dbname) or ''}"
+    user = parsed.user
     return f"{user}@{shown}" if user else shown
 
 

@@ -19,6 +19,7 @@ from pgcontract.routines import parse_returns
 from pgcontract.sqlgen import (
     Composable,
     add_check,
+    add_exclusion,
     add_foreign_key,
     add_unique,
     check_name,
@@ -27,6 +28,7 @@ from pgcontract.sqlgen import (
     create_extension,
     create_function,
     create_index,
+    create_partition,
     create_policy,
     create_role,
     create_schema,
@@ -36,6 +38,7 @@ from pgcontract.sqlgen import (
     default_privileges_exactly,
     drop_policy,
     enable_rls,
+    exclusion_name,
     fk_name,
     force_rls,
     grant_columns,
@@ -50,6 +53,8 @@ from pgcontract.sqlgen import (
 )
 from pgcontract.sqlnorm import InvalidSql, parse_type
 from pgcontract.sqlsafe import Statements, intended_of, render_checked, verify
+from pgcontract.typesql import create_sequence as create_sequence_with_options
+from pgcontract.typesql import sequence_owner, type_definitions, uses_late_type
 from pgcontract.viewdeps import view_order
 
 
@@ -61,24 +66,26 @@ class Phase(IntEnum):
     EXTENSIONS = 2  # in their schemas; before the types, functions and tables that use theirs
     DEFAULT_PRIVILEGES = 3  # before the objects they apply to are created
     TYPES = 4
+    DOMAINS = 5  # domains and composite types, after the enums they may use, before functions taking them
     # Before the tables: column defaults, checks and index expressions may call them. Their bodies are
     # not checked at creation (check_function_bodies = off, as pg_dump does), so they may read tables
     # created later.
-    FUNCTIONS = 5
-    SEQUENCES = 6
-    TABLES = 7
-    COLUMNS = 8
-    KEYS = 9  # primary keys and unique constraints
-    INDEXES = 10  # before foreign keys: a foreign key needs a unique index on the columns it references
-    FOREIGN_KEYS = 11
-    CHECKS = 12
-    RLS = 13
-    TABLE_FUNCTIONS = 14  # functions whose arguments or result are a table's row type: after the tables
-    VIEWS = 15  # after the tables and functions they read; among themselves by what each reads (viewdeps)
-    TRIGGERS = 16  # after their table (or view) and function
-    POLICIES = 17  # after every table, column and function: a policy may read other tables and call functions
-    GRANTS = 18
-    PUBLICATIONS = 19  # after the tables they publish (and the columns of their column lists)
+    FUNCTIONS = 6
+    SEQUENCES = 7
+    LATE_DOMAINS = 8  # domains whose CHECK or default calls a function or nextval (and the types using them)
+    TABLES = 9
+    COLUMNS = 10
+    KEYS = 11  # primary keys, unique and exclusion constraints
+    INDEXES = 12  # before foreign keys: a foreign key needs a unique index on the columns it references
+    FOREIGN_KEYS = 13
+    CHECKS = 14
+    RLS = 15
+    TABLE_FUNCTIONS = 16  # functions whose arguments or result are a table's row type: after the tables
+    VIEWS = 17  # after the tables and functions they read; among themselves by what each reads (viewdeps)
+    TRIGGERS = 18  # after their table (or view) and function
+    POLICIES = 19  # after every table, column and function: a policy may read other tables and call functions
+    GRANTS = 20
+    PUBLICATIONS = 21  # after the tables they publish (and the columns of their column lists)
 
     @property
     def title(self) -> str:
@@ -90,10 +97,12 @@ _TITLES = {
     Phase.FUNCTIONS: "functions",
     Phase.SCHEMAS: "schemas",
     Phase.TYPES: "enum types",
-    Phase.SEQUENCES: "sequences of column defaults",
+    Phase.DOMAINS: "domains and composite types",
+    Phase.LATE_DOMAINS: "domains calling functions or sequences, and the types using them",
+    Phase.SEQUENCES: "sequences",
     Phase.TABLES: "tables",
     Phase.COLUMNS: "columns",
-    Phase.KEYS: "primary keys and unique constraints",
+    Phase.KEYS: "primary keys, unique and exclusion constraints",
     Phase.INDEXES: "indexes",
     Phase.FOREIGN_KEYS: "foreign keys",
     Phase.CHECKS: "check constraints",
@@ -140,13 +149,21 @@ def unless_exists(query: sql.SQL, names: Iterable[str], statement: Composable) -
     return Statements([block], [("DoStmt", None)])
 
 
-def table_steps(name: QualifiedName, table: Table, idempotent: bool = False) -> list[Step]:
+def table_steps(
+    name: QualifiedName, table: Table, idempotent: bool = False, contract: Contract | None = None
+) -> list[Step]:
     """The DDL of one table and what belongs to it. ``idempotent``: constraints are guarded and policies
-    dropped and re-created, so running it against an existing table fails nothing and changes nothing."""
+    dropped and re-created, so running it against an existing table fails nothing and changes nothing.
+    With the ``contract``: a partitioned table's partitions are created right after it (a partition the
+    contract also declares as a table is created there, as a partition, not by its own entry)."""
     sequences = column_sequences(table)
     steps: list[Step] = [(Phase.SEQUENCES, create_sequence(s)) for s, _ in sequences]
-    steps.append((Phase.TABLES, create_table(name, table)))
+    tables = contract.table_map if contract is not None else {}
+    if contract is None or name not in contract.partition_parents:
+        steps.append((Phase.TABLES, create_table(name, table)))
     steps += [(Phase.TABLES, sequence_owned_by(s, name, column)) for s, column in sequences]
+    for partition, bound in table.partition_map.items():
+        steps.append((Phase.TABLES, create_partition(partition, name, bound, tables.get(partition))))
 
     def constraint(phase: Phase, constraint_name: str, statements: list[Composable]) -> None:
         for statement in statements:
@@ -156,6 +173,8 @@ def table_steps(name: QualifiedName, table: Table, idempotent: bool = False) -> 
 
     for unique in table.unique:
         constraint(Phase.KEYS, unique_name(name, unique), [add_unique(name, unique)])
+    for exclusion in table.exclusions:
+        constraint(Phase.KEYS, exclusion_name(name, exclusion), [add_exclusion(name, exclusion)])
     steps += [(Phase.INDEXES, create_index(name, i, index)) for i, index in table.indexes.items()]
     for fk in table.foreign_keys:
         constraint(Phase.FOREIGN_KEYS, fk_name(name, fk), add_foreign_key(name, fk, not_valid=False))
@@ -198,17 +217,21 @@ def contract_steps(contract: Contract) -> list[Step]:
         {n.schema for n in (*contract.table_map, *contract.enum_map, *(n for n, _ in contract.function_map))}
         | {e.in_schema for e in contract.extensions.values() if e.in_schema is not None}
         | set(contract.privileges.schemas if contract.privileges is not None else ())
+        | {n.schema for n in (*contract.domain_map, *contract.composite_type_map, *contract.sequence_map)}
     )
     schemas += sorted({n.schema for n in contract.view_map} - set(schemas))
     steps: list[Step] = [(Phase.SCHEMAS, unless_exists(_SCHEMA_EXISTS, [s], create_schema(s))) for s in schemas]
     for role, role_spec in contract.roles.items():
         steps.append((Phase.ROLES, unless_exists(_ROLE_EXISTS, [role], create_role(role, role_spec))))
         steps += [(Phase.ROLES, grant_role(group, role)) for group in role_spec.member_of]
+    steps += type_steps(contract)
     functions: list[Step] = []
     for signature, spec in contract.functions.items():
         name, _, arguments = function_signature(signature)
         if spec.body is not None:
             phase = Phase.TABLE_FUNCTIONS if _uses_row_type(contract, spec, arguments) else Phase.FUNCTIONS
+            if phase is Phase.FUNCTIONS and uses_late_type(contract, [p.type for p in spec.parameters(arguments)]):
+                phase = Phase.LATE_DOMAINS  # after the types it takes, which come after what they call
             functions.append((phase, create_function(name, spec.parameters(arguments), spec, known_roles(contract))))
     if functions:
         steps.append((Phase.FUNCTIONS, NO_BODY_CHECK))
@@ -217,8 +240,8 @@ def contract_steps(contract: Contract) -> list[Step]:
         (Phase.TYPES, unless_exists(_TYPE_EXISTS, name, create_enum(name, labels)))
         for name, labels in contract.enum_map.items()
     ]
-    for name, table in contract.table_map.items():
-        steps += table_steps(name, table, idempotent=True)
+    for name in parents_first(contract):
+        steps += table_steps(name, contract.table_map[name], idempotent=True, contract=contract)
     for name in view_order(contract.view_map):
         view = contract.view_map[name]
         if view.definition is not None:
@@ -250,7 +273,41 @@ def privilege_steps(contract: Contract) -> list[Step]:
     return steps
 
 
+def parents_first(contract: Contract) -> list[QualifiedName]:
+    """The contract's tables, each after the tables it is a partition of or inherits from (contract order
+    otherwise): within a phase, statements keep this order."""
+    done: dict[QualifiedName, None] = {}
+
+    def visit(name: QualifiedName, path: frozenset[QualifiedName]) -> None:
+        if name in done or name in path or name not in contract.table_map:
+            return
+        table = contract.table_map[name]
+        parents = [contract.partition_parents[name]] if name in contract.partition_parents else []
+        parents += [QualifiedName.parse(p) for p in table.inherits or ()]
+        for parent in parents:
+            visit(parent, path | {name})
+        done[name] = None
+
+    for name in contract.table_map:
+        visit(name, frozenset())
+    return list(done)
+
+
 NO_BODY_CHECK = Statements([sql.SQL("SET check_function_bodies = off;")], [("VariableSetStmt", None)])
+
+
+def type_steps(contract: Contract) -> list[Step]:
+    """Domains and composite types (each created only when missing) in dependency order; sequences with their
+    options, before the tables whose defaults draw from them, OWNED BY once the tables exist."""
+    steps: list[Step] = [
+        (Phase.LATE_DOMAINS if late else Phase.DOMAINS, unless_exists(_TYPE_EXISTS, name, statement))
+        for late, name, statement in type_definitions(contract)
+    ]
+    for name, spec in contract.sequence_map.items():
+        steps.append((Phase.SEQUENCES, create_sequence_with_options(name, spec)))
+        if spec.owner is not None:
+            steps.append((Phase.COLUMNS, sequence_owner(name, spec.owner)))
+    return steps
 
 
 def _uses_row_type(contract: Contract, spec: FunctionSpec, arguments: str) -> bool:

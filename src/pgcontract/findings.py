@@ -37,6 +37,10 @@ class Kind(StrEnum):
     ENUMS = "enums"
     FUNCTIONS = "functions"
     ROLES = "roles"
+    PARTITIONS = "partitions"  # partitioning and inheritance
+    DOMAINS = "domains"
+    COMPOSITE_TYPES = "composite_types"
+    SEQUENCES = "sequences"
     VIEWS = "views"
     TRIGGERS = "triggers"
     PRIVILEGES = "privileges"  # schema privileges and default privileges
@@ -55,6 +59,10 @@ CATEGORY = {
     Kind.ENUMS: "schema",
     Kind.FUNCTIONS: "schema",
     Kind.ROLES: "schema",
+    Kind.PARTITIONS: "schema",
+    Kind.DOMAINS: "schema",
+    Kind.COMPOSITE_TYPES: "schema",
+    Kind.SEQUENCES: "schema",
     Kind.VIEWS: "schema",
     Kind.TRIGGERS: "schema",
     Kind.PRIVILEGES: "schema",

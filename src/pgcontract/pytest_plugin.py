@@ -243,6 +243,12 @@ def subjects(contract: Contract, kind: Kind) -> list[str]:
         return list(contract.functions)
     if kind is Kind.ROLES:
         return list(contract.roles)
+    if kind is Kind.DOMAINS:
+        return [str(name) for name in contract.domain_map]
+    if kind is Kind.COMPOSITE_TYPES:
+        return [str(name) for name in contract.composite_type_map]
+    if kind is Kind.SEQUENCES:
+        return [str(name) for name in contract.sequence_map]
     if kind is Kind.VIEWS:
         return [str(name) for name in contract.view_map]
     if kind is Kind.TRIGGERS:
@@ -256,11 +262,12 @@ def subjects(contract: Contract, kind: Kind) -> list[str]:
     wanted: Callable[[Table], bool] = {
         Kind.TABLE: lambda t: True,
         Kind.COLUMNS: lambda t: bool(t.columns),
-        Kind.CONSTRAINTS: lambda t: bool(t.primary_key or t.foreign_keys or t.unique or t.checks),
+        Kind.CONSTRAINTS: lambda t: bool(t.primary_key or t.foreign_keys or t.unique or t.checks or t.exclusions),
         Kind.INDEXES: lambda t: bool(t.indexes),
         Kind.POLICIES: lambda t: t.rls is not None or t.isolation is not None,
         Kind.ISOLATION: lambda t: t.isolation is not None,
         Kind.GRANTS: lambda t: bool(t.grants),
+        Kind.PARTITIONS: lambda t: t.partition_by is not None or t.inherits is not None,
     }[kind]
     return [str(name) for name, table in contract.table_map.items() if wanted(table)]
 
@@ -428,7 +435,15 @@ def pgcontract_findings(pytestconfig: pytest.Config) -> FindingIndex:
     return first_run(pytestconfig).findings()
 
 
-TABLE_KINDS = (Kind.COLUMNS, Kind.CONSTRAINTS, Kind.INDEXES, Kind.GRANTS, Kind.POLICIES, Kind.TRIGGERS)
+TABLE_KINDS = (
+    Kind.COLUMNS,
+    Kind.CONSTRAINTS,
+    Kind.INDEXES,
+    Kind.GRANTS,
+    Kind.POLICIES,
+    Kind.TRIGGERS,
+    Kind.PARTITIONS,
+)
 
 
 def assert_isolated(outcome: Outcome) -> None:

@@ -85,8 +85,8 @@ _STATEMENT_PHASE = {
     "CreateEnumStmt": Phase.TYPES,
     "AlterEnumStmt": Phase.TYPES,
     "CreateSeqStmt": Phase.SEQUENCES,
+    "CompositeTypeStmt": Phase.DOMAINS,
     "CreateStmt": Phase.TABLES,
-    "AlterSeqStmt": Phase.TABLES,
     "IndexStmt": Phase.INDEXES,
     "CreatePolicyStmt": Phase.POLICIES,
     "GrantStmt": Phase.GRANTS,
@@ -119,6 +119,9 @@ _ALTER_TABLE_PHASE: dict[str, Phase | None] = {
     "AT_EnableReplicaTrig": Phase.TRIGGERS,
     "AT_ValidateConstraint": None,
     "AT_DropConstraint": None,
+    "AT_AlterConstraint": Phase.FOREIGN_KEYS,  # a foreign key's deferrability: the catalog only
+    "AT_AddInherit": Phase.CHECKS,  # after the columns and checks that INHERIT requires the child to have
+    "AT_DropInherit": Phase.CHECKS,
 }
 _CONSTRAINT_PHASE = {
     "CONSTR_PRIMARY": Phase.KEYS,
@@ -148,8 +151,30 @@ def statement_phase(node: dict[str, Any]) -> Phase | None:
         return next((p for p in phases if p is not None), None)
     if kind == "SelectStmt" and _only_setval(body):
         return None
+    if kind == "AlterSeqStmt":  # options in place (never the current value: no RESTART), or OWNED BY a column
+        names = {d["DefElem"]["defname"] for d in body.get("options", [])}
+        if "restart" in names:
+            raise NotRunnable("ALTER SEQUENCE RESTART")
+        return Phase.COLUMNS if "owned_by" in names else Phase.SEQUENCES
+    if kind in ("CreateDomainStmt", "AlterDomainStmt"):
+        return _domain_phase(kind, body)
+    if kind == "AlterTableStmt" and body.get("objtype") == "OBJECT_TYPE":
+        subtypes = {cmd["AlterTableCmd"]["subtype"] for cmd in body["cmds"]}
+        if subtypes <= {"AT_AddColumn", "AT_AlterColumnType"}:  # PostgreSQL refuses the latter while columns use it
+            return Phase.DOMAINS
     what = str(body.get("removeType", "")).removeprefix("OBJECT_")
     raise NotRunnable(f"{kind.removesuffix('Stmt')} {what}".strip())
+
+
+def _domain_phase(kind: str, body: dict[str, Any]) -> Phase | None:
+    """CREATE DOMAIN, and ALTER DOMAIN but SET NOT NULL (which, like a table's, checks every stored value).
+    A domain whose default or CHECK calls a function comes after the functions and sequences."""
+    subtype = body.get("subtype")
+    if kind == "AlterDomainStmt" and subtype not in ("T", "N", "C", "V", "X"):
+        raise NotRunnable("ALTER DOMAIN SET NOT NULL" if subtype == "O" else f"ALTER DOMAIN {subtype}")
+    if subtype in ("V", "X"):
+        return None  # the phase of the ADD it validates or that replaces it
+    return Phase.LATE_DOMAINS if "FuncCall" in json.dumps(body) else Phase.DOMAINS
 
 
 def _alter_table_phase(cmd: dict[str, Any]) -> Phase | None:

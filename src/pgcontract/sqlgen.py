@@ -13,9 +13,12 @@ from collections.abc import Iterable, Sequence
 
 from psycopg import sql
 
+from pgcontract import clauses
 from pgcontract.contract.model import (
     Check,
     Column,
+    Deferral,
+    Exclusion,
     ForeignKey,
     FunctionSpec,
     Index,
@@ -31,6 +34,7 @@ from pgcontract.contract.model import (
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import InvalidName, QualifiedName, parse_regclass
 from pgcontract.routines import Parameter, arguments_sql, identity_sql
+from pgcontract.seqoptions import OPTION_ORDER, option_clauses, sequence_type
 from pgcontract.sqlnorm import _BUILTIN, deparsed_expr, nextval_sequence, parse_type, referenced_columns
 from pgcontract.sqlsafe import Statements, check_fragment, check_returns, joined, statement
 
@@ -74,10 +78,12 @@ def type_sql(text: str) -> Composable:
 
 def column_definition(name: str, column: Column) -> Composable:
     parts: list[Composable] = [sql.Identifier(name), type_sql(column.type)]
+    if column.collation is not None:
+        parts.append(sql.SQL("COLLATE {}").format(collation_sql(column.collation)))
     if column.generated is not None:
         parts.append(sql.SQL("GENERATED ALWAYS AS {} STORED").format(expression(column.generated)))
     elif column.identity is not None:
-        parts.append(sql.SQL(f"GENERATED {column.identity.upper()} AS IDENTITY"))
+        parts.append(identity_clause(column))
     elif column.default is not None:
         parts.append(sql.SQL("DEFAULT {}").format(expression(column.default)))
     if column.nullable is False:
@@ -85,12 +91,70 @@ def column_definition(name: str, column: Column) -> Composable:
     return sql.SQL(" ").join(parts)
 
 
+def collation_sql(text: str) -> Composable:
+    return sql.Identifier(*clauses.collation(text))
+
+
+def identity_clause(column: Column) -> Composable:
+    """GENERATED ... AS IDENTITY, with the sequence options the contract states."""
+    clause = sql.SQL(f"GENERATED {(column.identity or 'by default').upper()} AS IDENTITY")
+    spec = column.identity_options
+    stated = [o for o in OPTION_ORDER if spec is not None and o in spec.model_fields_set]
+    if spec is None or not stated:
+        return clause
+    try:
+        type_ = sequence_type(column.type)
+    except ValueError:
+        type_ = "bigint"  # only stated options are written: the type's bounds do not matter here
+    options = spec.resolved(type_)
+    return clause + sql.SQL(" ({})").format(sql.SQL(" ").join(option_clauses(options, stated)))
+
+
 def create_table(name: QualifiedName, table: Table) -> Composable:
     body: list[Composable] = [column_definition(c, col) for c, col in table.columns.items()]
     if table.primary_key:
         body.append(sql.SQL("PRIMARY KEY ({})").format(idents(table.primary_key)))
-    text = sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n  {}\n);").format(ident(name), sql.SQL(",\n  ").join(body))
+    text = sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n  {}\n)").format(ident(name), sql.SQL(",\n  ").join(body))
+    if table.inherits:
+        text += sql.SQL(" INHERITS ({})").format(
+            sql.SQL(", ").join(ident(QualifiedName.parse(p)) for p in table.inherits)
+        )
+    return statement("CreateStmt", _target(name), text + _partition_by(table) + sql.SQL(";"))
+
+
+def _partition_by(table: Table | None) -> Composable:
+    # The key is written as given once PostgreSQL's parser read it as exactly one partition key.
+    if table is None or table.partition_by is None:
+        return sql.SQL("")
+    clauses.partition_key(table.partition_by)
+    clauses.check_pasteable(table.partition_by)
+    return sql.SQL(" PARTITION BY {}").format(sql.SQL(table.partition_by))
+
+
+def create_partition(name: QualifiedName, parent: QualifiedName, bound: str, own: Table | None = None) -> Composable:
+    """A partition of ``parent`` (its columns, keys and indexes come from the parent); ``own``: the
+    partition's own entry in the contract, for a partition that is itself partitioned."""
+    clauses.partition_bound(bound)
+    clauses.check_pasteable(bound)
+    text = sql.SQL("CREATE TABLE IF NOT EXISTS {} PARTITION OF {} {}{};").format(
+        ident(name), ident(parent), sql.SQL(bound), _partition_by(own)
+    )
     return statement("CreateStmt", _target(name), text)
+
+
+def attach_partition(parent: QualifiedName, name: QualifiedName, bound: str) -> Composable:
+    clauses.partition_bound(bound)
+    clauses.check_pasteable(bound)
+    return alter_table(parent, sql.SQL("ATTACH PARTITION {} {}").format(ident(name), sql.SQL(bound)))
+
+
+def detach_partition(parent: QualifiedName, name: QualifiedName, finalize: bool = False) -> Composable:
+    action = sql.SQL("DETACH PARTITION {}" + (" FINALIZE" if finalize else "")).format(ident(name))
+    return alter_table(parent, action)
+
+
+def inherit(name: QualifiedName, parent: QualifiedName, drop: bool = False) -> Composable:
+    return alter_table(name, sql.SQL("NO INHERIT {}" if drop else "INHERIT {}").format(ident(parent)))
 
 
 def alter_table(name: QualifiedName, action: Composable) -> Statements:
@@ -105,6 +169,11 @@ def alter_column(name: QualifiedName, column_name: str, action: str, *args: Comp
     return alter_table(
         name, sql.SQL("ALTER COLUMN {} ").format(sql.Identifier(column_name)) + sql.SQL(action).format(*args)
     )
+
+
+def set_collation(name: QualifiedName, column_name: str, column: Column) -> Composable:
+    collation = collation_sql(column.collation or "default")
+    return alter_column(name, column_name, "TYPE {} COLLATE {}", type_sql(column.type), collation)
 
 
 def set_type(name: QualifiedName, column_name: str, type_text: str) -> Composable:
@@ -136,7 +205,28 @@ def foreign_key_clause(fk: ForeignKey) -> Composable:
         clause += sql.SQL(" ON DELETE " + fk.on_delete.upper())
     if fk.on_update:
         clause += sql.SQL(" ON UPDATE " + fk.on_update.upper())
-    return clause
+    return clause + deferral(fk)
+
+
+def deferral(spec: Deferral, explicit: bool = False) -> Composable:
+    """`` DEFERRABLE INITIALLY DEFERRED`` and the like, for what the contract states (``explicit``: both
+    clauses always, as ALTER CONSTRAINT needs them to set what the contract states)."""
+    out = ""
+    deferrable = spec.deferrable if spec.deferrable is not None else spec.initially == "deferred"
+    if deferrable or explicit:
+        out += " DEFERRABLE" if deferrable else " NOT DEFERRABLE"
+    if spec.initially is not None or explicit:
+        out += " INITIALLY " + (spec.initially or "immediate").upper()
+    return sql.SQL(out)
+
+
+def alter_deferral(name: QualifiedName, cname: str, spec: Deferral) -> Composable:
+    """ALTER CONSTRAINT: PostgreSQL changes the deferrability of foreign keys only."""
+    return alter_table(name, sql.SQL("ALTER CONSTRAINT {}").format(sql.Identifier(cname)) + deferral(spec, True))
+
+
+def validate_constraint(name: QualifiedName, cname: str) -> Composable:
+    return alter_table(name, sql.SQL("VALIDATE CONSTRAINT {}").format(sql.Identifier(cname)))
 
 
 def fk_name(table: QualifiedName, fk: ForeignKey) -> str:
@@ -165,7 +255,21 @@ def unique_name(table: QualifiedName, unique: Unique) -> str:
 
 def add_unique(name: QualifiedName, unique: Unique) -> Composable:
     cname = sql.Identifier(unique_name(name, unique))
-    return alter_table(name, _CONSTRAINT_PREFIX.format(cname) + sql.SQL("UNIQUE ({})").format(idents(unique.columns)))
+    nulls = " NULLS NOT DISTINCT" if unique.nulls_not_distinct else ""
+    clause = sql.SQL("UNIQUE" + nulls + " ({})").format(idents(unique.columns)) + deferral(unique)
+    return alter_table(name, _CONSTRAINT_PREFIX.format(cname) + clause)
+
+
+def exclusion_name(table: QualifiedName, exclusion: Exclusion) -> str:
+    return exclusion.name or constraint_name(table, [], "excl")
+
+
+def add_exclusion(name: QualifiedName, exclusion: Exclusion) -> Composable:
+    # The clause is written as given once PostgreSQL's parser read it as exactly one EXCLUDE constraint.
+    clauses.exclusion(exclusion.definition)
+    clauses.check_pasteable(exclusion.definition)
+    cname = sql.Identifier(exclusion_name(name, exclusion))
+    return alter_table(name, _CONSTRAINT_PREFIX.format(cname) + sql.SQL(exclusion.definition))
 
 
 def check_name(table: QualifiedName, check: Check, position: int) -> str:
@@ -208,6 +312,8 @@ def create_index(table: QualifiedName, index_name: str, index: Index) -> Composa
     )
     if index.include:
         text += sql.SQL(" INCLUDE ({})").format(idents(index.include))
+    if index.nulls_not_distinct:
+        text += sql.SQL(" NULLS NOT DISTINCT")
     if index.where is not None:
         text += sql.SQL(" WHERE {}").format(expression(index.where))
     return statement("IndexStmt", _target(table), text + sql.SQL(";"))

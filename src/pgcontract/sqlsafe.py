@@ -119,14 +119,16 @@ def _names(nodes: list[dict[str, Any]]) -> str:
 
 
 def _target(kind: str, body: dict[str, Any]) -> str | None:
-    for key in ("relation", "table", "sequence", "view"):
+    for key in ("relation", "table", "sequence", "view", "typevar"):
         rv = body.get(key)
         if isinstance(rv, dict) and "relname" in rv:
             return ".".join(p for p in (rv.get("schemaname"), rv["relname"]) if p)
     if kind == "CreateFunctionStmt":
         return _names(body["funcname"])
-    if kind in ("CreateEnumStmt", "AlterEnumStmt"):
+    if kind in ("CreateEnumStmt", "AlterEnumStmt", "AlterDomainStmt"):
         return _names(body["typeName"])
+    if kind == "CreateDomainStmt":
+        return _names(body["domainname"])
     return None
 
 

@@ -15,6 +15,14 @@ from psycopg.rows import dict_row
 from pgcontract.catalog.privileges import Privileges, build_privileges
 from pgcontract.catalog.publications import Extension, Publication, build_extensions, build_publications
 from pgcontract.catalog.triggers import Trigger, trigger_from_row
+from pgcontract.catalog.typekinds import (
+    CompositeType,
+    Domain,
+    Sequence,
+    build_composite_types,
+    build_domains,
+    build_sequences,
+)
 from pgcontract.connect import DEFAULT_LIMITS, SessionLimits, read_only
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import QualifiedName
@@ -33,6 +41,10 @@ QUERY_FILES = (
     "views",
     "functions",
     "roles",
+    "partitions",
+    "domains",
+    "composite_types",
+    "sequences",
     "triggers",
     "privileges",
     "extensions",
@@ -57,6 +69,8 @@ class Column:
     default: str | None
     identity: str | None
     generated: str | None
+    collation: str | None = None  # only when it is not the type's own
+    inherited: bool = False  # from a parent (partitions: every column)
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,10 @@ class Constraint:
     check: str | None = None
     validated: bool = True
     definition: str = ""
+    deferrable: bool = False
+    deferred: bool = False
+    nulls_not_distinct: bool = False
+    inherited: bool = False  # cloned from a partitioned parent, or inherited from a parent
 
 
 @dataclass(frozen=True)
@@ -88,6 +106,8 @@ class Index:
     predicate: str | None
     valid: bool
     definition: str
+    nulls_not_distinct: bool = False
+    inherited: bool = False  # a partition's clone of its parent's index
 
     @property
     def keys(self) -> tuple[KeySpec, ...]:
@@ -244,6 +264,14 @@ class Table:
     policies: dict[str, Policy] = field(default_factory=dict)
     grants: dict[str, frozenset[str]] = field(default_factory=dict)
     column_grants: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)  # role -> column -> privileges
+    partition_key: str | None = None  # RANGE (created_at), for a partitioned table
+    parents: tuple[QualifiedName, ...] = ()  # pg_inherits: the partitioned parent, or inheritance parents
+    bound: str | None = None  # FOR VALUES ... or DEFAULT, for a partition
+    detach_pending: bool = False  # DETACH ... CONCURRENTLY interrupted
+
+    @property
+    def is_partition(self) -> bool:
+        return self.bound is not None
 
     @cached_property
     def column_names(self) -> frozenset[str]:
@@ -268,6 +296,10 @@ class Snapshot:
     views: list[View] = field(default_factory=list)
     functions: list[Function] = field(default_factory=list)
     roles: dict[str, Role] = field(default_factory=dict)
+    domains: dict[QualifiedName, Domain] = field(default_factory=dict)
+    composite_types: dict[QualifiedName, CompositeType] = field(default_factory=dict)
+    sequences: dict[QualifiedName, Sequence] = field(default_factory=dict)  # not identity columns' own
+    identity_sequences: dict[tuple[QualifiedName, str], Sequence] = field(default_factory=dict)  # (table, column)
     triggers: list[Trigger] = field(default_factory=list)
     privileges: Privileges = field(default_factory=Privileges)
     extensions: dict[str, Extension] = field(default_factory=dict)
@@ -281,6 +313,12 @@ class Snapshot:
 
     def tables_named(self, name: str) -> list[QualifiedName]:
         return [q for q in self.tables if q.name == name]
+
+    def partitions_of(self, name: QualifiedName) -> list[Table]:
+        """The partitions of a partitioned table, by name."""
+        return sorted(
+            (t for t in self.tables.values() if t.is_partition and t.parents == (name,)), key=lambda t: t.name
+        )
 
     @cached_property
     def index_owner(self) -> dict[tuple[str, str], QualifiedName]:
@@ -316,6 +354,8 @@ def _read_snapshot(conn: Conn, schemas: Iterable[str] | None, limits: SessionLim
     with read_only(conn, limits):
         # Deparse with only pg_catalog visible: every other object comes out schema-qualified.
         conn.execute("SELECT set_config('search_path', 'pg_catalog', true)")
+        # Constants (partition bounds, defaults) deparsed the same whatever the server's or role's settings.
+        conn.execute("SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true)")
         rows: dict[str, list[dict[str, Any]]] = {}
         with conn.cursor(row_factory=dict_row) as cur:
             for name in QUERY_FILES:
@@ -355,6 +395,8 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
                 default=None if row["generated"] else row["default_expr"],
                 identity=IDENTITY.get(row["identity"] or ""),
                 generated=row["default_expr"] if row["generated"] else None,
+                collation=row["collation"],
+                inherited=row["inherited"],
             )
     for row in rows["constraints"]:
         table = tables.get(_qn(row))
@@ -373,6 +415,10 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
                 check=row["check_expr"],
                 validated=row["validated"],
                 definition=row["definition"],
+                deferrable=row["deferrable"],
+                deferred=row["deferred"],
+                nulls_not_distinct=row["nulls_not_distinct"],
+                inherited=row["inherited"],
             )
         )
     view_indexes: dict[QualifiedName, list[Index]] = {}
@@ -392,6 +438,8 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
             predicate=row["predicate"],
             valid=row["valid"],
             definition=row["definition"],
+            nulls_not_distinct=row["nulls_not_distinct"],
+            inherited=row["inherited"],
         )
         if table is not None:
             table.indexes[index.name] = index
@@ -414,6 +462,7 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
             table.grants[row["grantee"]] = frozenset(row["privileges"])
         elif table is not None:
             table.column_grants.setdefault(row["grantee"], {})[row["column"]] = frozenset(row["privileges"])
+    _inheritance(tables, rows["partitions"])
     enums = {QualifiedName(r["schema"], r["name"]): tuple(r["labels"]) for r in rows["enums"]}
     views = [_view(r, view_indexes) for r in rows["views"]]
     functions = [
@@ -440,6 +489,7 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
         r["name"]: Role(r["name"], r["login"], r["bypassrls"], r["superuser"], frozenset(r["member_of"]))
         for r in rows["roles"]
     }
+    sequences = build_sequences(rows["sequences"])
     return Snapshot(
         server_version=server["version"],
         server_version_num=server["version_num"],
@@ -455,6 +505,10 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
         privileges=build_privileges(rows["privileges"]),
         extensions=build_extensions(rows["extensions"]),
         publications=build_publications(rows["publications"]),
+        domains=build_domains(rows["domains"]),
+        composite_types=build_composite_types(rows["composite_types"]),
+        sequences={s.name: s for s in sequences if not s.identity},
+        identity_sequences={s.owned_by: s for s in sequences if s.identity and s.owned_by is not None},
         triggers=[trigger_from_row(r) for r in rows["triggers"]],
     )
 
@@ -477,3 +531,16 @@ def _view(row: Mapping[str, Any], indexes: dict[QualifiedName, list[Index]]) -> 
         reads=tuple(sorted(QualifiedName(schema, relation) for schema, relation in row["reads"])),
         indexes=tuple(indexes.get(name, ())),
     )
+
+
+def _inheritance(tables: dict[QualifiedName, Table], rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        table = tables.get(_qn(row))
+        if table is None:
+            continue
+        table.partition_key = row["partition_key"]
+        if row["parent_table"] is not None:
+            table.parents += (QualifiedName(row["parent_schema"], row["parent_table"]),)
+            if row["is_partition"]:
+                table.bound = row["bound"]
+                table.detach_pending = row["detach_pending"]

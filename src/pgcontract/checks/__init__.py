@@ -5,15 +5,19 @@ from __future__ import annotations
 from pgcontract.catalog.snapshot import Snapshot
 from pgcontract.checks.base import Context
 from pgcontract.checks.columns import check_columns
+from pgcontract.checks.composite_types import check_composite_type
 from pgcontract.checks.constraints import check_constraints
+from pgcontract.checks.domains import check_domain
 from pgcontract.checks.enums import check_enum
 from pgcontract.checks.extensions import check_extension
 from pgcontract.checks.functions import check_function, check_role
 from pgcontract.checks.grants import check_grants
 from pgcontract.checks.indexes import check_indexes
+from pgcontract.checks.partitions import check_partitions, fold_partitions
 from pgcontract.checks.policies import check_policies
 from pgcontract.checks.privileges import check_default_privileges, check_schema_privileges
 from pgcontract.checks.publications import check_publication
+from pgcontract.checks.sequences import check_identity_sequences, check_sequence
 from pgcontract.checks.tables import check_table
 from pgcontract.checks.triggers import check_triggers
 from pgcontract.checks.views import check_view
@@ -21,7 +25,15 @@ from pgcontract.contract.model import Contract
 from pgcontract.findings import Finding, FindingIndex
 from pgcontract.viewdeps import view_order
 
-TABLE_CHECKS = (check_columns, check_constraints, check_indexes, check_policies, check_grants)
+TABLE_CHECKS = (
+    check_columns,
+    check_identity_sequences,
+    check_constraints,
+    check_indexes,
+    check_policies,
+    check_grants,
+    check_partitions,
+)
 
 
 def run_checks(contract: Contract, snapshot: Snapshot) -> FindingIndex:
@@ -41,6 +53,12 @@ def run_checks(contract: Contract, snapshot: Snapshot) -> FindingIndex:
         findings.extend(check_function(ctx, signature, spec))
     for role, role_spec in contract.roles.items():
         findings.extend(check_role(ctx, role, role_spec))
+    for domain_name, domain in contract.domain_map.items():
+        findings.extend(check_domain(ctx, domain_name, domain))
+    for type_name, composite in contract.composite_type_map.items():
+        findings.extend(check_composite_type(ctx, type_name, composite))
+    for sequence_name, sequence in contract.sequence_map.items():
+        findings.extend(check_sequence(ctx, sequence_name, sequence))
     for view_name in view_order(contract.view_map):  # a repair creates them in this order
         findings.extend(check_view(ctx, view_name, contract.view_map[view_name]))
     for trigger_table, triggers in contract.trigger_map.items():
@@ -54,7 +72,7 @@ def run_checks(contract: Contract, snapshot: Snapshot) -> FindingIndex:
         findings.extend(check_extension(ctx, extension, extension_spec))
     for publication, publication_spec in contract.publications.items():
         findings.extend(check_publication(ctx, publication, publication_spec))
-    return FindingIndex(findings)
+    return FindingIndex(fold_partitions(findings, snapshot))
 
 
 __all__ = ["FindingIndex", "run_checks"]

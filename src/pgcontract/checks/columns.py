@@ -1,9 +1,10 @@
-"""Columns: presence, type (canonical), NOT NULL, default, identity, generated."""
+"""Columns: presence, type (canonical), NOT NULL, default, identity, generated, collation."""
 
 from __future__ import annotations
 
 from psycopg import sql
 
+from pgcontract import clauses
 from pgcontract.catalog import snapshot as snap
 from pgcontract.checks.base import Context, finding, fix, member
 from pgcontract.contract.model import Column, Table
@@ -14,7 +15,9 @@ from pgcontract.sqlgen import (
     alter_column,
     alter_table,
     expression,
+    identity_clause,
     restart_identity_after_max,
+    set_collation,
     set_type,
 )
 from pgcontract.sqlnorm import parse_type
@@ -77,10 +80,14 @@ def _compare(ctx: Context, name: QualifiedName, column_name: str, column: Column
         differences.append(("column.default", text, column.default, found.default, repair))
     if column.identity is not None and column.identity != found.identity:
         verb = "ADD" if found.identity is None else "SET"
-        action = f"{verb} GENERATED {column.identity.upper()}" + (" AS IDENTITY" if verb == "ADD" else "")
         have = f"generated {found.identity} as identity" if found.identity else "not an identity column"
         want = f"generated {column.identity} as identity"
-        statements = [alter_column(name, column_name, action)]
+        statements: list[sql.Composable]
+        if verb == "ADD":  # with the contract's sequence options
+            action = sql.SQL("ADD ") + identity_clause(column)
+            statements = [alter_table(name, sql.SQL("ALTER COLUMN {} ").format(sql.Identifier(column_name)) + action)]
+        else:
+            statements = [alter_column(name, column_name, f"SET GENERATED {column.identity.upper()}")]
         if verb == "ADD":
             statements.append(restart_identity_after_max(name, column_name))
         differences.append(("column.identity", "identity differs", want, have, fix(statements)))
@@ -94,6 +101,18 @@ def _compare(ctx: Context, name: QualifiedName, column_name: str, column: Column
         differences.append(
             ("column.generated", "generated expression differs", column.generated, found.generated, repair)
         )
+    if column.collation is not None:
+        want_collation = clauses.collation(column.collation)
+        have_collation = clauses.collation(found.collation) if found.collation is not None else ("default",)
+        if want_collation != have_collation:
+            repair = fix(
+                set_collation(name, column_name, column),
+                Hazard.LONG_LOCK,
+                note="rebuilds the column's indexes (and may rewrite the table) under an exclusive lock",
+            )
+            have_text = clauses.collation_text(have_collation) if found.collation else "the type's default"
+            text = "column has another collation"
+            differences.append(("column.collation", text, clauses.collation_text(want_collation), have_text, repair))
     if not differences:
         return []
     obj = member(name, column_name)

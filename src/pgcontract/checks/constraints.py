@@ -1,28 +1,36 @@
-"""Primary key, foreign keys (target and actions), unique and check constraints."""
+"""Primary key, foreign keys (target, actions, deferrability, NOT VALID), unique constraints (deferrability,
+NULLS NOT DISTINCT), check constraints (NOT VALID) and exclusion constraints (whole, and deferrability)."""
 
 from __future__ import annotations
 
 from typing import TypeVar
 
+from pgcontract import clauses
 from pgcontract.catalog import snapshot as snap
 from pgcontract.checks.base import Context, finding, fix, member
-from pgcontract.contract.model import Check, ForeignKey, Table
+from pgcontract.contract.model import Check, Deferral, Exclusion, ForeignKey, Table, Unique
 from pgcontract.findings import Finding, Hazard, Kind
 from pgcontract.names import QualifiedName
 from pgcontract.sqlgen import (
+    Composable,
     add_check,
+    add_exclusion,
     add_foreign_key,
     add_primary_key,
     add_unique,
+    alter_deferral,
     check_name,
     constraint_name,
     drop_constraint,
+    exclusion_name,
     fk_name,
     unique_name,
+    validate_constraint,
 )
+from pgcontract.sqlnorm import InvalidSql
 
 K = Kind.CONSTRAINTS
-Named = TypeVar("Named", ForeignKey, Check)
+Named = TypeVar("Named", ForeignKey, Check, Unique, Exclusion)
 
 
 def _free_name(actual: snap.Table, item: Named, wanted: str) -> Named:
@@ -42,7 +50,47 @@ def check_constraints(ctx: Context, name: QualifiedName, table: Table, actual: s
         *(f for fk in table.foreign_keys for f in _foreign_key(name, fk, actual)),
         *_unique(name, table, actual),
         *_checks(ctx, name, table, actual),
+        *_exclusions(name, table, actual),
     ]
+
+
+def _deferral_text(deferrable: bool, deferred: bool) -> str:
+    if not deferrable:
+        return "NOT DEFERRABLE"
+    return "DEFERRABLE INITIALLY " + ("DEFERRED" if deferred else "IMMEDIATE")
+
+
+def _deferral_differs(spec: Deferral, found: snap.Constraint) -> bool:
+    if spec.deferrable is not None and spec.deferrable != found.deferrable:
+        return True
+    return spec.initially is not None and (spec.initially == "deferred") != found.deferred
+
+
+def _wanted_deferral(spec: Deferral, found: snap.Constraint) -> Deferral:
+    """What the constraint must become: the contract's attributes, the found ones where it says nothing."""
+    deferrable = spec.deferrable if spec.deferrable is not None else found.deferrable
+    initially = spec.initially or ("deferred" if found.deferred else "immediate")
+    deferrable = deferrable or initially == "deferred"
+    return Deferral(deferrable=deferrable, initially=initially if deferrable else "immediate")
+
+
+SCAN = (
+    "scans the whole table to check every stored row (SHARE UPDATE EXCLUSIVE: writes go on; a foreign key "
+    "also locks the referenced table against writes); fails if a row violates it"
+)
+
+
+def _not_valid(name: QualifiedName, rule: str, constraint: snap.Constraint, what: str) -> Finding:
+    return finding(
+        rule,
+        K,
+        name,
+        member(name, constraint.name),
+        f"{what} is NOT VALID: rows stored before it was added are not checked",
+        "validated",
+        "NOT VALID",
+        fix(validate_constraint(name, constraint.name), Hazard.LONG_LOCK, note=SCAN),
+    )
 
 
 def _primary_key(name: QualifiedName, table: Table, actual: snap.Table) -> list[Finding]:
@@ -118,7 +166,7 @@ def _foreign_key(name: QualifiedName, fk: ForeignKey, actual: snap.Table) -> lis
                     "foreign key points elsewhere",
                     expected_text,
                     _describe_fk(other.columns, other.ref_table, other.ref_columns),
-                    fix([drop_constraint(name, other.name), *add_foreign_key(name, fk)]),
+                    fix([drop_constraint(name, other.name), *add_foreign_key(name, fk, not_valid=actual.kind != "p")]),
                 )
             ]
         return [
@@ -130,7 +178,8 @@ def _foreign_key(name: QualifiedName, fk: ForeignKey, actual: snap.Table) -> lis
                 "foreign key is missing",
                 expected_text,
                 "absent",
-                fix(add_foreign_key(name, _free_name(actual, fk, fk_name(name, fk)))),
+                # PostgreSQL (before 18) cannot add a NOT VALID foreign key to a partitioned table.
+                fix(add_foreign_key(name, _free_name(actual, fk, fk_name(name, fk)), not_valid=actual.kind != "p")),
             )
         ]
     found = matching[0]
@@ -152,39 +201,116 @@ def _foreign_key(name: QualifiedName, fk: ForeignKey, actual: snap.Table) -> lis
                     fix(
                         [
                             drop_constraint(name, found.name),
-                            *add_foreign_key(name, fk.model_copy(update={"name": found.name})),
+                            *add_foreign_key(
+                                name, fk.model_copy(update={"name": found.name}), not_valid=actual.kind != "p"
+                            ),
                         ]
                     ),
                 )
             )
+    if _deferral_differs(fk, found):
+        wanted = _wanted_deferral(fk, found)
+        out.append(
+            finding(
+                "foreign_key.deferrable",
+                K,
+                name,
+                member(name, found.name),
+                "foreign key deferrability differs",
+                _deferral_text(bool(wanted.deferrable), wanted.initially == "deferred"),
+                _deferral_text(found.deferrable, found.deferred),
+                fix(alter_deferral(name, found.name, wanted)),
+            )
+        )
+    if fk.validated and not found.validated:
+        out.append(_not_valid(name, "foreign_key.not_valid", found, "foreign key"))
     return out
+
+
+def _unique_candidates(unique: Unique, actual: snap.Table) -> list[snap.Constraint | snap.Index]:
+    """Unique constraints, then unique non-partial indexes, on the entry's columns (its name first)."""
+    columns = frozenset(unique.columns)
+    constraints = sorted(
+        (c for c in actual.constraints_of("u") if frozenset(c.columns) == columns), key=lambda c: c.name != unique.name
+    )
+    indexes = [
+        ix
+        for ix in actual.indexes.values()
+        if ix.unique
+        and ix.predicate is None
+        and None not in ix.key_columns
+        and not ix.include
+        and frozenset(c for c in ix.key_columns if c is not None) == columns
+    ]
+    return [*constraints, *indexes]
+
+
+def _unique_differences(unique: Unique, found: snap.Constraint | snap.Index) -> list[tuple[str, str, str, str]]:
+    out = []
+    deferrable, deferred = (found.deferrable, found.deferred) if isinstance(found, snap.Constraint) else (False, False)
+    spec_deferrable = unique.deferrable if unique.deferrable is not None else deferrable
+    if (unique.deferrable is not None and unique.deferrable != deferrable) or (
+        unique.initially is not None and (unique.initially == "deferred") != deferred
+    ):
+        want = _deferral_text(spec_deferrable or unique.initially == "deferred", unique.initially == "deferred")
+        out.append(
+            ("unique.deferrable", "unique constraint deferrability differs", want, _deferral_text(deferrable, deferred))
+        )
+    if unique.nulls_not_distinct is not None and unique.nulls_not_distinct != found.nulls_not_distinct:
+        out.append(
+            (
+                "unique.nulls_not_distinct",
+                "unique constraint treats NULLs otherwise",
+                _nulls(unique.nulls_not_distinct),
+                _nulls(found.nulls_not_distinct),
+            )
+        )
+    return out
+
+
+def _nulls(not_distinct: bool) -> str:
+    return "NULLS NOT DISTINCT" if not_distinct else "NULLS DISTINCT"
 
 
 def _unique(name: QualifiedName, table: Table, actual: snap.Table) -> list[Finding]:
     out: list[Finding] = []
-    have = {frozenset(c.columns) for c in actual.constraints_of("u")} | {
-        frozenset(c for c in ix.key_columns if c is not None)
-        for ix in actual.indexes.values()
-        if ix.unique and ix.predicate is None and None not in ix.key_columns and not ix.include
-    }
     for unique in table.unique:
-        if frozenset(unique.columns) not in have:
-            out.append(
-                finding(
-                    "unique.missing",
-                    K,
-                    name,
-                    member(name, unique_name(name, unique)),
-                    "unique constraint is missing",
-                    f"UNIQUE ({', '.join(unique.columns)})",
-                    "absent",
-                    fix(
-                        add_unique(name, unique),
-                        Hazard.LONG_LOCK,
-                        note="builds a unique index, blocking writes; fails on duplicate values",
-                    ),
-                )
+        candidates = _unique_candidates(unique, actual)
+        if candidates:
+            found = next((c for c in candidates if not _unique_differences(unique, c)), candidates[0])
+            differences = _unique_differences(unique, found)
+            if isinstance(found, snap.Constraint):
+                statements = [
+                    drop_constraint(name, found.name),
+                    add_unique(name, unique.model_copy(update={"name": found.name})),
+                ]
+            else:
+                statements = [add_unique(name, _free_name(actual, unique, unique_name(name, unique)))]
+            repair = fix(
+                statements,
+                Hazard.LONG_LOCK,
+                note="PostgreSQL cannot change this in place: the constraint is added again, building a unique "
+                "index under a lock; fails on duplicates (and while foreign keys use the old one)",
             )
+            obj = member(name, found.name)
+            out += [finding(rule, K, name, obj, text, want, have, repair) for rule, text, want, have in differences]
+            continue
+        out.append(
+            finding(
+                "unique.missing",
+                K,
+                name,
+                member(name, unique_name(name, unique)),
+                "unique constraint is missing",
+                f"UNIQUE ({', '.join(unique.columns)})",
+                "absent",
+                fix(
+                    add_unique(name, unique),
+                    Hazard.LONG_LOCK,
+                    note="builds a unique index, blocking writes; fails on duplicate values",
+                ),
+            )
+        )
     return out
 
 
@@ -210,8 +336,14 @@ def _checks(ctx: Context, name: QualifiedName, table: Table, actual: snap.Table)
                         fix([drop_constraint(name, check.name), *add_check(name, check, position)]),
                     )
                 )
+            elif check.validated and not existing.validated:
+                out.append(_not_valid(name, "check.not_valid", existing, "check constraint"))
             continue
-        if ctx.normal(check.expression, name) not in normal_found:
+        normal = ctx.normal(check.expression, name)
+        same = [c for c in found if ctx.normal(c.check or "", name) == normal]
+        if same and check.validated and not any(c.validated for c in same):
+            out.append(_not_valid(name, "check.not_valid", same[0], "check constraint"))
+        if normal not in normal_found:
             out.append(
                 finding(
                     "check.missing",
@@ -224,4 +356,63 @@ def _checks(ctx: Context, name: QualifiedName, table: Table, actual: snap.Table)
                     fix(add_check(name, _free_name(actual, check, check_name(name, check, position)), position)),
                 )
             )
+    return out
+
+
+def _exclusions(name: QualifiedName, table: Table, actual: snap.Table) -> list[Finding]:
+    out: list[Finding] = []
+    found = actual.constraints_of("x")
+    for exclusion in table.exclusions:
+        want = clauses.exclusion(exclusion.definition)
+        have: dict[str, clauses.Exclusion] = {}
+        for constraint in found:
+            try:
+                have[constraint.name] = clauses.exclusion(constraint.definition)
+            except InvalidSql:
+                continue
+        if exclusion.name is not None:
+            match = next((c for c in found if c.name == exclusion.name), None)
+        else:
+            match = next((c for c in found if c.name in have and have[c.name].shape == want.shape), None)
+        if match is None:
+            added = _free_name(actual, exclusion, exclusion_name(name, exclusion))
+            repair = fix(
+                add_exclusion(name, added),
+                Hazard.LONG_LOCK,
+                note="builds its index under a lock that blocks writes; fails on conflicting rows",
+            )
+            obj = member(name, exclusion_name(name, added))
+            out.append(
+                finding(
+                    "exclusion.missing",
+                    K,
+                    name,
+                    obj,
+                    "exclusion constraint is missing",
+                    exclusion.definition,
+                    "absent",
+                    repair,
+                )
+            )
+            continue
+        got = have.get(match.name)
+        statements: list[Composable] = [
+            drop_constraint(name, match.name),
+            add_exclusion(name, exclusion.model_copy(update={"name": match.name})),
+        ]
+        if got is None or got.shape != want.shape:
+            rule, text = "exclusion.definition", "exclusion constraint differs"
+            note = "dropped and added again: rebuilds its index under a lock; fails on conflicting rows"
+        elif (got.deferrable, got.deferred) != (want.deferrable, want.deferred):
+            rule, text = "exclusion.deferrable", "exclusion constraint deferrability differs"
+            note = (
+                "PostgreSQL cannot ALTER an exclusion constraint's deferrability: dropped and added again, "
+                "rebuilding its index"
+            )
+        else:
+            continue
+        repair = fix(statements, Hazard.LONG_LOCK, note=note)
+        out.append(
+            finding(rule, K, name, member(name, match.name), text, exclusion.definition, match.definition, repair)
+        )
     return out

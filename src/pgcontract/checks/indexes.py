@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pgcontract.catalog import snapshot as snap
 from pgcontract.checks.base import Context, finding, fix, member
-from pgcontract.contract.model import Table, key_spec
+from pgcontract.contract.model import Index, Table, key_spec
 from pgcontract.findings import Finding, Kind
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import QualifiedName
@@ -61,6 +61,10 @@ def check_indexes(ctx: Context, name: QualifiedName, table: Table, actual: snap.
             differences.append(("index.predicate", "index predicate differs", index.where, found.predicate))
         if tuple(index.include) != found.include:
             differences.append(("index.include", "INCLUDE columns differ", list(index.include), list(found.include)))
+        if index.nulls_not_distinct != found.nulls_not_distinct:
+            differences.append(
+                ("index.nulls_not_distinct", "index treats NULLs otherwise", _nulls(index), _nulls(found))
+            )
         if not found.valid:
             differences.append(("index.invalid", "index is invalid (a failed concurrent build)", "valid", "invalid"))
         if differences:
@@ -74,3 +78,7 @@ def check_indexes(ctx: Context, name: QualifiedName, table: Table, actual: snap.
 
 def _unique(flag: bool) -> str:
     return "unique" if flag else "not unique"
+
+
+def _nulls(index: Index | snap.Index) -> str:
+    return "NULLS NOT DISTINCT" if index.nulls_not_distinct else "NULLS DISTINCT"

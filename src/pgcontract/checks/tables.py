@@ -7,7 +7,7 @@ from pgcontract.contract.model import Table
 from pgcontract.ddl import table_steps
 from pgcontract.findings import Finding, Kind
 from pgcontract.names import DEFAULT_SCHEMA, QualifiedName
-from pgcontract.sqlgen import Composable, create_schema, drop_index
+from pgcontract.sqlgen import Composable, create_partition, create_schema, drop_index
 
 
 def check_table(ctx: Context, name: QualifiedName, table: Table) -> list[Finding]:
@@ -37,4 +37,7 @@ def _create(ctx: Context, name: QualifiedName, table: Table) -> list[Composable]
     if name.schema != DEFAULT_SCHEMA and not any(q.schema == name.schema for q in ctx.snapshot.tables):
         out.append(create_schema(name.schema))
     out += [drop_index(name.schema, i) for i in table.indexes if (name.schema, i) in ctx.snapshot.index_owner]
-    return out + [statement for _, statement in table_steps(name, table)]
+    parent = ctx.contract.partition_parents.get(name)
+    if parent is not None:
+        out.append(create_partition(name, parent, ctx.contract.table_map[parent].partition_map[name], table))
+    return out + [statement for _, statement in table_steps(name, table, contract=ctx.contract)]

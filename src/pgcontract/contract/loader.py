@@ -264,6 +264,9 @@ def _declares_something(contract: Contract) -> bool:
         or contract.functions
         or contract.views
         or contract.triggers
+        or contract.domains
+        or contract.composite_types
+        or contract.sequences
         or contract.privileges
         or contract.extensions
         or contract.publications
@@ -409,21 +412,32 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
     auth_doc: _Document | None = None
     roles: dict[str, tuple[_Document, Any]] = {}
     functions: dict[tuple[QualifiedName, tuple[Any, ...]], tuple[_Document, str, Any]] = {}
+    named: dict[str, dict[str, Any]] = {"domains": {}, "composite_types": {}, "sequences": {}}
+    named_seen: dict[tuple[str, QualifiedName], _Document] = {}
     views: dict[QualifiedName, tuple[_Document, str, Any]] = {}
     triggers: dict[QualifiedName, tuple[str, dict[str, Any]]] = {}
     trigger_docs: dict[tuple[QualifiedName, str], _Document] = {}
-    named: dict[str, dict[str, tuple[_Document, Any]]] = {"extensions": {}, "publications": {}}
+    by_name: dict[str, dict[str, tuple[_Document, Any]]] = {"extensions": {}, "publications": {}}
     schema_grants: dict[str, tuple[_Document, Any]] = {}
     defaults: dict[Any, tuple[_Document, Any]] = {}
     for doc, contract in parsed:
+        for section, entries in named.items():
+            for key, spec in getattr(contract, section).items():
+                name = QualifiedName.parse(key)
+                if (section, name) in named_seen:
+                    where = named_seen[section, name].file
+                    what = section.rstrip("s").replace("_", " ")
+                    issues.append(doc.issue((section, key), f"{what} {name} is also defined in {where}", key=True))
+                named_seen[section, name] = doc
+                entries[key] = spec
         for section, entries in (("extensions", contract.extensions), ("publications", contract.publications)):
             for key, value in entries.items():
-                if key in named[section]:
-                    where = named[section][key][0].file
+                if key in by_name[section]:
+                    where = by_name[section][key][0].file
                     issues.append(
                         doc.issue((section, key), f"{section[:-1]} {key} is also defined in {where}", key=True)
                     )
-                named[section][key] = (doc, value)
+                by_name[section][key] = (doc, value)
         privileges = contract.privileges
         for schema, grants in (privileges.schemas if privileges else {}).items():
             if schema in schema_grants:
@@ -492,10 +506,11 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
         lints=lints,
         roles={key: role for key, (_, role) in roles.items()},
         functions={key: function for _, key, function in functions.values()},
+        **named,
         views={key: view for _, key, view in views.values()},
         triggers=dict(triggers.values()),
-        extensions={key: value for key, (_, value) in named["extensions"].items()},
-        publications={key: value for key, (_, value) in named["publications"].items()},
+        extensions={key: value for key, (_, value) in by_name["extensions"].items()},
+        publications={key: value for key, (_, value) in by_name["publications"].items()},
         privileges=Privileges(
             schemas={key: value for key, (_, value) in schema_grants.items()},
             defaults=[entry for _, entry in defaults.values()],
@@ -571,7 +586,7 @@ def _duplicates(values: Iterable[str]) -> list[tuple[int, str]]:
 def _table_reference_issues(doc: _Document, contract: Contract, key: str, table: Table) -> list[ContractIssue]:
     issues: list[ContractIssue] = []
     base: Loc = ("tables", key)
-    declared = set(table.columns)
+    declared = contract.declared_columns(QualifiedName.parse(key))
 
     def need_columns(loc: Loc, names: Sequence[str], what: str) -> None:
         for i, column in enumerate(names):
@@ -616,7 +631,7 @@ def _table_reference_issues(doc: _Document, contract: Contract, key: str, table:
         need_columns(("indexes", name, "include"), index.include, "include")
     issues.extend(_isolation_issues(doc, contract, key, table, need_columns))
     names = [c.name for c in table.checks if c.name] + [u.name for u in table.unique if u.name]
-    names += [f.name for f in table.foreign_keys if f.name]
+    names += [f.name for f in table.foreign_keys if f.name] + [e.name for e in table.exclusions if e.name]
     for _, dup in _duplicates(names):
         issues.append(doc.issue(base, f"constraint name {dup!r} is used twice"))
     return issues

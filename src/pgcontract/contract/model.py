@@ -14,11 +14,13 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from pgcontract import clauses
 from pgcontract.catalog.privileges import DefaultKey
 from pgcontract.contract.template import check_template
 from pgcontract.indexkeys import KeySpec
-from pgcontract.names import InvalidName, QualifiedName, split_reference
+from pgcontract.names import InvalidName, QualifiedName, split_parts, split_reference
 from pgcontract.routines import Parameter, input_types, parse_arguments, same_types, split_signature
+from pgcontract.seqoptions import Options, resolve, sequence_type
 from pgcontract.sqlnorm import InvalidSql, check_expr, check_query, parse_type
 from pgcontract.sqlsafe import UnsafeFragment, check_fragment, check_returns
 
@@ -80,7 +82,23 @@ def _is_reference(text: str) -> str:
     return text
 
 
+def _clause(parse: Any, what: str) -> Any:
+    def validate(text: str) -> str:
+        try:
+            clauses.check_pasteable(text)
+            parse(text)
+        except InvalidSql as exc:
+            raise ValueError(f"not a valid {what}: {exc}") from None
+        return text
+
+    return validate
+
+
 SqlExpr = Annotated[str, BeforeValidator(_sql_text), AfterValidator(_is_expression)]
+PartitionKey = Annotated[str, AfterValidator(_clause(clauses.partition_key, "partition key"))]
+PartitionBound = Annotated[str, AfterValidator(_clause(clauses.partition_bound, "partition bound"))]
+ExclusionClause = Annotated[str, AfterValidator(_clause(clauses.exclusion, "exclusion constraint"))]
+CollationName = Annotated[str, AfterValidator(_clause(clauses.collation, "collation name"))]
 TypeName = Annotated[str, AfterValidator(_is_type)]
 ResultType = Annotated[str, AfterValidator(_is_result_type)]
 TableName = Annotated[str, AfterValidator(_is_qualified_name)]
@@ -91,6 +109,102 @@ Privilege = Literal["select", "insert", "update", "delete", "truncate", "referen
 ColumnPrivilege = Literal["select", "insert", "update", "references"]
 
 
+class SequenceOptions(Model):
+    """Options of a sequence (or of an identity column's sequence); left out: CREATE SEQUENCE's default for the
+    type and direction (min 1 and max the type's maximum when ascending, start at min; -1 and start at max
+    when descending). The current value is data: never compared."""
+
+    start: int | None = Field(None, description="START WITH; default: min (ascending) or max (descending)")
+    increment: int = Field(1, description="INCREMENT BY (not 0)")
+    min: int | None = Field(None, description="MINVALUE; default 1 (ascending) or the type's minimum")
+    max: int | None = Field(None, description="MAXVALUE; default the type's maximum (ascending) or -1")
+    cycle: bool = Field(False, description="CYCLE")
+    cache: int = Field(1, ge=1, description="CACHE")
+
+    @model_validator(mode="after")
+    def _nonzero_increment(self) -> SequenceOptions:
+        if self.increment == 0:
+            raise ValueError("increment must not be 0")
+        return self
+
+    def resolved(self, type_: str) -> Options:
+        return resolve(type_, self.start, self.increment, self.min, self.max, self.cycle, self.cache)
+
+
+def _sequence_type(value: Any) -> Any:
+    return sequence_type(value) if isinstance(value, str) else value
+
+
+def _is_owned_by(text: str) -> str:
+    parts = split_parts(text)
+    if len(parts) != 3:
+        raise ValueError(f"expected schema.table.column, got {text!r}")
+    return text
+
+
+class SequenceSpec(SequenceOptions):
+    """A sequence the schema uses (a ``nextval`` default draws from it): compared whole, as its DDL would create
+    it."""
+
+    type: Annotated[Literal["smallint", "integer", "bigint"], BeforeValidator(_sequence_type)] = "bigint"
+    owned_by: Annotated[str, AfterValidator(_is_owned_by)] | None = Field(
+        None, description="schema.table.column the sequence belongs to (OWNED BY); left out: none"
+    )
+
+    @property
+    def options(self) -> Options:
+        return self.resolved(self.type)
+
+    @property
+    def owner(self) -> tuple[QualifiedName, str] | None:
+        if self.owned_by is None:
+            return None
+        schema, table, column = split_parts(self.owned_by)
+        return QualifiedName(schema, table), column
+
+
+def _check_map(value: Any) -> Any:
+    return {k: _sql_text(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+
+class DomainSpec(Model):
+    """A domain, compared whole as its DDL would create it: a left-out ``nullable``, ``default`` or ``checks``
+    means the DDL default (NULL allowed, no default, no CHECK)."""
+
+    type: TypeName = Field(description="the base type (a built-in, an enum, another domain...)")
+    nullable: bool = Field(True, description="false: NOT NULL")
+    default: SqlExpr | None = Field(None, description="DEFAULT expression")
+    checks: Annotated[dict[Identifier, SqlExpr], BeforeValidator(_check_map)] = Field(
+        default_factory=dict, description="exactly these CHECK constraints, name -> expression on VALUE"
+    )
+
+
+def _attribute_shorthand(value: Any) -> Any:
+    return {"type": value} if isinstance(value, str) else value
+
+
+def _is_collation(text: str) -> str:
+    parts = split_parts(text)
+    if len(parts) > 2:
+        raise ValueError(f"expected collation or schema.collation, got {text!r}")
+    return text
+
+
+class CompositeAttribute(Model):
+    type: TypeName
+    collation: Annotated[str, AfterValidator(_is_collation)] | None = Field(
+        None, description='COLLATE, when not the type\'s default: C, "en_US.utf8", schema.name'
+    )
+
+
+class CompositeTypeSpec(Model):
+    """A composite type (CREATE TYPE ... AS (...)), compared whole: attribute names, order, types, collations."""
+
+    attributes: dict[Identifier, Annotated[CompositeAttribute, BeforeValidator(_attribute_shorthand)]] = Field(
+        default_factory=dict, description="name -> type, or {type: ..., collation: ...}, in order"
+    )
+
+
 class Column(Model):
     """A column. ``nullable`` and ``default`` are checked only when given; ``default: null`` means none."""
 
@@ -98,7 +212,16 @@ class Column(Model):
     nullable: bool | None = Field(None, description="false: NOT NULL; true: must accept NULL")
     default: SqlExpr | None = Field(None, description="default expression; null: must have no default")
     identity: Literal["always", "by default"] | None = Field(None, description="GENERATED ... AS IDENTITY")
+    identity_options: SequenceOptions | None = Field(
+        None,
+        description="the identity's sequence options that differ from the defaults (start, increment, min, max, "
+        "cycle, cache); an identity column's sequence is compared whole: what is left out means the default",
+    )
     generated: SqlExpr | None = Field(None, description="GENERATED ALWAYS AS (expression) STORED")
+    collation: CollationName | None = Field(
+        None,
+        description='COLLATE, e.g. "C" or public.nocase; left out: not checked (snapshot writes a non-default one)',
+    )
     description: str | None = Field(None, description="documentation only, not checked")
 
     @property
@@ -106,12 +229,28 @@ class Column(Model):
         return "default" in self.model_fields_set
 
 
-class ForeignKey(Model):
+class Deferral(Model):
+    """DEFERRABLE and INITIALLY, checked when given."""
+
+    deferrable: bool | None = Field(None, description="DEFERRABLE (true) or NOT DEFERRABLE (false)")
+    initially: Literal["immediate", "deferred"] | None = Field(None, description="INITIALLY IMMEDIATE or DEFERRED")
+
+    @model_validator(mode="after")
+    def _deferred_is_deferrable(self) -> Deferral:
+        if self.initially == "deferred" and self.deferrable is False:
+            raise ValueError("'initially: deferred' needs a deferrable constraint")
+        return self
+
+
+class ForeignKey(Deferral):
     name: Identifier | None = None
     columns: list[Identifier] = Field(min_length=1)
     references: Reference = Field(description="schema.table(column, ...), e.g. auth.users(id)")
     on_delete: Action | None = None
     on_update: Action | None = None
+    validated: bool = Field(
+        True, description="false: may be NOT VALID (rows stored before it was added are not checked)"
+    )
 
     @cached_property
     def target(self) -> tuple[QualifiedName, tuple[str, ...]]:
@@ -126,14 +265,36 @@ def _check_shorthand(value: Any) -> Any:
     return {"expression": value} if isinstance(value, str) else value
 
 
-class Unique(Model):
+class Unique(Deferral):
     name: Identifier | None = None
     columns: list[Identifier] = Field(min_length=1)
+    nulls_not_distinct: bool | None = Field(None, description="NULLS NOT DISTINCT (PostgreSQL 15+)")
+
+    @property
+    def needs_constraint(self) -> bool:
+        """A unique index cannot be deferrable: only a constraint satisfies a deferrable entry."""
+        return bool(self.deferrable or self.initially == "deferred")
 
 
 class Check(Model):
     name: Identifier | None = None
     expression: SqlExpr
+    validated: bool = Field(
+        True, description="false: may be NOT VALID (rows stored before it was added are not checked)"
+    )
+
+
+def _exclusion_shorthand(value: Any) -> Any:
+    return {"definition": value} if isinstance(value, str) else value
+
+
+class Exclusion(Model):
+    """An exclusion constraint, compared whole (as its DDL would create it) and for deferrability."""
+
+    name: Identifier | None = None
+    definition: ExclusionClause = Field(
+        description="as pg_get_constraintdef prints it: EXCLUDE USING gist (room WITH =, during WITH &&)"
+    )
 
 
 class IndexKeyOptions(Model):
@@ -175,6 +336,7 @@ class Index(Model):
     method: str = "btree"
     where: SqlExpr | None = None
     include: list[Identifier] = Field(default_factory=list)
+    nulls_not_distinct: bool = Field(False, description="NULLS NOT DISTINCT (a unique index, PostgreSQL 15+)")
 
 
 class Policy(Model):
@@ -309,7 +471,19 @@ class Table(Model):
     foreign_keys: list[ForeignKey] = Field(default_factory=list)
     unique: list[Annotated[Unique, BeforeValidator(_columns_shorthand)]] = Field(default_factory=list)
     checks: list[Annotated[Check, BeforeValidator(_check_shorthand)]] = Field(default_factory=list)
+    exclusions: list[Annotated[Exclusion, BeforeValidator(_exclusion_shorthand)]] = Field(default_factory=list)
     indexes: dict[Identifier, Index] = Field(default_factory=dict)
+    partition_by: PartitionKey | None = Field(
+        None, description="partitioned table: its key as pg_get_partkeydef prints it, e.g. RANGE (created_at)"
+    )
+    partitions: dict[TableName, PartitionBound] = Field(
+        default_factory=dict,
+        description="partitions that must be attached, with their bounds: FOR VALUES FROM (...) TO (...), "
+        "FOR VALUES IN (...), FOR VALUES WITH (modulus m, remainder r) or DEFAULT; others may exist too",
+    )
+    inherits: list[TableName] | None = Field(
+        None, description="exactly these parent tables (INHERITS), not for partitions; left out: not checked"
+    )
     rls: Rls | None = None
     grants: dict[Identifier, list[Privilege]] | None = Field(
         None,
@@ -320,6 +494,18 @@ class Table(Model):
         None, description="role -> column -> exactly these column privileges (GRANT SELECT (col) ...)"
     )
     isolation: Isolation | None = Field(None, description="who owns a row, for the dynamic RLS isolation tests")
+
+    @model_validator(mode="after")
+    def _partitioning_fits(self) -> Table:
+        if self.partitions and self.partition_by is None:
+            raise ValueError("'partitions' needs 'partition_by'")
+        if self.partition_by is not None and self.inherits:
+            raise ValueError("a partitioned table cannot inherit ('inherits' with 'partition_by')")
+        return self
+
+    @cached_property
+    def partition_map(self) -> dict[QualifiedName, str]:
+        return {QualifiedName.parse(k): v for k, v in self.partitions.items()}
 
     @property
     def effective_rls(self) -> Rls | None:
@@ -685,6 +871,13 @@ class Contract(Model):
     functions: dict[Annotated[str, AfterValidator(_is_signature)], FunctionSpec] = Field(
         default_factory=dict, description="functions the schema relies on, by signature: public.is_member(uuid)"
     )
+    domains: dict[TableName, DomainSpec] = Field(default_factory=dict, description="domains, by schema.name")
+    composite_types: dict[TableName, CompositeTypeSpec] = Field(
+        default_factory=dict, description="composite types (CREATE TYPE ... AS (...)), by schema.name"
+    )
+    sequences: dict[TableName, SequenceSpec] = Field(
+        default_factory=dict, description="sequences (not identity columns' own), by schema.name"
+    )
     views: dict[TableName, ViewSpec] = Field(default_factory=dict, description="views and materialized views")
     triggers: dict[TableName, dict[Identifier, TriggerSpec]] = Field(
         default_factory=dict,
@@ -716,8 +909,38 @@ class Contract(Model):
         return {QualifiedName.parse(k): v for k, v in self.tables.items()}
 
     @cached_property
+    def partition_parents(self) -> dict[QualifiedName, QualifiedName]:
+        """partition -> the contract table that lists it under ``partitions``."""
+        return {part: name for name, table in self.table_map.items() for part in table.partition_map}
+
+    def declared_columns(self, name: QualifiedName, seen: frozenset[QualifiedName] = frozenset()) -> set[str]:
+        """Columns a table has by the contract: its own, and those of its partitioned parent or the
+        parents it inherits from (declared there once)."""
+        table = self.table_map.get(name)
+        own = set(table.columns) if table is not None else set()
+        parents = [self.partition_parents[name]] if name in self.partition_parents else []
+        if table is not None and table.inherits:
+            parents += [QualifiedName.parse(p) for p in table.inherits]
+        for parent in parents:
+            if parent not in seen:
+                own |= self.declared_columns(parent, seen | {name})
+        return own
+
+    @cached_property
     def enum_map(self) -> dict[QualifiedName, tuple[str, ...]]:
         return {QualifiedName.parse(k): tuple(v) for k, v in self.enums.items()}
+
+    @cached_property
+    def domain_map(self) -> dict[QualifiedName, DomainSpec]:
+        return {QualifiedName.parse(k): v for k, v in self.domains.items()}
+
+    @cached_property
+    def composite_type_map(self) -> dict[QualifiedName, CompositeTypeSpec]:
+        return {QualifiedName.parse(k): v for k, v in self.composite_types.items()}
+
+    @cached_property
+    def sequence_map(self) -> dict[QualifiedName, SequenceSpec]:
+        return {QualifiedName.parse(k): v for k, v in self.sequences.items()}
 
     @cached_property
     def function_map(self) -> dict[tuple[QualifiedName, tuple[str, ...]], tuple[str, FunctionSpec]]:
@@ -741,10 +964,13 @@ class Contract(Model):
         """Schemas a snapshot must read: of tables, enums, tables that foreign keys and memberships
         reference, and ``auth`` under Supabase auth (test users are rows of ``auth.users``)."""
         names = set(self.table_map) | set(self.enum_map) | {name for name, _ in self.function_map}
+        names |= set(self.domain_map) | set(self.composite_type_map) | set(self.sequence_map)
         names |= set(self.view_map) | set(self.trigger_map)
         names.update(t.function_name for triggers in self.trigger_map.values() for t in triggers.values())
         for table in self.table_map.values():
             names.update(fk.target[0] for fk in table.foreign_keys)
+            names.update(table.partition_map)
+            names.update(QualifiedName.parse(p) for p in table.inherits or ())
             if table.isolation is not None and table.isolation.membership is not None:
                 names.add(QualifiedName.parse(table.isolation.membership.table))
         for publication in self.publications.values():

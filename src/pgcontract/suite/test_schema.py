@@ -20,6 +20,10 @@ __all__ = [
     "test_enums",
     "test_functions",
     "test_roles",
+    "test_partitions",
+    "test_domains",
+    "test_composite_types",
+    "test_sequences",
     "test_views",
     "test_triggers",
     "test_privileges",
@@ -74,6 +78,30 @@ def test_functions(subject: str, run: TargetRun) -> None:
 def test_roles(subject: str, run: TargetRun) -> None:
     """Each role the database must have, with its login, BYPASSRLS and memberships."""
     assert_clean(run.findings(), subject, Kind.ROLES)
+
+
+@pytest.mark.pgcontract(Kind.PARTITIONS)
+def test_partitions(subject: str, run: TargetRun) -> None:
+    """A partitioned table's key and partitions (attached, with their bounds); a table's inheritance parents."""
+    assert_clean(run.findings(), subject, Kind.PARTITIONS)
+
+
+@pytest.mark.pgcontract(Kind.DOMAINS)
+def test_domains(subject: str, run: TargetRun) -> None:
+    """Each domain: base type, NOT NULL, default, exactly its named CHECK constraints."""
+    assert_clean(run.findings(), subject, Kind.DOMAINS)
+
+
+@pytest.mark.pgcontract(Kind.COMPOSITE_TYPES)
+def test_composite_types(subject: str, run: TargetRun) -> None:
+    """Each composite type: exactly its attributes, in order, with their types and collations."""
+    assert_clean(run.findings(), subject, Kind.COMPOSITE_TYPES)
+
+
+@pytest.mark.pgcontract(Kind.SEQUENCES)
+def test_sequences(subject: str, run: TargetRun) -> None:
+    """Each sequence: type, start, increment, min, max, cycle, cache, owning column (never its current value)."""
+    assert_clean(run.findings(), subject, Kind.SEQUENCES)
 
 
 @pytest.mark.pgcontract(Kind.VIEWS)

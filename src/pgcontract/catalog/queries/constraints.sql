@@ -1,5 +1,7 @@
 -- Primary key, foreign key, unique, check and exclusion constraints of the tables in scope, with their
--- columns in key order, the referenced table and columns, FK actions and the CHECK expression.
+-- columns in key order, the referenced table and columns, FK actions and the CHECK expression; deferrability,
+-- NULLS NOT DISTINCT of the index behind a unique key (PostgreSQL 15+; read through to_jsonb so that the
+-- query still runs on 13 and 14) and inherited: cloned from a partitioned parent or inherited from a parent.
 SELECT n.nspname AS schema,
        c.relname AS table,
        con.conname AS name,
@@ -18,7 +20,13 @@ SELECT n.nspname AS schema,
        con.confupdtype::text AS on_update,
        CASE WHEN con.contype = 'c' THEN pg_get_expr(con.conbin, con.conrelid) END AS check_expr,
        con.convalidated AS validated,
-       pg_get_constraintdef(con.oid) AS definition
+       pg_get_constraintdef(con.oid) AS definition,
+       con.condeferrable AS deferrable,
+       con.condeferred AS deferred,
+       coalesce((SELECT (to_jsonb(ix) ->> 'indnullsnotdistinct')::boolean
+                 FROM pg_index ix WHERE ix.indexrelid = con.conindid AND con.contype IN ('u', 'p')), false)
+         AS nulls_not_distinct,
+       con.coninhcount > 0 OR con.conparentid <> 0 AS inherited
 FROM pg_constraint con
 JOIN pg_class c ON c.oid = con.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace

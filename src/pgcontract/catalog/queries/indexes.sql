@@ -1,6 +1,7 @@
 -- Indexes of the tables (and materialized views) in scope: key columns (NULL where the key is an expression), key expressions,
 -- per key DESC, NULLS FIRST and a non-default operator class, INCLUDE columns, uniqueness, access method
--- and predicate.
+-- and predicate; NULLS NOT DISTINCT (PostgreSQL 15+, through to_jsonb for 13 and 14); inherited: the index is
+-- a partition's clone of its parent's.
 SELECT n.nspname AS schema,
        t.relname AS table,
        i.relname AS name,
@@ -30,7 +31,9 @@ SELECT n.nspname AS schema,
              ORDER BY k) AS include,
        pg_get_expr(ix.indpred, ix.indrelid) AS predicate,
        ix.indisvalid AS valid,
-       pg_get_indexdef(ix.indexrelid) AS definition
+       pg_get_indexdef(ix.indexrelid) AS definition,
+       coalesce((to_jsonb(ix) ->> 'indnullsnotdistinct')::boolean, false) AS nulls_not_distinct,
+       EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = ix.indexrelid) AS inherited
 FROM pg_index ix
 JOIN pg_class i ON i.oid = ix.indexrelid
 JOIN pg_class t ON t.oid = ix.indrelid
