@@ -11,7 +11,9 @@ import pytest
 
 from pgcontract.adopt import contract_from_snapshot
 from pgcontract.connect import DEFAULT_LIMITS, Target, connect
-from pgcontract.contract import load_contract
+from pgcontract.contract import Contract, load_contract
+from pgcontract.ddl import contract_ddl
+from pgcontract.names import QualifiedName
 from pgcontract.repair import apply_plan, check_now, plan_repair
 from project_tests.empty_db import empty_database, own_contract, run_in
 from project_tests.helpers import check, errors, run_cli, snapshot_of
@@ -206,3 +208,33 @@ def test_the_snapshots_sql_loads_into_an_empty_database_and_passes_twice(notes: 
         before = contract_from_snapshot(snapshot_of(empty), grants="all")
         run_in(empty, ddl.stdout)
         assert contract_from_snapshot(snapshot_of(empty), grants="all") == before
+
+
+def test_a_partition_sql_creates_gets_its_parents_grants_not_the_default_privileges(notes: Target) -> None:
+    """Default privileges (here: anon may do anything with new tables in app) must not open a partition the
+    contract declares only under its parent: read directly, it gives no more than the parent."""
+    contract = Contract.model_validate(
+        {
+            "privileges": {
+                "defaults": [{"role": "postgres", "schema": "app", "objects": "tables", "grants": {"anon": ["select"]}}]
+            },
+            "tables": {
+                "app.events": {
+                    "columns": {"at": {"type": "date"}},
+                    "partition_by": "RANGE (at)",
+                    "partitions": {"app.events_2025": "FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')"},
+                    "grants": {"anon": [], "authenticated": ["select"]},
+                }
+            },
+        }
+    )
+    with empty_database(notes) as empty:
+        run_in(empty, contract_ddl(contract))
+        tables = snapshot_of(empty).tables
+    for name in ("events", "events_2025"):
+        table = tables[QualifiedName("app", name)]
+        assert (name, table.grants.get("anon"), table.grants.get("authenticated")) == (
+            name,
+            None,
+            frozenset({"select"}),
+        )

@@ -190,8 +190,12 @@ def table_steps(
             if idempotent:
                 steps.append((Phase.POLICIES, drop_policy(name, policy_name)))
             steps.append((Phase.POLICIES, create_policy(name, policy_name, policy)))
+    # A partition the contract does not declare as a table of its own gets its parent's grants: read
+    # directly, it must not give more than the parent (default privileges may have granted it ALL).
+    granted = [name, *(p for p in table.partition_map if p not in tables)]
     for role, privileges in (table.grants or {}).items():
-        steps += [(Phase.GRANTS, statement) for statement in grant_exactly(name, role, privileges)]
+        for target in granted:
+            steps += [(Phase.GRANTS, statement) for statement in grant_exactly(target, role, privileges)]
     for role, columns in (table.column_grants or {}).items():
         if any(columns.values()):
             steps.append((Phase.GRANTS, grant_columns(name, role, {c: p for c, p in columns.items() if p})))
