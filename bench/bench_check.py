@@ -87,6 +87,8 @@ CREATE INDEX {t}_parent_idx ON public.{t} (parent_id);
 ALTER TABLE public.{t} ENABLE ROW LEVEL SECURITY;
 CREATE POLICY {t}_select_own ON public.{t} FOR SELECT TO authenticated USING (owner_id = auth.uid());
 CREATE POLICY {t}_insert_own ON public.{t} FOR INSERT TO authenticated WITH CHECK (owner_id = auth.uid());
+REVOKE ALL ON public.{t} FROM anon, authenticated;
+GRANT SELECT, INSERT ON public.{t} TO authenticated;
 """
 
 

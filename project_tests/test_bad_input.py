@@ -360,6 +360,7 @@ def test_a_function_named_with_a_parenthesis_loads_back_from_its_snapshot(
         "CREATE TABLE public.notes (id integer PRIMARY KEY);"
         "ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;"
         "CREATE POLICY readable ON public.notes FOR SELECT USING (true);"
+        "REVOKE TRUNCATE, REFERENCES, TRIGGER ON public.notes FROM anon, authenticated;"
         'CREATE FUNCTION public."we(ird"(integer) RETURNS integer LANGUAGE sql IMMUTABLE AS $$ SELECT $1 $$;'
         'CREATE FUNCTION public."a,b)"(text, "char") RETURNS text LANGUAGE sql AS $$ SELECT $1 $$;'
     )

@@ -174,6 +174,7 @@ tables:
     rls:
       policies:
         p: {using: "note IS DISTINCT FROM $$;--$$"}
+    grants: {anon: [], authenticated: []}  # not TRUNCATE, which RLS does not restrict (the shim grants ALL)
 functions:
   public.notes_of(who text):
     returns: setof text
@@ -191,6 +192,8 @@ TRICKY_INTENDED = [
     ("AlterTableStmt", "public.notes"),  # enable RLS
     ("DropStmt", None),  # the policy, dropped and re-created
     ("CreatePolicyStmt", "public.notes"),
+    ("GrantStmt", None),  # REVOKE ALL ... FROM anon
+    ("GrantStmt", None),  # REVOKE ALL ... FROM authenticated
 ]
 # A valid type name that is no built-in: emitted as a quoted name, never as its text.
 ODD_TYPE = """\

@@ -27,6 +27,7 @@ CREATE TYPE public.ext_kind AS ENUM ('a', 'b');
 CREATE TABLE public.notes (id integer PRIMARY KEY, body text);
 ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;
 CREATE POLICY notes_read ON public.notes FOR SELECT TO authenticated USING (true);
+REVOKE TRUNCATE, REFERENCES, TRIGGER ON public.notes FROM anon, authenticated;
 """
 GIVE_TO_EXTENSION = """
 ALTER EXTENSION citext ADD TABLE public.spatial_like;

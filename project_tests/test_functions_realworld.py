@@ -38,6 +38,8 @@ GRANT EXECUTE ON FUNCTION public.has_role(uuid, public.app_role) TO authenticate
 ALTER TABLE public.items ENABLE ROW LEVEL SECURITY;
 CREATE POLICY items_read ON public.items FOR SELECT TO authenticated USING (public.has_role(owner));
 CREATE POLICY items_admin ON public.items FOR UPDATE TO authenticated USING (public.has_role(owner, 'admin'));
+REVOKE ALL ON public.items FROM anon, authenticated;
+GRANT SELECT, UPDATE ON public.items TO authenticated;
 CREATE FUNCTION public.split_sum(a integer, OUT total integer, b integer DEFAULT 3)
   LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ SELECT a + b $$;
 CREATE FUNCTION public.twice(INOUT x integer, OUT doubled integer)

@@ -38,6 +38,7 @@ CREATE TABLE public.accounts (
 CREATE FUNCTION public.discounted(price numeric, off public.percent) RETURNS numeric LANGUAGE sql IMMUTABLE
   AS $$ SELECT price * (100 - off) / 100 $$;
 ALTER TABLE public.accounts ENABLE ROW LEVEL SECURITY;
+REVOKE TRUNCATE, REFERENCES, TRIGGER ON public.accounts FROM anon, authenticated;
 INSERT INTO public.accounts (email, handle, balance, plan) VALUES ('ada@example.org', 'ada', 12.50, 'pro');
 """
 

@@ -35,6 +35,7 @@ CREATE TABLE public.events (
 CREATE SEQUENCE public.countdown INCREMENT BY -1;
 ALTER TABLE public.invoices ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.events ENABLE ROW LEVEL SECURITY;
+REVOKE TRUNCATE, REFERENCES, TRIGGER ON public.invoices, public.events FROM anon, authenticated;
 INSERT INTO public.invoices (total) VALUES (10), (20);
 INSERT INTO public.events DEFAULT VALUES;
 """

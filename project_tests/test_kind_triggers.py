@@ -63,6 +63,7 @@ CREATE TRIGGER events_no_delete BEFORE DELETE ON public.events
 ALTER TABLE public.profiles ENABLE ROW LEVEL SECURITY;
 CREATE POLICY profiles_own ON public.profiles FOR SELECT TO authenticated USING (id = (SELECT auth.uid()));
 REVOKE ALL ON public.audit_log, public.events, public.events_2025 FROM anon, authenticated;
+REVOKE TRUNCATE, REFERENCES, TRIGGER ON public.profiles FROM anon, authenticated;
 """
 
 SIGNUP = "auth.users.on_auth_user_created"

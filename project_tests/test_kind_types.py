@@ -35,6 +35,7 @@ CREATE TABLE public.customers (
 CREATE FUNCTION public.price_between(low numeric, high numeric) RETURNS public.price_range
   LANGUAGE sql IMMUTABLE AS $$ SELECT ROW(low, high)::public.price_range $$;
 ALTER TABLE public.customers ENABLE ROW LEVEL SECURITY;
+REVOKE TRUNCATE, REFERENCES, TRIGGER ON public.customers FROM anon, authenticated;
 INSERT INTO public.customers (name, home) VALUES ('Ada', ROW('1 Main St', 'London', 'N1', 'GB', ROW(51.5, -0.1)));
 """
 

@@ -31,6 +31,7 @@ CREATE TABLE public.projects (
 ALTER TABLE public.projects ENABLE ROW LEVEL SECURITY;
 CREATE POLICY projects_own ON public.projects FOR ALL TO authenticated
   USING (owner = (SELECT auth.uid())) WITH CHECK (owner = (SELECT auth.uid()));
+REVOKE TRUNCATE, REFERENCES, TRIGGER ON public.projects FROM anon, authenticated;
 CREATE VIEW public.active_projects WITH (security_invoker = true) AS
   SELECT id, owner, name FROM public.projects WHERE NOT archived;
 CREATE VIEW public.a_project_names WITH (security_invoker = true, security_barrier = true) AS

@@ -118,6 +118,7 @@ CREATE POLICY own_tags ON public.tags TO app_users USING (owner = current_user);
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.notes, public.tags TO app_users;
 GRANT USAGE ON SEQUENCE public.notes_id_seq TO app_users;
 REVOKE ALL ON public.folders FROM anon, authenticated;
+REVOKE TRUNCATE, REFERENCES, TRIGGER ON public.notes, public.tags FROM anon, authenticated;
 """
 SERIAL_CONTRACT = """
 version: 1

@@ -40,3 +40,9 @@ CREATE POLICY "Users access own messages" ON public.sam_conversation_messages
       WHERE user_id = auth.uid()
     )
   );
+
+-- Supabase's default privileges grant the API roles ALL on new tables. RLS does not restrict TRUNCATE
+-- (it empties the table whatever the policies), REFERENCES or TRIGGER: grant only what RLS governs.
+-- (REVOKE ALL, then GRANT: PostgreSQL 17 added MAINTAIN to ALL, which a list of names would miss.)
+REVOKE ALL ON public.sam_conversation_threads, public.sam_conversation_messages FROM anon, authenticated;
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.sam_conversation_threads, public.sam_conversation_messages TO anon, authenticated;

@@ -2,17 +2,20 @@
 
 The contract is written so that the same database checked against it passes: every column with its
 type, nullability and default; keys, checks, indexes (except those that back a key); RLS flags and the
-exact policy set; enums. Grants are left out (platform defaults make them noisy): add the roles you care
-about by hand.
+exact policy set; enums; functions; privileges (table, column and schema grants, default privileges) of
+the roles that matter (``grants="default"``: PUBLIC, Supabase's API roles and every role a policy names;
+``"all"``: every grantee; ``"none"``: no privileges at all); installed extensions; publications.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pglast import parser
 
+from pgcontract.catalog.privileges import Grants
+from pgcontract.catalog.publications import Publication
 from pgcontract.catalog.snapshot import Constraint, Function, Index, Snapshot, Table, View
 from pgcontract.catalog.triggers import Trigger
 from pgcontract.catalog.typekinds import CompositeType, Domain, Sequence, owned_by_text
@@ -111,6 +114,97 @@ def _function(function: Function) -> dict[str, Any]:
     out["settings"] = Flow(function.other_settings)
     out["execute"] = FlowList(sorted(function.executors - {function.owner}))
     out["body"] = function.body.strip() + "\n"
+    return out
+
+
+GrantsMode = Literal["default", "all", "none"]
+# Roles through which Supabase's API reaches the database; written when the database has them.
+SUPABASE_API_ROLES = ("anon", "authenticated", "service_role")
+
+
+class Grantees:
+    """Whose privileges a snapshot writes: with ``roles`` None, every grantee found; else exactly these
+    (an empty list when one has nothing, so that a grant widened later fails). Owners are left out: their
+    privileges come with the ownership."""
+
+    def __init__(self, roles: set[str] | None) -> None:
+        self.roles = roles
+
+    def pick(self, grants: Grants, owner: str) -> dict[str, FlowList]:
+        names = set(grants) if self.roles is None else self.roles
+        return {r: FlowList(sorted(grants.get(r, ()))) for r in sorted(names - {owner})}
+
+
+def grantees(snapshot: Snapshot, mode: GrantsMode, wanted: set[str]) -> Grantees | None:
+    if mode == "none":
+        return None
+    if mode == "all":
+        return Grantees(None)
+    roles = {"public", *(r for r in SUPABASE_API_ROLES if r in snapshot.roles)}
+    for table in snapshot.tables.values():
+        if table.name.schema in wanted and table.in_scope:
+            roles.update(role for policy in table.policies.values() for role in policy.roles)
+    return Grantees(roles)
+
+
+def _grants(table: Table, who: Grantees) -> dict[str, Any]:
+    out: dict[str, Any] = {"grants": who.pick(table.grants, table.owner)}
+    columns: dict[str, Any] = {}
+    for role in sorted(set(table.column_grants) - {table.owner}):
+        if who.roles is None or role in who.roles:
+            columns[role] = {c: FlowList(sorted(p)) for c, p in sorted(table.column_grants[role].items())}
+    if columns:
+        out["column_grants"] = columns
+    return out
+
+
+def _privileges(snapshot: Snapshot, wanted: set[str], who: Grantees) -> dict[str, Any]:
+    privileges = snapshot.privileges
+    schemas = {
+        schema: who.pick(grants, privileges.schema_owners.get(schema, ""))
+        for schema, grants in sorted(privileges.schemas.items())
+        if schema in wanted
+    }
+    defaults = []
+    for key, grants in sorted(privileges.defaults.items(), key=lambda item: str(item[0])):
+        if key.schema is not None and key.schema not in wanted:
+            continue
+        picked = who.pick(grants, key.role)
+        if picked:
+            entry: dict[str, Any] = {"role": key.role}
+            if key.schema is not None:
+                entry["schema"] = key.schema
+            entry.update(objects=key.objects, grants=picked)
+            defaults.append(entry)
+    out: dict[str, Any] = {}
+    if schemas:
+        out["schemas"] = schemas
+    if defaults:
+        out["defaults"] = defaults
+    return out
+
+
+def _publication(publication: Publication) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if publication.all_tables:
+        out["all_tables"] = True
+    out["operations"] = FlowList(
+        op for op in ("insert", "update", "delete", "truncate") if op in publication.operations
+    )
+    if publication.all_tables:
+        return out
+    tables = sorted(publication.tables.values(), key=lambda t: t.name)
+    if all(t.columns is None and t.where is None for t in tables):
+        out["tables"] = FlowList(str(t.name) for t in tables)
+        return out
+    out["tables"] = {}
+    for table in tables:
+        spec = Flow()
+        if table.columns is not None:
+            spec["columns"] = FlowList(table.columns)
+        if table.where is not None:
+            spec["where"] = table.where
+        out["tables"][str(table.name)] = spec
     return out
 
 
@@ -351,13 +445,16 @@ def app_schemas(snapshot: Snapshot, schemas: list[str] | None) -> set[str]:
     return ({q.schema for q in snapshot.tables} | {v.name.schema for v in snapshot.views}) - PLATFORM_SCHEMAS
 
 
-def contract_from_snapshot(snapshot: Snapshot, schemas: list[str] | None = None) -> dict[str, Any]:
+def contract_from_snapshot(
+    snapshot: Snapshot, schemas: list[str] | None = None, grants: GrantsMode = "default"
+) -> dict[str, Any]:
     wanted = app_schemas(snapshot, schemas)
+    who = grantees(snapshot, grants, wanted)
     out: dict[str, Any] = {"version": 1}
     if QualifiedName("auth", "users") in snapshot.tables:
         out["auth"] = Flow(mode="supabase")
     out["tables"] = {
-        str(name): _table(table, snapshot, wanted)
+        str(name): _table(table, snapshot, wanted) | (_grants(table, who) if who is not None else {})
         for name, table in sorted(snapshot.tables.items())
         if name.schema in wanted and table.in_scope and not _described_by_parent(table)
     }
@@ -389,6 +486,16 @@ def contract_from_snapshot(snapshot: Snapshot, schemas: list[str] | None = None)
             triggers.setdefault(str(trigger.table), {})[trigger.name] = _trigger(trigger)
     if triggers:
         out["triggers"] = triggers
+    privileges = _privileges(snapshot, wanted, who) if who is not None else {}
+    if privileges:
+        out["privileges"] = privileges
+    if snapshot.extensions:
+        out["extensions"] = {
+            e.name: Flow(schema=e.schema, min_version=e.version)
+            for e in sorted(snapshot.extensions.values(), key=lambda e: e.name)
+        }
+    if snapshot.publications:
+        out["publications"] = {name: _publication(p) for name, p in sorted(snapshot.publications.items())}
     return out
 
 

@@ -25,6 +25,7 @@ from pgcontract.sqlgen import (
     check_name,
     column_sequences,
     create_enum,
+    create_extension,
     create_function,
     create_index,
     create_partition,
@@ -34,14 +35,18 @@ from pgcontract.sqlgen import (
     create_sequence,
     create_table,
     create_trigger,
+    default_privileges_exactly,
     drop_policy,
     enable_rls,
     exclusion_name,
     fk_name,
     force_rls,
+    grant_columns,
     grant_exactly,
     grant_role,
+    publication_ddl,
     render,
+    schema_grant_exactly,
     sequence_owned_by,
     unique_name,
     view_steps,
@@ -58,26 +63,29 @@ class Phase(IntEnum):
 
     ROLES = 0
     SCHEMAS = 1
-    TYPES = 2
-    DOMAINS = 3  # domains and composite types, after the enums they may use, before functions taking them
+    EXTENSIONS = 2  # in their schemas; before the types, functions and tables that use theirs
+    DEFAULT_PRIVILEGES = 3  # before the objects they apply to are created
+    TYPES = 4
+    DOMAINS = 5  # domains and composite types, after the enums they may use, before functions taking them
     # Before the tables: column defaults, checks and index expressions may call them. Their bodies are
     # not checked at creation (check_function_bodies = off, as pg_dump does), so they may read tables
     # created later.
-    FUNCTIONS = 4
-    SEQUENCES = 5
-    LATE_DOMAINS = 6  # domains whose CHECK or default calls a function or nextval (and the types using them)
-    TABLES = 7
-    COLUMNS = 8
-    KEYS = 9  # primary keys, unique and exclusion constraints
-    INDEXES = 10  # before foreign keys: a foreign key needs a unique index on the columns it references
-    FOREIGN_KEYS = 11
-    CHECKS = 12
-    RLS = 13
-    TABLE_FUNCTIONS = 14  # functions whose arguments or result are a table's row type: after the tables
-    VIEWS = 15  # after the tables and functions they read; among themselves by what each reads (viewdeps)
-    TRIGGERS = 16  # after their table (or view) and function
-    POLICIES = 17  # after every table, column and function: a policy may read other tables and call functions
-    GRANTS = 18
+    FUNCTIONS = 6
+    SEQUENCES = 7
+    LATE_DOMAINS = 8  # domains whose CHECK or default calls a function or nextval (and the types using them)
+    TABLES = 9
+    COLUMNS = 10
+    KEYS = 11  # primary keys, unique and exclusion constraints
+    INDEXES = 12  # before foreign keys: a foreign key needs a unique index on the columns it references
+    FOREIGN_KEYS = 13
+    CHECKS = 14
+    RLS = 15
+    TABLE_FUNCTIONS = 16  # functions whose arguments or result are a table's row type: after the tables
+    VIEWS = 17  # after the tables and functions they read; among themselves by what each reads (viewdeps)
+    TRIGGERS = 18  # after their table (or view) and function
+    POLICIES = 19  # after every table, column and function: a policy may read other tables and call functions
+    GRANTS = 20
+    PUBLICATIONS = 21  # after the tables they publish (and the columns of their column lists)
 
     @property
     def title(self) -> str:
@@ -104,6 +112,9 @@ _TITLES = {
     Phase.TRIGGERS: "triggers",
     Phase.POLICIES: "policies",
     Phase.GRANTS: "grants",
+    Phase.EXTENSIONS: "extensions",
+    Phase.DEFAULT_PRIVILEGES: "default privileges",
+    Phase.PUBLICATIONS: "publications",
 }
 
 Step = tuple[Phase, Composable]
@@ -114,6 +125,7 @@ _TYPE_EXISTS = sql.SQL(
     " WHERE n.nspname = {} AND t.typname = {}"
 )
 _ROLE_EXISTS = sql.SQL("SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = {}")
+_PUBLICATION_EXISTS = sql.SQL("SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = {}")
 _CONSTRAINT_EXISTS = sql.SQL(
     "SELECT 1 FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_class r ON r.oid = c.conrelid"
     " JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace"
@@ -178,8 +190,15 @@ def table_steps(
             if idempotent:
                 steps.append((Phase.POLICIES, drop_policy(name, policy_name)))
             steps.append((Phase.POLICIES, create_policy(name, policy_name, policy)))
+    # A partition the contract does not declare as a table of its own gets its parent's grants: read
+    # directly, it must not give more than the parent (default privileges may have granted it ALL).
+    granted = [name, *(p for p in table.partition_map if p not in tables)]
     for role, privileges in (table.grants or {}).items():
-        steps += [(Phase.GRANTS, statement) for statement in grant_exactly(name, role, privileges)]
+        for target in granted:
+            steps += [(Phase.GRANTS, statement) for statement in grant_exactly(target, role, privileges)]
+    for role, columns in (table.column_grants or {}).items():
+        if any(columns.values()):
+            steps.append((Phase.GRANTS, grant_columns(name, role, {c: p for c, p in columns.items() if p})))
     return steps
 
 
@@ -200,6 +219,8 @@ def contract_steps(contract: Contract) -> list[Step]:
     """Every statement the contract requires, idempotent, sorted by phase (stable: contract order within)."""
     schemas = sorted(
         {n.schema for n in (*contract.table_map, *contract.enum_map, *(n for n, _ in contract.function_map))}
+        | {e.in_schema for e in contract.extensions.values() if e.in_schema is not None}
+        | set(contract.privileges.schemas if contract.privileges is not None else ())
         | {n.schema for n in (*contract.domain_map, *contract.composite_type_map, *contract.sequence_map)}
     )
     schemas += sorted({n.schema for n in contract.view_map} - set(schemas))
@@ -231,7 +252,29 @@ def contract_steps(contract: Contract) -> list[Step]:
             steps += [(Phase.VIEWS, statement) for statement in view_steps(name, view)]
     for name, triggers in contract.trigger_map.items():
         steps += [(Phase.TRIGGERS, create_trigger(name, t, spec)) for t, spec in triggers.items()]
+    steps += privilege_steps(contract)
+    steps += [(Phase.EXTENSIONS, create_extension(n, e.in_schema)) for n, e in contract.extensions.items()]
+    for publication, publication_spec in contract.publications.items():
+        create = publication_ddl(publication, publication_spec)
+        statement = unless_exists(_PUBLICATION_EXISTS, [publication], create)
+        steps.append((Phase.PUBLICATIONS, statement))
     return sorted(steps, key=lambda step: step[0])
+
+
+def privilege_steps(contract: Contract) -> list[Step]:
+    """Schema privileges made exact (after the schemas' objects: GRANTS), default privileges made exact
+    (before the objects are created, which then get them)."""
+    if contract.privileges is None:
+        return []
+    steps: list[Step] = []
+    for schema, grants in contract.privileges.schemas.items():
+        for role, schema_privileges in grants.items():
+            steps += [(Phase.GRANTS, s) for s in schema_grant_exactly(schema, role, schema_privileges)]
+    for entry in contract.privileges.defaults:
+        for grantee, privileges in entry.grants.items():
+            statements = default_privileges_exactly(entry.role, entry.in_schema, entry.objects, grantee, privileges)
+            steps += [(Phase.DEFAULT_PRIVILEGES, s) for s in statements]
+    return steps
 
 
 def parents_first(contract: Contract) -> list[QualifiedName]:

@@ -43,6 +43,9 @@ class Kind(StrEnum):
     SEQUENCES = "sequences"
     VIEWS = "views"
     TRIGGERS = "triggers"
+    PRIVILEGES = "privileges"  # schema privileges and default privileges
+    EXTENSIONS = "extensions"
+    PUBLICATIONS = "publications"
     ISOLATION = "isolation"  # dynamic RLS tests
     LINTS = "lints"
 
@@ -62,6 +65,9 @@ CATEGORY = {
     Kind.SEQUENCES: "schema",
     Kind.VIEWS: "schema",
     Kind.TRIGGERS: "schema",
+    Kind.PRIVILEGES: "schema",
+    Kind.EXTENSIONS: "schema",
+    Kind.PUBLICATIONS: "schema",
     Kind.POLICIES: "rls-static",
     Kind.ISOLATION: "rls-isolation",
     Kind.LINTS: "lints",

@@ -21,7 +21,7 @@ from pgcontract.catalog.snapshot import Snapshot, Table
 from pgcontract.contract.model import Contract, Index
 from pgcontract.findings import Finding, Fix, Kind, Level
 from pgcontract.names import PLATFORM_SCHEMAS, quote_part
-from pgcontract.sqlgen import alter_function, create_index, enable_rls, ident, render
+from pgcontract.sqlgen import alter_function, create_index, enable_rls, grant, ident, render
 from pgcontract.sqlnorm import normalize_expr
 
 # Roles through which the API reaches the database (Supabase's); PUBLIC reaches everyone.
@@ -208,6 +208,35 @@ def permissive_true_write(snapshot: Snapshot, roles: frozenset[str]) -> Iterator
                 )
 
 
+# Table privileges that row level security does not restrict (checked: TRUNCATE empties a table whose
+# only policy is USING (false)); REFERENCES lets a role probe for keys through foreign-key errors, TRIGGER
+# lets it run its own code on every write.
+RLS_BYPASSING = frozenset({"truncate", "references", "trigger"})
+
+
+def rls_bypass_privileges(snapshot: Snapshot, roles: frozenset[str]) -> Iterator[Hit]:
+    """On an RLS table, a role the policies apply to (one they name, PUBLIC, an API role; every grantee when
+    a policy is for PUBLIC) holding TRUNCATE, REFERENCES or TRIGGER. The owner, superusers and BYPASSRLS
+    roles are not held to RLS anyway (and an owner can grant itself anything back)."""
+    for table in _tables(snapshot):
+        if not table.rls_enabled:
+            continue
+        named = {role for policy in table.policies.values() for role in policy.roles}
+        for grantee, privileges in sorted(table.grants.items()):
+            held = privileges & RLS_BYPASSING
+            role = snapshot.roles.get(grantee)
+            exempt = grantee == table.owner or (role is not None and (role.superuser or role.bypassrls))
+            if not held or exempt or not ("public" in named or grantee in named | roles):
+                continue
+            yield Hit(
+                f"{table.name} ({grantee})",
+                f"{grantee} holds {', '.join(sorted(p.upper() for p in held))} on a table whose rows RLS guards",
+                "none of TRUNCATE, REFERENCES, TRIGGER",
+                ", ".join(sorted(held)),
+                render(grant(table.name, grantee, held, revoke=True)),
+            )
+
+
 def unindexed_foreign_keys(snapshot: Snapshot, roles: frozenset[str]) -> Iterator[Hit]:
     for table in _tables(snapshot):
         leading = [tuple(c for c in index.key_columns) for index in table.indexes.values()]
@@ -282,6 +311,15 @@ RULES = (
         "USING (true) or WITH CHECK (true) on a policy that writes",
         "restrict the policy to the rows the caller owns",
         permissive_true_write,
+    ),
+    Rule(
+        "rls_bypass_privileges",
+        Level.ERROR,
+        "A role RLS applies to holds privileges RLS does not restrict",
+        "REVOKE TRUNCATE, REFERENCES, TRIGGER ON the table FROM the role: TRUNCATE empties the table whatever"
+        " the policies, REFERENCES probes for keys through foreign-key errors, TRIGGER runs the role's code on"
+        " every write",
+        rls_bypass_privileges,
     ),
     Rule(
         "unindexed_foreign_keys",

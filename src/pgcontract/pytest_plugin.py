@@ -253,6 +253,12 @@ def subjects(contract: Contract, kind: Kind) -> list[str]:
         return [str(name) for name in contract.view_map]
     if kind is Kind.TRIGGERS:
         return [str(name) for name in contract.trigger_map]
+    if kind is Kind.PRIVILEGES:
+        return privilege_subjects(contract)
+    if kind is Kind.EXTENSIONS:
+        return list(contract.extensions)
+    if kind is Kind.PUBLICATIONS:
+        return list(contract.publications)
     wanted: Callable[[Table], bool] = {
         Kind.TABLE: lambda t: True,
         Kind.COLUMNS: lambda t: bool(t.columns),
@@ -264,6 +270,14 @@ def subjects(contract: Contract, kind: Kind) -> list[str]:
         Kind.PARTITIONS: lambda t: t.partition_by is not None or t.inherits is not None,
     }[kind]
     return [str(name) for name, table in contract.table_map.items() if wanted(table)]
+
+
+def privilege_subjects(contract: Contract) -> list[str]:
+    """Schemas whose privileges the contract lists, then its default-privileges entries."""
+    if contract.privileges is None:
+        return []
+    defaults = [str(entry.key) for entry in contract.privileges.defaults]
+    return [*contract.privileges.schemas, *defaults]
 
 
 def xdist_group(target: str) -> str:

@@ -97,6 +97,9 @@ _STATEMENT_PHASE = {
     "GrantRoleStmt": Phase.ROLES,
     "ViewStmt": Phase.VIEWS,  # CREATE OR REPLACE VIEW: a stored query, no data; PostgreSQL keeps its columns
     "CreateTrigStmt": Phase.TRIGGERS,
+    "AlterDefaultPrivilegesStmt": Phase.DEFAULT_PRIVILEGES,  # only what objects created later are granted
+    "CreatePublicationStmt": Phase.PUBLICATIONS,
+    "AlterPublicationStmt": Phase.PUBLICATIONS,  # ADD/DROP TABLE, SET (publish): no data is touched
 }
 _ALTER_VIEW = frozenset({"AT_SetRelOptions", "AT_ResetRelOptions"})  # security_invoker, check_option, ...
 _DROP_PHASE = {"OBJECT_INDEX": Phase.INDEXES, "OBJECT_POLICY": Phase.POLICIES}

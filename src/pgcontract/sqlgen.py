@@ -23,6 +23,7 @@ from pgcontract.contract.model import (
     FunctionSpec,
     Index,
     Policy,
+    PublicationSpec,
     RoleSpec,
     Table,
     TriggerSpec,
@@ -653,3 +654,101 @@ def view_steps(name: QualifiedName, spec: ViewSpec) -> list[Composable]:
     for role, privileges in (spec.grants or {}).items():
         steps += grant_exactly(name, role, privileges)
     return steps
+
+
+def _privilege_list(privileges: Iterable[str]) -> Composable:
+    return sql.SQL(", ").join(sql.SQL(p.upper()) for p in sorted(privileges))
+
+
+def grant_columns(
+    table: QualifiedName, role: str, columns: dict[str, Iterable[str]], revoke: bool = False
+) -> Composable:
+    """``GRANT SELECT (a, b), UPDATE (b) ON t TO role`` (or the REVOKE): column privileges, per privilege."""
+    by_privilege: dict[str, list[str]] = {}
+    for column, privileges in sorted(columns.items()):
+        for privilege in privileges:
+            by_privilege.setdefault(privilege, []).append(column)
+    privs = sql.SQL(", ").join(
+        sql.SQL("{} ({})").format(sql.SQL(p.upper()), idents(cols)) for p, cols in sorted(by_privilege.items())
+    )
+    template = "REVOKE {} ON {} FROM {};" if revoke else "GRANT {} ON {} TO {};"
+    return statement("GrantStmt", None, sql.SQL(template).format(privs, ident(table), _role(role)))
+
+
+def grant_schema(schema: str, role: str, privileges: Iterable[str], revoke: bool = False) -> Composable:
+    template = "REVOKE {} ON SCHEMA {} FROM {};" if revoke else "GRANT {} ON SCHEMA {} TO {};"
+    text = sql.SQL(template).format(_privilege_list(privileges), sql.Identifier(schema), _role(role))
+    return statement("GrantStmt", None, text)
+
+
+def schema_grant_exactly(schema: str, role: str, privileges: Iterable[str]) -> list[Composable]:
+    wanted = set(privileges)
+    out = [grant_schema(schema, role, ["all"], revoke=True)]
+    return out + ([grant_schema(schema, role, wanted)] if wanted else [])
+
+
+def alter_default_privileges(
+    role: str, schema: str | None, objects: str, grantee: str, privileges: Iterable[str], revoke: bool = False
+) -> Composable:
+    """``ALTER DEFAULT PRIVILEGES FOR ROLE r [IN SCHEMA s] GRANT ... ON TABLES TO g`` (or the REVOKE)."""
+    head = sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {}").format(sql.Identifier(role))
+    if schema is not None:
+        head += sql.SQL(" IN SCHEMA {}").format(sql.Identifier(schema))
+    template = " REVOKE {} ON {} FROM {};" if revoke else " GRANT {} ON {} TO {};"
+    text = head + sql.SQL(template).format(_privilege_list(privileges), sql.SQL(objects.upper()), _role(grantee))
+    return statement("AlterDefaultPrivilegesStmt", None, text)
+
+
+def default_privileges_exactly(
+    role: str, schema: str | None, objects: str, grantee: str, privileges: Iterable[str]
+) -> list[Composable]:
+    wanted = set(privileges)
+    out = [alter_default_privileges(role, schema, objects, grantee, ["all"], revoke=True)]
+    return out + ([alter_default_privileges(role, schema, objects, grantee, wanted)] if wanted else [])
+
+
+def create_extension(name: str, schema: str | None) -> Composable:
+    text = sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name))
+    if schema is not None:
+        text += sql.SQL(" WITH SCHEMA {}").format(sql.Identifier(schema))
+    return statement("CreateExtensionStmt", None, text + sql.SQL(";"))
+
+
+def published_table(name: QualifiedName, columns: Sequence[str] | None, where: str | None) -> Composable:
+    """One table of a publication: ``t (a, b) WHERE (...)``; the row filter is the contract's expression."""
+    out: Composable = ident(name)
+    if columns is not None:
+        out += sql.SQL(" ({})").format(idents(columns))
+    if where is not None:
+        out += sql.SQL(" WHERE {}").format(expression(where))
+    return out
+
+
+def publish_option(operations: Iterable[str]) -> Composable:
+    ordered = [op for op in ("insert", "update", "delete", "truncate") if op in set(operations)]
+    return sql.SQL("publish = {}").format(sql.Literal(", ".join(ordered)))
+
+
+def create_publication(
+    name: str, all_tables: bool, tables: Sequence[Composable], operations: Iterable[str]
+) -> Composable:
+    text = sql.SQL("CREATE PUBLICATION {}").format(sql.Identifier(name))
+    if all_tables:
+        text += sql.SQL(" FOR ALL TABLES")
+    elif tables:
+        text += sql.SQL(" FOR TABLE {}").format(sql.SQL(", ").join(tables))
+    return statement("CreatePublicationStmt", None, text + sql.SQL(" WITH ({});").format(publish_option(operations)))
+
+
+def publication_ddl(name: str, spec: PublicationSpec) -> Composable:
+    tables = [published_table(n, t.columns, t.where) for n, t in spec.table_map.items()]
+    return create_publication(name, spec.all_tables, tables, spec.operations)
+
+
+def alter_publication(name: str, action: str, *args: Composable) -> Composable:
+    text = sql.SQL("ALTER PUBLICATION {} ").format(sql.Identifier(name)) + sql.SQL(action + ";").format(*args)
+    return statement("AlterPublicationStmt", None, text)
+
+
+def drop_publication(name: str) -> Composable:
+    return statement("DropStmt", None, sql.SQL("DROP PUBLICATION IF EXISTS {};").format(sql.Identifier(name)))

@@ -40,6 +40,18 @@ ALTER TABLE public.tenants OWNER TO ledger_app;
 ALTER TABLE public.accounts OWNER TO ledger_app;
 ALTER TABLE public.entries OWNER TO ledger_app;
 
+-- Only ledger_app works on these tables. On a server that also hosts Supabase's API roles, default
+-- privileges granted them ALL at creation, TRUNCATE included, which RLS does not restrict: take it back.
+DO $$
+DECLARE
+  api text;
+BEGIN
+  FOR api IN SELECT rolname FROM pg_roles WHERE rolname IN ('anon', 'authenticated', 'service_role') LOOP
+    EXECUTE format('REVOKE ALL ON public.tenants, public.accounts, public.entries FROM %I', api);
+  END LOOP;
+END
+$$;
+
 ALTER TABLE public.tenants ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.tenants FORCE ROW LEVEL SECURITY;
 ALTER TABLE public.accounts ENABLE ROW LEVEL SECURITY;

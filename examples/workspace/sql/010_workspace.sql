@@ -65,3 +65,9 @@ CREATE POLICY "Members work on their documents" ON public.documents
   FOR ALL TO authenticated
   USING (EXISTS (SELECT 1 FROM public.projects p WHERE p.id = project_id AND public.is_member(p.org_id)))
   WITH CHECK (EXISTS (SELECT 1 FROM public.projects p WHERE p.id = project_id AND public.is_member(p.org_id)));
+
+-- Supabase's default privileges grant the API roles ALL on new tables. RLS does not restrict TRUNCATE
+-- (it empties the table whatever the policies), REFERENCES or TRIGGER: grant only what RLS governs.
+-- (REVOKE ALL, then GRANT: PostgreSQL 17 added MAINTAIN to ALL, which a list of names would miss.)
+REVOKE ALL ON public.organizations, public.memberships, public.projects, public.documents FROM anon, authenticated;
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.organizations, public.memberships, public.projects, public.documents TO anon, authenticated;

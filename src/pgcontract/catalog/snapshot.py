@@ -12,6 +12,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from pgcontract.catalog.privileges import Privileges, build_privileges
+from pgcontract.catalog.publications import Extension, Publication, build_extensions, build_publications
 from pgcontract.catalog.triggers import Trigger, trigger_from_row
 from pgcontract.catalog.typekinds import (
     CompositeType,
@@ -44,6 +46,9 @@ QUERY_FILES = (
     "composite_types",
     "sequences",
     "triggers",
+    "privileges",
+    "extensions",
+    "publications",
 )
 FK_ACTIONS = {"a": "no action", "r": "restrict", "c": "cascade", "n": "set null", "d": "set default"}
 POLICY_COMMANDS = {"*": "all", "r": "select", "a": "insert", "w": "update", "d": "delete"}
@@ -258,6 +263,7 @@ class Table:
     indexes: dict[str, Index] = field(default_factory=dict)
     policies: dict[str, Policy] = field(default_factory=dict)
     grants: dict[str, frozenset[str]] = field(default_factory=dict)
+    column_grants: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)  # role -> column -> privileges
     partition_key: str | None = None  # RANGE (created_at), for a partitioned table
     parents: tuple[QualifiedName, ...] = ()  # pg_inherits: the partitioned parent, or inheritance parents
     bound: str | None = None  # FOR VALUES ... or DEFAULT, for a partition
@@ -295,6 +301,9 @@ class Snapshot:
     sequences: dict[QualifiedName, Sequence] = field(default_factory=dict)  # not identity columns' own
     identity_sequences: dict[tuple[QualifiedName, str], Sequence] = field(default_factory=dict)  # (table, column)
     triggers: list[Trigger] = field(default_factory=list)
+    privileges: Privileges = field(default_factory=Privileges)
+    extensions: dict[str, Extension] = field(default_factory=dict)
+    publications: dict[str, Publication] = field(default_factory=dict)
     query_count: int = 0
     read_seconds: float = 0.0
 
@@ -449,8 +458,10 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
             )
     for row in rows["grants"]:
         table = tables.get(_qn(row))
-        if table is not None:
+        if table is not None and row["column"] is None:
             table.grants[row["grantee"]] = frozenset(row["privileges"])
+        elif table is not None:
+            table.column_grants.setdefault(row["grantee"], {})[row["column"]] = frozenset(row["privileges"])
     _inheritance(tables, rows["partitions"])
     enums = {QualifiedName(r["schema"], r["name"]): tuple(r["labels"]) for r in rows["enums"]}
     views = [_view(r, view_indexes) for r in rows["views"]]
@@ -491,6 +502,9 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
         views=views,
         functions=functions,
         roles=roles,
+        privileges=build_privileges(rows["privileges"]),
+        extensions=build_extensions(rows["extensions"]),
+        publications=build_publications(rows["publications"]),
         domains=build_domains(rows["domains"]),
         composite_types=build_composite_types(rows["composite_types"]),
         sequences={s.name: s for s in sequences if not s.identity},

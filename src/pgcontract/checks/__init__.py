@@ -9,11 +9,14 @@ from pgcontract.checks.composite_types import check_composite_type
 from pgcontract.checks.constraints import check_constraints
 from pgcontract.checks.domains import check_domain
 from pgcontract.checks.enums import check_enum
+from pgcontract.checks.extensions import check_extension
 from pgcontract.checks.functions import check_function, check_role
 from pgcontract.checks.grants import check_grants
 from pgcontract.checks.indexes import check_indexes
 from pgcontract.checks.partitions import check_partitions, fold_partitions
 from pgcontract.checks.policies import check_policies
+from pgcontract.checks.privileges import check_default_privileges, check_schema_privileges
+from pgcontract.checks.publications import check_publication
 from pgcontract.checks.sequences import check_identity_sequences, check_sequence
 from pgcontract.checks.tables import check_table
 from pgcontract.checks.triggers import check_triggers
@@ -60,6 +63,15 @@ def run_checks(contract: Contract, snapshot: Snapshot) -> FindingIndex:
         findings.extend(check_view(ctx, view_name, contract.view_map[view_name]))
     for trigger_table, triggers in contract.trigger_map.items():
         findings.extend(check_triggers(ctx, trigger_table, triggers))
+    if contract.privileges is not None:
+        for schema, wanted in contract.privileges.schemas.items():
+            findings.extend(check_schema_privileges(ctx, schema, wanted))
+        for entry in contract.privileges.defaults:
+            findings.extend(check_default_privileges(ctx, entry))
+    for extension, extension_spec in contract.extensions.items():
+        findings.extend(check_extension(ctx, extension, extension_spec))
+    for publication, publication_spec in contract.publications.items():
+        findings.extend(check_publication(ctx, publication, publication_spec))
     return FindingIndex(fold_partitions(findings, snapshot))
 
 

@@ -1,13 +1,16 @@
-"""Table privileges: a role listed in the contract has exactly the listed privileges."""
+"""Table privileges: a role listed in the contract has exactly the listed table privileges, and exactly
+the listed column privileges (none, when ``column_grants`` does not list it)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
 
 from pgcontract.catalog import snapshot as snap
 from pgcontract.checks.base import Context, finding, fix, member
 from pgcontract.contract.model import Table
 from pgcontract.findings import Finding, Kind
 from pgcontract.names import QualifiedName
-from pgcontract.sqlgen import grant
+from pgcontract.sqlgen import grant, grant_columns
 
 
 def check_grants(ctx: Context, name: QualifiedName, table: Table, actual: snap.Table) -> list[Finding]:
@@ -42,4 +45,28 @@ def check_grants(ctx: Context, name: QualifiedName, table: Table, actual: snap.T
                     fix(grant(name, role, have - expected, revoke=True)),
                 )
             )
+    column_grants = table.column_grants or {}
+    for role in dict.fromkeys([*(table.grants or {}), *column_grants]):
+        out.extend(_column_grants(name, role, column_grants.get(role, {}), actual.column_grants.get(role, {})))
+    return out
+
+
+def _column_grants(
+    name: QualifiedName, role: str, wanted: Mapping[str, Iterable[str]], have: Mapping[str, frozenset[str]]
+) -> list[Finding]:
+    out: list[Finding] = []
+    for column in sorted({*wanted, *have}):
+        expected = frozenset(wanted.get(column, ()))
+        actual = have.get(column, frozenset())
+        obj = member(name, column) + f" grants to {role}"
+        if expected - actual:
+            statement = grant_columns(name, role, {column: expected - actual})
+            message = f"{role} lacks privileges on column {column}"
+            out.append(
+                finding("grant.column_missing", Kind.GRANTS, name, obj, message, expected, actual, fix(statement))
+            )
+        if actual - expected:
+            statement = grant_columns(name, role, {column: actual - expected}, revoke=True)
+            message = f"{role} has privileges on column {column} beyond the contract"
+            out.append(finding("grant.column_extra", Kind.GRANTS, name, obj, message, expected, actual, fix(statement)))
     return out

@@ -22,7 +22,7 @@ import yaml
 import yaml_rs
 from pydantic import BaseModel, ValidationError
 
-from pgcontract.contract.model import Contract, Table, function_signature
+from pgcontract.contract.model import Contract, Privileges, Table, function_signature
 from pgcontract.names import QualifiedName
 from pgcontract.textfile import NotUtf8, read_utf8
 
@@ -246,7 +246,8 @@ def load_contract(path: Path | str) -> Contract:
                 1,
                 1,
                 "",
-                "the contract declares nothing to check (no tables, enums, roles, functions, views or triggers):"
+                "the contract declares nothing to check (no tables, enums, roles, functions, views, triggers,"
+                " privileges, extensions or publications):"
                 " a check against it could never fail",
             )
         )
@@ -266,6 +267,9 @@ def _declares_something(contract: Contract) -> bool:
         or contract.domains
         or contract.composite_types
         or contract.sequences
+        or contract.privileges
+        or contract.extensions
+        or contract.publications
     )
 
 
@@ -413,6 +417,9 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
     views: dict[QualifiedName, tuple[_Document, str, Any]] = {}
     triggers: dict[QualifiedName, tuple[str, dict[str, Any]]] = {}
     trigger_docs: dict[tuple[QualifiedName, str], _Document] = {}
+    by_name: dict[str, dict[str, tuple[_Document, Any]]] = {"extensions": {}, "publications": {}}
+    schema_grants: dict[str, tuple[_Document, Any]] = {}
+    defaults: dict[Any, tuple[_Document, Any]] = {}
     for doc, contract in parsed:
         for section, entries in named.items():
             for key, spec in getattr(contract, section).items():
@@ -423,6 +430,26 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
                     issues.append(doc.issue((section, key), f"{what} {name} is also defined in {where}", key=True))
                 named_seen[section, name] = doc
                 entries[key] = spec
+        for section, entries in (("extensions", contract.extensions), ("publications", contract.publications)):
+            for key, value in entries.items():
+                if key in by_name[section]:
+                    where = by_name[section][key][0].file
+                    issues.append(
+                        doc.issue((section, key), f"{section[:-1]} {key} is also defined in {where}", key=True)
+                    )
+                by_name[section][key] = (doc, value)
+        privileges = contract.privileges
+        for schema, grants in (privileges.schemas if privileges else {}).items():
+            if schema in schema_grants:
+                where = schema_grants[schema][0].file
+                message = f"privileges on schema {schema} are also defined in {where}"
+                issues.append(doc.issue(("privileges", "schemas", schema), message, key=True))
+            schema_grants[schema] = (doc, grants)
+        for entry in privileges.defaults if privileges else []:
+            if entry.key in defaults:
+                where = defaults[entry.key][0].file
+                issues.append(doc.issue(("privileges", "defaults"), f"{entry.key} are also defined in {where}"))
+            defaults[entry.key] = (doc, entry)
         for key, table in contract.tables.items():
             name = QualifiedName.parse(key)
             if name in seen_tables:
@@ -482,6 +509,14 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
         **named,
         views={key: view for _, key, view in views.values()},
         triggers=dict(triggers.values()),
+        extensions={key: value for key, (_, value) in by_name["extensions"].items()},
+        publications={key: value for key, (_, value) in by_name["publications"].items()},
+        privileges=Privileges(
+            schemas={key: value for key, (_, value) in schema_grants.items()},
+            defaults=[entry for _, entry in defaults.values()],
+        )
+        if schema_grants or defaults
+        else None,
     )
 
 

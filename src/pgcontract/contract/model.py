@@ -10,11 +10,12 @@ a table whose ``rls.policies`` is given must have exactly those policies, and a 
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from pgcontract import clauses
+from pgcontract.catalog.privileges import DefaultKey
 from pgcontract.contract.template import check_template
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import InvalidName, QualifiedName, split_parts, split_reference
@@ -105,6 +106,7 @@ Reference = Annotated[str, AfterValidator(_is_reference)]
 Identifier = Annotated[str, Field(min_length=1, max_length=63)]
 Action = Literal["no action", "restrict", "cascade", "set null", "set default"]
 Privilege = Literal["select", "insert", "update", "delete", "truncate", "references", "trigger", "maintain"]
+ColumnPrivilege = Literal["select", "insert", "update", "references"]
 
 
 class SequenceOptions(Model):
@@ -483,7 +485,14 @@ class Table(Model):
         None, description="exactly these parent tables (INHERITS), not for partitions; left out: not checked"
     )
     rls: Rls | None = None
-    grants: dict[Identifier, list[Privilege]] | None = Field(None, description="role -> exactly these table privileges")
+    grants: dict[Identifier, list[Privilege]] | None = Field(
+        None,
+        description="role (public for PUBLIC) -> exactly these table privileges; a listed role has no column "
+        "privileges but those under column_grants",
+    )
+    column_grants: dict[Identifier, dict[Identifier, list[ColumnPrivilege]]] | None = Field(
+        None, description="role -> column -> exactly these column privileges (GRANT SELECT (col) ...)"
+    )
     isolation: Isolation | None = Field(None, description="who owns a row, for the dynamic RLS isolation tests")
 
     @model_validator(mode="after")
@@ -722,6 +731,116 @@ class ViewSpec(Model):
         return self
 
 
+SchemaPrivilege = Literal["usage", "create"]
+DefaultObjects = Literal["tables", "sequences", "functions", "types", "schemas"]
+DEFAULT_PRIVILEGES: dict[str, frozenset[str]] = {
+    "tables": frozenset(get_args(Privilege)),
+    "sequences": frozenset({"usage", "select", "update"}),
+    "functions": frozenset({"execute"}),
+    "types": frozenset({"usage"}),
+    "schemas": frozenset({"usage", "create"}),
+}
+
+
+class DefaultPrivilege(Model):
+    """``ALTER DEFAULT PRIVILEGES FOR ROLE <role> [IN SCHEMA <schema>]``: what objects ``role`` creates later
+    are granted. Each listed grantee has exactly the listed privileges in that entry."""
+
+    role: Identifier = Field(description="the role whose new objects get these privileges (FOR ROLE)")
+    in_schema: Identifier | None = Field(
+        None, alias="schema", description="IN SCHEMA; left out: the role's defaults for every schema"
+    )
+    objects: DefaultObjects
+    grants: dict[Identifier, list[str]] = Field(description="grantee (public for PUBLIC) -> exactly these privileges")
+
+    @model_validator(mode="after")
+    def _privileges_fit_objects(self) -> DefaultPrivilege:
+        allowed = DEFAULT_PRIVILEGES[self.objects]
+        for grantee, privileges in self.grants.items():
+            wrong = sorted(set(privileges) - allowed)
+            if wrong:
+                raise ValueError(
+                    f"{grantee}: {', '.join(wrong)} is not a privilege on {self.objects} ({sorted(allowed)})"
+                )
+        if self.objects == "schemas" and self.in_schema is not None:
+            raise ValueError("default privileges on schemas take no 'schema'")
+        return self
+
+    @property
+    def key(self) -> DefaultKey:
+        return DefaultKey(self.role, self.in_schema, self.objects)
+
+
+class Privileges(Model):
+    """Privileges beyond one table's: on schemas, and the defaults new objects get."""
+
+    schemas: dict[Identifier, dict[Identifier, list[SchemaPrivilege]]] = Field(
+        default_factory=dict, description="schema -> role (public for PUBLIC) -> exactly these (usage, create)"
+    )
+    defaults: list[DefaultPrivilege] = Field(default_factory=list, description="ALTER DEFAULT PRIVILEGES entries")
+
+    @model_validator(mode="after")
+    def _one_entry_each(self) -> Privileges:
+        seen = set()
+        for entry in self.defaults:
+            key = (entry.role, entry.in_schema, entry.objects)
+            if key in seen:
+                where = f" in schema {entry.in_schema}" if entry.in_schema else ""
+                raise ValueError(f"default privileges of {entry.role}{where} on {entry.objects} are listed twice")
+            seen.add(key)
+        return self
+
+
+def _quoted_version(value: Any) -> Any:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError(f"write the version quoted, as text: '{value}' (YAML reads 1.10 as the number 1.1)")
+    return value
+
+
+class ExtensionSpec(Model):
+    """An extension the schema relies on (pgcrypto's gen_random_bytes, pgvector's type, ...)."""
+
+    in_schema: Identifier | None = Field(None, alias="schema", description="its schema; left out: not checked")
+    min_version: Annotated[str, BeforeValidator(_quoted_version)] | None = Field(
+        None, pattern=r"^[0-9A-Za-z]+([._-][0-9A-Za-z]+)*$", description="at least this version, e.g. '1.3'"
+    )
+
+
+Operation = Literal["insert", "update", "delete", "truncate"]
+
+
+class PublishedTable(Model):
+    columns: list[Identifier] | None = Field(None, description="a column list (PostgreSQL 15+); left out: every column")
+    where: SqlExpr | None = Field(None, description="a row filter (PostgreSQL 15+)")
+
+
+def _table_list(value: Any) -> Any:
+    return dict.fromkeys(value) if isinstance(value, list) else value
+
+
+class PublicationSpec(Model):
+    """A publication (logical replication; Supabase Realtime streams ``supabase_realtime``), compared whole:
+    its tables are exactly those listed, its operations exactly those listed (default: all four)."""
+
+    all_tables: bool = Field(False, description="FOR ALL TABLES")
+    operations: list[Operation] = Field(
+        default_factory=lambda: list(get_args(Operation)), description="what it publishes"
+    )
+    tables: Annotated[dict[TableName, PublishedTable | None], BeforeValidator(_table_list)] = Field(
+        default_factory=dict, description="schema.table -> {columns, where} (or a list of names): exactly these"
+    )
+
+    @model_validator(mode="after")
+    def _tables_or_all(self) -> PublicationSpec:
+        if self.all_tables and self.tables:
+            raise ValueError("a publication FOR ALL TABLES lists no tables")
+        return self
+
+    @cached_property
+    def table_map(self) -> dict[QualifiedName, PublishedTable]:
+        return {QualifiedName.parse(k): v or PublishedTable() for k, v in self.tables.items()}
+
+
 LintLevel = Literal["error", "warning", "info", "ignore"]
 
 
@@ -766,6 +885,13 @@ class Contract(Model):
     )
     lints: dict[str, Annotated[LintSetting, BeforeValidator(_lint_shorthand)]] = Field(
         default_factory=dict, description="lint rule id -> level (error, warning, info) or ignore"
+    )
+    privileges: Privileges | None = Field(None, description="schema privileges and default privileges")
+    extensions: dict[Identifier, ExtensionSpec] = Field(
+        default_factory=dict, description="extensions that must be installed: name -> {schema, min_version}"
+    )
+    publications: dict[Identifier, PublicationSpec] = Field(
+        default_factory=dict, description="publications (logical replication, Supabase Realtime), compared whole"
     )
 
     @model_validator(mode="after")
@@ -847,7 +973,12 @@ class Contract(Model):
             names.update(QualifiedName.parse(p) for p in table.inherits or ())
             if table.isolation is not None and table.isolation.membership is not None:
                 names.add(QualifiedName.parse(table.isolation.membership.table))
+        for publication in self.publications.values():
+            names.update(publication.table_map)
         schemas = {n.schema for n in names}
+        if self.privileges is not None:
+            schemas.update(self.privileges.schemas)
+            schemas.update(d.in_schema for d in self.privileges.defaults if d.in_schema is not None)
         if self.auth is not None and self.auth.mode == "supabase":
             schemas.add("auth")
         return frozenset(schemas)

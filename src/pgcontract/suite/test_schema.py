@@ -26,6 +26,9 @@ __all__ = [
     "test_sequences",
     "test_views",
     "test_triggers",
+    "test_privileges",
+    "test_extensions",
+    "test_publications",
 ]
 
 
@@ -112,3 +115,21 @@ def test_views(subject: str, run: TargetRun) -> None:
 def test_triggers(subject: str, run: TargetRun) -> None:
     """Each trigger on the table: timing, events, columns, FOR EACH, WHEN, function and arguments, state."""
     assert_clean(run.findings(), subject, Kind.TRIGGERS)
+
+
+@pytest.mark.pgcontract(Kind.PRIVILEGES)
+def test_privileges(subject: str, run: TargetRun) -> None:
+    """Schema privileges (USAGE, CREATE) and default privileges: exactly as listed, per listed role."""
+    assert_clean(run.findings(), subject, Kind.PRIVILEGES)
+
+
+@pytest.mark.pgcontract(Kind.EXTENSIONS)
+def test_extensions(subject: str, run: TargetRun) -> None:
+    """Each extension is installed, in its schema, at least at its version."""
+    assert_clean(run.findings(), subject, Kind.EXTENSIONS)
+
+
+@pytest.mark.pgcontract(Kind.PUBLICATIONS)
+def test_publications(subject: str, run: TargetRun) -> None:
+    """Each publication: FOR ALL TABLES, operations, exactly its tables with their columns and row filters."""
+    assert_clean(run.findings(), subject, Kind.PUBLICATIONS)

@@ -141,3 +141,9 @@ CREATE POLICY "Members work on their tasks" ON public.tasks
   FOR ALL TO authenticated
   USING (EXISTS (SELECT 1 FROM public.projects p WHERE p.id = project_id AND public.is_account_member(p.account_id)))
   WITH CHECK (EXISTS (SELECT 1 FROM public.projects p WHERE p.id = project_id AND public.is_account_member(p.account_id)));
+
+-- RLS does not restrict TRUNCATE, REFERENCES or TRIGGER (lint rls_bypass_privileges); Supabase's default
+-- privileges grant them to the API roles on every new table.
+REVOKE TRUNCATE, REFERENCES, TRIGGER
+  ON public.profiles, public.accounts, public.account_members, public.projects, public.tasks
+  FROM anon, authenticated;
