@@ -36,6 +36,15 @@ def own_contract(target: Target, directory: Path) -> Path:
     return path
 
 
+def snapshot_file(target: Target, directory: Path) -> Path:
+    """``pgcontract snapshot`` of the database, run as a user runs it, written to a contract file."""
+    done = run_cli("snapshot", "--dsn", target.dsn)
+    assert done.returncode == 0, done.stderr
+    path = directory / "contract.yaml"
+    path.write_text(done.stdout, encoding="utf-8")
+    return path
+
+
 def check(target: Target, contract: Contract | Path) -> FindingIndex:
     loaded = load_contract(contract) if isinstance(contract, Path) else contract
     return run_checks(loaded, snapshot_of(target, loaded))

@@ -16,7 +16,7 @@ from pgcontract.contract import Contract, load_contract
 from pgcontract.ddl import contract_ddl
 from pgcontract.findings import Hazard
 from pgcontract.repair import apply_plan, check_now, plan_repair
-from project_tests.helpers import check, errors, own_contract, run_cli
+from project_tests.helpers import check, errors, own_contract, run_cli, snapshot_file
 
 SCHEMA = """
 CREATE TYPE public.app_role AS ENUM ('admin', 'member');
@@ -72,10 +72,7 @@ def realworld(run_sql: Callable[[str], None], target: Target) -> Target:
 
 
 def test_a_database_checked_against_its_own_snapshot_passes(realworld: Target, tmp_path: Path) -> None:
-    snapshot = run_cli("snapshot", "--dsn", realworld.dsn)
-    assert snapshot.returncode == 0, snapshot.stderr
-    contract = tmp_path / "contract.yaml"
-    contract.write_text(snapshot.stdout, encoding="utf-8")
+    contract = snapshot_file(realworld, tmp_path)
     loaded = load_contract(contract)
     assert {HAS_ROLE, SPLIT_SUM, CONCAT_ALL, ITEM_CODES, PICK_TEXT, TOUCH, "public.pick(a integer)"} <= set(
         loaded.functions

@@ -17,7 +17,7 @@ from pgcontract.connect import DEFAULT_LIMITS, Target, connect
 from pgcontract.contract import load_contract
 from pgcontract.findings import Hazard
 from pgcontract.repair import apply_plan, check_now, plan_repair
-from project_tests.helpers import check, errors, own_contract, run_cli
+from project_tests.helpers import check, errors, own_contract, run_cli, snapshot_file
 
 SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS extensions;
@@ -65,10 +65,7 @@ def booking_db(run_sql: Callable[[str], None], target: Target) -> Target:
 
 
 def test_a_database_checked_against_its_own_snapshot_passes(booking_db: Target, tmp_path: Path) -> None:
-    snapshot = run_cli("snapshot", "--dsn", booking_db.dsn)
-    assert snapshot.returncode == 0, snapshot.stderr
-    path = tmp_path / "contract.yaml"
-    path.write_text(snapshot.stdout, encoding="utf-8")
+    path = snapshot_file(booking_db, tmp_path)
     contract = load_contract(path)
     bookings, seats, rooms = (contract.tables[f"app.{t}"] for t in ("bookings", "seats", "rooms"))
     assert [(e.name, e.definition) for e in bookings.exclusions] == [

@@ -17,7 +17,7 @@ from pgcontract.contract import load_contract
 from pgcontract.findings import Kind
 from pgcontract.repair import check_now, plan_repair
 from project_tests.empty_db import empty_database, own_contract, run_in
-from project_tests.helpers import check, run_cli, snapshot_of
+from project_tests.helpers import check, run_cli, snapshot_file, snapshot_of
 
 SCHEMA = """
 CREATE SCHEMA extensions;
@@ -47,10 +47,7 @@ def installed_trgm(target: Target) -> str:
 
 
 def test_a_database_checked_against_its_own_snapshot_passes(members: Target, tmp_path: Path) -> None:
-    snapshot = run_cli("snapshot", "--dsn", members.dsn)
-    assert snapshot.returncode == 0, snapshot.stderr
-    path = tmp_path / "contract.yaml"
-    path.write_text(snapshot.stdout, encoding="utf-8")
+    path = snapshot_file(members, tmp_path)
     contract = load_contract(path)
     assert set(contract.extensions) == {"citext", "pg_trgm"}  # plpgsql, always there, left out
     trgm = contract.extensions["pg_trgm"]

@@ -16,7 +16,7 @@ from pgcontract.ddl import contract_ddl
 from pgcontract.names import QualifiedName
 from pgcontract.repair import apply_plan, check_now, plan_repair
 from project_tests.empty_db import empty_database, own_contract, run_in
-from project_tests.helpers import check, errors, run_cli, snapshot_of
+from project_tests.helpers import check, errors, run_cli, snapshot_file, snapshot_of
 
 # Roles are the server's: created once, whichever test comes first.
 SCHEMA = """
@@ -50,10 +50,7 @@ def notes(run_sql: Callable[[str], None], target: Target) -> Target:
 
 
 def test_a_database_checked_against_its_own_snapshot_passes(notes: Target, tmp_path: Path) -> None:
-    snapshot = run_cli("snapshot", "--dsn", notes.dsn)
-    assert snapshot.returncode == 0, snapshot.stderr
-    path = tmp_path / "contract.yaml"
-    path.write_text(snapshot.stdout, encoding="utf-8")
+    path = snapshot_file(notes, tmp_path)
     contract = load_contract(path)
     table = contract.table_map[next(n for n in contract.table_map if str(n) == NOTES)]
     assert table.grants is not None

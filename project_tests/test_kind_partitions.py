@@ -19,7 +19,7 @@ from pgcontract.connect import DEFAULT_LIMITS, Target, connect
 from pgcontract.contract import Contract, load_contract
 from pgcontract.findings import Finding, Hazard
 from pgcontract.repair import apply_plan, check_now, plan_repair
-from project_tests.helpers import check, errors, own_contract, run_cli, snapshot_of
+from project_tests.helpers import check, errors, own_contract, run_cli, snapshot_file, snapshot_of
 
 SCHEMA = """
 CREATE SCHEMA app;
@@ -63,10 +63,7 @@ def partitioned(run_sql: Callable[[str], None], target: Target) -> Target:
 
 
 def test_a_database_checked_against_its_own_snapshot_passes(partitioned: Target, tmp_path: Path) -> None:
-    snapshot = run_cli("snapshot", "--dsn", partitioned.dsn)
-    assert snapshot.returncode == 0, snapshot.stderr
-    path = tmp_path / "contract.yaml"
-    path.write_text(snapshot.stdout, encoding="utf-8")
+    path = snapshot_file(partitioned, tmp_path)
     contract = load_contract(path)
     events = contract.tables[EVENTS]
     assert events.partition_by == "RANGE (created_at)"

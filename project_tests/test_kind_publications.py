@@ -17,7 +17,7 @@ from pgcontract.contract import load_contract
 from pgcontract.findings import Kind
 from pgcontract.repair import apply_plan, check_now, plan_repair
 from project_tests.empty_db import empty_database, own_contract, run_in
-from project_tests.helpers import check, errors, run_cli, snapshot_of
+from project_tests.helpers import check, errors, run_cli, snapshot_file, snapshot_of
 
 SCHEMA = """
 CREATE TABLE public.rooms (
@@ -56,10 +56,7 @@ def chat(run_sql: Callable[[str], None], target: Target) -> Target:
 
 
 def test_a_database_checked_against_its_own_snapshot_passes(chat: Target, tmp_path: Path) -> None:
-    snapshot = run_cli("snapshot", "--dsn", chat.dsn)
-    assert snapshot.returncode == 0, snapshot.stderr
-    path = tmp_path / "contract.yaml"
-    path.write_text(snapshot.stdout, encoding="utf-8")
+    path = snapshot_file(chat, tmp_path)
     contract = load_contract(path)
     realtime = contract.publications[REALTIME]
     assert realtime.operations == ["insert", "update", "delete"]

@@ -17,7 +17,7 @@ import pytest
 from pgcontract.connect import Target
 from pgcontract.contract import load_contract
 from pgcontract.findings import Kind
-from project_tests.helpers import check, errors, own_contract, run_cli
+from project_tests.helpers import check, errors, own_contract, run_cli, snapshot_file
 from project_tests.kind_support import fresh_database, repair, run_script, schema_picture
 
 SCHEMA = """
@@ -50,10 +50,7 @@ def db(run_sql: Callable[[str], None], target: Target) -> Target:
 
 
 def test_a_database_checked_against_its_own_snapshot_passes(db: Target, tmp_path: Path) -> None:
-    snapshot = run_cli("snapshot", "--dsn", db.dsn)
-    assert snapshot.returncode == 0, snapshot.stderr
-    path = tmp_path / "contract.yaml"
-    path.write_text(snapshot.stdout, encoding="utf-8")
+    path = snapshot_file(db, tmp_path)
     contract = load_contract(path)
     assert set(contract.sequences) == {INVOICE, "public.events_id_seq", "public.countdown"}
     invoice = contract.sequences[INVOICE]

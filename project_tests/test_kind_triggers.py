@@ -18,7 +18,7 @@ from pgcontract.connect import DEFAULT_LIMITS, Target, connect
 from pgcontract.contract import load_contract
 from pgcontract.findings import Kind
 from pgcontract.repair import apply_plan, check_now, plan_repair
-from project_tests.helpers import check, errors, own_contract, run_cli, snapshot_of
+from project_tests.helpers import check, errors, own_contract, run_cli, snapshot_file, snapshot_of
 
 SCHEMA = """
 CREATE TABLE public.profiles (
@@ -79,10 +79,7 @@ def app(run_sql: Callable[[str], None], target: Target) -> Target:
 
 
 def test_the_snapshot_holds_every_trigger_and_the_database_passes_against_it(app: Target, tmp_path: Path) -> None:
-    snapshot = run_cli("snapshot", "--dsn", app.dsn)
-    assert snapshot.returncode == 0, snapshot.stderr
-    path = tmp_path / "contract.yaml"
-    path.write_text(snapshot.stdout, encoding="utf-8")
+    path = snapshot_file(app, tmp_path)
     contract = load_contract(path)
     assert set(contract.triggers) == {"auth.users", "public.profiles", "public.audit_log", "public.events"}
     signup = contract.triggers["auth.users"]["on_auth_user_created"]

@@ -19,7 +19,7 @@ from pgcontract.ddl import contract_ddl
 from pgcontract.findings import Hazard, Kind
 from pgcontract.lints import run_lints
 from pgcontract.repair import apply_plan, check_now, plan_repair
-from project_tests.helpers import check, errors, own_contract, run_cli, snapshot_of
+from project_tests.helpers import check, errors, own_contract, run_cli, snapshot_file, snapshot_of
 
 SCHEMA = """
 CREATE TABLE public.projects (
@@ -68,10 +68,7 @@ def app(run_sql: Callable[[str], None], target: Target) -> Target:
 
 
 def test_the_snapshot_holds_every_view_and_the_database_passes_against_it(app: Target, tmp_path: Path) -> None:
-    snapshot = run_cli("snapshot", "--dsn", app.dsn)
-    assert snapshot.returncode == 0, snapshot.stderr
-    path = tmp_path / "contract.yaml"
-    path.write_text(snapshot.stdout, encoding="utf-8")
+    path = snapshot_file(app, tmp_path)
     contract = load_contract(path)
     assert set(contract.views) == VIEWS  # api holds only views, and is in
     names = contract.views["public.a_project_names"]
