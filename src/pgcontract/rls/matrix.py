@@ -25,7 +25,13 @@ from pgcontract.connect import SessionLimits, apply_limits
 from pgcontract.contract.model import Contract, Isolation, Table
 from pgcontract.names import QualifiedName
 from pgcontract.rls.explain import duplicate_hint
-from pgcontract.rls.identity import Impersonation, Principal, SupabaseImpersonation, impersonation_for
+from pgcontract.rls.identity import (
+    Impersonation,
+    Principal,
+    SettingImpersonation,
+    SupabaseImpersonation,
+    impersonation_for,
+)
 from pgcontract.rls.inforce import caller_columns, policies_in_force
 from pgcontract.rls.seed import SeededRow, Seeder, Values, count_rows
 from pgcontract.rls.values import SeedError, generate
@@ -113,6 +119,9 @@ class Matrix:
         self.seeder = session.seeder
         self.seeder_role = session.seeder_role
         self.a, self.b = session.a, session.b
+        # Setting mode: what the caller with the setting never set (NULL) read of A's row (a reason when
+        # not tried), measured before anything set it in the session.
+        self.never_set = session.never_set.get(name) if session.never_set is not None else None
         snapshot = self.snapshot
         self.outcome = Outcome(name)
         self.member_role: str | None = None
@@ -181,6 +190,11 @@ class Matrix:
             expected = self.impersonation.become(self.cur, who)
         self.check_role(expected)
         self.acting_role = expected
+
+    def become_never_set(self, impersonation: SettingImpersonation) -> None:
+        """The application role, with no set_config of the setting at all."""
+        Impersonation.set_role(self.cur, impersonation.auth.role)
+        self.check_role(impersonation.auth.role)
 
     def as_seeder(self) -> None:
         """Back to the seeding role (it bypasses RLS) to look at what the caller's statement did."""
@@ -707,9 +721,33 @@ class Matrix:
                     )
                     break
 
+    def probe_never_set(self) -> None:
+        """The no-identity caller of a fresh session (setting mode): ``current_setting(name, true)`` is
+        NULL there, not '', and a policy may open up on NULL alone."""
+        impersonation = self.impersonation
+        if not isinstance(impersonation, SettingImpersonation):
+            return
+        seen, t = self.never_set, self.name
+        if seen is None:
+            self.outcome.notes.append(
+                f"{impersonation.never_set_name} not tried: the session had used {impersonation.auth.setting} before"
+            )
+        elif isinstance(seen, str):
+            self.outcome.notes.append(f"{impersonation.never_set_name} not tried on {t}: {seen}")
+        elif seen and self.readers != "anon":
+            self.acting_role = impersonation.auth.role
+            self.fail(
+                "isolation.anonymous_read",
+                f"{impersonation.never_set_name} read {seen} row{_s(seen)} of user A in {t}",
+                "0 rows",
+                f"{seen}",
+                "select",
+            )
+
     def probe_anonymous(self, row_a: SeededRow, rows_a: list[SeededRow], new_a: Values) -> None:
         t = self.name
         who = self.impersonation.anonymous_name
+        self.probe_never_set()
         before_a = self.versions(rows_a)
         with self.savepoint():
             self.become(None)
@@ -803,6 +841,9 @@ class IsolationSession:
         self.seeder_role = ""  # set when the transaction begins
         self.a = self.impersonation.new_principal("A")
         self.b = self.impersonation.new_principal("B")
+        # Setting mode: per table, how many of A's rows the caller with the setting never set read, or why
+        # it was not tried; None until measured (it can only be measured before the session sets the name).
+        self.never_set: dict[QualifiedName, int | str] | None = None
 
     @property
     def cur(self) -> Cursor:
@@ -838,7 +879,44 @@ class IsolationSession:
             self.impersonation.prepare(cur, principal)
             self._prepare_user_row(principal)
         self.impersonation.prepare_anonymous(cur)
+        if isinstance(self.impersonation, SettingImpersonation) and self.never_set is None:
+            self._cur = cur
+            self.never_set = self._probe_never_set(self.impersonation)
         return cur
+
+    def _probe_never_set(self, impersonation: SettingImpersonation) -> dict[QualifiedName, int | str] | None:
+        """Before anything sets the name in this session (then it reads '' for good, even after a rollback):
+        A's row of every table, seeded with the setting left alone, and how many of them the application
+        role reads with the setting never set. All undone afterwards; None when the session had used it."""
+        cur, seeder = self.cur, self.seeder
+        cur.execute("SELECT current_setting(%s, true) IS NULL", [impersonation.auth.setting])
+        fetched = cur.fetchone()
+        if fetched is None or not fetched[0]:
+            return None
+        found: dict[QualifiedName, int | str] = {}
+        outer, state = sql.Identifier(f"pgcontract_{secrets.token_hex(4)}"), seeder.checkpoint()
+        cur.execute(sql.SQL("SAVEPOINT {}").format(outer))
+        impersonation.untouched = True
+        try:
+            for name in isolation_tables(self.contract):
+                if not_testable(self.contract, self.snapshot, name) is not None:
+                    continue
+                matrix = Matrix(self, name)
+                try:
+                    with matrix.seeding():
+                        row = seeder.row(name, self.a)
+                except SeedError as exc:
+                    found[name] = f"A's row could not be made without the setting: {exc}"
+                    continue
+                with matrix.savepoint():
+                    matrix.become_never_set(impersonation)
+                    seen = matrix.visible([row])
+                found[name] = seen[0] if isinstance(seen, list) else 0
+        finally:
+            impersonation.untouched = False
+            cur.execute(sql.SQL("ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}").format(outer))
+            seeder.restore(state)
+        return found
 
     def _prepare_user_row(self, principal: Principal) -> None:
         """Supabase users are rows of auth.users, created up front as Supabase Auth creates them (an
