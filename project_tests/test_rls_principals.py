@@ -8,10 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
+from pydantic import ValidationError
 
 from pgcontract.catalog import read_snapshot
 from pgcontract.connect import DEFAULT_LIMITS, Target, connect
-from pgcontract.contract import load_contract
+from pgcontract.contract import Contract, load_contract
 from pgcontract.names import QualifiedName
 from pgcontract.rls.matrix import IsolationSession, Outcome, isolation_tables
 
@@ -134,3 +136,151 @@ def test_fresh_session_probe_needs_the_setting_unused(setting_db: tuple[Target, 
         finally:
             session.finish()
     assert outcome.notes == [f"{NEVER_SET} not tried: the session had used app.tenant_id before"]
+
+
+# --- principals with claims of their own ----------------------------------------------------------------
+
+IS_ADMIN = "(SELECT auth.jwt() -> 'app_metadata' ->> 'role') = 'admin'"
+# The provider comes from the claims every user has: a principal's app_metadata adds to them, not replaces.
+ADMIN_POLICY = f"(SELECT auth.jwt() -> 'app_metadata' ->> 'provider') = 'email' AND {IS_ADMIN}"
+PRINCIPALS_SQL = f"""
+CREATE TABLE public.audit_log (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, action text NOT NULL);
+ALTER TABLE public.audit_log ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "Admins read the log" ON public.audit_log FOR SELECT TO authenticated USING ({ADMIN_POLICY});
+REVOKE ALL ON public.audit_log FROM anon, authenticated;
+GRANT SELECT ON public.audit_log TO authenticated;
+
+CREATE TABLE public.tickets (
+  id      uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  user_id uuid NOT NULL REFERENCES auth.users (id),
+  body    text NOT NULL
+);
+ALTER TABLE public.tickets ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "Users work on their tickets" ON public.tickets FOR ALL TO authenticated
+  USING (user_id = (SELECT auth.uid())) WITH CHECK (user_id = (SELECT auth.uid()));
+CREATE POLICY "Admins read every ticket" ON public.tickets FOR SELECT TO authenticated USING ({ADMIN_POLICY});
+REVOKE ALL ON public.tickets FROM anon, authenticated;
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.tickets TO authenticated;
+"""
+PRINCIPALS_CONTRACT = """
+version: 1
+auth:
+  mode: supabase
+  principals:
+    admin: {claims: {app_metadata: {role: admin}}}
+    support: {claims: {app_metadata: {role: support}}}
+tables:
+  public.audit_log:
+    isolation: {read: [admin], allow: [select]}
+  public.tickets:
+    isolation: {owner: user_id, read: [admin]}
+"""
+
+
+@pytest.fixture
+def principals_db(run_sql: Callable[[str], None], target: Target, tmp_path: Path) -> tuple[Target, Path]:
+    run_sql(PRINCIPALS_SQL)
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(PRINCIPALS_CONTRACT, encoding="utf-8")
+    return target, contract
+
+
+def messages(found: dict[str, Outcome]) -> list[str]:
+    return [v.message for outcome in found.values() for v in outcome.violations]
+
+
+def test_role_based_policies_written_correctly_pass(principals_db: tuple[Target, Path]) -> None:
+    assert texts(outcomes(*principals_db)) == []
+
+
+def replace(table: str, policy: str, using: str) -> str:
+    return (
+        f'DROP POLICY "{policy}" ON public.{table};'
+        f' CREATE POLICY "{policy}" ON public.{table} FOR SELECT TO authenticated USING ({using})'
+    )
+
+
+ROLE_LEAKS = {
+    # The admin-only log opened to every signed-in user: the plain user and a principal of another role read it.
+    "log-forgets-the-role-check": (
+        replace("audit_log", "Admins read the log", "true"),
+        [
+            "user A read 2 rows in public.audit_log, which 'read' opens only to admin",
+            "user A (support) read 2 rows in public.audit_log, which 'read' opens only to admin",
+        ],
+    ),
+    # Another role than the one 'read' names: support reads, admin does not.
+    "log-checks-the-wrong-role": (
+        replace("audit_log", "Admins read the log", IS_ADMIN.replace("'admin'", "'support'")),
+        [
+            "user A (admin) cannot read the row of user B in public.audit_log, which 'read: [admin]' opens to admin",
+            "user A (admin) cannot read own row in public.audit_log (policy too strict or grant missing)",
+            "user A (support) read 2 rows in public.audit_log, which 'read' opens only to admin",
+        ],
+    ),
+    # The role looked up at the JWT's top level (where Supabase puts the database role): admins read nothing.
+    "log-reads-the-top-level-role": (
+        replace("audit_log", "Admins read the log", "(SELECT auth.jwt() ->> 'role') = 'admin'"),
+        [
+            "user A (admin) cannot read the row of user B in public.audit_log, which 'read: [admin]' opens to admin",
+            "user A (admin) cannot read own row in public.audit_log (policy too strict or grant missing)",
+        ],
+    ),
+    # Tickets: the admins' policy without its check lets every user read every ticket.
+    "tickets-forget-the-role-check": (
+        replace("tickets", "Admins read every ticket", "true"),
+        [
+            "user A read 1 row of user B in public.tickets",
+            "user A (support) read 1 row of user B in public.tickets",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("leak", list(ROLE_LEAKS), ids=str)
+def test_role_based_policy_is_tried_both_ways(
+    leak: str, principals_db: tuple[Target, Path], run_sql: Callable[[str], None]
+) -> None:
+    statement, expected = ROLE_LEAKS[leak]
+    run_sql(statement)
+    assert sorted(messages(outcomes(*principals_db))) == sorted(expected)
+
+
+def test_a_principal_inherits_the_contracts_claims(principals_db: tuple[Target, Path], tmp_path: Path) -> None:
+    """auth.claims hold for every principal; a principal's own claims are merged over them."""
+    target, _ = principals_db
+    shared = tmp_path / "shared.yaml"
+    everyone = "  mode: supabase\n  claims: {app_metadata: {provider: sso}}\n"
+    shared.write_text(PRINCIPALS_CONTRACT.replace("  mode: supabase\n", everyone), encoding="utf-8")
+    # The policies want provider 'email': with 'sso' for everyone, the admin reads nothing.
+    assert "user A (admin) cannot read own row in public.audit_log (policy too strict or grant missing)" in messages(
+        outcomes(target, shared)
+    )
+
+
+@pytest.mark.parametrize(
+    ("contract", "error"),
+    [
+        (
+            "auth: {mode: supabase}\ntables:\n  public.t:\n    isolation: {read: [admin]}\n",
+            r"tables: public.t: isolation.read names 'admin', not among auth.principals",
+        ),
+        (
+            "auth: {mode: setting, role: app, setting: app.tenant_id}\ntables:\n  public.t:\n"
+            "    isolation: {owner: tenant_id, read: [admin]}\n",
+            r"isolation.read names 'admin', not among auth.principals",
+        ),
+        (
+            "auth: {mode: role, principals: {admin: {}}}\n",
+            r"principals",
+        ),
+        (
+            "auth: {mode: supabase, principals: {admin: {}}}\ntables:\n  public.t:\n    isolation: {read: []}\n",
+            r"read",
+        ),
+    ],
+    ids=["unknown-principal", "setting-mode-has-no-principals", "role-mode-has-no-principals", "empty-list"],
+)
+def test_principal_contract_errors(contract: str, error: str) -> None:
+    with pytest.raises(ValidationError, match=error):
+        Contract.model_validate(yaml.safe_load("version: 1\n" + contract))

@@ -28,6 +28,7 @@ class Principal:
     label: str
     identity: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    claims: dict[str, Any] = field(default_factory=dict)  # an auth.principals entry's, while it is tried
 
     @property
     def name(self) -> str:
@@ -114,8 +115,9 @@ class SupabaseImpersonation(Impersonation):
             "is_anonymous": False,
         }
         claims.update(self.auth.claims)
-        claims["app_metadata"] = self.app_metadata()
-        claims["user_metadata"] = self.user_metadata(principal)
+        claims.update({k: v for k, v in principal.claims.items() if k not in ("app_metadata", "user_metadata")})
+        claims["app_metadata"] = {**self.app_metadata(), **principal.claims.get("app_metadata", {})}
+        claims["user_metadata"] = {**self.user_metadata(principal), **principal.claims.get("user_metadata", {})}
         return json.dumps(claims)
 
     def seeding_settings(self, principal: Principal | None) -> dict[str, str]:

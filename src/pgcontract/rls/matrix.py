@@ -22,7 +22,7 @@ from pgcontract.busy import BUSY_ERRORS
 from pgcontract.catalog.snapshot import Snapshot
 from pgcontract.catalog.snapshot import Table as CatalogTable
 from pgcontract.connect import SessionLimits, apply_limits
-from pgcontract.contract.model import Contract, Isolation, Table
+from pgcontract.contract.model import Contract, Isolation, SupabaseAuth, Table
 from pgcontract.names import QualifiedName
 from pgcontract.rls.explain import duplicate_hint
 from pgcontract.rls.identity import (
@@ -114,7 +114,8 @@ class Matrix:
         isolation = self.declared.isolation
         assert isolation is not None
         self.isolation: Isolation = isolation
-        self.readers = isolation.readers
+        self.readers: str = isolation.readers  # for the current run of A: "none" reads no row at all
+        self.principal: str | None = None  # the auth.principals entry A is tried as, if any
         self.impersonation: Impersonation = session.impersonation
         self.seeder = session.seeder
         self.seeder_role = session.seeder_role
@@ -153,7 +154,31 @@ class Matrix:
 
     @property
     def who(self) -> str:
-        return "user A" if self.member_role is None else f"user A (as {self.member_role})"
+        tags = [tag for tag in (self.principal, self.member_role and f"as {self.member_role}") if tag]
+        return f"user A ({', '.join(tags)})" if tags else "user A"
+
+    def tried_as(self) -> list[str | None]:
+        """User A plain (None), then as each of auth.principals when ``read`` names some: a role-based
+        policy is tried both by those it opens to and by those it must keep out."""
+        auth = self.contract.auth
+        if not self.isolation.read_by or not isinstance(auth, SupabaseAuth):
+            return [None]
+        return [None, *auth.principals]
+
+    def use_principal(self, name: str | None) -> None:
+        """User A plain or as the auth.principals entry ``name``: its claims, and which rows it must read."""
+        auth = self.contract.auth
+        spec = auth.principals.get(name) if name is not None and isinstance(auth, SupabaseAuth) else None
+        self.principal = name
+        self.a.claims = dict(spec.claims) if spec is not None else {}
+        read_by = self.isolation.read_by
+        if not read_by:
+            self.readers = self.isolation.readers
+        elif name in read_by:
+            self.readers = "authenticated"
+        else:
+            owned = self.isolation.owner is not None or self.isolation.via is not None
+            self.readers = "members" if owned else "none"
 
     # --- plumbing -------------------------------------------------------------------------------------
 
@@ -360,14 +385,19 @@ class Matrix:
             protected = self.protected_values(row_a, b)
         rows_b = list(self.seeder.rows.get((self.name, b.label), [row_b]))
         rows_a = list(self.seeder.rows.get((self.name, a.label), [row_a]))
-        if isinstance(self.isolation.allow, dict):
-            for role in self.isolation.allow:
-                with self.savepoint():
-                    self.as_member(role)
+        try:
+            for principal in self.tried_as():
+                self.use_principal(principal)
+                if isinstance(self.isolation.allow, dict):
+                    for role in self.isolation.allow:
+                        with self.savepoint():
+                            self.as_member(role)
+                            self.probe_user(a, row_a, row_b, rows_b, new_a, new_b, attach, move, protected)
+                    self.member_role, self.allowed = None, allowed_commands(self.declared)
+                else:
                     self.probe_user(a, row_a, row_b, rows_b, new_a, new_b, attach, move, protected)
-            self.member_role, self.allowed = None, allowed_commands(self.declared)
-        else:
-            self.probe_user(a, row_a, row_b, rows_b, new_a, new_b, attach, move, protected)
+        finally:
+            self.use_principal(None)  # A is shared by every table's matrix
         self.probe_anonymous(row_a, rows_a, new_a)
         return self.outcome
 
@@ -555,7 +585,7 @@ class Matrix:
         t, who = self.name, self.who
         seen = self.visible([row_a, row_b])
         if isinstance(seen, Attempt):
-            if "select" in self.allowed or self.readers != "members":
+            if self.readers in ("anon", "authenticated") or (self.readers == "members" and "select" in self.allowed):
                 self.fail(
                     "isolation.read_own",
                     f"{who} cannot read own rows in {t}: {seen.error}",
@@ -565,6 +595,17 @@ class Matrix:
                 )
             return False
         own, other = seen
+        if self.readers == "none":
+            if own or other:
+                self.fail(
+                    "isolation.read_other",
+                    f"{who} read {own + other} row{_s(own + other)} in {t}, which 'read' opens only to "
+                    f"{', '.join(self.isolation.read_by)}",
+                    "0 rows",
+                    f"{own + other}",
+                    "select",
+                )
+            return other == 0
         if other and self.readers == "members":
             self.fail(
                 "isolation.read_other",
@@ -574,10 +615,14 @@ class Matrix:
                 "select",
             )
         if not other and self.readers != "members":
+            opened = (
+                f"'read: [{', '.join(self.isolation.read_by)}]' opens to {self.principal}"
+                if self.principal is not None
+                else f"'read: {self.readers}' opens to every signed-in user"
+            )
             self.fail(
                 "isolation.read_declared",
-                f"{who} cannot read the row of user B in {t}, which 'read: {self.readers}' opens to every "
-                "signed-in user",
+                f"{who} cannot read the row of user B in {t}, which {opened}",
                 "1 row of user B",
                 "0 rows",
                 "select",
