@@ -415,10 +415,12 @@ class Isolation(Model):
     )
     membership: Membership | None = Field(None, description="the owner column holds a tenant users reach this way")
     public_read: bool = Field(False, description="the same as 'read: anon' (kept for older contracts)")
-    read: Literal["anon", "authenticated", "members"] | None = Field(
+    read: Literal["anon", "authenticated", "members"] | Annotated[list[Identifier], Field(min_length=1)] | None = Field(
         None,
         description="who may read every row: anon (everyone, anonymous callers included), authenticated (any "
-        "signed-in user, not anonymous callers) or members (only the row's owner; the default)",
+        "signed-in user, not anonymous callers), members (only the row's owner; the default), or a list of "
+        "auth.principals (e.g. [admin]: they read every row, other users only their own, or none without "
+        "'owner'/'via')",
     )
     protected: list[Identifier] = Field(
         default_factory=list,
@@ -447,7 +449,7 @@ class Isolation(Model):
             raise ValueError("give either 'owner' or 'via', not both")
         if self.public_read and self.read not in (None, "anon"):
             raise ValueError(f"'public_read: true' means 'read: anon', not 'read: {self.read}': give one of them")
-        if self.owner is None and self.via is None and self.readers == "members":
+        if self.owner is None and self.via is None and self.readers == "members" and not self.read_by:
             raise ValueError("give 'owner' (a column) or 'via' (foreign-key columns), or 'read: anon|authenticated'")
         if self.membership is not None and self.owner is None:
             raise ValueError("'membership' needs 'owner': the column holding the tenant id")
@@ -457,10 +459,15 @@ class Isolation(Model):
 
     @property
     def readers(self) -> Literal["anon", "authenticated", "members"]:
-        """Who may read every row of the table, not only own rows."""
-        if self.read is not None:
+        """Who may read every row of the table, not only own rows (principals named by ``read`` aside)."""
+        if isinstance(self.read, str):
             return self.read
         return "anon" if self.public_read else "members"
+
+    @property
+    def read_by(self) -> tuple[str, ...]:
+        """The principals (``auth.principals``) that read every row; the other users read only their own."""
+        return tuple(self.read) if isinstance(self.read, list) else ()
 
 
 class Table(Model):
@@ -539,6 +546,17 @@ class AuthBase(Model):
     )
 
 
+class PrincipalSpec(Model):
+    """A kind of signed-in user with claims of its own (an admin), tried as user A on tables whose
+    ``isolation.read`` names it."""
+
+    claims: Annotated[dict[str, Any], AfterValidator(_shallow_claims)] = Field(
+        default_factory=dict,
+        description="JWT claims over auth.claims (app_metadata and user_metadata merged key by key), e.g. "
+        "{app_metadata: {role: admin}}",
+    )
+
+
 class SupabaseAuth(AuthBase):
     """Supabase: ``SET LOCAL ROLE authenticated`` (or ``anon``) plus ``request.jwt.claims``."""
 
@@ -547,6 +565,11 @@ class SupabaseAuth(AuthBase):
     anon_role: Identifier = "anon"
     claims: Annotated[dict[str, Any], AfterValidator(_shallow_claims)] = Field(
         default_factory=dict, description="extra JWT claims for test users (role, email, aal, app_metadata, ...)"
+    )
+    principals: dict[Identifier, PrincipalSpec] = Field(
+        default_factory=dict,
+        description="named users with claims of their own (admin: {claims: {app_metadata: {role: admin}}}), for "
+        "tables whose isolation.read names them",
     )
 
 
@@ -893,6 +916,18 @@ class Contract(Model):
     publications: dict[Identifier, PublicationSpec] = Field(
         default_factory=dict, description="publications (logical replication, Supabase Realtime), compared whole"
     )
+
+    @model_validator(mode="after")
+    def _readers_are_principals(self) -> Contract:
+        declared = self.auth.principals if isinstance(self.auth, SupabaseAuth) else {}
+        for name, table in self.tables.items():
+            unknown = [p for p in (table.isolation.read_by if table.isolation else ()) if p not in declared]
+            if unknown:
+                raise ValueError(
+                    f"tables: {name}: isolation.read names {', '.join(map(repr, unknown))}, not among auth.principals"
+                    " (auth: {mode: supabase, principals: {NAME: {claims: {...}}}})"
+                )
+        return self
 
     @model_validator(mode="after")
     def _arguments_fit_keys(self) -> Contract:

@@ -28,6 +28,7 @@ class Principal:
     label: str
     identity: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    claims: dict[str, Any] = field(default_factory=dict)  # an auth.principals entry's, while it is tried
 
     @property
     def name(self) -> str:
@@ -114,8 +115,9 @@ class SupabaseImpersonation(Impersonation):
             "is_anonymous": False,
         }
         claims.update(self.auth.claims)
-        claims["app_metadata"] = self.app_metadata()
-        claims["user_metadata"] = self.user_metadata(principal)
+        claims.update({k: v for k, v in principal.claims.items() if k not in ("app_metadata", "user_metadata")})
+        claims["app_metadata"] = {**self.app_metadata(), **principal.claims.get("app_metadata", {})}
+        claims["user_metadata"] = {**self.user_metadata(principal), **principal.claims.get("user_metadata", {})}
         return json.dumps(claims)
 
     def seeding_settings(self, principal: Principal | None) -> dict[str, str]:
@@ -167,9 +169,13 @@ class SettingImpersonation(Impersonation):
     """An application role plus a transaction-local setting carrying the user or tenant id."""
 
     anonymous_name = "the application role with the setting unset"
+    never_set_name = "the application role with the setting never set (NULL)"
 
     def __init__(self, auth: SettingAuth) -> None:
         self.auth = auth
+        # While True, seeding leaves the setting alone: a custom setting never set in a session reads NULL,
+        # and once set (even rolled back) '' for the rest of it, so the NULL probe must come first.
+        self.untouched = False
 
     def new_principal(self, label: str) -> Principal:
         return Principal(label)  # the identity is chosen when the first owner column needs one
@@ -183,6 +189,8 @@ class SettingImpersonation(Impersonation):
         return self.auth.role
 
     def seeding_settings(self, principal: Principal | None) -> dict[str, str]:
+        if self.untouched:
+            return {}
         # '' rather than unset: a name once set in a session never reads as NULL again (see decisions.md).
         identity = principal.identity if principal is not None else None
         return {self.auth.setting: identity or ""}

@@ -22,10 +22,16 @@ from pgcontract.busy import BUSY_ERRORS
 from pgcontract.catalog.snapshot import Snapshot
 from pgcontract.catalog.snapshot import Table as CatalogTable
 from pgcontract.connect import SessionLimits, apply_limits
-from pgcontract.contract.model import Contract, Isolation, Table
+from pgcontract.contract.model import Contract, Isolation, SupabaseAuth, Table
 from pgcontract.names import QualifiedName
 from pgcontract.rls.explain import duplicate_hint
-from pgcontract.rls.identity import Impersonation, Principal, SupabaseImpersonation, impersonation_for
+from pgcontract.rls.identity import (
+    Impersonation,
+    Principal,
+    SettingImpersonation,
+    SupabaseImpersonation,
+    impersonation_for,
+)
 from pgcontract.rls.inforce import caller_columns, policies_in_force
 from pgcontract.rls.seed import SeededRow, Seeder, Values, count_rows
 from pgcontract.rls.values import SeedError, generate
@@ -108,11 +114,15 @@ class Matrix:
         isolation = self.declared.isolation
         assert isolation is not None
         self.isolation: Isolation = isolation
-        self.readers = isolation.readers
+        self.readers: str = isolation.readers  # for the current run of A: "none" reads no row at all
+        self.principal: str | None = None  # the auth.principals entry A is tried as, if any
         self.impersonation: Impersonation = session.impersonation
         self.seeder = session.seeder
         self.seeder_role = session.seeder_role
         self.a, self.b = session.a, session.b
+        # Setting mode: what the caller with the setting never set (NULL) read of A's row (a reason when
+        # not tried), measured before anything set it in the session.
+        self.never_set = session.never_set.get(name) if session.never_set is not None else None
         snapshot = self.snapshot
         self.outcome = Outcome(name)
         self.member_role: str | None = None
@@ -144,7 +154,31 @@ class Matrix:
 
     @property
     def who(self) -> str:
-        return "user A" if self.member_role is None else f"user A (as {self.member_role})"
+        tags = [tag for tag in (self.principal, self.member_role and f"as {self.member_role}") if tag]
+        return f"user A ({', '.join(tags)})" if tags else "user A"
+
+    def tried_as(self) -> list[str | None]:
+        """User A plain (None), then as each of auth.principals when ``read`` names some: a role-based
+        policy is tried both by those it opens to and by those it must keep out."""
+        auth = self.contract.auth
+        if not self.isolation.read_by or not isinstance(auth, SupabaseAuth):
+            return [None]
+        return [None, *auth.principals]
+
+    def use_principal(self, name: str | None) -> None:
+        """User A plain or as the auth.principals entry ``name``: its claims, and which rows it must read."""
+        auth = self.contract.auth
+        spec = auth.principals.get(name) if name is not None and isinstance(auth, SupabaseAuth) else None
+        self.principal = name
+        self.a.claims = dict(spec.claims) if spec is not None else {}
+        read_by = self.isolation.read_by
+        if not read_by:
+            self.readers = self.isolation.readers
+        elif name in read_by:
+            self.readers = "authenticated"
+        else:
+            owned = self.isolation.owner is not None or self.isolation.via is not None
+            self.readers = "members" if owned else "none"
 
     # --- plumbing -------------------------------------------------------------------------------------
 
@@ -181,6 +215,11 @@ class Matrix:
             expected = self.impersonation.become(self.cur, who)
         self.check_role(expected)
         self.acting_role = expected
+
+    def become_never_set(self, impersonation: SettingImpersonation) -> None:
+        """The application role, with no set_config of the setting at all."""
+        Impersonation.set_role(self.cur, impersonation.auth.role)
+        self.check_role(impersonation.auth.role)
 
     def as_seeder(self) -> None:
         """Back to the seeding role (it bypasses RLS) to look at what the caller's statement did."""
@@ -346,14 +385,19 @@ class Matrix:
             protected = self.protected_values(row_a, b)
         rows_b = list(self.seeder.rows.get((self.name, b.label), [row_b]))
         rows_a = list(self.seeder.rows.get((self.name, a.label), [row_a]))
-        if isinstance(self.isolation.allow, dict):
-            for role in self.isolation.allow:
-                with self.savepoint():
-                    self.as_member(role)
+        try:
+            for principal in self.tried_as():
+                self.use_principal(principal)
+                if isinstance(self.isolation.allow, dict):
+                    for role in self.isolation.allow:
+                        with self.savepoint():
+                            self.as_member(role)
+                            self.probe_user(a, row_a, row_b, rows_b, new_a, new_b, attach, move, protected)
+                    self.member_role, self.allowed = None, allowed_commands(self.declared)
+                else:
                     self.probe_user(a, row_a, row_b, rows_b, new_a, new_b, attach, move, protected)
-            self.member_role, self.allowed = None, allowed_commands(self.declared)
-        else:
-            self.probe_user(a, row_a, row_b, rows_b, new_a, new_b, attach, move, protected)
+        finally:
+            self.use_principal(None)  # A is shared by every table's matrix
         self.probe_anonymous(row_a, rows_a, new_a)
         return self.outcome
 
@@ -541,7 +585,7 @@ class Matrix:
         t, who = self.name, self.who
         seen = self.visible([row_a, row_b])
         if isinstance(seen, Attempt):
-            if "select" in self.allowed or self.readers != "members":
+            if self.readers in ("anon", "authenticated") or (self.readers == "members" and "select" in self.allowed):
                 self.fail(
                     "isolation.read_own",
                     f"{who} cannot read own rows in {t}: {seen.error}",
@@ -551,6 +595,17 @@ class Matrix:
                 )
             return False
         own, other = seen
+        if self.readers == "none":
+            if own or other:
+                self.fail(
+                    "isolation.read_other",
+                    f"{who} read {own + other} row{_s(own + other)} in {t}, which 'read' opens only to "
+                    f"{', '.join(self.isolation.read_by)}",
+                    "0 rows",
+                    f"{own + other}",
+                    "select",
+                )
+            return other == 0
         if other and self.readers == "members":
             self.fail(
                 "isolation.read_other",
@@ -560,10 +615,14 @@ class Matrix:
                 "select",
             )
         if not other and self.readers != "members":
+            opened = (
+                f"'read: [{', '.join(self.isolation.read_by)}]' opens to {self.principal}"
+                if self.principal is not None
+                else f"'read: {self.readers}' opens to every signed-in user"
+            )
             self.fail(
                 "isolation.read_declared",
-                f"{who} cannot read the row of user B in {t}, which 'read: {self.readers}' opens to every "
-                "signed-in user",
+                f"{who} cannot read the row of user B in {t}, which {opened}",
                 "1 row of user B",
                 "0 rows",
                 "select",
@@ -707,9 +766,33 @@ class Matrix:
                     )
                     break
 
+    def probe_never_set(self) -> None:
+        """The no-identity caller of a fresh session (setting mode): ``current_setting(name, true)`` is
+        NULL there, not '', and a policy may open up on NULL alone."""
+        impersonation = self.impersonation
+        if not isinstance(impersonation, SettingImpersonation):
+            return
+        seen, t = self.never_set, self.name
+        if seen is None:
+            self.outcome.notes.append(
+                f"{impersonation.never_set_name} not tried: the session had used {impersonation.auth.setting} before"
+            )
+        elif isinstance(seen, str):
+            self.outcome.notes.append(f"{impersonation.never_set_name} not tried on {t}: {seen}")
+        elif seen and self.readers != "anon":
+            self.acting_role = impersonation.auth.role
+            self.fail(
+                "isolation.anonymous_read",
+                f"{impersonation.never_set_name} read {seen} row{_s(seen)} of user A in {t}",
+                "0 rows",
+                f"{seen}",
+                "select",
+            )
+
     def probe_anonymous(self, row_a: SeededRow, rows_a: list[SeededRow], new_a: Values) -> None:
         t = self.name
         who = self.impersonation.anonymous_name
+        self.probe_never_set()
         before_a = self.versions(rows_a)
         with self.savepoint():
             self.become(None)
@@ -803,6 +886,9 @@ class IsolationSession:
         self.seeder_role = ""  # set when the transaction begins
         self.a = self.impersonation.new_principal("A")
         self.b = self.impersonation.new_principal("B")
+        # Setting mode: per table, how many of A's rows the caller with the setting never set read, or why
+        # it was not tried; None until measured (it can only be measured before the session sets the name).
+        self.never_set: dict[QualifiedName, int | str] | None = None
 
     @property
     def cur(self) -> Cursor:
@@ -838,7 +924,44 @@ class IsolationSession:
             self.impersonation.prepare(cur, principal)
             self._prepare_user_row(principal)
         self.impersonation.prepare_anonymous(cur)
+        if isinstance(self.impersonation, SettingImpersonation) and self.never_set is None:
+            self._cur = cur
+            self.never_set = self._probe_never_set(self.impersonation)
         return cur
+
+    def _probe_never_set(self, impersonation: SettingImpersonation) -> dict[QualifiedName, int | str] | None:
+        """Before anything sets the name in this session (then it reads '' for good, even after a rollback):
+        A's row of every table, seeded with the setting left alone, and how many of them the application
+        role reads with the setting never set. All undone afterwards; None when the session had used it."""
+        cur, seeder = self.cur, self.seeder
+        cur.execute("SELECT current_setting(%s, true) IS NULL", [impersonation.auth.setting])
+        fetched = cur.fetchone()
+        if fetched is None or not fetched[0]:
+            return None
+        found: dict[QualifiedName, int | str] = {}
+        outer, state = sql.Identifier(f"pgcontract_{secrets.token_hex(4)}"), seeder.checkpoint()
+        cur.execute(sql.SQL("SAVEPOINT {}").format(outer))
+        impersonation.untouched = True
+        try:
+            for name in isolation_tables(self.contract):
+                if not_testable(self.contract, self.snapshot, name) is not None:
+                    continue
+                matrix = Matrix(self, name)
+                try:
+                    with matrix.seeding():
+                        row = seeder.row(name, self.a)
+                except SeedError as exc:
+                    found[name] = f"A's row could not be made without the setting: {exc}"
+                    continue
+                with matrix.savepoint():
+                    matrix.become_never_set(impersonation)
+                    seen = matrix.visible([row])
+                found[name] = seen[0] if isinstance(seen, list) else 0
+        finally:
+            impersonation.untouched = False
+            cur.execute(sql.SQL("ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}").format(outer))
+            seeder.restore(state)
+        return found
 
     def _prepare_user_row(self, principal: Principal) -> None:
         """Supabase users are rows of auth.users, created up front as Supabase Auth creates them (an

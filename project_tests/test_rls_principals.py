@@ -1,0 +1,286 @@
+"""Callers the matrix tries besides A and B (issue 11): in setting mode the no-identity caller both as a
+fresh session sees it (the setting never set: NULL) and with the setting empty; under Supabase, principals
+with claims of their own, so that a role-based policy is tested both ways."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from pgcontract.catalog import read_snapshot
+from pgcontract.connect import DEFAULT_LIMITS, Target, connect
+from pgcontract.contract import Contract, load_contract
+from pgcontract.names import QualifiedName
+from pgcontract.rls.matrix import IsolationSession, Outcome, isolation_tables
+
+NEVER_SET = "the application role with the setting never set (NULL)"
+EMPTY = "the application role with the setting unset"
+
+
+def outcomes(target: Target, contract_path: Path) -> dict[str, Outcome]:
+    """Every table's matrix in one session on one connection, as ``pgcontract check`` runs them."""
+    contract = load_contract(contract_path)
+    with connect(target) as conn:
+        snapshot = read_snapshot(conn, contract.schemas)
+        session = IsolationSession(conn, contract, snapshot, throwaway=True, limits=DEFAULT_LIMITS)
+        try:
+            found = {str(name): session.run(name) for name in isolation_tables(contract)}
+        finally:
+            left = session.finish()
+    assert left == []
+    return found
+
+
+def texts(found: dict[str, Outcome]) -> list[str]:
+    return [v.text for outcome in found.values() for v in outcome.violations]
+
+
+# --- setting mode: NULL and '' ---------------------------------------------------------------------------
+
+TENANT = "nullif(current_setting('app.tenant_id', true), '')::uuid"
+SETTING_SQL = f"""
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'docs_app') THEN CREATE ROLE docs_app NOLOGIN; END IF;
+END $$;
+CREATE TABLE public.folders (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), tenant_id uuid NOT NULL, name text);
+CREATE TABLE public.docs (id serial PRIMARY KEY, tenant_id uuid NOT NULL, body text NOT NULL);
+ALTER TABLE public.folders ENABLE ROW LEVEL SECURITY;
+ALTER TABLE public.docs ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_folders ON public.folders TO docs_app USING (tenant_id = {TENANT});
+CREATE POLICY tenant_docs ON public.docs TO docs_app USING (tenant_id = {TENANT});
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.folders, public.docs TO docs_app;
+GRANT USAGE ON SEQUENCE public.docs_id_seq TO docs_app;
+"""
+SETTING_CONTRACT = """
+version: 1
+auth: {mode: setting, role: docs_app, setting: app.tenant_id}
+tables:
+  public.folders:
+    isolation: {owner: tenant_id}
+  public.docs:
+    isolation: {owner: tenant_id}
+"""
+
+
+def docs_policy(using: str) -> str:
+    return (
+        f"DROP POLICY tenant_docs ON public.docs; CREATE POLICY tenant_docs ON public.docs TO docs_app USING ({using})"
+    )
+
+
+@pytest.fixture
+def setting_db(run_sql: Callable[[str], None], target: Target, tmp_path: Path) -> tuple[Target, Path]:
+    run_sql(SETTING_SQL)
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(SETTING_CONTRACT, encoding="utf-8")
+    return target, contract
+
+
+def test_setting_mode_written_correctly_passes_and_tries_the_fresh_session(setting_db: tuple[Target, Path]) -> None:
+    found = outcomes(*setting_db)
+    assert texts(found) == []
+    assert [note for outcome in found.values() for note in outcome.notes] == []
+
+
+@pytest.mark.parametrize(
+    ("using", "caller"),
+    [
+        # Opens on NULL only: a fresh session's caller (the setting never set) reads every row; '' does not.
+        (f"current_setting('app.tenant_id', true) IS NULL OR tenant_id = {TENANT}", NEVER_SET),
+        # Opens on '' only: the caller of a session that has used the setting reads every row; NULL does not.
+        (f"current_setting('app.tenant_id', true) = '' OR tenant_id = {TENANT}", EMPTY),
+    ],
+    ids=["opens-on-null", "opens-on-empty"],
+)
+def test_no_identity_caller_is_tried_with_the_setting_null_and_empty(
+    using: str, caller: str, setting_db: tuple[Target, Path], run_sql: Callable[[str], None]
+) -> None:
+    # The table run second: the fresh session's probe covers every table, not only the first one run.
+    run_sql(docs_policy(using))
+    found = outcomes(*setting_db)
+    assert found["public.folders"].violations == []
+    # Opening on '' also lets that caller update and delete (USING serves every command); the read is the rule here.
+    (violation,) = [v for v in found["public.docs"].violations if v.rule == "isolation.anonymous_read"]
+    assert violation.message == f"{caller} read 1 row of user A in public.docs"
+    assert violation.through.startswith('SELECT as docs_app; policies: "tenant_docs" USING ')
+
+
+def test_fresh_session_probe_not_tried_when_seeding_needs_the_setting(
+    setting_db: tuple[Target, Path], run_sql: Callable[[str], None]
+) -> None:
+    """A row that cannot be made without the setting (a default stamping it, NOT NULL) cannot be probed by
+    a fresh session: the test says so rather than pass silently, and the rest of the matrix still runs."""
+    run_sql(f"ALTER TABLE public.docs ADD COLUMN written_in uuid NOT NULL DEFAULT {TENANT}")
+    found = outcomes(*setting_db)
+    assert texts(found) == []
+    (note,) = found["public.docs"].notes
+    assert note.startswith(f"{NEVER_SET} not tried on public.docs: A's row could not be made without the setting")
+    assert found["public.folders"].notes == []
+
+
+def test_fresh_session_probe_needs_the_setting_unused(setting_db: tuple[Target, Path]) -> None:
+    """A session that has set the name already cannot show NULL again (it reads '' even after a rollback):
+    the probe is reported as not tried instead of being run with ''."""
+    target, contract_path = setting_db
+    contract = load_contract(contract_path)
+    with connect(target) as conn:
+        conn.execute("SELECT set_config('app.tenant_id', '', false)")
+        snapshot = read_snapshot(conn, contract.schemas)
+        session = IsolationSession(conn, contract, snapshot, throwaway=True, limits=DEFAULT_LIMITS)
+        try:
+            outcome = session.run(QualifiedName("public", "docs"))
+        finally:
+            session.finish()
+    assert outcome.notes == [f"{NEVER_SET} not tried: the session had used app.tenant_id before"]
+
+
+# --- principals with claims of their own ----------------------------------------------------------------
+
+IS_ADMIN = "(SELECT auth.jwt() -> 'app_metadata' ->> 'role') = 'admin'"
+# The provider comes from the claims every user has: a principal's app_metadata adds to them, not replaces.
+ADMIN_POLICY = f"(SELECT auth.jwt() -> 'app_metadata' ->> 'provider') = 'email' AND {IS_ADMIN}"
+PRINCIPALS_SQL = f"""
+CREATE TABLE public.audit_log (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, action text NOT NULL);
+ALTER TABLE public.audit_log ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "Admins read the log" ON public.audit_log FOR SELECT TO authenticated USING ({ADMIN_POLICY});
+REVOKE ALL ON public.audit_log FROM anon, authenticated;
+GRANT SELECT ON public.audit_log TO authenticated;
+
+CREATE TABLE public.tickets (
+  id      uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  user_id uuid NOT NULL REFERENCES auth.users (id),
+  body    text NOT NULL
+);
+ALTER TABLE public.tickets ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "Users work on their tickets" ON public.tickets FOR ALL TO authenticated
+  USING (user_id = (SELECT auth.uid())) WITH CHECK (user_id = (SELECT auth.uid()));
+CREATE POLICY "Admins read every ticket" ON public.tickets FOR SELECT TO authenticated USING ({ADMIN_POLICY});
+REVOKE ALL ON public.tickets FROM anon, authenticated;
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.tickets TO authenticated;
+"""
+PRINCIPALS_CONTRACT = """
+version: 1
+auth:
+  mode: supabase
+  principals:
+    admin: {claims: {app_metadata: {role: admin}}}
+    support: {claims: {app_metadata: {role: support}}}
+tables:
+  public.audit_log:
+    isolation: {read: [admin], allow: [select]}
+  public.tickets:
+    isolation: {owner: user_id, read: [admin]}
+"""
+
+
+@pytest.fixture
+def principals_db(run_sql: Callable[[str], None], target: Target, tmp_path: Path) -> tuple[Target, Path]:
+    run_sql(PRINCIPALS_SQL)
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(PRINCIPALS_CONTRACT, encoding="utf-8")
+    return target, contract
+
+
+def messages(found: dict[str, Outcome]) -> list[str]:
+    return [v.message for outcome in found.values() for v in outcome.violations]
+
+
+def test_role_based_policies_written_correctly_pass(principals_db: tuple[Target, Path]) -> None:
+    assert texts(outcomes(*principals_db)) == []
+
+
+def replace(table: str, policy: str, using: str) -> str:
+    return (
+        f'DROP POLICY "{policy}" ON public.{table};'
+        f' CREATE POLICY "{policy}" ON public.{table} FOR SELECT TO authenticated USING ({using})'
+    )
+
+
+ROLE_LEAKS = {
+    # The admin-only log opened to every signed-in user: the plain user and a principal of another role read it.
+    "log-forgets-the-role-check": (
+        replace("audit_log", "Admins read the log", "true"),
+        [
+            "user A read 2 rows in public.audit_log, which 'read' opens only to admin",
+            "user A (support) read 2 rows in public.audit_log, which 'read' opens only to admin",
+        ],
+    ),
+    # Another role than the one 'read' names: support reads, admin does not.
+    "log-checks-the-wrong-role": (
+        replace("audit_log", "Admins read the log", IS_ADMIN.replace("'admin'", "'support'")),
+        [
+            "user A (admin) cannot read the row of user B in public.audit_log, which 'read: [admin]' opens to admin",
+            "user A (admin) cannot read own row in public.audit_log (policy too strict or grant missing)",
+            "user A (support) read 2 rows in public.audit_log, which 'read' opens only to admin",
+        ],
+    ),
+    # The role looked up at the JWT's top level (where Supabase puts the database role): admins read nothing.
+    "log-reads-the-top-level-role": (
+        replace("audit_log", "Admins read the log", "(SELECT auth.jwt() ->> 'role') = 'admin'"),
+        [
+            "user A (admin) cannot read the row of user B in public.audit_log, which 'read: [admin]' opens to admin",
+            "user A (admin) cannot read own row in public.audit_log (policy too strict or grant missing)",
+        ],
+    ),
+    # Tickets: the admins' policy without its check lets every user read every ticket.
+    "tickets-forget-the-role-check": (
+        replace("tickets", "Admins read every ticket", "true"),
+        [
+            "user A read 1 row of user B in public.tickets",
+            "user A (support) read 1 row of user B in public.tickets",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("leak", list(ROLE_LEAKS), ids=str)
+def test_role_based_policy_is_tried_both_ways(
+    leak: str, principals_db: tuple[Target, Path], run_sql: Callable[[str], None]
+) -> None:
+    statement, expected = ROLE_LEAKS[leak]
+    run_sql(statement)
+    assert sorted(messages(outcomes(*principals_db))) == sorted(expected)
+
+
+def test_a_principal_inherits_the_contracts_claims(principals_db: tuple[Target, Path], tmp_path: Path) -> None:
+    """auth.claims hold for every principal; a principal's own claims are merged over them."""
+    target, _ = principals_db
+    shared = tmp_path / "shared.yaml"
+    everyone = "  mode: supabase\n  claims: {app_metadata: {provider: sso}}\n"
+    shared.write_text(PRINCIPALS_CONTRACT.replace("  mode: supabase\n", everyone), encoding="utf-8")
+    # The policies want provider 'email': with 'sso' for everyone, the admin reads nothing.
+    assert "user A (admin) cannot read own row in public.audit_log (policy too strict or grant missing)" in messages(
+        outcomes(target, shared)
+    )
+
+
+@pytest.mark.parametrize(
+    ("contract", "error"),
+    [
+        (
+            "auth: {mode: supabase}\ntables:\n  public.t:\n    isolation: {read: [admin]}\n",
+            r"tables: public.t: isolation.read names 'admin', not among auth.principals",
+        ),
+        (
+            "auth: {mode: setting, role: app, setting: app.tenant_id}\ntables:\n  public.t:\n"
+            "    isolation: {owner: tenant_id, read: [admin]}\n",
+            r"isolation.read names 'admin', not among auth.principals",
+        ),
+        (
+            "auth: {mode: role, principals: {admin: {}}}\n",
+            r"principals",
+        ),
+        (
+            "auth: {mode: supabase, principals: {admin: {}}}\ntables:\n  public.t:\n    isolation: {read: []}\n",
+            r"read",
+        ),
+    ],
+    ids=["unknown-principal", "setting-mode-has-no-principals", "role-mode-has-no-principals", "empty-list"],
+)
+def test_principal_contract_errors(contract: str, error: str) -> None:
+    with pytest.raises(ValidationError, match=error):
+        Contract.model_validate(yaml.safe_load("version: 1\n" + contract))
