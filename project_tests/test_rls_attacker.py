@@ -89,6 +89,26 @@ class Leak:
 
 LEAKS = [
     Leak(
+        "allowed-update-refused-on-own-rows",
+        f"DROP POLICY {TASKS_POLICY}; CREATE POLICY {TASKS_POLICY} FOR SELECT TO authenticated USING ({MEMBER_CHECK});"
+        ' CREATE POLICY "Members add tasks" ON public.tasks FOR INSERT TO authenticated'
+        f" WITH CHECK ({MEMBER_CHECK});"
+        ' CREATE POLICY "Members remove tasks" ON public.tasks FOR DELETE TO authenticated'
+        f" USING ({MEMBER_CHECK})",
+        "isolation.update_own",
+        "user A cannot update own row in public.tasks: 0 rows updated",
+    ),
+    Leak(
+        "allowed-delete-refused-on-own-rows",
+        f"DROP POLICY {TASKS_POLICY}; CREATE POLICY {TASKS_POLICY} FOR SELECT TO authenticated USING ({MEMBER_CHECK});"
+        ' CREATE POLICY "Members add tasks" ON public.tasks FOR INSERT TO authenticated'
+        f" WITH CHECK ({MEMBER_CHECK});"
+        ' CREATE POLICY "Members edit tasks" ON public.tasks FOR UPDATE TO authenticated'
+        f" USING ({MEMBER_CHECK})",
+        "isolation.delete_own",
+        "user A cannot delete own row in public.tasks: 0 rows deleted",
+    ),
+    Leak(
         "update-using-true-renames-b-without-where",
         'DROP POLICY "Owners rename their accounts" ON public.accounts;'
         ' CREATE POLICY "Owners rename their accounts" ON public.accounts FOR UPDATE TO authenticated USING (true)',

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -723,34 +723,29 @@ class Matrix:
                 "inserted",
                 "insert",
             )
-        result = self.touch(row_a)
-        if "update" in allowed and (not result.ok or result.rows != 1):
-            reason = result.error or "0 rows updated"
-            self.fail(
-                "isolation.update_own", f"{who} cannot update own row in {t}: {reason}", "1 row", reason, "update"
-            )
-        elif "update" not in allowed and result.ok and result.rows:
-            self.fail(
-                "isolation.not_allowed",
-                f"{who} updated own row in {t}, but {left_out.format('update')}",
-                "0 rows",
-                f"{result.rows}",
-                "update",
-            )
-        result = self.delete(row_a)
-        if "delete" in allowed and (not result.ok or result.rows != 1):
-            reason = result.error or "0 rows deleted"
-            self.fail(
-                "isolation.delete_own", f"{who} cannot delete own row in {t}: {reason}", "1 row", reason, "delete"
-            )
-        elif "delete" not in allowed and result.ok and result.rows:
-            self.fail(
-                "isolation.not_allowed",
-                f"{who} deleted own row in {t}, but {left_out.format('delete')}",
-                "0 rows",
-                f"{result.rows}",
-                "delete",
-            )
+        attempts: tuple[tuple[str, str, Callable[[SeededRow], Attempt]], ...] = (
+            ("update", "updated", self.touch),
+            ("delete", "deleted", self.delete),
+        )
+        for command, done, attempt in attempts:
+            result = attempt(row_a)
+            if command in allowed and (not result.ok or result.rows != 1):
+                reason = result.error or f"0 rows {done}"
+                self.fail(
+                    f"isolation.{command}_own",
+                    f"{who} cannot {command} own row in {t}: {reason}",
+                    "1 row",
+                    reason,
+                    command,
+                )
+            elif command not in allowed and result.ok and result.rows:
+                self.fail(
+                    "isolation.not_allowed",
+                    f"{who} {done} own row in {t}, but {left_out.format(command)}",
+                    "0 rows",
+                    f"{result.rows}",
+                    command,
+                )
         for column, value in protected.items():
             current = row_a.values.get(column)
             for form, row in (("UPDATE ... WHERE", row_a), ("UPDATE without WHERE", None)):
