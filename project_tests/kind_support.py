@@ -12,9 +12,9 @@ import psycopg
 from pgcontract.adopt import contract_from_snapshot, dump_contract
 from pgcontract.connect import DEFAULT_LIMITS, Target, connect
 from pgcontract.contract import Contract
-from pgcontract.findings import Hazard
+from pgcontract.findings import Finding, Hazard
 from pgcontract.repair import apply_plan, check_now, plan_repair
-from project_tests.helpers import snapshot_of
+from project_tests.helpers import check, errors, snapshot_of
 
 
 def schema_picture(target: Target) -> str:
@@ -62,3 +62,15 @@ def repair(target: Target, contract: Contract, held: Hazard | None) -> list[str]
         result = apply_plan(conn, plan, DEFAULT_LIMITS)
     assert not result.failures, result.failures
     return reasons
+
+
+def assert_repaired(target: Target, contract: Contract, finding: Finding, held: Hazard | None) -> None:
+    """Repair, then check again: clean when nothing is held; else only ``finding`` of its kind is left,
+    and a held fix gives the hazard as its reason."""
+    reasons = repair(target, contract, held)
+    left = errors(check(target, contract))
+    if held is None:
+        assert left == []
+    else:
+        assert [f.id for f in left if f.kind is finding.kind] == [finding.id]
+        assert any(reason.startswith(f"{held}") for reason in reasons)

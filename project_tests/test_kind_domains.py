@@ -16,8 +16,8 @@ from pgcontract.connect import Target
 from pgcontract.contract import Contract, load_contract
 from pgcontract.ddl import contract_ddl
 from pgcontract.findings import Hazard, Kind
-from project_tests.helpers import check, errors, own_contract, run_cli
-from project_tests.kind_support import fresh_database, repair, run_script, schema_picture
+from project_tests.helpers import check, own_contract, run_cli
+from project_tests.kind_support import assert_repaired, fresh_database, run_script, schema_picture
 
 SCHEMA = r"""
 CREATE TYPE public.plan AS ENUM ('free', 'pro', 'team');
@@ -185,13 +185,7 @@ def test_each_change_fails_naming_the_domain_and_repair_restores_it(
         assert found[0].expected == expected
     if actual is not None:
         assert found[0].actual == actual
-    reasons = repair(db, contract, held)
-    left = errors(check(db, contract))
-    if held is None:
-        assert left == []
-    else:
-        assert [f.id for f in left if f.kind is Kind.DOMAINS] == [found[0].id]
-        assert any(reason.startswith(f"{held}") for reason in reasons)
+    assert_repaired(db, contract, found[0], held)
 
 
 def test_a_check_on_a_used_domain_is_held_because_validate_scans_its_columns(

@@ -16,8 +16,8 @@ import pytest
 from pgcontract.connect import Target
 from pgcontract.contract import load_contract
 from pgcontract.findings import Hazard, Kind
-from project_tests.helpers import check, errors, own_contract, run_cli, snapshot_file
-from project_tests.kind_support import fresh_database, repair, run_script, schema_picture
+from project_tests.helpers import check, own_contract, run_cli, snapshot_file
+from project_tests.kind_support import assert_repaired, fresh_database, run_script, schema_picture
 
 SCHEMA = """
 CREATE DOMAIN public.country_code AS char(2) CONSTRAINT country_code_upper CHECK (VALUE = upper(VALUE));
@@ -162,13 +162,7 @@ def test_each_change_fails_naming_the_type_and_repair_restores_it(
     run_sql(statement)
     found = [f for f in check(db, contract).findings if f.kind is Kind.COMPOSITE_TYPES]
     assert [(f.rule, f.object, f.expected, f.actual) for f in found] == [(rule, obj, expected, actual)]
-    reasons = repair(db, contract, held)
-    left = [f.id for f in errors(check(db, contract)) if f.kind is Kind.COMPOSITE_TYPES]
-    if held is None:
-        assert errors(check(db, contract)) == []
-    else:
-        assert left == [found[0].id]
-        assert any(reason.startswith(f"{held}") for reason in reasons)
+    assert_repaired(db, contract, found[0], held)
 
 
 def test_dropping_an_attribute_names_the_columns_whose_values_it_would_lose(
