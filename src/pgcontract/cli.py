@@ -446,6 +446,12 @@ def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
         return _die(f"{TOKEN_ENV} is blank (only white space): set a real token, or unset it", EXIT_USAGE)
     if token is None and dsn and not args.no_auth:
         return _die(f"{TOKEN_ENV} is not set: set it to protect the admin endpoints, or pass --no-auth", EXIT_USAGE)
+    from pgcontract.server.mail import MailConfigError, MailSettings
+
+    try:
+        mail = MailSettings.from_env(os.environ)
+    except MailConfigError as exc:
+        return _die(f"email alerts: {exc}", EXIT_USAGE)
     try:
         # Bound before an embedded server is started, so a busy port costs nothing and says so.
         listener = listen(args.host, args.port)
@@ -472,7 +478,10 @@ def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
             ttl=args.ttl,
             admin_token=None if args.no_auth else token,
             webhook_url=args.webhook_url or os.environ.get("PGCONTRACT_WEBHOOK_URL") or None,
+            mail=mail,
         )
+        if mail is not None:
+            print(f"pgcontract: email alerts via {mail.describe()}", file=sys.stderr, flush=True)
         serve(settings, listener)
     return EXIT_OK
 
