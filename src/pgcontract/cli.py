@@ -168,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the health API, setup SQL, dashboard and metrics",
         description="Serve /api/admin/check-db, /api/admin/setup-sql, the dashboard (/), /metrics and /healthz."
         " Admin endpoints need $PGCONTRACT_ADMIN_TOKEN as a bearer token; without it, serving a DSN needs"
-        " --no-auth (the embedded default is served without auth).",
+        " --no-auth (the embedded default is served without auth). Email alerts: set $PGCONTRACT_SMTP_HOST,"
+        " _FROM, _TO (and _USER, _PASSWORD, _PORT, _STARTTLS, _CA_FILE, _TIMEOUT; see the README).",
     )
     _add_target_options(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")

@@ -122,7 +122,8 @@ def create_app(settings: ServeSettings, check: Callable[[], HealthReport] | None
     recent: deque[dict[str, Any]] = deque(maxlen=max(settings.trend_checks, 1))
 
     def on_report(report: HealthReport) -> None:
-        recent.append(entry_of_report(target.name, report))
+        # The page is about one database and shows no connection detail: not even the target's name.
+        recent.append(entry_of_report("database", report))
         metrics.observe(report)
         if notifier is not None:
             notifier.observe(report)
