@@ -586,7 +586,9 @@ def cmd_repair(args: argparse.Namespace, _: list[str]) -> int:
             return _apply_and_check(conn, contract, plan, limits, target, None)
         from pgcontract.report.audit import AuditTrail, AuditUnwritable, who
 
-        trail = AuditTrail(store, target, Path(args.contract), who(conn, limits))
+        # Named as `check` names it (NAME=..., else dbname@host), so the trail and the trend agree.
+        named = Target(parse_targets(args.dsn[:1], None)[0].name, target.dsn) if args.dsn else target
+        trail = AuditTrail(store, named, Path(args.contract), who(conn, limits))
         try:
             trail.begin(plan)
         except AuditUnwritable as exc:
