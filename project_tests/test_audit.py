@@ -10,7 +10,7 @@ import json
 import socket
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,7 @@ def test_an_applied_repair_records_who_changed_what_and_when(
     assert entry["database"] == chat_db.display
     assert entry["contract_sha256"] == contract_digest(CHAT_CONTRACT)
     started = datetime.fromisoformat(entry["started_at"])
-    assert started.utcoffset() is not None and started.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
+    assert started.utcoffset() == timedelta(0)
     assert started >= before.replace(microsecond=0)
     assert [s["sql"].startswith(CREATE_INDEX) for s in entry["applied"]] == [True]
     assert entry["applied"][0]["fixes"] == [f"index.missing:{MESSAGES}.{INDEX}"]
@@ -229,7 +229,9 @@ def test_check_records_its_run_summary_and_no_audit_entry(
         == 1
     )
     lines = [json.loads(line) for line in store.read_text(encoding="utf-8").splitlines()]
-    assert len(lines) == 1 and "kind" not in lines[0] and lines[0]["passed"] is False
+    (line,) = lines
+    assert "kind" not in line
+    assert line["passed"] is False
     assert run_cli("history", "--audit", "--history", str(store)).stdout.strip() == "no changes recorded"
 
     assert run_cli("repair", "--dsn", chat_db.dsn, "--apply", "--history", str(store)).returncode == 0
@@ -239,6 +241,8 @@ def test_check_records_its_run_summary_and_no_audit_entry(
     assert trend.returncode == 0
     assert trend.stderr == f"pgcontract: warning: {store}:4: not a JSON line, skipped\n"
     assert trend.stdout.startswith(f"{NAME}  ✘ ")
+    runs = json.loads(run_cli("history", "--json", "--history", str(store)).stdout)
+    assert [(r["target"], r["passed"]) for r in runs] == [(NAME, False)]
     changes = run_cli("history", "--audit", "--history", str(store))
     assert changes.stderr == trend.stderr
     assert changes.stdout.count(f"repair --apply  {NAME} (") == 1
