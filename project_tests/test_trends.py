@@ -118,7 +118,7 @@ def test_dashboard_charts_checks_of_a_real_database(chat_db: Target, run_sql: Ca
             run_sql(change)
         report = check_health(chat_db, contract)
         history.append(entry_of_report("chat", report))
-    page = render_dashboard(report, 0.0, history)
+    page = render_dashboard(report, 0.0, history=history)
     found = charts(page)
     chat = found.targets["chat"]
     assert chat["marks"] == ["passed", "failed", "failed", "passed"]
@@ -126,7 +126,7 @@ def test_dashboard_charts_checks_of_a_real_database(chat_db: Target, run_sql: Ca
     assert chat["series"]["failed"] == 4
     assert found.scripts == 0
     assert not URL.search(page)
-    empty = render_dashboard(report, 0.0, [])
+    empty = render_dashboard(report, 0.0, history=[])
     assert "No runs recorded yet." in empty
     assert not URL.search(empty)
 

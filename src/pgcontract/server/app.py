@@ -29,6 +29,7 @@ from starlette.routing import Route
 from pgcontract.connect import SessionLimits, Target
 from pgcontract.contract import Contract
 from pgcontract.health import CHECK_FAILED, HealthReport, check_health, failed_report
+from pgcontract.report.audit import HistoryStore, LastChange, read_last_change
 from pgcontract.report.trends import entry_of_report
 from pgcontract.server.alerts import WebhookNotifier
 from pgcontract.server.dashboard import CHECK_DB_PATH, SETUP_SQL_PATH, render_dashboard
@@ -57,6 +58,7 @@ class ServeSettings:
     mail_retry_seconds: float = 30.0
     trend_checks: int = 60  # recent checks kept (in memory) for the dashboard's trend
     limits: SessionLimits = CHECK_LIMITS
+    history: HistoryStore | None = field(default=None, repr=False)  # the dashboard shows its last change
 
 
 def token_matches(authorization: str, token: str) -> bool:
@@ -142,9 +144,15 @@ def create_app(settings: ServeSettings, check: Callable[[], HealthReport] | None
             headers=_caching(monitor, cached),
         )
 
+    store = settings.history
+
+    def last_change() -> LastChange | None:
+        return read_last_change(store, target.dsn, log.warning) if store is not None else None
+
     async def dashboard(request: Request) -> Response:
         cached = await monitor.current()
-        page = render_dashboard(cached.report, cached.age(monitor.clock()), list(recent))
+        change = await asyncio.to_thread(last_change)
+        page = render_dashboard(cached.report, cached.age(monitor.clock()), change, history=list(recent))
         headers = {
             **SECURITY_HEADERS,
             "Cache-Control": "no-store",
