@@ -78,7 +78,7 @@ def proof_findings(outcome: ErasureOutcome) -> list[tuple[str, str, Level]]:
 def counts(target: Target) -> tuple[object, ...]:
     with psycopg.connect(target.dsn) as conn:
         row = conn.execute(
-            f"SELECT (SELECT count(*) FROM auth.users), (SELECT count(*) FROM {THREADS}),"  # noqa: S608
+            f"SELECT (SELECT count(*) FROM auth.users), (SELECT count(*) FROM {THREADS}),"
             f" (SELECT count(*) FROM {MESSAGES})"
         ).fetchone()
         assert row is not None
@@ -123,7 +123,8 @@ def test_a_message_key_without_cascade_fails_naming_table_and_key(
     assert [(f.rule, f.object, f.level) for f in others] == [
         ("lint.erasure_foreign_keys", f"{MESSAGES}.{MESSAGES_FK}", Level.ERROR)
     ]
-    assert others[0].fix is not None and "ON DELETE CASCADE" in others[0].fix.sql
+    assert others[0].fix is not None
+    assert "ON DELETE CASCADE" in others[0].fix.sql
     assert counts(chat_db) == before
 
 
@@ -193,7 +194,8 @@ def test_a_row_a_trigger_keeps_makes_the_proof_fail(chat_db: Target, run_sql: Ca
     is silent; only deleting a user shows that the message survives its thread."""
     run_sql(
         "CREATE FUNCTION public.keep_messages() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;"
-        f"CREATE TRIGGER keep_messages BEFORE DELETE ON {MESSAGES} FOR EACH ROW EXECUTE FUNCTION public.keep_messages();"
+        f"CREATE TRIGGER keep_messages BEFORE DELETE ON {MESSAGES}"
+        " FOR EACH ROW EXECUTE FUNCTION public.keep_messages();"
     )
     before = counts(chat_db)
     outcome, others = prove(chat_db, load_contract(CHAT_CONTRACT))
