@@ -146,7 +146,7 @@ class ErasureProof:
                 self.cur.execute(statement, params)
             except BUSY_ERRORS:
                 raise
-            except errors.ForeignKeyViolation as exc:
+            except (errors.ForeignKeyViolation, errors.RestrictViolation) as exc:  # 23001 for RESTRICT on PG 18
                 self.cur.execute("ROLLBACK TO SAVEPOINT pgcontract_erasure_delete")
                 found = self.blocking(exc)
                 if found is not None and found[1].name not in blocked:
