@@ -193,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the health API, setup SQL, dashboard and metrics",
         description="Serve /api/admin/check-db, /api/admin/setup-sql, the dashboard (/), /metrics and /healthz."
         " Admin endpoints need $PGCONTRACT_ADMIN_TOKEN as a bearer token; without it, serving a DSN needs"
-        " --no-auth (the embedded default is served without auth).",
+        " --no-auth (the embedded default is served without auth). Email alerts: set $PGCONTRACT_SMTP_HOST,"
+        " _FROM, _TO (and _USER, _PASSWORD, _PORT, _STARTTLS, _CA_FILE, _TIMEOUT; see the README).",
     )
     _add_target_options(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
@@ -486,6 +487,12 @@ def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
         return _die(f"{TOKEN_ENV} is blank (only white space): set a real token, or unset it", EXIT_USAGE)
     if token is None and dsn and not args.no_auth:
         return _die(f"{TOKEN_ENV} is not set: set it to protect the admin endpoints, or pass --no-auth", EXIT_USAGE)
+    from pgcontract.server.mail import MailConfigError, MailSettings
+
+    try:
+        mail = MailSettings.from_env(os.environ)
+    except MailConfigError as exc:
+        return _die(f"email alerts: {exc}", EXIT_USAGE)
     try:
         # Bound before an embedded server is started, so a busy port costs nothing and says so.
         listener = listen(args.host, args.port)
@@ -512,8 +519,11 @@ def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
             ttl=args.ttl,
             admin_token=None if args.no_auth else token,
             webhook_url=args.webhook_url or os.environ.get("PGCONTRACT_WEBHOOK_URL") or None,
+            mail=mail,
             history=store,
         )
+        if mail is not None:
+            print(f"pgcontract: email alerts via {mail.describe()}", file=sys.stderr, flush=True)
         serve(settings, listener)
     return EXIT_OK
 

@@ -189,7 +189,7 @@ class RunSummary(ResultCollector):
         if history_file or history_dsn:
             try:
                 history.append(
-                    history.entries_of(summary),
+                    history.entries_of(summary, self.run_id),
                     file=Path(history_file) if history_file else None,
                     dsn=history_dsn,
                     table=self.config.getoption("pgcontract_history_table"),

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,6 +70,7 @@ class ResultCollector:
     others: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     _clock: float = field(default_factory=time.perf_counter)
     duration_ms: int = 0
+    run_id: str = field(default_factory=lambda: str(uuid.uuid4()))  # the history entries' (and the report's)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call" and not (report.when == "setup" and not report.passed):
@@ -146,7 +148,8 @@ class ResultCollector:
             "critical_issues": [f"{t['target']}: {i}" for t in targets for i in t["critical_issues"]],
             "checked_at": finished.isoformat(timespec="seconds"),
             "started_at": self.started.isoformat(timespec="seconds"),
-            "duration_ms": self.duration_ms,
+            # Still running when pytest-html asks (its hook may come first): the time so far.
+            "duration_ms": self.duration_ms or int((time.perf_counter() - self._clock) * 1000),
             "pgcontract": __version__,
             "contract": str(self.contract_path),
             "contract_sha256": contract_digest(self.contract_path) if self.contract_path.exists() else None,
