@@ -107,7 +107,7 @@ def fleet(target: Target) -> Iterator[Callable[[int], dict[str, str]]]:
 
     admin_conn = psycopg.connect(target.dsn, autocommit=True)
 
-    def admin(statement: sql.Composable) -> None:
+    def admin(statement: sql.Composed) -> None:
         admin_conn.execute(statement)
 
     def make(count: int) -> dict[str, str]:
