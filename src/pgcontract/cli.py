@@ -453,7 +453,8 @@ def cmd_merge(args: argparse.Namespace, passthrough: list[str]) -> int:
         Path(args.json).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if args.junitxml or args.html:
         code = replay(summary, junitxml=args.junitxml, html=args.html, passthrough=passthrough)
-        if code not in (0, 1, 5):
+        missing = [path for path in (args.junitxml, args.html) if path and not Path(path).exists()]
+        if code not in (0, 1, 5) or missing:
             return _die(f"writing the reports failed (pytest exit code {code})", EXIT_USAGE)
     if args.history or args.history_dsn:
         history.append(

@@ -284,3 +284,8 @@ class MergedHtmlReport(HtmlReport):
         metadata["Git commit"] = data["git_commit"] or "(unknown)"
         metadata["Targets"] = ", ".join(f"{t['target']} ({t['database']})" for t in data["targets"]) or "none"
         metadata["Started"] = data["started_at"]
+
+    def _last_changes(self) -> str:
+        """Not in a merged report: the last change is looked up by the target's DSN, which no shard's
+        summary carries."""
+        return ""
