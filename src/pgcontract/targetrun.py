@@ -3,6 +3,8 @@ its snapshot, findings, lints and isolation session, each computed once and kept
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,8 @@ from pgcontract.rls.values import SeedError
 EXIT_CONTRACT_ERROR = 2
 EXIT_CANNOT_CONNECT = 3
 EXIT_BUSY = 4
+# Targets whose catalogs are read at once (``--concurrency``): one connection each while it is read.
+DEFAULT_CONCURRENCY = 16
 
 
 class TargetUnreachable(Exception):
@@ -98,6 +102,21 @@ class TargetRun:
                 except DatabaseBusy as exc:
                     self.gave_up(exc)
         return self._snapshot
+
+    def prepare(self, findings: bool, lints: bool) -> None:
+        """What the target's static tests read, computed ahead of them in a worker thread of
+        ``prepare_all``: the catalog read (one connection, closed after it), then the checks and the lints
+        when tests need them. A failure is left for the tests to meet as they would without: an
+        unreachable or busy target is recorded here and raised to its first test; anything else is
+        computed again, and raised, by the test that needs it."""
+        try:
+            self.snapshot()
+            if findings:
+                self.findings()
+            if lints:
+                self.lints()
+        except Exception:  # the test that needs it raises it again, in its report
+            pass
 
     def gave_up(self, exc: DatabaseBusy) -> NoReturn:
         """A lock or timeout is no verdict: the run stops with one line (exit 4); with several targets, or
@@ -239,3 +258,21 @@ def erasure_findings(outcome: ErasureOutcome) -> list[Finding]:
         Finding(LEFT_BEHIND, Kind.ERASURE, users, users, f"left behind: {p}", "nothing", p) for p in outcome.left_behind
     ]
     return found
+
+
+def prepare_all(tasks: Sequence[Callable[[], None]], concurrency: int) -> None:
+    """Run ``tasks`` (``TargetRun.prepare`` of each target) on at most ``concurrency`` threads, and wait for
+    all: a catalog read mostly waits on the network and the server, so several overlap. The tests then run
+    one by one in collection order, reading what is computed, so every report is the sequential one."""
+    if concurrency <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            task()
+        return
+    pool = ThreadPoolExecutor(max_workers=min(concurrency, len(tasks)), thread_name_prefix="pgcontract-target")
+    try:
+        for future in [pool.submit(task) for task in tasks]:
+            future.result()
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()

@@ -14,6 +14,7 @@ import json
 import logging
 import warnings
 from collections.abc import Generator
+from datetime import datetime
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -118,7 +119,7 @@ class HtmlReport:
         self.config = config
         self.settings = settings
         self.collector = collector
-        self.several = len(settings.target_names) > 1
+        self.several = settings.several
         self.report_data: Any = None  # pytest-html's ReportData, handed to pytest_html_report_title
 
     def _metadata(self) -> dict[str, Any]:
@@ -278,3 +279,41 @@ class HtmlReport:
 
 def _table_key(rows: list[dict[str, Any]]) -> str:
     return str(rows[0].get("table", "")) if rows else ""
+
+
+class _Fixed:
+    """A summary already made (``pgcontract merge``), in the collector's place."""
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        self._summary = summary
+        self.started = datetime.fromisoformat(summary["started_at"])
+        self.finished: datetime | None = datetime.fromisoformat(summary["checked_at"])
+
+    def summary(self) -> dict[str, Any]:
+        return self._summary
+
+
+class MergedHtmlReport(HtmlReport):
+    """The HTML report of merged shards: what the report of one run shows, from the merged summary."""
+
+    def __init__(self, config: pytest.Config, summary: dict[str, Any]) -> None:
+        self.config = config
+        self.collector = _Fixed(summary)  # type: ignore[assignment]  # summary(), started, finished
+        self.several = len(summary["targets"]) > 1
+        self.report_data = None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        data = self.collector.summary()
+        metadata = self._metadata()
+        metadata["pgcontract"] = data["pgcontract"]
+        metadata["Contract"] = data["contract"]
+        metadata["Contract sha256"] = data["contract_sha256"] or "(missing)"
+        metadata["Git commit"] = data["git_commit"] or "(unknown)"
+        metadata["Targets"] = ", ".join(f"{t['target']} ({t['database']})" for t in data["targets"]) or "none"
+        metadata["Started"] = data["started_at"]
+
+    def _last_changes(self) -> str:
+        """Not in a merged report: the last change is looked up by the target's DSN, which no shard's
+        summary carries."""
+        return ""
