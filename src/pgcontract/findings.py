@@ -48,6 +48,7 @@ class Kind(StrEnum):
     PUBLICATIONS = "publications"
     ISOLATION = "isolation"  # dynamic RLS tests
     LINTS = "lints"
+    OPERATIONS = "operations"  # budgets of the running database (contract section operations:)
 
 
 CATEGORY = {
@@ -71,8 +72,9 @@ CATEGORY = {
     Kind.POLICIES: "rls-static",
     Kind.ISOLATION: "rls-isolation",
     Kind.LINTS: "lints",
+    Kind.OPERATIONS: "operations",
 }
-CATEGORIES = ("schema", "rls-static", "rls-isolation", "lints")
+CATEGORIES = ("schema", "rls-static", "rls-isolation", "lints", "operations")
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,8 @@ def entries_of(summary: dict[str, Any]) -> list[dict[str, Any]]:
                 "failed_tests": target["failed_tests"],
                 "contract_sha256": summary.get("contract_sha256"),
                 "git_commit": summary.get("git_commit"),
+                # The operations budgets' worst values, and the statements a regression is judged against.
+                **{key: target[key] for key in ("budgets", "statements") if key in target},
             }
         )
     return out
