@@ -404,3 +404,30 @@ def test_findings_are_of_the_operations_kind(ops: Target) -> None:
     assert [(f.rule, f.kind, f.owner, f.level) for f in found] == [
         ("ops.database_size", Kind.OPERATIONS, "ops.database_size", Level.WARNING)
     ]
+
+
+def test_snapshot_proposes_budgets_the_database_passes(ops: Target, ops_sql: SQL, tmp_path: Path) -> None:
+    ops_sql("CREATE TABLE big AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 20000) g")
+    done = run_cli("snapshot", "--dsn", ops.dsn, "--operations")
+    assert done.returncode == 0, done.stderr
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(done.stdout, encoding="utf-8")
+    proposed = yaml.safe_load(done.stdout)["operations"]
+    # pg_stat_statements is there, archiving is on, the data directory is on this machine: all proposed.
+    assert set(proposed) == set(HEALTHY) - {"statements.total"}
+    loaded = Contract.model_validate({"operations": proposed})
+    assert loaded.operations is not None
+    report = check_health(ops, loaded)
+    size = next(b for b in report.budgets if b.rule == "ops.database_size")
+    assert size.value is not None
+    assert size.value < 512 * 1024**2
+    assert size.error == 1024**3  # twice today's size, with a floor of twice 512MB
+    # Adopted in one step: the whole contract (schema and budgets) passes `pgcontract check`.
+    summary = tmp_path / "summary.json"
+    checked = run_cli("check", "--dsn", ops.dsn, "--contract", str(contract), "--json", str(summary))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    counts = json.loads(summary.read_text(encoding="utf-8"))["targets"][0]["counts"]["operations"]
+    assert counts == {"passed": len(proposed), "failed": 0, "skipped": 0}
+    # Without --operations, no section.
+    plain = run_cli("snapshot", "--dsn", ops.dsn)
+    assert "operations" not in yaml.safe_load(plain.stdout)
