@@ -431,3 +431,50 @@ def test_snapshot_proposes_budgets_the_database_passes(ops: Target, ops_sql: SQL
     # Without --operations, no section.
     plain = run_cli("snapshot", "--dsn", ops.dsn)
     assert "operations" not in yaml.safe_load(plain.stdout)
+
+
+def test_serve_reports_budgets_in_api_dashboard_metrics_and_webhook(ops: Target) -> None:
+    import httpx
+
+    from pgcontract.server import ServeSettings, create_app
+    from project_tests.serving import TOKEN, WebhookReceiver, running, wait_until
+
+    contract = contract_with(idle_in_transaction={"warning": "300ms", "error": "600ms"})
+    receiver = WebhookReceiver()
+    with running(receiver.app) as hook_url:
+        settings = ServeSettings(
+            target=ops, contract=contract, ttl=0.3, admin_token=TOKEN, webhook_url=f"{hook_url}/hook"
+        )
+        app = create_app(settings)
+        with running(app) as url, httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+            assert client.get("/api/admin/check-db").status_code == 200
+            with psycopg.connect(ops.dsn) as idle:
+                idle.execute("SELECT 1")
+                pid = idle.info.backend_pid
+                assert wait_until(lambda: len(receiver.received) == 1, timeout=20)
+                api = client.get("/api/admin/check-db")
+                page = client.get("/").text
+                metrics = client.get("/metrics").text
+                idle.rollback()
+            assert wait_until(lambda: len(receiver.received) == 2, timeout=20)
+    down, up = receiver.received
+    assert len(down["critical_issues"]) == 1
+    assert down["critical_issues"][0].startswith(f"pid {pid}: ")
+    assert down["critical_issues"][0].endswith("(ops.idle_in_transaction)")
+    assert up["healthy"] is True
+    assert api.status_code == 503
+    issues = api.json()["operations"]["issues"]
+    assert [(i["budget"], i["rule"], i["object"], i["level"]) for i in issues if i["level"] != "info"] == [
+        ("ops.idle_in_transaction", "ops.idle_in_transaction", f"pid {pid}", "error")
+    ]
+    assert 'data-rule="ops.idle_in_transaction" data-level="error"' in page
+    assert 'data-rule="ops.database_size" data-level="ok"' in page
+    assert 'pgcontract_operations_level{rule="ops.idle_in_transaction"} 2.0' in metrics
+    assert 'pgcontract_operations_threshold{level="error",rule="ops.idle_in_transaction"} 0.6' in metrics
+    value = next(
+        line
+        for line in metrics.splitlines()
+        if line.startswith('pgcontract_operations_value{rule="ops.idle_in_transaction"')
+    )
+    assert float(value.rsplit(" ", 1)[1]) > 0.6
+    assert 'pgcontract_operations_level{rule="ops.database_size"} 0.0' in metrics
