@@ -415,6 +415,10 @@ def test_snapshot_proposes_budgets_the_database_passes(ops: Target, ops_sql: SQL
     proposed = yaml.safe_load(done.stdout)["operations"]
     # pg_stat_statements is there, archiving is on, the data directory is on this machine: all proposed.
     assert set(proposed) == set(HEALTHY) - {"statements.total"}
+    # The usual defaults where today's values are far from them (the rules in the README).
+    assert proposed["idle_in_transaction"] == {"warning": "1min", "error": "10min"}
+    assert proposed["connections.share"] == {"warning": "80%", "error": "90%"}
+    assert proposed["index.invalid"] == "error"
     loaded = Contract.model_validate({"operations": proposed})
     assert loaded.operations is not None
     report = check_health(ops, loaded)
