@@ -47,6 +47,7 @@ class Kind(StrEnum):
     EXTENSIONS = "extensions"
     PUBLICATIONS = "publications"
     ISOLATION = "isolation"  # dynamic RLS tests
+    ERASURE = "erasure"  # deleting a user deletes the user's rows (dynamic, like the isolation tests)
     LINTS = "lints"
     OPERATIONS = "operations"  # budgets of the running database (contract section operations:)
 
@@ -71,6 +72,7 @@ CATEGORY = {
     Kind.PUBLICATIONS: "schema",
     Kind.POLICIES: "rls-static",
     Kind.ISOLATION: "rls-isolation",
+    Kind.ERASURE: "rls-isolation",
     Kind.LINTS: "lints",
     Kind.OPERATIONS: "operations",
 }

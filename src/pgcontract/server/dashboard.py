@@ -8,6 +8,7 @@ from html import escape as escape_html
 from pgcontract.contract.operations import Unit
 from pgcontract.health import HealthReport, Issue, Status, TableHealth
 from pgcontract.names import visible_lines
+from pgcontract.report.audit import LastChange, last_change_html
 
 REFRESH_SECONDS = 300
 CHECK_DB_PATH = "/api/admin/check-db"
@@ -37,6 +38,10 @@ ul.issues { margin: 0; padding-left: 1.1rem; }
 ul.issues code { font-size: .85em; }
 .muted { color: #666; }
 footer { margin-top: 1rem; font-size: .9rem; }
+.last-change { margin-top: 1.25rem; background: #fff; padding: .75rem 1rem; }
+.last-change h2 { font-size: 1.1rem; margin: 0 0 .4rem; }
+.last-change pre { margin: 0; white-space: pre-wrap; font-size: .85em; }
+.last-change td { font-size: .9em; }
 """
 
 
@@ -92,7 +97,8 @@ def _operations(report: HealthReport) -> str:
     )
 
 
-def render_dashboard(report: HealthReport, age_seconds: float) -> str:
+def render_dashboard(report: HealthReport, age_seconds: float, last_change: LastChange | None = None) -> str:
+    """The page; ``last_change``: the last change recorded for the target (None: no history store)."""
     if report.healthy:
         headline = "Database healthy"
     elif report.error is not None:
@@ -124,6 +130,7 @@ This page reloads every {REFRESH_SECONDS // 60} minutes.</p>
 <tbody>{rows}</tbody>
 </table>
 {_operations(report)}
+{last_change_html(last_change) if last_change is not None else ""}
 <footer>
 <a href="{CHECK_DB_PATH}">Health report (JSON)</a> ·
 <a href="{SETUP_SQL_PATH}">Setup SQL</a> ·
