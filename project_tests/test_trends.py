@@ -14,7 +14,7 @@ import httpx
 from pgcontract.connect import Target
 from pgcontract.contract import load_contract
 from pgcontract.health import check_health
-from pgcontract.report.trends import entry_of_report, render_trends
+from pgcontract.report.trends import entry_of_report, numbers, render_trends
 from pgcontract.server import ServeSettings, create_app
 from pgcontract.server.dashboard import render_dashboard
 from project_tests.helpers import CHAT_CONTRACT, run_cli
@@ -88,6 +88,20 @@ def test_runs_become_status_marks_and_every_recorded_number_a_sparkline() -> Non
     assert "counts." not in page  # test counts are not a measurement
     assert found.scripts == 0
     assert not URL.search(page)
+
+
+def test_budget_values_are_series_and_statement_counters_are_not() -> None:
+    """History entries carry the budgets as a list of {rule, value, ...} and pg_stat_statements counters
+    (one per statement): each budget's worst value becomes a series named by its rule; the counters do not."""
+    entry = {
+        "duration_ms": 12,
+        "statements": {"4711": {"calls": 3, "mean_ms": 2.5}},
+        "budgets": [
+            {"rule": "ops.database_size", "unit": "bytes", "value": 8e6, "warning": 1e7, "error": 2e7, "level": None},
+            {"rule": "ops.long_query", "unit": "seconds", "value": None, "warning": 60, "error": None, "level": None},
+        ],
+    }
+    assert numbers(entry) == {"duration_ms": 12.0, "ops.database_size": 8e6}
 
 
 def test_an_empty_history_says_so() -> None:

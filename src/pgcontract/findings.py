@@ -49,6 +49,7 @@ class Kind(StrEnum):
     ISOLATION = "isolation"  # dynamic RLS tests
     ERASURE = "erasure"  # deleting a user deletes the user's rows (dynamic, like the isolation tests)
     LINTS = "lints"
+    OPERATIONS = "operations"  # budgets of the running database (contract section operations:)
 
 
 CATEGORY = {
@@ -73,8 +74,9 @@ CATEGORY = {
     Kind.ISOLATION: "rls-isolation",
     Kind.ERASURE: "rls-isolation",
     Kind.LINTS: "lints",
+    Kind.OPERATIONS: "operations",
 }
-CATEGORIES = ("schema", "rls-static", "rls-isolation", "lints")
+CATEGORIES = ("schema", "rls-static", "rls-isolation", "lints", "operations")
 
 
 @dataclass(frozen=True)

@@ -279,6 +279,11 @@ def target_runs(config: pytest.Config) -> dict[str, TargetRun]:
             several_targets=settings.several,
             # Asked of the config, not of $PYTEST_XDIST_WORKER: a worker's subprocesses inherit that variable.
             xdist_worker=hasattr(config, "workerinput"),
+            history_file=Path(config.getoption("pgcontract_history"))
+            if config.getoption("pgcontract_history")
+            else None,
+            history_dsn=config.getoption("pgcontract_history_dsn"),
+            history_table=config.getoption("pgcontract_history_table"),
         )
         contract = suite_contract(config)
         given: list[tuple[str, Target | None]] = [(t.name, t) for t in settings.targets]
@@ -344,6 +349,8 @@ def subjects(contract: Contract, kind: Kind) -> list[str]:
         return list(contract.extensions)
     if kind is Kind.PUBLICATIONS:
         return list(contract.publications)
+    if kind is Kind.OPERATIONS:
+        return [rule for rule, _ in contract.operations.rules()] if contract.operations is not None else []
     if kind is Kind.ERASURE:
         return ["erasure"] if contract.erasure is not None else []
     wanted: Callable[[Table], bool] = {
@@ -427,11 +434,24 @@ class ContractCheck(pytest.Item):
             "findings": [f.to_dict() for f in run.recorded(self.subject, self.kind)],
             "sequences_advanced": run.sequences_advanced,
         }
+        if self.kind is Kind.OPERATIONS:
+            record.update(operations_record(run, self.subject))
         self.user_properties.append((RECORD, json.dumps(record)))
 
     def reportinfo(self) -> tuple[Path, int, str]:
         lineno = self.function.__code__.co_firstlineno - 1
         return Path(self.function.__code__.co_filename), lineno, self.name
+
+
+def operations_record(run: TargetRun, rule: str) -> dict[str, Any]:
+    """An operations test's budget value, and (on the regression test) the statements for the next run."""
+    result = run.operations()
+    if result is None:
+        return {}
+    record: dict[str, Any] = {"budgets": [v.to_dict() for v in result.values if v.rule == rule]}
+    if rule == "ops.statements.regression":
+        record["statements"] = result.statements
+    return record
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -21,6 +21,8 @@ from pgcontract.embedded import LoadError, embedded
 from pgcontract.findings import Finding, FindingIndex, Kind
 from pgcontract.lints import run_lints
 from pgcontract.names import QualifiedName
+from pgcontract.ops.budgets import OpsResult, Previous, operations_result
+from pgcontract.report import history
 from pgcontract.rls.erasure import LEFT_BEHIND, ErasureOutcome, run_erasure
 from pgcontract.rls.matrix import ImpersonationFailed, IsolationSession, Outcome, not_testable
 from pgcontract.rls.values import SeedError
@@ -47,6 +49,10 @@ class RunSettings:
     rls_live: bool
     several_targets: bool
     xdist_worker: bool = False  # a pytest-xdist worker cannot stop the run (pytest.exit)
+    # Where runs are recorded (--history, --history-dsn): the previous run's statements, for regressions.
+    history_file: Path | None = None
+    history_dsn: str | None = None
+    history_table: str = history.DEFAULT_TABLE
 
 
 class TargetRun:
@@ -60,6 +66,7 @@ class TargetRun:
         self._snapshot: Snapshot | None = None
         self._findings: FindingIndex | None = None
         self._lints: FindingIndex | None = None
+        self._operations: OpsResult | None = None
         self._isolation: IsolationSession | None = None
         self.outcomes: dict[str, Outcome] = {}
         self.erasure_outcome: ErasureOutcome | None = None
@@ -98,7 +105,9 @@ class TargetRun:
                 raise TargetUnreachable(self.unreachable) from None
             with conn:
                 try:
-                    self._snapshot = read_catalog(conn, self.contract.schemas, self.settings.limits)
+                    self._snapshot = read_catalog(
+                        conn, self.contract.schemas, self.settings.limits, self.contract.operations
+                    )
                 except DatabaseBusy as exc:
                     self.gave_up(exc)
         return self._snapshot
@@ -129,8 +138,29 @@ class TargetRun:
 
     def findings(self) -> FindingIndex:
         if self._findings is None:
-            self._findings = run_checks(self.contract, self.snapshot())
+            self._findings = run_checks(self.contract, self.snapshot(), self.previous_statements())
         return self._findings
+
+    def operations(self) -> OpsResult | None:
+        """The operations budgets' result (values and the statements for the next run), once computed."""
+        if self._operations is None and self._snapshot is not None:
+            self._operations = operations_result(self.contract, self._snapshot, self.previous_statements())
+        return self._operations
+
+    def previous_statements(self) -> Previous | None:
+        """The statements of this target's last recorded run ({} when none is); None without a history."""
+        budgets = self.contract.operations
+        if budgets is None or budgets.statements_regression is None:
+            return None
+        settings = self.settings
+        if settings.history_file is None and settings.history_dsn is None:
+            return None
+        try:
+            entries = history.read(file=settings.history_file, dsn=settings.history_dsn, table=settings.history_table)
+        except (CannotConnect, OSError):
+            return None
+        recorded = [e for e in entries if e["target"] == self.name and isinstance(e.get("statements"), dict)]
+        return recorded[-1]["statements"] if recorded else {}
 
     def lints(self) -> FindingIndex:
         if self._lints is None:

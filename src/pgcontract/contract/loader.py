@@ -247,7 +247,7 @@ def load_contract(path: Path | str) -> Contract:
                 1,
                 "",
                 "the contract declares nothing to check (no tables, enums, roles, functions, views, triggers,"
-                " privileges, extensions or publications):"
+                " privileges, extensions, publications or operations):"
                 " a check against it could never fail",
             )
         )
@@ -270,6 +270,7 @@ def _declares_something(contract: Contract) -> bool:
         or contract.privileges
         or contract.extensions
         or contract.publications
+        or contract.operations
     )
 
 
@@ -407,6 +408,8 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
     enums: dict[str, Any] = {}
     lints: dict[str, Any] = {}
     auth: Any = None
+    operations: Any = None
+    operations_doc: _Document | None = None
     erasure: Any = None
     erasure_doc: _Document | None = None
     seen_tables: dict[QualifiedName, _Document] = {}
@@ -501,6 +504,10 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
             if auth_doc is not None:
                 issues.append(doc.issue(("auth",), f"auth is also defined in {auth_doc.file}"))
             auth, auth_doc = contract.auth, doc
+        if contract.operations is not None:
+            if operations_doc is not None:
+                issues.append(doc.issue(("operations",), f"operations is also defined in {operations_doc.file}"))
+            operations, operations_doc = contract.operations, doc
         if contract.erasure is not None:
             if erasure_doc is not None:
                 issues.append(doc.issue(("erasure",), f"erasure is also defined in {erasure_doc.file}"))
@@ -509,6 +516,7 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
         tables=tables,
         enums=enums,
         auth=auth,
+        operations=operations,
         erasure=erasure,
         lints=lints,
         roles={key: role for key, (_, role) in roles.items()},

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from pgcontract import clauses
 from pgcontract.catalog.privileges import DefaultKey
+from pgcontract.contract.operations import Operations
 from pgcontract.contract.template import check_template
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import InvalidName, QualifiedName, split_parts, split_reference
@@ -948,6 +949,9 @@ class Contract(Model):
     )
     publications: dict[Identifier, PublicationSpec] = Field(
         default_factory=dict, description="publications (logical replication, Supabase Realtime), compared whole"
+    )
+    operations: Operations | None = Field(
+        None, description="budgets for the running database (connections, storage, backups, wraparound, queries)"
     )
 
     @model_validator(mode="after")

@@ -47,6 +47,8 @@ def entries_of(summary: dict[str, Any], run_id: str | None = None) -> list[dict[
                 "failed_tests": target["failed_tests"],
                 "contract_sha256": summary.get("contract_sha256"),
                 "git_commit": summary.get("git_commit"),
+                # The operations budgets' worst values, and the statements a regression is judged against.
+                **{key: target[key] for key in ("budgets", "statements") if key in target},
             }
         )
     return out

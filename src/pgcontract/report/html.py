@@ -33,8 +33,14 @@ from pgcontract.report.summary import RECORD, ResultCollector, contract_digest, 
 if TYPE_CHECKING:
     from pgcontract.pytest_plugin import SuiteConfig
 
+_CATEGORY_TITLES = {
+    "schema": "Schema",
+    "rls-static": "RLS static",
+    "rls-isolation": "RLS isolation",
+    "lints": "Lints",
+    "operations": "Operations",
+}
 log = logging.getLogger(__name__)
-_CATEGORY_TITLES = {"schema": "Schema", "rls-static": "RLS static", "rls-isolation": "RLS isolation", "lints": "Lints"}
 
 STYLE = """
 <style>

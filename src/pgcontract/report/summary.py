@@ -26,6 +26,7 @@ from pgcontract.contract.loader import contract_files
 from pgcontract.contract.model import Contract
 from pgcontract.findings import CATEGORIES, Finding, FindingIndex
 from pgcontract.health import CHECK_FAILED, UNREACHABLE, failed_report, report_from_findings
+from pgcontract.ops.budgets import BudgetValue
 
 RECORD = "pgcontract"
 # The JSON summary's format. 2: ``tests`` (each test's result) and, for a shard, ``shard``. Before it
@@ -119,6 +120,8 @@ class ResultCollector:
         unreachable = next((r.record["unreachable"] for r in mine if r.record.get("unreachable")), None)
         busy = next((r.record["busy"] for r in mine if r.record.get("busy")), None)
         findings = [found for r in mine for found in r.record["findings"]]
+        budgets = [budget for r in mine for budget in r.record.get("budgets", [])]
+        statements = next((r.record["statements"] for r in mine if "statements" in r.record), None)
         # Tables, their status and the critical issues: the health report's own rules (pgcontract.health).
         finished = self.finished or datetime.now(UTC)
         if unreachable or busy:
@@ -127,7 +130,8 @@ class ResultCollector:
             critical_issues = [str(reason)]
         else:
             index = FindingIndex([Finding.from_dict(f) for f in findings])
-            health = report_from_findings(self.load_contract(), index, finished, 0)
+            values = tuple(BudgetValue.from_dict(b) for b in budgets)
+            health = report_from_findings(self.load_contract(), index, finished, 0, values)
             critical_issues = list(health.critical_issues)
         tables = health.to_dict()["tables"]
         failed = sum(c["failed"] for c in counts.values())
@@ -146,6 +150,8 @@ class ResultCollector:
             "failed_tests": [r.nodeid for r in mine if r.outcome == "failed"],
             "findings": findings,
             "sequences_advanced": sequences,
+            **({"budgets": budgets} if budgets else {}),
+            **({"statements": statements} if statements is not None else {}),
         }
 
     def tests(self) -> list[dict[str, Any]]:

@@ -27,8 +27,8 @@ LAST_RUNS = 30
 MAX_SERIES = 16  # per target: a page of budgets stays a page
 MAX_DEPTH = 4
 # Numbers in an entry that are not a measurement over time: the per-category test counts (their sum is
-# ``failed``).
-NOT_SERIES = frozenset({"counts"})
+# ``failed``) and the statement counters a regression is judged against (one per statement, not a trend).
+NOT_SERIES = frozenset({"counts", "statements"})
 LABELS = {"duration_ms": "check duration (ms)", "failed": "failures"}
 FIRST = ("duration_ms", "failed")
 
@@ -74,7 +74,12 @@ def numbers(entry: Mapping[str, Any]) -> dict[str, float]:
                 walk(f"{path}.{key}", inner, depth + 1)
 
     for key, value in entry.items():
-        if key not in NOT_SERIES:
+        if key == "budgets" and isinstance(value, list):
+            # The operations budgets: a list of {rule, value, ...}; each budget's worst value is a series.
+            for budget in value:
+                if isinstance(budget, Mapping) and isinstance(budget.get("rule"), str):
+                    walk(str(budget["rule"]), budget.get("value"), 0)
+        elif key not in NOT_SERIES:
             walk(str(key), value, 0)
     return found
 
