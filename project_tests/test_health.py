@@ -4,9 +4,11 @@ fails, and safe to call against a database that is down."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 
 import psycopg
+import pytest
 
 from pgcontract.connect import Target, connect, read_only
 from pgcontract.contract import load_contract
@@ -77,6 +79,37 @@ def test_unreachable_database_is_unhealthy_without_secrets(chat_db: Target) -> N
     assert "hunter2" not in text
     assert "hunter2" not in report.detail
     assert "127.0.0.1" not in text  # the driver's text stays in the log, out of the report
+
+
+def test_unreachable_database_reports_every_table_and_enum_unknown_in_the_documented_form(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    contract = load_contract(KITCHEN_CONTRACT)
+    with caplog.at_level(logging.WARNING, logger="pgcontract"):
+        report = check_health("host=127.0.0.1 port=1 user=u dbname=x password=hunter2-secret", contract)
+    data = report.to_dict()
+    del data["checked_at"], data["duration_ms"]
+
+    def unknown(critical: bool) -> list[dict[str, object]]:
+        return [
+            {"table": str(name), "status": "UNKNOWN", "critical": critical, "issues": []}
+            for name, table in contract.table_map.items()
+            if table.critical is critical
+        ]
+
+    assert data == {
+        "healthy": False,
+        "status": "unreachable",
+        "error": UNREACHABLE,
+        "critical_issues": [UNREACHABLE],
+        "tables": {"critical": unknown(True), "other": unknown(False)},
+        "enums": [{"enum": "public.member_role", "status": "UNKNOWN", "issues": []}],
+    }
+    assert unknown(True) and unknown(False)
+    # The redacted reason: in report.detail and the operator's log, never in the JSON form.
+    assert report.detail.startswith("cannot connect to u@127.0.0.1:1/x: ")
+    assert f"health check: {UNREACHABLE}: {report.detail}" in caplog.messages
+    assert "hunter2" not in report.detail
 
 
 def test_check_on_an_application_connection_leaves_it_as_given(chat_db: Target) -> None:

@@ -185,6 +185,12 @@ def test_the_password_after_the_first_colon_is_the_token_whatever_it_holds() -> 
     assert not token_matches(basic(b"admin:tok:en"), "en")
 
 
+@pytest.mark.parametrize("token", [TOKEN, "XXXX"])
+def test_a_header_without_bearer_or_basic_matches_no_token(token: str) -> None:
+    for header in ("", token, f"Token {token}", f"{token} {token}"):
+        assert not token_matches(header, token), header
+
+
 def test_spaces_around_a_bearer_token_are_not_part_of_it() -> None:
     assert token_matches(f"Bearer   {TOKEN} ", TOKEN)
     assert not token_matches(f"Bearer {TOKEN[:3]} {TOKEN[3:]}", TOKEN)
