@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 
 from pgcontract.busy import BUSY_ERRORS
-from pgcontract.catalog.snapshot import Snapshot
+from pgcontract.catalog.snapshot import Snapshot, View
 from pgcontract.catalog.snapshot import Table as CatalogTable
 from pgcontract.connect import SessionLimits, apply_limits
 from pgcontract.contract.model import Contract, Isolation, SupabaseAuth, Table
@@ -35,6 +35,7 @@ from pgcontract.rls.identity import (
 from pgcontract.rls.inforce import caller_columns, policies_in_force
 from pgcontract.rls.seed import SeededRow, Seeder, Values, count_rows
 from pgcontract.rls.values import SeedError, generate
+from pgcontract.rls.views import fingerprint, fix, how_it_reads, views_reading
 from pgcontract.sqlgen import ident
 
 Cursor = psycopg.Cursor[Any]
@@ -84,6 +85,16 @@ class Attempt:
     constraint: str | None = None
 
 
+@dataclass(frozen=True)
+class NeverSet:
+    """What the caller with the setting never set (NULL) did to user A's row of one table."""
+
+    read: int
+    inserted: bool
+    updated: int
+    deleted: int
+
+
 def allowed_commands(table: Table, role: str | None = None) -> set[str]:
     """Exactly what a user may do to own rows: ``isolation.allow`` (for the member's ``role`` when given
     per role), else what the contract's permissive policies grant, else everything."""
@@ -123,6 +134,7 @@ class Matrix:
         # Setting mode: what the caller with the setting never set (NULL) read of A's row (a reason when
         # not tried), measured before anything set it in the session.
         self.never_set = session.never_set.get(name) if session.never_set is not None else None
+        self.views = session.views_reading.get(name, ())
         snapshot = self.snapshot
         self.outcome = Outcome(name)
         self.member_role: str | None = None
@@ -383,6 +395,8 @@ class Matrix:
             ]
             move = self.move_assignments(b)
             protected = self.protected_values(row_a, b)
+            # One more row of B, for the views: what A sees through a view must not change when it is added.
+            extra_b = self.seeder.values_for(self.name, b) if self.views and not self.owner_is_key else None
         rows_b = list(self.seeder.rows.get((self.name, b.label), [row_b]))
         rows_a = list(self.seeder.rows.get((self.name, a.label), [row_a]))
         try:
@@ -398,6 +412,7 @@ class Matrix:
                     self.probe_user(a, row_a, row_b, rows_b, new_a, new_b, attach, move, protected)
         finally:
             self.use_principal(None)  # A is shared by every table's matrix
+        self.probe_views(row_b, extra_b)
         self.probe_anonymous(row_a, rows_a, new_a)
         return self.outcome
 
@@ -674,11 +689,7 @@ class Matrix:
         WHERE the statements escape the SELECT policies, so only the UPDATE/DELETE policies stand."""
         t = self.name
         actor = self.impersonation.anonymous_name if anonymous else self.who
-        # A constant (the value A's own row holds, so it fits the column's checks): ``SET c = c`` reads the
-        # column, which brings the SELECT policies back in and hides what the UPDATE policy lets through.
-        value = sql.Literal(own.values.get(self.plain_column))
-        update = sql.SQL("UPDATE {} SET {} = {}").format(ident(t), sql.Identifier(self.plain_column), value)
-        updated, deleted = self.changed_by_current([update, sql.SQL("DELETE FROM {}").format(ident(t))], versions)
+        updated, deleted = self.changed_by_current(self.unfiltered(own), versions)
         if updated:
             self.fail(
                 "isolation.update_unfiltered",
@@ -761,28 +772,140 @@ class Matrix:
                     )
                     break
 
+    def probe_views(self, row_b: SeededRow, extra_b: Values | None) -> None:
+        """Every view reading the table that A may SELECT: what A sees through it must not change when B gets
+        one more row (or, with one row per user, loses it). Skipped where B's rows are readable by design."""
+        if not self.views or self.readers in ("anon", "authenticated"):
+            return
+        for view in self.views:
+            with self.savepoint():
+                self.become(self.a)
+                before = self.seen_through(view)
+                if before is None:
+                    continue  # A may not read it: nothing to leak through
+                if view.materialized:
+                    self.view_leak(view, "A can read its copy of every user's rows")
+                    continue
+                self.as_seeder()
+                changed = self.change_rows_of_b(row_b, extra_b)
+                if changed is not None:
+                    self.outcome.notes.append(f"view {view.name} not tried on {self.name}: {changed}")
+                    continue
+                self.become(self.a)
+                after = self.seen_through(view)
+                if after is not None and after != before:
+                    added = "removed" if extra_b is None else "added"
+                    self.view_leak(view, f"{after[0]} rows instead of {before[0]} once a row of user B was {added}")
+
+    def seen_through(self, view: View) -> tuple[int, int] | None:
+        """What the current caller sees through ``view`` (None: refused, e.g. no SELECT grant)."""
+        with self.savepoint():
+            try:
+                self.cur.execute(fingerprint(view.name))
+            except BUSY_ERRORS:
+                raise
+            except psycopg.Error as exc:
+                if exc.sqlstate != RLS_DENIED:
+                    reason = " ".join(str(exc).split())
+                    self.outcome.notes.append(f"view {view.name} not tried on {self.name}: {reason}")
+                return None
+            fetched = self.cur.fetchone()
+        assert fetched is not None
+        return int(fetched[0]), int(fetched[1])
+
+    def change_rows_of_b(self, row_b: SeededRow, extra_b: Values | None) -> str | None:
+        """As the seeding role with B's identity in effect: add ``extra_b``, or remove B's row when there is
+        one row per user. None when done, else why not."""
+        Impersonation.set_role(self.cur, self.seeder_role, self.impersonation.seeding_settings(self.b))
+        self.check_role(self.seeder_role)
+        if extra_b is None:
+            condition, params = self.where(row_b)
+            statement = sql.SQL("DELETE FROM {} WHERE {}").format(ident(self.name), condition)
+            result = self.attempt_kept(statement, params)
+        else:
+            result = self.attempt_kept(
+                sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                    ident(self.name),
+                    sql.SQL(", ").join(sql.Identifier(c) for c in extra_b),
+                    sql.SQL(", ").join(sql.Placeholder() for _ in extra_b),
+                ),
+                list(extra_b.values()),
+            )
+        return None if result.ok and result.rows else (result.error or "no row of user B changed")
+
+    def attempt_kept(self, statement: sql.Composed, params: list[Any]) -> Attempt:
+        """Like ``attempt``, but what the statement did stays (until the caller's savepoint is rolled back)."""
+        name = sql.Identifier(f"pgcontract_{secrets.token_hex(4)}")
+        self.cur.execute(sql.SQL("SAVEPOINT {}").format(name))
+        try:
+            self.cur.execute(statement, params)
+        except BUSY_ERRORS:
+            raise
+        except psycopg.Error as exc:
+            self.cur.execute(sql.SQL("ROLLBACK TO SAVEPOINT {}").format(name))
+            return Attempt(False, 0, " ".join(str(exc).split()), exc.sqlstate, exc.diag.constraint_name)
+        rows = self.cur.rowcount
+        self.cur.execute(sql.SQL("RELEASE SAVEPOINT {}").format(name))
+        return Attempt(True, rows)
+
+    def view_leak(self, view: View, actual: str) -> None:
+        self.become(self.a)  # the failure names A's role and the table's SELECT policies for it
+        role = self.acting_role or ""
+        self.fail(
+            "isolation.view_read",
+            f"{self.who} read rows of user B in {self.name} through {how_it_reads(view)}; fix: {fix(view, role)}",
+            "no row of user B",
+            actual,
+            "select",
+        )
+
     def probe_never_set(self) -> None:
         """The no-identity caller of a fresh session (setting mode): ``current_setting(name, true)`` is
-        NULL there, not '', and a policy may open up on NULL alone."""
+        NULL there, not '', and a policy may open up on NULL alone, for reading or for writing."""
         impersonation = self.impersonation
         if not isinstance(impersonation, SettingImpersonation):
             return
-        seen, t = self.never_set, self.name
+        seen, t, who = self.never_set, self.name, impersonation.never_set_name
         if seen is None:
-            self.outcome.notes.append(
-                f"{impersonation.never_set_name} not tried: the session had used {impersonation.auth.setting} before"
-            )
-        elif isinstance(seen, str):
-            self.outcome.notes.append(f"{impersonation.never_set_name} not tried on {t}: {seen}")
-        elif seen and self.readers != "anon":
-            self.acting_role = impersonation.auth.role
+            self.outcome.notes.append(f"{who} not tried: the session had used {impersonation.auth.setting} before")
+            return
+        if isinstance(seen, str):
+            self.outcome.notes.append(f"{who} not tried on {t}: {seen}")
+            return
+        self.acting_role = impersonation.auth.role
+        if seen.read and self.readers != "anon":
             self.fail(
                 "isolation.anonymous_read",
-                f"{impersonation.never_set_name} read {seen} row{_s(seen)} of user A in {t}",
+                f"{who} read {seen.read} row{_s(seen.read)} of user A in {t}",
                 "0 rows",
-                f"{seen}",
+                f"{seen.read}",
                 "select",
             )
+        if seen.inserted:
+            self.fail(
+                "isolation.never_set_write",
+                f"{who} inserted a row owned by user A into {t}",
+                "refused",
+                "inserted",
+                "insert",
+            )
+        for command, done, count in (("update", "changed", seen.updated), ("delete", "deleted", seen.deleted)):
+            if count:
+                self.fail(
+                    "isolation.never_set_write",
+                    f"{who} {done} {count} row{_s(count)} of user A in {t} with {command.upper()} without WHERE",
+                    "0 rows of user A",
+                    f"{count}",
+                    command,
+                )
+
+    def unfiltered(self, own: SeededRow) -> list[sql.Composed]:
+        """UPDATE of an ordinary column and DELETE, both without WHERE (which escapes the SELECT policies).
+        The UPDATE sets a constant (the value ``own`` holds, so it fits the column's checks): ``SET c = c``
+        reads the column, which brings the SELECT policies back in and hides what the UPDATE policy allows."""
+        value = sql.Literal(own.values.get(self.plain_column))
+        update = sql.SQL("UPDATE {} SET {} = {}").format(ident(self.name), sql.Identifier(self.plain_column), value)
+        return [update, sql.SQL("DELETE FROM {}").format(ident(self.name))]
 
     def probe_anonymous(self, row_a: SeededRow, rows_a: list[SeededRow], new_a: Values) -> None:
         t = self.name
@@ -883,7 +1006,8 @@ class IsolationSession:
         self.b = self.impersonation.new_principal("B")
         # Setting mode: per table, how many of A's rows the caller with the setting never set read, or why
         # it was not tried; None until measured (it can only be measured before the session sets the name).
-        self.never_set: dict[QualifiedName, int | str] | None = None
+        self.never_set: dict[QualifiedName, NeverSet | str] | None = None
+        self.views_reading = views_reading(snapshot.views)
 
     @property
     def cur(self) -> Cursor:
@@ -924,16 +1048,17 @@ class IsolationSession:
             self.never_set = self._probe_never_set(self.impersonation)
         return cur
 
-    def _probe_never_set(self, impersonation: SettingImpersonation) -> dict[QualifiedName, int | str] | None:
+    def _probe_never_set(self, impersonation: SettingImpersonation) -> dict[QualifiedName, NeverSet | str] | None:
         """Before anything sets the name in this session (then it reads '' for good, even after a rollback):
-        A's row of every table, seeded with the setting left alone, and how many of them the application
-        role reads with the setting never set. All undone afterwards; None when the session had used it."""
+        A's row of every table, seeded with the setting left alone, and what the application role with the
+        setting never set does to it: reads it, inserts another row of A's, changes or deletes it with
+        UPDATE and DELETE without WHERE. All undone afterwards; None when the session had used it."""
         cur, seeder = self.cur, self.seeder
         cur.execute("SELECT current_setting(%s, true) IS NULL", [impersonation.auth.setting])
         fetched = cur.fetchone()
         if fetched is None or not fetched[0]:
             return None
-        found: dict[QualifiedName, int | str] = {}
+        found: dict[QualifiedName, NeverSet | str] = {}
         outer, state = sql.Identifier(f"pgcontract_{secrets.token_hex(4)}"), seeder.checkpoint()
         cur.execute(sql.SQL("SAVEPOINT {}").format(outer))
         impersonation.untouched = True
@@ -945,13 +1070,17 @@ class IsolationSession:
                 try:
                     with matrix.seeding():
                         row = seeder.row(name, self.a)
+                        new = seeder.values_for(name, self.a)
                 except SeedError as exc:
                     found[name] = f"A's row could not be made without the setting: {exc}"
                     continue
+                versions = matrix.versions([row])
                 with matrix.savepoint():
                     matrix.become_never_set(impersonation)
                     seen = matrix.visible([row])
-                found[name] = seen[0] if isinstance(seen, list) else 0
+                    inserted = matrix.insert(new).ok
+                    updated, deleted = matrix.changed_by_current(matrix.unfiltered(row), versions)
+                found[name] = NeverSet(seen[0] if isinstance(seen, list) else 0, inserted, updated, deleted)
         finally:
             impersonation.untouched = False
             cur.execute(sql.SQL("ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}").format(outer))
