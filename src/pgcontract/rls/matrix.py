@@ -44,6 +44,14 @@ RLS_DENIED = "42501"  # insufficient_privilege: RLS violation or no grant
 UNIQUE_VIOLATION = "23505"
 
 
+class _NotTried(Exception):
+    """A probe that could not run (the reason is its text)."""
+
+    def __init__(self, reason: str, sqlstate: str | None) -> None:
+        super().__init__(reason)
+        self.sqlstate = sqlstate
+
+
 class ImpersonationFailed(Exception):
     """``current_user`` is not the role the test switched to: nothing it measured would mean anything."""
 
@@ -774,79 +782,80 @@ class Matrix:
 
     def probe_views(self, row_b: SeededRow, extra_b: Values | None) -> None:
         """Every view reading the table that A may SELECT: what A sees through it must not change when B gets
-        one more row (or, with one row per user, loses it). Skipped where B's rows are readable by design."""
+        one more row (or, with one row per user, loses it). Skipped where B's rows are readable by design.
+        Two round trips per view (the probe runs for every table of a large schema)."""
         if not self.views or self.readers in ("anon", "authenticated"):
             return
-        for view in self.views:
-            with self.savepoint():
-                self.become(self.a)
-                before = self.seen_through(view)
-                if before is None:
-                    continue  # A may not read it: nothing to leak through
-                if view.materialized:
-                    self.view_leak(view, "A can read its copy of every user's rows")
-                    continue
-                self.as_seeder()
-                changed = self.change_rows_of_b(row_b, extra_b)
-                if changed is not None:
-                    self.outcome.notes.append(f"view {view.name} not tried on {self.name}: {changed}")
-                    continue
-                self.become(self.a)
-                after = self.seen_through(view)
-                if after is not None and after != before:
-                    added = "removed" if extra_b is None else "added"
-                    self.view_leak(view, f"{after[0]} rows instead of {before[0]} once a row of user B was {added}")
-
-    def seen_through(self, view: View) -> tuple[int, int] | None:
-        """What the current caller sees through ``view`` (None: refused, e.g. no SELECT grant)."""
-        with self.savepoint():
-            try:
-                self.cur.execute(fingerprint(view.name))
-            except BUSY_ERRORS:
-                raise
-            except psycopg.Error as exc:
-                if exc.sqlstate != RLS_DENIED:
-                    reason = " ".join(str(exc).split())
-                    self.outcome.notes.append(f"view {view.name} not tried on {self.name}: {reason}")
-                return None
-            fetched = self.cur.fetchone()
-        assert fetched is not None
-        return int(fetched[0]), int(fetched[1])
-
-    def change_rows_of_b(self, row_b: SeededRow, extra_b: Values | None) -> str | None:
-        """As the seeding role with B's identity in effect: add ``extra_b``, or remove B's row when there is
-        one row per user. None when done, else why not."""
-        Impersonation.set_role(self.cur, self.seeder_role, self.impersonation.seeding_settings(self.b))
-        self.check_role(self.seeder_role)
+        as_a = self.impersonation.switch(self.a)
+        as_seeder_b = (self.seeder_role, self.impersonation.seeding_settings(self.b))
+        # Literals, not parameters: it travels in one simple query with the switches and the reads, each
+        # switch followed by current_user (checked) as Impersonation.set_role does.
         if extra_b is None:
-            condition, params = self.where(row_b)
-            statement = sql.SQL("DELETE FROM {} WHERE {}").format(ident(self.name), condition)
-            result = self.attempt_kept(statement, params)
-        else:
-            result = self.attempt_kept(
-                sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-                    ident(self.name),
-                    sql.SQL(", ").join(sql.Identifier(c) for c in extra_b),
-                    sql.SQL(", ").join(sql.Placeholder() for _ in extra_b),
-                ),
-                list(extra_b.values()),
+            # Untyped literals take the column's type, so the key's index serves.
+            keys = {c: row_b.values[c] for c in self.key_columns} or {"tableoid": row_b.tableoid, "ctid": row_b.ctid}
+            condition = sql.SQL(" AND ").join(
+                sql.SQL("{} = {}").format(sql.Identifier(c), sql.Literal(v)) for c, v in keys.items()
             )
-        return None if result.ok and result.rows else (result.error or "no row of user B changed")
+            change = sql.SQL("DELETE FROM {} WHERE {}").format(ident(self.name), condition)
+        else:
+            change = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                ident(self.name),
+                sql.SQL(", ").join(sql.Identifier(c) for c in extra_b),
+                sql.SQL(", ").join(sql.Literal(v) for v in extra_b.values()),
+            )
+        for view in self.views:
+            point = sql.Identifier(f"pgcontract_{secrets.token_hex(4)}")
+            undo = sql.SQL("ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}").format(point)
+            read = fingerprint(view.name)
+            first = sql.SQL("SAVEPOINT {}; ").format(point) + Impersonation.switch_sql(*as_a) + sql.SQL("; ") + read
+            then = [Impersonation.switch_sql(*as_seeder_b), change, Impersonation.switch_sql(*as_a), read, undo]
+            try:
+                rows = self.batch(first)
+            except _NotTried as exc:
+                self.cur.execute(undo)
+                if exc.sqlstate != RLS_DENIED:  # denied: A may not read it, nothing to leak through
+                    self.outcome.notes.append(f"view {view.name} not tried on {self.name}: {exc}")
+                continue
+            before = self.read_as(rows, [as_a])
+            if view.materialized:
+                self.cur.execute(undo)
+                self.view_leak(view, "A can read its copy of every user's rows")
+                continue
+            try:
+                rows = self.batch(sql.SQL("; ").join(then))  # the last statement undoes the rest
+            except _NotTried as exc:
+                self.cur.execute(undo)
+                self.outcome.notes.append(f"view {view.name} not tried on {self.name}: {exc}")
+                continue
+            after = self.read_as(rows, [as_seeder_b, as_a])
+            if after != before:
+                added = "removed" if extra_b is None else "added"
+                self.view_leak(view, f"{after[0]} rows instead of {before[0]} once a row of user B was {added}")
 
-    def attempt_kept(self, statement: sql.Composed, params: list[Any]) -> Attempt:
-        """Like ``attempt``, but what the statement did stays (until the caller's savepoint is rolled back)."""
-        name = sql.Identifier(f"pgcontract_{secrets.token_hex(4)}")
-        self.cur.execute(sql.SQL("SAVEPOINT {}").format(name))
+    def batch(self, statements: sql.Composed) -> list[tuple[Any, ...]]:
+        """Several statements in one round trip (the probe runs for every table of a large schema): the rows
+        of every result, in order. _NotTried when one of them fails (nothing after it ran)."""
         try:
-            self.cur.execute(statement, params)
+            self.cur.execute(statements)
         except BUSY_ERRORS:
             raise
         except psycopg.Error as exc:
-            self.cur.execute(sql.SQL("ROLLBACK TO SAVEPOINT {}").format(name))
-            return Attempt(False, 0, " ".join(str(exc).split()), exc.sqlstate, exc.diag.constraint_name)
-        rows = self.cur.rowcount
-        self.cur.execute(sql.SQL("RELEASE SAVEPOINT {}").format(name))
-        return Attempt(True, rows)
+            raise _NotTried(" ".join(str(exc).split()), exc.sqlstate) from None
+        rows: list[tuple[Any, ...]] = []
+        while True:
+            if self.cur.description is not None:
+                rows.extend(self.cur.fetchall())
+            if not self.cur.nextset():
+                return rows
+
+    def read_as(self, rows: list[tuple[Any, ...]], switches: list[tuple[str, dict[str, str]]]) -> tuple[int, int]:
+        """The fingerprint a batch read, after checking that each switch in it (two rows each: set_config's,
+        current_user's) made ``current_user`` the role it switched to."""
+        for n, (role, _) in enumerate(switches):
+            if rows[2 * n + 1][0] != role:
+                raise ImpersonationFailed(f"switched to role {role!r} but current_user is {rows[2 * n + 1][0]!r}")
+        self.acting_role = switches[-1][0]
+        return int(rows[2 * len(switches)][0]), int(rows[2 * len(switches)][1])
 
     def view_leak(self, view: View, actual: str) -> None:
         self.become(self.a)  # the failure names A's role and the table's SELECT policies for it
