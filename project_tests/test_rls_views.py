@@ -1,5 +1,6 @@
-"""Views the API roles can read (issue 11): user A reading user B's rows through a view is a failure of its
-own rule, ``isolation.view_read``, naming who read whose rows through which view and the fix. Views that
+"""Views the API roles can read (issue 11): user A or the anonymous caller reading user B's rows through a
+view is a failure of its own rule, ``isolation.view_read``, naming who read whose rows through which view
+and the fix. Views that
 keep to the caller's rows pass: ``security_invoker``, an owner that row level security applies to (a plain
 role, or the tables' owner under FORCE), a view that filters by ``auth.uid()``, one the API cannot read."""
 
@@ -112,14 +113,30 @@ def test_reading_other_users_rows_through_a_view_is_caught(
     plant, through = LEAKS[case]
     run_sql(plant)
     outcome = isolation(*notes_db)["public.notes"]
-    # Only the view probe sees it: the table's own policies are correct.
-    assert [v.rule for v in outcome.violations] == ["isolation.view_read"]
-    (violation,) = outcome.violations
-    assert violation.message.startswith("user A read rows of user B in public.notes through ")
-    assert through in violation.message
-    assert violation.expected == "no row of user B"
-    assert violation.through.startswith('SELECT as authenticated; policies: "own_notes" USING ')
+    # Only the view probe sees it: the table's own policies are correct. Both callers the view is granted to
+    # read B's rows through it.
+    assert [v.rule for v in outcome.violations] == ["isolation.view_read", "isolation.view_read"]
+    by_a, by_anon = outcome.violations
+    assert by_a.message.startswith("user A read rows of user B in public.notes through ")
+    assert by_anon.message.startswith("the anonymous caller read rows of user B in public.notes through ")
+    assert through in by_a.message
+    assert through.replace('"authenticated"', '"anon"') in by_anon.message
+    assert by_a.expected == by_anon.expected == "no row of user B"
+    assert by_a.through.startswith('SELECT as authenticated; policies: "own_notes" USING ')
+    assert by_anon.through.startswith('SELECT as anon; policies: "own_notes" USING ')
     assert outcome.notes == []
+
+
+def test_a_view_only_the_anonymous_caller_reads_is_caught(
+    notes_db: tuple[Target, Path], run_sql: Callable[[str], None]
+) -> None:
+    run_sql(FEED + REVOKE.format("public.feed") + "GRANT SELECT ON public.feed TO anon;")
+    outcome = isolation(*notes_db)["public.notes"]
+    assert [v.message.split(" through ")[0] for v in outcome.violations] == [
+        "the anonymous caller read rows of user B in public.notes"
+    ]
+    assert outcome.violations[0].rule == "isolation.view_read"
+    assert outcome.violations[0].actual == "3 rows instead of 2 once a row of user B was added"
 
 
 @pytest.mark.parametrize("case", list(CORRECT), ids=str)
@@ -147,5 +164,5 @@ def test_a_definer_view_is_caught_with_one_row_per_user(
     target, contract = notes_db
     contract.write_text(CONTRACT + "  public.settings:\n    isolation: {owner: user_id}\n", encoding="utf-8")
     outcome = isolation(target, contract)["public.settings"]
-    assert [v.rule for v in outcome.violations] == ["isolation.view_read"]
-    assert outcome.violations[0].actual.endswith("once a row of user B was removed")
+    assert [v.rule for v in outcome.violations] == ["isolation.view_read", "isolation.view_read"]
+    assert all(v.actual.endswith("once a row of user B was removed") for v in outcome.violations)

@@ -63,8 +63,14 @@ class Impersonation:
         self.set_role(cur, role, settings)
         return role
 
-    def become_anonymous(self, cur: Cursor) -> str:
+    def switch_anonymous(self) -> tuple[str, dict[str, str]]:
+        """The role and settings of the caller with no identity."""
         raise NotImplementedError
+
+    def become_anonymous(self, cur: Cursor) -> str:
+        role, settings = self.switch_anonymous()
+        self.set_role(cur, role, settings)
+        return role
 
     def seeding_settings(self, principal: Principal | None) -> dict[str, str]:
         """Settings that put ``principal``'s identity in effect while its rows are created by the seeding
@@ -137,9 +143,8 @@ class SupabaseImpersonation(Impersonation):
     def switch(self, principal: Principal) -> tuple[str, dict[str, str]]:
         return self.auth.user_role, {"request.jwt.claims": self.claims(principal)}
 
-    def become_anonymous(self, cur: Cursor) -> str:
-        self.set_role(cur, self.auth.anon_role, {"request.jwt.claims": ""})
-        return self.auth.anon_role
+    def switch_anonymous(self) -> tuple[str, dict[str, str]]:
+        return self.auth.anon_role, {"request.jwt.claims": ""}
 
 
 class RoleImpersonation(Impersonation):
@@ -170,8 +175,8 @@ class RoleImpersonation(Impersonation):
     def granted_roles(self) -> tuple[str, ...]:
         return tuple(self.auth.member_of)
 
-    def become_anonymous(self, cur: Cursor) -> str:
-        return self.become(cur, self.nobody)
+    def switch_anonymous(self) -> tuple[str, dict[str, str]]:
+        return self.switch(self.nobody)
 
 
 class SettingImpersonation(Impersonation):
@@ -192,9 +197,9 @@ class SettingImpersonation(Impersonation):
     def switch(self, principal: Principal) -> tuple[str, dict[str, str]]:
         return self.auth.role, {self.auth.setting: principal.identity or ""}
 
-    def become_anonymous(self, cur: Cursor) -> str:
-        self.set_role(cur, self.auth.role)
-        return self.auth.role
+    def switch_anonymous(self) -> tuple[str, dict[str, str]]:
+        # Set, not left alone: in a batch after another caller's switch, the setting would still be theirs.
+        return self.auth.role, {self.auth.setting: ""}
 
     def seeding_settings(self, principal: Principal | None) -> dict[str, str]:
         if self.untouched:

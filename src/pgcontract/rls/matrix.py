@@ -47,10 +47,6 @@ UNIQUE_VIOLATION = "23505"
 class _NotTried(Exception):
     """A probe that could not run (the reason is its text)."""
 
-    def __init__(self, reason: str, sqlstate: str | None) -> None:
-        super().__init__(reason)
-        self.sqlstate = sqlstate
-
 
 class ImpersonationFailed(Exception):
     """``current_user`` is not the role the test switched to: nothing it measured would mean anything."""
@@ -125,6 +121,7 @@ class Matrix:
     """Runs the probes of one table, with the session's users and rows."""
 
     def __init__(self, session: IsolationSession, name: QualifiedName):
+        self.session = session
         self.cur = session.cur
         self.contract = session.contract
         self.snapshot = session.snapshot
@@ -781,66 +778,68 @@ class Matrix:
                     break
 
     def probe_views(self, row_b: SeededRow, extra_b: Values | None) -> None:
-        """Every view reading the table that A may SELECT: what A sees through it must not change when B gets
-        one more row (or, with one row per user, loses it). Skipped where B's rows are readable by design.
-        Two round trips per view (the probe runs for every table of a large schema)."""
+        """Every view reading the table that A or the caller with no identity may SELECT: what they see
+        through it must not change when B gets one more row (or, with one row per user, loses it). Skipped
+        where B's rows are readable by design. Two round trips per view (it runs for every table of a large
+        schema): who may read each view is asked once per session."""
         if not self.views or self.readers in ("anon", "authenticated"):
             return
-        as_a = self.impersonation.switch(self.a)
+        callers = {"A": self.impersonation.switch(self.a), None: self.impersonation.switch_anonymous()}
         as_seeder_b = (self.seeder_role, self.impersonation.seeding_settings(self.b))
-        # Literals, not parameters: it travels in one simple query with the switches and the reads, each
-        # switch followed by current_user (checked) as Impersonation.set_role does.
-        if extra_b is None:
-            # Untyped literals take the column's type, so the key's index serves.
-            keys = {c: row_b.values[c] for c in self.key_columns} or {"tableoid": row_b.tableoid, "ctid": row_b.ctid}
-            condition = sql.SQL(" AND ").join(
-                sql.SQL("{} = {}").format(sql.Identifier(c), sql.Literal(v)) for c, v in keys.items()
-            )
-            change = sql.SQL("DELETE FROM {} WHERE {}").format(ident(self.name), condition)
-        else:
-            change = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
-                ident(self.name),
-                sql.SQL(", ").join(sql.Identifier(c) for c in extra_b),
-                sql.SQL(", ").join(sql.Literal(v) for v in extra_b.values()),
-            )
+        change = self.change_of_b(row_b, extra_b)
         for view in self.views:
+            readers = self.session.view_readers(view.name, {role for role, _ in callers.values()})
+            reading = {label: switch for label, switch in callers.items() if switch[0] in readers}
+            if not reading:
+                continue  # nothing to leak through
             point = sql.Identifier(f"pgcontract_{secrets.token_hex(4)}")
             undo = sql.SQL("ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}").format(point)
-            read = fingerprint(view.name)
-            first = sql.SQL("SAVEPOINT {}; ").format(point) + Impersonation.switch_sql(*as_a) + sql.SQL("; ") + read
-            then = [Impersonation.switch_sql(*as_seeder_b), change, Impersonation.switch_sql(*as_a), read, undo]
+            reads = [part for switch in reading.values() for part in (*_switch(switch), fingerprint(view.name))]
             try:
-                rows = self.batch(first)
-            except _NotTried as exc:
-                self.cur.execute(undo)
-                if exc.sqlstate != RLS_DENIED:  # denied: A may not read it, nothing to leak through
-                    self.outcome.notes.append(f"view {view.name} not tried on {self.name}: {exc}")
-                continue
-            before = self.read_as(rows, [as_a])
-            if view.materialized:
-                self.cur.execute(undo)
-                self.view_leak(view, "A can read its copy of every user's rows")
-                continue
-            try:
-                rows = self.batch(sql.SQL("; ").join(then))  # the last statement undoes the rest
+                before = self.read_as(
+                    self.batch([sql.SQL("SAVEPOINT {}").format(point), *reads]), list(reading.values())
+                )
+                if view.materialized:
+                    self.cur.execute(undo)
+                    for label in reading:
+                        self.view_leak(view, label, "it can read its copy of every user's rows")
+                    continue
+                rows = self.batch([*_switch(as_seeder_b), change, *reads, undo])  # the last one undoes the rest
             except _NotTried as exc:
                 self.cur.execute(undo)
                 self.outcome.notes.append(f"view {view.name} not tried on {self.name}: {exc}")
                 continue
-            after = self.read_as(rows, [as_seeder_b, as_a])
-            if after != before:
-                added = "removed" if extra_b is None else "added"
-                self.view_leak(view, f"{after[0]} rows instead of {before[0]} once a row of user B was {added}")
+            after = self.read_as(rows, [as_seeder_b, *reading.values()], first_reads=False)
+            added = "removed" if extra_b is None else "added"
+            for label, seen, now in zip(reading, before, after, strict=True):
+                if now != seen:
+                    self.view_leak(view, label, f"{now[0]} rows instead of {seen[0]} once a row of user B was {added}")
 
-    def batch(self, statements: sql.Composed) -> list[tuple[Any, ...]]:
-        """Several statements in one round trip (the probe runs for every table of a large schema): the rows
-        of every result, in order. _NotTried when one of them fails (nothing after it ran)."""
+    def change_of_b(self, row_b: SeededRow, extra_b: Values | None) -> sql.Composed:
+        """One more row of B (``extra_b``), or B's row removed. Literals, not parameters: it travels in one
+        simple query with the switches and the reads."""
+        if extra_b is not None:
+            return sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                ident(self.name),
+                sql.SQL(", ").join(sql.Identifier(c) for c in extra_b),
+                sql.SQL(", ").join(sql.Literal(v) for v in extra_b.values()),
+            )
+        # Untyped literals take the column's type, so the key's index serves.
+        keys = {c: row_b.values[c] for c in self.key_columns} or {"tableoid": row_b.tableoid, "ctid": row_b.ctid}
+        condition = sql.SQL(" AND ").join(
+            sql.SQL("{} = {}").format(sql.Identifier(c), sql.Literal(v)) for c, v in keys.items()
+        )
+        return sql.SQL("DELETE FROM {} WHERE {}").format(ident(self.name), condition)
+
+    def batch(self, statements: list[sql.Composable]) -> list[tuple[Any, ...]]:
+        """Several statements in one round trip: the rows of every result, in order. _NotTried when one of
+        them fails (nothing after it ran)."""
         try:
-            self.cur.execute(statements)
+            self.cur.execute(sql.SQL("; ").join(statements))
         except BUSY_ERRORS:
             raise
         except psycopg.Error as exc:
-            raise _NotTried(" ".join(str(exc).split()), exc.sqlstate) from None
+            raise _NotTried(" ".join(str(exc).split())) from None
         rows: list[tuple[Any, ...]] = []
         while True:
             if self.cur.description is not None:
@@ -848,21 +847,34 @@ class Matrix:
             if not self.cur.nextset():
                 return rows
 
-    def read_as(self, rows: list[tuple[Any, ...]], switches: list[tuple[str, dict[str, str]]]) -> tuple[int, int]:
-        """The fingerprint a batch read, after checking that each switch in it (two rows each: set_config's,
-        current_user's) made ``current_user`` the role it switched to."""
+    def read_as(
+        self, rows: list[tuple[Any, ...]], switches: list[tuple[str, dict[str, str]]], *, first_reads: bool = True
+    ) -> list[tuple[int, int]]:
+        """The fingerprints a batch read after each switch (but the first, unless ``first_reads``), having
+        checked that each switch (two rows: set_config's, current_user's) made ``current_user`` its role."""
+        found = []
+        at = 0
         for n, (role, _) in enumerate(switches):
-            if rows[2 * n + 1][0] != role:
-                raise ImpersonationFailed(f"switched to role {role!r} but current_user is {rows[2 * n + 1][0]!r}")
-        self.acting_role = switches[-1][0]
-        return int(rows[2 * len(switches)][0]), int(rows[2 * len(switches)][1])
+            if rows[at + 1][0] != role:
+                raise ImpersonationFailed(f"switched to role {role!r} but current_user is {rows[at + 1][0]!r}")
+            at += 2
+            if n or first_reads:
+                found.append((int(rows[at][0]), int(rows[at][1])))
+                at += 1
+        return found
 
-    def view_leak(self, view: View, actual: str) -> None:
-        self.become(self.a)  # the failure names A's role and the table's SELECT policies for it
+    def view_leak(self, view: View, label: str | None, actual: str) -> None:
+        # The failure names the caller's role and the table's SELECT policies for it.
+        if label is None:
+            self.become(None)
+            who = self.impersonation.anonymous_name
+        else:
+            self.become(self.a)
+            who = self.who
         role = self.acting_role or ""
         self.fail(
             "isolation.view_read",
-            f"{self.who} read rows of user B in {self.name} through {how_it_reads(view)}; fix: {fix(view, role)}",
+            f"{who} read rows of user B in {self.name} through {how_it_reads(view)}; fix: {fix(view, role)}",
             "no row of user B",
             actual,
             "select",
@@ -971,6 +983,11 @@ class Matrix:
             self.probe_unfiltered(True, row_a, "user A", before_a)
 
 
+def _switch(switch: tuple[str, dict[str, str]]) -> list[sql.Composable]:
+    """A role switch as statements for a batch (its two results: set_config's, then current_user's)."""
+    return [Impersonation.switch_sql(*switch)]
+
+
 def _keys(table: CatalogTable) -> list[set[str]]:
     """The column sets of the table's primary key, UNIQUE constraints and plain unique indexes."""
     found = [set(c.columns) for c in table.constraints if c.kind in ("p", "u")]
@@ -1017,6 +1034,7 @@ class IsolationSession:
         # it was not tried; None until measured (it can only be measured before the session sets the name).
         self.never_set: dict[QualifiedName, NeverSet | str] | None = None
         self.views_reading = views_reading(snapshot.views)
+        self._view_readers: dict[QualifiedName, frozenset[str]] | None = None
 
     @property
     def cur(self) -> Cursor:
@@ -1056,6 +1074,21 @@ class IsolationSession:
             self._cur = cur
             self.never_set = self._probe_never_set(self.impersonation)
         return cur
+
+    def view_readers(self, view: QualifiedName, roles: set[str]) -> frozenset[str]:
+        """Which of ``roles`` may SELECT ``view`` (memberships included), asked once for every view that
+        reads an isolated table and every role the probes act as."""
+        if self._view_readers is None:
+            views = sorted({v.name for found in self.views_reading.values() for v in found}, key=str)
+            self.cur.execute(
+                "SELECT v, array_agg(r) FILTER (WHERE has_table_privilege(r, v::regclass, 'SELECT'))"
+                " FROM unnest(%s::text[]) AS v, unnest(%s::text[]) AS r"
+                " WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) GROUP BY v",
+                [[sql.Identifier(n.schema, n.name).as_string(self.cur) for n in views], sorted(roles)],
+            )
+            by_text = {sql.Identifier(n.schema, n.name).as_string(self.cur): n for n in views}
+            self._view_readers = {by_text[v]: frozenset(r or ()) for v, r in self.cur.fetchall()}
+        return self._view_readers.get(view, frozenset())
 
     def _probe_never_set(self, impersonation: SettingImpersonation) -> dict[QualifiedName, NeverSet | str] | None:
         """Before anything sets the name in this session (then it reads '' for good, even after a rollback):
