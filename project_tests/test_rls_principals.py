@@ -343,6 +343,16 @@ CREATE POLICY "Admins edit every case" ON public.cases FOR UPDATE TO authenticat
 CREATE POLICY "Admins close every case" ON public.cases FOR DELETE TO authenticated USING ({IS_ADMIN});
 REVOKE ALL ON public.cases FROM anon, authenticated;
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.cases TO authenticated;
+
+-- Every signed-in user reads the announcements, only admins write them.
+CREATE TABLE public.announcements (id serial PRIMARY KEY, body text NOT NULL);
+ALTER TABLE public.announcements ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "Everyone reads announcements" ON public.announcements FOR SELECT TO authenticated USING (true);
+CREATE POLICY "Admins write announcements" ON public.announcements FOR ALL TO authenticated
+  USING ({IS_ADMIN}) WITH CHECK ({IS_ADMIN});
+REVOKE ALL ON public.announcements FROM anon, authenticated;
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.announcements TO authenticated;
+GRANT USAGE ON SEQUENCE public.announcements_id_seq TO authenticated;
 """
 CASES_CONTRACT = """
 version: 1
@@ -354,6 +364,8 @@ auth:
 tables:
   public.cases:
     isolation: {owner: user_id, read: [admin], write: {admin: [insert, update, delete]}}
+  public.announcements:
+    isolation: {read: authenticated, allow: [select], write: {admin: [insert, update, delete]}}
 """
 ADMIN_POLICIES = ("Admins file cases", "Admins edit every case", "Admins close every case")
 
@@ -444,3 +456,28 @@ def test_principal_write_contract_errors(isolation: str, error: str) -> None:
     )
     with pytest.raises(ValidationError, match=error):
         Contract.model_validate(yaml.safe_load("version: 1\n" + contract))
+
+
+def test_principal_writes_on_a_table_every_user_reads(
+    cases_db: tuple[Target, Path], run_sql: Callable[[str], None]
+) -> None:
+    """'write' alone makes the matrix try the principals ('read' names none here): the admin must write,
+    the others must not."""
+    run_sql(
+        'DROP POLICY "Admins write announcements" ON public.announcements;'
+        'CREATE POLICY "Admins write announcements" ON public.announcements FOR ALL TO authenticated'
+        " USING (false) WITH CHECK (false)"
+    )
+    violations = outcomes(*cases_db)["public.announcements"].violations
+    assert [(v.rule, v.message.split(",")[0]) for v in violations] == [
+        ("isolation.write_declared", "user A (admin) cannot insert a row owned by user B into public.announcements"),
+        ("isolation.write_declared", "user A (admin) cannot update the row of user B in public.announcements"),
+        ("isolation.write_declared", "user A (admin) cannot delete the row of user B in public.announcements"),
+        (
+            "isolation.insert_own",
+            "user A (admin) cannot insert own row into public.announcements: new row violates"
+            ' row-level security policy for table "announcements"',
+        ),
+        ("isolation.update_own", "user A (admin) cannot update own row in public.announcements: 0 rows updated"),
+        ("isolation.delete_own", "user A (admin) cannot delete own row in public.announcements: 0 rows deleted"),
+    ]

@@ -760,7 +760,7 @@ class Matrix:
 
     def probe_own(self, row_a: SeededRow, new_a: Values, protected: Values) -> None:
         """What A may do to own rows is exact: allowed commands succeed, the others are refused."""
-        t, who, allowed = self.name, self.who, self.allowed
+        t, who, allowed = self.name, self.who, self.allowed | self.writes  # 'write' covers own rows too
         left_out = "'allow' leaves out {}" + (f" for {self.member_role}" if self.member_role else "")
         result = self.insert_as(self.a, new_a, row_a)
         if result is None:
