@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from pgcontract import __version__
 from pgcontract.connect import (
@@ -32,6 +32,13 @@ from pgcontract.connect import (
     redact_text,
 )
 from pgcontract.targets import TargetsError, parse_targets
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from pgcontract.contract import Contract
+    from pgcontract.repair import RepairPlan
+    from pgcontract.report.audit import AuditTrail, HistoryStore
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_CANNOT_CONNECT, EXIT_BUSY = 0, 1, 2, 3, 4
 EXIT_CODES = (
@@ -112,6 +119,20 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sql", default="sql", help="SQL for the embedded server when no DSN is given")
 
 
+def _add_history_options(parser: argparse.ArgumentParser, file_help: str) -> None:
+    parser.add_argument("--history", help=file_help)
+    parser.add_argument("--history-dsn", type=_dsn, help="the same, in a table in this database (never a target)")
+    parser.add_argument("--history-table", default="pgcontract_history")
+
+
+def _history_store(args: argparse.Namespace) -> HistoryStore | None:
+    """The --history / --history-dsn store (``audit.HistoryStore``), or None; the DSN checked (exit 2)."""
+    from pgcontract.report.audit import HistoryStore
+
+    dsn = checked_dsn(args.history_dsn, "--history-dsn") if args.history_dsn else None
+    return HistoryStore.of(args.history, dsn, args.history_table)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pgcontract",
@@ -162,7 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
     hist.add_argument("--history", help="JSON Lines file written by check --history")
     hist.add_argument("--history-dsn", type=_dsn, help="database written by check --history-dsn")
     hist.add_argument("--history-table", default="pgcontract_history")
-    hist.add_argument("--last", type=int, default=10, help="runs shown per target (default: 10)")
+    hist.add_argument("--last", type=int, default=10, help="runs shown per target, or changes (default: 10)")
+    hist.add_argument(
+        "--audit", action="store_true", help="print the audit trail of changes (repair --apply), not the trend"
+    )
+    hist.add_argument("--json", action="store_true", help="print the entries as JSON")
     serve = sub.add_parser(
         "serve",
         help="serve the health API, setup SQL, dashboard and metrics",
@@ -176,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--ttl", type=_seconds, default=60.0, help="seconds a health report is reused (default: 60)")
     serve.add_argument("--webhook-url", help="Slack-compatible webhook for alerts (else $PGCONTRACT_WEBHOOK_URL)")
     serve.add_argument("--no-auth", action="store_true", help="serve admin endpoints without a token")
+    _add_history_options(serve, "the dashboard shows the last change recorded in this JSON Lines file")
 
     sub.add_parser("schema", help="print the contract's JSON Schema (for editors)")
 
@@ -192,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_target_options(repair)
     repair.add_argument("--apply", action="store_true", help="run the safe statements, then check again")
+    _add_history_options(repair, "with --apply, record an audit entry of the change in this JSON Lines file")
     _add_timeout_options(repair)
 
     validate = sub.add_parser("validate", help="validate a contract without connecting")
@@ -264,9 +291,21 @@ def cmd_history(args: argparse.Namespace, _: list[str]) -> int:
             dsn=dsn,
             table=args.history_table,
             warn=lambda message: print(f"pgcontract: warning: {message}", file=sys.stderr),
+            kind=history.AUDIT if args.audit else "run",
         )
     except OSError as exc:
         return _die(f"{args.history}: cannot read history file: {exc.strerror or exc}", EXIT_USAGE)
+    if args.audit:
+        from pgcontract.report import audit
+
+        if args.json:
+            print(json.dumps(audit.changes(entries)[-args.last :] if args.last > 0 else [], indent=2))
+        else:
+            print(audit.render(entries, last=args.last))
+        return EXIT_OK
+    if args.json:
+        print(json.dumps(history.latest(entries, last=args.last), indent=2))
+        return EXIT_OK
     print(history.trend(entries, last=args.last))
     return EXIT_OK
 
@@ -441,6 +480,7 @@ def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
     if not isinstance(contract, Contract):
         return EXIT_USAGE
     dsn = _dsn_from(args)
+    store = _history_store(args)
     token = os.environ.get(TOKEN_ENV) or None
     if token is not None and not token.strip():
         return _die(f"{TOKEN_ENV} is blank (only white space): set a real token, or unset it", EXIT_USAGE)
@@ -472,6 +512,7 @@ def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
             ttl=args.ttl,
             admin_token=None if args.no_auth else token,
             webhook_url=args.webhook_url or os.environ.get("PGCONTRACT_WEBHOOK_URL") or None,
+            history=store,
         )
         serve(settings, listener)
     return EXIT_OK
@@ -516,12 +557,12 @@ def cmd_repair(args: argparse.Namespace, _: list[str]) -> int:
 
     from pgcontract.contract import Contract
     from pgcontract.embedded import LoadError
-    from pgcontract.findings import render_all
-    from pgcontract.repair import RepairFailed, apply_plan, check_now, plan_repair, render_plan, volatile_in
+    from pgcontract.repair import check_now, plan_repair, render_plan, volatile_in
 
     contract = _load(args.contract)
     if not isinstance(contract, Contract):
         return EXIT_USAGE
+    store = _history_store(args) if args.apply else None  # without --apply repair only reads: nothing to record
     limits = SessionLimits(statement_timeout=args.statement_timeout, lock_timeout=args.lock_timeout)
     with ExitStack() as stack:
         try:
@@ -541,26 +582,78 @@ def cmd_repair(args: argparse.Namespace, _: list[str]) -> int:
         sys.stdout.write(render_plan(plan, limits, header))
         if not args.apply:
             return EXIT_VIOLATED if findings.errors() else EXIT_OK
+        if store is None:
+            return _apply_and_check(conn, contract, plan, limits, target, None)
+        from pgcontract.report.audit import AuditTrail, AuditUnwritable, who
+
+        # Named as `check` names it (NAME=..., else dbname@host), so the trail and the trend agree.
+        named = Target(parse_targets(args.dsn[:1], None)[0].name, target.dsn) if args.dsn else target
+        trail = AuditTrail(store, named, Path(args.contract), who(conn, limits))
         try:
-            result = apply_plan(conn, plan, limits)
-        except RepairFailed as exc:
-            return _die(f"repair failed: {target.redact(str(exc))}", EXIT_VIOLATED)
+            trail.begin(plan)
+        except AuditUnwritable as exc:
+            return _die(f"cannot write the audit trail to {exc}: nothing applied", EXIT_USAGE)
+        try:
+            code = _apply_and_check(conn, contract, plan, limits, target, trail)
+        except BaseException as exc:
+            trail.stopped(*_stopped(exc, target))
+            raise
+        finally:
+            unrecorded = trail.finish()
+            if unrecorded is not None:
+                print(
+                    f"pgcontract: the repair ran ({trail.outcome()}) but its audit entry was NOT recorded in"
+                    f" {unrecorded} (the entry written before it started is there)",
+                    file=sys.stderr,
+                )
+    return EXIT_USAGE if unrecorded is not None else code
+
+
+def _stopped(exc: BaseException, target: Target) -> tuple[str, str]:
+    """How an audited repair stopped, for its audit entry."""
+    if isinstance(exc, DatabaseBusy):
+        return "busy", target.redact(str(exc))
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", "interrupted"
+    return "error", target.redact(" ".join(f"{type(exc).__name__}: {exc}".split()))
+
+
+def _apply_and_check(
+    conn: psycopg.Connection[Any],
+    contract: Contract,
+    plan: RepairPlan,
+    limits: SessionLimits,
+    target: Target,
+    trail: AuditTrail | None,
+) -> int:
+    """Apply the plan, report what happened and check again (``trail``: the audit trail, or None)."""
+    from pgcontract.findings import render_all
+    from pgcontract.repair import RepairFailed, apply_plan, check_now
+
+    try:
+        result = apply_plan(conn, plan, limits)
+    except RepairFailed as exc:
+        if trail is not None:
+            trail.stopped("failed", target.redact(str(exc)))
+        return _die(f"repair failed: {target.redact(str(exc))}", EXIT_VIOLATED)
+    if trail is not None:
+        trail.applied(result)
+    print(
+        f"pgcontract: applied {len(result.applied)} statements to {target.display} in one transaction",
+        file=sys.stderr,
+    )
+    for failure in result.failures:
         print(
-            f"pgcontract: applied {len(result.applied)} statements to {target.display} in one transaction",
+            f"pgcontract: a fix failed and was rolled back alone: {target.redact(failure.error)}\n"
+            f"  the statement: {failure.statement.splitlines()[0]}\n"
+            f"  left unfixed: {', '.join(failure.left)}",
             file=sys.stderr,
         )
-        for failure in result.failures:
-            print(
-                f"pgcontract: a fix failed and was rolled back alone: {target.redact(failure.error)}\n"
-                f"  the statement: {failure.statement.splitlines()[0]}\n"
-                f"  left unfixed: {', '.join(failure.left)}",
-                file=sys.stderr,
-            )
-        if result.skipped:
-            print(
-                f"pgcontract: {len(result.skipped)} other statements of the failed fixes not applied", file=sys.stderr
-            )
-        after = check_now(conn, contract, limits)
+    if result.skipped:
+        print(f"pgcontract: {len(result.skipped)} other statements of the failed fixes not applied", file=sys.stderr)
+    after = check_now(conn, contract, limits)
+    if trail is not None:
+        trail.checked(after)
     if not after.findings:
         print("pgcontract: checked again: the database satisfies the contract", file=sys.stderr)
         return EXIT_OK

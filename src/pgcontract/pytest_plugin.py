@@ -29,6 +29,7 @@ from pgcontract.names import visible, visible_lines
 from pgcontract.report import history
 from pgcontract.report.html import HtmlReport
 from pgcontract.report.summary import RECORD, ResultCollector
+from pgcontract.rls.erasure import LEFT_BEHIND, ErasureOutcome
 from pgcontract.rls.matrix import Outcome
 from pgcontract.targetrun import EXIT_CONTRACT_ERROR, RunSettings, TargetRun, TargetUnreachable
 from pgcontract.targets import TargetsError, parse_targets
@@ -259,6 +260,8 @@ def subjects(contract: Contract, kind: Kind) -> list[str]:
         return list(contract.extensions)
     if kind is Kind.PUBLICATIONS:
         return list(contract.publications)
+    if kind is Kind.ERASURE:
+        return ["erasure"] if contract.erasure is not None else []
     wanted: Callable[[Table], bool] = {
         Kind.TABLE: lambda t: True,
         Kind.COLUMNS: lambda t: bool(t.columns),
@@ -452,6 +455,16 @@ def assert_isolated(outcome: Outcome) -> None:
     if problems:
         count = len(problems)
         head = f"{outcome.table}: {count} isolation failure{'s' if count != 1 else ''}"
+        pytest.fail(visible_lines("\n".join([head, *(f"  - {p}" for p in problems)])), pytrace=False)
+
+
+def assert_erased(outcome: ErasureOutcome) -> None:
+    """Fail naming each table and foreign key that kept the deleted user's data; and any leftover."""
+    problems = [f"[{v.rule}] {v.message}" for v in outcome.violations]
+    problems += [f"[{LEFT_BEHIND}] left behind: {p}" for p in outcome.left_behind]
+    if problems:
+        count = len(problems)
+        head = f"deleting a user from {outcome.users}: {count} erasure failure{'s' if count != 1 else ''}"
         pytest.fail(visible_lines("\n".join([head, *(f"  - {p}" for p in problems)])), pytrace=False)
 
 

@@ -19,6 +19,7 @@ from pgcontract.embedded import LoadError, embedded
 from pgcontract.findings import Finding, FindingIndex, Kind
 from pgcontract.lints import run_lints
 from pgcontract.names import QualifiedName
+from pgcontract.rls.erasure import LEFT_BEHIND, ErasureOutcome, run_erasure
 from pgcontract.rls.matrix import ImpersonationFailed, IsolationSession, Outcome, not_testable
 from pgcontract.rls.values import SeedError
 
@@ -57,6 +58,7 @@ class TargetRun:
         self._lints: FindingIndex | None = None
         self._isolation: IsolationSession | None = None
         self.outcomes: dict[str, Outcome] = {}
+        self.erasure_outcome: ErasureOutcome | None = None
         self.sequences_advanced: list[str] = []  # on a real database (--rls-live): see IsolationSession
         self.display = given.display if given is not None else "embedded"
         self.critical_tables = frozenset(str(n) for n, t in contract.table_map.items() if t.critical)
@@ -149,6 +151,40 @@ class TargetRun:
         self.outcomes[subject] = outcome
         return outcome
 
+    def erasure(self) -> ErasureOutcome:
+        """The erasure proof (dynamic: a user and rows of that user, deleted, in a transaction rolled back)."""
+        target = self.target()
+        if not (target.throwaway or self.settings.rls_live):
+            pytest.skip(
+                f"the erasure proof writes test rows and deletes a test user (always rolled back): pass --rls-live "
+                f"to run it on {target.display}"
+            )
+        snapshot = self.snapshot()
+        try:
+            conn = self._stack.enter_context(connect(target, self.settings.limits))
+        except CannotConnect as exc:
+            raise TargetUnreachable(f"target {self.name}: {exc}") from None
+        try:
+            outcome = retry_busy(
+                conn,
+                lambda: run_erasure(
+                    conn, self.contract, snapshot, throwaway=target.throwaway, limits=self.settings.limits
+                ),
+                doing="running the erasure proof",
+                limits=self.settings.limits,
+                modes=BLOCKS_WRITE,
+                schemas=self.contract.schemas,
+                tries=1,
+            )
+        except DatabaseBusy as exc:
+            self.gave_up(exc)
+        except (SeedError, ImpersonationFailed) as exc:
+            pytest.fail(f"cannot run the erasure proof: {exc}", pytrace=False)
+        if outcome is None:
+            pytest.skip("the contract declares no erasure")
+        self.erasure_outcome = outcome
+        return outcome
+
     def isolation_session(self) -> IsolationSession:
         if self._isolation is None:
             snapshot = self.snapshot()
@@ -173,6 +209,8 @@ class TargetRun:
         if kind is Kind.ISOLATION:
             outcome = self.outcomes.get(subject)
             return isolation_findings(outcome) if outcome is not None else []
+        if kind is Kind.ERASURE:
+            return erasure_findings(self.erasure_outcome) if self.erasure_outcome is not None else []
         index = self._lints if kind is Kind.LINTS else self._findings
         return index.of(subject, kind) if index is not None else []
 
@@ -188,5 +226,16 @@ def isolation_findings(outcome: Outcome) -> list[Finding]:
     found += [
         Finding("isolation.left_behind", Kind.ISOLATION, table, table, f"left behind: {p}", "nothing", p)
         for p in outcome.left_behind
+    ]
+    return found
+
+
+def erasure_findings(outcome: ErasureOutcome) -> list[Finding]:
+    found = [
+        Finding(v.rule, Kind.ERASURE, v.table, v.table, v.message, v.expected, v.actual) for v in outcome.violations
+    ]
+    users = str(outcome.users)
+    found += [
+        Finding(LEFT_BEHIND, Kind.ERASURE, users, users, f"left behind: {p}", "nothing", p) for p in outcome.left_behind
     ]
     return found

@@ -10,6 +10,7 @@ catalog, the contract or the command line) is escaped here, as everything pgcont
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Generator
 from html import escape
 from typing import TYPE_CHECKING, Any
@@ -19,11 +20,13 @@ import pytest
 from pgcontract import __version__
 from pgcontract.findings import CATEGORIES
 from pgcontract.names import visible_lines
+from pgcontract.report.audit import HistoryStore, last_change_html, read_last_change
 from pgcontract.report.summary import RECORD, ResultCollector, contract_digest, git_commit
 
 if TYPE_CHECKING:
     from pgcontract.pytest_plugin import SuiteConfig
 
+log = logging.getLogger(__name__)
 _CATEGORY_TITLES = {"schema": "Schema", "rls-static": "RLS static", "rls-isolation": "RLS isolation", "lints": "Lints"}
 
 STYLE = """
@@ -38,6 +41,8 @@ STYLE = """
 .pgc-findings th { background: #f7f7f7; }
 .pgc-findings pre { margin: 0; white-space: pre-wrap; font-size: 11px; }
 .pgc-hazard { color: #9a5b00; }
+.last-change pre { margin: 0; white-space: pre-wrap; font-size: 11px; }
+.last-change td { border: 1px solid #ddd; padding: 3px 6px; vertical-align: top; font-size: 12px; }
 </style>
 """
 
@@ -185,8 +190,23 @@ class HtmlReport:
             f"pgcontract {escape(data['pgcontract'])}; git commit {escape(data['git_commit'] or 'unknown')}; "
             f"started {escape(data['started_at'])}, finished {escape(data['checked_at'])}</p>"
             '<h2>Targets</h2><table class="pgc-summary"><tr><th>target</th><th>database</th><th>server</th>'
-            f"<th>result</th>{head}<th>why it failed</th></tr>{''.join(rows)}</table>{note}"
+            f"<th>result</th>{head}<th>why it failed</th></tr>{''.join(rows)}</table>{note}" + self._last_changes()
         )
+
+    def _last_changes(self) -> str:
+        """With a history store: the last change recorded for each target (``repair --apply``)."""
+        store = HistoryStore.of(
+            self.config.getoption("pgcontract_history"),
+            self.config.getoption("pgcontract_history_dsn"),
+            self.config.getoption("pgcontract_history_table"),
+        )
+        if store is None:
+            return ""
+        sections = []
+        for target in self.settings.targets:
+            heading = f"Last change: {target.name}" if self.several else "Last change"
+            sections.append(last_change_html(read_last_change(store, target.dsn, log.warning), heading))
+        return "".join(sections)
 
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
         cells.insert(1, '<th class="sortable" data-column-type="table">Table</th>')

@@ -26,6 +26,7 @@ from starlette.routing import Route
 from pgcontract.connect import SessionLimits, Target
 from pgcontract.contract import Contract
 from pgcontract.health import CHECK_FAILED, HealthReport, check_health, failed_report
+from pgcontract.report.audit import HistoryStore, LastChange, read_last_change
 from pgcontract.server.alerts import WebhookNotifier
 from pgcontract.server.dashboard import CHECK_DB_PATH, SETUP_SQL_PATH, render_dashboard
 from pgcontract.server.metrics import CONTENT_TYPE, HealthMetrics
@@ -49,6 +50,7 @@ class ServeSettings:
     webhook_url: str | None = field(default=None, repr=False)
     webhook_retry_seconds: float = 10.0
     limits: SessionLimits = CHECK_LIMITS
+    history: HistoryStore | None = field(default=None, repr=False)  # the dashboard shows its last change
 
 
 def token_matches(authorization: str, token: str) -> bool:
@@ -127,9 +129,15 @@ def create_app(settings: ServeSettings, check: Callable[[], HealthReport] | None
             headers=_caching(monitor, cached),
         )
 
+    store = settings.history
+
+    def last_change() -> LastChange | None:
+        return read_last_change(store, target.dsn, log.warning) if store is not None else None
+
     async def dashboard(request: Request) -> Response:
         cached = await monitor.current()
-        page = render_dashboard(cached.report, cached.age(monitor.clock()))
+        change = await asyncio.to_thread(last_change)
+        page = render_dashboard(cached.report, cached.age(monitor.clock()), change)
         headers = {
             **SECURITY_HEADERS,
             "Cache-Control": "no-store",

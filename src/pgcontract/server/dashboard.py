@@ -6,6 +6,7 @@ from html import escape as escape_html
 
 from pgcontract.health import HealthReport, Issue, Status, TableHealth
 from pgcontract.names import visible_lines
+from pgcontract.report.audit import LastChange, last_change_html
 
 REFRESH_SECONDS = 300
 CHECK_DB_PATH = "/api/admin/check-db"
@@ -32,6 +33,10 @@ ul.issues { margin: 0; padding-left: 1.1rem; }
 ul.issues code { font-size: .85em; }
 .muted { color: #666; }
 footer { margin-top: 1rem; font-size: .9rem; }
+.last-change { margin-top: 1.25rem; background: #fff; padding: .75rem 1rem; }
+.last-change h2 { font-size: 1.1rem; margin: 0 0 .4rem; }
+.last-change pre { margin: 0; white-space: pre-wrap; font-size: .85em; }
+.last-change td { font-size: .9em; }
 """
 
 
@@ -61,7 +66,8 @@ def _row(table: TableHealth) -> str:
     )
 
 
-def render_dashboard(report: HealthReport, age_seconds: float) -> str:
+def render_dashboard(report: HealthReport, age_seconds: float, last_change: LastChange | None = None) -> str:
+    """The page; ``last_change``: the last change recorded for the target (None: no history store)."""
     if report.healthy:
         headline = "Database healthy"
     elif report.error is not None:
@@ -92,6 +98,7 @@ This page reloads every {REFRESH_SECONDS // 60} minutes.</p>
 <thead><tr><th>Table</th><th>Critical</th><th>Status</th><th>Issues</th></tr></thead>
 <tbody>{rows}</tbody>
 </table>
+{last_change_html(last_change) if last_change is not None else ""}
 <footer>
 <a href="{CHECK_DB_PATH}">Health report (JSON)</a> ·
 <a href="{SETUP_SQL_PATH}">Setup SQL</a> ·
