@@ -630,6 +630,17 @@ class Matrix:
                     f"{result.rows}",
                     "delete",
                 )
+            elif result.sqlstate == FOREIGN_KEY_VIOLATION:
+                # The key is checked after the policies let the row go: only B's child rows saved it, and
+                # B's row without children (or with cascading ones) would have been deleted.
+                self.fail(
+                    "isolation.delete_other",
+                    f"{who} could delete the row of user B in {t} (DELETE ... WHERE): the policies let it "
+                    f"through and only a foreign key refused it ({result.error})",
+                    "0 rows",
+                    "row matched, refused by a foreign key",
+                    "delete",
+                )
             if not {"update", "delete"} <= writes:
                 self.probe_unfiltered(False, row_a, "user B", before_b)
             # 'protected' binds users; a principal that may update every row may change those columns too.
