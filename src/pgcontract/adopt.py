@@ -14,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pglast import parser
 
+from pgcontract.catalog.aggregates import Aggregate
 from pgcontract.catalog.privileges import Grants
 from pgcontract.catalog.publications import Publication
 from pgcontract.catalog.snapshot import Constraint, Function, Index, Snapshot, Table, View
@@ -114,6 +115,26 @@ def _function(function: Function) -> dict[str, Any]:
     out["settings"] = Flow(function.other_settings)
     out["execute"] = FlowList(sorted(function.executors - {function.owner}))
     out["body"] = function.body.strip() + "\n"
+    return out
+
+
+def _aggregate(aggregate: Aggregate) -> dict[str, Any]:
+    """An aggregate's options, those equal to CREATE AGGREGATE's defaults left out (it is compared whole)."""
+    out: dict[str, Any] = {"sfunc": aggregate.sfunc, "stype": _short_type(aggregate.stype)}
+    defaults: dict[str, object] = {
+        "finalfunc": None,
+        "finalfunc_extra": False,
+        "finalfunc_modify": "read_only",
+        "combinefunc": None,
+        "serialfunc": None,
+        "deserialfunc": None,
+        "initcond": None,
+        "parallel": "unsafe",
+    }
+    for attribute, default in defaults.items():
+        value = getattr(aggregate, attribute)
+        if value != default:
+            out[attribute] = value
     return out
 
 
@@ -469,6 +490,13 @@ def contract_from_snapshot(
     }
     if functions:
         out["functions"] = functions
+    aggregates = {
+        a.signature: _aggregate(a)
+        for a in sorted(snapshot.aggregates, key=lambda a: (a.name, a.argument_types))
+        if a.name.schema in wanted
+    }
+    if aggregates:
+        out["aggregates"] = aggregates
     out.update(_typed_sections(snapshot, wanted))
     api = (API_ROLES - {"public"}) & set(snapshot.roles) | {"public"}
     views = {

@@ -13,9 +13,10 @@ from enum import IntEnum
 from psycopg import sql
 
 from pgcontract import __version__
+from pgcontract.aggregatesql import create_aggregate
 from pgcontract.contract.model import Contract, FunctionSpec, Table, function_signature
 from pgcontract.names import QualifiedName
-from pgcontract.routines import parse_returns
+from pgcontract.routines import parse_arguments, parse_returns
 from pgcontract.sqlgen import (
     Composable,
     add_check,
@@ -81,11 +82,12 @@ class Phase(IntEnum):
     CHECKS = 14
     RLS = 15
     TABLE_FUNCTIONS = 16  # functions whose arguments or result are a table's row type: after the tables
-    VIEWS = 17  # after the tables and functions they read; among themselves by what each reads (viewdeps)
-    TRIGGERS = 18  # after their table (or view) and function
-    POLICIES = 19  # after every table, column and function: a policy may read other tables and call functions
-    GRANTS = 20
-    PUBLICATIONS = 21  # after the tables they publish (and the columns of their column lists)
+    AGGREGATES = 17  # after every function (their state, final... functions), before the views that call them
+    VIEWS = 18  # after the tables and functions they read; among themselves by what each reads (viewdeps)
+    TRIGGERS = 19  # after their table (or view) and function
+    POLICIES = 20  # after every table, column and function: a policy may read other tables and call functions
+    GRANTS = 21
+    PUBLICATIONS = 22  # after the tables they publish (and the columns of their column lists)
 
     @property
     def title(self) -> str:
@@ -108,6 +110,7 @@ _TITLES = {
     Phase.CHECKS: "check constraints",
     Phase.RLS: "row level security",
     Phase.TABLE_FUNCTIONS: "functions on table row types",
+    Phase.AGGREGATES: "aggregates",
     Phase.VIEWS: "views and materialized views",
     Phase.TRIGGERS: "triggers",
     Phase.POLICIES: "policies",
@@ -219,6 +222,7 @@ def contract_steps(contract: Contract) -> list[Step]:
     """Every statement the contract requires, idempotent, sorted by phase (stable: contract order within)."""
     schemas = sorted(
         {n.schema for n in (*contract.table_map, *contract.enum_map, *(n for n, _ in contract.function_map))}
+        | {n.schema for n, _ in contract.aggregate_map}
         | {e.in_schema for e in contract.extensions.values() if e.in_schema is not None}
         | set(contract.privileges.schemas if contract.privileges is not None else ())
         | {n.schema for n in (*contract.domain_map, *contract.composite_type_map, *contract.sequence_map)}
@@ -246,6 +250,9 @@ def contract_steps(contract: Contract) -> list[Step]:
     ]
     for name in parents_first(contract):
         steps += table_steps(name, contract.table_map[name], idempotent=True, contract=contract)
+    for signature, aggregate in contract.aggregates.items():
+        name, _, arguments = function_signature(signature)
+        steps.append((Phase.AGGREGATES, create_aggregate(name, parse_arguments(arguments), aggregate, replace=True)))
     for name in view_order(contract.view_map):
         view = contract.view_map[name]
         if view.definition is not None:

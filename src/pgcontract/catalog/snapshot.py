@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from pgcontract.catalog.aggregates import Aggregate, build_aggregates
 from pgcontract.catalog.privileges import Privileges, build_privileges
 from pgcontract.catalog.publications import Extension, Publication, build_extensions, build_publications
 from pgcontract.catalog.triggers import Trigger, trigger_from_row
@@ -49,6 +50,7 @@ QUERY_FILES = (
     "privileges",
     "extensions",
     "publications",
+    "aggregates",
 )
 FK_ACTIONS = {"a": "no action", "r": "restrict", "c": "cascade", "n": "set null", "d": "set default"}
 POLICY_COMMANDS = {"*": "all", "r": "select", "a": "insert", "w": "update", "d": "delete"}
@@ -304,6 +306,7 @@ class Snapshot:
     privileges: Privileges = field(default_factory=Privileges)
     extensions: dict[str, Extension] = field(default_factory=dict)
     publications: dict[str, Publication] = field(default_factory=dict)
+    aggregates: list[Aggregate] = field(default_factory=list)
     query_count: int = 0
     read_seconds: float = 0.0
 
@@ -510,6 +513,7 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
         sequences={s.name: s for s in sequences if not s.identity},
         identity_sequences={s.owned_by: s for s in sequences if s.identity and s.owned_by is not None},
         triggers=[trigger_from_row(r) for r in rows["triggers"]],
+        aggregates=build_aggregates(rows["aggregates"]),
     )
 
 
