@@ -244,6 +244,8 @@ def _table(table: Table, snapshot: Snapshot | None = None, wanted: set[str] | No
     pk = _own(table.constraints_of("p"))
     if pk:
         out["primary_key"] = FlowList(pk[0].columns)
+        if pk[0].deferrable:
+            out["primary_key_deferral"] = _deferral(Flow(), pk[0])
     fks = []
     for fk in _own(table.constraints_of("f")):
         ref = str(fk.ref_table) + "(" + ", ".join(fk.ref_columns) + ")"

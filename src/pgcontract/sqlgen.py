@@ -113,7 +113,8 @@ def identity_clause(column: Column) -> Composable:
 def create_table(name: QualifiedName, table: Table) -> Composable:
     body: list[Composable] = [column_definition(c, col) for c, col in table.columns.items()]
     if table.primary_key:
-        body.append(sql.SQL("PRIMARY KEY ({})").format(idents(table.primary_key)))
+        key = sql.SQL("PRIMARY KEY ({})").format(idents(table.primary_key))
+        body.append(key + deferral(table.primary_key_deferral) if table.primary_key_deferral else key)
     text = sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n  {}\n)").format(ident(name), sql.SQL(",\n  ").join(body))
     if table.inherits:
         text += sql.SQL(" INHERITS ({})").format(
@@ -190,10 +191,14 @@ def constraint_name(table: QualifiedName, columns: Sequence[str], suffix: str) -
 _CONSTRAINT_PREFIX = sql.SQL("ADD CONSTRAINT {} ")
 
 
-def add_primary_key(name: QualifiedName, columns: Sequence[str]) -> Composable:
-    cname = constraint_name(name, [], "pkey")
+def add_primary_key(
+    name: QualifiedName, columns: Sequence[str], cname: str | None = None, spec: Deferral | None = None
+) -> Composable:
+    """ADD CONSTRAINT ... PRIMARY KEY, under ``cname`` (default: PostgreSQL's ``<table>_pkey``), deferrable as
+    ``spec`` states."""
+    cname = cname or constraint_name(name, [], "pkey")
     action = _CONSTRAINT_PREFIX.format(sql.Identifier(cname)) + sql.SQL("PRIMARY KEY ({})").format(idents(columns))
-    return alter_table(name, action)
+    return alter_table(name, action + deferral(spec) if spec is not None else action)
 
 
 def foreign_key_clause(fk: ForeignKey) -> Composable:

@@ -44,9 +44,15 @@ def normal_body(body: str, language: str) -> str:
     return " ".join(body.split())
 
 
+# Offsets into the text, not meaning (an ARRAY[...] constructor's list_start and list_end among them).
+_POSITIONS = frozenset(
+    {"location", "stmt_location", "stmt_len", "list_start", "list_end", "rexpr_list_start", "rexpr_list_end"}
+)
+
+
 def _without_locations(node: object) -> object:
     if isinstance(node, dict):
-        return {k: _without_locations(v) for k, v in node.items() if k not in ("location", "stmt_location", "stmt_len")}
+        return {k: _without_locations(v) for k, v in node.items() if k not in _POSITIONS}
     if isinstance(node, list):
         return [_without_locations(v) for v in node]
     return node

@@ -476,6 +476,11 @@ class Table(Model):
     description: str | None = None
     columns: dict[Identifier, Column] = Field(default_factory=dict)
     primary_key: list[Identifier] | None = None
+    primary_key_deferral: Deferral | None = Field(
+        None,
+        description="the primary key's DEFERRABLE and INITIALLY (checked when given; snapshot writes it for a "
+        "deferrable key)",
+    )
     foreign_keys: list[ForeignKey] = Field(default_factory=list)
     unique: list[Annotated[Unique, BeforeValidator(_columns_shorthand)]] = Field(default_factory=list)
     checks: list[Annotated[Check, BeforeValidator(_check_shorthand)]] = Field(default_factory=list)
