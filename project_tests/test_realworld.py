@@ -6,8 +6,8 @@ project, never copied:
   default partition, views, a materialized view with an index, OUT-parameter functions, updated_at triggers,
   an aggregate.
 - plain_saas: plain PostgreSQL: sequences with custom increments, an exclusion constraint on a range,
-  deferrable foreign keys, a deferrable primary key and unique constraint, a COLLATE "C" column, a NULLS NOT DISTINCT unique, inheritance, grants to an
-  application role.
+  deferrable foreign keys, a deferrable primary key and unique constraint, a COLLATE "C" column, a NULLS
+  NOT DISTINCT unique, inheritance, grants to an application role.
 
 For each: its snapshot checked against it passes; the snapshot's SQL loads into an empty database (after
 the platform's prerequisites) which then passes, and loading it again changes nothing; each single defect

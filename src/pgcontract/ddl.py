@@ -17,6 +17,7 @@ from pgcontract.aggregatesql import create_aggregate
 from pgcontract.contract.model import Contract, FunctionSpec, Table, function_signature
 from pgcontract.names import QualifiedName
 from pgcontract.routines import parse_arguments, parse_returns
+from pgcontract.sqlbody import is_sql_standard, reads_relations
 from pgcontract.sqlgen import (
     Composable,
     add_check,
@@ -81,7 +82,9 @@ class Phase(IntEnum):
     FOREIGN_KEYS = 13
     CHECKS = 14
     RLS = 15
-    TABLE_FUNCTIONS = 16  # functions whose arguments or result are a table's row type: after the tables
+    # Functions whose arguments or result are a table's row type, or whose SQL-standard body (BEGIN ATOMIC,
+    # RETURN) names a table: PostgreSQL resolves those at creation. After the tables.
+    TABLE_FUNCTIONS = 16
     AGGREGATES = 17  # after every function (their state, final... functions), before the views that call them
     VIEWS = 18  # after the tables and functions they read; among themselves by what each reads (viewdeps)
     TRIGGERS = 19  # after their table (or view) and function
@@ -237,7 +240,10 @@ def contract_steps(contract: Contract) -> list[Step]:
     for signature, spec in contract.functions.items():
         name, _, arguments = function_signature(signature)
         if spec.body is not None:
-            phase = Phase.TABLE_FUNCTIONS if _uses_row_type(contract, spec, arguments) else Phase.FUNCTIONS
+            after_tables = _uses_row_type(contract, spec, arguments) or (
+                is_sql_standard(spec.body, spec.language) and reads_relations(spec.body or "")
+            )
+            phase = Phase.TABLE_FUNCTIONS if after_tables else Phase.FUNCTIONS
             if phase is Phase.FUNCTIONS and uses_late_type(contract, [p.type for p in spec.parameters(arguments)]):
                 phase = Phase.LATE_DOMAINS  # after the types it takes, which come after what they call
             functions.append((phase, create_function(name, spec.parameters(arguments), spec, known_roles(contract))))

@@ -35,6 +35,7 @@ from pgcontract.indexkeys import KeySpec
 from pgcontract.names import InvalidName, QualifiedName, parse_regclass
 from pgcontract.routines import Parameter, arguments_sql, identity_sql
 from pgcontract.seqoptions import OPTION_ORDER, option_clauses, sequence_type
+from pgcontract.sqlbody import is_sql_standard, sql_body_tree
 from pgcontract.sqlnorm import _BUILTIN, deparsed_expr, nextval_sequence, parse_type, referenced_columns
 from pgcontract.sqlsafe import Statements, check_fragment, check_returns, joined, statement
 
@@ -500,8 +501,14 @@ def create_function(
         check_returns(spec.returns or "void")
         head += sql.SQL(" RETURNS {}").format(sql.SQL(spec.returns or "void"))
     parts = [head, *function_options(spec)]
-    source = sql.SQL("\n" + body.strip() + "\n")
-    parts.append(sql.Composed([sql.SQL("AS "), sql.SQL(tag), source, sql.SQL(tag), sql.SQL(";")]))
+    if is_sql_standard(body, spec.language):
+        # SQL of the statement itself, read by PostgreSQL's parser as exactly this body (contract model); the
+        # ';' on a line of its own, and the whole statement verified when rendered.
+        sql_body_tree(body)
+        parts.append(sql.SQL(body.strip() + "\n;"))
+    else:
+        source = sql.SQL("\n" + body.strip() + "\n")
+        parts.append(sql.Composed([sql.SQL("AS "), sql.SQL(tag), source, sql.SQL(tag), sql.SQL(";")]))
     statements: list[Composable] = [statement("CreateFunctionStmt", _target(name), sql.SQL("\n  ").join(parts))]
     if spec.execute is not None:
         expected = set(spec.execute)

@@ -28,6 +28,7 @@ from pgcontract.connect import DEFAULT_LIMITS, SessionLimits, read_only
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import QualifiedName
 from pgcontract.routines import Parameter, identity_sql, key_arguments, parse_arguments
+from pgcontract.sqlbody import body_of_definition
 from pgcontract.sqlnorm import InvalidSql, parse_type
 
 QUERY_FILES = (
@@ -186,6 +187,7 @@ class Function:
     strict: bool = False
     leakproof: bool = False
     parallel: str = "unsafe"  # safe, restricted, unsafe
+    sql_standard: bool = False  # a SQL-standard body (BEGIN ATOMIC, RETURN), not a string
 
     @property
     def parameters(self) -> tuple[Parameter, ...]:
@@ -478,13 +480,14 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
             volatility=VOLATILITY.get(r["volatility"], r["volatility"]),
             security_definer=r["security_definer"],
             settings=tuple(r["settings"]),
-            body=r["body"],
+            body=r["body"] if r["definition"] is None else body_of_definition(r["definition"], r["arguments"]),
             owner=r["owner"],
             executors=frozenset(r["executors"]),
             kind=ROUTINE_KINDS.get(r["kind"], r["kind"]),
             strict=r["strict"],
             leakproof=r["leakproof"],
             parallel=PARALLEL.get(r["parallel"], r["parallel"]),
+            sql_standard=r["definition"] is not None,
         )
         for r in rows["functions"]
     ]

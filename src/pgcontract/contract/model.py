@@ -22,6 +22,7 @@ from pgcontract.indexkeys import KeySpec
 from pgcontract.names import InvalidName, QualifiedName, split_parts, split_reference
 from pgcontract.routines import Parameter, input_types, parse_arguments, same_types, split_signature
 from pgcontract.seqoptions import Options, resolve, sequence_type
+from pgcontract.sqlbody import is_sql_standard, sql_body_tree
 from pgcontract.sqlnorm import InvalidSql, check_expr, check_query, parse_type
 from pgcontract.sqlsafe import UnsafeFragment, check_fragment, check_returns
 
@@ -648,6 +649,11 @@ class FunctionSpec(Model):
                 raise ValueError("a procedure has no volatility, strict, leakproof or parallel")
         if self.settings is not None and "search_path" in self.settings:
             raise ValueError("give search_path as 'search_path', not under 'settings'")
+        if is_sql_standard(self.body, self.language):
+            try:
+                sql_body_tree(self.body or "")
+            except UnsafeFragment as exc:
+                raise ValueError(str(exc)) from None
         if self.arguments is not None:
             try:
                 parse_arguments(self.arguments)
