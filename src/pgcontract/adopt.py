@@ -179,6 +179,16 @@ def _grants(table: Table, who: Grantees) -> dict[str, Any]:
     return out
 
 
+def _grants_beyond_parent(snapshot: Snapshot, table: Table, who: Grantees | None) -> bool:
+    """A partition granting a role more than its partitioned table does (a partition is reachable on its
+    own: GRANT on the parent does not reach it, nor does its lack): written with its own grants."""
+    parent = snapshot.tables.get(table.parents[0]) if table.parents else None
+    if who is None or parent is None:
+        return False
+    mine, theirs = who.pick(table.grants, table.owner), who.pick(parent.grants, parent.owner)
+    return any(set(privileges) - set(theirs.get(role, ())) for role, privileges in mine.items())
+
+
 def _privileges(snapshot: Snapshot, wanted: set[str], who: Grantees) -> dict[str, Any]:
     privileges = snapshot.privileges
     schemas = {
@@ -376,21 +386,23 @@ def _composite_type(composite: CompositeType) -> dict[str, Any]:
     return {"attributes": attributes}
 
 
-def _sequence(sequence: Sequence) -> Flow:
+def _sequence(sequence: Sequence, who: Grantees | None = None) -> Flow:
     out = Flow(type=sequence.options.type, **non_defaults(sequence.options))
     owner = owned_by_text(sequence.owned_by)
     if owner is not None:
         out["owned_by"] = owner
+    if who is not None:
+        out["grants"] = Flow(who.pick(sequence.grant_map, sequence.owner))
     return out
 
 
-def _typed_sections(snapshot: Snapshot, wanted: set[str]) -> dict[str, Any]:
+def _typed_sections(snapshot: Snapshot, wanted: set[str], who: Grantees | None = None) -> dict[str, Any]:
     sections = {
         "domains": {str(n): _domain(d) for n, d in sorted(snapshot.domains.items()) if n.schema in wanted},
         "composite_types": {
             str(n): _composite_type(c) for n, c in sorted(snapshot.composite_types.items()) if n.schema in wanted
         },
-        "sequences": {str(n): _sequence(q) for n, q in sorted(snapshot.sequences.items()) if n.schema in wanted},
+        "sequences": {str(n): _sequence(q, who) for n, q in sorted(snapshot.sequences.items()) if n.schema in wanted},
     }
     return {key: entries for key, entries in sections.items() if entries}
 
@@ -479,7 +491,9 @@ def contract_from_snapshot(
     out["tables"] = {
         str(name): _table(table, snapshot, wanted) | (_grants(table, who) if who is not None else {})
         for name, table in sorted(snapshot.tables.items())
-        if name.schema in wanted and table.in_scope and not _described_by_parent(table)
+        if name.schema in wanted
+        and table.in_scope
+        and (not _described_by_parent(table) or _grants_beyond_parent(snapshot, table, who))
     }
     _identity_options(snapshot, out["tables"])
     enums = {str(name): list(labels) for name, labels in sorted(snapshot.enums.items()) if name.schema in wanted}
@@ -499,7 +513,7 @@ def contract_from_snapshot(
     }
     if aggregates:
         out["aggregates"] = aggregates
-    out.update(_typed_sections(snapshot, wanted))
+    out.update(_typed_sections(snapshot, wanted, who))
     api = (API_ROLES - {"public"}) & set(snapshot.roles) | {"public"}
     views = {
         str(v.name): _view(v, frozenset(api))

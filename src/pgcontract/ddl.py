@@ -56,7 +56,7 @@ from pgcontract.sqlgen import (
 from pgcontract.sqlnorm import InvalidSql, parse_type
 from pgcontract.sqlsafe import Statements, intended_of, render_checked, verify
 from pgcontract.typesql import create_sequence as create_sequence_with_options
-from pgcontract.typesql import sequence_owner, type_definitions, uses_late_type
+from pgcontract.typesql import sequence_grant_exactly, sequence_owner, type_definitions, uses_late_type
 from pgcontract.viewdeps import view_order
 
 
@@ -167,7 +167,9 @@ def table_steps(
     tables = contract.table_map if contract is not None else {}
     if contract is None or name not in contract.partition_parents:
         steps.append((Phase.TABLES, create_table(name, table)))
-    steps += [(Phase.TABLES, sequence_owned_by(s, name, column)) for s, column in sequences]
+    # A sequence the contract declares has its own owned_by (none, possibly): only the others go with the column.
+    declared = contract.sequence_map if contract is not None else {}
+    steps += [(Phase.TABLES, sequence_owned_by(s, name, column)) for s, column in sequences if s not in declared]
     for partition, bound in table.partition_map.items():
         steps.append((Phase.TABLES, create_partition(partition, name, bound, tables.get(partition))))
 
@@ -197,11 +199,14 @@ def table_steps(
                 steps.append((Phase.POLICIES, drop_policy(name, policy_name)))
             steps.append((Phase.POLICIES, create_policy(name, policy_name, policy)))
     # A partition the contract does not declare as a table of its own gets its parent's grants: read
-    # directly, it must not give more than the parent (default privileges may have granted it ALL).
-    granted = [name, *(p for p in table.partition_map if p not in tables)]
+    # directly, it must not give more than the parent (default privileges may have granted it ALL). Under
+    # a parent with RLS it gets none: read directly, it would bypass the parent's policies.
+    partitions = [p for p in table.partition_map if p not in tables]
+    closed = rls is not None and rls.enabled
     for role, privileges in (table.grants or {}).items():
-        for target in granted:
-            steps += [(Phase.GRANTS, statement) for statement in grant_exactly(target, role, privileges)]
+        steps += [(Phase.GRANTS, statement) for statement in grant_exactly(name, role, privileges)]
+        for target in partitions:
+            steps += [(Phase.GRANTS, s) for s in grant_exactly(target, role, () if closed else privileges)]
     for role, columns in (table.column_grants or {}).items():
         if any(columns.values()):
             steps.append((Phase.GRANTS, grant_columns(name, role, {c: p for c, p in columns.items() if p})))
@@ -324,6 +329,8 @@ def type_steps(contract: Contract) -> list[Step]:
         steps.append((Phase.SEQUENCES, create_sequence_with_options(name, spec)))
         if spec.owner is not None:
             steps.append((Phase.COLUMNS, sequence_owner(name, spec.owner)))
+        for role, privileges in (spec.grants or {}).items():
+            steps += [(Phase.GRANTS, s) for s in sequence_grant_exactly(name, role, privileges)]
     return steps
 
 

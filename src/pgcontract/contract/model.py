@@ -152,6 +152,9 @@ class SequenceSpec(SequenceOptions):
     owned_by: Annotated[str, AfterValidator(_is_owned_by)] | None = Field(
         None, description="schema.table.column the sequence belongs to (OWNED BY); left out: none"
     )
+    grants: dict[Identifier, list[Literal["usage", "select", "update"]]] | None = Field(
+        None, description="role (public for PUBLIC) -> exactly these sequence privileges; left out: not checked"
+    )
 
     @property
     def options(self) -> Options:
