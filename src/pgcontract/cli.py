@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from pgcontract import __version__
 from pgcontract.connect import (
@@ -31,7 +31,14 @@ from pgcontract.connect import (
     duration_argument,
     redact_text,
 )
-from pgcontract.targets import TargetsError, parse_targets
+from pgcontract.targets import TargetsError, parse_shard, parse_targets, shard
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from pgcontract.contract import Contract
+    from pgcontract.repair import RepairPlan
+    from pgcontract.report.audit import AuditTrail, HistoryStore
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_CANNOT_CONNECT, EXIT_BUSY = 0, 1, 2, 3, 4
 EXIT_CODES = (
@@ -61,6 +68,19 @@ def _seconds(value: str) -> float:
     if not (math.isfinite(seconds) and seconds > 0):
         raise argparse.ArgumentTypeError(f"must be a positive, finite number of seconds, not {value!r}")
     return seconds
+
+
+def _shard(value: str) -> tuple[int, int]:
+    try:
+        return parse_shard(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--shard ")) from None
+
+
+def _concurrency(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {value!r}")
+    return int(value)
 
 
 def _port(value: str) -> int:
@@ -112,6 +132,20 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sql", default="sql", help="SQL for the embedded server when no DSN is given")
 
 
+def _add_history_options(parser: argparse.ArgumentParser, file_help: str) -> None:
+    parser.add_argument("--history", help=file_help)
+    parser.add_argument("--history-dsn", type=_dsn, help="the same, in a table in this database (never a target)")
+    parser.add_argument("--history-table", default="pgcontract_history")
+
+
+def _history_store(args: argparse.Namespace) -> HistoryStore | None:
+    """The --history / --history-dsn store (``audit.HistoryStore``), or None; the DSN checked (exit 2)."""
+    from pgcontract.report.audit import HistoryStore
+
+    dsn = checked_dsn(args.history_dsn, "--history-dsn") if args.history_dsn else None
+    return HistoryStore.of(args.history, dsn, args.history_table)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pgcontract",
@@ -138,7 +172,33 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also run the dynamic RLS tests against --dsn (test rows in a transaction that is always rolled back)",
     )
+    check.add_argument(
+        "--concurrency",
+        type=_concurrency,
+        default=None,
+        help="targets whose catalogs are read at once, one connection each (default: 16)",
+    )
+    check.add_argument(
+        "--shard",
+        type=_shard,
+        help="check only shard K of N of the targets (K/N, 1 <= K <= N: names sorted, dealt round-robin);"
+        " pgcontract merge combines the shards' --json summaries",
+    )
     _add_timeout_options(check)
+
+    merge = sub.add_parser(
+        "merge",
+        help="combine the --json summaries of shards into one JSON, JUnit and HTML report",
+        description="Combine the JSON summaries written by `pgcontract check --shard K/N --json FILE` (every"
+        " shard of one run) into the reports one run over all the targets writes. The exit code is the one"
+        " that run would give. Arguments after -- go to pytest (which writes the JUnit and HTML reports).",
+    )
+    merge.add_argument("summaries", nargs="+", help="the shards' JSON summaries")
+    merge.add_argument("--json", help="write the merged summary as JSON")
+    merge.add_argument("--junitxml", help="write JUnit XML")
+    merge.add_argument("--html", help="write a self-contained HTML report")
+    merge.add_argument("--history", help="append each target's result to this JSON Lines file")
+    merge.add_argument("--history-dsn", type=_dsn, help="append each target's result to a table in this database")
 
     snap = sub.add_parser("snapshot", help="print a contract describing a live database")
     _add_target_options(snap)
@@ -162,13 +222,18 @@ def build_parser() -> argparse.ArgumentParser:
     hist.add_argument("--history", help="JSON Lines file written by check --history")
     hist.add_argument("--history-dsn", type=_dsn, help="database written by check --history-dsn")
     hist.add_argument("--history-table", default="pgcontract_history")
-    hist.add_argument("--last", type=int, default=10, help="runs shown per target (default: 10)")
+    hist.add_argument("--last", type=int, default=10, help="runs shown per target, or changes (default: 10)")
+    hist.add_argument(
+        "--audit", action="store_true", help="print the audit trail of changes (repair --apply), not the trend"
+    )
+    hist.add_argument("--json", action="store_true", help="print the entries as JSON")
     serve = sub.add_parser(
         "serve",
         help="serve the health API, setup SQL, dashboard and metrics",
         description="Serve /api/admin/check-db, /api/admin/setup-sql, the dashboard (/), /metrics and /healthz."
         " Admin endpoints need $PGCONTRACT_ADMIN_TOKEN as a bearer token; without it, serving a DSN needs"
-        " --no-auth (the embedded default is served without auth).",
+        " --no-auth (the embedded default is served without auth). Email alerts: set $PGCONTRACT_SMTP_HOST,"
+        " _FROM, _TO (and _USER, _PASSWORD, _PORT, _STARTTLS, _CA_FILE, _TIMEOUT; see the README).",
     )
     _add_target_options(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
@@ -176,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--ttl", type=_seconds, default=60.0, help="seconds a health report is reused (default: 60)")
     serve.add_argument("--webhook-url", help="Slack-compatible webhook for alerts (else $PGCONTRACT_WEBHOOK_URL)")
     serve.add_argument("--no-auth", action="store_true", help="serve admin endpoints without a token")
+    _add_history_options(serve, "the dashboard shows the last change recorded in this JSON Lines file")
 
     sub.add_parser("schema", help="print the contract's JSON Schema (for editors)")
 
@@ -192,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_target_options(repair)
     repair.add_argument("--apply", action="store_true", help="run the safe statements, then check again")
+    _add_history_options(repair, "with --apply, record an audit entry of the change in this JSON Lines file")
     _add_timeout_options(repair)
 
     validate = sub.add_parser("validate", help="validate a contract without connecting")
@@ -221,6 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sql": cmd_sql,
         "repair": cmd_repair,
         "serve": cmd_serve,
+        "merge": cmd_merge,
     }
     try:
         return handler[args.command](args, passthrough)
@@ -264,9 +332,21 @@ def cmd_history(args: argparse.Namespace, _: list[str]) -> int:
             dsn=dsn,
             table=args.history_table,
             warn=lambda message: print(f"pgcontract: warning: {message}", file=sys.stderr),
+            kind=history.AUDIT if args.audit else "run",
         )
     except OSError as exc:
         return _die(f"{args.history}: cannot read history file: {exc.strerror or exc}", EXIT_USAGE)
+    if args.audit:
+        from pgcontract.report import audit
+
+        if args.json:
+            print(json.dumps(audit.changes(entries)[-args.last :] if args.last > 0 else [], indent=2))
+        else:
+            print(audit.render(entries, last=args.last))
+        return EXIT_OK
+    if args.json:
+        print(json.dumps(history.latest(entries, last=args.last), indent=2))
+        return EXIT_OK
     print(history.trend(entries, last=args.last))
     return EXIT_OK
 
@@ -293,7 +373,9 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
     dsn = _dsn_from(args) if not targets else None
     if dsn:
         targets = [Target("target", dsn)]
-    if len(targets) == 1:
+    if args.shard and not targets:
+        return _die("--shard needs targets (--targets FILE or --dsn), not the embedded default", EXIT_USAGE)
+    if len(targets) == 1 and shard(targets, *(args.shard or (1, 1))):
         # One clear line, before pytest starts, when the target cannot be reached.
         connect(targets[0], SessionLimits(connect_timeout=10)).close()
     elif not targets and not Path(args.sql).exists():
@@ -321,6 +403,10 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
         pytest_args += ["--junitxml", args.junitxml]
     if args.rls_live:
         pytest_args.append("--rls-live")
+    if args.concurrency:
+        pytest_args += ["--concurrency", str(args.concurrency)]
+    if args.shard:
+        pytest_args += ["--shard", "{}/{}".format(*args.shard)]
     for option in ("json", "history", "history_dsn"):
         value = getattr(args, option)
         if value:
@@ -331,7 +417,7 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
         pytest_args += ["--dist", "loadgroup"]  # one worker per target: each reads its catalog once
     saved = {name: os.environ.get(name) for name in ("PGCONTRACT_DSN", "PGCONTRACT_TARGETS")}
     # DSNs go through the environment, not pytest's command line, which reports may show.
-    if len(targets) == 1:
+    if len(targets) == 1 and not args.shard:
         os.environ["PGCONTRACT_DSN"] = targets[0].dsn
     elif targets:
         os.environ["PGCONTRACT_TARGETS"] = json.dumps({t.name: t.dsn for t in targets})
@@ -354,6 +440,41 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
             print(f"pgcontract: {message}", file=sys.stderr)
         return EXIT_BUSY
     return {0: EXIT_OK, 1: EXIT_VIOLATED, 3: EXIT_CANNOT_CONNECT, 5: EXIT_OK}.get(code, EXIT_USAGE)
+
+
+def cmd_merge(args: argparse.Namespace, passthrough: list[str]) -> int:
+    from pgcontract.report import history
+    from pgcontract.report.merge import MergeError, exit_code, merge, read_summaries, replay
+
+    try:
+        summary = merge(read_summaries([Path(p) for p in args.summaries]))
+    except MergeError as exc:
+        return _die(str(exc), EXIT_USAGE)
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    if args.junitxml or args.html:
+        code = replay(summary, junitxml=args.junitxml, html=args.html, passthrough=passthrough)
+        missing = [path for path in (args.junitxml, args.html) if path and not Path(path).exists()]
+        if code not in (0, 1, 5) or missing:
+            return _die(f"writing the reports failed (pytest exit code {code})", EXIT_USAGE)
+    if args.history or args.history_dsn:
+        history.append(
+            history.entries_of(summary),
+            file=Path(args.history) if args.history else None,
+            dsn=checked_dsn(args.history_dsn, "--history-dsn") if args.history_dsn else None,
+        )
+    tests = summary["tests"]
+    counts = {o: sum(t["outcome"] == o for t in tests) for o in ("passed", "failed", "skipped")}
+    print(
+        f"pgcontract: merged {len(args.summaries)} summaries: {len(summary['targets'])} targets, "
+        + ", ".join(f"{n} {o}" for o, n in counts.items()),
+        file=sys.stderr,
+    )
+    code = exit_code(summary)
+    if code == EXIT_BUSY:
+        for message in dict.fromkeys(t["record"]["busy"] for t in tests if t["record"].get("busy")):
+            print(f"pgcontract: {message}", file=sys.stderr)
+    return code
 
 
 class PreloadedContract:
@@ -441,11 +562,18 @@ def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
     if not isinstance(contract, Contract):
         return EXIT_USAGE
     dsn = _dsn_from(args)
+    store = _history_store(args)
     token = os.environ.get(TOKEN_ENV) or None
     if token is not None and not token.strip():
         return _die(f"{TOKEN_ENV} is blank (only white space): set a real token, or unset it", EXIT_USAGE)
     if token is None and dsn and not args.no_auth:
         return _die(f"{TOKEN_ENV} is not set: set it to protect the admin endpoints, or pass --no-auth", EXIT_USAGE)
+    from pgcontract.server.mail import MailConfigError, MailSettings
+
+    try:
+        mail = MailSettings.from_env(os.environ)
+    except MailConfigError as exc:
+        return _die(f"email alerts: {exc}", EXIT_USAGE)
     try:
         # Bound before an embedded server is started, so a busy port costs nothing and says so.
         listener = listen(args.host, args.port)
@@ -472,7 +600,11 @@ def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
             ttl=args.ttl,
             admin_token=None if args.no_auth else token,
             webhook_url=args.webhook_url or os.environ.get("PGCONTRACT_WEBHOOK_URL") or None,
+            mail=mail,
+            history=store,
         )
+        if mail is not None:
+            print(f"pgcontract: email alerts via {mail.describe()}", file=sys.stderr, flush=True)
         serve(settings, listener)
     return EXIT_OK
 
@@ -516,12 +648,12 @@ def cmd_repair(args: argparse.Namespace, _: list[str]) -> int:
 
     from pgcontract.contract import Contract
     from pgcontract.embedded import LoadError
-    from pgcontract.findings import render_all
-    from pgcontract.repair import RepairFailed, apply_plan, check_now, plan_repair, render_plan, volatile_in
+    from pgcontract.repair import check_now, plan_repair, render_plan, volatile_in
 
     contract = _load(args.contract)
     if not isinstance(contract, Contract):
         return EXIT_USAGE
+    store = _history_store(args) if args.apply else None  # without --apply repair only reads: nothing to record
     limits = SessionLimits(statement_timeout=args.statement_timeout, lock_timeout=args.lock_timeout)
     with ExitStack() as stack:
         try:
@@ -541,26 +673,78 @@ def cmd_repair(args: argparse.Namespace, _: list[str]) -> int:
         sys.stdout.write(render_plan(plan, limits, header))
         if not args.apply:
             return EXIT_VIOLATED if findings.errors() else EXIT_OK
+        if store is None:
+            return _apply_and_check(conn, contract, plan, limits, target, None)
+        from pgcontract.report.audit import AuditTrail, AuditUnwritable, who
+
+        # Named as `check` names it (NAME=..., else dbname@host), so the trail and the trend agree.
+        named = Target(parse_targets(args.dsn[:1], None)[0].name, target.dsn) if args.dsn else target
+        trail = AuditTrail(store, named, Path(args.contract), who(conn, limits))
         try:
-            result = apply_plan(conn, plan, limits)
-        except RepairFailed as exc:
-            return _die(f"repair failed: {target.redact(str(exc))}", EXIT_VIOLATED)
+            trail.begin(plan)
+        except AuditUnwritable as exc:
+            return _die(f"cannot write the audit trail to {exc}: nothing applied", EXIT_USAGE)
+        try:
+            code = _apply_and_check(conn, contract, plan, limits, target, trail)
+        except BaseException as exc:
+            trail.stopped(*_stopped(exc, target))
+            raise
+        finally:
+            unrecorded = trail.finish()
+            if unrecorded is not None:
+                print(
+                    f"pgcontract: the repair ran ({trail.outcome()}) but its audit entry was NOT recorded in"
+                    f" {unrecorded} (the entry written before it started is there)",
+                    file=sys.stderr,
+                )
+    return EXIT_USAGE if unrecorded is not None else code
+
+
+def _stopped(exc: BaseException, target: Target) -> tuple[str, str]:
+    """How an audited repair stopped, for its audit entry."""
+    if isinstance(exc, DatabaseBusy):
+        return "busy", target.redact(str(exc))
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", "interrupted"
+    return "error", target.redact(" ".join(f"{type(exc).__name__}: {exc}".split()))
+
+
+def _apply_and_check(
+    conn: psycopg.Connection[Any],
+    contract: Contract,
+    plan: RepairPlan,
+    limits: SessionLimits,
+    target: Target,
+    trail: AuditTrail | None,
+) -> int:
+    """Apply the plan, report what happened and check again (``trail``: the audit trail, or None)."""
+    from pgcontract.findings import render_all
+    from pgcontract.repair import RepairFailed, apply_plan, check_now
+
+    try:
+        result = apply_plan(conn, plan, limits)
+    except RepairFailed as exc:
+        if trail is not None:
+            trail.stopped("failed", target.redact(str(exc)))
+        return _die(f"repair failed: {target.redact(str(exc))}", EXIT_VIOLATED)
+    if trail is not None:
+        trail.applied(result)
+    print(
+        f"pgcontract: applied {len(result.applied)} statements to {target.display} in one transaction",
+        file=sys.stderr,
+    )
+    for failure in result.failures:
         print(
-            f"pgcontract: applied {len(result.applied)} statements to {target.display} in one transaction",
+            f"pgcontract: a fix failed and was rolled back alone: {target.redact(failure.error)}\n"
+            f"  the statement: {failure.statement.splitlines()[0]}\n"
+            f"  left unfixed: {', '.join(failure.left)}",
             file=sys.stderr,
         )
-        for failure in result.failures:
-            print(
-                f"pgcontract: a fix failed and was rolled back alone: {target.redact(failure.error)}\n"
-                f"  the statement: {failure.statement.splitlines()[0]}\n"
-                f"  left unfixed: {', '.join(failure.left)}",
-                file=sys.stderr,
-            )
-        if result.skipped:
-            print(
-                f"pgcontract: {len(result.skipped)} other statements of the failed fixes not applied", file=sys.stderr
-            )
-        after = check_now(conn, contract, limits)
+    if result.skipped:
+        print(f"pgcontract: {len(result.skipped)} other statements of the failed fixes not applied", file=sys.stderr)
+    after = check_now(conn, contract, limits)
+    if trail is not None:
+        trail.checked(after)
     if not after.findings:
         print("pgcontract: checked again: the database satisfies the contract", file=sys.stderr)
         return EXIT_OK

@@ -48,6 +48,7 @@ class Kind(StrEnum):
     EXTENSIONS = "extensions"
     PUBLICATIONS = "publications"
     ISOLATION = "isolation"  # dynamic RLS tests
+    ERASURE = "erasure"  # deleting a user deletes the user's rows (dynamic, like the isolation tests)
     LINTS = "lints"
 
 
@@ -72,6 +73,7 @@ CATEGORY = {
     Kind.PUBLICATIONS: "schema",
     Kind.POLICIES: "rls-static",
     Kind.ISOLATION: "rls-isolation",
+    Kind.ERASURE: "rls-isolation",
     Kind.LINTS: "lints",
 }
 CATEGORIES = ("schema", "rls-static", "rls-isolation", "lints")

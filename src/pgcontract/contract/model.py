@@ -475,6 +475,22 @@ class Isolation(Model):
         return tuple(self.read) if isinstance(self.read, list) else ()
 
 
+class TableErasure(Model):
+    """What deleting a user must do to this table's rows (the erasure proof, with a top-level ``erasure``)."""
+
+    set_null: list[Identifier] = Field(
+        default_factory=list,
+        description="columns that must be cleared (NULL), not the row deleted, when the user they point at is "
+        "deleted, e.g. [author_id] (ON DELETE SET NULL); the table holds personal data through them",
+    )
+    retain: str | None = Field(
+        None,
+        min_length=1,
+        description="why the rows outlive their user on purpose (e.g. invoices kept for accounting): the table is "
+        "left out of the erasure proof and lint",
+    )
+
+
 class Table(Model):
     critical: bool = Field(False, description="the health API is unhealthy when this table fails")
     description: str | None = None
@@ -511,6 +527,9 @@ class Table(Model):
         None, description="role -> column -> exactly these column privileges (GRANT SELECT (col) ...)"
     )
     isolation: Isolation | None = Field(None, description="who owns a row, for the dynamic RLS isolation tests")
+    erasure: TableErasure | None = Field(
+        None, description="columns cleared rather than deleted with their user, or a reason to keep the rows"
+    )
 
     @model_validator(mode="after")
     def _partitioning_fits(self) -> Table:
@@ -530,6 +549,16 @@ class Table(Model):
         if self.rls is not None:
             return self.rls
         return Rls() if self.isolation is not None else None
+
+
+class Erasure(Model):
+    """The erasure proof: deleting a user, as the platform does, must leave no row of that user."""
+
+    users: TableName | None = Field(
+        None,
+        description="the table whose row is the user (deleted with DELETE ... WHERE its primary key = the user's); "
+        "default under supabase auth: auth.users; required otherwise",
+    )
 
 
 MAX_CLAIMS_DEPTH = 16
@@ -960,6 +989,10 @@ class Contract(Model):
         default_factory=dict, description="lint rule id -> level (error, warning, info) or ignore"
     )
     privileges: Privileges | None = Field(None, description="schema privileges and default privileges")
+    erasure: Erasure | None = Field(
+        None,
+        description="prove that deleting a user deletes (or clears) every row of that user: {users: auth.users}",
+    )
     extensions: dict[Identifier, ExtensionSpec] = Field(
         default_factory=dict, description="extensions that must be installed: name -> {schema, min_version}"
     )
@@ -992,6 +1025,15 @@ class Contract(Model):
     @cached_property
     def table_map(self) -> dict[QualifiedName, Table]:
         return {QualifiedName.parse(k): v for k, v in self.tables.items()}
+
+    @cached_property
+    def erasure_users(self) -> QualifiedName | None:
+        """The users table of the erasure proof (None: no ``erasure``, or no users table known)."""
+        if self.erasure is None:
+            return None
+        if self.erasure.users is not None:
+            return QualifiedName.parse(self.erasure.users)
+        return QualifiedName("auth", "users") if isinstance(self.auth, SupabaseAuth) else None
 
     @cached_property
     def partition_parents(self) -> dict[QualifiedName, QualifiedName]:
@@ -1076,6 +1118,8 @@ class Contract(Model):
             schemas.update(d.in_schema for d in self.privileges.defaults if d.in_schema is not None)
         if self.auth is not None and self.auth.mode == "supabase":
             schemas.add("auth")
+        if self.erasure_users is not None:
+            schemas.add(self.erasure_users.schema)
         return frozenset(schemas)
 
 

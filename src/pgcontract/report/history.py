@@ -1,10 +1,13 @@
 """Run history: each run appends one entry per target to a JSON Lines file or to a table in a database
-the user names (never a checked target); ``pgcontract history`` prints each target's trend."""
+the user names (never a checked target); ``pgcontract history`` prints each target's trend. The same store
+keeps the audit trail of ``repair --apply`` (``pgcontract.report.audit``): entries of ``kind`` ``audit``,
+which the trend skips, and ``pgcontract history --audit`` prints."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -21,8 +24,9 @@ DEFAULT_TABLE = "pgcontract_history"
 log = logging.getLogger(__name__)
 
 
-def entries_of(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    run_id = str(uuid.uuid4())
+def entries_of(summary: dict[str, Any], run_id: str | None = None) -> list[dict[str, Any]]:
+    """One entry per target. ``duration_ms`` is the whole run's (the targets are checked together)."""
+    run_id = run_id or str(uuid.uuid4())
     out = []
     for target in summary["targets"]:
         failed = sum(c["failed"] for c in target["counts"].values())
@@ -37,6 +41,7 @@ def entries_of(summary: dict[str, Any]) -> list[dict[str, Any]]:
                 "healthy": target["healthy"],
                 "reachable": target["reachable"],
                 "failed": failed,
+                "duration_ms": summary.get("duration_ms"),
                 "counts": target["counts"],
                 "critical_issues": target["critical_issues"],
                 "failed_tests": target["failed_tests"],
@@ -58,9 +63,18 @@ def append(
     entries = list(entries)
     if file is not None:
         file.parent.mkdir(parents=True, exist_ok=True)
-        with file.open("a", encoding="utf-8") as out:
-            for entry in entries:
-                out.write(json.dumps(entry, sort_keys=True) + "\n")
+        data = "".join(json.dumps(entry, sort_keys=True) + "\n" for entry in entries).encode()
+        # One append of whole lines, on disk before this returns: another writer's lines (a check and a
+        # repair recording at once) cannot land inside one of these, and an audit entry written before a
+        # repair is there even if the machine stops during it.
+        fd = os.open(file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     if dsn is not None:
         with connect(Target("history", dsn)) as conn, conn.transaction():
             conn.execute(
@@ -75,7 +89,14 @@ def append(
                     sql.SQL(
                         "INSERT INTO {} (run_id, target, finished_at, passed, entry) VALUES (%s, %s, %s, %s, %s)"
                     ).format(_table(table)),
-                    (entry["run_id"], entry["target"], entry["finished_at"], entry["passed"], Jsonb(entry)),
+                    # An audit entry's id is its audit_id; its ``passed``: the database satisfied the contract after.
+                    (
+                        entry.get("run_id") or entry["audit_id"],
+                        entry["target"],
+                        entry["finished_at"],
+                        bool(entry["passed"]),
+                        Jsonb(entry),
+                    ),
                 )
 
 
@@ -87,15 +108,40 @@ def is_entry(value: object) -> bool:
     return isinstance(value, dict) and all(isinstance(value.get(k), t) for k, t in ENTRY_FIELDS.items())
 
 
+AUDIT = "audit"  # the ``kind`` of an audit entry (``pgcontract.report.audit``); a run entry has no kind
+# What an audit entry needs to be shown.
+AUDIT_FIELDS: dict[str, type] = {"audit_id": str, "stage": str, "target": str, "started_at": str, "finished_at": str}
+
+
+def is_audit_entry(value: object) -> bool:
+    return (
+        isinstance(value, dict)
+        and value.get("kind") == AUDIT
+        and all(isinstance(value.get(k), t) for k, t in AUDIT_FIELDS.items())
+    )
+
+
+def _of_kind(value: object, kind: str) -> bool | None:
+    """True: an entry of ``kind``; None: an entry of the other kind (skipped quietly); False: neither."""
+    if kind == AUDIT:
+        return True if is_audit_entry(value) else (None if is_entry(value) else False)
+    if isinstance(value, dict) and value.get("kind") == AUDIT:
+        return None
+    return is_entry(value)
+
+
 def read(
     *,
     file: Path | None = None,
     dsn: str | None = None,
     table: str = DEFAULT_TABLE,
     warn: Callable[[str], None] = log.warning,
+    kind: str = "run",
 ) -> list[dict[str, Any]]:
-    """The recorded entries; a line (or row) that is not one is skipped, and ``warn`` says which."""
-    not_entry = f"not a run entry (one needs {', '.join(ENTRY_FIELDS)}), skipped"
+    """The recorded entries of ``kind`` (``run``: check's run summaries; ``audit``: the audit trail); a line
+    (or row) that is neither kind is skipped, and ``warn`` says which."""
+    fields = AUDIT_FIELDS if kind == AUDIT else ENTRY_FIELDS
+    not_entry = f"not a{'n audit' if kind == AUDIT else ' run'} entry (one needs {', '.join(fields)}), skipped"
     entries: list[dict[str, Any]] = []
     if file is not None:
         if not file.exists():
@@ -108,9 +154,10 @@ def read(
             except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested too deep to read
                 warn(f"{file}:{number}: not a JSON line, skipped")
                 continue
-            if is_entry(value):
+            found = _of_kind(value, kind)
+            if found and isinstance(value, dict):
                 entries.append(value)
-            else:
+            elif found is False:
                 warn(f"{file}:{number}: {not_entry}")
         return entries
     assert dsn is not None
@@ -120,11 +167,21 @@ def read(
         except psycopg.errors.UndefinedTable:
             return []
         for row_id, value in rows.fetchall():
-            if isinstance(value, dict) and is_entry(value):
+            found = _of_kind(value, kind)
+            if found and isinstance(value, dict):
                 entries.append(value)
-            else:
+            elif found is False:
                 warn(f"{table} row id {row_id}: {not_entry}")
     return entries
+
+
+def latest(entries: list[dict[str, Any]], last: int = 10) -> list[dict[str, Any]]:
+    """The last ``last`` runs of each target, oldest first (``pgcontract history --json``)."""
+    by_target: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for entry in sorted(entries, key=lambda e: e["finished_at"]):
+        by_target[entry["target"]].append(entry)
+    kept = {id(e) for runs in by_target.values() for e in (runs[-last:] if last > 0 else [])}
+    return [e for e in sorted(entries, key=lambda e: e["finished_at"]) if id(e) in kept]
 
 
 def trend(entries: list[dict[str, Any]], last: int = 10) -> str:

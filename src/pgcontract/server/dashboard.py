@@ -1,17 +1,23 @@
-"""The dashboard: one server-rendered HTML page, plain CSS, no script; the browser reloads it every 5 minutes."""
+"""The dashboard: one server-rendered HTML page, plain CSS, no script; the browser reloads it every 5 minutes.
+Below the tables, the trend of the server's recent checks (status, duration, recorded values) as inline SVG."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from html import escape as escape_html
+from typing import Any
 
 from pgcontract.health import HealthReport, Issue, Status, TableHealth
 from pgcontract.names import visible_lines
+from pgcontract.report import trends
+from pgcontract.report.audit import LastChange, last_change_html
 
 REFRESH_SECONDS = 300
 CHECK_DB_PATH = "/api/admin/check-db"
 SETUP_SQL_PATH = "/api/admin/setup-sql"
 
-CSS = """
+CSS = (
+    """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 0; color: #1d1d1f; background: #f6f7f9; }
 main { max-width: 1100px; margin: 0 auto; padding: 1.5rem; }
 .banner { padding: 1.25rem 1.5rem; border-radius: 8px; color: #fff; }
@@ -32,7 +38,13 @@ ul.issues { margin: 0; padding-left: 1.1rem; }
 ul.issues code { font-size: .85em; }
 .muted { color: #666; }
 footer { margin-top: 1rem; font-size: .9rem; }
+.last-change { margin-top: 1.25rem; background: #fff; padding: .75rem 1rem; }
+.last-change h2 { font-size: 1.1rem; margin: 0 0 .4rem; }
+.last-change pre { margin: 0; white-space: pre-wrap; font-size: .85em; }
+.last-change td { font-size: .9em; }
 """
+    + trends.STYLE
+)
 
 
 def escape(text: str) -> str:
@@ -61,7 +73,14 @@ def _row(table: TableHealth) -> str:
     )
 
 
-def render_dashboard(report: HealthReport, age_seconds: float) -> str:
+def render_dashboard(
+    report: HealthReport,
+    age_seconds: float,
+    last_change: LastChange | None = None,
+    history: Iterable[Mapping[str, Any]] = (),
+) -> str:
+    """The page; ``last_change``: the last change recorded for the target (None: no history store);
+    ``history``: the entries of recent checks (``trends.entry_of_report``), oldest first."""
     if report.healthy:
         headline = "Database healthy"
     elif report.error is not None:
@@ -92,6 +111,8 @@ This page reloads every {REFRESH_SECONDS // 60} minutes.</p>
 <thead><tr><th>Table</th><th>Critical</th><th>Status</th><th>Issues</th></tr></thead>
 <tbody>{rows}</tbody>
 </table>
+{trends.render_trends(history, title="Recent checks")}
+{last_change_html(last_change) if last_change is not None else ""}
 <footer>
 <a href="{CHECK_DB_PATH}">Health report (JSON)</a> ·
 <a href="{SETUP_SQL_PATH}">Setup SQL</a> ·
