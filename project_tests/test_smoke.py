@@ -15,4 +15,4 @@ def test_chat_schema_passes_its_contract(chat_db: Target) -> None:
 def test_snapshot_reads_in_read_only_transaction(chat_db: Target) -> None:
     snapshot = snapshot_of(chat_db, load_contract(CHAT_CONTRACT))
     assert snapshot.read_only
-    assert snapshot.query_count == len(QUERY_FILES) == 19
+    assert snapshot.query_count == len(QUERY_FILES) == 20

@@ -36,6 +36,7 @@ class Kind(StrEnum):
     GRANTS = "grants"
     ENUMS = "enums"
     FUNCTIONS = "functions"
+    AGGREGATES = "aggregates"
     ROLES = "roles"
     PARTITIONS = "partitions"  # partitioning and inheritance
     DOMAINS = "domains"
@@ -60,6 +61,7 @@ CATEGORY = {
     Kind.GRANTS: "schema",
     Kind.ENUMS: "schema",
     Kind.FUNCTIONS: "schema",
+    Kind.AGGREGATES: "schema",
     Kind.ROLES: "schema",
     Kind.PARTITIONS: "schema",
     Kind.DOMAINS: "schema",

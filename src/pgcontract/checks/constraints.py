@@ -109,7 +109,7 @@ def _primary_key(name: QualifiedName, table: Table, actual: snap.Table) -> list[
                 list(expected),
                 "absent",
                 fix(
-                    add_primary_key(name, expected),
+                    add_primary_key(name, expected, spec=table.primary_key_deferral),
                     Hazard.LONG_LOCK,
                     note="builds a unique index under an exclusive lock; fails on duplicate values",
                 ),
@@ -130,6 +130,26 @@ def _primary_key(name: QualifiedName, table: Table, actual: snap.Table) -> list[
                     [drop_constraint(name, pk.name), add_primary_key(name, expected)],
                     Hazard.LONG_LOCK,
                     note="rebuilds the key under an exclusive lock; foreign keys that use it must be dropped",
+                ),
+            )
+        ]
+    spec = table.primary_key_deferral
+    if spec is not None and _deferral_differs(spec, pk):
+        wanted = _wanted_deferral(spec, pk)
+        return [
+            finding(
+                "primary_key.deferrable",
+                K,
+                name,
+                member(name, pk.name),
+                "primary key deferrability differs",
+                _deferral_text(bool(wanted.deferrable), wanted.initially == "deferred"),
+                _deferral_text(pk.deferrable, pk.deferred),
+                fix(
+                    [drop_constraint(name, pk.name), add_primary_key(name, expected, pk.name, wanted)],
+                    Hazard.LONG_LOCK,
+                    note="PostgreSQL cannot ALTER a primary key's deferrability: the key is added again, building "
+                    "its unique index under an exclusive lock; fails while foreign keys use it",
                 ),
             )
         ]
