@@ -19,7 +19,7 @@ from psycopg import sql
 
 from pgcontract.catalog.snapshot import Snapshot, Table
 from pgcontract.contract.model import Contract, Index
-from pgcontract.findings import Finding, Fix, Kind, Level
+from pgcontract.findings import Finding, Fix, Kind, Level, declare
 from pgcontract.names import PLATFORM_SCHEMAS, quote_part
 from pgcontract.sqlgen import alter_function, create_index, enable_rls, grant, ident, render
 from pgcontract.sqlnorm import normalize_expr
@@ -330,6 +330,8 @@ RULES = (
     ),
 )
 RULE_IDS = tuple(rule.id for rule in RULES)
+for _rule in RULES:
+    declare(Kind.LINTS, f"lint.{_rule.id}", levels=(_rule.level,), configurable=True)
 _LEVELS = {"error": Level.ERROR, "warning": Level.WARNING, "info": Level.INFO}
 
 

@@ -23,6 +23,7 @@ from pgcontract.catalog.snapshot import Snapshot
 from pgcontract.catalog.snapshot import Table as CatalogTable
 from pgcontract.connect import SessionLimits, apply_limits
 from pgcontract.contract.model import Contract, Isolation, SupabaseAuth, Table
+from pgcontract.findings import Kind, declare, registered
 from pgcontract.names import QualifiedName
 from pgcontract.rls.explain import duplicate_hint
 from pgcontract.rls.identity import (
@@ -41,6 +42,27 @@ Cursor = psycopg.Cursor[Any]
 ALL_COMMANDS = ("select", "insert", "update", "delete")
 RLS_DENIED = "42501"  # insufficient_privilege: RLS violation or no grant
 UNIQUE_VIOLATION = "23505"
+RULES = declare(
+    Kind.ISOLATION,
+    "isolation.read_own",
+    "isolation.read_other",
+    "isolation.read_declared",
+    "isolation.insert_own",
+    "isolation.insert_other",
+    "isolation.attach_other",
+    "isolation.update_own",
+    "isolation.update_other",
+    "isolation.delete_own",
+    "isolation.delete_other",
+    "isolation.move_to_other",
+    "isolation.update_unfiltered",
+    "isolation.delete_unfiltered",
+    "isolation.not_allowed",
+    "isolation.protected",
+    "isolation.anonymous_read",
+    "isolation.anonymous_write",
+    "isolation.left_behind",
+)
 
 
 class ImpersonationFailed(Exception):
@@ -55,6 +77,9 @@ class Violation:
     actual: str
     # The command and the policies in force for it: 'SELECT as authenticated; policies: "p" USING (true)'
     through: str = ""
+
+    def __post_init__(self) -> None:
+        registered(self.rule)
 
     @property
     def text(self) -> str:
