@@ -4,6 +4,7 @@ is left behind on purpose; each lint shown to fire on its defect and to stay sil
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -15,7 +16,7 @@ from pgcontract.lints import run_lints
 from pgcontract.names import QualifiedName
 from pgcontract.rls.matrix import IsolationSession
 from pgcontract.targetrun import isolation_findings
-from project_tests.helpers import CHAT_CONTRACT, snapshot_of
+from project_tests.helpers import CHAT_CONTRACT, check, errors, own_contract, snapshot_of
 from project_tests.rule_check import assert_only_rule
 
 THREADS = QualifiedName("public", "sam_conversation_threads")
@@ -130,3 +131,50 @@ def test_the_lint_fires_on_its_defect(rule: str, target: Target, run_sql: Callab
 def test_the_lint_is_silent_on_the_correct_variant(rule: str, target: Target, run_sql: Callable[[str], None]) -> None:
     run_sql(QUIET + LINTS[rule][1])
     assert [f.render() for f in run_lints(snapshot_of(target)) if f.rule == f"lint.{rule}"] == []
+
+
+# Schema rules the defect list does not make: (SQL before the snapshot, the defect, the rule, its object),
+# checked against the chat schema's own snapshot (which states enabled: false where RLS is off, forced: false).
+PLAIN = "CREATE TABLE public.plain (id int PRIMARY KEY); REVOKE ALL ON public.plain FROM anon, authenticated"
+SCHEMA_DEFECTS = {
+    "index made invalid": (
+        "",
+        "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'public.idx_sam_threads_user_id'::regclass",
+        "index.invalid",
+        f"{THREADS}.idx_sam_threads_user_id",
+    ),
+    "index moved to another table": (
+        "",
+        "DROP INDEX public.idx_sam_threads_user_id;"
+        " CREATE INDEX idx_sam_threads_user_id ON public.sam_conversation_messages (thread_id)",
+        "index.table",
+        f"{THREADS}.idx_sam_threads_user_id",
+    ),
+    "rls enabled where the contract has it off": (
+        PLAIN,
+        "ALTER TABLE public.plain ENABLE ROW LEVEL SECURITY",
+        "rls.enabled",
+        "public.plain",
+    ),
+    "rls forced where the contract has it not forced": (
+        "",
+        f"ALTER TABLE {THREADS} FORCE ROW LEVEL SECURITY",
+        "rls.forced",
+        str(THREADS),
+    ),
+}
+
+
+@pytest.mark.rule(*(case[2] for case in SCHEMA_DEFECTS.values()))
+@pytest.mark.parametrize("defect", list(SCHEMA_DEFECTS))
+def test_the_schema_rule_fires_alone(
+    defect: str, chat_db: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    before, statement, rule, obj = SCHEMA_DEFECTS[defect]
+    if before:
+        run_sql(before)
+    contract = load_contract(own_contract(chat_db, tmp_path))
+    assert errors(check(chat_db, contract)) == []
+    run_sql(statement)
+    finding = assert_only_rule(check(chat_db, contract), rule, obj=obj)
+    assert finding.expected != finding.actual

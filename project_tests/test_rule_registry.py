@@ -18,8 +18,34 @@ from pgcontract.rules import registry
 HERE = Path(__file__).resolve().parent
 ASSERTIONS = ("assert_only_rule(", "assert_defect_reported(")
 
-# Rules with no test of their own yet: this list only shrinks (the test fails when one here is covered).
-UNCOVERED: frozenset[str] = frozenset()
+# Rules with no test of their own yet (no test builds their defect alone): this list only shrinks (the test
+# fails when one here gets a test). The isolation ones are caught by test_rls_leaks by rule id, not alone.
+UNCOVERED: frozenset[str] = frozenset(
+    {
+        "function.kind",
+        "function.language",
+        "function.missing",
+        "function.returns",
+        "isolation.anonymous_write",
+        "isolation.attach_other",
+        "isolation.delete_other",
+        "isolation.insert_own",
+        "isolation.move_to_other",
+        "isolation.read_other",
+        "isolation.read_own",
+        "isolation.update_other",
+        "partition.detach_pending",
+        "publication.all_tables",
+        "role.bypassrls",
+        "role.login",
+        "role.member_of",
+        "role.missing",
+        "schema_grant.schema_missing",
+        "sequence.type",
+        "view.columns",
+        "view.kind",
+    }
+)
 
 
 def marked_tests() -> Iterator[tuple[str, Callable[..., object], list[str]]]:
