@@ -93,7 +93,8 @@ def test_a_target_lacking_a_table_is_skipped_not_crashed(
         assert reason in output
     targets = {t["target"]: t for t in json.loads(summary.read_text())["targets"]}
     assert targets["ok"]["passed"]
-    assert targets["ok"]["counts"]["rls-isolation"]["passed"] == 3  # both tables' matrices and the leftover check
+    # both tables' matrices, the leftover check and the erasure proof
+    assert targets["ok"]["counts"]["rls-isolation"]["passed"] == 4
     missing = next(iter(skipped))
     assert any(t.endswith(f"test_table[bad:{missing}]") for t in targets["bad"]["failed_tests"])
     isolation_bad = targets["bad"]["counts"]["rls-isolation"]

@@ -47,7 +47,9 @@ class Kind(StrEnum):
     EXTENSIONS = "extensions"
     PUBLICATIONS = "publications"
     ISOLATION = "isolation"  # dynamic RLS tests
+    ERASURE = "erasure"  # deleting a user deletes the user's rows (dynamic, like the isolation tests)
     LINTS = "lints"
+    OPERATIONS = "operations"  # budgets of the running database (contract section operations:)
 
 
 CATEGORY = {
@@ -70,9 +72,11 @@ CATEGORY = {
     Kind.PUBLICATIONS: "schema",
     Kind.POLICIES: "rls-static",
     Kind.ISOLATION: "rls-isolation",
+    Kind.ERASURE: "rls-isolation",
     Kind.LINTS: "lints",
+    Kind.OPERATIONS: "operations",
 }
-CATEGORIES = ("schema", "rls-static", "rls-isolation", "lints")
+CATEGORIES = ("schema", "rls-static", "rls-isolation", "lints", "operations")
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,11 @@ from typing import Any
 from pglast import parser
 from psycopg import sql
 
-from pgcontract.catalog.snapshot import Snapshot, Table
+from pgcontract.catalog.snapshot import Constraint, Snapshot, Table
 from pgcontract.contract.model import Contract, Index
 from pgcontract.findings import Finding, Fix, Kind, Level, declare
-from pgcontract.names import PLATFORM_SCHEMAS, quote_part
+from pgcontract.names import PLATFORM_SCHEMAS, QualifiedName, quote_part
+from pgcontract.rls import personal
 from pgcontract.sqlgen import alter_function, create_index, enable_rls, grant, ident, render
 from pgcontract.sqlnorm import normalize_expr
 
@@ -255,6 +256,86 @@ def unindexed_foreign_keys(snapshot: Snapshot, roles: frozenset[str]) -> Iterato
             )
 
 
+def erasure_foreign_keys(snapshot: Snapshot, contract: Contract) -> Iterator[Hit]:
+    """With ``erasure`` declared: foreign keys of tables holding personal data (to the users table, or along
+    an owner chain) that neither delete the row (CASCADE) nor clear a column declared ``erasure.set_null``
+    (SET NULL): deleting the user fails on them, or leaves the row; and owner or set_null columns that no
+    foreign key ties to their parent."""
+    scope = personal.scope_of(contract, snapshot)
+    if scope is None:
+        return
+    for entry, fk in personal.erasure_foreign_keys(scope, snapshot):
+        cleared = entry.declared_cleared(fk.columns)
+        wanted = "SET NULL" if cleared else "CASCADE"
+        effect = (
+            "the row stays, tied to nothing (declare the columns under erasure.set_null if it may stay)"
+            if fk.on_delete in (personal.CLEARING, "set default")
+            else "deleting the user fails on it"
+        )
+        yield Hit(
+            f"{entry.name}.{quote_part(fk.name)}",
+            f"foreign key ({', '.join(fk.columns)}) to {fk.ref_table} is {personal.action(fk)}: {effect}",
+            f"ON DELETE {wanted}",
+            personal.action(fk),
+            _refined_fk(entry.name, fk, wanted),
+        )
+    for entry, link in personal.unlinked_columns(scope):
+        what = "nothing clears it" if link.kind == "set_null" else "nothing deletes its rows"
+        yield Hit(
+            f"{entry.name} ({', '.join(link.columns)})",
+            f"column {', '.join(link.columns)} holds the user but has no foreign key to {scope.users}: "
+            f"when the user is deleted, {what}",
+            f"a foreign key to {scope.users}",
+            "none",
+        )
+
+
+def _refined_fk(table: QualifiedName, fk: Constraint, wanted: str) -> str:
+    """The key again, with the wanted ON DELETE; NOT VALID, then VALIDATE, so existing rows are checked
+    without blocking writes."""
+    assert fk.ref_table is not None
+    name = sql.Identifier(fk.name)
+    clause = sql.SQL("FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE " + wanted).format(
+        sql.SQL(", ").join(map(sql.Identifier, fk.columns)),
+        ident(fk.ref_table),
+        sql.SQL(", ").join(map(sql.Identifier, fk.ref_columns)),
+    )
+    if fk.deferrable:
+        clause += sql.SQL(" DEFERRABLE INITIALLY DEFERRED" if fk.deferred else " DEFERRABLE")
+    statements = [
+        sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}, ADD CONSTRAINT {} {} NOT VALID;").format(
+            ident(table), name, name, clause
+        ),
+        sql.SQL("ALTER TABLE {} VALIDATE CONSTRAINT {};").format(ident(table), name),
+    ]
+    return "\n".join(render(s) for s in statements)
+
+
+@dataclass(frozen=True)
+class ContractRule:
+    """A rule that reads a declaration of the contract: on only when ``applies`` says the contract makes it."""
+
+    id: str
+    level: Level
+    title: str
+    remediation: str
+    find: Callable[[Snapshot, Contract], Iterable[Hit]]
+    applies: Callable[[Contract], bool]
+
+
+CONTRACT_RULES = (
+    ContractRule(
+        "erasure_foreign_keys",
+        Level.ERROR,
+        "Deleting a user keeps or blocks rows of personal data",
+        "ON DELETE CASCADE on foreign keys to the users table and along owner chains; ON DELETE SET NULL only"
+        " on columns declared under the table's erasure.set_null",
+        erasure_foreign_keys,
+        lambda contract: contract.erasure is not None,
+    ),
+)
+
+
 RULES = (
     Rule(
         "rls_disabled_in_public",
@@ -329,8 +410,8 @@ RULES = (
         unindexed_foreign_keys,
     ),
 )
-RULE_IDS = tuple(rule.id for rule in RULES)
-for _rule in RULES:
+RULE_IDS = tuple(rule.id for rule in RULES) + tuple(rule.id for rule in CONTRACT_RULES)
+for _rule in (*RULES, *CONTRACT_RULES):
     declare(Kind.LINTS, f"lint.{_rule.id}", levels=(_rule.level,), configurable=True)
 _LEVELS = {"error": Level.ERROR, "warning": Level.WARNING, "info": Level.INFO}
 
@@ -353,13 +434,16 @@ def run_lints(snapshot: Snapshot, contract: Contract | None = None) -> list[Find
     settings = contract.lints if contract is not None else {}
     roles = api_roles(contract)
     findings: list[Finding] = []
-    for rule in RULES:
+    hits: list[tuple[Rule | ContractRule, Iterable[Hit]]] = [(rule, rule.find(snapshot, roles)) for rule in RULES]
+    if contract is not None:
+        hits += [(rule, rule.find(snapshot, contract)) for rule in CONTRACT_RULES if rule.applies(contract)]
+    for rule, found in hits:
         setting = settings.get(rule.id)
         if setting is not None and setting.level == "ignore":
             continue
         level = _LEVELS[setting.level] if setting is not None and setting.level else rule.level
         ignored = set(setting.ignore) if setting is not None else set()
-        for hit in rule.find(snapshot, roles):
+        for hit in found:
             if hit.object in ignored or hit.object.split(" ")[0] in ignored:
                 continue
             findings.append(
@@ -381,7 +465,8 @@ def run_lints(snapshot: Snapshot, contract: Contract | None = None) -> list[Find
 def lint_rules(contract: Contract) -> list[str]:
     """The rules a contract leaves on (one suite test each)."""
     ignored = {rule for rule, setting in contract.lints.items() if setting.level == "ignore"}
-    return [rule for rule in RULE_IDS if rule not in ignored]
+    on = [rule.id for rule in RULES] + [rule.id for rule in CONTRACT_RULES if rule.applies(contract)]
+    return [rule for rule in on if rule not in ignored]
 
 
 def validate_lint_names(contract: Contract) -> list[str]:

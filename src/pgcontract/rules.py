@@ -34,6 +34,8 @@ RULE_MODULES = (
     "pgcontract.checks.extensions",
     "pgcontract.checks.publications",
     "pgcontract.rls.matrix",
+    "pgcontract.rls.erasure",
+    "pgcontract.ops.budgets",
     "pgcontract.lints",
 )
 

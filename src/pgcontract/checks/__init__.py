@@ -23,6 +23,7 @@ from pgcontract.checks.triggers import check_triggers
 from pgcontract.checks.views import check_view
 from pgcontract.contract.model import Contract
 from pgcontract.findings import Finding, FindingIndex
+from pgcontract.ops.budgets import Previous, operations_result
 from pgcontract.viewdeps import view_order
 
 TABLE_CHECKS = (
@@ -36,7 +37,8 @@ TABLE_CHECKS = (
 )
 
 
-def run_checks(contract: Contract, snapshot: Snapshot) -> FindingIndex:
+def run_checks(contract: Contract, snapshot: Snapshot, previous: Previous | None = None) -> FindingIndex:
+    """Every check of the contract; ``previous``: the statements of the last recorded run (regressions)."""
     ctx = Context(contract, snapshot)
     findings: list[Finding] = []
     for name, table in contract.table_map.items():
@@ -72,6 +74,9 @@ def run_checks(contract: Contract, snapshot: Snapshot) -> FindingIndex:
         findings.extend(check_extension(ctx, extension, extension_spec))
     for publication, publication_spec in contract.publications.items():
         findings.extend(check_publication(ctx, publication, publication_spec))
+    operations = operations_result(contract, snapshot, previous)
+    if operations is not None:
+        findings.extend(operations.findings)
     return FindingIndex(fold_partitions(findings, snapshot))
 
 

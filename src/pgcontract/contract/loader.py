@@ -247,7 +247,7 @@ def load_contract(path: Path | str) -> Contract:
                 1,
                 "",
                 "the contract declares nothing to check (no tables, enums, roles, functions, views, triggers,"
-                " privileges, extensions or publications):"
+                " privileges, extensions, publications or operations):"
                 " a check against it could never fail",
             )
         )
@@ -270,6 +270,7 @@ def _declares_something(contract: Contract) -> bool:
         or contract.privileges
         or contract.extensions
         or contract.publications
+        or contract.operations
     )
 
 
@@ -407,6 +408,10 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
     enums: dict[str, Any] = {}
     lints: dict[str, Any] = {}
     auth: Any = None
+    operations: Any = None
+    operations_doc: _Document | None = None
+    erasure: Any = None
+    erasure_doc: _Document | None = None
     seen_tables: dict[QualifiedName, _Document] = {}
     seen_enums: dict[QualifiedName, _Document] = {}
     auth_doc: _Document | None = None
@@ -499,10 +504,20 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
             if auth_doc is not None:
                 issues.append(doc.issue(("auth",), f"auth is also defined in {auth_doc.file}"))
             auth, auth_doc = contract.auth, doc
+        if contract.operations is not None:
+            if operations_doc is not None:
+                issues.append(doc.issue(("operations",), f"operations is also defined in {operations_doc.file}"))
+            operations, operations_doc = contract.operations, doc
+        if contract.erasure is not None:
+            if erasure_doc is not None:
+                issues.append(doc.issue(("erasure",), f"erasure is also defined in {erasure_doc.file}"))
+            erasure, erasure_doc = contract.erasure, doc
     return Contract(
         tables=tables,
         enums=enums,
         auth=auth,
+        operations=operations,
+        erasure=erasure,
         lints=lints,
         roles={key: role for key, (_, role) in roles.items()},
         functions={key: function for _, key, function in functions.values()},
@@ -537,6 +552,7 @@ def _reference_issues(contract: Contract, parsed: list[tuple[_Document, Contract
             issues.append(doc.issue(("tables", key), f"same table as {seen[name]!r}", key=True))
         seen[name] = key
         issues.extend(_table_reference_issues(doc, contract, key, table))
+    issues.extend(_erasure_issues(contract, parsed))
     from pgcontract.lints import RULE_IDS
 
     for rule in contract.lints:
@@ -583,6 +599,20 @@ def _duplicates(values: Iterable[str]) -> list[tuple[int, str]]:
     return out
 
 
+def _erasure_issues(contract: Contract, parsed: list[tuple[_Document, Contract]]) -> list[ContractIssue]:
+    """The erasure proof needs to know which table holds the users: auth.users only under supabase auth."""
+    if contract.erasure is None or contract.erasure_users is not None:
+        return []
+    doc = next(d for d, part in parsed if part.erasure is not None)
+    return [
+        doc.issue(
+            ("erasure",),
+            "erasure needs 'users' (the table whose row is the user, e.g. public.users) unless auth is supabase"
+            " (then auth.users)",
+        )
+    ]
+
+
 def _table_reference_issues(doc: _Document, contract: Contract, key: str, table: Table) -> list[ContractIssue]:
     issues: list[ContractIssue] = []
     base: Loc = ("tables", key)
@@ -619,6 +649,8 @@ def _table_reference_issues(doc: _Document, contract: Contract, key: str, table:
                     )
     for i, unique in enumerate(table.unique):
         need_columns(("unique", i, "columns"), unique.columns, "unique")
+    if table.erasure is not None and declared:
+        need_columns(("erasure", "set_null"), table.erasure.set_null, "erasure.set_null")
     for name, index in table.indexes.items():
         plain = [k for k in index.columns if isinstance(k, str)]
         for j, index_key in enumerate(index.columns):

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from pgcontract import clauses
 from pgcontract.catalog.privileges import DefaultKey
+from pgcontract.contract.operations import Operations
 from pgcontract.contract.template import check_template
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import InvalidName, QualifiedName, split_parts, split_reference
@@ -297,10 +298,24 @@ class Exclusion(Model):
     )
 
 
+def _is_opclass(text: str) -> str:
+    try:
+        parts = split_parts(text)
+    except InvalidName as exc:
+        raise ValueError(str(exc)) from None
+    if len(parts) > 2:
+        raise ValueError(f"expected operator class or schema.operator_class, got {text!r}")
+    return text
+
+
 class IndexKeyOptions(Model):
     order: Literal["asc", "desc"] = "asc"
     nulls: Literal["first", "last"] | None = Field(None, description="default: last for asc, first for desc")
-    opclass: str | None = Field(None, description="operator class, when not the type's default")
+    opclass: Annotated[str, AfterValidator(_is_opclass)] | None = Field(
+        None,
+        description="operator class, when not the type's default: text_pattern_ops, or an extension's as"
+        " schema.name (extensions.gist_geometry_ops_nd); unqualified, it matches that name in any schema",
+    )
 
     @property
     def nulls_first(self) -> bool:
@@ -470,6 +485,22 @@ class Isolation(Model):
         return tuple(self.read) if isinstance(self.read, list) else ()
 
 
+class TableErasure(Model):
+    """What deleting a user must do to this table's rows (the erasure proof, with a top-level ``erasure``)."""
+
+    set_null: list[Identifier] = Field(
+        default_factory=list,
+        description="columns that must be cleared (NULL), not the row deleted, when the user they point at is "
+        "deleted, e.g. [author_id] (ON DELETE SET NULL); the table holds personal data through them",
+    )
+    retain: str | None = Field(
+        None,
+        min_length=1,
+        description="why the rows outlive their user on purpose (e.g. invoices kept for accounting): the table is "
+        "left out of the erasure proof and lint",
+    )
+
+
 class Table(Model):
     critical: bool = Field(False, description="the health API is unhealthy when this table fails")
     description: str | None = None
@@ -501,6 +532,9 @@ class Table(Model):
         None, description="role -> column -> exactly these column privileges (GRANT SELECT (col) ...)"
     )
     isolation: Isolation | None = Field(None, description="who owns a row, for the dynamic RLS isolation tests")
+    erasure: TableErasure | None = Field(
+        None, description="columns cleared rather than deleted with their user, or a reason to keep the rows"
+    )
 
     @model_validator(mode="after")
     def _partitioning_fits(self) -> Table:
@@ -520,6 +554,16 @@ class Table(Model):
         if self.rls is not None:
             return self.rls
         return Rls() if self.isolation is not None else None
+
+
+class Erasure(Model):
+    """The erasure proof: deleting a user, as the platform does, must leave no row of that user."""
+
+    users: TableName | None = Field(
+        None,
+        description="the table whose row is the user (deleted with DELETE ... WHERE its primary key = the user's); "
+        "default under supabase auth: auth.users; required otherwise",
+    )
 
 
 MAX_CLAIMS_DEPTH = 16
@@ -910,11 +954,18 @@ class Contract(Model):
         default_factory=dict, description="lint rule id -> level (error, warning, info) or ignore"
     )
     privileges: Privileges | None = Field(None, description="schema privileges and default privileges")
+    erasure: Erasure | None = Field(
+        None,
+        description="prove that deleting a user deletes (or clears) every row of that user: {users: auth.users}",
+    )
     extensions: dict[Identifier, ExtensionSpec] = Field(
         default_factory=dict, description="extensions that must be installed: name -> {schema, min_version}"
     )
     publications: dict[Identifier, PublicationSpec] = Field(
         default_factory=dict, description="publications (logical replication, Supabase Realtime), compared whole"
+    )
+    operations: Operations | None = Field(
+        None, description="budgets for the running database (connections, storage, backups, wraparound, queries)"
     )
 
     @model_validator(mode="after")
@@ -942,6 +993,15 @@ class Contract(Model):
     @cached_property
     def table_map(self) -> dict[QualifiedName, Table]:
         return {QualifiedName.parse(k): v for k, v in self.tables.items()}
+
+    @cached_property
+    def erasure_users(self) -> QualifiedName | None:
+        """The users table of the erasure proof (None: no ``erasure``, or no users table known)."""
+        if self.erasure is None:
+            return None
+        if self.erasure.users is not None:
+            return QualifiedName.parse(self.erasure.users)
+        return QualifiedName("auth", "users") if isinstance(self.auth, SupabaseAuth) else None
 
     @cached_property
     def partition_parents(self) -> dict[QualifiedName, QualifiedName]:
@@ -1016,4 +1076,6 @@ class Contract(Model):
             schemas.update(d.in_schema for d in self.privileges.defaults if d.in_schema is not None)
         if self.auth is not None and self.auth.mode == "supabase":
             schemas.add("auth")
+        if self.erasure_users is not None:
+            schemas.add(self.erasure_users.schema)
         return frozenset(schemas)

@@ -14,10 +14,13 @@ import contextlib
 import hmac
 import logging
 import math
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
+import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -27,8 +30,10 @@ from pgcontract.connect import SessionLimits, Target
 from pgcontract.contract import Contract
 from pgcontract.health import CHECK_FAILED, HealthReport, check_health, failed_report
 from pgcontract.report.audit import HistoryStore, LastChange, read_last_change
+from pgcontract.report.trends import entry_of_report
 from pgcontract.server.alerts import WebhookNotifier
 from pgcontract.server.dashboard import CHECK_DB_PATH, SETUP_SQL_PATH, render_dashboard
+from pgcontract.server.mail import MailNotifier, MailSettings
 from pgcontract.server.metrics import CONTENT_TYPE, HealthMetrics
 from pgcontract.server.monitor import CachedReport, HealthMonitor
 from pgcontract.server.setup_sql import setup_sql
@@ -49,6 +54,9 @@ class ServeSettings:
     admin_token: str | None = field(default=None, repr=False)  # None: admin endpoints are open
     webhook_url: str | None = field(default=None, repr=False)
     webhook_retry_seconds: float = 10.0
+    mail: MailSettings | None = field(default=None, repr=False)  # email alerts (from PGCONTRACT_SMTP_*)
+    mail_retry_seconds: float = 30.0
+    trend_checks: int = 60  # recent checks kept (in memory) for the dashboard's trend
     limits: SessionLimits = CHECK_LIMITS
     history: HistoryStore | None = field(default=None, repr=False)  # the dashboard shows its last change
 
@@ -112,10 +120,17 @@ def create_app(settings: ServeSettings, check: Callable[[], HealthReport] | None
         else None
     )
 
+    mailer = MailNotifier(settings.mail, retry_seconds=settings.mail_retry_seconds) if settings.mail else None
+    recent: deque[dict[str, Any]] = deque(maxlen=max(settings.trend_checks, 1))
+
     def on_report(report: HealthReport) -> None:
+        # The page is about one database and shows no connection detail: not even the target's name.
+        recent.append(entry_of_report("database", report))
         metrics.observe(report)
         if notifier is not None:
             notifier.observe(report)
+        if mailer is not None:
+            mailer.observe(report, target.name)
 
     monitor = HealthMonitor(check_database, settings.ttl, on_report)
     sql_text = setup_sql(contract)
@@ -137,7 +152,7 @@ def create_app(settings: ServeSettings, check: Callable[[], HealthReport] | None
     async def dashboard(request: Request) -> Response:
         cached = await monitor.current()
         change = await asyncio.to_thread(last_change)
-        page = render_dashboard(cached.report, cached.age(monitor.clock()), change)
+        page = render_dashboard(cached.report, cached.age(monitor.clock()), change, history=list(recent))
         headers = {
             **SECURITY_HEADERS,
             "Cache-Control": "no-store",
@@ -160,9 +175,13 @@ def create_app(settings: ServeSettings, check: Callable[[], HealthReport] | None
         tasks = [asyncio.ensure_future(monitor.run())]
         if notifier is not None:
             tasks.append(asyncio.ensure_future(notifier.run()))
+        if mailer is not None:
+            mailer.start()
         try:
             yield
         finally:
+            if mailer is not None:
+                await anyio.to_thread.run_sync(mailer.stop)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -189,4 +208,6 @@ def create_app(settings: ServeSettings, check: Callable[[], HealthReport] | None
     app.state.monitor = monitor
     app.state.metrics = metrics
     app.state.notifier = notifier
+    app.state.mailer = mailer
+    app.state.recent = recent
     return app

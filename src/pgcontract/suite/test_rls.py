@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 
 from pgcontract.findings import Kind
-from pgcontract.pytest_plugin import assert_clean, assert_isolated
+from pgcontract.pytest_plugin import assert_clean, assert_erased, assert_isolated
 from pgcontract.targetrun import TargetRun
 
-__all__ = ["test_policies", "test_isolation", "test_isolation_left_nothing_behind"]
+__all__ = ["test_policies", "test_isolation", "test_isolation_left_nothing_behind", "test_erasure"]
 
 
 @pytest.mark.pgcontract(Kind.POLICIES)
@@ -35,3 +35,10 @@ def test_isolation_left_nothing_behind(subject: str, run: TargetRun) -> None:
     if left is None:
         pytest.skip("no isolation test ran")
     assert left == [], "the isolation tests left rows behind: " + "; ".join(left)
+
+
+@pytest.mark.pgcontract(Kind.ERASURE, per_target=True)
+def test_erasure(subject: str, run: TargetRun) -> None:
+    """Deleting a user as the platform does leaves no row of that user: every table holding personal data
+    loses the user's rows (or has the declared columns cleared); the transaction is rolled back and proven gone."""
+    assert_erased(run.erasure())

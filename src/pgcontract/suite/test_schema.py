@@ -29,6 +29,7 @@ __all__ = [
     "test_privileges",
     "test_extensions",
     "test_publications",
+    "test_operations",
 ]
 
 
@@ -133,3 +134,10 @@ def test_extensions(subject: str, run: TargetRun) -> None:
 def test_publications(subject: str, run: TargetRun) -> None:
     """Each publication: FOR ALL TABLES, operations, exactly its tables with their columns and row filters."""
     assert_clean(run.findings(), subject, Kind.PUBLICATIONS)
+
+
+@pytest.mark.pgcontract(Kind.OPERATIONS)
+def test_operations(subject: str, run: TargetRun) -> None:
+    """The running database within this budget (contract section operations:): each session, table, slot
+    or statement past its error threshold fails, past its warning threshold warns."""
+    assert_clean(run.findings(), subject, Kind.OPERATIONS)

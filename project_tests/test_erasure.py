@@ -1,0 +1,249 @@
+"""The erasure proof (issue 14): a user and rows of that user in every table holding personal data,
+deleted as Supabase deletes it (``DELETE FROM auth.users``), in a transaction always rolled back; and the
+static ``erasure_foreign_keys`` lint. The seed's chat schema passes; a broken cascade, an undeclared or
+blocking SET NULL, a missing foreign key and a row a trigger keeps each fail, naming table and key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from pgcontract.catalog import read_snapshot
+from pgcontract.checks import run_checks
+from pgcontract.connect import DEFAULT_LIMITS, Target, connect
+from pgcontract.contract import Contract, ContractError, load_contract
+from pgcontract.findings import Finding, Level
+from pgcontract.lints import run_lints
+from pgcontract.rls.erasure import ErasureOutcome, run_erasure
+from pgcontract.targetrun import erasure_findings
+from project_tests.helpers import CHAT_CONTRACT, CHAT_SQL, run_cli
+
+THREADS = "public.sam_conversation_threads"
+MESSAGES = "public.sam_conversation_messages"
+MESSAGES_FK = "sam_conversation_messages_thread_id_fkey"
+CASCADE_TO_THREADS = "references: public.sam_conversation_threads(id), on_delete: cascade"
+
+AUDIT_SQL = """
+CREATE TABLE public.audit_events (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  actor_id uuid CONSTRAINT audit_events_actor_id_fkey REFERENCES auth.users (id) ON DELETE {action},
+  action text NOT NULL
+);
+CREATE INDEX audit_events_actor_id_idx ON public.audit_events (actor_id);
+REVOKE ALL ON public.audit_events FROM anon, authenticated;
+"""
+AUDIT_CONTRACT = """
+  public.audit_events:
+    columns:
+      id:       {{type: uuid, nullable: false, default: gen_random_uuid()}}
+      actor_id: {{type: uuid, nullable: true}}
+      action:   {{type: text, nullable: false}}
+    primary_key: [id]
+    foreign_keys:
+      - {{columns: [actor_id], references: auth.users(id), on_delete: {action}}}
+    indexes:
+      audit_events_actor_id_idx: {{columns: [actor_id]}}
+    grants: {{anon: [], authenticated: []}}
+{erasure}"""
+
+
+def chat_contract(tmp_path: Path, *replacements: tuple[str, str], extra: str = "") -> Contract:
+    text = CHAT_CONTRACT.read_text(encoding="utf-8")
+    for old, new in replacements:
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / "tables.yaml"
+    path.write_text(text + extra, encoding="utf-8")
+    return load_contract(path)
+
+
+def prove(target: Target, contract: Contract) -> tuple[ErasureOutcome, list[Finding]]:
+    """The erasure proof, and every error the schema checks and lints report besides it."""
+    with connect(target) as conn:
+        snapshot = read_snapshot(conn, contract.schemas)
+        outcome = run_erasure(conn, contract, snapshot, throwaway=True, limits=DEFAULT_LIMITS)
+    assert outcome is not None
+    others = [f for f in run_checks(contract, snapshot).findings if f.level is Level.ERROR]
+    others += [f for f in run_lints(snapshot, contract) if f.level is Level.ERROR]
+    return outcome, others
+
+
+def proof_findings(outcome: ErasureOutcome) -> list[tuple[str, str, Level]]:
+    return [(f.rule, f.owner, f.level) for f in erasure_findings(outcome)]
+
+
+def counts(target: Target) -> tuple[object, ...]:
+    with psycopg.connect(target.dsn) as conn:
+        row = conn.execute(
+            f"SELECT (SELECT count(*) FROM auth.users), (SELECT count(*) FROM {THREADS}),"
+            f" (SELECT count(*) FROM {MESSAGES})"
+        ).fetchone()
+        assert row is not None
+        return tuple(row)
+
+
+def test_the_chat_schema_passes_and_leaves_nothing_behind(chat_db: Target, run_sql: Callable[[str], None]) -> None:
+    """A real user with a thread and a message stays; the test's user, threads and messages are gone."""
+    run_sql(
+        "INSERT INTO auth.users (id, email) VALUES ('00000000-0000-0000-0000-0000000000aa', 'real@example.invalid');"
+        f"INSERT INTO {THREADS} (id, user_id, title, thread_type) VALUES"
+        " ('00000000-0000-0000-0000-0000000000bb', '00000000-0000-0000-0000-0000000000aa', 't', 'sales');"
+        f"INSERT INTO {MESSAGES} (thread_id, role, content) VALUES"
+        " ('00000000-0000-0000-0000-0000000000bb', 'user', 'hello');"
+    )
+    before = counts(chat_db)
+    outcome, others = prove(chat_db, load_contract(CHAT_CONTRACT))
+    assert [str(t) for t in outcome.tables] == [THREADS, MESSAGES]
+    assert proof_findings(outcome) == []
+    assert others == []
+    assert counts(chat_db) == before == (1, 1, 1)
+
+
+@pytest.mark.parametrize("deferred", [False, True], ids=["immediate", "deferred"])
+def test_a_message_key_without_cascade_fails_naming_table_and_key(
+    chat_db: Target, run_sql: Callable[[str], None], tmp_path: Path, deferred: bool
+) -> None:
+    """A deferred key would only refuse at COMMIT, which the proof never reaches: it is checked at once."""
+    deferral = " DEFERRABLE INITIALLY DEFERRED" if deferred else ""
+    run_sql(
+        f"ALTER TABLE {MESSAGES} DROP CONSTRAINT {MESSAGES_FK},"
+        f" ADD CONSTRAINT {MESSAGES_FK} FOREIGN KEY (thread_id) REFERENCES {THREADS} (id){deferral}"
+    )
+    no_action = CASCADE_TO_THREADS.replace("cascade", "no action") + (", initially: deferred" if deferred else "")
+    contract = chat_contract(tmp_path, (CASCADE_TO_THREADS, no_action))
+    before = counts(chat_db)
+    outcome, others = prove(chat_db, contract)
+    assert proof_findings(outcome) == [("erasure.rows_remain", MESSAGES, Level.ERROR)]
+    message = outcome.violations[0].message
+    assert message.startswith(f"{MESSAGES}: 1 row of the deleted user would remain: foreign key {MESSAGES_FK}")
+    assert f"to {THREADS} is ON DELETE NO ACTION" in message
+    assert [(f.rule, f.object, f.level) for f in others] == [
+        ("lint.erasure_foreign_keys", f"{MESSAGES}.{MESSAGES_FK}", Level.ERROR)
+    ]
+    assert others[0].fix is not None
+    assert "ON DELETE CASCADE" in others[0].fix.sql
+    assert counts(chat_db) == before
+
+
+@pytest.mark.parametrize(
+    ("action", "declared", "expected"),
+    [
+        ("set null", True, []),
+        ("no action", True, [("erasure.not_cleared", "public.audit_events", Level.ERROR)]),
+        ("restrict", True, [("erasure.not_cleared", "public.audit_events", Level.ERROR)]),
+        ("set null", False, [("erasure.rows_remain", "public.audit_events", Level.ERROR)]),
+    ],
+    ids=["set-null-declared", "no-action-declared", "restrict-declared", "set-null-undeclared"],
+)
+def test_a_column_declared_for_clearing(
+    chat_db: Target,
+    run_sql: Callable[[str], None],
+    tmp_path: Path,
+    action: str,
+    declared: bool,
+    expected: list[tuple[str, str, Level]],
+) -> None:
+    """An audit row outlives its actor with actor_id cleared: only ON DELETE SET NULL on a column declared
+    under erasure.set_null does it; NO ACTION / RESTRICT block the delete; an undeclared SET NULL keeps a
+    row the contract never said may stay."""
+    run_sql(AUDIT_SQL.format(action=action.upper()))
+    erasure = "    erasure: {set_null: [actor_id]}\n" if declared else ""
+    contract = chat_contract(tmp_path, extra=AUDIT_CONTRACT.format(action=action, erasure=erasure))
+    outcome, others = prove(chat_db, contract)
+    assert "public.audit_events" in [str(t) for t in outcome.tables]
+    assert proof_findings(outcome) == expected
+    if expected:
+        message = outcome.violations[0].message
+        assert "audit_events_actor_id_fkey to auth.users" in message
+        assert f"ON DELETE {action.upper()}" in message
+        assert [(f.rule, f.object) for f in others] == [
+            ("lint.erasure_foreign_keys", "public.audit_events.audit_events_actor_id_fkey")
+        ]
+    else:
+        assert others == []
+
+
+def test_an_owner_column_without_a_foreign_key_fails_naming_the_missing_key(
+    chat_db: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    run_sql(
+        f"ALTER TABLE {THREADS} DROP CONSTRAINT sam_conversation_threads_user_id_fkey;"
+        f"ALTER TABLE {MESSAGES} DROP CONSTRAINT {MESSAGES_FK},"
+        f" ADD CONSTRAINT {MESSAGES_FK} FOREIGN KEY (thread_id) REFERENCES {THREADS} (id) ON DELETE CASCADE"
+    )
+    fk = "    foreign_keys:\n      - {columns: [user_id], references: auth.users(id), on_delete: cascade}\n"
+    contract = chat_contract(tmp_path, (fk, ""))
+    outcome, others = prove(chat_db, contract)
+    # The thread stays, so its message does too: both named, each by what kept it.
+    assert proof_findings(outcome) == [
+        ("erasure.rows_remain", THREADS, Level.ERROR),
+        ("erasure.rows_remain", MESSAGES, Level.ERROR),
+    ]
+    assert "user_id has no foreign key to auth.users" in outcome.violations[0].message
+    assert f"{MESSAGES_FK} to {THREADS} is ON DELETE CASCADE, yet the row was not deleted" in (
+        outcome.violations[1].message
+    )
+    assert [(f.rule, f.object) for f in others] == [("lint.erasure_foreign_keys", f"{THREADS} (user_id)")]
+
+
+def test_a_row_a_trigger_keeps_makes_the_proof_fail(chat_db: Target, run_sql: Callable[[str], None]) -> None:
+    """Planted on purpose: a BEFORE DELETE trigger that keeps messages. The cascade is right, so the lint
+    is silent; only deleting a user shows that the message survives its thread."""
+    run_sql(
+        "CREATE FUNCTION public.keep_messages() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;"
+        f"CREATE TRIGGER keep_messages BEFORE DELETE ON {MESSAGES}"
+        " FOR EACH ROW EXECUTE FUNCTION public.keep_messages();"
+    )
+    before = counts(chat_db)
+    outcome, others = prove(chat_db, load_contract(CHAT_CONTRACT))
+    assert proof_findings(outcome) == [("erasure.rows_remain", MESSAGES, Level.ERROR)]
+    assert outcome.violations[0].message == (
+        f"{MESSAGES}: 1 row of the deleted user remains: foreign key {MESSAGES_FK} to {THREADS} is ON DELETE "
+        "CASCADE, yet the row was not deleted (a trigger or rule kept it)"
+    )
+    assert others == []
+    assert counts(chat_db) == before
+
+
+def test_a_trigger_that_keeps_the_user_fails(chat_db: Target, run_sql: Callable[[str], None]) -> None:
+    run_sql(
+        "CREATE FUNCTION public.keep_users() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;"
+        "CREATE TRIGGER keep_users BEFORE DELETE ON auth.users FOR EACH ROW EXECUTE FUNCTION public.keep_users();"
+    )
+    outcome, _ = prove(chat_db, load_contract(CHAT_CONTRACT))
+    assert proof_findings(outcome) == [("erasure.user_remains", "auth.users", Level.ERROR)]
+
+
+def test_erasure_needs_a_users_table_outside_supabase(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("auth: {mode: role}\nerasure: {}\ntables: {public.t: {columns: {id: {type: int}}}}\n")
+    with pytest.raises(ContractError, match="erasure needs 'users'"):
+        load_contract(path)
+
+
+def test_check_runs_the_proof_only_with_rls_live(chat_db: Target, run_sql: Callable[[str], None]) -> None:
+    """Against a DSN: skipped without --rls-live; with it, a broken cascade fails the run naming the key."""
+    run_sql(
+        f"ALTER TABLE {MESSAGES} DROP CONSTRAINT {MESSAGES_FK},"
+        f" ADD CONSTRAINT {MESSAGES_FK} FOREIGN KEY (thread_id) REFERENCES {THREADS} (id)"
+    )
+    quiet = run_cli("check", "--dsn", chat_db.dsn, "--", "-rs", "-k", "test_erasure")
+    assert quiet.returncode == 0, quiet.stdout + quiet.stderr
+    assert "pass --rls-live to run it on" in quiet.stdout
+    live = run_cli("check", "--dsn", chat_db.dsn, "--rls-live", "--", "-k", "test_erasure")
+    assert live.returncode == 1, live.stdout + live.stderr
+    assert f"[erasure.rows_remain] {MESSAGES}: 1 row of the deleted user would remain: foreign key {MESSAGES_FK}" in (
+        live.stdout
+    )
+
+
+def test_the_embedded_default_runs_the_proof() -> None:
+    """``pgcontract check --rls-live`` with no DSN: the seed's chat schema passes the proof."""
+    done = run_cli("check", "--rls-live", "--", "-v", "-k", "erasure")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "test_erasure[embedded] PASSED" in done.stdout
+    assert "test_lint[erasure_foreign_keys] PASSED" in done.stdout
+    assert CHAT_SQL.exists()
