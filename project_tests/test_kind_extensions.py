@@ -70,8 +70,8 @@ CHANGES = {
 }
 
 
-# What a change cannot be made without: the trigram index goes with its operator class.
-CONSEQUENCES = {"missing": ("index.missing",)}
+# What a change cannot be made without: the trigram index goes (or moves) with its operator class.
+CONSEQUENCES = {"missing": ("index.missing",), "other schema": ("index.columns",)}
 
 
 @pytest.mark.rule(*dict.fromkeys(c[1] for c in CHANGES.values()))
