@@ -77,6 +77,8 @@ UNCOVERED: frozenset[str] = frozenset(
         "ops.wraparound.xid",
         "isolation.never_set_write",
         "isolation.view_read",
+        "isolation.view_anonymous_read",
+        "isolation.write_declared",
     }
 )
 

@@ -22,7 +22,7 @@ import yaml
 import yaml_rs
 from pydantic import BaseModel, ValidationError
 
-from pgcontract.contract.model import Contract, Privileges, Table, function_signature
+from pgcontract.contract.model import Contract, Membership, Privileges, Table, function_signature
 from pgcontract.names import QualifiedName
 from pgcontract.textfile import NotUtf8, read_utf8
 
@@ -693,7 +693,32 @@ def _isolation_issues(
                 )
             elif _via_cycle(contract, QualifiedName.parse(key)):
                 issues.append(doc.issue((*base, "via"), "ownership through foreign keys forms a cycle"))
+            elif isinstance(isolation.allow, dict) and (end := _via_end(contract, table)) is not None:
+                name, membership = end
+                if membership is None or membership.role is None:
+                    issues.append(
+                        doc.issue(
+                            (*base, "allow"),
+                            f"'allow' per role needs 'membership' with 'role' where the ownership chain ends ({name})",
+                        )
+                    )
     return issues
+
+
+def _via_end(contract: Contract, table: Table) -> tuple[QualifiedName, Membership | None] | None:
+    """The table an ownership chain (``via``, no cycle) ends at, and its membership; None when a link is
+    missing (reported on its own)."""
+    current, name = table, None
+    while current.isolation is not None and current.isolation.via is not None:
+        via = current.isolation.via
+        fk = next((f for f in current.foreign_keys if f.columns == via), None)
+        parent = contract.table_map.get(fk.target[0]) if fk is not None else None
+        if fk is None or parent is None:
+            return None
+        current, name = parent, fk.target[0]
+    if name is None or current.isolation is None:
+        return None
+    return name, current.isolation.membership
 
 
 def _via_cycle(contract: Contract, start: QualifiedName) -> bool:

@@ -381,6 +381,7 @@ class Rls(Model):
 
 
 Command = Literal["select", "insert", "update", "delete"]
+WriteCommand = Literal["insert", "update", "delete"]
 
 
 def _column_list(value: Any) -> Any:
@@ -450,7 +451,13 @@ class Isolation(Model):
     allow: list[Command] | dict[Identifier, list[Command]] | None = Field(
         None,
         description="exactly what a user may do to own rows (default: what the contract's policies grant, else "
-        "all); a command left out must be refused. Per membership role: {owner: [select, update], member: [select]}",
+        "all); a command left out must be refused. Per membership role: {owner: [select, update], member: [select]} "
+        "(on a 'via' table, the roles of the membership the ownership chain ends at)",
+    )
+    write: dict[Identifier, list[WriteCommand]] = Field(
+        default_factory=dict,
+        description="per auth.principals entry, the commands it may run on every row, other users' included, e.g. "
+        "{admin: [update, delete]}; plain users and the other principals only on their own rows",
     )
     values: dict[Identifier, SeedValue] = Field(
         default_factory=dict,
@@ -468,9 +475,26 @@ class Isolation(Model):
             raise ValueError("give 'owner' (a column) or 'via' (foreign-key columns), or 'read: anon|authenticated'")
         if self.membership is not None and self.owner is None:
             raise ValueError("'membership' needs 'owner': the column holding the tenant id")
-        if isinstance(self.allow, dict) and (self.membership is None or self.membership.role is None):
-            raise ValueError("'allow' per role needs 'membership' with 'role': the membership table's role column")
+        if (
+            isinstance(self.allow, dict)
+            and self.via is None
+            and (self.membership is None or self.membership.role is None)
+        ):
+            raise ValueError(
+                "'allow' per role needs 'membership' with 'role' (the membership table's role column), or 'via' to "
+                "a table that has them"
+            )
+        # UPDATE and DELETE ... WHERE read the table: a principal that changes every row must also read it.
+        unread = [p for p, cs in self.write.items() if {"update", "delete"} & set(cs) and not self._reads_all(p)]
+        if unread:
+            raise ValueError(
+                f"'write' lets {', '.join(map(repr, unread))} update or delete every row, which needs reading them:"
+                f" add {'them' if len(unread) > 1 else 'it'} to 'read' (read: [{', '.join(unread)}])"
+            )
         return self
+
+    def _reads_all(self, principal: str) -> bool:
+        return self.readers != "members" or principal in self.read_by
 
     @property
     def readers(self) -> Literal["anon", "authenticated", "members"]:
@@ -788,6 +812,12 @@ class ViewSpec(Model):
     check_option: Literal["local", "cascaded"] | None = Field(None, description="WITH ... CHECK OPTION")
     grants: dict[Identifier, list[Privilege]] | None = Field(None, description="role -> exactly these privileges")
     indexes: dict[Identifier, Index] = Field(default_factory=dict, description="a materialized view's indexes")
+    read: Literal["anon", "authenticated", "members"] = Field(
+        "members",
+        description="who may see every user's rows through it, for the isolation tests: anon (everyone, e.g. a "
+        "public leaderboard), authenticated (signed-in users, not anonymous callers), members (only what the "
+        "caller's own rows show; the default)",
+    )
 
     @model_validator(mode="after")
     def _fits_kind(self) -> ViewSpec:
@@ -972,12 +1002,17 @@ class Contract(Model):
     def _readers_are_principals(self) -> Contract:
         declared = self.auth.principals if isinstance(self.auth, SupabaseAuth) else {}
         for name, table in self.tables.items():
-            unknown = [p for p in (table.isolation.read_by if table.isolation else ()) if p not in declared]
-            if unknown:
-                raise ValueError(
-                    f"tables: {name}: isolation.read names {', '.join(map(repr, unknown))}, not among auth.principals"
-                    " (auth: {mode: supabase, principals: {NAME: {claims: {...}}}})"
-                )
+            isolation = table.isolation
+            for field, named in (
+                ("read", isolation.read_by if isolation else ()),
+                ("write", isolation.write if isolation else {}),
+            ):
+                unknown = [p for p in named if p not in declared]
+                if unknown:
+                    raise ValueError(
+                        f"tables: {name}: isolation.{field} names {', '.join(map(repr, unknown))}, not among "
+                        "auth.principals (auth: {mode: supabase, principals: {NAME: {claims: {...}}}})"
+                    )
         return self
 
     @model_validator(mode="after")
