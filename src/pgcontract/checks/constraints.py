@@ -9,7 +9,7 @@ from pgcontract import clauses
 from pgcontract.catalog import snapshot as snap
 from pgcontract.checks.base import Context, finding, fix, member
 from pgcontract.contract.model import Check, Deferral, Exclusion, ForeignKey, Table, Unique
-from pgcontract.findings import Finding, Hazard, Kind
+from pgcontract.findings import Finding, Hazard, Kind, declare
 from pgcontract.names import QualifiedName
 from pgcontract.sqlgen import (
     Composable,
@@ -30,6 +30,26 @@ from pgcontract.sqlgen import (
 from pgcontract.sqlnorm import InvalidSql
 
 K = Kind.CONSTRAINTS
+RULES = declare(
+    K,
+    "primary_key.missing",
+    "primary_key.columns",
+    "unique.missing",
+    "unique.deferrable",
+    "unique.nulls_not_distinct",
+    "foreign_key.missing",
+    "foreign_key.target",
+    "foreign_key.on_delete",
+    "foreign_key.on_update",
+    "foreign_key.deferrable",
+    "foreign_key.not_valid",
+    "check.missing",
+    "check.expression",
+    "check.not_valid",
+    "exclusion.missing",
+    "exclusion.definition",
+    "exclusion.deferrable",
+)
 Named = TypeVar("Named", ForeignKey, Check, Unique, Exclusion)
 
 

@@ -11,7 +11,7 @@ from pgcontract.catalog.snapshot import Function
 from pgcontract.checks.base import Context, finding, fix
 from pgcontract.contract.model import FunctionSpec, RoleSpec, function_signature
 from pgcontract.ddl import known_roles
-from pgcontract.findings import Finding, Fix, Hazard, Kind
+from pgcontract.findings import Finding, Fix, Hazard, Kind, declare
 from pgcontract.names import QualifiedName
 from pgcontract.routines import Parameter, same_returns, same_types
 from pgcontract.sqlbody import is_sql_standard, sql_body_tree
@@ -28,6 +28,24 @@ from pgcontract.sqlgen import (
 from pgcontract.sqlsafe import UnsafeFragment
 
 K = Kind.FUNCTIONS
+RULES = declare(
+    K,
+    "function.missing",
+    "function.kind",
+    "function.returns",
+    "function.arguments",
+    "function.language",
+    "function.volatility",
+    "function.strict",
+    "function.leakproof",
+    "function.parallel",
+    "function.security",
+    "function.search_path",
+    "function.settings",
+    "function.body",
+    "function.execute",
+)
+RULES += declare(Kind.ROLES, "role.missing", "role.login", "role.bypassrls", "role.member_of")
 
 
 def find_function(ctx: Context, name: QualifiedName, types: tuple[str, ...]) -> Function | None:

@@ -8,9 +8,11 @@ from collections.abc import Iterable, Mapping
 from pgcontract.catalog import snapshot as snap
 from pgcontract.checks.base import Context, finding, fix, member
 from pgcontract.contract.model import Table
-from pgcontract.findings import Finding, Kind
+from pgcontract.findings import Finding, Kind, declare
 from pgcontract.names import QualifiedName
 from pgcontract.sqlgen import grant, grant_columns
+
+RULES = declare(Kind.GRANTS, "grant.missing", "grant.extra", "grant.column_missing", "grant.column_extra")
 
 
 def check_grants(ctx: Context, name: QualifiedName, table: Table, actual: snap.Table) -> list[Finding]:

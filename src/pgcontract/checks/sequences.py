@@ -7,7 +7,7 @@ from pgcontract.catalog import snapshot as snap
 from pgcontract.catalog.typekinds import Sequence, owned_by_text
 from pgcontract.checks.base import Context, finding, fix, member
 from pgcontract.contract.model import SequenceOptions, SequenceSpec, Table
-from pgcontract.findings import Finding, Kind
+from pgcontract.findings import Finding, Kind, declare
 from pgcontract.names import QualifiedName
 from pgcontract.seqoptions import OPTION_ORDER, OPTIONS, Options
 from pgcontract.typesql import (
@@ -19,6 +19,19 @@ from pgcontract.typesql import (
 )
 
 K = Kind.SEQUENCES
+RULES = declare(
+    K,
+    "sequence.missing",
+    "sequence.type",
+    "sequence.start",
+    "sequence.increment",
+    "sequence.min",
+    "sequence.max",
+    "sequence.cycle",
+    "sequence.cache",
+    "sequence.owned_by",
+)
+RULES += declare(Kind.COLUMNS, "column.identity_options")
 
 
 def check_sequence(ctx: Context, name: QualifiedName, spec: SequenceSpec) -> list[Finding]:
