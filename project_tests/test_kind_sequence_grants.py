@@ -17,6 +17,7 @@ from pgcontract.contract import load_contract
 from pgcontract.findings import Kind
 from project_tests.helpers import check, errors, own_contract, run_cli
 from project_tests.kind_support import assert_repaired, fresh_database, run_script, schema_picture
+from project_tests.rule_check import assert_only_rule
 
 SCHEMA = """
 DO $$ BEGIN
@@ -118,6 +119,7 @@ CHANGES: dict[str, tuple[str, str, str, str, str]] = {
 }
 
 
+@pytest.mark.rule(*dict.fromkeys(c[1] for c in CHANGES.values()))
 @pytest.mark.parametrize("change", list(CHANGES))
 def test_each_change_fails_naming_the_object_and_repair_restores_it(
     change: str, db: Target, run_sql: Callable[[str], None], tmp_path: Path
@@ -126,7 +128,9 @@ def test_each_change_fails_naming_the_object_and_repair_restores_it(
     path = every_grant(db, tmp_path) if rule == "grant.partition_extra" else own_contract(db, tmp_path)
     contract = load_contract(path)
     run_sql(statement)
-    found = errors(check(db, contract))
+    index = check(db, contract)
+    assert_only_rule(index, rule, obj=obj)
+    found = errors(index)
     assert [(f.rule, f.object) for f in found] == [(rule, obj)]
     assert (found[0].expected, found[0].actual) == (expected, actual)
     assert found[0].kind in (Kind.SEQUENCES, Kind.GRANTS)

@@ -33,6 +33,7 @@ RULE_MODULES = (
     "pgcontract.checks.privileges",
     "pgcontract.checks.extensions",
     "pgcontract.checks.publications",
+    "pgcontract.checks.aggregates",
     "pgcontract.rls.matrix",
     "pgcontract.rls.erasure",
     "pgcontract.ops.budgets",

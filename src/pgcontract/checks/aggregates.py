@@ -7,7 +7,7 @@ from pgcontract.aggregatesql import create_aggregate, drop_aggregate
 from pgcontract.catalog.aggregates import Aggregate, function_name
 from pgcontract.checks.base import Context, finding, fix
 from pgcontract.contract.model import AggregateSpec, function_signature
-from pgcontract.findings import Finding, Fix, Hazard, Kind
+from pgcontract.findings import Finding, Fix, Hazard, Kind, declare
 from pgcontract.names import InvalidName, QualifiedName
 from pgcontract.routines import Parameter, parse_arguments, same_types
 from pgcontract.sqlnorm import InvalidSql, parse_type
@@ -15,6 +15,7 @@ from pgcontract.sqlnorm import InvalidSql, parse_type
 K = Kind.AGGREGATES
 _FUNCTIONS = ("sfunc", "finalfunc", "combinefunc", "serialfunc", "deserialfunc")
 _PLAIN = ("finalfunc_extra", "finalfunc_modify", "initcond", "parallel")
+RULES = declare(K, "aggregate.missing", "aggregate.stype", *(f"aggregate.{a}" for a in _FUNCTIONS + _PLAIN))
 
 
 def find_aggregate(ctx: Context, name: QualifiedName, types: tuple[str, ...]) -> Aggregate | None:

@@ -34,6 +34,7 @@ RULES = declare(
     K,
     "primary_key.missing",
     "primary_key.columns",
+    "primary_key.deferrable",
     "unique.missing",
     "unique.deferrable",
     "unique.nulls_not_distinct",

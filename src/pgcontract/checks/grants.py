@@ -12,7 +12,9 @@ from pgcontract.findings import Finding, Kind, declare
 from pgcontract.names import QualifiedName
 from pgcontract.sqlgen import grant, grant_columns
 
-RULES = declare(Kind.GRANTS, "grant.missing", "grant.extra", "grant.column_missing", "grant.column_extra")
+RULES = declare(
+    Kind.GRANTS, "grant.missing", "grant.extra", "grant.column_missing", "grant.column_extra", "grant.partition_extra"
+)
 
 
 def check_grants(ctx: Context, name: QualifiedName, table: Table, actual: snap.Table) -> list[Finding]:

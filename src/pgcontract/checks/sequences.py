@@ -30,6 +30,7 @@ RULES = declare(
     "sequence.cycle",
     "sequence.cache",
     "sequence.owned_by",
+    "sequence.grants",
 )
 RULES += declare(Kind.COLUMNS, "column.identity_options")
 
