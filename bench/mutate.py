@@ -55,7 +55,9 @@ MODULES: dict[str, Module] = {
         tests=("project_tests/test_server.py", "project_tests/test_near_misses.py"),
     ),
     "guard": Module(files=("pgcontract/guard.py",), tests=("project_tests/test_guard.py",)),
-    "health": Module(files=("pgcontract/health.py",), tests=("project_tests/test_health.py",)),
+    "health": Module(
+        files=("pgcontract/health.py",), tests=("project_tests/test_health.py", "project_tests/test_operations.py")
+    ),
     "lints": Module(
         files=("pgcontract/lints.py",),
         tests=(
@@ -150,6 +152,15 @@ EQUIVALENT: tuple[Equivalent, ...] = (
         "return await endpoint(None)",
         "no admin endpoint reads its request today (a future one that does fails its own tests)",
     ),
+    *(
+        Equivalent(
+            "failed_report",
+            "enums=tuple(TableHealth(str(n), False, Status.UNKNOWN) for n in contract.enum_map),",
+            f"enums=tuple(TableHealth(str(n), {flag}, Status.UNKNOWN) for n in contract.enum_map),",
+            "an enum's `critical` is never read: the JSON form of an enum has no such field",
+        )
+        for flag in ("None", "True")
+    ),
     Equivalent(
         "_secrets",
         "found = [parsed.password] if parsed.password else []",
@@ -210,7 +221,20 @@ def prepare(name: str, module: Module) -> Path:
     # MUTANT_UNDER_TEST, inherited, picks the same mutant). The directory must exist before Python starts,
     # or the import system remembers it as missing.
     (work / "mutants" / "src").mkdir(parents=True, exist_ok=True)
+    sync_data_files(work / "mutants" / "src")
     return work
+
+
+def sync_data_files(copy: Path) -> None:
+    """mutmut copies the package's other files (SQL queries, templates) only when they are missing, and
+    re-copies or re-mutates only ``.py`` files: bring the others up to date with the checkout."""
+    source = ROOT / "src"
+    for path in source.rglob("*"):
+        if path.is_file() and path.suffix != ".py" and "__pycache__" not in path.parts:
+            target = copy / path.relative_to(source)
+            if not target.exists() or target.read_bytes() != path.read_bytes():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
 
 
 def run(name: str, module: Module, workers: int) -> float:

@@ -13,7 +13,7 @@ import pytest
 from pgcontract.connect import Target, connect, read_only
 from pgcontract.contract import load_contract
 from pgcontract.health import UNREACHABLE, Status, check_health
-from project_tests.helpers import CHAT_CONTRACT, KITCHEN_CONTRACT
+from project_tests.helpers import CHAT_CONTRACT, KITCHEN_CONTRACT, check
 
 THREADS = "public.sam_conversation_threads"
 MESSAGES = "public.sam_conversation_messages"
@@ -29,7 +29,8 @@ def test_healthy_database_report_has_the_documented_form(chat_db: Target) -> Non
     assert all(t["issues"] == [] for t in data["tables"]["critical"])
     assert data["tables"]["other"] == []
     assert data["checked_at"].endswith("Z")
-    assert data["duration_ms"] >= 0
+    assert data["duration_ms"] == round(report.duration_ms, 1) > 0
+    assert "operations" not in data  # the contract has no operations section
 
 
 def test_dropped_critical_table_is_missing_and_unhealthy(chat_db: Target, run_sql: Callable[[str], None]) -> None:
@@ -50,6 +51,21 @@ def test_drifted_critical_column_is_drift(chat_db: Target, run_sql: Callable[[st
     assert not report.healthy
     assert {t.table: t.status for t in report.tables}[THREADS] is Status.DRIFT
     assert report.critical_issues == (f"{THREADS}.title: column is missing (column.missing)",)
+    # The issue in the JSON form carries the finding whole: what was expected, what was found, the fix.
+    (finding,) = [f for f in check(chat_db, CHAT_CONTRACT).findings if f.rule == "column.missing"]
+    assert finding.fix is not None
+    (threads,) = [t for t in report.to_dict()["tables"]["critical"] if t["table"] == THREADS]
+    assert threads["issues"] == [
+        {
+            "rule": "column.missing",
+            "object": f"{THREADS}.title",
+            "message": "column is missing",
+            "expected": finding.expected,
+            "actual": finding.actual,
+            "level": "error",
+            "fix": finding.fix.sql,
+        }
+    ]
 
 
 def test_failing_non_critical_table_leaves_the_report_healthy(
@@ -105,7 +121,8 @@ def test_unreachable_database_reports_every_table_and_enum_unknown_in_the_docume
         "tables": {"critical": unknown(True), "other": unknown(False)},
         "enums": [{"enum": "public.member_role", "status": "UNKNOWN", "issues": []}],
     }
-    assert unknown(True) and unknown(False)
+    assert unknown(True)
+    assert unknown(False)
     # The redacted reason: in report.detail and the operator's log, never in the JSON form.
     assert report.detail.startswith("cannot connect to u@127.0.0.1:1/x: ")
     assert f"health check: {UNREACHABLE}: {report.detail}" in caplog.messages
