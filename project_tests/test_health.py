@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from pgcontract.connect import Target, connect, read_only
-from pgcontract.contract import load_contract
+from pgcontract.contract import Contract, load_contract
 from pgcontract.health import UNREACHABLE, Status, check_health
 from project_tests.helpers import CHAT_CONTRACT, KITCHEN_CONTRACT, check
 
@@ -127,6 +127,17 @@ def test_unreachable_database_reports_every_table_and_enum_unknown_in_the_docume
     assert report.detail.startswith("cannot connect to u@127.0.0.1:1/x: ")
     assert f"health check: {UNREACHABLE}: {report.detail}" in caplog.messages
     assert "hunter2" not in report.detail
+
+
+def test_an_operations_budget_past_its_error_is_a_critical_issue_in_the_json_form(chat_db: Target) -> None:
+    contract = Contract.model_validate({"operations": {"database_size": {"warning": "1kB", "error": "2kB"}}})
+    report = check_health(chat_db, contract)
+    assert not report.healthy
+    data = report.to_dict()["operations"]
+    (issue,) = [i for i in data["issues"] if i["level"] == "error"]
+    assert (issue["budget"], issue["rule"]) == ("ops.database_size", "ops.database_size")
+    assert data["budgets"] == [b.to_dict() for b in report.budgets]
+    assert [b["rule"] for b in data["budgets"]] == ["ops.database_size"]
 
 
 def test_check_on_an_application_connection_leaves_it_as_given(chat_db: Target) -> None:
