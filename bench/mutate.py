@@ -160,6 +160,15 @@ EQUIVALENT: tuple[Equivalent, ...] = (
         )
         for flag in ("None", "True")
     ),
+    *(
+        Equivalent(
+            "report_from_findings",
+            "TableHealth(str(name), False, _status(errs), tuple(Issue.of(f) for f in errs))",
+            f"TableHealth(str(name), {flag}, _status(errs), tuple(Issue.of(f) for f in errs))",
+            "an enum's `critical` is never read: the JSON form of an enum has no such field",
+        )
+        for flag in ("None", "True")
+    ),
     Equivalent(
         "_secrets",
         "found = [parsed.password] if parsed.password else []",

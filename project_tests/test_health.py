@@ -129,6 +129,20 @@ def test_unreachable_database_reports_every_table_and_enum_unknown_in_the_docume
     assert "hunter2" not in report.detail
 
 
+def test_a_drifted_enum_is_drift_with_its_error_and_leaves_the_report_healthy(
+    make_db: Callable[[str], Target], run_sql: Callable[[str], None]
+) -> None:
+    target = make_db("kitchen")
+    run_sql("ALTER TYPE public.member_role ADD VALUE 'guest'")
+    report = check_health(target, load_contract(KITCHEN_CONTRACT))
+    (enum,) = report.to_dict()["enums"]
+    assert (enum["enum"], enum["status"]) == ("public.member_role", "DRIFT")
+    assert [(i["rule"], i["object"], i["level"]) for i in enum["issues"]] == [
+        ("enum.values", "public.member_role", "error")
+    ]
+    assert report.healthy  # enums are not critical tables
+
+
 def test_an_operations_budget_past_its_error_is_a_critical_issue_in_the_json_form(chat_db: Target) -> None:
     contract = Contract.model_validate({"operations": {"database_size": {"warning": "1kB", "error": "2kB"}}})
     report = check_health(chat_db, contract)
