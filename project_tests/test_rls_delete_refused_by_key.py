@@ -71,3 +71,48 @@ def test_a_delete_refused_only_by_a_foreign_key_is_a_leak(profiles: Callable[[st
 def test_deletes_kept_to_own_rows_pass(extra: str, profiles: Callable[[str, str], list[str]]) -> None:
     """No DELETE policy, or one on own rows: B's row is hidden from A's DELETE, and no key is reached."""
     assert profiles(extra, "select, insert, update") == []
+
+
+# The same profiles, but each user reads only their own: A's DELETE ... WHERE of B's row finds nothing (the
+# SELECT policy hides it), so only the DELETE without WHERE, which escapes the SELECT policies, reaches it.
+PRIVATE_SCHEMA = SCHEMA.replace(
+    "CREATE POLICY read_all ON public.profiles FOR SELECT TO authenticated USING (true);",
+    "CREATE POLICY read_own ON public.profiles FOR SELECT TO authenticated USING (id = (SELECT auth.uid()));",
+)
+PRIVATE_CONTRACT = CONTRACT.replace("read: authenticated, ", "")
+
+
+@pytest.fixture
+def private_profiles(run_sql: Callable[[str], None], target: Target, tmp_path: Path) -> Callable[[str], list[str]]:
+    run_sql(PRIVATE_SCHEMA)
+
+    def run(extra: str) -> list[str]:
+        run_sql(extra)
+        contract = tmp_path / "contract.yaml"
+        contract.write_text(PRIVATE_CONTRACT)
+        outcome = isolation(target, contract)["public.profiles"]
+        return [f"{v.rule}: {v.message} ({v.through})" for v in outcome.violations]
+
+    return run
+
+
+def test_a_where_less_delete_refused_only_by_a_foreign_key_is_a_leak(
+    private_profiles: Callable[[str], list[str]],
+) -> None:
+    """``DELETE FROM profiles`` as A matches B's profile (and A's): the statement fails on the welcome posts'
+    key and is rolled back, which must not read as "0 rows of user B"."""
+    found = private_profiles(LEAKY_DELETE)
+    assert [m.split(":")[0] for m in found] == ["isolation.delete_unfiltered"], found
+    assert found[0].startswith(
+        "isolation.delete_unfiltered: user A could delete 1 row of user B in public.profiles with a DELETE without"
+        " WHERE: the policies let it through and only a foreign key refused it (update or delete on table"
+        ' "profiles" violates foreign key constraint "posts_profile_id_fkey" on table "posts")'
+    ), found
+    assert found[0].endswith('(DELETE as authenticated; policies: "delete_any" USING (true))'), found
+
+
+@pytest.mark.parametrize("extra", ["", OWN_DELETE], ids=["no-delete-policy", "delete-own-only"])
+def test_where_less_deletes_kept_to_own_rows_pass(extra: str, private_profiles: Callable[[str], list[str]]) -> None:
+    """With a DELETE policy on own rows the WHERE-less DELETE still fails on the key, but because of A's own
+    profile's post: B's row was never the one, and nothing is reported."""
+    assert private_profiles(extra) == []
