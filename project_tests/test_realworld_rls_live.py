@@ -1,6 +1,6 @@
-"""The real-world corpus (project_tests/realworld) against its intent contracts with ``--rls-live``, as a
-user runs it against a database of their own (a DSN, not the embedded server): the schema as written
-passes; a policy loosened fails, naming who did what to whose rows.
+"""The real-world corpus (project_tests/realworld) and the examples (examples/) against their intent
+contracts with ``--rls-live``, as a user runs them against a database of their own (a DSN, not the embedded
+server): the schema as written passes; a policy loosened fails, naming who did what to whose rows.
 
 Which corpus schemas have an intent contract:
 - saas_starter: yes (contracts/tables.yaml: who owns each row, membership, allowed commands; no policy).
@@ -23,7 +23,7 @@ import psycopg
 import pytest
 
 from pgcontract.connect import Target
-from project_tests.helpers import ROOT, run_cli
+from project_tests.helpers import ROOT, SCHEMAS, run_cli
 from project_tests.postgis import skip_without_postgis
 
 REALWORLD = ROOT / "project_tests" / "realworld"
@@ -128,3 +128,15 @@ def test_gis_app_leaks_fail_live(
     result = run_cli("check", "--dsn", target.dsn, "--contract", str(GIS.contract), "--rls-live")
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"  - {failure}" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("example", ["workspace", "ledger"])
+def test_example_passes_its_contract_live(example: str, make_db: Callable[[str], Target]) -> None:
+    """The examples as a user runs them against their own database (a DSN, so only with ``--rls-live``);
+    test_rls_leaks.py runs them on the embedded server, where the isolation tests need no flag."""
+    target = make_db(example)
+    result = run_cli("check", "--dsn", target.dsn, "--contract", str(SCHEMAS[example][1]), "--rls-live", "--", "-v")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "test_isolation[public." in result.stdout
+    assert " FAILED" not in result.stdout
+    assert " SKIPPED" not in result.stdout
