@@ -41,9 +41,13 @@ if TYPE_CHECKING:
     from pgcontract.report.audit import AuditTrail, HistoryStore
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_CANNOT_CONNECT, EXIT_BUSY = 0, 1, 2, 3, 4
+# sysexits.h's EX_SOFTWARE: far from the small codes above (and from pytest's own 0-5), so a script can
+# tell a bug in pgcontract from anything the database or the contract did.
+EXIT_INTERNAL = 70
 EXIT_CODES = (
     "Exit codes: 0 clean, 1 contract violated, 2 usage or contract error, 3 cannot connect,"
-    " 4 database busy (a lock wait or timeout stopped the read after 3 tries; nothing was judged)."
+    " 4 database busy (a lock wait or timeout stopped the read after 3 tries; nothing was judged),"
+    " 70 internal error (generated SQL not what pgcontract meant to write: nothing was run)."
 )
 
 
@@ -305,6 +309,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _die(str(exc), EXIT_USAGE)
     except KeyboardInterrupt:
         return _die("interrupted", EXIT_USAGE)
+    except Exception as exc:
+        from pgcontract.sqlsafe import GeneratedSqlError  # pglast only when something escaped
+
+        if isinstance(exc, GeneratedSqlError):
+            return _die(internal_error(exc), EXIT_INTERNAL)
+        raise
+
+
+def internal_error(exc: Exception) -> str:
+    """One line for a GeneratedSqlError. Contract SQL is refused at load (exit 2) unless it is exactly one
+    node of its kind, so generated SQL that does not parse as intended is pgcontract's own bug."""
+    detail = " ".join(str(exc).split()).removeprefix("internal error: ")
+    return (
+        f"internal error: {detail}; nothing was run or printed as SQL."
+        " This is a bug in pgcontract: please report it with the contract"
+    )
 
 
 def _load(path: str) -> object:
