@@ -51,9 +51,18 @@ EXIT_CODES = (
 )
 
 
-def _die(message: str, code: int) -> int:
-    print(f"pgcontract: {message}", file=sys.stderr)
+def _die(message: str, code: int, *, keep_lines: bool = False) -> int:
+    """One line on stderr, with every control character of a catalog name, DSN or path escaped: a name
+    holding a line break or a terminal escape sequence cannot forge or restyle output. ``keep_lines``: a
+    message whose own line breaks stay (an error of the user's own ``sql/`` file, with its LINE and caret)."""
+    from pgcontract.names import visible, visible_lines
+
+    print(f"pgcontract: {visible_lines(message) if keep_lines else visible(message)}", file=sys.stderr)
     return code
+
+
+def _warn(message: str) -> None:
+    _die(f"warning: {message}", EXIT_OK)
 
 
 def _dsn(value: str) -> str:
@@ -356,7 +365,7 @@ def cmd_history(args: argparse.Namespace, _: list[str]) -> int:
             file=Path(args.history) if args.history else None,
             dsn=dsn,
             table=args.history_table,
-            warn=lambda message: print(f"pgcontract: warning: {message}", file=sys.stderr),
+            warn=_warn,
             kind=history.AUDIT if args.audit else "run",
         )
     except OSError as exc:
@@ -462,7 +471,7 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
     busy = preloaded.busy()
     if code == EXIT_BUSY and busy:  # pytest's own 4 is a usage error
         for message in busy:
-            print(f"pgcontract: {message}", file=sys.stderr)
+            _die(message, EXIT_BUSY)
         return EXIT_BUSY
     return {0: EXIT_OK, 1: EXIT_VIOLATED, 3: EXIT_CANNOT_CONNECT, 5: EXIT_OK}.get(code, EXIT_USAGE)
 
@@ -498,7 +507,7 @@ def cmd_merge(args: argparse.Namespace, passthrough: list[str]) -> int:
     code = exit_code(summary)
     if code == EXIT_BUSY:
         for message in dict.fromkeys(t["record"]["busy"] for t in tests if t["record"].get("busy")):
-            print(f"pgcontract: {message}", file=sys.stderr)
+            _die(message, EXIT_BUSY)
     return code
 
 
@@ -573,7 +582,7 @@ def cmd_up(args: argparse.Namespace, _: list[str]) -> int:
             print(f"pgcontract: embedded PostgreSQL loaded from {args.sql}; Ctrl-C stops it", file=sys.stderr)
             stop.wait()
     except LoadError as exc:
-        return _die(str(exc), EXIT_USAGE)
+        return _die(str(exc), EXIT_USAGE, keep_lines=True)
     return EXIT_OK
 
 
@@ -581,6 +590,7 @@ def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
 
     from pgcontract.contract import Contract
     from pgcontract.embedded import LoadError
+    from pgcontract.names import visible
     from pgcontract.server import TOKEN_ENV, ServeSettings, listen, serve
 
     contract = _load(args.contract)
@@ -609,16 +619,13 @@ def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
         try:
             target = open_target(args, stack)
         except LoadError as exc:
-            return _die(str(exc), EXIT_USAGE)
+            return _die(str(exc), EXIT_USAGE, keep_lines=True)
         if target.throwaway:
-            print(f"pgcontract: embedded PostgreSQL loaded from {args.sql}: {target.dsn}", file=sys.stderr)
+            loaded = visible(f"embedded PostgreSQL loaded from {args.sql}: {target.dsn}")
+            print(f"pgcontract: {loaded}", file=sys.stderr)
         auth = "admin token required" if token and not args.no_auth else "no auth"
-        print(
-            f"pgcontract: serving http://{args.host}:{args.port}/ for {target.display}"
-            f" (report reused for {args.ttl:g} s; {auth})",
-            file=sys.stderr,
-            flush=True,
-        )
+        shown = visible(f"serving http://{args.host}:{args.port}/ for {target.display}")
+        print(f"pgcontract: {shown} (report reused for {args.ttl:g} s; {auth})", file=sys.stderr, flush=True)
         settings = ServeSettings(
             target=target,
             contract=contract,
@@ -644,7 +651,7 @@ def cmd_snapshot(args: argparse.Namespace, _: list[str]) -> int:
         try:
             target = open_target(args, stack)
         except LoadError as exc:
-            return _die(str(exc), EXIT_USAGE)
+            return _die(str(exc), EXIT_USAGE, keep_lines=True)
         limits = SessionLimits(statement_timeout=args.statement_timeout, lock_timeout=args.lock_timeout)
         with connect(target, limits) as conn:
             snapshot = read_catalog(conn, args.schema, limits, MEASURE_ALL if args.operations else None)
@@ -687,7 +694,7 @@ def cmd_repair(args: argparse.Namespace, _: list[str]) -> int:
         try:
             target = open_target(args, stack)
         except LoadError as exc:
-            return _die(str(exc), EXIT_USAGE)
+            return _die(str(exc), EXIT_USAGE, keep_lines=True)
         if target.throwaway and args.apply:
             print("pgcontract: no --dsn: repairing a throwaway server (`pgcontract up` keeps one)", file=sys.stderr)
         conn = stack.enter_context(connect(target, limits))
@@ -720,10 +727,10 @@ def cmd_repair(args: argparse.Namespace, _: list[str]) -> int:
         finally:
             unrecorded = trail.finish()
             if unrecorded is not None:
-                print(
-                    f"pgcontract: the repair ran ({trail.outcome()}) but its audit entry was NOT recorded in"
+                _die(
+                    f"the repair ran ({trail.outcome()}) but its audit entry was NOT recorded in"
                     f" {unrecorded} (the entry written before it started is there)",
-                    file=sys.stderr,
+                    EXIT_USAGE,
                 )
     return EXIT_USAGE if unrecorded is not None else code
 
@@ -747,6 +754,7 @@ def _apply_and_check(
 ) -> int:
     """Apply the plan, report what happened and check again (``trail``: the audit trail, or None)."""
     from pgcontract.findings import render_all
+    from pgcontract.names import visible
     from pgcontract.repair import RepairFailed, apply_plan, check_now
 
     try:
@@ -758,14 +766,14 @@ def _apply_and_check(
     if trail is not None:
         trail.applied(result)
     print(
-        f"pgcontract: applied {len(result.applied)} statements to {target.display} in one transaction",
+        f"pgcontract: applied {len(result.applied)} statements to {visible(target.display)} in one transaction",
         file=sys.stderr,
     )
     for failure in result.failures:
         print(
-            f"pgcontract: a fix failed and was rolled back alone: {target.redact(failure.error)}\n"
-            f"  the statement: {failure.statement.splitlines()[0]}\n"
-            f"  left unfixed: {', '.join(failure.left)}",
+            f"pgcontract: a fix failed and was rolled back alone: {visible(target.redact(failure.error))}\n"
+            f"  the statement: {visible(failure.statement.splitlines()[0])}\n"
+            f"  left unfixed: {visible(', '.join(failure.left))}",
             file=sys.stderr,
         )
     if result.skipped:
