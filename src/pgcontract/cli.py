@@ -1,7 +1,8 @@
 """The ``pgcontract`` command: argument parsing and exit codes only.
 
 Exit codes: 0 clean, 1 contract violated, 2 usage or contract error, 3 cannot connect, 4 database busy
-(a lock wait or statement timeout stopped the read, after bounded retries; nothing was judged).
+(a lock wait, after bounded retries, or a statement timeout stopped the read; nothing was judged), 70
+internal error (generated SQL not what pgcontract meant to write).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_CANNOT_CONNECT, EXIT_BUSY = 0, 1, 2, 3,
 EXIT_INTERNAL = 70
 EXIT_CODES = (
     "Exit codes: 0 clean, 1 contract violated, 2 usage or contract error, 3 cannot connect,"
-    " 4 database busy (a lock wait or timeout stopped the read after 3 tries; nothing was judged),"
+    " 4 database busy (a lock wait, after 3 tries, or a statement timeout stopped the read; nothing was judged),"
     " 70 internal error (generated SQL not what pgcontract meant to write: nothing was run)."
 )
 
@@ -272,7 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the repair SQL: safe statements in one transaction, hazardous fixes commented out "
         "under a warning. --apply runs the safe part in one transaction with lock_timeout and statement_timeout, "
         "then checks again. Exit codes: 0 clean, 1 something to repair or left, 2 usage, 3 cannot connect, "
-        "4 database busy (a lock wait or timeout, after 3 tries; with --apply nothing was changed).",
+        "4 database busy (a lock wait, after 3 tries, or a statement timeout; with --apply nothing was changed), "
+        "70 internal error.",
     )
     _add_target_options(repair)
     repair.add_argument("--apply", action="store_true", help="run the safe statements, then check again")
