@@ -109,6 +109,45 @@ def test_no_identity_caller_is_tried_with_the_setting_null_and_empty(
     assert violation.through.startswith('SELECT as docs_app; policies: "tenant_docs" USING ')
 
 
+# Writes open on NULL only (reads are right): the caller of a fresh session writes A's rows; with '' the
+# comparison fails, so the caller of a session that has used the setting cannot, and only this probe sees it.
+OPENS_ON_NULL = "coalesce(current_setting('app.tenant_id', true), tenant_id::text) = tenant_id::text"
+WRITES_OPEN_ON_NULL = f"""
+DROP POLICY tenant_docs ON public.docs;
+CREATE POLICY docs_read ON public.docs FOR SELECT TO docs_app USING (tenant_id = {TENANT});
+CREATE POLICY docs_insert ON public.docs FOR INSERT TO docs_app WITH CHECK ({OPENS_ON_NULL});
+CREATE POLICY docs_update ON public.docs FOR UPDATE TO docs_app USING ({OPENS_ON_NULL});
+CREATE POLICY docs_delete ON public.docs FOR DELETE TO docs_app USING ({OPENS_ON_NULL});
+"""
+
+
+def test_fresh_session_caller_cannot_write_users_rows(
+    setting_db: tuple[Target, Path], run_sql: Callable[[str], None]
+) -> None:
+    run_sql(WRITES_OPEN_ON_NULL)
+    found = outcomes(*setting_db)
+    assert found["public.folders"].violations == []
+    docs = found["public.docs"].violations
+    assert {v.rule for v in docs} == {"isolation.never_set_write"}
+    assert [(v.message, v.through.split(";")[0]) for v in docs] == [
+        (f"{NEVER_SET} inserted a row owned by user A into public.docs", "INSERT as docs_app"),
+        (f"{NEVER_SET} changed 1 row of user A in public.docs with UPDATE without WHERE", "UPDATE as docs_app"),
+        (f"{NEVER_SET} deleted 1 row of user A in public.docs with DELETE without WHERE", "DELETE as docs_app"),
+    ]
+    assert '"docs_update" USING (COALESCE(current_setting(' in docs[1].through
+
+
+def test_missing_ok_setting_with_coalesce_passes(
+    setting_db: tuple[Target, Path], run_sql: Callable[[str], None]
+) -> None:
+    """A ``missing_ok`` setting whose NULL and '' both fall back to a tenant nobody has: nothing opens."""
+    nobody = "coalesce(nullif(current_setting('app.tenant_id', true), ''), '00000000-0000-0000-0000-000000000000')"
+    run_sql(docs_policy(f"tenant_id = {nobody}::uuid"))
+    found = outcomes(*setting_db)
+    assert texts(found) == []
+    assert [note for outcome in found.values() for note in outcome.notes] == []
+
+
 def test_fresh_session_probe_not_tried_when_seeding_needs_the_setting(
     setting_db: tuple[Target, Path], run_sql: Callable[[str], None]
 ) -> None:

@@ -160,10 +160,13 @@ def _grants(table: Table, who: Grantees) -> dict[str, Any]:
 
 def _privileges(snapshot: Snapshot, wanted: set[str], who: Grantees) -> dict[str, Any]:
     privileges = snapshot.privileges
+    # The schemas of the extensions too (PostGIS in `extensions`): the API roles call an extension's
+    # functions and use its types only with USAGE on its schema, which `sql` creates for an empty database.
+    granted = wanted | {e.schema for e in snapshot.extensions.values()}
     schemas = {
         schema: who.pick(grants, privileges.schema_owners.get(schema, ""))
         for schema, grants in sorted(privileges.schemas.items())
-        if schema in wanted
+        if schema in granted
     }
     defaults = []
     for key, grants in sorted(privileges.defaults.items(), key=lambda item: str(item[0])):

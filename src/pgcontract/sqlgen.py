@@ -32,7 +32,7 @@ from pgcontract.contract.model import (
     key_spec,
 )
 from pgcontract.indexkeys import KeySpec
-from pgcontract.names import InvalidName, QualifiedName, parse_regclass
+from pgcontract.names import InvalidName, QualifiedName, parse_regclass, split_parts
 from pgcontract.routines import Parameter, arguments_sql, identity_sql
 from pgcontract.seqoptions import OPTION_ORDER, option_clauses, sequence_type
 from pgcontract.sqlnorm import _BUILTIN, deparsed_expr, nextval_sequence, parse_type, referenced_columns
@@ -293,7 +293,7 @@ def drop_constraint(name: QualifiedName, constraint: str) -> Composable:
 def index_key(spec: KeySpec) -> Composable:
     key: Composable = sql.Identifier(spec.column) if spec.column is not None else expression(spec.expression or "")
     if spec.opclass:
-        key += sql.SQL(" ") + sql.Identifier(spec.opclass)
+        key += sql.SQL(" ") + sql.Identifier(*split_parts(spec.opclass))
     if spec.desc:
         key += sql.SQL(" DESC")
     if spec.nulls_first != spec.desc:

@@ -383,6 +383,14 @@ def _read_snapshot(
     return snapshot
 
 
+def _opclasses(names: list[str | None], schemas: list[str | None]) -> tuple[str | None, ...]:
+    """Non-default operator classes; an extension's named with its schema (``extensions.gist_geometry_ops_nd``),
+    which need not be on the search_path of whoever runs the DDL."""
+    return tuple(
+        None if n is None else n if s is None else str(QualifiedName(s, n)) for n, s in zip(names, schemas, strict=True)
+    )
+
+
 def _qn(row: Mapping[str, Any], table_key: str = "table") -> QualifiedName:
     return QualifiedName(row["schema"], row[table_key])
 
@@ -448,7 +456,7 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
             key_texts=tuple(row["key_texts"]),
             key_desc=tuple(row["key_desc"]),
             key_nulls_first=tuple(row["key_nulls_first"]),
-            key_opclasses=tuple(row["key_opclasses"]),
+            key_opclasses=_opclasses(row["key_opclasses"], row["key_opclass_schemas"]),
             include=tuple(row["include"]),
             predicate=row["predicate"],
             valid=row["valid"],

@@ -6,7 +6,7 @@ from pgcontract.catalog import snapshot as snap
 from pgcontract.checks.base import Context, finding, fix, member
 from pgcontract.contract.model import Index, Table, key_spec
 from pgcontract.findings import Finding, Kind
-from pgcontract.indexkeys import KeySpec
+from pgcontract.indexkeys import KeySpec, same_opclass
 from pgcontract.names import QualifiedName
 from pgcontract.sqlgen import create_index, drop_index
 
@@ -21,7 +21,9 @@ def _same_keys(ctx: Context, name: QualifiedName, expected: tuple[KeySpec, ...],
     if len(expected) != len(actual):
         return False
     for want, have in zip(expected, actual, strict=True):
-        if (want.desc, want.nulls_first, want.opclass) != (have.desc, have.nulls_first, have.opclass):
+        if (want.desc, want.nulls_first) != (have.desc, have.nulls_first) or not same_opclass(
+            want.opclass, have.opclass
+        ):
             return False
         if want.column is not None or have.column is not None:
             if want.column != have.column:

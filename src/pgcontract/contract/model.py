@@ -298,10 +298,24 @@ class Exclusion(Model):
     )
 
 
+def _is_opclass(text: str) -> str:
+    try:
+        parts = split_parts(text)
+    except InvalidName as exc:
+        raise ValueError(str(exc)) from None
+    if len(parts) > 2:
+        raise ValueError(f"expected operator class or schema.operator_class, got {text!r}")
+    return text
+
+
 class IndexKeyOptions(Model):
     order: Literal["asc", "desc"] = "asc"
     nulls: Literal["first", "last"] | None = Field(None, description="default: last for asc, first for desc")
-    opclass: str | None = Field(None, description="operator class, when not the type's default")
+    opclass: Annotated[str, AfterValidator(_is_opclass)] | None = Field(
+        None,
+        description="operator class, when not the type's default: text_pattern_ops, or an extension's as"
+        " schema.name (extensions.gist_geometry_ops_nd); unqualified, it matches that name in any schema",
+    )
 
     @property
     def nulls_first(self) -> bool:

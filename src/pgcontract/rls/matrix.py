@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 
 from pgcontract.busy import BUSY_ERRORS
-from pgcontract.catalog.snapshot import Snapshot
+from pgcontract.catalog.snapshot import Snapshot, View
 from pgcontract.catalog.snapshot import Table as CatalogTable
 from pgcontract.connect import SessionLimits, apply_limits
 from pgcontract.contract.model import Contract, Isolation, SupabaseAuth, Table
@@ -35,12 +35,17 @@ from pgcontract.rls.identity import (
 from pgcontract.rls.inforce import caller_columns, policies_in_force
 from pgcontract.rls.seed import SeededRow, Seeder, Values, count_rows
 from pgcontract.rls.values import SeedError, generate
+from pgcontract.rls.views import fingerprint, fix, how_it_reads, views_reading
 from pgcontract.sqlgen import ident
 
 Cursor = psycopg.Cursor[Any]
 ALL_COMMANDS = ("select", "insert", "update", "delete")
 RLS_DENIED = "42501"  # insufficient_privilege: RLS violation or no grant
 UNIQUE_VIOLATION = "23505"
+
+
+class _NotTried(Exception):
+    """A probe that could not run (the reason is its text)."""
 
 
 class ImpersonationFailed(Exception):
@@ -84,6 +89,16 @@ class Attempt:
     constraint: str | None = None
 
 
+@dataclass(frozen=True)
+class NeverSet:
+    """What the caller with the setting never set (NULL) did to user A's row of one table."""
+
+    read: int
+    inserted: bool
+    updated: int
+    deleted: int
+
+
 def allowed_commands(table: Table, role: str | None = None) -> set[str]:
     """Exactly what a user may do to own rows: ``isolation.allow`` (for the member's ``role`` when given
     per role), else what the contract's permissive policies grant, else everything."""
@@ -106,6 +121,7 @@ class Matrix:
     """Runs the probes of one table, with the session's users and rows."""
 
     def __init__(self, session: IsolationSession, name: QualifiedName):
+        self.session = session
         self.cur = session.cur
         self.contract = session.contract
         self.snapshot = session.snapshot
@@ -123,6 +139,7 @@ class Matrix:
         # Setting mode: what the caller with the setting never set (NULL) read of A's row (a reason when
         # not tried), measured before anything set it in the session.
         self.never_set = session.never_set.get(name) if session.never_set is not None else None
+        self.views = session.views_reading.get(name, ())
         snapshot = self.snapshot
         self.outcome = Outcome(name)
         self.member_role: str | None = None
@@ -383,6 +400,8 @@ class Matrix:
             ]
             move = self.move_assignments(b)
             protected = self.protected_values(row_a, b)
+            # One more row of B, for the views: what A sees through a view must not change when it is added.
+            extra_b = self.seeder.values_for(self.name, b) if self.views and not self.owner_is_key else None
         rows_b = list(self.seeder.rows.get((self.name, b.label), [row_b]))
         rows_a = list(self.seeder.rows.get((self.name, a.label), [row_a]))
         try:
@@ -398,6 +417,7 @@ class Matrix:
                     self.probe_user(a, row_a, row_b, rows_b, new_a, new_b, attach, move, protected)
         finally:
             self.use_principal(None)  # A is shared by every table's matrix
+        self.probe_views(row_b, extra_b)
         self.probe_anonymous(row_a, rows_a, new_a)
         return self.outcome
 
@@ -674,11 +694,7 @@ class Matrix:
         WHERE the statements escape the SELECT policies, so only the UPDATE/DELETE policies stand."""
         t = self.name
         actor = self.impersonation.anonymous_name if anonymous else self.who
-        # A constant (the value A's own row holds, so it fits the column's checks): ``SET c = c`` reads the
-        # column, which brings the SELECT policies back in and hides what the UPDATE policy lets through.
-        value = sql.Literal(own.values.get(self.plain_column))
-        update = sql.SQL("UPDATE {} SET {} = {}").format(ident(t), sql.Identifier(self.plain_column), value)
-        updated, deleted = self.changed_by_current([update, sql.SQL("DELETE FROM {}").format(ident(t))], versions)
+        updated, deleted = self.changed_by_current(self.unfiltered(own), versions)
         if updated:
             self.fail(
                 "isolation.update_unfiltered",
@@ -761,28 +777,156 @@ class Matrix:
                     )
                     break
 
+    def probe_views(self, row_b: SeededRow, extra_b: Values | None) -> None:
+        """Every view reading the table that A or the caller with no identity may SELECT: what they see
+        through it must not change when B gets one more row (or, with one row per user, loses it). Skipped
+        where B's rows are readable by design. Two round trips per view (it runs for every table of a large
+        schema): who may read each view is asked once per session."""
+        if not self.views or self.readers in ("anon", "authenticated"):
+            return
+        callers = {"A": self.impersonation.switch(self.a), None: self.impersonation.switch_anonymous()}
+        as_seeder_b = (self.seeder_role, self.impersonation.seeding_settings(self.b))
+        change = self.change_of_b(row_b, extra_b)
+        for view in self.views:
+            readers = self.session.view_readers(view.name, {role for role, _ in callers.values()})
+            reading = {label: switch for label, switch in callers.items() if switch[0] in readers}
+            if not reading:
+                continue  # nothing to leak through
+            point = sql.Identifier(f"pgcontract_{secrets.token_hex(4)}")
+            undo = sql.SQL("ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}").format(point)
+            reads = [part for switch in reading.values() for part in (*_switch(switch), fingerprint(view.name))]
+            try:
+                before = self.read_as(
+                    self.batch([sql.SQL("SAVEPOINT {}").format(point), *reads]), list(reading.values())
+                )
+                if view.materialized:
+                    self.cur.execute(undo)
+                    for label in reading:
+                        self.view_leak(view, label, "it can read its copy of every user's rows")
+                    continue
+                rows = self.batch([*_switch(as_seeder_b), change, *reads, undo])  # the last one undoes the rest
+            except _NotTried as exc:
+                self.cur.execute(undo)
+                self.outcome.notes.append(f"view {view.name} not tried on {self.name}: {exc}")
+                continue
+            after = self.read_as(rows, [as_seeder_b, *reading.values()], first_reads=False)
+            added = "removed" if extra_b is None else "added"
+            for label, seen, now in zip(reading, before, after, strict=True):
+                if now != seen:
+                    self.view_leak(view, label, f"{now[0]} rows instead of {seen[0]} once a row of user B was {added}")
+
+    def change_of_b(self, row_b: SeededRow, extra_b: Values | None) -> sql.Composed:
+        """One more row of B (``extra_b``), or B's row removed. Literals, not parameters: it travels in one
+        simple query with the switches and the reads."""
+        if extra_b is not None:
+            return sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                ident(self.name),
+                sql.SQL(", ").join(sql.Identifier(c) for c in extra_b),
+                sql.SQL(", ").join(sql.Literal(v) for v in extra_b.values()),
+            )
+        # Untyped literals take the column's type, so the key's index serves.
+        keys = {c: row_b.values[c] for c in self.key_columns} or {"tableoid": row_b.tableoid, "ctid": row_b.ctid}
+        condition = sql.SQL(" AND ").join(
+            sql.SQL("{} = {}").format(sql.Identifier(c), sql.Literal(v)) for c, v in keys.items()
+        )
+        return sql.SQL("DELETE FROM {} WHERE {}").format(ident(self.name), condition)
+
+    def batch(self, statements: list[sql.Composable]) -> list[tuple[Any, ...]]:
+        """Several statements in one round trip: the rows of every result, in order. _NotTried when one of
+        them fails (nothing after it ran)."""
+        try:
+            self.cur.execute(sql.SQL("; ").join(statements))
+        except BUSY_ERRORS:
+            raise
+        except psycopg.Error as exc:
+            raise _NotTried(" ".join(str(exc).split())) from None
+        rows: list[tuple[Any, ...]] = []
+        while True:
+            if self.cur.description is not None:
+                rows.extend(self.cur.fetchall())
+            if not self.cur.nextset():
+                return rows
+
+    def read_as(
+        self, rows: list[tuple[Any, ...]], switches: list[tuple[str, dict[str, str]]], *, first_reads: bool = True
+    ) -> list[tuple[int, int]]:
+        """The fingerprints a batch read after each switch (but the first, unless ``first_reads``), having
+        checked that each switch (two rows: set_config's, current_user's) made ``current_user`` its role."""
+        found = []
+        at = 0
+        for n, (role, _) in enumerate(switches):
+            if rows[at + 1][0] != role:
+                raise ImpersonationFailed(f"switched to role {role!r} but current_user is {rows[at + 1][0]!r}")
+            at += 2
+            if n or first_reads:
+                found.append((int(rows[at][0]), int(rows[at][1])))
+                at += 1
+        return found
+
+    def view_leak(self, view: View, label: str | None, actual: str) -> None:
+        # The failure names the caller's role and the table's SELECT policies for it.
+        if label is None:
+            self.become(None)
+            who = self.impersonation.anonymous_name
+        else:
+            self.become(self.a)
+            who = self.who
+        role = self.acting_role or ""
+        self.fail(
+            "isolation.view_read",
+            f"{who} read rows of user B in {self.name} through {how_it_reads(view)}; fix: {fix(view, role)}",
+            "no row of user B",
+            actual,
+            "select",
+        )
+
     def probe_never_set(self) -> None:
         """The no-identity caller of a fresh session (setting mode): ``current_setting(name, true)`` is
-        NULL there, not '', and a policy may open up on NULL alone."""
+        NULL there, not '', and a policy may open up on NULL alone, for reading or for writing."""
         impersonation = self.impersonation
         if not isinstance(impersonation, SettingImpersonation):
             return
-        seen, t = self.never_set, self.name
+        seen, t, who = self.never_set, self.name, impersonation.never_set_name
         if seen is None:
-            self.outcome.notes.append(
-                f"{impersonation.never_set_name} not tried: the session had used {impersonation.auth.setting} before"
-            )
-        elif isinstance(seen, str):
-            self.outcome.notes.append(f"{impersonation.never_set_name} not tried on {t}: {seen}")
-        elif seen and self.readers != "anon":
-            self.acting_role = impersonation.auth.role
+            self.outcome.notes.append(f"{who} not tried: the session had used {impersonation.auth.setting} before")
+            return
+        if isinstance(seen, str):
+            self.outcome.notes.append(f"{who} not tried on {t}: {seen}")
+            return
+        self.acting_role = impersonation.auth.role
+        if seen.read and self.readers != "anon":
             self.fail(
                 "isolation.anonymous_read",
-                f"{impersonation.never_set_name} read {seen} row{_s(seen)} of user A in {t}",
+                f"{who} read {seen.read} row{_s(seen.read)} of user A in {t}",
                 "0 rows",
-                f"{seen}",
+                f"{seen.read}",
                 "select",
             )
+        if seen.inserted:
+            self.fail(
+                "isolation.never_set_write",
+                f"{who} inserted a row owned by user A into {t}",
+                "refused",
+                "inserted",
+                "insert",
+            )
+        for command, done, count in (("update", "changed", seen.updated), ("delete", "deleted", seen.deleted)):
+            if count:
+                self.fail(
+                    "isolation.never_set_write",
+                    f"{who} {done} {count} row{_s(count)} of user A in {t} with {command.upper()} without WHERE",
+                    "0 rows of user A",
+                    f"{count}",
+                    command,
+                )
+
+    def unfiltered(self, own: SeededRow) -> list[sql.Composed]:
+        """UPDATE of an ordinary column and DELETE, both without WHERE (which escapes the SELECT policies).
+        The UPDATE sets a constant (the value ``own`` holds, so it fits the column's checks): ``SET c = c``
+        reads the column, which brings the SELECT policies back in and hides what the UPDATE policy allows."""
+        value = sql.Literal(own.values.get(self.plain_column))
+        update = sql.SQL("UPDATE {} SET {} = {}").format(ident(self.name), sql.Identifier(self.plain_column), value)
+        return [update, sql.SQL("DELETE FROM {}").format(ident(self.name))]
 
     def probe_anonymous(self, row_a: SeededRow, rows_a: list[SeededRow], new_a: Values) -> None:
         t = self.name
@@ -839,6 +983,11 @@ class Matrix:
             self.probe_unfiltered(True, row_a, "user A", before_a)
 
 
+def _switch(switch: tuple[str, dict[str, str]]) -> list[sql.Composable]:
+    """A role switch as statements for a batch (its two results: set_config's, then current_user's)."""
+    return [Impersonation.switch_sql(*switch)]
+
+
 def _keys(table: CatalogTable) -> list[set[str]]:
     """The column sets of the table's primary key, UNIQUE constraints and plain unique indexes."""
     found = [set(c.columns) for c in table.constraints if c.kind in ("p", "u")]
@@ -883,7 +1032,9 @@ class IsolationSession:
         self.b = self.impersonation.new_principal("B")
         # Setting mode: per table, how many of A's rows the caller with the setting never set read, or why
         # it was not tried; None until measured (it can only be measured before the session sets the name).
-        self.never_set: dict[QualifiedName, int | str] | None = None
+        self.never_set: dict[QualifiedName, NeverSet | str] | None = None
+        self.views_reading = views_reading(snapshot.views)
+        self._view_readers: dict[QualifiedName, frozenset[str]] | None = None
 
     @property
     def cur(self) -> Cursor:
@@ -924,16 +1075,32 @@ class IsolationSession:
             self.never_set = self._probe_never_set(self.impersonation)
         return cur
 
-    def _probe_never_set(self, impersonation: SettingImpersonation) -> dict[QualifiedName, int | str] | None:
+    def view_readers(self, view: QualifiedName, roles: set[str]) -> frozenset[str]:
+        """Which of ``roles`` may SELECT ``view`` (memberships included), asked once for every view that
+        reads an isolated table and every role the probes act as."""
+        if self._view_readers is None:
+            views = sorted({v.name for found in self.views_reading.values() for v in found}, key=str)
+            self.cur.execute(
+                "SELECT v, array_agg(r) FILTER (WHERE has_table_privilege(r, v::regclass, 'SELECT'))"
+                " FROM unnest(%s::text[]) AS v, unnest(%s::text[]) AS r"
+                " WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) GROUP BY v",
+                [[sql.Identifier(n.schema, n.name).as_string(self.cur) for n in views], sorted(roles)],
+            )
+            by_text = {sql.Identifier(n.schema, n.name).as_string(self.cur): n for n in views}
+            self._view_readers = {by_text[v]: frozenset(r or ()) for v, r in self.cur.fetchall()}
+        return self._view_readers.get(view, frozenset())
+
+    def _probe_never_set(self, impersonation: SettingImpersonation) -> dict[QualifiedName, NeverSet | str] | None:
         """Before anything sets the name in this session (then it reads '' for good, even after a rollback):
-        A's row of every table, seeded with the setting left alone, and how many of them the application
-        role reads with the setting never set. All undone afterwards; None when the session had used it."""
+        A's row of every table, seeded with the setting left alone, and what the application role with the
+        setting never set does to it: reads it, inserts another row of A's, changes or deletes it with
+        UPDATE and DELETE without WHERE. All undone afterwards; None when the session had used it."""
         cur, seeder = self.cur, self.seeder
         cur.execute("SELECT current_setting(%s, true) IS NULL", [impersonation.auth.setting])
         fetched = cur.fetchone()
         if fetched is None or not fetched[0]:
             return None
-        found: dict[QualifiedName, int | str] = {}
+        found: dict[QualifiedName, NeverSet | str] = {}
         outer, state = sql.Identifier(f"pgcontract_{secrets.token_hex(4)}"), seeder.checkpoint()
         cur.execute(sql.SQL("SAVEPOINT {}").format(outer))
         impersonation.untouched = True
@@ -945,13 +1112,17 @@ class IsolationSession:
                 try:
                     with matrix.seeding():
                         row = seeder.row(name, self.a)
+                        new = seeder.values_for(name, self.a)
                 except SeedError as exc:
                     found[name] = f"A's row could not be made without the setting: {exc}"
                     continue
+                versions = matrix.versions([row])
                 with matrix.savepoint():
                     matrix.become_never_set(impersonation)
                     seen = matrix.visible([row])
-                found[name] = seen[0] if isinstance(seen, list) else 0
+                    inserted = matrix.insert(new).ok
+                    updated, deleted = matrix.changed_by_current(matrix.unfiltered(row), versions)
+                found[name] = NeverSet(seen[0] if isinstance(seen, list) else 0, inserted, updated, deleted)
         finally:
             impersonation.untouched = False
             cur.execute(sql.SQL("ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}").format(outer))
