@@ -5,10 +5,13 @@ failing rules, never the password; a dead SMTP server neither blocks the health 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +23,9 @@ from typing import Any
 
 import httpx
 import port_for
+import psycopg
 import pytest
+import yaml
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
@@ -29,7 +34,7 @@ from pgcontract.contract import load_contract
 from pgcontract.health import UNREACHABLE, failed_report
 from pgcontract.server import ServeSettings, create_app
 from pgcontract.server.mail import MailConfigError, MailSettings, alert_message
-from project_tests.helpers import CHAT_CONTRACT, run_cli
+from project_tests.helpers import CHAT_CONTRACT, ROOT, run_cli
 from project_tests.serving import TOKEN, running, wait_until
 from project_tests.test_server import MESSAGES, load_sql_for
 
@@ -250,3 +255,79 @@ def test_a_hostile_target_name_cannot_add_mail_headers() -> None:
     assert message["Bcc"] is None
     assert "eu\\x0d\\x0aBcc: thief@example.test" in str(message["Subject"])
     assert PASSWORD.encode() not in raw
+
+
+def test_pgcontract_serve_mails_a_budget_breach_once_and_its_recovery_once(
+    chat_db: Target, smtp_server: tuple[Inbox, int], certificate: Path, tmp_path: Path
+) -> None:
+    """`pgcontract serve` as an operator runs it (budgets in the contract file, mail settings in the
+    environment): a session left idle in a transaction past the budget turns the health API to 503 and
+    sends one mail, however many checks see it; its end sends one recovery mail."""
+    inbox, port = smtp_server
+    contract = yaml.safe_load(CHAT_CONTRACT.read_text(encoding="utf-8"))
+    contract["operations"] = {"idle_in_transaction": {"warning": "300ms", "error": "600ms"}}
+    contract_file = tmp_path / "contract.yaml"
+    contract_file.write_text(yaml.safe_dump(contract), encoding="utf-8")
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("PGCONTRACT_DSN", "DATABASE_URL")},
+        "PGCONTRACT_ADMIN_TOKEN": TOKEN,
+        "PGCONTRACT_SMTP_HOST": "127.0.0.1",
+        "PGCONTRACT_SMTP_PORT": str(port),
+        "PGCONTRACT_SMTP_USER": USER,
+        "PGCONTRACT_SMTP_PASSWORD": PASSWORD,
+        "PGCONTRACT_SMTP_FROM": "pgcontract@example.test",
+        "PGCONTRACT_SMTP_TO": "oncall@example.test",
+        "PGCONTRACT_SMTP_CA_FILE": str(certificate),
+    }
+    http_port = port_for.select_random()
+    command = [
+        str(Path(sys.executable).parent / "pgcontract"), "serve", "--dsn", chat_db.dsn,
+        "--contract", str(contract_file), "--port", str(http_port), "--ttl", "0.3",
+    ]  # fmt: skip
+    log = tmp_path / "serve.log"
+    with log.open("w", encoding="utf-8") as err:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err, text=True)
+    url = f"http://127.0.0.1:{http_port}"
+
+    def status() -> int | None:
+        try:
+            return httpx.get(f"{url}/api/admin/check-db", headers=ADMIN, timeout=5).status_code
+        except httpx.TransportError:
+            return None
+
+    try:
+        assert wait_until(lambda: status() == 200, timeout=90), log.read_text(encoding="utf-8")
+        time.sleep(1.0)  # healthy for several checks: nothing to say
+        assert inbox.messages == []
+        with psycopg.connect(chat_db.dsn) as idle:
+            idle.execute("SELECT 1")  # a transaction left open
+            pid = idle.info.backend_pid
+            assert wait_until(lambda: status() == 503)
+            assert wait_until(lambda: len(inbox.messages) == 1)
+            breached = httpx.get(f"{url}/api/admin/check-db", headers=ADMIN, timeout=5).json()
+            time.sleep(1.5)  # still breached, checked several times more: no second mail
+            assert len(inbox.messages) == 1
+            idle.rollback()
+        assert wait_until(lambda: status() == 200)
+        assert wait_until(lambda: len(inbox.messages) == 2)
+        time.sleep(1.0)  # healthy again for several checks: nothing more
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    stderr = log.read_text(encoding="utf-8")
+    assert len(inbox.messages) == 2, [m["Subject"] for m in inbox.messages]
+    assert breached["critical_issues"] == [breached["critical_issues"][0]]
+    assert breached["critical_issues"][0].startswith(f"pid {pid}: ")
+    assert breached["critical_issues"][0].endswith("(ops.idle_in_transaction)")
+    down, up = inbox.messages
+    assert down["Subject"] == "[pgcontract] target: database UNHEALTHY (ops.idle_in_transaction)"
+    down_body = str(down.get_payload())
+    assert "Failing rules: ops.idle_in_transaction" in down_body
+    assert f"pid {pid}: session {pid}" in down_body
+    assert up["Subject"] == "[pgcontract] target: database healthy again"
+    assert "It was failing: ops.idle_in_transaction." in str(up.get_payload())
+    assert inbox.sessions == [(True, True), (True, True)]
+    for raw in inbox.raw:
+        assert PASSWORD.encode() not in raw
+    assert PASSWORD not in stderr
+    assert "email alert not sent" not in stderr

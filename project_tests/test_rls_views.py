@@ -166,3 +166,100 @@ def test_a_definer_view_is_caught_with_one_row_per_user(
     outcome = isolation(target, contract)["public.settings"]
     assert [v.rule for v in outcome.violations] == ["isolation.view_read", "isolation.view_read"]
     assert all(v.actual.endswith("once a row of user B was removed") for v in outcome.violations)
+
+
+# --- views meant to show everyone's data (views: {<view>: {read: ...}}) -----------------------------------
+
+# A leaderboard of every user's note counts, owned by the superuser (it reads past RLS on purpose).
+BOARD = "CREATE VIEW public.board AS SELECT user_id, count(*) AS n FROM public.notes GROUP BY user_id;" + REVOKE.format(
+    "public.board"
+)
+
+
+def declare_board(contract: Path, read: str) -> None:
+    contract.write_text(CONTRACT + f"views:\n  public.board: {{read: {read}}}\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("read", "granted"),
+    [("anon", "authenticated, anon"), ("authenticated", "authenticated")],
+    ids=["read-anon", "read-authenticated"],
+)
+def test_a_view_declared_shared_passes(
+    read: str, granted: str, notes_db: tuple[Target, Path], run_sql: Callable[[str], None]
+) -> None:
+    run_sql(BOARD + f"GRANT SELECT ON public.board TO {granted};")
+    target, contract = notes_db
+    declare_board(contract, read)
+    outcome = isolation(target, contract)["public.notes"]
+    assert outcome.violations == []
+    assert outcome.notes == []
+
+
+def test_an_undeclared_shared_view_still_fails(notes_db: tuple[Target, Path], run_sql: Callable[[str], None]) -> None:
+    run_sql(BOARD + "GRANT SELECT ON public.board TO authenticated, anon;")
+    target, contract = notes_db
+    declare_board(contract, "members")  # the default, spelled out: nobody sees others' rows through it
+    outcome = isolation(target, contract)["public.notes"]
+    assert [v.rule for v in outcome.violations] == ["isolation.view_read", "isolation.view_read"]
+
+
+def test_a_view_for_signed_in_users_that_anon_reads_fails(
+    notes_db: tuple[Target, Path], run_sql: Callable[[str], None]
+) -> None:
+    """'read: authenticated' opens the view to signed-in users only: the anonymous caller reading B's rows
+    through it is its own rule, and the fix is the revoke (invoker's rights would end the sharing)."""
+    run_sql(BOARD + "GRANT SELECT ON public.board TO authenticated, anon;")
+    target, contract = notes_db
+    declare_board(contract, "authenticated")
+    outcome = isolation(target, contract)["public.notes"]
+    (violation,) = outcome.violations
+    assert violation.rule == "isolation.view_anonymous_read"
+    assert violation.message == (
+        "the anonymous caller read rows of user B in public.notes through view public.board (no security_invoker:"
+        " it reads as its owner postgres), which the view's 'read: authenticated' opens to signed-in users only;"
+        ' fix: REVOKE SELECT ON "public"."board" FROM "anon"'
+    )
+    # Still two groups (A and B): the count of B's group changed, which only the hash of the rows shows.
+    assert violation.actual == "2 rows instead of 2 once a row of user B was added"
+    assert violation.through.startswith('SELECT as anon; policies: "own_notes" USING ')
+
+
+PLANS = """
+CREATE TABLE public.plans (id serial PRIMARY KEY, name text NOT NULL);
+ALTER TABLE public.plans ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "Signed-in users read plans" ON public.plans FOR SELECT TO authenticated USING (true);
+REVOKE ALL ON public.plans FROM anon, authenticated;
+GRANT SELECT ON public.plans TO authenticated;
+"""
+
+
+@pytest.mark.parametrize(
+    ("granted", "rules"),
+    [("authenticated", []), ("authenticated, anon", ["isolation.view_anonymous_read"])],
+    ids=["signed-in-only", "anon-too"],
+)
+def test_a_view_of_a_table_for_signed_in_users(
+    granted: str, rules: list[str], notes_db: tuple[Target, Path], run_sql: Callable[[str], None]
+) -> None:
+    """A table every signed-in user reads ('read: authenticated'): a view of it may show its rows to them,
+    not to the anonymous caller."""
+    run_sql(
+        PLANS
+        + "CREATE VIEW public.plan_names AS SELECT name FROM public.plans;"
+        + REVOKE.format("public.plan_names")
+        + f"GRANT SELECT ON public.plan_names TO {granted};"
+    )
+    target, contract = notes_db
+    contract.write_text(
+        CONTRACT + "  public.plans:\n    isolation: {read: authenticated, allow: [select]}\n", encoding="utf-8"
+    )
+    outcome = isolation(target, contract)["public.plans"]
+    assert [v.rule for v in outcome.violations] == rules
+    if rules:
+        assert outcome.violations[0].message.startswith(
+            "the anonymous caller read rows of user B in public.plans through view public.plan_names (no"
+        )
+        assert (
+            "which public.plans's 'read: authenticated' opens to signed-in users only" in outcome.violations[0].message
+        )

@@ -3,6 +3,8 @@ the dashboard and in the HTML report, with no script and no URL, names escaped, 
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from collections.abc import Callable
 from html.parser import HTMLParser
@@ -10,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from pgcontract.connect import Target
 from pgcontract.contract import load_contract
 from pgcontract.health import check_health
+from pgcontract.report.audit import HistoryStore
 from pgcontract.report.trends import entry_of_report, numbers, render_trends
 from pgcontract.server import ServeSettings, create_app
 from pgcontract.server.dashboard import render_dashboard
@@ -190,3 +194,58 @@ def test_html_report_charts_the_recorded_runs(chat_db: Target, run_sql: Callable
     assert found.scripts == 0
     assert not URL.search(section)
     assert len(hist.read_text().splitlines()) == 2
+
+
+def first_page(settings: ServeSettings) -> httpx.Response:
+    """The dashboard of a server just started, once it has read the history store and checked once."""
+    app = create_app(settings)
+    with running(app) as url, httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        assert wait_until(lambda: app.state.trend_seeded.is_set() and app.state.monitor.checks >= 1)
+        return client.get("/")
+
+
+def test_served_dashboard_starts_from_the_runs_recorded_in_history(
+    chat_db: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """`serve --history`: at each start the trend begins with the runs `check --history` recorded for this
+    database (not those of another database in the same store), then the server's own checks."""
+    hist = tmp_path / "history.jsonl"
+
+    def check() -> int:
+        args = ("check", "--dsn", chat_db.dsn, "--contract", str(CHAT_CONTRACT), "--history", str(hist))
+        return run_cli(*args).returncode
+
+    assert check() == 0
+    run_sql(f"DROP TABLE {MESSAGES}")
+    assert check() == 1
+    run_sql(load_sql_for(MESSAGES))
+    recorded = [json.loads(line) for line in hist.read_text(encoding="utf-8").splitlines()]
+    elsewhere = {**recorded[0], "target": "other", "database": "app@db.elsewhere.test:5432/other"}
+    with hist.open("a", encoding="utf-8") as out:
+        out.write(json.dumps({**elsewhere, "finished_at": "2999-01-01T00:00:00Z"}) + "\n")
+    store = HistoryStore(file=hist)
+    for _start in range(2):  # a restart starts from the same recorded runs, not from nothing
+        settings = ServeSettings(
+            target=Target("target", chat_db.dsn), contract=load_contract(CHAT_CONTRACT), ttl=60, history=store
+        )
+        page = first_page(settings).text
+        found = charts(page)
+        assert set(found.targets) == {"database"}
+        trend = found.targets["database"]
+        assert trend["marks"] == ["passed", "failed", "passed"]  # recorded, recorded, this server's check
+        assert trend["series"]["failed"] == 3
+        assert trend["series"]["duration_ms"] == 1  # a run's duration is not one check's: not charted
+        assert "elsewhere" not in page
+        assert "target" not in found.targets
+
+
+def test_served_dashboard_without_a_readable_history_still_charts_its_checks(
+    chat_db: Target, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = HistoryStore(file=tmp_path)  # a directory: the store cannot be read
+    settings = ServeSettings(target=chat_db, contract=load_contract(CHAT_CONTRACT), ttl=60, history=store)
+    with caplog.at_level(logging.WARNING):
+        response = first_page(settings)
+    assert response.status_code == 200
+    assert charts(response.text).targets["database"]["marks"] == ["passed"]
+    assert f"dashboard trend: recorded runs not read from {tmp_path}" in caplog.text

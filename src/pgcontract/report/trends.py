@@ -124,6 +124,25 @@ def entry_of_report(target: str, report: HealthReport) -> dict[str, Any]:
     }
 
 
+def entry_of_run(target: str, run: Mapping[str, Any]) -> dict[str, Any]:
+    """A run ``pgcontract check --history`` recorded, as one of ``serve``'s checks on its dashboard: its
+    health (critical issues, not every failed test), their count and the budgets' values. Its duration is
+    left out: it is the whole run's (pytest included), not one check's, and would dwarf the others."""
+    critical = run.get("critical_issues")
+    healthy = bool(run.get("healthy", run.get("passed")))
+    entry: dict[str, Any] = {
+        "target": target,
+        "finished_at": run.get("finished_at"),
+        "passed": healthy,
+        "healthy": healthy,
+        "reachable": run.get("reachable") is not False,
+        "failed": len(critical) if isinstance(critical, list) else run.get("failed"),
+    }
+    if isinstance(run.get("budgets"), list):
+        entry["budgets"] = run["budgets"]
+    return entry
+
+
 def _number(value: float) -> str:
     return f"{value:.0f}" if value == int(value) and abs(value) < 1e15 else f"{value:.3g}"
 

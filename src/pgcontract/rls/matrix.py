@@ -22,7 +22,8 @@ from pgcontract.busy import BUSY_ERRORS
 from pgcontract.catalog.snapshot import Snapshot, View
 from pgcontract.catalog.snapshot import Table as CatalogTable
 from pgcontract.connect import SessionLimits, apply_limits
-from pgcontract.contract.model import Contract, Isolation, SupabaseAuth, Table
+from pgcontract.contract.model import Contract, Isolation, Membership, SupabaseAuth, Table
+from pgcontract.findings import Kind, declare, registered
 from pgcontract.names import QualifiedName
 from pgcontract.rls.explain import duplicate_hint
 from pgcontract.rls.identity import (
@@ -35,13 +36,41 @@ from pgcontract.rls.identity import (
 from pgcontract.rls.inforce import caller_columns, policies_in_force
 from pgcontract.rls.seed import SeededRow, Seeder, Values, count_rows
 from pgcontract.rls.values import SeedError, generate
-from pgcontract.rls.views import fingerprint, fix, how_it_reads, views_reading
+from pgcontract.rls.views import fingerprint, fix, how_it_reads, revoke, views_reading
 from pgcontract.sqlgen import ident
 
 Cursor = psycopg.Cursor[Any]
 ALL_COMMANDS = ("select", "insert", "update", "delete")
 RLS_DENIED = "42501"  # insufficient_privilege: RLS violation or no grant
 UNIQUE_VIOLATION = "23505"
+# A DELETE refused by a foreign key: the row had passed the policies (the key is checked after the delete).
+FOREIGN_KEY_VIOLATION = "23503"
+WIDER = {"members": 0, "authenticated": 1, "anon": 2}  # who may read every row, narrowest first
+RULES = declare(
+    Kind.ISOLATION,
+    "isolation.read_own",
+    "isolation.read_other",
+    "isolation.read_declared",
+    "isolation.insert_own",
+    "isolation.insert_other",
+    "isolation.attach_other",
+    "isolation.update_own",
+    "isolation.update_other",
+    "isolation.delete_own",
+    "isolation.delete_other",
+    "isolation.move_to_other",
+    "isolation.update_unfiltered",
+    "isolation.delete_unfiltered",
+    "isolation.not_allowed",
+    "isolation.protected",
+    "isolation.anonymous_read",
+    "isolation.anonymous_write",
+    "isolation.left_behind",
+    "isolation.never_set_write",
+    "isolation.view_read",
+    "isolation.view_anonymous_read",
+    "isolation.write_declared",
+)
 
 
 class _NotTried(Exception):
@@ -60,6 +89,9 @@ class Violation:
     actual: str
     # The command and the policies in force for it: 'SELECT as authenticated; policies: "p" USING (true)'
     through: str = ""
+
+    def __post_init__(self) -> None:
+        registered(self.rule)
 
     @property
     def text(self) -> str:
@@ -132,6 +164,7 @@ class Matrix:
         self.isolation: Isolation = isolation
         self.readers: str = isolation.readers  # for the current run of A: "none" reads no row at all
         self.principal: str | None = None  # the auth.principals entry A is tried as, if any
+        self.writes: set[str] = set()  # what that principal may do to every row (isolation.write)
         self.impersonation: Impersonation = session.impersonation
         self.seeder = session.seeder
         self.seeder_role = session.seeder_role
@@ -143,6 +176,7 @@ class Matrix:
         snapshot = self.snapshot
         self.outcome = Outcome(name)
         self.member_role: str | None = None
+        self.membership = self._membership()
         self.allowed = allowed_commands(self.declared)
         self.acting_role: str | None = None
         self.actual = actual = snapshot.tables[name]
@@ -169,16 +203,31 @@ class Matrix:
         plain = [c for c in updatable if c not in fixed]
         return plain[0] if plain else self.touch_column
 
+    def _membership(self) -> Membership | None:
+        """The membership that makes rows A's: the table's own or, on a ``via`` table, the one its ownership
+        chain ends at (the roles of 'allow' per role are that membership's)."""
+        name, isolation, seen = self.name, self.isolation, {self.name}
+        while isolation.membership is None and isolation.via is not None:
+            table = self.snapshot.tables.get(name)
+            via = tuple(isolation.via)
+            fk = next((c for c in table.constraints_of("f") if c.columns == via), None) if table else None
+            parent = self.contract.table_map.get(fk.ref_table) if fk is not None and fk.ref_table else None
+            if fk is None or fk.ref_table is None or fk.ref_table in seen or parent is None or parent.isolation is None:
+                return None
+            seen.add(fk.ref_table)
+            name, isolation = fk.ref_table, parent.isolation
+        return isolation.membership
+
     @property
     def who(self) -> str:
         tags = [tag for tag in (self.principal, self.member_role and f"as {self.member_role}") if tag]
         return f"user A ({', '.join(tags)})" if tags else "user A"
 
     def tried_as(self) -> list[str | None]:
-        """User A plain (None), then as each of auth.principals when ``read`` names some: a role-based
-        policy is tried both by those it opens to and by those it must keep out."""
+        """User A plain (None), then as each of auth.principals when ``read`` or ``write`` names some: a
+        role-based policy is tried both by those it opens to and by those it must keep out."""
         auth = self.contract.auth
-        if not self.isolation.read_by or not isinstance(auth, SupabaseAuth):
+        if not (self.isolation.read_by or self.isolation.write) or not isinstance(auth, SupabaseAuth):
             return [None]
         return [None, *auth.principals]
 
@@ -187,6 +236,7 @@ class Matrix:
         auth = self.contract.auth
         spec = auth.principals.get(name) if name is not None and isinstance(auth, SupabaseAuth) else None
         self.principal = name
+        self.writes = set(self.isolation.write.get(name, ())) if name is not None else set()
         self.a.claims = dict(spec.claims) if spec is not None else {}
         read_by = self.isolation.read_by
         if not read_by:
@@ -439,9 +489,12 @@ class Matrix:
     def as_member(self, role: str) -> None:
         """Make user A's membership of its tenant carry ``role`` (as the seeding role, in the caller's
         savepoint), and judge by what ``allow`` gives that role."""
-        membership = self.isolation.membership
-        assert membership is not None
-        assert membership.role is not None
+        membership = self.membership
+        if membership is None or membership.role is None:
+            raise SeedError(
+                f"'allow' per role on {self.name}: its ownership chain ('via') ends at no table with 'membership'"
+                " and 'role', so there is no role to give user A"
+            )
         tenant = self.seeder.tenants.get((membership.table, self.a.label))
         if tenant is None or self.a.identity is None:
             raise SeedError(f"user A has no membership in {membership.table} to give the role {role!r}")
@@ -553,13 +606,16 @@ class Matrix:
         move: Values,
         protected: Values,
     ) -> None:
-        t, who = self.name, self.who
+        t, who, writes = self.name, self.who, self.writes
         before_b = self.versions(rows_b)
         with self.savepoint():
             self.become(a)
             cross_clean = self.probe_reads(row_a, row_b)
             result = self.insert_as(a, new_b, row_b)
-            if result is not None and result.ok:
+            if "insert" in writes:
+                if result is not None and not result.ok:
+                    self.write_refused("insert", f"insert a row owned by user B into {t}", result.error or "refused")
+            elif result is not None and result.ok:
                 self.fail(
                     "isolation.insert_other",
                     f"{who} inserted a row owned by user B into {t}",
@@ -567,7 +623,7 @@ class Matrix:
                     "inserted",
                     "insert",
                 )
-            for parent, values in attach:
+            for parent, values in attach if "insert" not in writes else ():
                 result = self.insert(values)
                 if result.ok:
                     self.fail(
@@ -577,10 +633,13 @@ class Matrix:
                         "inserted",
                         "insert",
                     )
-            if move:
+            if move and "update" not in writes:
                 self.probe_move(row_a, move, cross_clean)
             result = self.touch(row_b)
-            if result.ok and result.rows:
+            if "update" in writes:
+                if not result.ok or result.rows != 1:
+                    self.write_refused("update", f"update the row of user B in {t}", result.error or "0 rows updated")
+            elif result.ok and result.rows:
                 self.fail(
                     "isolation.update_other",
                     f"{who} updated {result.rows} row{_s(result.rows)} of user B in {t} (UPDATE ... WHERE)",
@@ -589,7 +648,10 @@ class Matrix:
                     "update",
                 )
             result = self.delete(row_b)
-            if result.ok and result.rows:
+            if "delete" in writes:
+                if (not result.ok or result.rows != 1) and result.sqlstate != FOREIGN_KEY_VIOLATION:
+                    self.write_refused("delete", f"delete the row of user B in {t}", result.error or "0 rows deleted")
+            elif result.ok and result.rows:
                 self.fail(
                     "isolation.delete_other",
                     f"{who} deleted {result.rows} row{_s(result.rows)} of user B in {t} (DELETE ... WHERE)",
@@ -597,8 +659,31 @@ class Matrix:
                     f"{result.rows}",
                     "delete",
                 )
-            self.probe_unfiltered(False, row_a, "user B", before_b)
-            self.probe_own(row_a, new_a, protected)
+            elif result.sqlstate == FOREIGN_KEY_VIOLATION:
+                # The key is checked after the policies let the row go: only B's child rows saved it, and
+                # B's row without children (or with cascading ones) would have been deleted.
+                self.fail(
+                    "isolation.delete_other",
+                    f"{who} could delete the row of user B in {t} (DELETE ... WHERE): the policies let it "
+                    f"through and only a foreign key refused it ({result.error})",
+                    "0 rows",
+                    "row matched, refused by a foreign key",
+                    "delete",
+                )
+            if not {"update", "delete"} <= writes:
+                self.probe_unfiltered(False, row_a, "user B", before_b)
+            # 'protected' binds users; a principal that may update every row may change those columns too.
+            self.probe_own(row_a, new_a, protected if "update" not in writes else {})
+
+    def write_refused(self, command: str, what: str, reason: str) -> None:
+        """The principal A is tried as could not do what ``isolation.write`` lets it do to B's row."""
+        self.fail(
+            "isolation.write_declared",
+            f"{self.who} cannot {what}, which 'write' allows {self.principal}: {reason}",
+            "allowed",
+            reason,
+            command,
+        )
 
     def probe_reads(self, row_a: SeededRow, row_b: SeededRow) -> bool:
         """A's reads; True when A sees no row of B."""
@@ -695,7 +780,7 @@ class Matrix:
         t = self.name
         actor = self.impersonation.anonymous_name if anonymous else self.who
         updated, deleted = self.changed_by_current(self.unfiltered(own), versions)
-        if updated:
+        if updated and "update" not in self.writes:
             self.fail(
                 "isolation.update_unfiltered",
                 f"{actor} changed {updated} row{_s(updated)} of {whose} in {t} with an UPDATE of "
@@ -704,7 +789,7 @@ class Matrix:
                 f"{updated}",
                 "update",
             )
-        if deleted:
+        if deleted and "delete" not in self.writes:
             self.fail(
                 "isolation.delete_unfiltered",
                 f"{actor} deleted {deleted} row{_s(deleted)} of {whose} in {t} with a DELETE without WHERE",
@@ -715,7 +800,7 @@ class Matrix:
 
     def probe_own(self, row_a: SeededRow, new_a: Values, protected: Values) -> None:
         """What A may do to own rows is exact: allowed commands succeed, the others are refused."""
-        t, who, allowed = self.name, self.who, self.allowed
+        t, who, allowed = self.name, self.who, self.allowed | self.writes  # 'write' covers own rows too
         left_out = "'allow' leaves out {}" + (f" for {self.member_role}" if self.member_role else "")
         result = self.insert_as(self.a, new_a, row_a)
         if result is None:
@@ -779,17 +864,25 @@ class Matrix:
 
     def probe_views(self, row_b: SeededRow, extra_b: Values | None) -> None:
         """Every view reading the table that A or the caller with no identity may SELECT: what they see
-        through it must not change when B gets one more row (or, with one row per user, loses it). Skipped
-        where B's rows are readable by design. Two round trips per view (it runs for every table of a large
-        schema): who may read each view is asked once per session."""
-        if not self.views or self.readers in ("anon", "authenticated"):
+        through it must not change when B gets one more row (or, with one row per user, loses it). Only
+        those the table's and the view's 'read' keep from B's rows are tried: signed-in users read everything
+        through a view declared 'read: authenticated' (the anonymous caller still may not), everyone through
+        'read: anon'. Two round trips per view (it runs for every table of a large schema): who may read each
+        view is asked once per session."""
+        if not self.views or self.readers == "anon":
             return
         callers = {"A": self.impersonation.switch(self.a), None: self.impersonation.switch_anonymous()}
         as_seeder_b = (self.seeder_role, self.impersonation.seeding_settings(self.b))
         change = self.change_of_b(row_b, extra_b)
         for view in self.views:
+            declared = self.contract.view_map.get(view.name)
+            opened = max(self.readers, declared.read if declared else "members", key=WIDER.__getitem__)
+            kept_out = {"A": opened == "members", None: opened != "anon"}
+            trying = {label: switch for label, switch in callers.items() if kept_out[label]}
+            if not trying:
+                continue  # shown to everyone on purpose: nothing to measure
             readers = self.session.view_readers(view.name, {role for role, _ in callers.values()})
-            reading = {label: switch for label, switch in callers.items() if switch[0] in readers}
+            reading = {label: switch for label, switch in trying.items() if switch[0] in readers}
             if not reading:
                 continue  # nothing to leak through
             point = sql.Identifier(f"pgcontract_{secrets.token_hex(4)}")
@@ -802,7 +895,7 @@ class Matrix:
                 if view.materialized:
                     self.cur.execute(undo)
                     for label in reading:
-                        self.view_leak(view, label, "it can read its copy of every user's rows")
+                        self.view_leak(view, label, "it can read its copy of every user's rows", opened)
                     continue
                 rows = self.batch([*_switch(as_seeder_b), change, *reads, undo])  # the last one undoes the rest
             except _NotTried as exc:
@@ -813,7 +906,8 @@ class Matrix:
             added = "removed" if extra_b is None else "added"
             for label, seen, now in zip(reading, before, after, strict=True):
                 if now != seen:
-                    self.view_leak(view, label, f"{now[0]} rows instead of {seen[0]} once a row of user B was {added}")
+                    actual = f"{now[0]} rows instead of {seen[0]} once a row of user B was {added}"
+                    self.view_leak(view, label, actual, opened)
 
     def change_of_b(self, row_b: SeededRow, extra_b: Values | None) -> sql.Composed:
         """One more row of B (``extra_b``), or B's row removed. Literals, not parameters: it travels in one
@@ -863,7 +957,7 @@ class Matrix:
                 at += 1
         return found
 
-    def view_leak(self, view: View, label: str | None, actual: str) -> None:
+    def view_leak(self, view: View, label: str | None, actual: str, opened: str) -> None:
         # The failure names the caller's role and the table's SELECT policies for it.
         if label is None:
             self.become(None)
@@ -872,9 +966,19 @@ class Matrix:
             self.become(self.a)
             who = self.who
         role = self.acting_role or ""
+        self.as_seeder()  # what follows reads as the seeding role (the caller may not read the table at all)
+        message = f"{who} read rows of user B in {self.name} through {how_it_reads(view)}"
+        if opened != "authenticated":
+            self.fail("isolation.view_read", f"{message}; fix: {fix(view, role)}", "no row of user B", actual, "select")
+            return
+        # Signed-in users may read every row through it (the view's or the table's 'read: authenticated'),
+        # anonymous callers may not: taking the view's reader away is what keeps the declared sharing.
+        declared = self.contract.view_map.get(view.name)
+        declared_by_view = declared is not None and declared.read == "authenticated"
+        whose = "the view's 'read: authenticated'" if declared_by_view else f"{self.name}'s 'read: authenticated'"
         self.fail(
-            "isolation.view_read",
-            f"{who} read rows of user B in {self.name} through {how_it_reads(view)}; fix: {fix(view, role)}",
+            "isolation.view_anonymous_read",
+            f"{message}, which {whose} opens to signed-in users only; fix: {revoke(view, role)}",
             "no row of user B",
             actual,
             "select",

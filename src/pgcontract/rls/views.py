@@ -43,13 +43,17 @@ def fingerprint(view: QualifiedName) -> sql.Composed:
     return sql.SQL("SELECT count(*), coalesce(sum(hashtext(v::text)::bigint), 0) FROM {} AS v").format(ident(view))
 
 
+def revoke(view: View, role: str) -> str:
+    """Taking the view away from ``role``."""
+    return sql.SQL("REVOKE SELECT ON {} FROM {}").format(ident(view.name), sql.Identifier(role)).as_string(None)
+
+
 def fix(view: View, role: str) -> str:
     """What closes the view: invoker's rights for a plain view, a revoke for a materialized one."""
-    revoke = sql.SQL("REVOKE SELECT ON {} FROM {}").format(ident(view.name), sql.Identifier(role)).as_string(None)
     if view.materialized:
-        return f"{revoke} (row level security never applies to a materialized view)"
+        return f"{revoke(view, role)} (row level security never applies to a materialized view)"
     invoker = sql.SQL("ALTER VIEW {} SET (security_invoker = on)").format(ident(view.name)).as_string(None)
-    return f"{invoker}, or {revoke}"
+    return f"{invoker}, or {revoke(view, role)}"
 
 
 def how_it_reads(view: View) -> str:

@@ -21,16 +21,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import anyio
+import psycopg
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from pgcontract.connect import SessionLimits, Target
+from pgcontract.connect import CannotConnect, DsnError, SessionLimits, Target
 from pgcontract.contract import Contract
 from pgcontract.health import CHECK_FAILED, HealthReport, check_health, failed_report
-from pgcontract.report.audit import HistoryStore, LastChange, read_last_change
-from pgcontract.report.trends import entry_of_report
+from pgcontract.report.audit import HistoryStore, LastChange, read_last_change, recorded_runs
+from pgcontract.report.trends import entry_of_report, entry_of_run
 from pgcontract.server.alerts import WebhookNotifier
 from pgcontract.server.dashboard import CHECK_DB_PATH, SETUP_SQL_PATH, render_dashboard
 from pgcontract.server.mail import MailNotifier, MailSettings
@@ -153,6 +154,28 @@ def create_app(settings: ServeSettings, check: Callable[[], HealthReport] | None
     def last_change() -> LastChange | None:
         return read_last_change(store, target.dsn, log.warning) if store is not None else None
 
+    def recorded_trend() -> list[dict[str, Any]]:
+        """The runs ``check --history`` recorded for this database, so the trend survives a restart."""
+        if store is None:
+            return []
+        try:
+            runs = recorded_runs(store, target.dsn, max(settings.trend_checks, 1), log.warning)
+        except (OSError, CannotConnect, DsnError, psycopg.Error) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else " ".join(str(exc).split())
+            log.warning("dashboard trend: recorded runs not read from %s: %s", store.display, store.redact(reason))
+            return []
+        return [entry_of_run("database", run) for run in runs]
+
+    async def seed_trend() -> None:
+        runs = await asyncio.to_thread(recorded_trend)
+        # Checks made meanwhile stay the newest; a full deque would drop them if the runs were prepended.
+        merged = (runs + list(recent))[-(recent.maxlen or len(runs)) :]
+        recent.clear()
+        recent.extend(merged)
+        seeded.set()
+
+    seeded = asyncio.Event()
+
     async def dashboard(request: Request) -> Response:
         cached = await monitor.current()
         change = await asyncio.to_thread(last_change)
@@ -176,7 +199,8 @@ def create_app(settings: ServeSettings, check: Callable[[], HealthReport] | None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        tasks = [asyncio.ensure_future(monitor.run())]
+        # Read in the background: a slow or unreachable store delays neither the start nor a check.
+        tasks = [asyncio.ensure_future(seed_trend()), asyncio.ensure_future(monitor.run())]
         if notifier is not None:
             tasks.append(asyncio.ensure_future(notifier.run()))
         if mailer is not None:
@@ -214,4 +238,5 @@ def create_app(settings: ServeSettings, check: Callable[[], HealthReport] | None
     app.state.notifier = notifier
     app.state.mailer = mailer
     app.state.recent = recent
+    app.state.trend_seeded = seeded
     return app

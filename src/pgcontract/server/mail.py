@@ -120,8 +120,10 @@ def _one_line(value: str) -> str:
 
 
 def failing_rules(report: HealthReport) -> list[str]:
-    """The rules of the critical tables' errors, in order of first appearance."""
+    """The rules of the critical tables' errors, then of the operations budgets' errors (each a critical
+    issue too), in order of first appearance."""
     rules = [i.rule for t in report.tables if t.critical for i in t.issues if i.level == "error"]
+    rules += [i.rule for _, i in report.operations if i.level == "error"]
     return list(dict.fromkeys(rules))
 
 
