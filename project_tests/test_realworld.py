@@ -3,10 +3,11 @@ project, never copied:
 
 - saas_starter: a Supabase multi-tenant starter (profiles, accounts, memberships, projects, tasks; RLS).
 - sample_store: a classic sample shop: domains, an enum, sequences, orders partitioned by range with a
-  default partition, views, a materialized view with an index, OUT-parameter functions, updated_at triggers.
+  default partition, views, a materialized view with an index, OUT-parameter functions, updated_at triggers,
+  an aggregate.
 - plain_saas: plain PostgreSQL: sequences with custom increments, an exclusion constraint on a range,
-  deferrable foreign keys, a COLLATE "C" column, a NULLS NOT DISTINCT unique, inheritance, grants to an
-  application role.
+  deferrable foreign keys, a deferrable primary key and unique constraint, a COLLATE "C" column, a NULLS
+  NOT DISTINCT unique, inheritance, grants to an application role.
 - gis_app: a PostGIS application on Supabase (PostGIS in ``extensions``): geometry(Point, 4326),
   geography and untyped geometry columns, GiST (with an explicit operator class), SP-GiST and BRIN
   indexes, generated columns and CHECKs calling PostGIS, views using its functions and operators, RPC
@@ -219,6 +220,20 @@ DEFECTS: dict[str, Defect] = {
         "function.body",
         "store.touch_updated_at()",
     ),
+    "store: aggregate dropped": Defect(
+        "sample_store",
+        "DROP AGGREGATE store.geometric_mean(numeric)",
+        "aggregate.missing",
+        "store.geometric_mean(numeric)",
+    ),
+    "store: aggregate's initial condition changed": Defect(
+        "sample_store",
+        "CREATE OR REPLACE AGGREGATE store.geometric_mean(numeric) (SFUNC = store.geo_mean_state,"
+        " STYPE = double precision[], FINALFUNC = store.geo_mean_final, COMBINEFUNC = store.geo_mean_combine,"
+        " INITCOND = '{0,1}', PARALLEL = SAFE)",
+        "aggregate.initcond",
+        "store.geometric_mean(numeric)",
+    ),
     # plain_saas
     "saas: exclusion constraint dropped": Defect(
         "plain_saas",
@@ -233,6 +248,24 @@ DEFECTS: dict[str, Defect] = {
         "ALTER TABLE app.bookings ALTER CONSTRAINT bookings_room_id_fkey NOT DEFERRABLE",
         "foreign_key.deferrable",
         "app.bookings.bookings_room_id_fkey",
+    ),
+    "saas: primary key no longer deferrable": Defect(
+        "plain_saas",
+        "ALTER TABLE app.room_positions DROP CONSTRAINT room_positions_pkey,"
+        " ADD CONSTRAINT room_positions_pkey PRIMARY KEY (room_id)",
+        "primary_key.deferrable",
+        "app.room_positions.room_positions_pkey",
+        Hazard.LONG_LOCK,
+        "PostgreSQL cannot ALTER a primary key's deferrability",
+    ),
+    "saas: unique constraint no longer deferrable": Defect(
+        "plain_saas",
+        "ALTER TABLE app.room_positions DROP CONSTRAINT room_positions_order_key,"
+        " ADD CONSTRAINT room_positions_order_key UNIQUE (tenant_id, position)",
+        "unique.deferrable",
+        "app.room_positions.room_positions_order_key",
+        Hazard.LONG_LOCK,
+        "the constraint is added again, building a unique index",
     ),
     "saas: collation changed": Defect(
         "plain_saas",

@@ -331,6 +331,8 @@ def subjects(contract: Contract, kind: Kind) -> list[str]:
         return lint_rules(contract)
     if kind is Kind.FUNCTIONS:
         return list(contract.functions)
+    if kind is Kind.AGGREGATES:
+        return list(contract.aggregates)
     if kind is Kind.ROLES:
         return list(contract.roles)
     if kind is Kind.DOMAINS:

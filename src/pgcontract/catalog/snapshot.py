@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg.rows import dict_row
 
+from pgcontract.catalog.aggregates import Aggregate, build_aggregates
 from pgcontract.catalog.privileges import Privileges, build_privileges
 from pgcontract.catalog.publications import Extension, Publication, build_extensions, build_publications
 from pgcontract.catalog.triggers import Trigger, trigger_from_row
@@ -28,6 +29,7 @@ from pgcontract.indexkeys import KeySpec
 from pgcontract.names import QualifiedName
 from pgcontract.ops.read import OpsReading, read_operations
 from pgcontract.routines import Parameter, identity_sql, key_arguments, parse_arguments
+from pgcontract.sqlbody import body_of_definition
 from pgcontract.sqlnorm import InvalidSql, parse_type
 
 if TYPE_CHECKING:
@@ -53,6 +55,7 @@ QUERY_FILES = (
     "privileges",
     "extensions",
     "publications",
+    "aggregates",
 )
 FK_ACTIONS = {"a": "no action", "r": "restrict", "c": "cascade", "n": "set null", "d": "set default"}
 POLICY_COMMANDS = {"*": "all", "r": "select", "a": "insert", "w": "update", "d": "delete"}
@@ -188,6 +191,7 @@ class Function:
     strict: bool = False
     leakproof: bool = False
     parallel: str = "unsafe"  # safe, restricted, unsafe
+    sql_standard: bool = False  # a SQL-standard body (BEGIN ATOMIC, RETURN), not a string
 
     @property
     def parameters(self) -> tuple[Parameter, ...]:
@@ -308,6 +312,7 @@ class Snapshot:
     privileges: Privileges = field(default_factory=Privileges)
     extensions: dict[str, Extension] = field(default_factory=dict)
     publications: dict[str, Publication] = field(default_factory=dict)
+    aggregates: list[Aggregate] = field(default_factory=list)
     query_count: int = 0
     read_seconds: float = 0.0
     operations: OpsReading | None = None  # the operations budgets' statistics, when the contract has budgets
@@ -498,13 +503,14 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
             volatility=VOLATILITY.get(r["volatility"], r["volatility"]),
             security_definer=r["security_definer"],
             settings=tuple(r["settings"]),
-            body=r["body"],
+            body=r["body"] if r["definition"] is None else body_of_definition(r["definition"], r["arguments"]),
             owner=r["owner"],
             executors=frozenset(r["executors"]),
             kind=ROUTINE_KINDS.get(r["kind"], r["kind"]),
             strict=r["strict"],
             leakproof=r["leakproof"],
             parallel=PARALLEL.get(r["parallel"], r["parallel"]),
+            sql_standard=r["definition"] is not None,
         )
         for r in rows["functions"]
     ]
@@ -533,6 +539,7 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
         sequences={s.name: s for s in sequences if not s.identity},
         identity_sequences={s.owned_by: s for s in sequences if s.identity and s.owned_by is not None},
         triggers=[trigger_from_row(r) for r in rows["triggers"]],
+        aggregates=build_aggregates(rows["aggregates"]),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pgcontract.catalog.snapshot import Snapshot
+from pgcontract.checks.aggregates import check_aggregate
 from pgcontract.checks.base import Context
 from pgcontract.checks.columns import check_columns
 from pgcontract.checks.composite_types import check_composite_type
@@ -53,6 +54,8 @@ def run_checks(contract: Contract, snapshot: Snapshot, previous: Previous | None
         findings.extend(check_enum(ctx, enum_name, labels))
     for signature, spec in contract.functions.items():
         findings.extend(check_function(ctx, signature, spec))
+    for signature, aggregate in contract.aggregates.items():
+        findings.extend(check_aggregate(ctx, signature, aggregate))
     for role, role_spec in contract.roles.items():
         findings.extend(check_role(ctx, role, role_spec))
     for domain_name, domain in contract.domain_map.items():

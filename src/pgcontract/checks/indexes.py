@@ -5,12 +5,24 @@ from __future__ import annotations
 from pgcontract.catalog import snapshot as snap
 from pgcontract.checks.base import Context, finding, fix, member
 from pgcontract.contract.model import Index, Table, key_spec
-from pgcontract.findings import Finding, Kind
+from pgcontract.findings import Finding, Kind, declare
 from pgcontract.indexkeys import KeySpec, same_opclass
 from pgcontract.names import QualifiedName
 from pgcontract.sqlgen import create_index, drop_index
 
 K = Kind.INDEXES
+RULES = declare(
+    K,
+    "index.missing",
+    "index.table",
+    "index.invalid",
+    "index.columns",
+    "index.include",
+    "index.method",
+    "index.unique",
+    "index.nulls_not_distinct",
+    "index.predicate",
+)
 
 
 def _keys_text(keys: tuple[KeySpec, ...]) -> str:

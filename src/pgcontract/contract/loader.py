@@ -22,7 +22,7 @@ import yaml
 import yaml_rs
 from pydantic import BaseModel, ValidationError
 
-from pgcontract.contract.model import Contract, Membership, Privileges, Table, function_signature
+from pgcontract.contract.model import DECLARING_SECTIONS, Contract, Membership, Privileges, Table, function_signature
 from pgcontract.names import QualifiedName
 from pgcontract.textfile import NotUtf8, read_utf8
 
@@ -246,9 +246,7 @@ def load_contract(path: Path | str) -> Contract:
                 1,
                 1,
                 "",
-                "the contract declares nothing to check (no tables, enums, roles, functions, views, triggers,"
-                " privileges, extensions, publications or operations):"
-                " a check against it could never fail",
+                f"the contract declares nothing to check (no {_sections_text()}): a check against it could never fail",
             )
         )
     if issues:
@@ -257,21 +255,12 @@ def load_contract(path: Path | str) -> Contract:
 
 
 def _declares_something(contract: Contract) -> bool:
-    return bool(
-        contract.tables
-        or contract.enums
-        or contract.roles
-        or contract.functions
-        or contract.views
-        or contract.triggers
-        or contract.domains
-        or contract.composite_types
-        or contract.sequences
-        or contract.privileges
-        or contract.extensions
-        or contract.publications
-        or contract.operations
-    )
+    return any(getattr(contract, section) for section in DECLARING_SECTIONS)
+
+
+def _sections_text() -> str:
+    names = [section.replace("_", " ") for section in DECLARING_SECTIONS]
+    return ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def _parse(doc: _Document, issues: list[ContractIssue]) -> Contract | None:
@@ -420,6 +409,7 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
     named: dict[str, dict[str, Any]] = {"domains": {}, "composite_types": {}, "sequences": {}}
     named_seen: dict[tuple[str, QualifiedName], _Document] = {}
     views: dict[QualifiedName, tuple[_Document, str, Any]] = {}
+    aggregates: dict[tuple[QualifiedName, tuple[Any, ...]], tuple[_Document, str, Any]] = {}
     triggers: dict[QualifiedName, tuple[str, dict[str, Any]]] = {}
     trigger_docs: dict[tuple[QualifiedName, str], _Document] = {}
     by_name: dict[str, dict[str, tuple[_Document, Any]]] = {"extensions": {}, "publications": {}}
@@ -483,6 +473,12 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
                 where = functions[name, types][0].file
                 issues.append(doc.issue(("functions", key), f"function {key} is also defined in {where}", key=True))
             functions[name, types] = (doc, key, function)
+        for key, aggregate in contract.aggregates.items():
+            name, types, _ = function_signature(key)
+            if (name, types) in aggregates:
+                where = aggregates[name, types][0].file
+                issues.append(doc.issue(("aggregates", key), f"aggregate {key} is also defined in {where}", key=True))
+            aggregates[name, types] = (doc, key, aggregate)
         for key, view in contract.views.items():
             name = QualifiedName.parse(key)
             if name in views:
@@ -523,6 +519,7 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
         functions={key: function for _, key, function in functions.values()},
         **named,
         views={key: view for _, key, view in views.values()},
+        aggregates={key: aggregate for _, key, aggregate in aggregates.values()},
         triggers=dict(triggers.values()),
         extensions={key: value for key, (_, value) in by_name["extensions"].items()},
         publications={key: value for key, (_, value) in by_name["publications"].items()},

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pgcontract.contract.operations import Operations, RegressionBudget, Unit
-from pgcontract.findings import Finding, Kind, Level
+from pgcontract.findings import Finding, Kind, Level, declare
 from pgcontract.ops.read import ACTIVITY_RULES, OpsReading
 from pgcontract.ops.units import format_duration
 
@@ -539,6 +539,17 @@ _JUDGES: dict[str, Judge] = {
     "ops.index.invalid": _index_invalid,
     "ops.index.unused": _index_unused,
 }
+# Budgets: the contract sets each one's warning and error thresholds; notes say what could not be seen.
+RULES = declare(
+    Kind.OPERATIONS,
+    *_JUDGES,
+    VISIBILITY,
+    STATEMENTS_UNAVAILABLE,
+    NO_BASELINE,
+    "ops.table_size.unknown",
+    levels=(Level.ERROR, Level.WARNING, Level.INFO),
+    configurable=True,
+)
 
 
 def operations_result(contract: Contract, snapshot: Snapshot, previous: Previous | None = None) -> OpsResult | None:

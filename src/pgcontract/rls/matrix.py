@@ -24,6 +24,7 @@ from pgcontract.catalog.snapshot import Snapshot, View
 from pgcontract.catalog.snapshot import Table as CatalogTable
 from pgcontract.connect import SessionLimits, apply_limits
 from pgcontract.contract.model import Contract, Isolation, Membership, SupabaseAuth, Table
+from pgcontract.findings import Kind, declare, registered
 from pgcontract.names import QualifiedName
 from pgcontract.rls.explain import duplicate_hint
 from pgcontract.rls.identity import (
@@ -47,6 +48,31 @@ UNIQUE_VIOLATION = "23505"
 FOREIGN_KEY_VIOLATION = "23503"
 CHILD_DEPTH = 6  # how deep the child rows of a DELETE refused by a key are looked for
 WIDER = {"members": 0, "authenticated": 1, "anon": 2}  # who may read every row, narrowest first
+RULES = declare(
+    Kind.ISOLATION,
+    "isolation.read_own",
+    "isolation.read_other",
+    "isolation.read_declared",
+    "isolation.insert_own",
+    "isolation.insert_other",
+    "isolation.attach_other",
+    "isolation.update_own",
+    "isolation.update_other",
+    "isolation.delete_own",
+    "isolation.delete_other",
+    "isolation.move_to_other",
+    "isolation.update_unfiltered",
+    "isolation.delete_unfiltered",
+    "isolation.not_allowed",
+    "isolation.protected",
+    "isolation.anonymous_read",
+    "isolation.anonymous_write",
+    "isolation.left_behind",
+    "isolation.never_set_write",
+    "isolation.view_read",
+    "isolation.view_anonymous_read",
+    "isolation.write_declared",
+)
 
 
 class _NotTried(Exception):
@@ -65,6 +91,9 @@ class Violation:
     actual: str
     # The command and the policies in force for it: 'SELECT as authenticated; policies: "p" USING (true)'
     through: str = ""
+
+    def __post_init__(self) -> None:
+        registered(self.rule)
 
     @property
     def text(self) -> str:

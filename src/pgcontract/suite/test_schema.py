@@ -19,6 +19,7 @@ __all__ = [
     "test_grants",
     "test_enums",
     "test_functions",
+    "test_aggregates",
     "test_roles",
     "test_partitions",
     "test_domains",
@@ -73,6 +74,12 @@ def test_enums(subject: str, run: TargetRun) -> None:
 def test_functions(subject: str, run: TargetRun) -> None:
     """Each function the schema relies on: result, language, volatility, SECURITY, search_path, body, EXECUTE."""
     assert_clean(run.findings(), subject, Kind.FUNCTIONS)
+
+
+@pytest.mark.pgcontract(Kind.AGGREGATES)
+def test_aggregates(subject: str, run: TargetRun) -> None:
+    """Each aggregate: state function and type, final, combine, serial functions, initial condition, parallel."""
+    assert_clean(run.findings(), subject, Kind.AGGREGATES)
 
 
 @pytest.mark.pgcontract(Kind.ROLES)
