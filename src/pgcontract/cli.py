@@ -339,7 +339,13 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
         return _die(
             f"no --dsn given and {args.sql} does not exist: nothing to load into a throwaway server", EXIT_USAGE
         )
+    xdist = any(a == "-n" or a.startswith(("-n=", "--numprocesses", "--dist")) for a in passthrough)
+    # Only the plugins the suite uses, by their entry point names (-p, so pytest-xdist workers load them
+    # too): importing every installed pytest plugin costs more than checking 1,000 tables. Another
+    # plugin is loaded with `-- -p NAME`.
+    plugins = ["pgcontract", *(["metadata", "html"] if args.html else []), *(["xdist"] if xdist else [])]
     pytest_args = [
+        *(arg for name in plugins for arg in ("-p", name)),
         str(SUITE_DIR),
         "--rootdir",
         str(SUITE_DIR),
@@ -355,7 +361,9 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
         args.lock_timeout,
     ]
     if args.html:
-        pytest_args += ["--html", args.html, "--self-contained-html"]
+        # The report opens with failures, then skips, then passes (each group by table: the plugin hands
+        # the rows over in table order, a column it adds). pytest-html's option, so set only with it.
+        pytest_args += ["--html", args.html, "--self-contained-html", "-o", "initial_sort=result"]
     if args.junitxml:
         pytest_args += ["--junitxml", args.junitxml]
     if args.rls_live:
@@ -364,11 +372,10 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
         value = getattr(args, option)
         if value:
             pytest_args += [f"--{option.replace('_', '-')}", value]
-    if any(a == "-n" or a.startswith(("-n=", "--numprocesses")) for a in passthrough) and "--dist" not in " ".join(
-        passthrough
-    ):
+    if xdist and "--dist" not in " ".join(passthrough):
         pytest_args += ["--dist", "loadgroup"]  # one worker per target: each reads its catalog once
-    saved = {name: os.environ.get(name) for name in ("PGCONTRACT_DSN", "PGCONTRACT_TARGETS")}
+    saved = {name: os.environ.get(name) for name in ("PGCONTRACT_DSN", "PGCONTRACT_TARGETS", AUTOLOAD_ENV)}
+    os.environ[AUTOLOAD_ENV] = "1"  # inherited by pytest-xdist's workers
     # DSNs go through the environment, not pytest's command line, which reports may show.
     if len(targets) == 1:
         os.environ["PGCONTRACT_DSN"] = targets[0].dsn
@@ -393,6 +400,9 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
             print(f"pgcontract: {message}", file=sys.stderr)
         return EXIT_BUSY
     return {0: EXIT_OK, 1: EXIT_VIOLATED, 3: EXIT_CANNOT_CONNECT, 5: EXIT_OK}.get(code, EXIT_USAGE)
+
+
+AUTOLOAD_ENV = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 
 
 class PreloadedContract:

@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -26,13 +26,13 @@ from pgcontract.contract import Contract, ContractError, Table, load_contract
 from pgcontract.findings import CATEGORY, FindingIndex, Kind, Level, render_all
 from pgcontract.lints import lint_rules
 from pgcontract.names import visible, visible_lines
-from pgcontract.report import history
-from pgcontract.report.html import HtmlReport
 from pgcontract.report.summary import RECORD, ResultCollector
-from pgcontract.rls.erasure import LEFT_BEHIND, ErasureOutcome
-from pgcontract.rls.matrix import Outcome
 from pgcontract.targetrun import EXIT_CONTRACT_ERROR, RunSettings, TargetRun, TargetUnreachable
 from pgcontract.targets import TargetsError, parse_targets
+
+if TYPE_CHECKING:  # imported where used: a check of a DSN without --rls-live or --html needs none of them
+    from pgcontract.rls.erasure import ErasureOutcome
+    from pgcontract.rls.matrix import Outcome
 
 DSN_ENV = ("PGCONTRACT_DSN", "DATABASE_URL")
 TARGETS_ENV = "PGCONTRACT_TARGETS"  # JSON {name: dsn}: how `pgcontract check` hands several targets over
@@ -139,6 +139,8 @@ def pytest_configure(config: pytest.Config) -> None:
         collector = RunSummary(settings.contract_path, lambda: suite_contract(config), config)
         config.pluginmanager.register(collector, "pgcontract-summary")
         if config.getoption("htmlpath", None) and config.pluginmanager.hasplugin("html"):
+            from pgcontract.report.html import HtmlReport
+
             config.pluginmanager.register(HtmlReport(config, settings, collector), "pgcontract-html")
     config.addinivalue_line("markers", "pgcontract(kind): a contract-suite test, one per table (or enum) and kind")
     config.addinivalue_line("markers", "xdist_group(name): pytest-xdist runs a group's tests in one worker")
@@ -187,6 +189,8 @@ class RunSummary(ResultCollector):
         history_file = self.config.getoption("pgcontract_history")
         history_dsn = self.config.getoption("pgcontract_history_dsn")
         if history_file or history_dsn:
+            from pgcontract.report import history
+
             try:
                 history.append(
                     history.entries_of(summary),
@@ -460,6 +464,8 @@ def assert_isolated(outcome: Outcome) -> None:
 
 def assert_erased(outcome: ErasureOutcome) -> None:
     """Fail naming each table and foreign key that kept the deleted user's data; and any leftover."""
+    from pgcontract.rls.erasure import LEFT_BEHIND
+
     problems = [f"[{v.rule}] {v.message}" for v in outcome.violations]
     problems += [f"[{LEFT_BEHIND}] left behind: {p}" for p in outcome.left_behind]
     if problems:
