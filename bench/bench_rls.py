@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_check import OUT_DIR, load_schema, schema_sql
+from bench_check import OUT_DIR, load_schema, schema_batches
 
 from pgcontract.adopt import contract_from_snapshot
 from pgcontract.catalog import read_snapshot
@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     OUT_DIR.mkdir(exist_ok=True)
     with server() as executor, database(executor, "bench_rls", load=[supabase_shim()]) as target:
         started = time.perf_counter()
-        load_schema(target.dsn, schema_sql(args.tables))
+        load_schema(target.dsn, schema_batches(args.tables))
         print(f"schema of {args.tables} tables loaded in {time.perf_counter() - started:.1f} s")
         with connect(target) as conn:
             snapshot = read_snapshot(conn, ["public", "auth"])
