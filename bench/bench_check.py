@@ -414,9 +414,7 @@ def verdict(results: Sequence[Result]) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--tables", type=int, nargs="+", default=[1000], help="schema sizes to run (default: 1000)"
-    )
+    parser.add_argument("--tables", type=int, nargs="+", default=[1000], help="schema sizes to run (default: 1000)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of pgcontract check per size; the median is shown")
     parser.add_argument(
         "--profile", action="store_true", help="also run pgcontract check under cProfile and print the top"
