@@ -105,3 +105,18 @@ def test_a_missing_table_fails_once_and_skips_its_kinds(
     assert run.cases[f"test_columns[{MESSAGES}]"] == "skipped"
     assert run.cases[f"test_policies[{MESSAGES}]"] == "skipped"
     assert run.target["failed_tests"] == [f"test_schema.py::test_table[{MESSAGES}]"]
+
+
+def test_a_failing_policy_keeps_its_rls_id(chat_db: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
+    """Policies (test_rls.py) run in the table's test (test_schema.py) and fail under their own module's id."""
+    run_sql(f"ALTER TABLE {THREADS} DISABLE ROW LEVEL SECURITY")
+    run = check(chat_db, tmp_path / "run")
+    assert run.code == 1, run.stdout
+    assert f"FAILED test_rls.py::test_policies[{THREADS}]" in run.stdout
+    assert run.cases[f"test_policies[{THREADS}]"] == "failed"
+    assert run.cases[f"test_table[{THREADS}]"] == "passed"
+    assert f"test_policies[{MESSAGES}]" not in run.cases  # it passed, in test_table[...]
+    failed = [t for t in run.target["failed_tests"] if not t.startswith("test_lints.py::")]  # lints see it too
+    assert failed == [f"test_rls.py::test_policies[{THREADS}]"]
+    assert run.target["counts"]["rls-static"]["failed"] == 1
+    assert run.target["counts"]["rls-static"]["passed"] == 1

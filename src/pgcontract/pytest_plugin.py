@@ -58,6 +58,7 @@ class SuiteConfig:
 
 CONFIG = pytest.StashKey[SuiteConfig]()
 TABLES_COLLECTED = pytest.StashKey[bool]()
+TABLE_TESTS = pytest.StashKey[dict[tuple[str, str], "TableCheck"]]()  # by target and table
 CONTRACT = pytest.StashKey[Contract]()
 RUNS = pytest.StashKey[dict[str, TargetRun]]()
 
@@ -387,6 +388,7 @@ class Attempt:
     """What one kind's function did when a TableCheck ran it: the warnings it gave, how it stopped."""
 
     check: KindCheck
+    parent: pytest.Collector | None = None  # the module of its function, when not the TableCheck's own
     warned: list[warnings.WarningMessage] = field(default_factory=list)
     stopped: BaseException | None = None  # a failure or skip; None: not run yet
 
@@ -430,10 +432,11 @@ class TableCheck(ContractCheck):
         """A test for each kind that did not pass (or did not run: the table failed first)."""
         parent = self.parent
         assert parent is not None  # a module collects it
+        suffix = self.name.removeprefix(self.function.__name__)  # [public.t]
         return [
             Replay.from_parent(
-                parent,
-                name=self.name.replace(self.function.__name__, attempt.check.name, 1),
+                attempt.parent or parent,
+                name=attempt.check.name + suffix,
                 function=attempt.check.function,
                 kind=attempt.check.kind,
                 subject=self.subject,
@@ -509,34 +512,67 @@ def folded(config: pytest.Config) -> bool:
     return not any("::" in str(arg) for arg in config.args)
 
 
-def table_checks(collector: pytest.Collector, targets: list[str], prefixed: bool) -> list[ContractCheck]:
-    """One TableCheck per target and table for all the folded kinds of a module, in the module's order."""
-    contract = suite_contract(collector.config)
-    module = getattr(collector, "obj", None)
+def folded_checks(module: object) -> list[KindCheck]:
+    """The suite functions of a module that a TableCheck runs, in the module's order."""
     checks = []
     for name, obj in vars(module).items():
         found = _suite_kind(name, obj)
         if found is not None and found[0] in FOLDED and not found[1].kwargs.get("per_target"):
             checks.append(KindCheck(name, obj, found[0]))
+    return checks
+
+
+def table_checks(collector: pytest.Collector, targets: list[str], prefixed: bool) -> list[ContractCheck]:
+    """One TableCheck per target and table for all the folded kinds of a module, in the module's order.
+    A table that already has one, from a module collected before (test_schema.py's, for test_rls.py's
+    policies), gets this module's kinds too: one test per table, whatever module its kinds come from."""
+    config = collector.config
+    contract = suite_contract(config)
     by_subject: dict[str, list[KindCheck]] = {}
-    for check in checks:
+    for check in folded_checks(getattr(collector, "obj", None)):
         for subject in subjects(contract, check.kind):
             by_subject.setdefault(subject, []).append(check)
-    return [
-        TableCheck.from_parent(
-            collector,
-            name=f"{first.name}[{visible(target)}:{visible(subject)}]"
-            if prefixed
-            else f"{first.name}[{visible(subject)}]",
-            function=first.function,
-            kind=first.kind,
-            subject=subject,
-            target=target,
-            also=also,
-        )
-        for target in targets
-        for subject, (first, *also) in by_subject.items()
-    ]
+    hosts = config.stash.setdefault(TABLE_TESTS, {})
+    made: list[ContractCheck] = []
+    for target in targets:
+        for subject, (first, *also) in by_subject.items():
+            host = hosts.get((target, subject))
+            if host is not None:
+                host.attempts += [Attempt(check, collector) for check in (first, *also)]
+                continue
+            hosts[(target, subject)] = item = TableCheck.from_parent(
+                collector,
+                name=f"{first.name}[{visible(target) + ':' if prefixed else ''}{visible(subject)}]",
+                function=first.function,
+                kind=first.kind,
+                subject=subject,
+                target=target,
+                also=also,
+            )
+            made.append(item)
+    return made
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    """In a directory, the module with the table tests (test_schema.py) is collected first, so the kinds
+    of other modules (test_rls.py's policies) join its tests of the tables instead of making their own."""
+    report = yield
+    if isinstance(collector, pytest.Dir | pytest.Package) and report.result and folded(collector.config):
+        report.result.sort(key=lambda node: not _has_table_tests(node))
+    return report
+
+
+def _has_table_tests(node: pytest.Item | pytest.Collector) -> bool:
+    if not isinstance(node, pytest.Module):
+        return False
+    try:
+        module = node.obj
+    except Exception:  # reported when the module itself is collected
+        return False
+    return any(check.kind is Kind.TABLE for check in folded_checks(module))
 
 
 @pytest.hookimpl(tryfirst=True)
