@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -188,7 +188,7 @@ def load_schema(dsn: str, batches: Iterator[str]) -> None:
 def measured(cmd: Sequence[str], stdout: Path | None = None) -> Measured:
     """Run a command; its wall clock, and its CPU time and peak memory from its own rusage (wait4)."""
     with tempfile.TemporaryFile() as captured:
-        with stdout.open("wb") if stdout is not None else captured as out:
+        with stdout.open("wb") if stdout is not None else nullcontext(captured) as out:
             started = time.perf_counter()
             proc = subprocess.Popen(cmd, stdout=out, stderr=captured if stdout is not None else subprocess.STDOUT)
             _, status, usage = os.wait4(proc.pid, 0)
