@@ -9,9 +9,11 @@
 4. Times the guard in-process with a warm cache: ``SchemaGuard.require`` and ``require_schema`` per call,
    and ``SchemaGuardMiddleware`` around a trivial ASGI app per request (minus the app alone).
 
-Goals (2 cores): at least 2,000 requests/s, p99 under 10 ms, one check per TTL, guard under 50 µs.
-Exit code 1 when something is wrong (a non-2xx answer, more checks than TTL periods allow); a missed
-speed goal is reported as SLOW but does not fail the run.
+Goals (2 cores; the machine's count is printed beside them): at least 2,000 requests/s, p99 under 10 ms,
+one check per TTL (no more than the periods allow, and no fewer: zero checks means the cache never
+expired or the counter is dead), guard under 50 µs. Exit code 1 when something is wrong (a non-2xx
+answer, a check count outside those bounds); a missed speed goal is reported as SLOW and fails the run
+only with ``--strict``.
 """
 
 from __future__ import annotations
@@ -158,6 +160,19 @@ def goal(ok: bool, text: str) -> str:
     return f"{'OK   ' if ok else 'SLOW '} goal: {text}"
 
 
+GOAL_CORES = 2
+
+
+def checks_per_ttl(during: int, elapsed: float, ttl: float) -> tuple[bool, str]:
+    """One check per TTL under continuous load: at most one per period started (plus the one running at
+    the start), at least one per whole period but the first and the last (which the load may straddle)."""
+    periods = elapsed / ttl
+    most = math.ceil(periods) + 1
+    least = max(1, math.floor(periods) - 1)
+    ok = least <= during <= most
+    return ok, f"one database check per TTL: {during} checks in {periods:.1f} periods (expected {least} to {most})"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seconds", type=int, default=15, help="duration of the load (default: 15)")
@@ -167,6 +182,7 @@ def main() -> int:
     parser.add_argument("--contract", default=str(ROOT / "contracts"))
     parser.add_argument("--sql", default=str(ROOT / "sql"))
     parser.add_argument("--show-wrk", action="store_true", help="print wrk's own output")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a speed goal is missed too")
     args = parser.parse_args()
 
     wrk = ensure_wrk()
@@ -186,7 +202,7 @@ def main() -> int:
 
     if args.show_wrk:
         print(load["raw"])
-    allowed = math.ceil(elapsed / args.ttl) + 1
+    checks_ok, checks_line = checks_per_ttl(during, elapsed, args.ttl)
     load_line = f"wrk -t1 -c{args.connections} -d{args.seconds}s, --ttl {args.ttl:g}"
     print(f"pgcontract serve, cached /api/admin/check-db: {load_line}")
     print(f"  requests/s        {load['rps']:,.0f}  ({load['requests']:,} requests)")
@@ -198,14 +214,22 @@ def main() -> int:
     for name, micros in costs.items():
         print(f"  {name:<52} {micros:6.2f} µs")
     print()
-    print(goal(load["rps"] >= 2000, f"at least 2,000 requests/s: {load['rps']:,.0f}"))
-    print(goal(load["p99"] < 10, f"p99 under 10 ms: {load['p99']:.2f} ms"))
-    print(goal(during <= allowed, f"one database check per TTL: {during} checks in {elapsed / args.ttl:.1f} periods"))
+    print(f"speed goals are for {GOAL_CORES} cores; this machine has {os.cpu_count() or 0}")
     worst = max(costs.values())
-    print(goal(worst < 50, f"guard under 50 µs per request with a warm cache: at most {worst:.2f} µs"))
-    if load["non_2xx"] or during > allowed:
+    speed = [
+        (load["rps"] >= 2000, f"at least 2,000 requests/s: {load['rps']:,.0f}"),
+        (load["p99"] < 10, f"p99 under 10 ms: {load['p99']:.2f} ms"),
+        (worst < 50, f"guard under 50 µs per request with a warm cache: at most {worst:.2f} µs"),
+    ]
+    for met, text in speed:
+        print(goal(met, text))
+    print(f"{'OK   ' if checks_ok else 'FAIL '} goal: {checks_line}")
+    if load["non_2xx"] or not checks_ok:
         failed = True
-        print("FAILED: non-2xx answers or more database checks than TTL periods allow", file=sys.stderr)
+        print("FAILED: non-2xx answers, or database checks outside one per TTL", file=sys.stderr)
+    if args.strict and not all(met for met, _ in speed):
+        failed = True
+        print(f"FAILED (--strict): a speed goal missed on {os.cpu_count() or 0} cores", file=sys.stderr)
     return 1 if failed else 0
 
 

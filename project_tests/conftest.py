@@ -64,3 +64,9 @@ def make_db(run_sql: Callable[[str], None], target: Target) -> Callable[[str], T
         return target
 
     return make
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "rule(*ids): the test builds exactly the defect of these rules and asserts each alone fires"
+    )

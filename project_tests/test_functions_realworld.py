@@ -17,6 +17,7 @@ from pgcontract.ddl import contract_ddl
 from pgcontract.findings import Hazard
 from pgcontract.repair import apply_plan, check_now, plan_repair
 from project_tests.helpers import check, errors, own_contract, run_cli, snapshot_file
+from project_tests.rule_check import assert_only_rule
 
 SCHEMA = """
 CREATE TYPE public.app_role AS ENUM ('admin', 'member');
@@ -180,6 +181,11 @@ CHANGES = {
 }
 
 
+# What a change cannot be made without: the policy calling the function is written out without the default.
+CONSEQUENCES = {"default removed": ("policy.using",)}
+
+
+@pytest.mark.rule(*dict.fromkeys(c[2] for c in CHANGES.values()))
 @pytest.mark.parametrize("change", list(CHANGES))
 def test_each_change_fails_naming_the_function_and_repair_restores_it(
     change: str, realworld: Target, run_sql: Callable[[str], None], tmp_path: Path
@@ -188,6 +194,7 @@ def test_each_change_fails_naming_the_function_and_repair_restores_it(
     contract = load_contract(own_contract(realworld, tmp_path))
     run_sql(statement)
     found = check(realworld, contract)
+    assert_only_rule(found, rule, obj=signature, also=CONSEQUENCES.get(change, ()))
     function_findings = [f for f in found.findings if f.owner == signature]
     assert [f.rule for f in function_findings] == [rule]
     assert function_findings[0].object == signature

@@ -99,3 +99,19 @@ def test_catalog_read_sees_one_snapshot_even_while_a_migration_commits(
         assert conn.execute(query).fetchone() == (1,)
         run_sql(f"DROP TABLE {MESSAGES}")  # committed by another session between two queries
         assert conn.execute(query).fetchone() == (1,)
+
+
+def test_a_warning_on_a_critical_table_leaves_it_ok_and_the_report_healthy(
+    chat_db: Target, run_sql: Callable[[str], None]
+) -> None:
+    """An extra RESTRICTIVE policy only narrows access: policy.extra at warning level, shown, not unhealthy."""
+    run_sql(
+        f"CREATE POLICY not_archived ON {THREADS} AS RESTRICTIVE FOR SELECT TO authenticated"
+        " USING (status IS DISTINCT FROM 'archived')"
+    )
+    report = check_health(chat_db, load_contract(CHAT_CONTRACT))
+    threads = next(t for t in report.tables if t.table == THREADS)
+    assert [(i.rule, i.level) for i in threads.issues] == [("policy.extra", "warning")]
+    assert threads.status is Status.OK
+    assert report.healthy
+    assert report.critical_issues == ()

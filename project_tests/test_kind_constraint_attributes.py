@@ -18,6 +18,7 @@ from pgcontract.contract import load_contract
 from pgcontract.findings import Hazard
 from pgcontract.repair import apply_plan, check_now, plan_repair
 from project_tests.helpers import check, errors, own_contract, run_cli, snapshot_file
+from project_tests.rule_check import assert_only_rule
 
 SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS extensions;
@@ -198,6 +199,7 @@ CHANGES = {
 }
 
 
+@pytest.mark.rule(*dict.fromkeys(c[2] for c in CHANGES.values()))
 @pytest.mark.parametrize("change", list(CHANGES))
 def test_each_change_fails_naming_the_constraint(
     change: str, booking_db: Target, run_sql: Callable[[str], None], tmp_path: Path
@@ -205,7 +207,9 @@ def test_each_change_fails_naming_the_constraint(
     statement, table, rule, obj, expected, actual = CHANGES[change]
     contract = load_contract(own_contract(booking_db, tmp_path))
     run_sql(statement)
-    found = errors(check(booking_db, contract))
+    index = check(booking_db, contract)
+    assert_only_rule(index, rule, obj=obj)
+    found = errors(index)
     assert [(f.owner, f.rule, f.object, f.expected, f.actual) for f in found] == [(table, rule, obj, expected, actual)]
 
 

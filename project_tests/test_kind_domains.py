@@ -18,6 +18,7 @@ from pgcontract.ddl import contract_ddl
 from pgcontract.findings import Hazard, Kind
 from project_tests.helpers import check, own_contract, run_cli
 from project_tests.kind_support import assert_repaired, fresh_database, run_script, schema_picture
+from project_tests.rule_check import assert_only_rule
 
 SCHEMA = r"""
 CREATE TYPE public.plan AS ENUM ('free', 'pro', 'team');
@@ -154,7 +155,9 @@ CHANGES: dict[str, tuple[str, str, str, str | None, str | None, Hazard | None]] 
     ),
     "base type changed": (
         "DROP FUNCTION public.discounted(numeric, public.percent); DROP DOMAIN public.percent;"
-        " CREATE DOMAIN public.percent AS smallint CONSTRAINT percent_range CHECK (VALUE BETWEEN 0 AND 100)",
+        " CREATE DOMAIN public.percent AS smallint CONSTRAINT percent_range CHECK (VALUE BETWEEN 0 AND 100);"
+        " CREATE FUNCTION public.discounted(price numeric, off public.percent) RETURNS numeric LANGUAGE sql IMMUTABLE"
+        " AS $$ SELECT price * (100 - off) / 100 $$",
         "domain.type",
         "public.percent",
         "integer",
@@ -172,6 +175,11 @@ CHANGES: dict[str, tuple[str, str, str, str | None, str | None, Hazard | None]] 
 }
 
 
+# What a change cannot be made without: a function whose argument has the domain goes with it.
+CONSEQUENCES = {"missing": ("function.missing",)}
+
+
+@pytest.mark.rule(*dict.fromkeys(c[1] for c in CHANGES.values()))
 @pytest.mark.parametrize("change", list(CHANGES))
 def test_each_change_fails_naming_the_domain_and_repair_restores_it(
     change: str, db: Target, run_sql: Callable[[str], None], tmp_path: Path
@@ -179,7 +187,9 @@ def test_each_change_fails_naming_the_domain_and_repair_restores_it(
     statement, rule, obj, expected, actual, held = CHANGES[change]
     contract = load_contract(own_contract(db, tmp_path))
     run_sql(statement)
-    found = [f for f in check(db, contract).findings if f.kind is Kind.DOMAINS]
+    index = check(db, contract)
+    assert_only_rule(index, rule, obj=obj, also=CONSEQUENCES.get(change, ()))
+    found = [f for f in index.findings if f.kind is Kind.DOMAINS]
     assert [(f.rule, f.object) for f in found] == [(rule, obj)]
     if expected is not None:
         assert found[0].expected == expected

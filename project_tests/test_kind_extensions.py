@@ -18,6 +18,7 @@ from pgcontract.findings import Kind
 from pgcontract.repair import check_now, plan_repair
 from project_tests.empty_db import empty_database, own_contract, run_in
 from project_tests.helpers import check, run_cli, snapshot_file, snapshot_of
+from project_tests.rule_check import assert_only_rule
 
 SCHEMA = """
 CREATE SCHEMA extensions;
@@ -69,6 +70,11 @@ CHANGES = {
 }
 
 
+# What a change cannot be made without: the trigram index goes (or moves) with its operator class.
+CONSEQUENCES = {"missing": ("index.missing",), "other schema": ("index.columns",)}
+
+
+@pytest.mark.rule(*dict.fromkeys(c[1] for c in CHANGES.values()))
 @pytest.mark.parametrize("change", list(CHANGES))
 def test_each_change_fails_naming_the_extension_and_repair_holds_it_back(
     change: str, members: Target, run_sql: Callable[[str], None], tmp_path: Path
@@ -77,7 +83,9 @@ def test_each_change_fails_naming_the_extension_and_repair_holds_it_back(
     installed = installed_trgm(members)
     path = own_contract(members, tmp_path)
     run_sql(statement)
-    found = [f for f in check(members, load_contract(path)).findings if f.kind is Kind.EXTENSIONS]
+    index = check(members, load_contract(path))
+    assert_only_rule(index, rule, obj="pg_trgm", also=CONSEQUENCES.get(change, ()))
+    found = [f for f in index.findings if f.kind is Kind.EXTENSIONS]
     assert [(f.rule, f.object, f.expected, f.actual) for f in found] == [
         (rule, "pg_trgm", expected.format(installed=installed), actual)
     ]
@@ -106,8 +114,10 @@ def test_the_snapshots_sql_loads_into_an_empty_database_and_passes_twice(members
     assert 'CREATE EXTENSION IF NOT EXISTS "citext" WITH SCHEMA "extensions";' in ddl.stdout
     # The extension before the table whose column has its type.
     assert ddl.stdout.index('EXTENSION IF NOT EXISTS "citext"') < ddl.stdout.index('"public"."members" (')
-    # As on Supabase, `extensions` is on the search_path: the index names its operator class unqualified.
-    ddl_text = "SET search_path = public, extensions;\n" + ddl.stdout
+    # The index names the extension's operator class with its schema: `extensions` need not be on the
+    # search_path of whoever runs the SQL.
+    assert 'USING "gin" ("name" "extensions"."gin_trgm_ops")' in ddl.stdout
+    ddl_text = ddl.stdout
     with empty_database(members) as empty:
         run_in(empty, ddl_text)
         first = run_cli("check", "--dsn", empty.dsn, "--contract", str(path))

@@ -17,6 +17,7 @@ from pgcontract.names import QualifiedName
 from pgcontract.repair import apply_plan, check_now, plan_repair
 from project_tests.empty_db import empty_database, own_contract, run_in
 from project_tests.helpers import check, errors, run_cli, snapshot_file, snapshot_of
+from project_tests.rule_check import assert_only_rule
 
 # Roles are the server's: created once, whichever test comes first.
 SCHEMA = """
@@ -171,6 +172,7 @@ CHANGES = {
 }
 
 
+@pytest.mark.rule(*dict.fromkeys(c[1] for c in CHANGES.values()))
 @pytest.mark.parametrize("change", list(CHANGES))
 def test_each_change_fails_naming_the_object_and_repair_restores_it(
     change: str, notes: Target, run_sql: Callable[[str], None], tmp_path: Path
@@ -178,7 +180,9 @@ def test_each_change_fails_naming_the_object_and_repair_restores_it(
     statement, rule, obj, expected, actual = CHANGES[change]
     contract = load_contract(own_contract(notes, tmp_path))
     run_sql(statement)
-    found = check(notes, contract).findings
+    index = check(notes, contract)
+    assert_only_rule(index, rule, obj=obj)
+    found = index.findings
     assert [(f.rule, f.object, f.expected, f.actual) for f in found] == [(rule, obj, expected, actual)]
     with connect(notes) as conn:
         plan = plan_repair(check_now(conn, contract, DEFAULT_LIMITS).findings)

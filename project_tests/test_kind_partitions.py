@@ -20,6 +20,7 @@ from pgcontract.contract import Contract, load_contract
 from pgcontract.findings import Finding, Hazard
 from pgcontract.repair import apply_plan, check_now, plan_repair
 from project_tests.helpers import check, errors, own_contract, run_cli, snapshot_file, snapshot_of
+from project_tests.rule_check import assert_only_rule
 
 SCHEMA = """
 CREATE SCHEMA app;
@@ -178,6 +179,7 @@ def _only(findings: list[Finding]) -> Finding:
     return findings[0]
 
 
+@pytest.mark.rule(*dict.fromkeys(c[2] for c in CHANGES.values()))
 @pytest.mark.parametrize("change", list(CHANGES))
 def test_each_change_fails_once_naming_the_table(
     change: str, partitioned: Target, run_sql: Callable[[str], None], tmp_path: Path
@@ -185,7 +187,9 @@ def test_each_change_fails_once_naming_the_table(
     statement, table, rule, obj = CHANGES[change]
     contract = load_contract(own_contract(partitioned, tmp_path))
     run_sql(statement)
-    found = _only(errors(check(partitioned, contract)))
+    index = check(partitioned, contract)
+    assert_only_rule(index, rule, obj=obj)
+    found = _only(errors(index))
     assert (found.owner, found.rule, found.object) == (table, rule, obj)
 
 

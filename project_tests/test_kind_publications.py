@@ -18,6 +18,7 @@ from pgcontract.findings import Kind
 from pgcontract.repair import apply_plan, check_now, plan_repair
 from project_tests.empty_db import empty_database, own_contract, run_in
 from project_tests.helpers import check, errors, run_cli, snapshot_file, snapshot_of
+from project_tests.rule_check import assert_only_rule
 
 SCHEMA = """
 CREATE TABLE public.rooms (
@@ -98,6 +99,7 @@ CHANGES = {
 }
 
 
+@pytest.mark.rule(*dict.fromkeys(c[1] for c in CHANGES.values()))
 @pytest.mark.parametrize("change", list(CHANGES))
 def test_each_change_fails_naming_the_publication_and_repair_restores_it(
     change: str, chat: Target, run_sql: Callable[[str], None], tmp_path: Path
@@ -105,7 +107,9 @@ def test_each_change_fails_naming_the_publication_and_repair_restores_it(
     statement, rule, obj = CHANGES[change]
     contract = load_contract(own_contract(chat, tmp_path))
     run_sql(statement)
-    found = check(chat, contract).findings
+    index = check(chat, contract)
+    assert_only_rule(index, rule, obj=obj)
+    found = index.findings
     assert [(f.rule, f.object) for f in found] == [(rule, obj)]
     assert found[0].expected != found[0].actual
     with connect(chat) as conn:

@@ -19,6 +19,7 @@ from pgcontract.contract import load_contract
 from pgcontract.findings import Kind
 from pgcontract.repair import apply_plan, check_now, plan_repair
 from project_tests.helpers import check, errors, own_contract, run_cli, snapshot_file, snapshot_of
+from project_tests.rule_check import assert_only_rule
 
 SCHEMA = """
 CREATE TABLE public.profiles (
@@ -212,6 +213,7 @@ CHANGES = {
 }
 
 
+@pytest.mark.rule(*dict.fromkeys(c[2] for c in CHANGES.values()))
 @pytest.mark.parametrize("change", list(CHANGES))
 def test_each_change_fails_naming_the_trigger_and_repair_restores_it(
     change: str, app: Target, run_sql: Callable[[str], None], tmp_path: Path
@@ -219,7 +221,9 @@ def test_each_change_fails_naming_the_trigger_and_repair_restores_it(
     statement, trigger, rule = CHANGES[change]
     contract = load_contract(own_contract(app, tmp_path))
     run_sql(statement)
-    found = errors(check(app, contract))
+    index = check(app, contract)
+    assert_only_rule(index, rule, obj=trigger)
+    found = errors(index)
     assert [(f.rule, f.object, f.kind) for f in found] == [(rule, trigger, Kind.TRIGGERS)]
     assert found[0].expected != found[0].actual
     with connect(app) as conn:

@@ -18,6 +18,7 @@ from pgcontract.contract import load_contract
 from pgcontract.findings import Hazard, Kind
 from project_tests.helpers import check, own_contract, run_cli, snapshot_file
 from project_tests.kind_support import assert_repaired, fresh_database, run_script, schema_picture
+from project_tests.rule_check import assert_only_rule
 
 SCHEMA = """
 CREATE DOMAIN public.country_code AS char(2) CONSTRAINT country_code_upper CHECK (VALUE = upper(VALUE));
@@ -153,6 +154,11 @@ CHANGES: dict[str, tuple[str, str, str, str, str, Hazard | None]] = {
 }
 
 
+# What a change cannot be made without: the function whose result has the type is dropped with it.
+CONSEQUENCES = {"missing": ("function.missing",), "attribute order": ("function.missing",)}
+
+
+@pytest.mark.rule(*dict.fromkeys(c[1] for c in CHANGES.values()))
 @pytest.mark.parametrize("change", list(CHANGES))
 def test_each_change_fails_naming_the_type_and_repair_restores_it(
     change: str, db: Target, run_sql: Callable[[str], None], tmp_path: Path
@@ -160,7 +166,9 @@ def test_each_change_fails_naming_the_type_and_repair_restores_it(
     statement, rule, obj, expected, actual, held = CHANGES[change]
     contract = load_contract(own_contract(db, tmp_path))
     run_sql(statement)
-    found = [f for f in check(db, contract).findings if f.kind is Kind.COMPOSITE_TYPES]
+    index = check(db, contract)
+    assert_only_rule(index, rule, obj=obj, also=CONSEQUENCES.get(change, ()))
+    found = [f for f in index.findings if f.kind is Kind.COMPOSITE_TYPES]
     assert [(f.rule, f.object, f.expected, f.actual) for f in found] == [(rule, obj, expected, actual)]
     assert_repaired(db, contract, found[0], held)
 

@@ -3,10 +3,15 @@ project, never copied:
 
 - saas_starter: a Supabase multi-tenant starter (profiles, accounts, memberships, projects, tasks; RLS).
 - sample_store: a classic sample shop: domains, an enum, sequences, orders partitioned by range with a
-  default partition, views, a materialized view with an index, OUT-parameter functions, updated_at triggers.
+  default partition, views, a materialized view with an index, OUT-parameter functions, updated_at triggers,
+  an aggregate.
 - plain_saas: plain PostgreSQL: sequences with custom increments, an exclusion constraint on a range,
-  deferrable foreign keys, a COLLATE "C" column, a NULLS NOT DISTINCT unique, inheritance, grants to an
-  application role.
+  deferrable foreign keys, a deferrable primary key and unique constraint, a COLLATE "C" column, a NULLS
+  NOT DISTINCT unique, inheritance, grants to an application role.
+- gis_app: a PostGIS application on Supabase (PostGIS in ``extensions``): geometry(Point, 4326),
+  geography and untyped geometry columns, GiST (with an explicit operator class), SP-GiST and BRIN
+  indexes, generated columns and CHECKs calling PostGIS, views using its functions and operators, RPC
+  functions taking and returning its types, a trigger deriving a geography.
 
 For each: its snapshot checked against it passes; the snapshot's SQL loads into an empty database (after
 the platform's prerequisites) which then passes, and loading it again changes nothing; each single defect
@@ -27,10 +32,17 @@ from pgcontract.embedded import supabase_shim
 from pgcontract.findings import Hazard
 from project_tests.helpers import ROOT, check, errors, run_cli
 from project_tests.kind_support import fresh_database, repair, run_script, schema_picture
+from project_tests.postgis import skip_without_postgis as needs_postgis
 
 CORPUS = ROOT / "project_tests" / "realworld"
 NAMES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
-SUPABASE = {"saas_starter"}
+SUPABASE = {"saas_starter", "gis_app"}
+POSTGIS = {"gis_app"}  # needs the server's PostGIS (Debian's postgresql-15-postgis-3; none for embedded 18)
+
+
+def skip_without_postgis(name: str, pg: psycopg.Connection[tuple[object, ...]]) -> None:
+    if name in POSTGIS:
+        needs_postgis(pg, name)
 
 
 def schema_text(name: str) -> str:
@@ -56,15 +68,21 @@ def check_cli(target: Target, path: Path) -> tuple[int, str]:
 
 
 @pytest.fixture(params=NAMES)
-def corpus_db(request: pytest.FixtureRequest, run_sql: Callable[[str], None], target: Target) -> tuple[str, Target]:
+def corpus_db(
+    request: pytest.FixtureRequest,
+    run_sql: Callable[[str], None],
+    target: Target,
+    pg: psycopg.Connection[tuple[object, ...]],
+) -> tuple[str, Target]:
     """The test's database (the Supabase auth shim already in it) holding one schema of the corpus."""
     name = str(request.param)
+    skip_without_postgis(name, pg)
     run_sql(schema_text(name))
     return name, target
 
 
 def test_the_corpus_holds_its_schemas() -> None:
-    assert {"saas_starter", "sample_store", "plain_saas"} <= set(NAMES)
+    assert {"saas_starter", "sample_store", "plain_saas", "gis_app"} <= set(NAMES)
 
 
 def test_a_schema_checked_against_its_own_snapshot_passes(corpus_db: tuple[str, Target], tmp_path: Path) -> None:
@@ -202,6 +220,20 @@ DEFECTS: dict[str, Defect] = {
         "function.body",
         "store.touch_updated_at()",
     ),
+    "store: aggregate dropped": Defect(
+        "sample_store",
+        "DROP AGGREGATE store.geometric_mean(numeric)",
+        "aggregate.missing",
+        "store.geometric_mean(numeric)",
+    ),
+    "store: aggregate's initial condition changed": Defect(
+        "sample_store",
+        "CREATE OR REPLACE AGGREGATE store.geometric_mean(numeric) (SFUNC = store.geo_mean_state,"
+        " STYPE = double precision[], FINALFUNC = store.geo_mean_final, COMBINEFUNC = store.geo_mean_combine,"
+        " INITCOND = '{0,1}', PARALLEL = SAFE)",
+        "aggregate.initcond",
+        "store.geometric_mean(numeric)",
+    ),
     # plain_saas
     "saas: exclusion constraint dropped": Defect(
         "plain_saas",
@@ -216,6 +248,24 @@ DEFECTS: dict[str, Defect] = {
         "ALTER TABLE app.bookings ALTER CONSTRAINT bookings_room_id_fkey NOT DEFERRABLE",
         "foreign_key.deferrable",
         "app.bookings.bookings_room_id_fkey",
+    ),
+    "saas: primary key no longer deferrable": Defect(
+        "plain_saas",
+        "ALTER TABLE app.room_positions DROP CONSTRAINT room_positions_pkey,"
+        " ADD CONSTRAINT room_positions_pkey PRIMARY KEY (room_id)",
+        "primary_key.deferrable",
+        "app.room_positions.room_positions_pkey",
+        Hazard.LONG_LOCK,
+        "PostgreSQL cannot ALTER a primary key's deferrability",
+    ),
+    "saas: unique constraint no longer deferrable": Defect(
+        "plain_saas",
+        "ALTER TABLE app.room_positions DROP CONSTRAINT room_positions_order_key,"
+        " ADD CONSTRAINT room_positions_order_key UNIQUE (tenant_id, position)",
+        "unique.deferrable",
+        "app.room_positions.room_positions_order_key",
+        Hazard.LONG_LOCK,
+        "the constraint is added again, building a unique index",
     ),
     "saas: collation changed": Defect(
         "plain_saas",
@@ -312,14 +362,99 @@ DEFECTS: dict[str, Defect] = {
         "index.missing",
         "public.accounts.accounts_one_personal_per_user",
     ),
+    # gis_app
+    "gis: GiST index dropped": Defect(
+        "gis_app", "DROP INDEX public.places_location_idx", "index.missing", "public.places.places_location_idx"
+    ),
+    "gis: GiST index's operator class changed": Defect(
+        "gis_app",
+        "DROP INDEX public.tracks_path_idx; CREATE INDEX tracks_path_idx ON public.tracks USING gist (path)",
+        "index.columns",
+        "public.tracks.tracks_path_idx",
+    ),
+    "gis: BRIN index made btree": Defect(
+        "gis_app",
+        "DROP INDEX public.check_ins_recorded_at_idx;"
+        " CREATE INDEX check_ins_recorded_at_idx ON public.check_ins (recorded_at)",
+        "index.method",
+        "public.check_ins.check_ins_recorded_at_idx",
+    ),
+    "gis: SP-GiST index dropped": Defect(
+        "gis_app",
+        "DROP INDEX public.check_ins_position_idx",
+        "index.missing",
+        "public.check_ins.check_ins_position_idx",
+    ),
+    "gis: geography column's SRID changed": Defect(
+        "gis_app",
+        "ALTER TABLE public.check_ins ALTER COLUMN position TYPE extensions.geography(Point, 4269)"
+        " USING extensions.st_setsrid(position::extensions.geometry, 4269)::extensions.geography",
+        "column.type",
+        "public.check_ins.position",
+        Hazard.LONG_LOCK,
+        "rewrites the table under an exclusive lock",
+    ),
+    "gis: SRID CHECK dropped": Defect(
+        "gis_app",
+        "ALTER TABLE public.tracks DROP CONSTRAINT tracks_path_srid",
+        "check.missing",
+        "public.tracks.tracks_path_srid",
+    ),
+    "gis: view using PostGIS dropped": Defect(
+        "gis_app", "DROP VIEW public.place_pins", "view.missing", "public.place_pins"
+    ),
+    "gis: view loses its PostGIS operator": Defect(
+        "gis_app",
+        "CREATE OR REPLACE VIEW public.region_stats WITH (security_invoker = true) AS"
+        " SELECT r.id, r.name, r.area_km2, count(p.id) AS places FROM public.regions r"
+        " LEFT JOIN public.places p ON extensions.st_contains(r.boundary, p.location)"
+        " GROUP BY r.id, r.name, r.area_km2",
+        "view.definition",
+        "public.region_stats",
+    ),
+    "gis: RPC function's default changed": Defect(
+        "gis_app",
+        "CREATE OR REPLACE FUNCTION public.nearby_places(lat float8, lng float8, radius_m float8 DEFAULT 5000)"
+        " RETURNS TABLE (id uuid, name text, kind public.place_kind, distance_m float8)"
+        " LANGUAGE sql STABLE SET search_path = '' AS $$ SELECT NULL::uuid, NULL::text, NULL::public.place_kind,"
+        " NULL::float8 WHERE false $$",
+        "function.arguments",
+        "public.nearby_places(lat double precision, lng double precision, radius_m double precision)",
+    ),
+    "gis: function taking a PostGIS type dropped": Defect(
+        "gis_app",
+        "DROP FUNCTION public.places_in_area(extensions.geometry)",
+        "function.missing",
+        "public.places_in_area(area extensions.geometry)",
+    ),
+    "gis: policy dropped": Defect(
+        "gis_app",
+        'DROP POLICY "Public places are visible" ON public.places',
+        "policy.missing",
+        "public.places.Public places are visible",
+    ),
+    "gis: trigger deriving the geography dropped": Defect(
+        "gis_app", "DROP TRIGGER places_derive ON public.places", "trigger.missing", "public.places.places_derive"
+    ),
+    "gis: USAGE on the extension's schema revoked": Defect(
+        "gis_app",
+        "REVOKE USAGE ON SCHEMA extensions FROM anon",
+        "schema_grant.missing",
+        "schema extensions grants to anon",
+    ),
 }
 
 
 @pytest.mark.parametrize("defect", list(DEFECTS))
 def test_each_defect_fails_naming_the_object_and_repair_restores_it(
-    defect: str, run_sql: Callable[[str], None], target: Target, tmp_path: Path
+    defect: str,
+    run_sql: Callable[[str], None],
+    target: Target,
+    pg: psycopg.Connection[tuple[object, ...]],
+    tmp_path: Path,
 ) -> None:
     case = DEFECTS[defect]
+    skip_without_postgis(case.schema, pg)
     run_sql(schema_text(case.schema))
     path = snapshot(target, tmp_path)
     contract = load_contract(path)

@@ -64,7 +64,10 @@ def destructive(script: str) -> list[str]:
 def repair(target: Target, contract: Contract, mode: str = "apply") -> tuple[RepairPlan, str, list[Finding]]:
     """Plan and run a repair (``apply``: as --apply does; ``script``: the printed SQL, as psql would)."""
     with connect(target) as conn:
-        plan = plan_repair(check_now(conn, contract, DEFAULT_LIMITS).findings)
+        found = check_now(conn, contract, DEFAULT_LIMITS).findings
+        # A round trip that found nothing to repair proves nothing.
+        assert found, "no defect found before the repair"
+        plan = plan_repair(found)
         script = render_plan(plan, DEFAULT_LIMITS)
         if mode == "apply":
             apply_plan(conn, plan, DEFAULT_LIMITS)
@@ -104,7 +107,9 @@ def test_repair_round_trip(
 ) -> None:
     target = make_db(defect.schema)
     run_sql(defect.sql)
-    plan, script, left = repair(target, load_contract(SCHEMAS[defect.schema][1]), mode)
+    contract = load_contract(SCHEMAS[defect.schema][1])
+    assert [f for f in check(target, contract).findings if (f.rule, f.object) == (defect.rule, defect.obj)]
+    plan, script, left = repair(target, contract, mode)
     assert destructive(script) == []
     # Everything safe was repaired; everything held back is still there, so none of it ran.
     assert {f.id for f in left} == held_ids(plan), script

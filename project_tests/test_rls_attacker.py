@@ -15,9 +15,11 @@ import pytest
 from pydantic import ValidationError
 
 from pgcontract.connect import Target
+from pgcontract.contract import ContractError, load_contract
 from pgcontract.contract.model import Isolation
 from pgcontract.rls.matrix import Violation
 from project_tests.helpers import ROOT, isolation
+from project_tests.rule_check import assert_only_rule
 
 STARTER_SQL = ROOT / "project_tests" / "realworld" / "saas_starter" / "sql" / "010_saas_starter.sql"
 
@@ -82,6 +84,7 @@ class Leak:
     rule: str
     message: str  # the violation's message, exactly
     through: str | None = None  # its command and policies, exactly, when the test pins them
+    also: tuple[str, ...] = ()  # other probes the same leak necessarily trips
 
     def __str__(self) -> str:
         return self.id
@@ -115,6 +118,7 @@ LEAKS = [
         "isolation.update_unfiltered",
         "user A (as owner) changed 1 row of user B in public.accounts with an UPDATE of name without WHERE",
         'UPDATE as authenticated; policies: "Owners rename their accounts" USING (true)',
+        also=("isolation.not_allowed",),
     ),
     Leak(
         "delete-using-true-without-where",
@@ -152,6 +156,7 @@ LEAKS = [
         " USING (user_id = (SELECT auth.uid()))",
         "isolation.not_allowed",
         "user A inserted own row into public.user_roles, but 'allow' leaves out insert",
+        also=("isolation.protected",),
     ),
     Leak(
         "user-makes-self-admin",
@@ -160,6 +165,7 @@ LEAKS = [
         "isolation.protected",
         "user A changed protected column role of own row in public.user_roles from 'user' to 'admin'"
         " (UPDATE ... WHERE)",
+        also=("isolation.not_allowed",),
     ),
     Leak(
         "owner-hands-account-over",
@@ -174,6 +180,7 @@ LEAKS = [
         f" USING ({MEMBER_CHECK}) WITH CHECK (created_by = (SELECT auth.uid()))",
         "isolation.insert_other",
         "user A inserted a row owned by user B into public.tasks",
+        also=("isolation.move_to_other",),
     ),
     Leak(
         "authenticated-only-read-open-to-anon",
@@ -216,11 +223,15 @@ def test_the_starter_written_correctly_passes(starter: tuple[Target, Path]) -> N
         assert outcome.left_behind == []
 
 
+@pytest.mark.rule(*dict.fromkeys(leak.rule for leak in LEAKS))
 @pytest.mark.parametrize("leak", LEAKS, ids=str)
 def test_leak_is_caught(leak: Leak, starter: tuple[Target, Path], run_sql: Callable[[str], None]) -> None:
+    """Caught by its rule alone: a probe that another one covers for would not show missing."""
     target, contract = starter
     run_sql(leak.sql)
-    violations = found(target, contract)
+    outcomes = isolation(target, contract)
+    assert_only_rule(outcomes, leak.rule, also=leak.also)
+    violations = [v for outcome in outcomes.values() for v in outcome.violations]
     matching = [v for v in violations if v.message == leak.message]
     assert matching, "\n".join(v.text for v in violations)
     assert matching[0].rule == leak.rule
@@ -269,3 +280,94 @@ def test_public_read_is_read_anon(starter: tuple[Target, Path], run_sql: Callabl
 def test_contract_errors(isolation: dict[str, object], error: str) -> None:
     with pytest.raises(ValidationError, match=error):
         Isolation.model_validate(isolation)
+
+
+# --- 'allow' per membership role on a table reached through 'via' ---------------------------------------
+
+# Billing rows of an account: every member reads them, only the account's owners delete them.
+INVOICES_SQL = """
+CREATE TABLE public.invoices (
+  id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  account_id   uuid NOT NULL REFERENCES public.accounts (id) ON DELETE CASCADE,
+  amount_cents integer NOT NULL CHECK (amount_cents >= 0)
+);
+ALTER TABLE public.invoices ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "Members read invoices" ON public.invoices
+  FOR SELECT TO authenticated USING (public.is_account_member(account_id));
+CREATE POLICY "Owners delete invoices" ON public.invoices
+  FOR DELETE TO authenticated USING (public.is_account_owner(account_id));
+REVOKE ALL ON public.invoices FROM anon;
+REVOKE TRUNCATE, REFERENCES, TRIGGER ON public.invoices FROM authenticated;
+"""
+ACCOUNTS = """
+  public.accounts:
+    isolation:
+      owner: id
+      membership: {table: public.account_members, tenant: account_id, user: user_id, role: role}
+      allow: {owner: [select, update], member: [select]}
+      protected: [primary_owner, is_personal]
+"""
+INVOICES = """
+  public.invoices:
+    columns: {account_id: {type: uuid}}
+    foreign_keys:
+      - {columns: [account_id], references: public.accounts(id)}
+    isolation: {via: account_id, allow: {owner: [select, delete], member: [select]}}
+"""
+BILLING_CONTRACT = "version: 1\nauth: {mode: supabase}\ntables:" + ACCOUNTS + INVOICES
+
+
+@pytest.fixture
+def billing(run_sql: Callable[[str], None], target: Target, tmp_path: Path) -> tuple[Target, Path]:
+    run_sql(STARTER_SQL.read_text(encoding="utf-8") + EXTRA_SQL + INVOICES_SQL)
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(BILLING_CONTRACT, encoding="utf-8")
+    return target, contract
+
+
+def test_via_table_with_allow_per_role_written_correctly_passes(billing: tuple[Target, Path]) -> None:
+    outcomes = isolation(*billing)
+    assert [v.text for outcome in outcomes.values() for v in outcome.violations] == []
+
+
+VIA_ROLE_LEAKS = [
+    Leak(
+        "member-deletes-billing-rows",
+        'DROP POLICY "Owners delete invoices" ON public.invoices; CREATE POLICY "Owners delete invoices"'
+        " ON public.invoices FOR DELETE TO authenticated USING (public.is_account_member(account_id))",
+        "isolation.not_allowed",
+        "user A (as member) deleted own row in public.invoices, but 'allow' leaves out delete for member",
+        'DELETE as authenticated; policies: "Owners delete invoices" USING (public.is_account_member(account_id))',
+    ),
+    Leak(
+        "owner-cannot-delete-billing-rows",
+        'DROP POLICY "Owners delete invoices" ON public.invoices',
+        "isolation.delete_own",
+        "user A (as owner) cannot delete own row in public.invoices: 0 rows deleted",
+        "DELETE as authenticated; policies: no DELETE policy for this role",
+    ),
+]
+
+
+@pytest.mark.parametrize("leak", VIA_ROLE_LEAKS, ids=str)
+def test_via_table_allow_per_role_is_tried_for_each_role(
+    leak: Leak, billing: tuple[Target, Path], run_sql: Callable[[str], None]
+) -> None:
+    run_sql(leak.sql)
+    violations = isolation(*billing)["public.invoices"].violations
+    assert [(v.rule, v.message, v.through) for v in violations] == [(leak.rule, leak.message, leak.through)]
+
+
+def test_via_table_allow_per_role_needs_a_role_at_the_end_of_the_chain(tmp_path: Path) -> None:
+    no_role = tmp_path / "no_role.yaml"
+    no_role.write_text(
+        "version: 1\nauth: {mode: supabase}\ntables:\n"
+        f"  public.accounts:\n    isolation: {{owner: id, membership: {MEMBERSHIP}}}\n" + INVOICES,
+        encoding="utf-8",
+    )
+    with pytest.raises(
+        ContractError,
+        match=r"no_role.yaml:\d+:\d+: tables\['public.invoices'\].isolation.allow: "
+        r"'allow' per role needs 'membership' with 'role' where the ownership chain ends \(public.accounts\)",
+    ):
+        load_contract(no_role)

@@ -22,6 +22,7 @@ class Leak:
     schema: str
     sql: str
     dynamic: str  # a fragment of the isolation failure message
+    rule: str  # the probe's rule that reports it
     static: str | None  # the static finding's rule, None when only the dynamic tests can see it
 
     def __str__(self) -> str:
@@ -34,6 +35,7 @@ LEAKS = [
         "chat",
         f"ALTER TABLE {THREADS} DISABLE ROW LEVEL SECURITY",
         f"user A read 1 row of user B in {THREADS}",
+        "isolation.read_other",
         "rls.disabled",
     ),
     Leak(
@@ -41,6 +43,7 @@ LEAKS = [
         "chat",
         f"DROP POLICY {OWN_THREADS}",
         f"user A cannot read own row in {THREADS}",
+        "isolation.read_own",
         "policy.missing",
     ),
     Leak(
@@ -48,6 +51,7 @@ LEAKS = [
         "chat",
         f"DROP POLICY {OWN_THREADS}; CREATE POLICY {OWN_THREADS} USING (true)",
         f"user A read 1 row of user B in {THREADS}",
+        "isolation.read_other",
         "policy.using",
     ),
     Leak(
@@ -55,6 +59,7 @@ LEAKS = [
         "workspace",
         "CREATE POLICY peek ON public.documents FOR SELECT TO authenticated USING (true)",
         "user A read 1 row of user B in public.documents",
+        "isolation.read_other",
         None,
     ),
     Leak(
@@ -62,6 +67,7 @@ LEAKS = [
         "chat",
         f"DROP POLICY {OWN_THREADS}; CREATE POLICY {OWN_THREADS} USING (auth.uid() = user_id) WITH CHECK (true)",
         f"user A inserted a row owned by user B into {THREADS}",
+        "isolation.insert_other",
         "policy.with_check",
     ),
     Leak(
@@ -70,6 +76,7 @@ LEAKS = [
         "CREATE OR REPLACE FUNCTION public.is_member(org uuid) RETURNS boolean"
         " LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$ SELECT true $$",
         "user A read 1 row of user B in public.projects",
+        "isolation.read_other",
         "function.body",
     ),
     Leak(
@@ -79,6 +86,7 @@ LEAKS = [
         ' CREATE POLICY "Members work on their projects" ON public.projects FOR ALL TO anon'
         " USING (public.is_member(org_id)) WITH CHECK (public.is_member(org_id))",
         "user A cannot read own row in public.projects",
+        "isolation.read_own",
         "policy.roles",
     ),
     Leak(
@@ -86,6 +94,7 @@ LEAKS = [
         "chat",
         f"DROP POLICY {OWN_THREADS}; CREATE POLICY {OWN_THREADS} USING (false)",
         f"user A cannot read own row in {THREADS}",
+        "isolation.read_own",
         "policy.using",
     ),
     Leak(
@@ -93,6 +102,7 @@ LEAKS = [
         "chat",
         f"REVOKE ALL ON {THREADS} FROM authenticated",
         f"user A cannot read own rows in {THREADS}: permission denied",
+        "isolation.read_own",
         None,
     ),
     Leak(
@@ -100,6 +110,7 @@ LEAKS = [
         "ledger",
         "REVOKE ALL ON public.entries FROM ledger_app",
         "user A cannot read own rows in public.entries: permission denied",
+        "isolation.read_own",
         None,
     ),
     Leak(
@@ -107,6 +118,7 @@ LEAKS = [
         "ledger",
         "ALTER TABLE public.accounts NO FORCE ROW LEVEL SECURITY",
         "user A read 1 row of user B in public.accounts",
+        "isolation.read_other",
         "rls.not_forced",
     ),
     Leak(
@@ -120,6 +132,7 @@ LEAKS = [
         " USING (tenant_id = (SELECT nullif(current_setting('app.tenant_id', true), '')::uuid))"
         " WITH CHECK (true)",
         "user A inserted a row owned by user B into public.entries",
+        "isolation.insert_other",
         "policy.with_check",
     ),
 ]
@@ -131,8 +144,11 @@ def test_leak_is_caught(leak: Leak, make_db: Callable[[str], Target], run_sql: C
     contract = SCHEMAS[leak.schema][1]
     assert violations(isolation(target, contract)) == [], "the example must be isolated before the leak"
     run_sql(leak.sql)
-    found = violations(isolation(target, contract))
-    assert any(leak.dynamic in message for message in found), "\n".join(found)
+    found = [v for outcome in isolation(target, contract).values() for v in outcome.violations]
+    matching = [v for v in found if leak.dynamic in v.message]
+    assert matching, "\n".join(v.text for v in found)
+    # By rule id: another probe failing on the same leak must not stand in for this one.
+    assert leak.rule in {v.rule for v in matching}, "\n".join(f"[{v.rule}] {v.text}" for v in found)
     static = check(target, contract)
     if leak.static is None:
         assert [f for f in errors(static) if f.kind.value == "policies"] == []

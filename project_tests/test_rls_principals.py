@@ -109,6 +109,45 @@ def test_no_identity_caller_is_tried_with_the_setting_null_and_empty(
     assert violation.through.startswith('SELECT as docs_app; policies: "tenant_docs" USING ')
 
 
+# Writes open on NULL only (reads are right): the caller of a fresh session writes A's rows; with '' the
+# comparison fails, so the caller of a session that has used the setting cannot, and only this probe sees it.
+OPENS_ON_NULL = "coalesce(current_setting('app.tenant_id', true), tenant_id::text) = tenant_id::text"
+WRITES_OPEN_ON_NULL = f"""
+DROP POLICY tenant_docs ON public.docs;
+CREATE POLICY docs_read ON public.docs FOR SELECT TO docs_app USING (tenant_id = {TENANT});
+CREATE POLICY docs_insert ON public.docs FOR INSERT TO docs_app WITH CHECK ({OPENS_ON_NULL});
+CREATE POLICY docs_update ON public.docs FOR UPDATE TO docs_app USING ({OPENS_ON_NULL});
+CREATE POLICY docs_delete ON public.docs FOR DELETE TO docs_app USING ({OPENS_ON_NULL});
+"""
+
+
+def test_fresh_session_caller_cannot_write_users_rows(
+    setting_db: tuple[Target, Path], run_sql: Callable[[str], None]
+) -> None:
+    run_sql(WRITES_OPEN_ON_NULL)
+    found = outcomes(*setting_db)
+    assert found["public.folders"].violations == []
+    docs = found["public.docs"].violations
+    assert {v.rule for v in docs} == {"isolation.never_set_write"}
+    assert [(v.message, v.through.split(";")[0]) for v in docs] == [
+        (f"{NEVER_SET} inserted a row owned by user A into public.docs", "INSERT as docs_app"),
+        (f"{NEVER_SET} changed 1 row of user A in public.docs with UPDATE without WHERE", "UPDATE as docs_app"),
+        (f"{NEVER_SET} deleted 1 row of user A in public.docs with DELETE without WHERE", "DELETE as docs_app"),
+    ]
+    assert '"docs_update" USING (COALESCE(current_setting(' in docs[1].through
+
+
+def test_missing_ok_setting_with_coalesce_passes(
+    setting_db: tuple[Target, Path], run_sql: Callable[[str], None]
+) -> None:
+    """A ``missing_ok`` setting whose NULL and '' both fall back to a tenant nobody has: nothing opens."""
+    nobody = "coalesce(nullif(current_setting('app.tenant_id', true), ''), '00000000-0000-0000-0000-000000000000')"
+    run_sql(docs_policy(f"tenant_id = {nobody}::uuid"))
+    found = outcomes(*setting_db)
+    assert texts(found) == []
+    assert [note for outcome in found.values() for note in outcome.notes] == []
+
+
 def test_fresh_session_probe_not_tried_when_seeding_needs_the_setting(
     setting_db: tuple[Target, Path], run_sql: Callable[[str], None]
 ) -> None:
@@ -284,3 +323,161 @@ def test_a_principal_inherits_the_contracts_claims(principals_db: tuple[Target, 
 def test_principal_contract_errors(contract: str, error: str) -> None:
     with pytest.raises(ValidationError, match=error):
         Contract.model_validate(yaml.safe_load("version: 1\n" + contract))
+
+
+# --- principals that write every row (isolation.write) -------------------------------------------------
+
+CASES_SQL = f"""
+CREATE TABLE public.cases (
+  id      uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  user_id uuid NOT NULL REFERENCES auth.users (id),
+  body    text NOT NULL
+);
+ALTER TABLE public.cases ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "Users work on their cases" ON public.cases FOR ALL TO authenticated
+  USING (user_id = (SELECT auth.uid())) WITH CHECK (user_id = (SELECT auth.uid()));
+CREATE POLICY "Admins read every case" ON public.cases FOR SELECT TO authenticated USING ({IS_ADMIN});
+CREATE POLICY "Admins file cases" ON public.cases FOR INSERT TO authenticated WITH CHECK ({IS_ADMIN});
+CREATE POLICY "Admins edit every case" ON public.cases FOR UPDATE TO authenticated
+  USING ({IS_ADMIN}) WITH CHECK ({IS_ADMIN});
+CREATE POLICY "Admins close every case" ON public.cases FOR DELETE TO authenticated USING ({IS_ADMIN});
+REVOKE ALL ON public.cases FROM anon, authenticated;
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.cases TO authenticated;
+
+-- Every signed-in user reads the announcements, only admins write them.
+CREATE TABLE public.announcements (id serial PRIMARY KEY, body text NOT NULL);
+ALTER TABLE public.announcements ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "Everyone reads announcements" ON public.announcements FOR SELECT TO authenticated USING (true);
+CREATE POLICY "Admins write announcements" ON public.announcements FOR ALL TO authenticated
+  USING ({IS_ADMIN}) WITH CHECK ({IS_ADMIN});
+REVOKE ALL ON public.announcements FROM anon, authenticated;
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.announcements TO authenticated;
+GRANT USAGE ON SEQUENCE public.announcements_id_seq TO authenticated;
+"""
+CASES_CONTRACT = """
+version: 1
+auth:
+  mode: supabase
+  principals:
+    admin: {claims: {app_metadata: {role: admin}}}
+    support: {claims: {app_metadata: {role: support}}}
+tables:
+  public.cases:
+    isolation: {owner: user_id, read: [admin], write: {admin: [insert, update, delete]}}
+  public.announcements:
+    isolation: {read: authenticated, allow: [select], write: {admin: [insert, update, delete]}}
+"""
+ADMIN_POLICIES = ("Admins file cases", "Admins edit every case", "Admins close every case")
+
+
+@pytest.fixture
+def cases_db(run_sql: Callable[[str], None], target: Target, tmp_path: Path) -> tuple[Target, Path]:
+    run_sql(CASES_SQL)
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(CASES_CONTRACT, encoding="utf-8")
+    return target, contract
+
+
+CASES_CORRECT = {
+    "a-policy-per-command": "",
+    # One policy for everything, the admin's check OR'ed with the owner's: the same rights.
+    "one-policy-with-or": "".join(
+        f'DROP POLICY "{p}" ON public.cases;' for p in (*ADMIN_POLICIES, "Admins read every case")
+    )
+    + 'DROP POLICY "Users work on their cases" ON public.cases;'
+    + 'CREATE POLICY "Owners and admins" ON public.cases FOR ALL TO authenticated'
+    + f" USING (user_id = (SELECT auth.uid()) OR {IS_ADMIN}) WITH CHECK (user_id = (SELECT auth.uid()) OR {IS_ADMIN})",
+}
+
+
+@pytest.mark.parametrize("case", list(CASES_CORRECT), ids=str)
+def test_principal_writes_written_correctly_pass(
+    case: str, cases_db: tuple[Target, Path], run_sql: Callable[[str], None]
+) -> None:
+    if CASES_CORRECT[case]:
+        run_sql(CASES_CORRECT[case])
+    assert texts(outcomes(*cases_db)) == []
+
+
+def test_writes_open_to_everyone_fail_naming_the_plain_users(
+    cases_db: tuple[Target, Path], run_sql: Callable[[str], None]
+) -> None:
+    """The admins' UPDATE and DELETE policies without their check: every user changes B's rows. The plain
+    user and the principal 'write' leaves out are caught; the admin, who may, is not."""
+    run_sql(
+        'DROP POLICY "Admins edit every case" ON public.cases; DROP POLICY "Admins close every case" ON public.cases;'
+        'CREATE POLICY "Admins edit every case" ON public.cases FOR UPDATE TO authenticated USING (true);'
+        'CREATE POLICY "Admins close every case" ON public.cases FOR DELETE TO authenticated USING (true)'
+    )
+    violations = outcomes(*cases_db)["public.cases"].violations
+    by_rule = {(v.rule, v.message.split(" changed ")[0].split(" deleted ")[0]) for v in violations}
+    for who in ("user A", "user A (support)"):
+        assert ("isolation.update_unfiltered", who) in by_rule
+        assert ("isolation.delete_unfiltered", who) in by_rule
+    assert not [v for v in violations if v.message.startswith("user A (admin)")]
+    (deleted,) = [v for v in violations if v.rule == "isolation.delete_unfiltered" and "(support)" in v.message]
+    assert deleted.message == "user A (support) deleted 1 row of user B in public.cases with a DELETE without WHERE"
+    assert '"Admins close every case" USING (true)' in deleted.through
+
+
+def test_policies_that_forget_the_admin_fail(cases_db: tuple[Target, Path], run_sql: Callable[[str], None]) -> None:
+    run_sql("".join(f'DROP POLICY "{p}" ON public.cases;' for p in ADMIN_POLICIES))
+    violations = outcomes(*cases_db)["public.cases"].violations
+    assert {v.rule for v in violations} == {"isolation.write_declared"}
+    assert [v.message for v in violations] == [
+        "user A (admin) cannot insert a row owned by user B into public.cases, which 'write' allows admin: "
+        'new row violates row-level security policy for table "cases"',
+        "user A (admin) cannot update the row of user B in public.cases, which 'write' allows admin: 0 rows updated",
+        "user A (admin) cannot delete the row of user B in public.cases, which 'write' allows admin: 0 rows deleted",
+    ]
+    assert [v.through.split(";")[0] for v in violations] == [
+        "INSERT as authenticated",
+        "UPDATE as authenticated",
+        "DELETE as authenticated",
+    ]
+    assert violations[1].through.endswith(
+        '"Users work on their cases" USING (user_id = ( SELECT auth.uid() AS uid))'
+        " WITH CHECK (user_id = ( SELECT auth.uid() AS uid))"
+    )
+
+
+@pytest.mark.parametrize(
+    ("isolation", "error"),
+    [
+        ("{read: authenticated, write: {root: [update]}}", r"isolation.write names 'root', not among"),
+        ("{owner: user_id, write: {admin: [delete]}}", r"'write' lets 'admin' update or delete every row, which needs"),
+        ("{owner: user_id, read: [admin], write: {admin: [select]}}", r"write"),
+    ],
+    ids=["unknown-principal", "writes-without-reading", "select-is-read"],
+)
+def test_principal_write_contract_errors(isolation: str, error: str) -> None:
+    contract = (
+        f"auth: {{mode: supabase, principals: {{admin: {{}}}}}}\ntables:\n  public.t:\n    isolation: {isolation}\n"
+    )
+    with pytest.raises(ValidationError, match=error):
+        Contract.model_validate(yaml.safe_load("version: 1\n" + contract))
+
+
+def test_principal_writes_on_a_table_every_user_reads(
+    cases_db: tuple[Target, Path], run_sql: Callable[[str], None]
+) -> None:
+    """'write' alone makes the matrix try the principals ('read' names none here): the admin must write,
+    the others must not."""
+    run_sql(
+        'DROP POLICY "Admins write announcements" ON public.announcements;'
+        'CREATE POLICY "Admins write announcements" ON public.announcements FOR ALL TO authenticated'
+        " USING (false) WITH CHECK (false)"
+    )
+    violations = outcomes(*cases_db)["public.announcements"].violations
+    assert [(v.rule, v.message.split(",")[0]) for v in violations] == [
+        ("isolation.write_declared", "user A (admin) cannot insert a row owned by user B into public.announcements"),
+        ("isolation.write_declared", "user A (admin) cannot update the row of user B in public.announcements"),
+        ("isolation.write_declared", "user A (admin) cannot delete the row of user B in public.announcements"),
+        (
+            "isolation.insert_own",
+            "user A (admin) cannot insert own row into public.announcements: new row violates"
+            ' row-level security policy for table "announcements"',
+        ),
+        ("isolation.update_own", "user A (admin) cannot update own row in public.announcements: 0 rows updated"),
+        ("isolation.delete_own", "user A (admin) cannot delete own row in public.announcements: 0 rows deleted"),
+    ]

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import yaml
 from pglast import parser
 
+from pgcontract.catalog.aggregates import Aggregate
 from pgcontract.catalog.privileges import Grants
 from pgcontract.catalog.publications import Publication
 from pgcontract.catalog.snapshot import Constraint, Function, Index, Snapshot, Table, View
@@ -121,6 +122,26 @@ def _function(function: Function) -> dict[str, Any]:
     return out
 
 
+def _aggregate(aggregate: Aggregate) -> dict[str, Any]:
+    """An aggregate's options, those equal to CREATE AGGREGATE's defaults left out (it is compared whole)."""
+    out: dict[str, Any] = {"sfunc": aggregate.sfunc, "stype": _short_type(aggregate.stype)}
+    defaults: dict[str, object] = {
+        "finalfunc": None,
+        "finalfunc_extra": False,
+        "finalfunc_modify": "read_only",
+        "combinefunc": None,
+        "serialfunc": None,
+        "deserialfunc": None,
+        "initcond": None,
+        "parallel": "unsafe",
+    }
+    for attribute, default in defaults.items():
+        value = getattr(aggregate, attribute)
+        if value != default:
+            out[attribute] = value
+    return out
+
+
 GrantsMode = Literal["default", "all", "none"]
 # Roles through which Supabase's API reaches the database; written when the database has them.
 SUPABASE_API_ROLES = ("anon", "authenticated", "service_role")
@@ -162,12 +183,25 @@ def _grants(table: Table, who: Grantees) -> dict[str, Any]:
     return out
 
 
+def _grants_beyond_parent(snapshot: Snapshot, table: Table, who: Grantees | None) -> bool:
+    """A partition granting a role more than its partitioned table does (a partition is reachable on its
+    own: GRANT on the parent does not reach it, nor does its lack): written with its own grants."""
+    parent = snapshot.tables.get(table.parents[0]) if table.parents else None
+    if who is None or parent is None:
+        return False
+    mine, theirs = who.pick(table.grants, table.owner), who.pick(parent.grants, parent.owner)
+    return any(set(privileges) - set(theirs.get(role, ())) for role, privileges in mine.items())
+
+
 def _privileges(snapshot: Snapshot, wanted: set[str], who: Grantees) -> dict[str, Any]:
     privileges = snapshot.privileges
+    # The schemas of the extensions too (PostGIS in `extensions`): the API roles call an extension's
+    # functions and use its types only with USAGE on its schema, which `sql` creates for an empty database.
+    granted = wanted | {e.schema for e in snapshot.extensions.values()}
     schemas = {
         schema: who.pick(grants, privileges.schema_owners.get(schema, ""))
         for schema, grants in sorted(privileges.schemas.items())
-        if schema in wanted
+        if schema in granted
     }
     defaults = []
     for key, grants in sorted(privileges.defaults.items(), key=lambda item: str(item[0])):
@@ -227,6 +261,8 @@ def _table(table: Table, snapshot: Snapshot | None = None, wanted: set[str] | No
     pk = _own(table.constraints_of("p"))
     if pk:
         out["primary_key"] = FlowList(pk[0].columns)
+        if pk[0].deferrable:
+            out["primary_key_deferral"] = _deferral(Flow(), pk[0])
     fks = []
     for fk in _own(table.constraints_of("f")):
         ref = str(fk.ref_table) + "(" + ", ".join(fk.ref_columns) + ")"
@@ -357,21 +393,23 @@ def _composite_type(composite: CompositeType) -> dict[str, Any]:
     return {"attributes": attributes}
 
 
-def _sequence(sequence: Sequence) -> Flow:
+def _sequence(sequence: Sequence, who: Grantees | None = None) -> Flow:
     out = Flow(type=sequence.options.type, **non_defaults(sequence.options))
     owner = owned_by_text(sequence.owned_by)
     if owner is not None:
         out["owned_by"] = owner
+    if who is not None:
+        out["grants"] = Flow(who.pick(sequence.grant_map, sequence.owner))
     return out
 
 
-def _typed_sections(snapshot: Snapshot, wanted: set[str]) -> dict[str, Any]:
+def _typed_sections(snapshot: Snapshot, wanted: set[str], who: Grantees | None = None) -> dict[str, Any]:
     sections = {
         "domains": {str(n): _domain(d) for n, d in sorted(snapshot.domains.items()) if n.schema in wanted},
         "composite_types": {
             str(n): _composite_type(c) for n, c in sorted(snapshot.composite_types.items()) if n.schema in wanted
         },
-        "sequences": {str(n): _sequence(q) for n, q in sorted(snapshot.sequences.items()) if n.schema in wanted},
+        "sequences": {str(n): _sequence(q, who) for n, q in sorted(snapshot.sequences.items()) if n.schema in wanted},
     }
     return {key: entries for key, entries in sections.items() if entries}
 
@@ -460,7 +498,9 @@ def contract_from_snapshot(
     out["tables"] = {
         str(name): _table(table, snapshot, wanted) | (_grants(table, who) if who is not None else {})
         for name, table in sorted(snapshot.tables.items())
-        if name.schema in wanted and table.in_scope and not _described_by_parent(table)
+        if name.schema in wanted
+        and table.in_scope
+        and (not _described_by_parent(table) or _grants_beyond_parent(snapshot, table, who))
     }
     _identity_options(snapshot, out["tables"])
     enums = {str(name): list(labels) for name, labels in sorted(snapshot.enums.items()) if name.schema in wanted}
@@ -473,7 +513,14 @@ def contract_from_snapshot(
     }
     if functions:
         out["functions"] = functions
-    out.update(_typed_sections(snapshot, wanted))
+    aggregates = {
+        a.signature: _aggregate(a)
+        for a in sorted(snapshot.aggregates, key=lambda a: (a.name, a.argument_types))
+        if a.name.schema in wanted
+    }
+    if aggregates:
+        out["aggregates"] = aggregates
+    out.update(_typed_sections(snapshot, wanted, who))
     api = (API_ROLES - {"public"}) & set(snapshot.roles) | {"public"}
     views = {
         str(v.name): _view(v, frozenset(api))

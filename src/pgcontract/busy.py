@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 from pglast import parser
@@ -25,6 +25,9 @@ from pglast import parser
 from pgcontract.catalog import Snapshot, read_snapshot
 from pgcontract.connect import DEFAULT_LIMITS, DatabaseBusy, SessionLimits, read_only
 from pgcontract.names import DEFAULT_SCHEMA, QualifiedName, visible
+
+if TYPE_CHECKING:
+    from pgcontract.contract.operations import Operations
 
 Conn = psycopg.Connection[Any]
 T = TypeVar("T")
@@ -203,12 +206,17 @@ def retry_busy(
     raise DatabaseBusy(busy_message(doing, error, holders, limits, tries, time.monotonic() - started)) from None
 
 
-def read_catalog(conn: Conn, schemas: Iterable[str] | None = None, limits: SessionLimits = DEFAULT_LIMITS) -> Snapshot:
+def read_catalog(
+    conn: Conn,
+    schemas: Iterable[str] | None = None,
+    limits: SessionLimits = DEFAULT_LIMITS,
+    operations: Operations | None = None,
+) -> Snapshot:
     """``read_snapshot``, tried again while a lock wait or timeout stops it; ``DatabaseBusy`` at last."""
     scope = sorted(set(schemas)) if schemas is not None else None
     return retry_busy(
         conn,
-        lambda: read_snapshot(conn, scope, limits),
+        lambda: read_snapshot(conn, scope, limits, operations),
         doing="reading the catalog",
         limits=limits,
         modes=BLOCKS_READ,

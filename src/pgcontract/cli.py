@@ -31,7 +31,7 @@ from pgcontract.connect import (
     duration_argument,
     redact_text,
 )
-from pgcontract.targets import TargetsError, parse_targets
+from pgcontract.targets import TargetsError, parse_shard, parse_targets, shard
 
 if TYPE_CHECKING:
     import psycopg
@@ -68,6 +68,19 @@ def _seconds(value: str) -> float:
     if not (math.isfinite(seconds) and seconds > 0):
         raise argparse.ArgumentTypeError(f"must be a positive, finite number of seconds, not {value!r}")
     return seconds
+
+
+def _shard(value: str) -> tuple[int, int]:
+    try:
+        return parse_shard(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--shard ")) from None
+
+
+def _concurrency(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {value!r}")
+    return int(value)
 
 
 def _port(value: str) -> int:
@@ -159,7 +172,33 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also run the dynamic RLS tests against --dsn (test rows in a transaction that is always rolled back)",
     )
+    check.add_argument(
+        "--concurrency",
+        type=_concurrency,
+        default=None,
+        help="targets whose catalogs are read at once, one connection each (default: 16)",
+    )
+    check.add_argument(
+        "--shard",
+        type=_shard,
+        help="check only shard K of N of the targets (K/N, 1 <= K <= N: names sorted, dealt round-robin);"
+        " pgcontract merge combines the shards' --json summaries",
+    )
     _add_timeout_options(check)
+
+    merge = sub.add_parser(
+        "merge",
+        help="combine the --json summaries of shards into one JSON, JUnit and HTML report",
+        description="Combine the JSON summaries written by `pgcontract check --shard K/N --json FILE` (every"
+        " shard of one run) into the reports one run over all the targets writes. The exit code is the one"
+        " that run would give. Arguments after -- go to pytest (which writes the JUnit and HTML reports).",
+    )
+    merge.add_argument("summaries", nargs="+", help="the shards' JSON summaries")
+    merge.add_argument("--json", help="write the merged summary as JSON")
+    merge.add_argument("--junitxml", help="write JUnit XML")
+    merge.add_argument("--html", help="write a self-contained HTML report")
+    merge.add_argument("--history", help="append each target's result to this JSON Lines file")
+    merge.add_argument("--history-dsn", type=_dsn, help="append each target's result to a table in this database")
 
     snap = sub.add_parser("snapshot", help="print a contract describing a live database")
     _add_target_options(snap)
@@ -170,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="default",
         help="whose privileges to write: default: PUBLIC, anon, authenticated, service_role and every role a"
         " policy names; all: every grantee; none: no privileges",
+    )
+    snap.add_argument(
+        "--operations",
+        action="store_true",
+        help="also propose an operations: section, budgets the database passes today (see README)",
     )
     _add_timeout_options(snap)
 
@@ -193,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the health API, setup SQL, dashboard and metrics",
         description="Serve /api/admin/check-db, /api/admin/setup-sql, the dashboard (/), /metrics and /healthz."
         " Admin endpoints need $PGCONTRACT_ADMIN_TOKEN as a bearer token; without it, serving a DSN needs"
-        " --no-auth (the embedded default is served without auth).",
+        " --no-auth (the embedded default is served without auth). Email alerts: set $PGCONTRACT_SMTP_HOST,"
+        " _FROM, _TO (and _USER, _PASSWORD, _PORT, _STARTTLS, _CA_FILE, _TIMEOUT; see the README).",
     )
     _add_target_options(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
@@ -248,6 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sql": cmd_sql,
         "repair": cmd_repair,
         "serve": cmd_serve,
+        "merge": cmd_merge,
     }
     try:
         return handler[args.command](args, passthrough)
@@ -335,7 +381,9 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
     dsn = _dsn_from(args) if not targets else None
     if dsn:
         targets = [Target("target", dsn)]
-    if len(targets) == 1:
+    if args.shard and not targets:
+        return _die("--shard needs targets (--targets FILE or --dsn), not the embedded default", EXIT_USAGE)
+    if len(targets) == 1 and shard(targets, *(args.shard or (1, 1))):
         # One clear line, before pytest starts, when the target cannot be reached.
         connect(targets[0], SessionLimits(connect_timeout=10)).close()
     elif not targets and not Path(args.sql).exists():
@@ -371,6 +419,10 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
         pytest_args += ["--junitxml", args.junitxml]
     if args.rls_live:
         pytest_args.append("--rls-live")
+    if args.concurrency:
+        pytest_args += ["--concurrency", str(args.concurrency)]
+    if args.shard:
+        pytest_args += ["--shard", "{}/{}".format(*args.shard)]
     for option in ("json", "history", "history_dsn"):
         value = getattr(args, option)
         if value:
@@ -380,7 +432,7 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
     saved = {name: os.environ.get(name) for name in ("PGCONTRACT_DSN", "PGCONTRACT_TARGETS", AUTOLOAD_ENV)}
     os.environ[AUTOLOAD_ENV] = "1"  # inherited by pytest-xdist's workers
     # DSNs go through the environment, not pytest's command line, which reports may show.
-    if len(targets) == 1:
+    if len(targets) == 1 and not args.shard:
         os.environ["PGCONTRACT_DSN"] = targets[0].dsn
     elif targets:
         os.environ["PGCONTRACT_TARGETS"] = json.dumps({t.name: t.dsn for t in targets})
@@ -402,6 +454,41 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
             print(f"pgcontract: {message}", file=sys.stderr)
         return EXIT_BUSY
     return {0: EXIT_OK, 1: EXIT_VIOLATED, 3: EXIT_CANNOT_CONNECT, 5: EXIT_OK}.get(code, EXIT_USAGE)
+
+
+def cmd_merge(args: argparse.Namespace, passthrough: list[str]) -> int:
+    from pgcontract.report import history
+    from pgcontract.report.merge import MergeError, exit_code, merge, read_summaries, replay
+
+    try:
+        summary = merge(read_summaries([Path(p) for p in args.summaries]))
+    except MergeError as exc:
+        return _die(str(exc), EXIT_USAGE)
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    if args.junitxml or args.html:
+        code = replay(summary, junitxml=args.junitxml, html=args.html, passthrough=passthrough)
+        missing = [path for path in (args.junitxml, args.html) if path and not Path(path).exists()]
+        if code not in (0, 1, 5) or missing:
+            return _die(f"writing the reports failed (pytest exit code {code})", EXIT_USAGE)
+    if args.history or args.history_dsn:
+        history.append(
+            history.entries_of(summary),
+            file=Path(args.history) if args.history else None,
+            dsn=checked_dsn(args.history_dsn, "--history-dsn") if args.history_dsn else None,
+        )
+    tests = summary["tests"]
+    counts = {o: sum(t["outcome"] == o for t in tests) for o in ("passed", "failed", "skipped")}
+    print(
+        f"pgcontract: merged {len(args.summaries)} summaries: {len(summary['targets'])} targets, "
+        + ", ".join(f"{n} {o}" for o, n in counts.items()),
+        file=sys.stderr,
+    )
+    code = exit_code(summary)
+    if code == EXIT_BUSY:
+        for message in dict.fromkeys(t["record"]["busy"] for t in tests if t["record"].get("busy")):
+            print(f"pgcontract: {message}", file=sys.stderr)
+    return code
 
 
 AUTOLOAD_ENV = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
@@ -498,6 +585,12 @@ def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
         return _die(f"{TOKEN_ENV} is blank (only white space): set a real token, or unset it", EXIT_USAGE)
     if token is None and dsn and not args.no_auth:
         return _die(f"{TOKEN_ENV} is not set: set it to protect the admin endpoints, or pass --no-auth", EXIT_USAGE)
+    from pgcontract.server.mail import MailConfigError, MailSettings
+
+    try:
+        mail = MailSettings.from_env(os.environ)
+    except MailConfigError as exc:
+        return _die(f"email alerts: {exc}", EXIT_USAGE)
     try:
         # Bound before an embedded server is started, so a busy port costs nothing and says so.
         listener = listen(args.host, args.port)
@@ -524,8 +617,11 @@ def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
             ttl=args.ttl,
             admin_token=None if args.no_auth else token,
             webhook_url=args.webhook_url or os.environ.get("PGCONTRACT_WEBHOOK_URL") or None,
+            mail=mail,
             history=store,
         )
+        if mail is not None:
+            print(f"pgcontract: email alerts via {mail.describe()}", file=sys.stderr, flush=True)
         serve(settings, listener)
     return EXIT_OK
 
@@ -533,6 +629,7 @@ def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
 def cmd_snapshot(args: argparse.Namespace, _: list[str]) -> int:
     from pgcontract.busy import read_catalog
     from pgcontract.embedded import LoadError
+    from pgcontract.ops.propose import MEASURE_ALL
 
     with ExitStack() as stack:
         try:
@@ -541,7 +638,7 @@ def cmd_snapshot(args: argparse.Namespace, _: list[str]) -> int:
             return _die(str(exc), EXIT_USAGE)
         limits = SessionLimits(statement_timeout=args.statement_timeout, lock_timeout=args.lock_timeout)
         with connect(target, limits) as conn:
-            snapshot = read_catalog(conn, args.schema, limits)
+            snapshot = read_catalog(conn, args.schema, limits, MEASURE_ALL if args.operations else None)
     # Everything made from here on lives until the contract is written, so the cyclic collector finds
     # nothing; its full passes over a heap that keeps growing cost more than the YAML itself at 10,000
     # tables (14 s of 20).
@@ -554,8 +651,11 @@ def cmd_snapshot(args: argparse.Namespace, _: list[str]) -> int:
 
 def _write_snapshot(args: argparse.Namespace, target: Target, snapshot: Any) -> int:
     from pgcontract.adopt import contract_from_snapshot, dump_contract
+    from pgcontract.ops.propose import propose_operations
 
     data = contract_from_snapshot(snapshot, args.schema, args.grants)
+    if snapshot.operations is not None:
+        data["operations"] = propose_operations(snapshot.operations)
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     header = (
         f"# Contract generated by pgcontract {__version__} from {redact_text(target.display, target.dsn)}"

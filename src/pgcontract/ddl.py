@@ -13,9 +13,11 @@ from enum import IntEnum
 from psycopg import sql
 
 from pgcontract import __version__
+from pgcontract.aggregatesql import create_aggregate
 from pgcontract.contract.model import Contract, FunctionSpec, Table, function_signature
 from pgcontract.names import QualifiedName
-from pgcontract.routines import parse_returns
+from pgcontract.routines import parse_arguments, parse_returns
+from pgcontract.sqlbody import is_sql_standard, reads_relations
 from pgcontract.sqlgen import (
     Composable,
     add_check,
@@ -54,7 +56,7 @@ from pgcontract.sqlgen import (
 from pgcontract.sqlnorm import InvalidSql, parse_type
 from pgcontract.sqlsafe import Statements, intended_of, render_checked, verify
 from pgcontract.typesql import create_sequence as create_sequence_with_options
-from pgcontract.typesql import sequence_owner, type_definitions, uses_late_type
+from pgcontract.typesql import sequence_grant_exactly, sequence_owner, type_definitions, uses_late_type
 from pgcontract.viewdeps import view_order
 
 
@@ -80,12 +82,15 @@ class Phase(IntEnum):
     FOREIGN_KEYS = 13
     CHECKS = 14
     RLS = 15
-    TABLE_FUNCTIONS = 16  # functions whose arguments or result are a table's row type: after the tables
-    VIEWS = 17  # after the tables and functions they read; among themselves by what each reads (viewdeps)
-    TRIGGERS = 18  # after their table (or view) and function
-    POLICIES = 19  # after every table, column and function: a policy may read other tables and call functions
-    GRANTS = 20
-    PUBLICATIONS = 21  # after the tables they publish (and the columns of their column lists)
+    # Functions whose arguments or result are a table's row type, or whose SQL-standard body (BEGIN ATOMIC,
+    # RETURN) names a table: PostgreSQL resolves those at creation. After the tables.
+    TABLE_FUNCTIONS = 16
+    AGGREGATES = 17  # after every function (their state, final... functions), before the views that call them
+    VIEWS = 18  # after the tables and functions they read; among themselves by what each reads (viewdeps)
+    TRIGGERS = 19  # after their table (or view) and function
+    POLICIES = 20  # after every table, column and function: a policy may read other tables and call functions
+    GRANTS = 21
+    PUBLICATIONS = 22  # after the tables they publish (and the columns of their column lists)
 
     @property
     def title(self) -> str:
@@ -108,6 +113,7 @@ _TITLES = {
     Phase.CHECKS: "check constraints",
     Phase.RLS: "row level security",
     Phase.TABLE_FUNCTIONS: "functions on table row types",
+    Phase.AGGREGATES: "aggregates",
     Phase.VIEWS: "views and materialized views",
     Phase.TRIGGERS: "triggers",
     Phase.POLICIES: "policies",
@@ -161,7 +167,9 @@ def table_steps(
     tables = contract.table_map if contract is not None else {}
     if contract is None or name not in contract.partition_parents:
         steps.append((Phase.TABLES, create_table(name, table)))
-    steps += [(Phase.TABLES, sequence_owned_by(s, name, column)) for s, column in sequences]
+    # A sequence the contract declares has its own owned_by (none, possibly): only the others go with the column.
+    declared = contract.sequence_map if contract is not None else {}
+    steps += [(Phase.TABLES, sequence_owned_by(s, name, column)) for s, column in sequences if s not in declared]
     for partition, bound in table.partition_map.items():
         steps.append((Phase.TABLES, create_partition(partition, name, bound, tables.get(partition))))
 
@@ -191,11 +199,14 @@ def table_steps(
                 steps.append((Phase.POLICIES, drop_policy(name, policy_name)))
             steps.append((Phase.POLICIES, create_policy(name, policy_name, policy)))
     # A partition the contract does not declare as a table of its own gets its parent's grants: read
-    # directly, it must not give more than the parent (default privileges may have granted it ALL).
-    granted = [name, *(p for p in table.partition_map if p not in tables)]
+    # directly, it must not give more than the parent (default privileges may have granted it ALL). Under
+    # a parent with RLS it gets none: read directly, it would bypass the parent's policies.
+    partitions = [p for p in table.partition_map if p not in tables]
+    closed = rls is not None and rls.enabled
     for role, privileges in (table.grants or {}).items():
-        for target in granted:
-            steps += [(Phase.GRANTS, statement) for statement in grant_exactly(target, role, privileges)]
+        steps += [(Phase.GRANTS, statement) for statement in grant_exactly(name, role, privileges)]
+        for target in partitions:
+            steps += [(Phase.GRANTS, s) for s in grant_exactly(target, role, () if closed else privileges)]
     for role, columns in (table.column_grants or {}).items():
         if any(columns.values()):
             steps.append((Phase.GRANTS, grant_columns(name, role, {c: p for c, p in columns.items() if p})))
@@ -219,6 +230,7 @@ def contract_steps(contract: Contract) -> list[Step]:
     """Every statement the contract requires, idempotent, sorted by phase (stable: contract order within)."""
     schemas = sorted(
         {n.schema for n in (*contract.table_map, *contract.enum_map, *(n for n, _ in contract.function_map))}
+        | {n.schema for n, _ in contract.aggregate_map}
         | {e.in_schema for e in contract.extensions.values() if e.in_schema is not None}
         | set(contract.privileges.schemas if contract.privileges is not None else ())
         | {n.schema for n in (*contract.domain_map, *contract.composite_type_map, *contract.sequence_map)}
@@ -233,7 +245,10 @@ def contract_steps(contract: Contract) -> list[Step]:
     for signature, spec in contract.functions.items():
         name, _, arguments = function_signature(signature)
         if spec.body is not None:
-            phase = Phase.TABLE_FUNCTIONS if _uses_row_type(contract, spec, arguments) else Phase.FUNCTIONS
+            after_tables = _uses_row_type(contract, spec, arguments) or (
+                is_sql_standard(spec.body, spec.language) and reads_relations(spec.body or "")
+            )
+            phase = Phase.TABLE_FUNCTIONS if after_tables else Phase.FUNCTIONS
             if phase is Phase.FUNCTIONS and uses_late_type(contract, [p.type for p in spec.parameters(arguments)]):
                 phase = Phase.LATE_DOMAINS  # after the types it takes, which come after what they call
             functions.append((phase, create_function(name, spec.parameters(arguments), spec, known_roles(contract))))
@@ -246,6 +261,9 @@ def contract_steps(contract: Contract) -> list[Step]:
     ]
     for name in parents_first(contract):
         steps += table_steps(name, contract.table_map[name], idempotent=True, contract=contract)
+    for signature, aggregate in contract.aggregates.items():
+        name, _, arguments = function_signature(signature)
+        steps.append((Phase.AGGREGATES, create_aggregate(name, parse_arguments(arguments), aggregate, replace=True)))
     for name in view_order(contract.view_map):
         view = contract.view_map[name]
         if view.definition is not None:
@@ -311,6 +329,8 @@ def type_steps(contract: Contract) -> list[Step]:
         steps.append((Phase.SEQUENCES, create_sequence_with_options(name, spec)))
         if spec.owner is not None:
             steps.append((Phase.COLUMNS, sequence_owner(name, spec.owner)))
+        for role, privileges in (spec.grants or {}).items():
+            steps += [(Phase.GRANTS, s) for s in sequence_grant_exactly(name, role, privileges)]
     return steps
 
 

@@ -36,6 +36,7 @@ class Kind(StrEnum):
     GRANTS = "grants"
     ENUMS = "enums"
     FUNCTIONS = "functions"
+    AGGREGATES = "aggregates"
     ROLES = "roles"
     PARTITIONS = "partitions"  # partitioning and inheritance
     DOMAINS = "domains"
@@ -49,6 +50,7 @@ class Kind(StrEnum):
     ISOLATION = "isolation"  # dynamic RLS tests
     ERASURE = "erasure"  # deleting a user deletes the user's rows (dynamic, like the isolation tests)
     LINTS = "lints"
+    OPERATIONS = "operations"  # budgets of the running database (contract section operations:)
 
 
 CATEGORY = {
@@ -59,6 +61,7 @@ CATEGORY = {
     Kind.GRANTS: "schema",
     Kind.ENUMS: "schema",
     Kind.FUNCTIONS: "schema",
+    Kind.AGGREGATES: "schema",
     Kind.ROLES: "schema",
     Kind.PARTITIONS: "schema",
     Kind.DOMAINS: "schema",
@@ -73,8 +76,60 @@ CATEGORY = {
     Kind.ISOLATION: "rls-isolation",
     Kind.ERASURE: "rls-isolation",
     Kind.LINTS: "lints",
+    Kind.OPERATIONS: "operations",
 }
-CATEGORIES = ("schema", "rls-static", "rls-isolation", "lints")
+CATEGORIES = ("schema", "rls-static", "rls-isolation", "lints", "operations")
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A rule id a check may report: the kind that reports it and the levels it is reported at (the first
+    by default)."""
+
+    id: str
+    kind: Kind
+    levels: tuple[Level, ...] = (Level.ERROR,)
+    configurable: bool = False  # a contract may set its level (lints)
+
+    @property
+    def level(self) -> Level:
+        return self.levels[0]
+
+
+# Every rule id, declared by the module that reports it (``declare``); ``pgcontract.rules`` gathers them.
+REGISTERED: dict[str, RuleSpec] = {}
+
+
+class UnregisteredRule(AssertionError):
+    """A finding names a rule no module declared, or reports it at a level not declared: a bug."""
+
+
+def declare(
+    kind: Kind, *ids: str, levels: tuple[Level, ...] = (Level.ERROR,), configurable: bool = False
+) -> tuple[str, ...]:
+    """Register the rule ids a module reports, next to where it reports them:
+
+    declare(Kind.INDEXES, "index.missing", "index.table")
+    """
+    for rule in ids:
+        spec = RuleSpec(rule, kind, levels, configurable)
+        if REGISTERED.get(rule, spec) != spec:
+            raise UnregisteredRule(f"rule {rule!r} declared twice, differently: {REGISTERED[rule]} and {spec}")
+        REGISTERED[rule] = spec
+    return ids
+
+
+def registered(rule: str) -> RuleSpec:
+    """The rule's declaration (loading every reporting module first when it is not known yet)."""
+    spec = REGISTERED.get(rule)
+    if spec is None:
+        from pgcontract.rules import load_all  # cycle: the reporting modules import this one
+
+        load_all()
+        spec = REGISTERED.get(rule)
+    if spec is None:
+        raise UnregisteredRule(f"rule {rule!r} is not registered: declare it with findings.declare(...)")
+    return spec
 
 
 @dataclass(frozen=True)
@@ -99,6 +154,12 @@ class Finding:
     actual: str
     fix: Fix | None = None
     level: Level = Level.ERROR
+
+    def __post_init__(self) -> None:
+        # The kind is not compared: a materialized view's index findings are index rules under Kind.VIEWS.
+        spec = registered(self.rule)
+        if not spec.configurable and self.level not in spec.levels:
+            raise UnregisteredRule(f"rule {self.rule!r} is declared at {spec.levels}, reported at {self.level}")
 
     @property
     def id(self) -> str:

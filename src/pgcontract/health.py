@@ -25,7 +25,8 @@ from pgcontract.catalog import Snapshot, read_snapshot
 from pgcontract.checks import run_checks
 from pgcontract.connect import DEFAULT_LIMITS, CannotConnect, SessionLimits, Target, connect
 from pgcontract.contract import Contract
-from pgcontract.findings import Finding, FindingIndex, Level
+from pgcontract.findings import Finding, FindingIndex, Kind, Level
+from pgcontract.ops.budgets import BudgetValue, operations_result
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,9 @@ class HealthReport:
     duration_ms: float
     error: str | None = None  # UNREACHABLE or CHECK_FAILED; never the driver's text
     enums: tuple[TableHealth, ...] = ()
+    # The operations budgets (contract section operations:): their findings, and each one's worst value.
+    operations: tuple[tuple[str, Issue], ...] = ()  # (the budget's rule id, a finding or note about it)
+    budgets: tuple[BudgetValue, ...] = ()
     # The redacted reason for ``error``, for the operator's log; not part of the JSON form.
     detail: str = field(default="", compare=False)
 
@@ -101,6 +105,16 @@ class HealthReport:
         return "healthy" if self.healthy else "unhealthy"
 
     def to_dict(self) -> dict[str, Any]:
+        operations = (
+            {
+                "operations": {
+                    "issues": [{"budget": budget, **issue.__dict__} for budget, issue in self.operations],
+                    "budgets": [budget.to_dict() for budget in self.budgets],
+                }
+            }
+            if self.operations or self.budgets
+            else {}
+        )
         return {
             "healthy": self.healthy,
             "status": self.status,
@@ -116,6 +130,7 @@ class HealthReport:
             ],
             "checked_at": self.checked_at.isoformat(timespec="seconds").replace("+00:00", "Z"),
             "duration_ms": round(self.duration_ms, 1),
+            **operations,
         }
 
 
@@ -126,9 +141,14 @@ def _status(table_errors: list[Finding]) -> Status:
 
 
 def report_from_findings(
-    contract: Contract, findings: FindingIndex, checked_at: datetime, duration_ms: float
+    contract: Contract,
+    findings: FindingIndex,
+    checked_at: datetime,
+    duration_ms: float,
+    budgets: tuple[BudgetValue, ...] = (),
 ) -> HealthReport:
-    """The report of a completed check: one row per contract table (and enum), in contract order."""
+    """The report of a completed check: one row per contract table (and enum), in contract order; the
+    operations budgets' findings apart, an error-level one a critical issue (the team set it as one)."""
     by_owner: dict[str, list[Finding]] = {}
     for finding in findings.findings:
         by_owner.setdefault(finding.owner, []).append(finding)
@@ -146,6 +166,8 @@ def report_from_findings(
         for name in contract.enum_map
         for errs in [[f for f in by_owner.get(str(name), []) if f.level is Level.ERROR]]
     )
+    operations = [f for f in findings.findings if f.kind is Kind.OPERATIONS]
+    critical_issues.extend(Issue.of(f).line() for f in operations if f.level is Level.ERROR)
     return HealthReport(
         healthy=not critical_issues,
         critical_issues=tuple(critical_issues),
@@ -153,6 +175,8 @@ def report_from_findings(
         checked_at=checked_at,
         duration_ms=duration_ms,
         enums=enums,
+        operations=tuple((f.owner, Issue.of(f)) for f in operations),
+        budgets=budgets,
     )
 
 
@@ -181,12 +205,12 @@ def _read(source: Source, contract: Contract, limits: SessionLimits) -> Snapshot
         # transaction on it, which needs autocommit off).
         given = source.autocommit, source.read_only, source.isolation_level
         try:
-            return read_snapshot(source, contract.schemas, limits)
+            return read_snapshot(source, contract.schemas, limits, contract.operations)
         finally:
             source.autocommit, source.read_only, source.isolation_level = given
     target = Target("target", source) if isinstance(source, str) else source
     with connect(target, limits) as conn:
-        return read_snapshot(conn, contract.schemas, limits)
+        return read_snapshot(conn, contract.schemas, limits, contract.operations)
 
 
 def check_health(source: Source, contract: Contract, limits: SessionLimits = DEFAULT_LIMITS) -> HealthReport:
@@ -198,7 +222,7 @@ def check_health(source: Source, contract: Contract, limits: SessionLimits = DEF
     checked_at = datetime.now(UTC)
     started = time.perf_counter()
     try:
-        findings = _confirmed_findings(source, contract, limits)
+        findings, budgets = _confirmed_findings(source, contract, limits)
     except CannotConnect as exc:
         return _failed(contract, UNREACHABLE, str(exc), checked_at, started)
     except (psycopg.Error, OSError) as exc:
@@ -209,13 +233,15 @@ def check_health(source: Source, contract: Contract, limits: SessionLimits = DEF
         lost = isinstance(exc, OSError) or (isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None)
         error = UNREACHABLE if lost else CHECK_FAILED
         return _failed(contract, error, reason, checked_at, started)
-    return report_from_findings(contract, findings, checked_at, _ms_since(started))
+    return report_from_findings(contract, findings, checked_at, _ms_since(started), budgets)
 
 
 CONFIRM_READS = 3
 
 
-def _confirmed_findings(source: Source, contract: Contract, limits: SessionLimits) -> FindingIndex:
+def _confirmed_findings(
+    source: Source, contract: Contract, limits: SessionLimits
+) -> tuple[FindingIndex, tuple[BudgetValue, ...]]:
     """The findings, confirmed by a second read when there are errors.
 
     A read racing a migration can see half of it: the catalog rows come from the transaction's snapshot,
@@ -223,17 +249,20 @@ def _confirmed_findings(source: Source, contract: Contract, limits: SessionLimit
     meanwhile deparses as NULL). A healthy read needs no confirmation; a failing one is kept only when
     the next read finds the same errors (reading again at most ``CONFIRM_READS`` times in all).
     """
-    findings = run_checks(contract, _read(source, contract, limits))
+    snapshot = _read(source, contract, limits)
+    findings = run_checks(contract, snapshot)
     for _ in range(CONFIRM_READS - 1):
         errors = {f.id for f in findings.errors()}
         if not errors:
             break
         time.sleep(0.05)
-        again = run_checks(contract, _read(source, contract, limits))
+        snapshot = _read(source, contract, limits)
+        again = run_checks(contract, snapshot)
         if {f.id for f in again.errors()} == errors:
             break
         findings = again
-    return findings
+    operations = operations_result(contract, snapshot)
+    return findings, tuple(operations.values) if operations is not None else ()
 
 
 def _ms_since(started: float) -> float:

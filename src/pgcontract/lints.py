@@ -19,7 +19,7 @@ from psycopg import sql
 
 from pgcontract.catalog.snapshot import Constraint, Snapshot, Table
 from pgcontract.contract.model import Contract, Index
-from pgcontract.findings import Finding, Fix, Kind, Level
+from pgcontract.findings import Finding, Fix, Kind, Level, declare
 from pgcontract.names import PLATFORM_SCHEMAS, QualifiedName, quote_part
 from pgcontract.rls import personal
 from pgcontract.sqlgen import alter_function, create_index, enable_rls, grant, ident, render
@@ -411,6 +411,8 @@ RULES = (
     ),
 )
 RULE_IDS = tuple(rule.id for rule in RULES) + tuple(rule.id for rule in CONTRACT_RULES)
+for _rule in (*RULES, *CONTRACT_RULES):
+    declare(Kind.LINTS, f"lint.{_rule.id}", levels=(_rule.level,), configurable=True)
 _LEVELS = {"error": Level.ERROR, "warning": Level.WARNING, "info": Level.INFO}
 
 

@@ -9,6 +9,7 @@ retries, exit 4); with several targets, an unreachable or busy one fails alone.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import json
 import os
@@ -16,6 +17,7 @@ import sys
 import warnings
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,8 +31,15 @@ from pgcontract.findings import CATEGORY, FindingIndex, Kind, Level, render_all
 from pgcontract.lints import lint_rules
 from pgcontract.names import visible, visible_lines
 from pgcontract.report.summary import RECORD, ResultCollector
-from pgcontract.targetrun import EXIT_CONTRACT_ERROR, RunSettings, TargetRun, TargetUnreachable
-from pgcontract.targets import TargetsError, parse_targets
+from pgcontract.targetrun import (
+    DEFAULT_CONCURRENCY,
+    EXIT_CONTRACT_ERROR,
+    RunSettings,
+    TargetRun,
+    TargetUnreachable,
+    prepare_all,
+)
+from pgcontract.targets import TargetsError, parse_shard, parse_targets, shard
 
 if TYPE_CHECKING:  # imported where used: a check of a DSN without --rls-live or --html needs none of them
     from pgcontract.rls.erasure import ErasureOutcome
@@ -50,10 +59,21 @@ class SuiteConfig:
     targets: tuple[Target, ...]  # empty: the embedded default
     limits: SessionLimits
     rls_live: bool = False
+    concurrency: int = DEFAULT_CONCURRENCY
+    shard: tuple[int, int] | None = None  # (K, N): ``targets`` is shard K of N of ``all_names``
+    all_names: tuple[str, ...] = ()  # every target's name, in the order given (before --shard)
 
     @property
     def target_names(self) -> list[str]:
+        if self.shard is not None:
+            return [t.name for t in self.targets]  # an empty shard checks nothing, not the embedded default
         return [t.name for t in self.targets] or [EMBEDDED]
+
+    @property
+    def several(self) -> bool:
+        """Several targets in the run: test ids name the target; one that fails does not stop the others.
+        Counted before --shard, so that a shard's ids and reports are those of the whole run."""
+        return len(self.all_names or self.target_names) > 1
 
 
 CONFIG = pytest.StashKey[SuiteConfig]()
@@ -105,6 +125,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="run the dynamic RLS tests against a DSN too (they write test rows and always roll them back)",
     )
+    group.addoption(
+        "--concurrency",
+        dest="pgcontract_concurrency",
+        type=_concurrency,
+        default=DEFAULT_CONCURRENCY,
+        help=f"targets whose catalogs are read at once, one connection each (default: {DEFAULT_CONCURRENCY})",
+    )
+    group.addoption(
+        "--shard",
+        dest="pgcontract_shard",
+        type=_shard,
+        default=None,
+        help="check shard K of N of the targets (K/N: names sorted, dealt round-robin)",
+    )
+
+
+def _concurrency(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"takes a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
+def _shard(value: str) -> tuple[int, int]:
+    try:
+        return parse_shard(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def resolve_config(config: pytest.Config) -> SuiteConfig:
@@ -125,6 +172,12 @@ def resolve_config(config: pytest.Config) -> SuiteConfig:
             targets = parse_targets(dsns, base / targets_file if targets_file else None, source)
     except TargetsError as exc:
         raise pytest.UsageError(str(exc)) from None
+    chosen = config.getoption("pgcontract_shard")
+    if chosen is not None and not targets:
+        raise pytest.UsageError("--shard needs targets (--targets FILE or --dsn), not the embedded default")
+    names = tuple(t.name for t in targets)
+    if chosen is not None:
+        targets = shard(targets, *chosen)
     return SuiteConfig(
         contract_path=base / config.getoption("--contract"),
         sql_dir=base / config.getoption("pgcontract_sql"),
@@ -134,6 +187,9 @@ def resolve_config(config: pytest.Config) -> SuiteConfig:
             lock_timeout=config.getoption("--lock-timeout"),
         ),
         rls_live=bool(config.getoption("--rls-live")),
+        concurrency=config.getoption("pgcontract_concurrency"),
+        shard=chosen,
+        all_names=names,
     )
 
 
@@ -141,6 +197,9 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = config.stash[CONFIG] = resolve_config(config)
     if not hasattr(config, "workerinput"):  # the controlling process (not a pytest-xdist worker)
         collector = RunSummary(settings.contract_path, lambda: suite_contract(config), config)
+        if settings.shard is not None:
+            index, count = settings.shard
+            collector.shard = {"index": index, "count": count, "targets": list(settings.all_names)}
         config.pluginmanager.register(collector, "pgcontract-summary")
         if config.getoption("htmlpath", None) and config.pluginmanager.hasplugin("html"):
             from pgcontract.report.html import HtmlReport
@@ -184,12 +243,14 @@ class RunSummary(ResultCollector):
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         super().pytest_sessionfinish(session, exitstatus)
-        if not self.results:
+        if not self.results and self.shard is None:  # a shard's summary is written even when it is empty
             return
         summary = self.summary()
         json_path = self.config.getoption("pgcontract_json")
         if json_path:
             Path(json_path).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        if not self.results:
+            return
         history_file = self.config.getoption("pgcontract_history")
         history_dsn = self.config.getoption("pgcontract_history_dsn")
         if history_file or history_dsn:
@@ -197,7 +258,7 @@ class RunSummary(ResultCollector):
 
             try:
                 history.append(
-                    history.entries_of(summary),
+                    history.entries_of(summary, self.run_id),
                     file=Path(history_file) if history_file else None,
                     dsn=history_dsn,
                     table=self.config.getoption("pgcontract_history_table"),
@@ -223,18 +284,46 @@ def target_runs(config: pytest.Config) -> dict[str, TargetRun]:
             sql_dir=settings.sql_dir,
             limits=settings.limits,
             rls_live=settings.rls_live,
-            several_targets=len(settings.targets) > 1,
+            several_targets=settings.several,
             # Asked of the config, not of $PYTEST_XDIST_WORKER: a worker's subprocesses inherit that variable.
             xdist_worker=hasattr(config, "workerinput"),
+            history_file=Path(config.getoption("pgcontract_history"))
+            if config.getoption("pgcontract_history")
+            else None,
+            history_dsn=config.getoption("pgcontract_history_dsn"),
+            history_table=config.getoption("pgcontract_history_table"),
         )
         contract = suite_contract(config)
-        given: list[tuple[str, Target | None]] = [(t.name, t) for t in settings.targets] or [(EMBEDDED, None)]
+        given: list[tuple[str, Target | None]] = [(t.name, t) for t in settings.targets]
+        if not settings.targets and settings.shard is None:
+            given = [(EMBEDDED, None)]
         config.stash[RUNS] = {name: TargetRun(name, target, contract, run_settings) for name, target in given}
     return config.stash[RUNS]
 
 
 def first_run(config: pytest.Config) -> TargetRun:
     return next(iter(target_runs(config).values()))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    """With several targets, read their catalogs (and run their checks) concurrently, ``--concurrency`` at
+    a time, before the tests run: the tests then only read what is computed, in collection order. Not in
+    a pytest-xdist worker, which does not know which targets it will be given."""
+    config = session.config
+    if config.option.collectonly or hasattr(config, "workerinput"):
+        return
+    needs: dict[str, tuple[bool, bool]] = {}
+    for item in session.items:
+        if isinstance(item, ContractCheck):
+            findings, lints = needs.get(item.target, (False, False))
+            static = item.kind not in (Kind.LINTS, Kind.ISOLATION)
+            needs[item.target] = (findings or static, lints or item.kind is Kind.LINTS)
+    if len(needs) < 2:
+        return
+    runs = target_runs(config)
+    tasks = [partial(runs[name].prepare, findings, lints) for name, (findings, lints) in needs.items()]
+    prepare_all(tasks, config.stash[CONFIG].concurrency)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -250,6 +339,8 @@ def subjects(contract: Contract, kind: Kind) -> list[str]:
         return lint_rules(contract)
     if kind is Kind.FUNCTIONS:
         return list(contract.functions)
+    if kind is Kind.AGGREGATES:
+        return list(contract.aggregates)
     if kind is Kind.ROLES:
         return list(contract.roles)
     if kind is Kind.DOMAINS:
@@ -268,6 +359,8 @@ def subjects(contract: Contract, kind: Kind) -> list[str]:
         return list(contract.extensions)
     if kind is Kind.PUBLICATIONS:
         return list(contract.publications)
+    if kind is Kind.OPERATIONS:
+        return [rule for rule, _ in contract.operations.rules()] if contract.operations is not None else []
     if kind is Kind.ERASURE:
         return ["erasure"] if contract.erasure is not None else []
     wanted: Callable[[Table], bool] = {
@@ -362,6 +455,8 @@ class ContractCheck(pytest.Item):
         if len(kinds) > 1:  # a table's test that stands for several kinds (TableCheck): counted per kind
             record["covers"] = [kind.value for kind in kinds]
             record["categories"] = [CATEGORY[kind] for kind in kinds]
+        if self.kind is Kind.OPERATIONS:
+            record.update(operations_record(run, self.subject))
         self.user_properties.append((RECORD, json.dumps(record)))
 
     def reportinfo(self) -> tuple[Path, int, str]:
@@ -482,6 +577,17 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     return True
 
 
+def operations_record(run: TargetRun, rule: str) -> dict[str, Any]:
+    """An operations test's budget value, and (on the regression test) the statements for the next run."""
+    result = run.operations()
+    if result is None:
+        return {}
+    record: dict[str, Any] = {"budgets": [v.to_dict() for v in result.values if v.rule == rule]}
+    if rule == "ops.statements.regression":
+        record["statements"] = result.statements
+    return record
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield
@@ -583,7 +689,7 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     kind, marker = found
     config = collector.config
     names = config.stash[CONFIG].target_names
-    prefixed = len(names) > 1
+    prefixed = config.stash[CONFIG].several
     if kind in FOLDED and not marker.kwargs.get("per_target") and folded(config):
         # The module's first folded kind collects them all; the others have nothing left to collect.
         if collector.stash.get(TABLES_COLLECTED, False):

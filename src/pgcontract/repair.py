@@ -102,7 +102,12 @@ _STATEMENT_PHASE = {
     "AlterPublicationStmt": Phase.PUBLICATIONS,  # ADD/DROP TABLE, SET (publish): no data is touched
 }
 _ALTER_VIEW = frozenset({"AT_SetRelOptions", "AT_ResetRelOptions"})  # security_invoker, check_option, ...
-_DROP_PHASE = {"OBJECT_INDEX": Phase.INDEXES, "OBJECT_POLICY": Phase.POLICIES}
+# DROP AGGREGATE only comes before the CREATE AGGREGATE of the same fix (never CASCADE: refused above).
+_DROP_PHASE: dict[str, Phase | None] = {
+    "OBJECT_INDEX": Phase.INDEXES,
+    "OBJECT_POLICY": Phase.POLICIES,
+    "OBJECT_AGGREGATE": None,
+}
 _ALTER_TABLE_PHASE: dict[str, Phase | None] = {
     "AT_AddColumn": Phase.COLUMNS,
     "AT_ColumnDefault": Phase.COLUMNS,
@@ -156,6 +161,8 @@ def statement_phase(node: dict[str, Any]) -> Phase | None:
         if "restart" in names:
             raise NotRunnable("ALTER SEQUENCE RESTART")
         return Phase.COLUMNS if "owned_by" in names else Phase.SEQUENCES
+    if kind == "DefineStmt" and body.get("kind") == "OBJECT_AGGREGATE":
+        return Phase.AGGREGATES
     if kind in ("CreateDomainStmt", "AlterDomainStmt"):
         return _domain_phase(kind, body)
     if kind == "AlterTableStmt" and body.get("objtype") == "OBJECT_TYPE":

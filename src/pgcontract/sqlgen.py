@@ -32,9 +32,10 @@ from pgcontract.contract.model import (
     key_spec,
 )
 from pgcontract.indexkeys import KeySpec
-from pgcontract.names import InvalidName, QualifiedName, parse_regclass
+from pgcontract.names import InvalidName, QualifiedName, parse_regclass, split_parts
 from pgcontract.routines import Parameter, arguments_sql, identity_sql
 from pgcontract.seqoptions import OPTION_ORDER, option_clauses, sequence_type
+from pgcontract.sqlbody import is_sql_standard, sql_body_tree
 from pgcontract.sqlnorm import _BUILTIN, deparsed_expr, nextval_sequence, parse_type, referenced_columns
 from pgcontract.sqlsafe import Statements, check_fragment, check_returns, joined, statement
 
@@ -113,7 +114,8 @@ def identity_clause(column: Column) -> Composable:
 def create_table(name: QualifiedName, table: Table) -> Composable:
     body: list[Composable] = [column_definition(c, col) for c, col in table.columns.items()]
     if table.primary_key:
-        body.append(sql.SQL("PRIMARY KEY ({})").format(idents(table.primary_key)))
+        key = sql.SQL("PRIMARY KEY ({})").format(idents(table.primary_key))
+        body.append(key + deferral(table.primary_key_deferral) if table.primary_key_deferral else key)
     text = sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n  {}\n)").format(ident(name), sql.SQL(",\n  ").join(body))
     if table.inherits:
         text += sql.SQL(" INHERITS ({})").format(
@@ -190,10 +192,14 @@ def constraint_name(table: QualifiedName, columns: Sequence[str], suffix: str) -
 _CONSTRAINT_PREFIX = sql.SQL("ADD CONSTRAINT {} ")
 
 
-def add_primary_key(name: QualifiedName, columns: Sequence[str]) -> Composable:
-    cname = constraint_name(name, [], "pkey")
+def add_primary_key(
+    name: QualifiedName, columns: Sequence[str], cname: str | None = None, spec: Deferral | None = None
+) -> Composable:
+    """ADD CONSTRAINT ... PRIMARY KEY, under ``cname`` (default: PostgreSQL's ``<table>_pkey``), deferrable as
+    ``spec`` states."""
+    cname = cname or constraint_name(name, [], "pkey")
     action = _CONSTRAINT_PREFIX.format(sql.Identifier(cname)) + sql.SQL("PRIMARY KEY ({})").format(idents(columns))
-    return alter_table(name, action)
+    return alter_table(name, action + deferral(spec) if spec is not None else action)
 
 
 def foreign_key_clause(fk: ForeignKey) -> Composable:
@@ -293,7 +299,7 @@ def drop_constraint(name: QualifiedName, constraint: str) -> Composable:
 def index_key(spec: KeySpec) -> Composable:
     key: Composable = sql.Identifier(spec.column) if spec.column is not None else expression(spec.expression or "")
     if spec.opclass:
-        key += sql.SQL(" ") + sql.Identifier(spec.opclass)
+        key += sql.SQL(" ") + sql.Identifier(*split_parts(spec.opclass))
     if spec.desc:
         key += sql.SQL(" DESC")
     if spec.nulls_first != spec.desc:
@@ -495,8 +501,14 @@ def create_function(
         check_returns(spec.returns or "void")
         head += sql.SQL(" RETURNS {}").format(sql.SQL(spec.returns or "void"))
     parts = [head, *function_options(spec)]
-    source = sql.SQL("\n" + body.strip() + "\n")
-    parts.append(sql.Composed([sql.SQL("AS "), sql.SQL(tag), source, sql.SQL(tag), sql.SQL(";")]))
+    if is_sql_standard(body, spec.language):
+        # SQL of the statement itself, read by PostgreSQL's parser as exactly this body (contract model); the
+        # ';' on a line of its own, and the whole statement verified when rendered.
+        sql_body_tree(body)
+        parts.append(sql.SQL(body.strip() + "\n;"))
+    else:
+        source = sql.SQL("\n" + body.strip() + "\n")
+        parts.append(sql.Composed([sql.SQL("AS "), sql.SQL(tag), source, sql.SQL(tag), sql.SQL(";")]))
     statements: list[Composable] = [statement("CreateFunctionStmt", _target(name), sql.SQL("\n  ").join(parts))]
     if spec.execute is not None:
         expected = set(spec.execute)

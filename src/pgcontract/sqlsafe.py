@@ -129,6 +129,8 @@ def _target(kind: str, body: dict[str, Any]) -> str | None:
         return _names(body["typeName"])
     if kind == "CreateDomainStmt":
         return _names(body["domainname"])
+    if kind == "DefineStmt":  # CREATE AGGREGATE, ...
+        return _names(body["defnames"])
     return None
 
 

@@ -3,6 +3,8 @@ its snapshot, findings, lints and isolation session, each computed once and kept
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,8 @@ from pgcontract.contract import Contract
 from pgcontract.findings import Finding, FindingIndex, Kind
 from pgcontract.lints import run_lints
 from pgcontract.names import QualifiedName
+from pgcontract.ops.budgets import OpsResult, Previous, operations_result
+from pgcontract.report import history
 
 if TYPE_CHECKING:  # imported where used: a check of a DSN without --rls-live needs none of them
     from pgcontract.rls.erasure import ErasureOutcome
@@ -26,6 +30,8 @@ if TYPE_CHECKING:  # imported where used: a check of a DSN without --rls-live ne
 EXIT_CONTRACT_ERROR = 2
 EXIT_CANNOT_CONNECT = 3
 EXIT_BUSY = 4
+# Targets whose catalogs are read at once (``--concurrency``): one connection each while it is read.
+DEFAULT_CONCURRENCY = 16
 
 
 class TargetUnreachable(Exception):
@@ -43,6 +49,10 @@ class RunSettings:
     rls_live: bool
     several_targets: bool
     xdist_worker: bool = False  # a pytest-xdist worker cannot stop the run (pytest.exit)
+    # Where runs are recorded (--history, --history-dsn): the previous run's statements, for regressions.
+    history_file: Path | None = None
+    history_dsn: str | None = None
+    history_table: str = history.DEFAULT_TABLE
 
 
 class TargetRun:
@@ -56,6 +66,7 @@ class TargetRun:
         self._snapshot: Snapshot | None = None
         self._findings: FindingIndex | None = None
         self._lints: FindingIndex | None = None
+        self._operations: OpsResult | None = None
         self._isolation: IsolationSession | None = None
         self.outcomes: dict[str, Outcome] = {}
         self.erasure_outcome: ErasureOutcome | None = None
@@ -96,10 +107,27 @@ class TargetRun:
                 raise TargetUnreachable(self.unreachable) from None
             with conn:
                 try:
-                    self._snapshot = read_catalog(conn, self.contract.schemas, self.settings.limits)
+                    self._snapshot = read_catalog(
+                        conn, self.contract.schemas, self.settings.limits, self.contract.operations
+                    )
                 except DatabaseBusy as exc:
                     self.gave_up(exc)
         return self._snapshot
+
+    def prepare(self, findings: bool, lints: bool) -> None:
+        """What the target's static tests read, computed ahead of them in a worker thread of
+        ``prepare_all``: the catalog read (one connection, closed after it), then the checks and the lints
+        when tests need them. A failure is left for the tests to meet as they would without: an
+        unreachable or busy target is recorded here and raised to its first test; anything else is
+        computed again, and raised, by the test that needs it."""
+        try:
+            self.snapshot()
+            if findings:
+                self.findings()
+            if lints:
+                self.lints()
+        except Exception:  # the test that needs it raises it again, in its report
+            pass
 
     def gave_up(self, exc: DatabaseBusy) -> NoReturn:
         """A lock or timeout is no verdict: the run stops with one line (exit 4); with several targets, or
@@ -112,8 +140,29 @@ class TargetRun:
 
     def findings(self) -> FindingIndex:
         if self._findings is None:
-            self._findings = run_checks(self.contract, self.snapshot())
+            self._findings = run_checks(self.contract, self.snapshot(), self.previous_statements())
         return self._findings
+
+    def operations(self) -> OpsResult | None:
+        """The operations budgets' result (values and the statements for the next run), once computed."""
+        if self._operations is None and self._snapshot is not None:
+            self._operations = operations_result(self.contract, self._snapshot, self.previous_statements())
+        return self._operations
+
+    def previous_statements(self) -> Previous | None:
+        """The statements of this target's last recorded run ({} when none is); None without a history."""
+        budgets = self.contract.operations
+        if budgets is None or budgets.statements_regression is None:
+            return None
+        settings = self.settings
+        if settings.history_file is None and settings.history_dsn is None:
+            return None
+        try:
+            entries = history.read(file=settings.history_file, dsn=settings.history_dsn, table=settings.history_table)
+        except (CannotConnect, OSError):
+            return None
+        recorded = [e for e in entries if e["target"] == self.name and isinstance(e.get("statements"), dict)]
+        return recorded[-1]["statements"] if recorded else {}
 
     def lints(self) -> FindingIndex:
         if self._lints is None:
@@ -252,3 +301,21 @@ def erasure_findings(outcome: ErasureOutcome) -> list[Finding]:
         Finding(LEFT_BEHIND, Kind.ERASURE, users, users, f"left behind: {p}", "nothing", p) for p in outcome.left_behind
     ]
     return found
+
+
+def prepare_all(tasks: Sequence[Callable[[], None]], concurrency: int) -> None:
+    """Run ``tasks`` (``TargetRun.prepare`` of each target) on at most ``concurrency`` threads, and wait for
+    all: a catalog read mostly waits on the network and the server, so several overlap. The tests then run
+    one by one in collection order, reading what is computed, so every report is the sequential one."""
+    if concurrency <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            task()
+        return
+    pool = ThreadPoolExecutor(max_workers=min(concurrency, len(tasks)), thread_name_prefix="pgcontract-target")
+    try:
+        for future in [pool.submit(task) for task in tasks]:
+            future.result()
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()

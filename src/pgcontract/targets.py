@@ -84,3 +84,30 @@ def parse_targets(dsns: Sequence[str], targets_file: Path | None, source: str = 
             f"target names must differ: {', '.join(duplicates)} (name them: --dsn NAME=postgresql://...)"
         )
     return found
+
+
+def parse_shard(value: str) -> tuple[int, int]:
+    """``K/N`` (1 <= K <= N) as ``(K, N)``; ``ValueError`` with a sentence for anything else."""
+    index, slash, count = value.strip().partition("/")
+    if not (slash and index.isdigit() and count.isdigit()):
+        raise ValueError(f"--shard takes K/N, shard K of N (e.g. 2/4), not {value!r}")
+    k, n = int(index), int(count)
+    if n < 1 or not 1 <= k <= n:
+        raise ValueError(f"--shard {value}: K must be from 1 to N, and N at least 1")
+    return k, n
+
+
+def shard_names(names: Sequence[str], index: int, count: int) -> list[str]:
+    """The names of shard ``index`` of ``count``: names sorted (by code point), then dealt round-robin.
+
+    The same on every machine whatever the order of the targets file or of --dsn, every name in exactly
+    one shard, and shard sizes differ by at most one (a hash of the name would leave some shards twice
+    as long as others at fleet sizes like 40). Adding a target may move others to a neighbouring shard:
+    each run shards the same list on every machine, so nothing depends on where a target ran before."""
+    return [name for position, name in enumerate(sorted(names)) if position % count == index - 1]
+
+
+def shard(targets: Sequence[Target], index: int, count: int) -> list[Target]:
+    """The targets of shard ``index`` of ``count`` (see ``shard_names``), in their given order."""
+    mine = set(shard_names([t.name for t in targets], index, count))
+    return [t for t in targets if t.name in mine]

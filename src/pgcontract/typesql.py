@@ -36,6 +36,20 @@ def _check(constraint: str, check: str) -> Composable:
     return sql.SQL("CONSTRAINT {} CHECK {}").format(sql.Identifier(constraint), expression(check))
 
 
+def sequence_grant_exactly(name: QualifiedName, role: str, privileges: Iterable[str]) -> list[Composable]:
+    """The role ends up with exactly these privileges on the sequence: all revoked, these granted."""
+    grantee = sql.SQL("PUBLIC") if role == "public" else sql.Identifier(role)
+    out: list[Composable] = [
+        statement("GrantStmt", None, sql.SQL("REVOKE ALL ON SEQUENCE {} FROM {};").format(ident(name), grantee))
+    ]
+    wanted = sorted(set(privileges))
+    if wanted:
+        privs = sql.SQL(", ").join(sql.SQL(p.upper()) for p in wanted)
+        text = sql.SQL("GRANT {} ON SEQUENCE {} TO {};").format(privs, ident(name), grantee)
+        out.append(statement("GrantStmt", None, text))
+    return out
+
+
 def create_domain(name: QualifiedName, spec: DomainSpec) -> Composable:
     parts: list[Composable] = [sql.SQL("CREATE DOMAIN {} AS {}").format(ident(name), type_sql(spec.type))]
     if spec.default is not None:

@@ -1,6 +1,6 @@
 -- A plain PostgreSQL SaaS back end (no Supabase): tenants, members, room bookings that may not overlap,
 -- invoices numbered by a sequence with a custom increment, an audit trail by inheritance, and an
--- application role with exact grants. Written for pgcontract's tests.
+-- application role with exact grants, room positions under deferrable keys. Written for pgcontract's tests.
 
 DO $$
 BEGIN
@@ -73,3 +73,13 @@ GRANT SELECT, INSERT ON app.invoices TO saas_app;
 GRANT INSERT ON app.audit_log, app.invoice_audit, app.booking_audit TO saas_app;
 GRANT SELECT (tenant_id, slug) ON app.tenants TO PUBLIC;
 GRANT USAGE ON SEQUENCE app.invoice_no TO saas_app;
+
+-- A tenant orders its rooms; swapping two positions moves both rows, so the keys are checked at commit.
+CREATE TABLE app.room_positions (
+  room_id integer PRIMARY KEY DEFERRABLE INITIALLY DEFERRED REFERENCES app.rooms (room_id) ON DELETE CASCADE,
+  tenant_id bigint NOT NULL,
+  position integer NOT NULL,
+  CONSTRAINT room_positions_order_key UNIQUE (tenant_id, position) DEFERRABLE INITIALLY DEFERRED
+);
+REVOKE ALL ON app.room_positions FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON app.room_positions TO saas_app;

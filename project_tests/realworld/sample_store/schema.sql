@@ -93,6 +93,22 @@ AS $$
   FROM store.orders WHERE customer_id = p_customer AND ordered_at >= p_since
 $$;
 
+-- The geometric mean of order totals (a growth rate's average), as a parallel-safe aggregate: the state is
+-- {sum of logarithms, count}, partial states add up.
+CREATE FUNCTION store.geo_mean_state(state double precision[], value numeric) RETURNS double precision[]
+  LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT ARRAY[state[1] + ln(value::double precision), state[2] + 1] $$;
+CREATE FUNCTION store.geo_mean_combine(a double precision[], b double precision[]) RETURNS double precision[]
+  LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT ARRAY[a[1] + b[1], a[2] + b[2]] $$;
+CREATE FUNCTION store.geo_mean_final(state double precision[]) RETURNS double precision
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT CASE WHEN state[2] > 0 THEN exp(state[1] / state[2]) END $$;
+CREATE AGGREGATE store.geometric_mean(numeric) (
+  SFUNC = store.geo_mean_state, STYPE = double precision[], FINALFUNC = store.geo_mean_final,
+  COMBINEFUNC = store.geo_mean_combine, INITCOND = '{0,0}', PARALLEL = SAFE
+);
+
 CREATE VIEW store.open_orders AS
   SELECT o.order_id, o.ordered_at, c.email, o.total
   FROM store.orders o JOIN store.customers c USING (customer_id)

@@ -7,11 +7,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg.rows import dict_row
 
+from pgcontract.catalog.aggregates import Aggregate, build_aggregates
 from pgcontract.catalog.privileges import Privileges, build_privileges
 from pgcontract.catalog.publications import Extension, Publication, build_extensions, build_publications
 from pgcontract.catalog.triggers import Trigger, trigger_from_row
@@ -26,8 +27,13 @@ from pgcontract.catalog.typekinds import (
 from pgcontract.connect import DEFAULT_LIMITS, SessionLimits, read_only
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import QualifiedName
+from pgcontract.ops.read import OpsReading, read_operations
 from pgcontract.routines import Parameter, identity_sql, key_arguments, parse_arguments
+from pgcontract.sqlbody import body_of_definition
 from pgcontract.sqlnorm import InvalidSql, parse_type
+
+if TYPE_CHECKING:
+    from pgcontract.contract.operations import Operations
 
 QUERY_FILES = (
     "server",
@@ -49,6 +55,7 @@ QUERY_FILES = (
     "privileges",
     "extensions",
     "publications",
+    "aggregates",
 )
 FK_ACTIONS = {"a": "no action", "r": "restrict", "c": "cascade", "n": "set null", "d": "set default"}
 POLICY_COMMANDS = {"*": "all", "r": "select", "a": "insert", "w": "update", "d": "delete"}
@@ -184,6 +191,7 @@ class Function:
     strict: bool = False
     leakproof: bool = False
     parallel: str = "unsafe"  # safe, restricted, unsafe
+    sql_standard: bool = False  # a SQL-standard body (BEGIN ATOMIC, RETURN), not a string
 
     @property
     def parameters(self) -> tuple[Parameter, ...]:
@@ -304,8 +312,10 @@ class Snapshot:
     privileges: Privileges = field(default_factory=Privileges)
     extensions: dict[str, Extension] = field(default_factory=dict)
     publications: dict[str, Publication] = field(default_factory=dict)
+    aggregates: list[Aggregate] = field(default_factory=list)
     query_count: int = 0
     read_seconds: float = 0.0
+    operations: OpsReading | None = None  # the operations budgets' statistics, when the contract has budgets
 
     def columns_of(self, name: QualifiedName) -> frozenset[str] | None:
         table = self.tables.get(name)
@@ -332,22 +342,30 @@ Conn = psycopg.Connection[Any]
 READ_ATTEMPTS = 5
 
 
-def read_snapshot(conn: Conn, schemas: Iterable[str] | None = None, limits: SessionLimits = DEFAULT_LIMITS) -> Snapshot:
+def read_snapshot(
+    conn: Conn,
+    schemas: Iterable[str] | None = None,
+    limits: SessionLimits = DEFAULT_LIMITS,
+    operations: Operations | None = None,
+) -> Snapshot:
     """Read the catalog of ``schemas`` (all but PostgreSQL's own when None) in one READ ONLY transaction.
 
     A migration committing during the read can make PostgreSQL's deparsing functions fail ("cache lookup
     failed for relation ...", SQLSTATE XX000: they look at the latest catalog, the queries at the
     transaction's snapshot); the read is then tried again, in a new transaction, after a short pause.
+    With ``operations`` (the contract's budgets), their statistics are read in the same transaction.
     """
     for attempt in range(READ_ATTEMPTS - 1):
         try:
-            return _read_snapshot(conn, schemas, limits)
+            return _read_snapshot(conn, schemas, limits, operations)
         except psycopg.errors.InternalError_:
             time.sleep(0.05 * 2**attempt)
-    return _read_snapshot(conn, schemas, limits)
+    return _read_snapshot(conn, schemas, limits, operations)
 
 
-def _read_snapshot(conn: Conn, schemas: Iterable[str] | None, limits: SessionLimits) -> Snapshot:
+def _read_snapshot(
+    conn: Conn, schemas: Iterable[str] | None, limits: SessionLimits, operations: Operations | None = None
+) -> Snapshot:
     scope = sorted(set(schemas)) if schemas is not None else None
     params = {"schemas": scope}
     started = time.perf_counter()
@@ -362,10 +380,20 @@ def _read_snapshot(conn: Conn, schemas: Iterable[str] | None, limits: SessionLim
                 text = query_text(name)
                 cur.execute(text.encode(), params if "%(schemas)s" in text else None)
                 rows[name] = cur.fetchall()
+        reading = read_operations(conn, operations) if operations is not None else None
     snapshot = _build(rows, frozenset(scope) if scope is not None else None)
-    snapshot.query_count = len(QUERY_FILES)
+    snapshot.query_count = len(QUERY_FILES) + (reading.query_count if reading is not None else 0)
+    snapshot.operations = reading
     snapshot.read_seconds = time.perf_counter() - started
     return snapshot
+
+
+def _opclasses(names: list[str | None], schemas: list[str | None]) -> tuple[str | None, ...]:
+    """Non-default operator classes; an extension's named with its schema (``extensions.gist_geometry_ops_nd``),
+    which need not be on the search_path of whoever runs the DDL."""
+    return tuple(
+        None if n is None else n if s is None else str(QualifiedName(s, n)) for n, s in zip(names, schemas, strict=True)
+    )
 
 
 def _qn(row: Mapping[str, Any], table_key: str = "table") -> QualifiedName:
@@ -433,7 +461,7 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
             key_texts=tuple(row["key_texts"]),
             key_desc=tuple(row["key_desc"]),
             key_nulls_first=tuple(row["key_nulls_first"]),
-            key_opclasses=tuple(row["key_opclasses"]),
+            key_opclasses=_opclasses(row["key_opclasses"], row["key_opclass_schemas"]),
             include=tuple(row["include"]),
             predicate=row["predicate"],
             valid=row["valid"],
@@ -475,13 +503,14 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
             volatility=VOLATILITY.get(r["volatility"], r["volatility"]),
             security_definer=r["security_definer"],
             settings=tuple(r["settings"]),
-            body=r["body"],
+            body=r["body"] if r["definition"] is None else body_of_definition(r["definition"], r["arguments"]),
             owner=r["owner"],
             executors=frozenset(r["executors"]),
             kind=ROUTINE_KINDS.get(r["kind"], r["kind"]),
             strict=r["strict"],
             leakproof=r["leakproof"],
             parallel=PARALLEL.get(r["parallel"], r["parallel"]),
+            sql_standard=r["definition"] is not None,
         )
         for r in rows["functions"]
     ]
@@ -510,6 +539,7 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
         sequences={s.name: s for s in sequences if not s.identity},
         identity_sequences={s.owned_by: s for s in sequences if s.identity and s.owned_by is not None},
         triggers=[trigger_from_row(r) for r in rows["triggers"]],
+        aggregates=build_aggregates(rows["aggregates"]),
     )
 
 

@@ -38,6 +38,12 @@ class Sequence:
     options: Options
     owned_by: tuple[QualifiedName, str] | None  # (table, column)
     identity: bool  # an identity column's own sequence
+    owner: str = ""
+    grants: tuple[tuple[str, frozenset[str]], ...] = ()  # (grantee, privileges), the owner's included
+
+    @property
+    def grant_map(self) -> dict[str, frozenset[str]]:
+        return dict(self.grants)
 
 
 def collation_text(schema: str, name: str) -> str:
@@ -77,5 +83,8 @@ def build_sequences(rows: Iterable[Mapping[str, Any]]) -> list[Sequence]:
         owner = None
         if r["owner_table"] is not None:
             owner = (QualifiedName(r["owner_schema"], r["owner_table"]), r["owner_column"])
-        out.append(Sequence(QualifiedName(r["schema"], r["name"]), options, owner, bool(r["identity"])))
+        pairs = (grant.rpartition("=") for grant in r["grants"])
+        grants = tuple(sorted((grantee, frozenset(privileges.split(","))) for grantee, _, privileges in pairs))
+        name = QualifiedName(r["schema"], r["name"])
+        out.append(Sequence(name, options, owner, bool(r["identity"]), r["owner"], grants))
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pgcontract.catalog.snapshot import Snapshot
+from pgcontract.checks.aggregates import check_aggregate
 from pgcontract.checks.base import Context
 from pgcontract.checks.columns import check_columns
 from pgcontract.checks.composite_types import check_composite_type
@@ -23,6 +24,7 @@ from pgcontract.checks.triggers import check_triggers
 from pgcontract.checks.views import check_view
 from pgcontract.contract.model import Contract
 from pgcontract.findings import Finding, FindingIndex
+from pgcontract.ops.budgets import Previous, operations_result
 from pgcontract.viewdeps import view_order
 
 TABLE_CHECKS = (
@@ -36,7 +38,8 @@ TABLE_CHECKS = (
 )
 
 
-def run_checks(contract: Contract, snapshot: Snapshot) -> FindingIndex:
+def run_checks(contract: Contract, snapshot: Snapshot, previous: Previous | None = None) -> FindingIndex:
+    """Every check of the contract; ``previous``: the statements of the last recorded run (regressions)."""
     ctx = Context(contract, snapshot)
     findings: list[Finding] = []
     for name, table in contract.table_map.items():
@@ -51,6 +54,8 @@ def run_checks(contract: Contract, snapshot: Snapshot) -> FindingIndex:
         findings.extend(check_enum(ctx, enum_name, labels))
     for signature, spec in contract.functions.items():
         findings.extend(check_function(ctx, signature, spec))
+    for signature, aggregate in contract.aggregates.items():
+        findings.extend(check_aggregate(ctx, signature, aggregate))
     for role, role_spec in contract.roles.items():
         findings.extend(check_role(ctx, role, role_spec))
     for domain_name, domain in contract.domain_map.items():
@@ -72,6 +77,9 @@ def run_checks(contract: Contract, snapshot: Snapshot) -> FindingIndex:
         findings.extend(check_extension(ctx, extension, extension_spec))
     for publication, publication_spec in contract.publications.items():
         findings.extend(check_publication(ctx, publication, publication_spec))
+    operations = operations_result(contract, snapshot, previous)
+    if operations is not None:
+        findings.extend(operations.findings)
     return FindingIndex(fold_partitions(findings, snapshot))
 
 

@@ -8,7 +8,7 @@ from pgcontract import clauses
 from pgcontract.catalog import snapshot as snap
 from pgcontract.checks.base import Context, finding, fix, member
 from pgcontract.contract.model import Column, Table
-from pgcontract.findings import Finding, Fix, Hazard, Kind
+from pgcontract.findings import Finding, Fix, Hazard, Kind, declare
 from pgcontract.names import QualifiedName
 from pgcontract.sqlgen import (
     add_column,
@@ -23,6 +23,16 @@ from pgcontract.sqlgen import (
 from pgcontract.sqlnorm import parse_type
 
 K = Kind.COLUMNS
+RULES = declare(
+    Kind.COLUMNS,
+    "column.missing",
+    "column.type",
+    "column.nullable",
+    "column.default",
+    "column.generated",
+    "column.identity",
+    "column.collation",
+)
 
 
 def check_columns(ctx: Context, name: QualifiedName, table: Table, actual: snap.Table) -> list[Finding]:

@@ -8,7 +8,7 @@ from pgcontract.catalog.typekinds import Attribute
 from pgcontract.checks.base import Context, finding, fix, member
 from pgcontract.checks.typeuse import columns_using
 from pgcontract.contract.model import CompositeAttribute, CompositeTypeSpec
-from pgcontract.findings import Finding, Fix, Hazard, Kind
+from pgcontract.findings import Finding, Fix, Hazard, Kind, declare
 from pgcontract.names import InvalidName, QualifiedName, split_parts
 from pgcontract.sqlgen import ident
 from pgcontract.sqlnorm import InvalidSql, parse_type
@@ -16,6 +16,15 @@ from pgcontract.sqlsafe import statement
 from pgcontract.typesql import add_attribute, alter_attribute, create_composite_type, drop_attribute
 
 K = Kind.COMPOSITE_TYPES
+RULES = declare(
+    K,
+    "composite_type.missing",
+    "composite_type.attribute_missing",
+    "composite_type.attribute_type",
+    "composite_type.attribute_collation",
+    "composite_type.attribute_extra",
+    "composite_type.attribute_order",
+)
 
 
 def _describe(spec: CompositeAttribute) -> str:

@@ -9,7 +9,7 @@ from pgcontract import clauses
 from pgcontract.catalog import snapshot as snap
 from pgcontract.checks.base import Context, finding, fix, member
 from pgcontract.contract.model import Check, Deferral, Exclusion, ForeignKey, Table, Unique
-from pgcontract.findings import Finding, Hazard, Kind
+from pgcontract.findings import Finding, Hazard, Kind, declare
 from pgcontract.names import QualifiedName
 from pgcontract.sqlgen import (
     Composable,
@@ -30,6 +30,27 @@ from pgcontract.sqlgen import (
 from pgcontract.sqlnorm import InvalidSql
 
 K = Kind.CONSTRAINTS
+RULES = declare(
+    K,
+    "primary_key.missing",
+    "primary_key.columns",
+    "primary_key.deferrable",
+    "unique.missing",
+    "unique.deferrable",
+    "unique.nulls_not_distinct",
+    "foreign_key.missing",
+    "foreign_key.target",
+    "foreign_key.on_delete",
+    "foreign_key.on_update",
+    "foreign_key.deferrable",
+    "foreign_key.not_valid",
+    "check.missing",
+    "check.expression",
+    "check.not_valid",
+    "exclusion.missing",
+    "exclusion.definition",
+    "exclusion.deferrable",
+)
 Named = TypeVar("Named", ForeignKey, Check, Unique, Exclusion)
 
 
@@ -109,7 +130,7 @@ def _primary_key(name: QualifiedName, table: Table, actual: snap.Table) -> list[
                 list(expected),
                 "absent",
                 fix(
-                    add_primary_key(name, expected),
+                    add_primary_key(name, expected, spec=table.primary_key_deferral),
                     Hazard.LONG_LOCK,
                     note="builds a unique index under an exclusive lock; fails on duplicate values",
                 ),
@@ -130,6 +151,26 @@ def _primary_key(name: QualifiedName, table: Table, actual: snap.Table) -> list[
                     [drop_constraint(name, pk.name), add_primary_key(name, expected)],
                     Hazard.LONG_LOCK,
                     note="rebuilds the key under an exclusive lock; foreign keys that use it must be dropped",
+                ),
+            )
+        ]
+    spec = table.primary_key_deferral
+    if spec is not None and _deferral_differs(spec, pk):
+        wanted = _wanted_deferral(spec, pk)
+        return [
+            finding(
+                "primary_key.deferrable",
+                K,
+                name,
+                member(name, pk.name),
+                "primary key deferrability differs",
+                _deferral_text(bool(wanted.deferrable), wanted.initially == "deferred"),
+                _deferral_text(pk.deferrable, pk.deferred),
+                fix(
+                    [drop_constraint(name, pk.name), add_primary_key(name, expected, pk.name, wanted)],
+                    Hazard.LONG_LOCK,
+                    note="PostgreSQL cannot ALTER a primary key's deferrability: the key is added again, building "
+                    "its unique index under an exclusive lock; fails while foreign keys use it",
                 ),
             )
         ]

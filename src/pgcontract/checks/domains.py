@@ -8,7 +8,7 @@ from pgcontract.catalog.typekinds import Domain
 from pgcontract.checks.base import Context, finding, fix, member
 from pgcontract.checks.typeuse import columns_using
 from pgcontract.contract.model import DomainSpec
-from pgcontract.findings import Finding, Fix, Hazard, Kind
+from pgcontract.findings import Finding, Fix, Hazard, Kind, declare
 from pgcontract.names import QualifiedName
 from pgcontract.sqlnorm import InvalidSql, parse_type
 from pgcontract.sqlsafe import statement
@@ -21,6 +21,16 @@ from pgcontract.typesql import (
 )
 
 K = Kind.DOMAINS
+RULES = declare(
+    K,
+    "domain.missing",
+    "domain.type",
+    "domain.nullable",
+    "domain.default",
+    "domain.check_missing",
+    "domain.check",
+    "domain.check_extra",
+)
 
 
 def check_domain(ctx: Context, name: QualifiedName, spec: DomainSpec) -> list[Finding]:

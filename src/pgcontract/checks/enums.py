@@ -5,10 +5,12 @@ from __future__ import annotations
 from psycopg import sql
 
 from pgcontract.checks.base import Context, finding, fix
-from pgcontract.findings import Finding, Fix, Hazard, Kind
+from pgcontract.findings import Finding, Fix, Hazard, Kind, declare
 from pgcontract.names import QualifiedName
 from pgcontract.sqlgen import add_enum_value, alter_table, create_enum, ident
 from pgcontract.sqlnorm import InvalidSql, parse_type
+
+RULES = declare(Kind.ENUMS, "enum.missing", "enum.values")
 
 
 def check_enum(ctx: Context, name: QualifiedName, labels: tuple[str, ...]) -> list[Finding]:

@@ -11,10 +11,11 @@ from psycopg import sql
 from pgcontract import sqlsafe
 from pgcontract.checks.base import Context, finding, fix
 from pgcontract.contract.model import ExtensionSpec
-from pgcontract.findings import Finding, Hazard, Kind
+from pgcontract.findings import Finding, Hazard, Kind, declare
 from pgcontract.sqlgen import create_extension
 
 K = Kind.EXTENSIONS
+RULES = declare(K, "extension.missing", "extension.schema", "extension.version")
 _INSTALL = (
     "installing an extension runs its script with the installing role's rights (often a superuser's) and may "
     "need files on the server: pgcontract never installs one; run it yourself"

@@ -11,9 +11,10 @@ from pgcontract.catalog.snapshot import Function
 from pgcontract.checks.base import Context, finding, fix
 from pgcontract.contract.model import FunctionSpec, RoleSpec, function_signature
 from pgcontract.ddl import known_roles
-from pgcontract.findings import Finding, Fix, Hazard, Kind
+from pgcontract.findings import Finding, Fix, Hazard, Kind, declare
 from pgcontract.names import QualifiedName
 from pgcontract.routines import Parameter, same_returns, same_types
+from pgcontract.sqlbody import is_sql_standard, sql_body_tree
 from pgcontract.sqlgen import (
     alter_function,
     alter_role,
@@ -24,8 +25,27 @@ from pgcontract.sqlgen import (
     function_options,
     grant_role,
 )
+from pgcontract.sqlsafe import UnsafeFragment
 
 K = Kind.FUNCTIONS
+RULES = declare(
+    K,
+    "function.missing",
+    "function.kind",
+    "function.returns",
+    "function.arguments",
+    "function.language",
+    "function.volatility",
+    "function.strict",
+    "function.leakproof",
+    "function.parallel",
+    "function.security",
+    "function.search_path",
+    "function.settings",
+    "function.body",
+    "function.execute",
+)
+RULES += declare(Kind.ROLES, "role.missing", "role.login", "role.bypassrls", "role.member_of")
 
 
 def find_function(ctx: Context, name: QualifiedName, types: tuple[str, ...]) -> Function | None:
@@ -34,7 +54,12 @@ def find_function(ctx: Context, name: QualifiedName, types: tuple[str, ...]) -> 
 
 def normal_body(body: str, language: str) -> str:
     """SQL bodies compared as parse trees (layout and comments ignored), others as whitespace-collapsed text."""
-    if language == "sql":
+    if is_sql_standard(body, language):
+        try:
+            return json.dumps(_without_locations(sql_body_tree(body)), sort_keys=True)
+        except UnsafeFragment:
+            pass
+    elif language == "sql":
         try:
             tree = json.loads(parser.parse_sql_json(body))
         except parser.ParseError:
@@ -44,9 +69,15 @@ def normal_body(body: str, language: str) -> str:
     return " ".join(body.split())
 
 
+# Offsets into the text, not meaning (an ARRAY[...] constructor's list_start and list_end among them).
+_POSITIONS = frozenset(
+    {"location", "stmt_location", "stmt_len", "list_start", "list_end", "rexpr_list_start", "rexpr_list_end"}
+)
+
+
 def _without_locations(node: object) -> object:
     if isinstance(node, dict):
-        return {k: _without_locations(v) for k, v in node.items() if k not in ("location", "stmt_location", "stmt_len")}
+        return {k: _without_locations(v) for k, v in node.items() if k not in _POSITIONS}
     if isinstance(node, list):
         return [_without_locations(v) for v in node]
     return node
@@ -221,6 +252,17 @@ def check_function(ctx: Context, signature: str, spec: FunctionSpec) -> list[Fin
         )
     if spec.body is not None and normal_body(spec.body, spec.language) != normal_body(found.body, found.language):
         differences.append(("function.body", "function body differs", spec.body.strip(), found.body.strip(), replace))
+    elif spec.body is not None and is_sql_standard(spec.body, spec.language) != found.sql_standard:
+        # The same text as a string (AS $$ RETURN ... $$) is no SQL-standard body: PostgreSQL never ran it.
+        standard, string = "SQL-standard body", "string body (AS $$ ... $$)"
+        text = (
+            f"function body is a {string}, not a {standard}"
+            if not found.sql_standard
+            else (f"function body is a {standard}, not a {string}")
+        )
+        expected = spec.body.strip() if found.sql_standard is False else f"AS $$ {spec.body.strip()} $$"
+        actual = found.body.strip() if found.sql_standard else f"AS $$ {found.body.strip()} $$"
+        differences.append(("function.body", text, expected, actual, replace))
     out = [
         finding(rule, K, signature, signature, text, want, have, fix_) for rule, text, want, have, fix_ in differences
     ]

@@ -8,9 +8,13 @@ from collections.abc import Iterable, Mapping
 from pgcontract.catalog import snapshot as snap
 from pgcontract.checks.base import Context, finding, fix, member
 from pgcontract.contract.model import Table
-from pgcontract.findings import Finding, Kind
+from pgcontract.findings import Finding, Kind, declare
 from pgcontract.names import QualifiedName
 from pgcontract.sqlgen import grant, grant_columns
+
+RULES = declare(
+    Kind.GRANTS, "grant.missing", "grant.extra", "grant.column_missing", "grant.column_extra", "grant.partition_extra"
+)
 
 
 def check_grants(ctx: Context, name: QualifiedName, table: Table, actual: snap.Table) -> list[Finding]:
@@ -48,6 +52,34 @@ def check_grants(ctx: Context, name: QualifiedName, table: Table, actual: snap.T
     column_grants = table.column_grants or {}
     for role in dict.fromkeys([*(table.grants or {}), *column_grants]):
         out.extend(_column_grants(name, role, column_grants.get(role, {}), actual.column_grants.get(role, {})))
+    out += _partition_grants(ctx, name, table)
+    return out
+
+
+def _partition_grants(ctx: Context, name: QualifiedName, table: Table) -> list[Finding]:
+    """A partition the contract does not describe may grant a listed role no more than its partitioned table:
+    a partition is a table of its own, reachable directly, and GRANT on the parent does not cover it."""
+    out: list[Finding] = []
+    for partition in ctx.snapshot.partitions_of(name):
+        own = ctx.contract.table_map.get(partition.name)
+        if own is not None and own.grants is not None:
+            continue  # its own entry states its grants
+        for role, privileges in (table.grants or {}).items():
+            beyond = partition.grants.get(role, frozenset()) - frozenset(privileges)
+            if role == partition.owner or not beyond:
+                continue
+            out.append(
+                finding(
+                    "grant.partition_extra",
+                    Kind.GRANTS,
+                    name,
+                    member(partition.name, f"grants to {role}"),
+                    f"{role} has privileges on partition {partition.name} beyond its partitioned table's",
+                    sorted(privileges),
+                    sorted(partition.grants.get(role, frozenset())),
+                    fix(grant(partition.name, role, beyond, revoke=True)),
+                )
+            )
     return out
 
 

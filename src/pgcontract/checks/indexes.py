@@ -5,12 +5,24 @@ from __future__ import annotations
 from pgcontract.catalog import snapshot as snap
 from pgcontract.checks.base import Context, finding, fix, member
 from pgcontract.contract.model import Index, Table, key_spec
-from pgcontract.findings import Finding, Kind
-from pgcontract.indexkeys import KeySpec
+from pgcontract.findings import Finding, Kind, declare
+from pgcontract.indexkeys import KeySpec, same_opclass
 from pgcontract.names import QualifiedName
 from pgcontract.sqlgen import create_index, drop_index
 
 K = Kind.INDEXES
+RULES = declare(
+    K,
+    "index.missing",
+    "index.table",
+    "index.invalid",
+    "index.columns",
+    "index.include",
+    "index.method",
+    "index.unique",
+    "index.nulls_not_distinct",
+    "index.predicate",
+)
 
 
 def _keys_text(keys: tuple[KeySpec, ...]) -> str:
@@ -21,7 +33,9 @@ def _same_keys(ctx: Context, name: QualifiedName, expected: tuple[KeySpec, ...],
     if len(expected) != len(actual):
         return False
     for want, have in zip(expected, actual, strict=True):
-        if (want.desc, want.nulls_first, want.opclass) != (have.desc, have.nulls_first, have.opclass):
+        if (want.desc, want.nulls_first) != (have.desc, have.nulls_first) or not same_opclass(
+            want.opclass, have.opclass
+        ):
             return False
         if want.column is not None or have.column is not None:
             if want.column != have.column:

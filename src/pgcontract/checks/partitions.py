@@ -10,12 +10,23 @@ from pgcontract import clauses
 from pgcontract.catalog import snapshot as snap
 from pgcontract.checks.base import Context, finding, fix
 from pgcontract.contract.model import Table
-from pgcontract.findings import Finding, Hazard, Kind
+from pgcontract.findings import Finding, Hazard, Kind, declare
 from pgcontract.names import QualifiedName
 from pgcontract.sqlgen import Composable, attach_partition, create_partition, detach_partition, inherit
 from pgcontract.sqlnorm import InvalidSql
 
 K = Kind.PARTITIONS
+RULES = declare(
+    K,
+    "partition.key",
+    "partition.missing",
+    "partition.parent",
+    "partition.detach_pending",
+    "partition.detached",
+    "partition.bound",
+    "inherits.missing",
+    "inherits.extra",
+)
 ATTACH_NOTE = (
     "ATTACH PARTITION scans the partition to prove its rows fit the bound (unless a CHECK constraint already "
     "proves it) and the default partition for rows that now belong here, holding locks meanwhile"

@@ -5,11 +5,25 @@ from __future__ import annotations
 from pgcontract.catalog import snapshot as snap
 from pgcontract.checks.base import Context, finding, fix, member
 from pgcontract.contract.model import Policy, Table
-from pgcontract.findings import Finding, Kind, Level
+from pgcontract.findings import Finding, Kind, Level, declare
 from pgcontract.names import QualifiedName
 from pgcontract.sqlgen import create_policy, drop_policy, enable_rls, force_rls
 
 K = Kind.POLICIES
+RULES = declare(
+    K,
+    "rls.enabled",
+    "rls.disabled",
+    "rls.forced",
+    "rls.not_forced",
+    "policy.missing",
+    "policy.command",
+    "policy.permissive",
+    "policy.roles",
+    "policy.using",
+    "policy.with_check",
+)
+RULES += declare(K, "policy.extra", levels=(Level.ERROR, Level.WARNING))  # a restrictive one: warning
 
 
 def check_policies(ctx: Context, name: QualifiedName, table: Table, actual: snap.Table) -> list[Finding]:

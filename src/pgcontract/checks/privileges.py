@@ -10,11 +10,19 @@ from collections.abc import Iterable, Mapping
 from pgcontract.catalog.privileges import Grants
 from pgcontract.checks.base import Context, finding, fix
 from pgcontract.contract.model import DefaultPrivilege
-from pgcontract.findings import Finding, Kind
+from pgcontract.findings import Finding, Kind, declare
 from pgcontract.names import quote_part
 from pgcontract.sqlgen import alter_default_privileges, create_schema, grant_schema
 
 K = Kind.PRIVILEGES
+RULES = declare(
+    K,
+    "schema_grant.schema_missing",
+    "schema_grant.missing",
+    "schema_grant.extra",
+    "default_privilege.missing",
+    "default_privilege.extra",
+)
 
 
 def check_schema_privileges(ctx: Context, schema: str, wanted: Mapping[str, Iterable[str]]) -> list[Finding]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pgcontract.catalog.publications import Publication
 from pgcontract.checks.base import Context, finding, fix
 from pgcontract.contract.model import PublicationSpec, PublishedTable
-from pgcontract.findings import Finding, Hazard, Kind
+from pgcontract.findings import Finding, Hazard, Kind, declare
 from pgcontract.names import QualifiedName
 from pgcontract.sqlgen import (
     alter_publication,
@@ -19,6 +19,16 @@ from pgcontract.sqlgen import (
 )
 
 K = Kind.PUBLICATIONS
+RULES = declare(
+    K,
+    "publication.missing",
+    "publication.all_tables",
+    "publication.operations",
+    "publication.table_missing",
+    "publication.table_extra",
+    "publication.table_columns",
+    "publication.table_where",
+)
 _ALL_TABLES = (
     "FOR ALL TABLES cannot be switched on an existing publication: it is dropped and created again, and "
     "subscribers (Realtime) lose their place; do it in a migration"

@@ -4,15 +4,35 @@ sequence options of identity columns. A sequence's current value is data, never 
 from __future__ import annotations
 
 from pgcontract.catalog import snapshot as snap
-from pgcontract.catalog.typekinds import owned_by_text
+from pgcontract.catalog.typekinds import Sequence, owned_by_text
 from pgcontract.checks.base import Context, finding, fix, member
 from pgcontract.contract.model import SequenceOptions, SequenceSpec, Table
-from pgcontract.findings import Finding, Kind
+from pgcontract.findings import Finding, Kind, declare
 from pgcontract.names import QualifiedName
 from pgcontract.seqoptions import OPTION_ORDER, OPTIONS, Options
-from pgcontract.typesql import alter_sequence, create_sequence, sequence_owner, set_identity_options
+from pgcontract.typesql import (
+    alter_sequence,
+    create_sequence,
+    sequence_grant_exactly,
+    sequence_owner,
+    set_identity_options,
+)
 
 K = Kind.SEQUENCES
+RULES = declare(
+    K,
+    "sequence.missing",
+    "sequence.type",
+    "sequence.start",
+    "sequence.increment",
+    "sequence.min",
+    "sequence.max",
+    "sequence.cycle",
+    "sequence.cache",
+    "sequence.owned_by",
+    "sequence.grants",
+)
+RULES += declare(Kind.COLUMNS, "column.identity_options")
 
 
 def check_sequence(ctx: Context, name: QualifiedName, spec: SequenceSpec) -> list[Finding]:
@@ -22,6 +42,8 @@ def check_sequence(ctx: Context, name: QualifiedName, spec: SequenceSpec) -> lis
         statements = [create_sequence(name, spec)]
         if spec.owner is not None:
             statements.append(sequence_owner(name, spec.owner))
+        for role, privileges in (spec.grants or {}).items():
+            statements += sequence_grant_exactly(name, role, privileges)
         return [
             finding(
                 "sequence.missing",
@@ -46,6 +68,7 @@ def check_sequence(ctx: Context, name: QualifiedName, spec: SequenceSpec) -> lis
         out.append(
             finding(f"sequence.{option}", K, name, str(name), text, want.value(option), have.value(option), repair)
         )
+    out += _grants(name, spec, found)
     if spec.owner != found.owned_by:
         repair = fix(sequence_owner(name, spec.owner))
         want_owner, have_owner = owned_by_text(spec.owner) or "none", owned_by_text(found.owned_by) or "none"
@@ -61,6 +84,25 @@ def check_sequence(ctx: Context, name: QualifiedName, spec: SequenceSpec) -> lis
                 repair,
             )
         )
+    return out
+
+
+def _grants(name: QualifiedName, spec: SequenceSpec, found: Sequence) -> list[Finding]:
+    """A role the contract lists has exactly its privileges on the sequence (USAGE, SELECT, UPDATE)."""
+    out: list[Finding] = []
+    have_map = found.grant_map
+    for role, privileges in (spec.grants or {}).items():
+        expected, have = frozenset(privileges), have_map.get(role, frozenset())
+        if expected == have:
+            continue
+        problems = []
+        if expected - have:
+            problems.append(f"{role} lacks {', '.join(sorted(expected - have))}")
+        if have - expected:
+            problems.append(f"{role} has {', '.join(sorted(have - expected))} beyond the contract")
+        repair = fix(sequence_grant_exactly(name, role, expected))
+        obj = f"{name} grants to {role}"
+        out.append(finding("sequence.grants", K, name, obj, "; ".join(problems), expected, have, repair))
     return out
 
 

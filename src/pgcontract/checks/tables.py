@@ -5,9 +5,11 @@ from __future__ import annotations
 from pgcontract.checks.base import Context, finding, fix
 from pgcontract.contract.model import Table
 from pgcontract.ddl import table_steps
-from pgcontract.findings import Finding, Kind
+from pgcontract.findings import Finding, Kind, declare
 from pgcontract.names import DEFAULT_SCHEMA, QualifiedName
 from pgcontract.sqlgen import Composable, create_partition, create_schema, drop_index
+
+RULES = declare(Kind.TABLE, "table.missing")
 
 
 def check_table(ctx: Context, name: QualifiedName, table: Table) -> list[Finding]:

@@ -5,11 +5,24 @@ from __future__ import annotations
 from pgcontract.catalog.triggers import Trigger
 from pgcontract.checks.base import Context, finding, fix, member
 from pgcontract.contract.model import TriggerSpec
-from pgcontract.findings import Finding, Kind
+from pgcontract.findings import Finding, Kind, declare
 from pgcontract.names import QualifiedName
 from pgcontract.sqlgen import create_trigger, trigger_state
 
 K = Kind.TRIGGERS
+RULES = declare(
+    K,
+    "trigger.missing",
+    "trigger.timing",
+    "trigger.events",
+    "trigger.columns",
+    "trigger.for_each",
+    "trigger.function",
+    "trigger.arguments",
+    "trigger.when",
+    "trigger.transition_tables",
+    "trigger.enabled",
+)
 
 
 def _state(enabled: bool | str) -> str:

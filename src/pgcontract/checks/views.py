@@ -12,12 +12,23 @@ from pgcontract.catalog import snapshot as snap
 from pgcontract.checks.base import Context, finding, fix, member
 from pgcontract.checks.indexes import check_indexes
 from pgcontract.contract.model import Table, ViewSpec
-from pgcontract.findings import Finding, Fix, Hazard, Kind
+from pgcontract.findings import Finding, Fix, Hazard, Kind, declare
 from pgcontract.names import QualifiedName
 from pgcontract.sqlgen import alter_view_option, create_view, drop_view, grant_privileges, view_steps
 from pgcontract.sqlnorm import InvalidSql, normalize_query, parse_type
 
 K = Kind.VIEWS
+RULES = declare(
+    K,
+    "view.missing",
+    "view.kind",
+    "view.definition",
+    "view.columns",
+    "view.security_invoker",
+    "view.security_barrier",
+    "view.check_option",
+    "view.grants",
+)
 
 _POPULATE = (
     "creating a materialized view runs its query and stores the result inside the repair's transaction, "

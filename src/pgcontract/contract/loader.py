@@ -22,7 +22,7 @@ import yaml
 import yaml_rs
 from pydantic import BaseModel, ValidationError
 
-from pgcontract.contract.model import Contract, Privileges, Table, function_signature
+from pgcontract.contract.model import DECLARING_SECTIONS, Contract, Membership, Privileges, Table, function_signature
 from pgcontract.names import QualifiedName
 from pgcontract.textfile import NotUtf8, read_utf8
 
@@ -246,9 +246,7 @@ def load_contract(path: Path | str) -> Contract:
                 1,
                 1,
                 "",
-                "the contract declares nothing to check (no tables, enums, roles, functions, views, triggers,"
-                " privileges, extensions or publications):"
-                " a check against it could never fail",
+                f"the contract declares nothing to check (no {_sections_text()}): a check against it could never fail",
             )
         )
     if issues:
@@ -257,20 +255,12 @@ def load_contract(path: Path | str) -> Contract:
 
 
 def _declares_something(contract: Contract) -> bool:
-    return bool(
-        contract.tables
-        or contract.enums
-        or contract.roles
-        or contract.functions
-        or contract.views
-        or contract.triggers
-        or contract.domains
-        or contract.composite_types
-        or contract.sequences
-        or contract.privileges
-        or contract.extensions
-        or contract.publications
-    )
+    return any(getattr(contract, section) for section in DECLARING_SECTIONS)
+
+
+def _sections_text() -> str:
+    names = [section.replace("_", " ") for section in DECLARING_SECTIONS]
+    return ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def _parse(doc: _Document, issues: list[ContractIssue]) -> Contract | None:
@@ -407,6 +397,8 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
     enums: dict[str, Any] = {}
     lints: dict[str, Any] = {}
     auth: Any = None
+    operations: Any = None
+    operations_doc: _Document | None = None
     erasure: Any = None
     erasure_doc: _Document | None = None
     seen_tables: dict[QualifiedName, _Document] = {}
@@ -417,6 +409,7 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
     named: dict[str, dict[str, Any]] = {"domains": {}, "composite_types": {}, "sequences": {}}
     named_seen: dict[tuple[str, QualifiedName], _Document] = {}
     views: dict[QualifiedName, tuple[_Document, str, Any]] = {}
+    aggregates: dict[tuple[QualifiedName, tuple[Any, ...]], tuple[_Document, str, Any]] = {}
     triggers: dict[QualifiedName, tuple[str, dict[str, Any]]] = {}
     trigger_docs: dict[tuple[QualifiedName, str], _Document] = {}
     by_name: dict[str, dict[str, tuple[_Document, Any]]] = {"extensions": {}, "publications": {}}
@@ -480,6 +473,12 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
                 where = functions[name, types][0].file
                 issues.append(doc.issue(("functions", key), f"function {key} is also defined in {where}", key=True))
             functions[name, types] = (doc, key, function)
+        for key, aggregate in contract.aggregates.items():
+            name, types, _ = function_signature(key)
+            if (name, types) in aggregates:
+                where = aggregates[name, types][0].file
+                issues.append(doc.issue(("aggregates", key), f"aggregate {key} is also defined in {where}", key=True))
+            aggregates[name, types] = (doc, key, aggregate)
         for key, view in contract.views.items():
             name = QualifiedName.parse(key)
             if name in views:
@@ -501,6 +500,10 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
             if auth_doc is not None:
                 issues.append(doc.issue(("auth",), f"auth is also defined in {auth_doc.file}"))
             auth, auth_doc = contract.auth, doc
+        if contract.operations is not None:
+            if operations_doc is not None:
+                issues.append(doc.issue(("operations",), f"operations is also defined in {operations_doc.file}"))
+            operations, operations_doc = contract.operations, doc
         if contract.erasure is not None:
             if erasure_doc is not None:
                 issues.append(doc.issue(("erasure",), f"erasure is also defined in {erasure_doc.file}"))
@@ -509,12 +512,14 @@ def _merge(parsed: list[tuple[_Document, Contract]], issues: list[ContractIssue]
         tables=tables,
         enums=enums,
         auth=auth,
+        operations=operations,
         erasure=erasure,
         lints=lints,
         roles={key: role for key, (_, role) in roles.items()},
         functions={key: function for _, key, function in functions.values()},
         **named,
         views={key: view for _, key, view in views.values()},
+        aggregates={key: aggregate for _, key, aggregate in aggregates.values()},
         triggers=dict(triggers.values()),
         extensions={key: value for key, (_, value) in by_name["extensions"].items()},
         publications={key: value for key, (_, value) in by_name["publications"].items()},
@@ -685,7 +690,32 @@ def _isolation_issues(
                 )
             elif _via_cycle(contract, QualifiedName.parse(key)):
                 issues.append(doc.issue((*base, "via"), "ownership through foreign keys forms a cycle"))
+            elif isinstance(isolation.allow, dict) and (end := _via_end(contract, table)) is not None:
+                name, membership = end
+                if membership is None or membership.role is None:
+                    issues.append(
+                        doc.issue(
+                            (*base, "allow"),
+                            f"'allow' per role needs 'membership' with 'role' where the ownership chain ends ({name})",
+                        )
+                    )
     return issues
+
+
+def _via_end(contract: Contract, table: Table) -> tuple[QualifiedName, Membership | None] | None:
+    """The table an ownership chain (``via``, no cycle) ends at, and its membership; None when a link is
+    missing (reported on its own)."""
+    current, name = table, None
+    while current.isolation is not None and current.isolation.via is not None:
+        via = current.isolation.via
+        fk = next((f for f in current.foreign_keys if f.columns == via), None)
+        parent = contract.table_map.get(fk.target[0]) if fk is not None else None
+        if fk is None or parent is None:
+            return None
+        current, name = parent, fk.target[0]
+    if name is None or current.isolation is None:
+        return None
+    return name, current.isolation.membership
 
 
 def _via_cycle(contract: Contract, start: QualifiedName) -> bool:

@@ -15,12 +15,15 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from pgcontract import clauses
+from pgcontract.catalog.aggregates import function_name
 from pgcontract.catalog.privileges import DefaultKey
+from pgcontract.contract.operations import Operations
 from pgcontract.contract.template import check_template
 from pgcontract.indexkeys import KeySpec
 from pgcontract.names import InvalidName, QualifiedName, split_parts, split_reference
 from pgcontract.routines import Parameter, input_types, parse_arguments, same_types, split_signature
 from pgcontract.seqoptions import Options, resolve, sequence_type
+from pgcontract.sqlbody import is_sql_standard, sql_body_tree
 from pgcontract.sqlnorm import InvalidSql, check_expr, check_query, parse_type
 from pgcontract.sqlsafe import UnsafeFragment, check_fragment, check_returns
 
@@ -149,6 +152,9 @@ class SequenceSpec(SequenceOptions):
     type: Annotated[Literal["smallint", "integer", "bigint"], BeforeValidator(_sequence_type)] = "bigint"
     owned_by: Annotated[str, AfterValidator(_is_owned_by)] | None = Field(
         None, description="schema.table.column the sequence belongs to (OWNED BY); left out: none"
+    )
+    grants: dict[Identifier, list[Literal["usage", "select", "update"]]] | None = Field(
+        None, description="role (public for PUBLIC) -> exactly these sequence privileges; left out: not checked"
     )
 
     @property
@@ -297,10 +303,24 @@ class Exclusion(Model):
     )
 
 
+def _is_opclass(text: str) -> str:
+    try:
+        parts = split_parts(text)
+    except InvalidName as exc:
+        raise ValueError(str(exc)) from None
+    if len(parts) > 2:
+        raise ValueError(f"expected operator class or schema.operator_class, got {text!r}")
+    return text
+
+
 class IndexKeyOptions(Model):
     order: Literal["asc", "desc"] = "asc"
     nulls: Literal["first", "last"] | None = Field(None, description="default: last for asc, first for desc")
-    opclass: str | None = Field(None, description="operator class, when not the type's default")
+    opclass: Annotated[str, AfterValidator(_is_opclass)] | None = Field(
+        None,
+        description="operator class, when not the type's default: text_pattern_ops, or an extension's as"
+        " schema.name (extensions.gist_geometry_ops_nd); unqualified, it matches that name in any schema",
+    )
 
     @property
     def nulls_first(self) -> bool:
@@ -366,6 +386,7 @@ class Rls(Model):
 
 
 Command = Literal["select", "insert", "update", "delete"]
+WriteCommand = Literal["insert", "update", "delete"]
 
 
 def _column_list(value: Any) -> Any:
@@ -435,7 +456,13 @@ class Isolation(Model):
     allow: list[Command] | dict[Identifier, list[Command]] | None = Field(
         None,
         description="exactly what a user may do to own rows (default: what the contract's policies grant, else "
-        "all); a command left out must be refused. Per membership role: {owner: [select, update], member: [select]}",
+        "all); a command left out must be refused. Per membership role: {owner: [select, update], member: [select]} "
+        "(on a 'via' table, the roles of the membership the ownership chain ends at)",
+    )
+    write: dict[Identifier, list[WriteCommand]] = Field(
+        default_factory=dict,
+        description="per auth.principals entry, the commands it may run on every row, other users' included, e.g. "
+        "{admin: [update, delete]}; plain users and the other principals only on their own rows",
     )
     values: dict[Identifier, SeedValue] = Field(
         default_factory=dict,
@@ -453,9 +480,26 @@ class Isolation(Model):
             raise ValueError("give 'owner' (a column) or 'via' (foreign-key columns), or 'read: anon|authenticated'")
         if self.membership is not None and self.owner is None:
             raise ValueError("'membership' needs 'owner': the column holding the tenant id")
-        if isinstance(self.allow, dict) and (self.membership is None or self.membership.role is None):
-            raise ValueError("'allow' per role needs 'membership' with 'role': the membership table's role column")
+        if (
+            isinstance(self.allow, dict)
+            and self.via is None
+            and (self.membership is None or self.membership.role is None)
+        ):
+            raise ValueError(
+                "'allow' per role needs 'membership' with 'role' (the membership table's role column), or 'via' to "
+                "a table that has them"
+            )
+        # UPDATE and DELETE ... WHERE read the table: a principal that changes every row must also read it.
+        unread = [p for p, cs in self.write.items() if {"update", "delete"} & set(cs) and not self._reads_all(p)]
+        if unread:
+            raise ValueError(
+                f"'write' lets {', '.join(map(repr, unread))} update or delete every row, which needs reading them:"
+                f" add {'them' if len(unread) > 1 else 'it'} to 'read' (read: [{', '.join(unread)}])"
+            )
         return self
+
+    def _reads_all(self, principal: str) -> bool:
+        return self.readers != "members" or principal in self.read_by
 
     @property
     def readers(self) -> Literal["anon", "authenticated", "members"]:
@@ -491,6 +535,11 @@ class Table(Model):
     description: str | None = None
     columns: dict[Identifier, Column] = Field(default_factory=dict)
     primary_key: list[Identifier] | None = None
+    primary_key_deferral: Deferral | None = Field(
+        None,
+        description="the primary key's DEFERRABLE and INITIALLY (checked when given; snapshot writes it for a "
+        "deferrable key)",
+    )
     foreign_keys: list[ForeignKey] = Field(default_factory=list)
     unique: list[Annotated[Unique, BeforeValidator(_columns_shorthand)]] = Field(default_factory=list)
     checks: list[Annotated[Check, BeforeValidator(_check_shorthand)]] = Field(default_factory=list)
@@ -671,6 +720,11 @@ class FunctionSpec(Model):
                 raise ValueError("a procedure has no volatility, strict, leakproof or parallel")
         if self.settings is not None and "search_path" in self.settings:
             raise ValueError("give search_path as 'search_path', not under 'settings'")
+        if is_sql_standard(self.body, self.language):
+            try:
+                sql_body_tree(self.body or "")
+            except UnsafeFragment as exc:
+                raise ValueError(str(exc)) from None
         if self.arguments is not None:
             try:
                 parse_arguments(self.arguments)
@@ -682,6 +736,38 @@ class FunctionSpec(Model):
     def parameters(self, key_arguments: str) -> tuple[Parameter, ...]:
         """The full parameter list: ``arguments`` when given, else the key's."""
         return parse_arguments(self.arguments if self.arguments is not None else key_arguments)
+
+
+def _is_function_name(text: str) -> str:
+    try:
+        function_name(text)
+    except InvalidName as exc:
+        raise ValueError(str(exc)) from None
+    return text
+
+
+FunctionName = Annotated[str, AfterValidator(_is_function_name)]
+
+
+class AggregateSpec(Model):
+    """An aggregate (CREATE AGGREGATE), keyed by its signature like a function (``public.median(numeric)``) and
+    compared whole, as its DDL would create it: a left-out attribute is the DDL default. Functions are named
+    ``schema.name``, or ``name`` for PostgreSQL's own (``array_append``)."""
+
+    sfunc: FunctionName = Field(description="the state transition function (SFUNC)")
+    stype: TypeName = Field(description="the state value's type (STYPE)")
+    finalfunc: FunctionName | None = Field(None, description="FINALFUNC; left out: none")
+    finalfunc_extra: bool = Field(False, description="FINALFUNC_EXTRA")
+    finalfunc_modify: Literal["read_only", "shareable", "read_write"] = Field(
+        "read_only", description="FINALFUNC_MODIFY"
+    )
+    combinefunc: FunctionName | None = Field(None, description="COMBINEFUNC (partial aggregation); left out: none")
+    serialfunc: FunctionName | None = Field(None, description="SERIALFUNC; left out: none")
+    deserialfunc: FunctionName | None = Field(None, description="DESERIALFUNC; left out: none")
+    initcond: Annotated[str, BeforeValidator(_sql_text)] | None = Field(
+        None, description="INITCOND, the state's initial value as text ('{}', '0'); left out: none (NULL)"
+    )
+    parallel: Literal["safe", "restricted", "unsafe"] = "unsafe"
 
 
 def function_signature(text: str) -> tuple[QualifiedName, tuple[str, ...], str]:
@@ -773,6 +859,12 @@ class ViewSpec(Model):
     check_option: Literal["local", "cascaded"] | None = Field(None, description="WITH ... CHECK OPTION")
     grants: dict[Identifier, list[Privilege]] | None = Field(None, description="role -> exactly these privileges")
     indexes: dict[Identifier, Index] = Field(default_factory=dict, description="a materialized view's indexes")
+    read: Literal["anon", "authenticated", "members"] = Field(
+        "members",
+        description="who may see every user's rows through it, for the isolation tests: anon (everyone, e.g. a "
+        "public leaderboard), authenticated (signed-in users, not anonymous callers), members (only what the "
+        "caller's own rows show; the default)",
+    )
 
     @model_validator(mode="after")
     def _fits_kind(self) -> ViewSpec:
@@ -931,6 +1023,9 @@ class Contract(Model):
         default_factory=dict, description="sequences (not identity columns' own), by schema.name"
     )
     views: dict[TableName, ViewSpec] = Field(default_factory=dict, description="views and materialized views")
+    aggregates: dict[Annotated[str, AfterValidator(_is_signature)], AggregateSpec] = Field(
+        default_factory=dict, description="aggregates (CREATE AGGREGATE), by signature: public.median(numeric)"
+    )
     triggers: dict[TableName, dict[Identifier, TriggerSpec]] = Field(
         default_factory=dict,
         description="table (or view) -> trigger name -> trigger; any table, auth.users included",
@@ -949,17 +1044,25 @@ class Contract(Model):
     publications: dict[Identifier, PublicationSpec] = Field(
         default_factory=dict, description="publications (logical replication, Supabase Realtime), compared whole"
     )
+    operations: Operations | None = Field(
+        None, description="budgets for the running database (connections, storage, backups, wraparound, queries)"
+    )
 
     @model_validator(mode="after")
     def _readers_are_principals(self) -> Contract:
         declared = self.auth.principals if isinstance(self.auth, SupabaseAuth) else {}
         for name, table in self.tables.items():
-            unknown = [p for p in (table.isolation.read_by if table.isolation else ()) if p not in declared]
-            if unknown:
-                raise ValueError(
-                    f"tables: {name}: isolation.read names {', '.join(map(repr, unknown))}, not among auth.principals"
-                    " (auth: {mode: supabase, principals: {NAME: {claims: {...}}}})"
-                )
+            isolation = table.isolation
+            for field, named in (
+                ("read", isolation.read_by if isolation else ()),
+                ("write", isolation.write if isolation else {}),
+            ):
+                unknown = [p for p in named if p not in declared]
+                if unknown:
+                    raise ValueError(
+                        f"tables: {name}: isolation.{field} names {', '.join(map(repr, unknown))}, not among "
+                        "auth.principals (auth: {mode: supabase, principals: {NAME: {claims: {...}}}})"
+                    )
         return self
 
     @model_validator(mode="after")
@@ -1029,6 +1132,15 @@ class Contract(Model):
         return out
 
     @cached_property
+    def aggregate_map(self) -> dict[tuple[QualifiedName, tuple[str, ...]], tuple[str, AggregateSpec]]:
+        """(name, argument types) -> (signature as written, spec)."""
+        out = {}
+        for signature, spec in self.aggregates.items():
+            name, types, _ = function_signature(signature)
+            out[(name, types)] = (signature, spec)
+        return out
+
+    @cached_property
     def view_map(self) -> dict[QualifiedName, ViewSpec]:
         return {QualifiedName.parse(k): v for k, v in self.views.items()}
 
@@ -1041,6 +1153,7 @@ class Contract(Model):
         """Schemas a snapshot must read: of tables, enums, tables that foreign keys and memberships
         reference, and ``auth`` under Supabase auth (test users are rows of ``auth.users``)."""
         names = set(self.table_map) | set(self.enum_map) | {name for name, _ in self.function_map}
+        names |= {name for name, _ in self.aggregate_map}
         names |= set(self.domain_map) | set(self.composite_type_map) | set(self.sequence_map)
         names |= set(self.view_map) | set(self.trigger_map)
         names.update(t.function_name for triggers in self.trigger_map.values() for t in triggers.values())
@@ -1061,3 +1174,10 @@ class Contract(Model):
         if self.erasure_users is not None:
             schemas.add(self.erasure_users.schema)
         return frozenset(schemas)
+
+
+# The sections of a contract that declare something to check (every other one only says how): a contract
+# with all of them empty is refused, and the message lists them from here. A new section lands here by itself.
+DECLARING_SECTIONS: tuple[str, ...] = tuple(
+    name for name in Contract.model_fields if name not in ("version", "auth", "lints")
+)

@@ -28,6 +28,7 @@ import psycopg
 
 from pgcontract import __version__
 from pgcontract.connect import (
+    UNPARSABLE,
     CannotConnect,
     DsnError,
     SessionLimits,
@@ -84,6 +85,10 @@ class HistoryStore:
         except (OSError, CannotConnect, DsnError, psycopg.Error) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else " ".join(str(exc).split())
             raise AuditUnwritable(f"{self.display}: {self.redact(reason)}") from None
+
+    def run_entries(self, warn: Callable[[str], None]) -> list[dict[str, Any]]:
+        """Every run entry of the store (``pgcontract check --history``); raises like ``audit_entries``."""
+        return history.read(file=self.file, dsn=None if self.file else self.dsn, table=self.table, warn=warn)
 
     def audit_entries(self, warn: Callable[[str], None]) -> list[dict[str, Any]]:
         """Every audit entry of the store (``OSError``, ``CannotConnect`` when it cannot be read)."""
@@ -330,6 +335,22 @@ def last_change(store: HistoryStore, dsn: str, warn: Callable[[str], None]) -> d
     mine = [e for e in store.audit_entries(warn) if e.get("location") == where]
     found = changes(mine)
     return found[-1] if found else None
+
+
+def recorded_runs(store: HistoryStore, dsn: str, last: int, warn: Callable[[str], None]) -> list[dict[str, Any]]:
+    """The last ``last`` runs recorded for the database of ``dsn`` (by host, port and database, whatever
+    the role or target name of the check), oldest first; ``OSError``, ``CannotConnect`` when the store
+    cannot be read."""
+    where = location(dsn)
+    if where == UNPARSABLE or last <= 0:
+        return []
+
+    def same_database(display: object) -> bool:
+        # A run's ``database`` is ``user@host:port/dbname`` (a user name may itself hold an '@').
+        return isinstance(display, str) and (display == where or display.endswith(f"@{where}"))
+
+    mine = [e for e in store.run_entries(warn) if same_database(e.get("database"))]
+    return sorted(mine, key=lambda e: str(e["finished_at"]))[-last:]
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,9 @@ DEFAULT_TABLE = "pgcontract_history"
 log = logging.getLogger(__name__)
 
 
-def entries_of(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    run_id = str(uuid.uuid4())
+def entries_of(summary: dict[str, Any], run_id: str | None = None) -> list[dict[str, Any]]:
+    """One entry per target. ``duration_ms`` is the whole run's (the targets are checked together)."""
+    run_id = run_id or str(uuid.uuid4())
     out = []
     for target in summary["targets"]:
         failed = sum(c["failed"] for c in target["counts"].values())
@@ -40,11 +41,14 @@ def entries_of(summary: dict[str, Any]) -> list[dict[str, Any]]:
                 "healthy": target["healthy"],
                 "reachable": target["reachable"],
                 "failed": failed,
+                "duration_ms": summary.get("duration_ms"),
                 "counts": target["counts"],
                 "critical_issues": target["critical_issues"],
                 "failed_tests": target["failed_tests"],
                 "contract_sha256": summary.get("contract_sha256"),
                 "git_commit": summary.get("git_commit"),
+                # The operations budgets' worst values, and the statements a regression is judged against.
+                **{key: target[key] for key in ("budgets", "statements") if key in target},
             }
         )
     return out

@@ -1,6 +1,7 @@
 """What pgcontract adds to pytest-html's report, so an auditor can read it without the repository:
 a summary per target (database with the password removed, server version, pass and fail counts per
-category), the contract and its sha256, tool version, git commit, start and end, a Target, Table and
+category), the contract and its sha256, tool version, git commit, start and end, each target's trend
+over the recorded runs (with ``--history``/``--history-dsn``), a Target, Table and
 Category column (the report opens with failures first, then skips, then passes, each by table), and for
 each failure expected against actual and the fix SQL.
 
@@ -11,23 +12,35 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from collections.abc import Generator
+from datetime import datetime
 from html import escape
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 import pytest
 
 from pgcontract import __version__
+from pgcontract.connect import CannotConnect
 from pgcontract.findings import CATEGORIES
 from pgcontract.names import visible_lines
+from pgcontract.report import history, trends
 from pgcontract.report.audit import HistoryStore, last_change_html, read_last_change
 from pgcontract.report.summary import RECORD, ResultCollector, contract_digest, git_commit
 
 if TYPE_CHECKING:
     from pgcontract.pytest_plugin import SuiteConfig
 
+_CATEGORY_TITLES = {
+    "schema": "Schema",
+    "rls-static": "RLS static",
+    "rls-isolation": "RLS isolation",
+    "lints": "Lints",
+    "operations": "Operations",
+}
 log = logging.getLogger(__name__)
-_CATEGORY_TITLES = {"schema": "Schema", "rls-static": "RLS static", "rls-isolation": "RLS isolation", "lints": "Lints"}
 
 STYLE = """
 <style>
@@ -112,7 +125,7 @@ class HtmlReport:
         self.config = config
         self.settings = settings
         self.collector = collector
-        self.several = len(settings.target_names) > 1
+        self.several = settings.several
         self.report_data: Any = None  # pytest-html's ReportData, handed to pytest_html_report_title
 
     def _metadata(self) -> dict[str, Any]:
@@ -185,13 +198,35 @@ class HtmlReport:
             if columns
         )
         prefix.append(
-            STYLE + "<h2>Contract</h2>"
+            STYLE + trends.STYLE + "<h2>Contract</h2>"
             f"<p>{text(data['contract'])} &mdash; sha256 <code>{escape(data['contract_sha256'] or '')}</code>; "
             f"pgcontract {escape(data['pgcontract'])}; git commit {escape(data['git_commit'] or 'unknown')}; "
             f"started {escape(data['started_at'])}, finished {escape(data['checked_at'])}</p>"
             '<h2>Targets</h2><table class="pgc-summary"><tr><th>target</th><th>database</th><th>server</th>'
             f"<th>result</th>{head}<th>why it failed</th></tr>{''.join(rows)}</table>{note}" + self._last_changes()
         )
+        recorded = self._history(data)
+        if recorded is not None:
+            prefix.append(trends.render_trends(recorded, title="Trends (recorded runs)"))
+
+    def _history(self, data: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The recorded runs with this one (whether or not it was appended yet); None without a history."""
+        file = self.config.getoption("pgcontract_history", None)
+        dsn = self.config.getoption("pgcontract_history_dsn", None)
+        if not file and not dsn:
+            return None
+        run_id = self.collector.run_id
+        try:
+            recorded = history.read(
+                file=Path(file) if file else None,
+                dsn=None if file else dsn,
+                table=self.config.getoption("pgcontract_history_table", history.DEFAULT_TABLE),
+                warn=lambda _: None,  # the history command reports unreadable lines; the report just skips them
+            )
+        except (CannotConnect, OSError, psycopg.Error) as exc:
+            warnings.warn(pytest.PytestWarning(f"history not shown in the report: {exc}"), stacklevel=1)
+            recorded = []
+        return [e for e in recorded if e.get("run_id") != run_id] + history.entries_of(data, run_id)
 
     def _last_changes(self) -> str:
         """With a history store: the last change recorded for each target (``repair --apply``)."""
@@ -258,3 +293,41 @@ class HtmlReport:
 
 def _table_key(rows: list[dict[str, Any]]) -> str:
     return str(rows[0].get("table", "")) if rows else ""
+
+
+class _Fixed:
+    """A summary already made (``pgcontract merge``), in the collector's place."""
+
+    def __init__(self, summary: dict[str, Any]) -> None:
+        self._summary = summary
+        self.started = datetime.fromisoformat(summary["started_at"])
+        self.finished: datetime | None = datetime.fromisoformat(summary["checked_at"])
+
+    def summary(self) -> dict[str, Any]:
+        return self._summary
+
+
+class MergedHtmlReport(HtmlReport):
+    """The HTML report of merged shards: what the report of one run shows, from the merged summary."""
+
+    def __init__(self, config: pytest.Config, summary: dict[str, Any]) -> None:
+        self.config = config
+        self.collector = _Fixed(summary)  # type: ignore[assignment]  # summary(), started, finished
+        self.several = len(summary["targets"]) > 1
+        self.report_data = None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        data = self.collector.summary()
+        metadata = self._metadata()
+        metadata["pgcontract"] = data["pgcontract"]
+        metadata["Contract"] = data["contract"]
+        metadata["Contract sha256"] = data["contract_sha256"] or "(missing)"
+        metadata["Git commit"] = data["git_commit"] or "(unknown)"
+        metadata["Targets"] = ", ".join(f"{t['target']} ({t['database']})" for t in data["targets"]) or "none"
+        metadata["Started"] = data["started_at"]
+
+    def _last_changes(self) -> str:
+        """Not in a merged report: the last change is looked up by the target's DSN, which no shard's
+        summary carries."""
+        return ""

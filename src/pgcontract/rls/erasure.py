@@ -20,6 +20,7 @@ from pgcontract.busy import BUSY_ERRORS
 from pgcontract.catalog.snapshot import Constraint, Snapshot
 from pgcontract.connect import SessionLimits
 from pgcontract.contract.model import Contract
+from pgcontract.findings import Kind, declare
 from pgcontract.names import QualifiedName
 from pgcontract.rls.identity import Impersonation, Principal
 from pgcontract.rls.matrix import ImpersonationFailed, IsolationSession
@@ -30,6 +31,14 @@ from pgcontract.sqlgen import ident
 
 Cursor = psycopg.Cursor[Any]
 LEFT_BEHIND = "erasure.left_behind"
+RULES = declare(
+    Kind.ERASURE,
+    "erasure.delete_failed",
+    "erasure.user_remains",
+    "erasure.not_cleared",
+    "erasure.rows_remain",
+    LEFT_BEHIND,
+)
 
 
 @dataclass(frozen=True)

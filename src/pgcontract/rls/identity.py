@@ -53,12 +53,24 @@ class Impersonation:
         """Roles the test's callers are members of (their policies apply to them too)."""
         return ()
 
+    def switch(self, principal: Principal) -> tuple[str, dict[str, str]]:
+        """The role and settings that make a session the principal."""
+        raise NotImplementedError
+
     def become(self, cur: Cursor, principal: Principal) -> str:
         """Switch to the principal; return the role ``current_user`` must then be."""
+        role, settings = self.switch(principal)
+        self.set_role(cur, role, settings)
+        return role
+
+    def switch_anonymous(self) -> tuple[str, dict[str, str]]:
+        """The role and settings of the caller with no identity."""
         raise NotImplementedError
 
     def become_anonymous(self, cur: Cursor) -> str:
-        raise NotImplementedError
+        role, settings = self.switch_anonymous()
+        self.set_role(cur, role, settings)
+        return role
 
     def seeding_settings(self, principal: Principal | None) -> dict[str, str]:
         """Settings that put ``principal``'s identity in effect while its rows are created by the seeding
@@ -70,12 +82,17 @@ class Impersonation:
     def set_role(cur: Cursor, role: str, settings: dict[str, str] | None = None) -> None:
         """Switch role and settings, then leave ``current_user`` as the cursor's result (one round trip:
         the probes switch identity many times per table, and each switch must be verified)."""
+        cur.execute(Impersonation.switch_sql(role, settings))
+        cur.nextset()
+
+    @staticmethod
+    def switch_sql(role: str, settings: dict[str, str] | None = None) -> sql.Composed:
+        """Two statements, two results: the switch, then ``current_user`` (the second runs after the first
+        has switched the role). Literals only, so it can travel with other statements in one simple query."""
         calls = [sql.SQL("set_config('role', {}, true)").format(sql.Literal(role))]
         for name, value in (settings or {}).items():
             calls.append(sql.SQL("set_config({}, {}, true)").format(sql.Literal(name), sql.Literal(value)))
-        # Two statements in one simple query: the second runs after the first has switched the role.
-        cur.execute(sql.SQL("SELECT {}; SELECT current_user::text").format(sql.SQL(", ").join(calls)))
-        cur.nextset()
+        return sql.SQL("SELECT {}; SELECT current_user::text").format(sql.SQL(", ").join(calls))
 
 
 class SupabaseImpersonation(Impersonation):
@@ -123,13 +140,11 @@ class SupabaseImpersonation(Impersonation):
     def seeding_settings(self, principal: Principal | None) -> dict[str, str]:
         return {"request.jwt.claims": self.claims(principal) if principal is not None else ""}
 
-    def become(self, cur: Cursor, principal: Principal) -> str:
-        self.set_role(cur, self.auth.user_role, {"request.jwt.claims": self.claims(principal)})
-        return self.auth.user_role
+    def switch(self, principal: Principal) -> tuple[str, dict[str, str]]:
+        return self.auth.user_role, {"request.jwt.claims": self.claims(principal)}
 
-    def become_anonymous(self, cur: Cursor) -> str:
-        self.set_role(cur, self.auth.anon_role, {"request.jwt.claims": ""})
-        return self.auth.anon_role
+    def switch_anonymous(self) -> tuple[str, dict[str, str]]:
+        return self.auth.anon_role, {"request.jwt.claims": ""}
 
 
 class RoleImpersonation(Impersonation):
@@ -151,9 +166,8 @@ class RoleImpersonation(Impersonation):
         for member_of in self.auth.member_of:
             cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(member_of), role))
 
-    def become(self, cur: Cursor, principal: Principal) -> str:
-        self.set_role(cur, principal.identity or "")
-        return principal.identity or ""
+    def switch(self, principal: Principal) -> tuple[str, dict[str, str]]:
+        return principal.identity or "", {}
 
     def prepare_anonymous(self, cur: Cursor) -> None:
         self.prepare(cur, self.nobody)
@@ -161,8 +175,8 @@ class RoleImpersonation(Impersonation):
     def granted_roles(self) -> tuple[str, ...]:
         return tuple(self.auth.member_of)
 
-    def become_anonymous(self, cur: Cursor) -> str:
-        return self.become(cur, self.nobody)
+    def switch_anonymous(self) -> tuple[str, dict[str, str]]:
+        return self.switch(self.nobody)
 
 
 class SettingImpersonation(Impersonation):
@@ -180,13 +194,12 @@ class SettingImpersonation(Impersonation):
     def new_principal(self, label: str) -> Principal:
         return Principal(label)  # the identity is chosen when the first owner column needs one
 
-    def become(self, cur: Cursor, principal: Principal) -> str:
-        self.set_role(cur, self.auth.role, {self.auth.setting: principal.identity or ""})
-        return self.auth.role
+    def switch(self, principal: Principal) -> tuple[str, dict[str, str]]:
+        return self.auth.role, {self.auth.setting: principal.identity or ""}
 
-    def become_anonymous(self, cur: Cursor) -> str:
-        self.set_role(cur, self.auth.role)
-        return self.auth.role
+    def switch_anonymous(self) -> tuple[str, dict[str, str]]:
+        # Set, not left alone: in a batch after another caller's switch, the setting would still be theirs.
+        return self.auth.role, {self.auth.setting: ""}
 
     def seeding_settings(self, principal: Principal | None) -> dict[str, str]:
         if self.untouched:

@@ -19,10 +19,11 @@ import psycopg
 from psycopg import sql
 
 from pgcontract.busy import BUSY_ERRORS
-from pgcontract.catalog.snapshot import Snapshot
+from pgcontract.catalog.snapshot import Snapshot, View
 from pgcontract.catalog.snapshot import Table as CatalogTable
 from pgcontract.connect import SessionLimits, apply_limits
-from pgcontract.contract.model import Contract, Isolation, SupabaseAuth, Table
+from pgcontract.contract.model import Contract, Isolation, Membership, SupabaseAuth, Table
+from pgcontract.findings import Kind, declare, registered
 from pgcontract.names import QualifiedName
 from pgcontract.rls.explain import duplicate_hint
 from pgcontract.rls.identity import (
@@ -35,12 +36,45 @@ from pgcontract.rls.identity import (
 from pgcontract.rls.inforce import caller_columns, policies_in_force
 from pgcontract.rls.seed import SeededRow, Seeder, Values, count_rows
 from pgcontract.rls.values import SeedError, generate
+from pgcontract.rls.views import fingerprint, fix, how_it_reads, revoke, views_reading
 from pgcontract.sqlgen import ident
 
 Cursor = psycopg.Cursor[Any]
 ALL_COMMANDS = ("select", "insert", "update", "delete")
 RLS_DENIED = "42501"  # insufficient_privilege: RLS violation or no grant
 UNIQUE_VIOLATION = "23505"
+# A DELETE refused by a foreign key: the row had passed the policies (the key is checked after the delete).
+FOREIGN_KEY_VIOLATION = "23503"
+WIDER = {"members": 0, "authenticated": 1, "anon": 2}  # who may read every row, narrowest first
+RULES = declare(
+    Kind.ISOLATION,
+    "isolation.read_own",
+    "isolation.read_other",
+    "isolation.read_declared",
+    "isolation.insert_own",
+    "isolation.insert_other",
+    "isolation.attach_other",
+    "isolation.update_own",
+    "isolation.update_other",
+    "isolation.delete_own",
+    "isolation.delete_other",
+    "isolation.move_to_other",
+    "isolation.update_unfiltered",
+    "isolation.delete_unfiltered",
+    "isolation.not_allowed",
+    "isolation.protected",
+    "isolation.anonymous_read",
+    "isolation.anonymous_write",
+    "isolation.left_behind",
+    "isolation.never_set_write",
+    "isolation.view_read",
+    "isolation.view_anonymous_read",
+    "isolation.write_declared",
+)
+
+
+class _NotTried(Exception):
+    """A probe that could not run (the reason is its text)."""
 
 
 class ImpersonationFailed(Exception):
@@ -55,6 +89,9 @@ class Violation:
     actual: str
     # The command and the policies in force for it: 'SELECT as authenticated; policies: "p" USING (true)'
     through: str = ""
+
+    def __post_init__(self) -> None:
+        registered(self.rule)
 
     @property
     def text(self) -> str:
@@ -84,6 +121,16 @@ class Attempt:
     constraint: str | None = None
 
 
+@dataclass(frozen=True)
+class NeverSet:
+    """What the caller with the setting never set (NULL) did to user A's row of one table."""
+
+    read: int
+    inserted: bool
+    updated: int
+    deleted: int
+
+
 def allowed_commands(table: Table, role: str | None = None) -> set[str]:
     """Exactly what a user may do to own rows: ``isolation.allow`` (for the member's ``role`` when given
     per role), else what the contract's permissive policies grant, else everything."""
@@ -106,6 +153,7 @@ class Matrix:
     """Runs the probes of one table, with the session's users and rows."""
 
     def __init__(self, session: IsolationSession, name: QualifiedName):
+        self.session = session
         self.cur = session.cur
         self.contract = session.contract
         self.snapshot = session.snapshot
@@ -116,6 +164,7 @@ class Matrix:
         self.isolation: Isolation = isolation
         self.readers: str = isolation.readers  # for the current run of A: "none" reads no row at all
         self.principal: str | None = None  # the auth.principals entry A is tried as, if any
+        self.writes: set[str] = set()  # what that principal may do to every row (isolation.write)
         self.impersonation: Impersonation = session.impersonation
         self.seeder = session.seeder
         self.seeder_role = session.seeder_role
@@ -123,9 +172,11 @@ class Matrix:
         # Setting mode: what the caller with the setting never set (NULL) read of A's row (a reason when
         # not tried), measured before anything set it in the session.
         self.never_set = session.never_set.get(name) if session.never_set is not None else None
+        self.views = session.views_reading.get(name, ())
         snapshot = self.snapshot
         self.outcome = Outcome(name)
         self.member_role: str | None = None
+        self.membership = self._membership()
         self.allowed = allowed_commands(self.declared)
         self.acting_role: str | None = None
         self.actual = actual = snapshot.tables[name]
@@ -152,16 +203,31 @@ class Matrix:
         plain = [c for c in updatable if c not in fixed]
         return plain[0] if plain else self.touch_column
 
+    def _membership(self) -> Membership | None:
+        """The membership that makes rows A's: the table's own or, on a ``via`` table, the one its ownership
+        chain ends at (the roles of 'allow' per role are that membership's)."""
+        name, isolation, seen = self.name, self.isolation, {self.name}
+        while isolation.membership is None and isolation.via is not None:
+            table = self.snapshot.tables.get(name)
+            via = tuple(isolation.via)
+            fk = next((c for c in table.constraints_of("f") if c.columns == via), None) if table else None
+            parent = self.contract.table_map.get(fk.ref_table) if fk is not None and fk.ref_table else None
+            if fk is None or fk.ref_table is None or fk.ref_table in seen or parent is None or parent.isolation is None:
+                return None
+            seen.add(fk.ref_table)
+            name, isolation = fk.ref_table, parent.isolation
+        return isolation.membership
+
     @property
     def who(self) -> str:
         tags = [tag for tag in (self.principal, self.member_role and f"as {self.member_role}") if tag]
         return f"user A ({', '.join(tags)})" if tags else "user A"
 
     def tried_as(self) -> list[str | None]:
-        """User A plain (None), then as each of auth.principals when ``read`` names some: a role-based
-        policy is tried both by those it opens to and by those it must keep out."""
+        """User A plain (None), then as each of auth.principals when ``read`` or ``write`` names some: a
+        role-based policy is tried both by those it opens to and by those it must keep out."""
         auth = self.contract.auth
-        if not self.isolation.read_by or not isinstance(auth, SupabaseAuth):
+        if not (self.isolation.read_by or self.isolation.write) or not isinstance(auth, SupabaseAuth):
             return [None]
         return [None, *auth.principals]
 
@@ -170,6 +236,7 @@ class Matrix:
         auth = self.contract.auth
         spec = auth.principals.get(name) if name is not None and isinstance(auth, SupabaseAuth) else None
         self.principal = name
+        self.writes = set(self.isolation.write.get(name, ())) if name is not None else set()
         self.a.claims = dict(spec.claims) if spec is not None else {}
         read_by = self.isolation.read_by
         if not read_by:
@@ -383,6 +450,8 @@ class Matrix:
             ]
             move = self.move_assignments(b)
             protected = self.protected_values(row_a, b)
+            # One more row of B, for the views: what A sees through a view must not change when it is added.
+            extra_b = self.seeder.values_for(self.name, b) if self.views and not self.owner_is_key else None
         rows_b = list(self.seeder.rows.get((self.name, b.label), [row_b]))
         rows_a = list(self.seeder.rows.get((self.name, a.label), [row_a]))
         try:
@@ -398,6 +467,7 @@ class Matrix:
                     self.probe_user(a, row_a, row_b, rows_b, new_a, new_b, attach, move, protected)
         finally:
             self.use_principal(None)  # A is shared by every table's matrix
+        self.probe_views(row_b, extra_b)
         self.probe_anonymous(row_a, rows_a, new_a)
         return self.outcome
 
@@ -419,9 +489,12 @@ class Matrix:
     def as_member(self, role: str) -> None:
         """Make user A's membership of its tenant carry ``role`` (as the seeding role, in the caller's
         savepoint), and judge by what ``allow`` gives that role."""
-        membership = self.isolation.membership
-        assert membership is not None
-        assert membership.role is not None
+        membership = self.membership
+        if membership is None or membership.role is None:
+            raise SeedError(
+                f"'allow' per role on {self.name}: its ownership chain ('via') ends at no table with 'membership'"
+                " and 'role', so there is no role to give user A"
+            )
         tenant = self.seeder.tenants.get((membership.table, self.a.label))
         if tenant is None or self.a.identity is None:
             raise SeedError(f"user A has no membership in {membership.table} to give the role {role!r}")
@@ -533,13 +606,16 @@ class Matrix:
         move: Values,
         protected: Values,
     ) -> None:
-        t, who = self.name, self.who
+        t, who, writes = self.name, self.who, self.writes
         before_b = self.versions(rows_b)
         with self.savepoint():
             self.become(a)
             cross_clean = self.probe_reads(row_a, row_b)
             result = self.insert_as(a, new_b, row_b)
-            if result is not None and result.ok:
+            if "insert" in writes:
+                if result is not None and not result.ok:
+                    self.write_refused("insert", f"insert a row owned by user B into {t}", result.error or "refused")
+            elif result is not None and result.ok:
                 self.fail(
                     "isolation.insert_other",
                     f"{who} inserted a row owned by user B into {t}",
@@ -547,7 +623,7 @@ class Matrix:
                     "inserted",
                     "insert",
                 )
-            for parent, values in attach:
+            for parent, values in attach if "insert" not in writes else ():
                 result = self.insert(values)
                 if result.ok:
                     self.fail(
@@ -557,10 +633,13 @@ class Matrix:
                         "inserted",
                         "insert",
                     )
-            if move:
+            if move and "update" not in writes:
                 self.probe_move(row_a, move, cross_clean)
             result = self.touch(row_b)
-            if result.ok and result.rows:
+            if "update" in writes:
+                if not result.ok or result.rows != 1:
+                    self.write_refused("update", f"update the row of user B in {t}", result.error or "0 rows updated")
+            elif result.ok and result.rows:
                 self.fail(
                     "isolation.update_other",
                     f"{who} updated {result.rows} row{_s(result.rows)} of user B in {t} (UPDATE ... WHERE)",
@@ -569,7 +648,10 @@ class Matrix:
                     "update",
                 )
             result = self.delete(row_b)
-            if result.ok and result.rows:
+            if "delete" in writes:
+                if (not result.ok or result.rows != 1) and result.sqlstate != FOREIGN_KEY_VIOLATION:
+                    self.write_refused("delete", f"delete the row of user B in {t}", result.error or "0 rows deleted")
+            elif result.ok and result.rows:
                 self.fail(
                     "isolation.delete_other",
                     f"{who} deleted {result.rows} row{_s(result.rows)} of user B in {t} (DELETE ... WHERE)",
@@ -577,8 +659,31 @@ class Matrix:
                     f"{result.rows}",
                     "delete",
                 )
-            self.probe_unfiltered(False, row_a, "user B", before_b)
-            self.probe_own(row_a, new_a, protected)
+            elif result.sqlstate == FOREIGN_KEY_VIOLATION:
+                # The key is checked after the policies let the row go: only B's child rows saved it, and
+                # B's row without children (or with cascading ones) would have been deleted.
+                self.fail(
+                    "isolation.delete_other",
+                    f"{who} could delete the row of user B in {t} (DELETE ... WHERE): the policies let it "
+                    f"through and only a foreign key refused it ({result.error})",
+                    "0 rows",
+                    "row matched, refused by a foreign key",
+                    "delete",
+                )
+            if not {"update", "delete"} <= writes:
+                self.probe_unfiltered(False, row_a, "user B", before_b)
+            # 'protected' binds users; a principal that may update every row may change those columns too.
+            self.probe_own(row_a, new_a, protected if "update" not in writes else {})
+
+    def write_refused(self, command: str, what: str, reason: str) -> None:
+        """The principal A is tried as could not do what ``isolation.write`` lets it do to B's row."""
+        self.fail(
+            "isolation.write_declared",
+            f"{self.who} cannot {what}, which 'write' allows {self.principal}: {reason}",
+            "allowed",
+            reason,
+            command,
+        )
 
     def probe_reads(self, row_a: SeededRow, row_b: SeededRow) -> bool:
         """A's reads; True when A sees no row of B."""
@@ -674,12 +779,8 @@ class Matrix:
         WHERE the statements escape the SELECT policies, so only the UPDATE/DELETE policies stand."""
         t = self.name
         actor = self.impersonation.anonymous_name if anonymous else self.who
-        # A constant (the value A's own row holds, so it fits the column's checks): ``SET c = c`` reads the
-        # column, which brings the SELECT policies back in and hides what the UPDATE policy lets through.
-        value = sql.Literal(own.values.get(self.plain_column))
-        update = sql.SQL("UPDATE {} SET {} = {}").format(ident(t), sql.Identifier(self.plain_column), value)
-        updated, deleted = self.changed_by_current([update, sql.SQL("DELETE FROM {}").format(ident(t))], versions)
-        if updated:
+        updated, deleted = self.changed_by_current(self.unfiltered(own), versions)
+        if updated and "update" not in self.writes:
             self.fail(
                 "isolation.update_unfiltered",
                 f"{actor} changed {updated} row{_s(updated)} of {whose} in {t} with an UPDATE of "
@@ -688,7 +789,7 @@ class Matrix:
                 f"{updated}",
                 "update",
             )
-        if deleted:
+        if deleted and "delete" not in self.writes:
             self.fail(
                 "isolation.delete_unfiltered",
                 f"{actor} deleted {deleted} row{_s(deleted)} of {whose} in {t} with a DELETE without WHERE",
@@ -699,7 +800,7 @@ class Matrix:
 
     def probe_own(self, row_a: SeededRow, new_a: Values, protected: Values) -> None:
         """What A may do to own rows is exact: allowed commands succeed, the others are refused."""
-        t, who, allowed = self.name, self.who, self.allowed
+        t, who, allowed = self.name, self.who, self.allowed | self.writes  # 'write' covers own rows too
         left_out = "'allow' leaves out {}" + (f" for {self.member_role}" if self.member_role else "")
         result = self.insert_as(self.a, new_a, row_a)
         if result is None:
@@ -761,28 +862,175 @@ class Matrix:
                     )
                     break
 
+    def probe_views(self, row_b: SeededRow, extra_b: Values | None) -> None:
+        """Every view reading the table that A or the caller with no identity may SELECT: what they see
+        through it must not change when B gets one more row (or, with one row per user, loses it). Only
+        those the table's and the view's 'read' keep from B's rows are tried: signed-in users read everything
+        through a view declared 'read: authenticated' (the anonymous caller still may not), everyone through
+        'read: anon'. Two round trips per view (it runs for every table of a large schema): who may read each
+        view is asked once per session."""
+        if not self.views or self.readers == "anon":
+            return
+        callers = {"A": self.impersonation.switch(self.a), None: self.impersonation.switch_anonymous()}
+        as_seeder_b = (self.seeder_role, self.impersonation.seeding_settings(self.b))
+        change = self.change_of_b(row_b, extra_b)
+        for view in self.views:
+            declared = self.contract.view_map.get(view.name)
+            opened = max(self.readers, declared.read if declared else "members", key=WIDER.__getitem__)
+            kept_out = {"A": opened == "members", None: opened != "anon"}
+            trying = {label: switch for label, switch in callers.items() if kept_out[label]}
+            if not trying:
+                continue  # shown to everyone on purpose: nothing to measure
+            readers = self.session.view_readers(view.name, {role for role, _ in callers.values()})
+            reading = {label: switch for label, switch in trying.items() if switch[0] in readers}
+            if not reading:
+                continue  # nothing to leak through
+            point = sql.Identifier(f"pgcontract_{secrets.token_hex(4)}")
+            undo = sql.SQL("ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}").format(point)
+            reads = [part for switch in reading.values() for part in (*_switch(switch), fingerprint(view.name))]
+            try:
+                before = self.read_as(
+                    self.batch([sql.SQL("SAVEPOINT {}").format(point), *reads]), list(reading.values())
+                )
+                if view.materialized:
+                    self.cur.execute(undo)
+                    for label in reading:
+                        self.view_leak(view, label, "it can read its copy of every user's rows", opened)
+                    continue
+                rows = self.batch([*_switch(as_seeder_b), change, *reads, undo])  # the last one undoes the rest
+            except _NotTried as exc:
+                self.cur.execute(undo)
+                self.outcome.notes.append(f"view {view.name} not tried on {self.name}: {exc}")
+                continue
+            after = self.read_as(rows, [as_seeder_b, *reading.values()], first_reads=False)
+            added = "removed" if extra_b is None else "added"
+            for label, seen, now in zip(reading, before, after, strict=True):
+                if now != seen:
+                    actual = f"{now[0]} rows instead of {seen[0]} once a row of user B was {added}"
+                    self.view_leak(view, label, actual, opened)
+
+    def change_of_b(self, row_b: SeededRow, extra_b: Values | None) -> sql.Composed:
+        """One more row of B (``extra_b``), or B's row removed. Literals, not parameters: it travels in one
+        simple query with the switches and the reads."""
+        if extra_b is not None:
+            return sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+                ident(self.name),
+                sql.SQL(", ").join(sql.Identifier(c) for c in extra_b),
+                sql.SQL(", ").join(sql.Literal(v) for v in extra_b.values()),
+            )
+        # Untyped literals take the column's type, so the key's index serves.
+        keys = {c: row_b.values[c] for c in self.key_columns} or {"tableoid": row_b.tableoid, "ctid": row_b.ctid}
+        condition = sql.SQL(" AND ").join(
+            sql.SQL("{} = {}").format(sql.Identifier(c), sql.Literal(v)) for c, v in keys.items()
+        )
+        return sql.SQL("DELETE FROM {} WHERE {}").format(ident(self.name), condition)
+
+    def batch(self, statements: list[sql.Composable]) -> list[tuple[Any, ...]]:
+        """Several statements in one round trip: the rows of every result, in order. _NotTried when one of
+        them fails (nothing after it ran)."""
+        try:
+            self.cur.execute(sql.SQL("; ").join(statements))
+        except BUSY_ERRORS:
+            raise
+        except psycopg.Error as exc:
+            raise _NotTried(" ".join(str(exc).split())) from None
+        rows: list[tuple[Any, ...]] = []
+        while True:
+            if self.cur.description is not None:
+                rows.extend(self.cur.fetchall())
+            if not self.cur.nextset():
+                return rows
+
+    def read_as(
+        self, rows: list[tuple[Any, ...]], switches: list[tuple[str, dict[str, str]]], *, first_reads: bool = True
+    ) -> list[tuple[int, int]]:
+        """The fingerprints a batch read after each switch (but the first, unless ``first_reads``), having
+        checked that each switch (two rows: set_config's, current_user's) made ``current_user`` its role."""
+        found = []
+        at = 0
+        for n, (role, _) in enumerate(switches):
+            if rows[at + 1][0] != role:
+                raise ImpersonationFailed(f"switched to role {role!r} but current_user is {rows[at + 1][0]!r}")
+            at += 2
+            if n or first_reads:
+                found.append((int(rows[at][0]), int(rows[at][1])))
+                at += 1
+        return found
+
+    def view_leak(self, view: View, label: str | None, actual: str, opened: str) -> None:
+        # The failure names the caller's role and the table's SELECT policies for it.
+        if label is None:
+            self.become(None)
+            who = self.impersonation.anonymous_name
+        else:
+            self.become(self.a)
+            who = self.who
+        role = self.acting_role or ""
+        self.as_seeder()  # what follows reads as the seeding role (the caller may not read the table at all)
+        message = f"{who} read rows of user B in {self.name} through {how_it_reads(view)}"
+        if opened != "authenticated":
+            self.fail("isolation.view_read", f"{message}; fix: {fix(view, role)}", "no row of user B", actual, "select")
+            return
+        # Signed-in users may read every row through it (the view's or the table's 'read: authenticated'),
+        # anonymous callers may not: taking the view's reader away is what keeps the declared sharing.
+        declared = self.contract.view_map.get(view.name)
+        declared_by_view = declared is not None and declared.read == "authenticated"
+        whose = "the view's 'read: authenticated'" if declared_by_view else f"{self.name}'s 'read: authenticated'"
+        self.fail(
+            "isolation.view_anonymous_read",
+            f"{message}, which {whose} opens to signed-in users only; fix: {revoke(view, role)}",
+            "no row of user B",
+            actual,
+            "select",
+        )
+
     def probe_never_set(self) -> None:
         """The no-identity caller of a fresh session (setting mode): ``current_setting(name, true)`` is
-        NULL there, not '', and a policy may open up on NULL alone."""
+        NULL there, not '', and a policy may open up on NULL alone, for reading or for writing."""
         impersonation = self.impersonation
         if not isinstance(impersonation, SettingImpersonation):
             return
-        seen, t = self.never_set, self.name
+        seen, t, who = self.never_set, self.name, impersonation.never_set_name
         if seen is None:
-            self.outcome.notes.append(
-                f"{impersonation.never_set_name} not tried: the session had used {impersonation.auth.setting} before"
-            )
-        elif isinstance(seen, str):
-            self.outcome.notes.append(f"{impersonation.never_set_name} not tried on {t}: {seen}")
-        elif seen and self.readers != "anon":
-            self.acting_role = impersonation.auth.role
+            self.outcome.notes.append(f"{who} not tried: the session had used {impersonation.auth.setting} before")
+            return
+        if isinstance(seen, str):
+            self.outcome.notes.append(f"{who} not tried on {t}: {seen}")
+            return
+        self.acting_role = impersonation.auth.role
+        if seen.read and self.readers != "anon":
             self.fail(
                 "isolation.anonymous_read",
-                f"{impersonation.never_set_name} read {seen} row{_s(seen)} of user A in {t}",
+                f"{who} read {seen.read} row{_s(seen.read)} of user A in {t}",
                 "0 rows",
-                f"{seen}",
+                f"{seen.read}",
                 "select",
             )
+        if seen.inserted:
+            self.fail(
+                "isolation.never_set_write",
+                f"{who} inserted a row owned by user A into {t}",
+                "refused",
+                "inserted",
+                "insert",
+            )
+        for command, done, count in (("update", "changed", seen.updated), ("delete", "deleted", seen.deleted)):
+            if count:
+                self.fail(
+                    "isolation.never_set_write",
+                    f"{who} {done} {count} row{_s(count)} of user A in {t} with {command.upper()} without WHERE",
+                    "0 rows of user A",
+                    f"{count}",
+                    command,
+                )
+
+    def unfiltered(self, own: SeededRow) -> list[sql.Composed]:
+        """UPDATE of an ordinary column and DELETE, both without WHERE (which escapes the SELECT policies).
+        The UPDATE sets a constant (the value ``own`` holds, so it fits the column's checks): ``SET c = c``
+        reads the column, which brings the SELECT policies back in and hides what the UPDATE policy allows."""
+        value = sql.Literal(own.values.get(self.plain_column))
+        update = sql.SQL("UPDATE {} SET {} = {}").format(ident(self.name), sql.Identifier(self.plain_column), value)
+        return [update, sql.SQL("DELETE FROM {}").format(ident(self.name))]
 
     def probe_anonymous(self, row_a: SeededRow, rows_a: list[SeededRow], new_a: Values) -> None:
         t = self.name
@@ -839,6 +1087,11 @@ class Matrix:
             self.probe_unfiltered(True, row_a, "user A", before_a)
 
 
+def _switch(switch: tuple[str, dict[str, str]]) -> list[sql.Composable]:
+    """A role switch as statements for a batch (its two results: set_config's, then current_user's)."""
+    return [Impersonation.switch_sql(*switch)]
+
+
 def _keys(table: CatalogTable) -> list[set[str]]:
     """The column sets of the table's primary key, UNIQUE constraints and plain unique indexes."""
     found = [set(c.columns) for c in table.constraints if c.kind in ("p", "u")]
@@ -883,7 +1136,9 @@ class IsolationSession:
         self.b = self.impersonation.new_principal("B")
         # Setting mode: per table, how many of A's rows the caller with the setting never set read, or why
         # it was not tried; None until measured (it can only be measured before the session sets the name).
-        self.never_set: dict[QualifiedName, int | str] | None = None
+        self.never_set: dict[QualifiedName, NeverSet | str] | None = None
+        self.views_reading = views_reading(snapshot.views)
+        self._view_readers: dict[QualifiedName, frozenset[str]] | None = None
 
     @property
     def cur(self) -> Cursor:
@@ -924,16 +1179,32 @@ class IsolationSession:
             self.never_set = self._probe_never_set(self.impersonation)
         return cur
 
-    def _probe_never_set(self, impersonation: SettingImpersonation) -> dict[QualifiedName, int | str] | None:
+    def view_readers(self, view: QualifiedName, roles: set[str]) -> frozenset[str]:
+        """Which of ``roles`` may SELECT ``view`` (memberships included), asked once for every view that
+        reads an isolated table and every role the probes act as."""
+        if self._view_readers is None:
+            views = sorted({v.name for found in self.views_reading.values() for v in found}, key=str)
+            self.cur.execute(
+                "SELECT v, array_agg(r) FILTER (WHERE has_table_privilege(r, v::regclass, 'SELECT'))"
+                " FROM unnest(%s::text[]) AS v, unnest(%s::text[]) AS r"
+                " WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) GROUP BY v",
+                [[sql.Identifier(n.schema, n.name).as_string(self.cur) for n in views], sorted(roles)],
+            )
+            by_text = {sql.Identifier(n.schema, n.name).as_string(self.cur): n for n in views}
+            self._view_readers = {by_text[v]: frozenset(r or ()) for v, r in self.cur.fetchall()}
+        return self._view_readers.get(view, frozenset())
+
+    def _probe_never_set(self, impersonation: SettingImpersonation) -> dict[QualifiedName, NeverSet | str] | None:
         """Before anything sets the name in this session (then it reads '' for good, even after a rollback):
-        A's row of every table, seeded with the setting left alone, and how many of them the application
-        role reads with the setting never set. All undone afterwards; None when the session had used it."""
+        A's row of every table, seeded with the setting left alone, and what the application role with the
+        setting never set does to it: reads it, inserts another row of A's, changes or deletes it with
+        UPDATE and DELETE without WHERE. All undone afterwards; None when the session had used it."""
         cur, seeder = self.cur, self.seeder
         cur.execute("SELECT current_setting(%s, true) IS NULL", [impersonation.auth.setting])
         fetched = cur.fetchone()
         if fetched is None or not fetched[0]:
             return None
-        found: dict[QualifiedName, int | str] = {}
+        found: dict[QualifiedName, NeverSet | str] = {}
         outer, state = sql.Identifier(f"pgcontract_{secrets.token_hex(4)}"), seeder.checkpoint()
         cur.execute(sql.SQL("SAVEPOINT {}").format(outer))
         impersonation.untouched = True
@@ -945,13 +1216,17 @@ class IsolationSession:
                 try:
                     with matrix.seeding():
                         row = seeder.row(name, self.a)
+                        new = seeder.values_for(name, self.a)
                 except SeedError as exc:
                     found[name] = f"A's row could not be made without the setting: {exc}"
                     continue
+                versions = matrix.versions([row])
                 with matrix.savepoint():
                     matrix.become_never_set(impersonation)
                     seen = matrix.visible([row])
-                found[name] = seen[0] if isinstance(seen, list) else 0
+                    inserted = matrix.insert(new).ok
+                    updated, deleted = matrix.changed_by_current(matrix.unfiltered(row), versions)
+                found[name] = NeverSet(seen[0] if isinstance(seen, list) else 0, inserted, updated, deleted)
         finally:
             impersonation.untouched = False
             cur.execute(sql.SQL("ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}").format(outer))

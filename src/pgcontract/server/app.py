@@ -14,21 +14,27 @@ import contextlib
 import hmac
 import logging
 import math
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
+import anyio
+import psycopg
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from pgcontract.connect import SessionLimits, Target
+from pgcontract.connect import CannotConnect, DsnError, SessionLimits, Target
 from pgcontract.contract import Contract
 from pgcontract.health import CHECK_FAILED, HealthReport, check_health, failed_report
-from pgcontract.report.audit import HistoryStore, LastChange, read_last_change
+from pgcontract.report.audit import HistoryStore, LastChange, read_last_change, recorded_runs
+from pgcontract.report.trends import entry_of_report, entry_of_run
 from pgcontract.server.alerts import WebhookNotifier
 from pgcontract.server.dashboard import CHECK_DB_PATH, SETUP_SQL_PATH, render_dashboard
+from pgcontract.server.mail import MailNotifier, MailSettings
 from pgcontract.server.metrics import CONTENT_TYPE, HealthMetrics
 from pgcontract.server.monitor import CachedReport, HealthMonitor
 from pgcontract.server.setup_sql import setup_sql
@@ -49,6 +55,9 @@ class ServeSettings:
     admin_token: str | None = field(default=None, repr=False)  # None: admin endpoints are open
     webhook_url: str | None = field(default=None, repr=False)
     webhook_retry_seconds: float = 10.0
+    mail: MailSettings | None = field(default=None, repr=False)  # email alerts (from PGCONTRACT_SMTP_*)
+    mail_retry_seconds: float = 30.0
+    trend_checks: int = 60  # recent checks kept (in memory) for the dashboard's trend
     limits: SessionLimits = CHECK_LIMITS
     history: HistoryStore | None = field(default=None, repr=False)  # the dashboard shows its last change
 
@@ -112,10 +121,17 @@ def create_app(settings: ServeSettings, check: Callable[[], HealthReport] | None
         else None
     )
 
+    mailer = MailNotifier(settings.mail, retry_seconds=settings.mail_retry_seconds) if settings.mail else None
+    recent: deque[dict[str, Any]] = deque(maxlen=max(settings.trend_checks, 1))
+
     def on_report(report: HealthReport) -> None:
+        # The page is about one database and shows no connection detail: not even the target's name.
+        recent.append(entry_of_report("database", report))
         metrics.observe(report)
         if notifier is not None:
             notifier.observe(report)
+        if mailer is not None:
+            mailer.observe(report, target.name)
 
     monitor = HealthMonitor(check_database, settings.ttl, on_report)
     sql_text = setup_sql(contract)
@@ -134,10 +150,32 @@ def create_app(settings: ServeSettings, check: Callable[[], HealthReport] | None
     def last_change() -> LastChange | None:
         return read_last_change(store, target.dsn, log.warning) if store is not None else None
 
+    def recorded_trend() -> list[dict[str, Any]]:
+        """The runs ``check --history`` recorded for this database, so the trend survives a restart."""
+        if store is None:
+            return []
+        try:
+            runs = recorded_runs(store, target.dsn, max(settings.trend_checks, 1), log.warning)
+        except (OSError, CannotConnect, DsnError, psycopg.Error) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else " ".join(str(exc).split())
+            log.warning("dashboard trend: recorded runs not read from %s: %s", store.display, store.redact(reason))
+            return []
+        return [entry_of_run("database", run) for run in runs]
+
+    async def seed_trend() -> None:
+        runs = await asyncio.to_thread(recorded_trend)
+        # Checks made meanwhile stay the newest; a full deque would drop them if the runs were prepended.
+        merged = (runs + list(recent))[-(recent.maxlen or len(runs)) :]
+        recent.clear()
+        recent.extend(merged)
+        seeded.set()
+
+    seeded = asyncio.Event()
+
     async def dashboard(request: Request) -> Response:
         cached = await monitor.current()
         change = await asyncio.to_thread(last_change)
-        page = render_dashboard(cached.report, cached.age(monitor.clock()), change)
+        page = render_dashboard(cached.report, cached.age(monitor.clock()), change, history=list(recent))
         headers = {
             **SECURITY_HEADERS,
             "Cache-Control": "no-store",
@@ -157,12 +195,17 @@ def create_app(settings: ServeSettings, check: Callable[[], HealthReport] | None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        tasks = [asyncio.ensure_future(monitor.run())]
+        # Read in the background: a slow or unreachable store delays neither the start nor a check.
+        tasks = [asyncio.ensure_future(seed_trend()), asyncio.ensure_future(monitor.run())]
         if notifier is not None:
             tasks.append(asyncio.ensure_future(notifier.run()))
+        if mailer is not None:
+            mailer.start()
         try:
             yield
         finally:
+            if mailer is not None:
+                await anyio.to_thread.run_sync(mailer.stop)
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -189,4 +232,7 @@ def create_app(settings: ServeSettings, check: Callable[[], HealthReport] | None
     app.state.monitor = monitor
     app.state.metrics = metrics
     app.state.notifier = notifier
+    app.state.mailer = mailer
+    app.state.recent = recent
+    app.state.trend_seeded = seeded
     return app

@@ -1,18 +1,24 @@
-"""The dashboard: one server-rendered HTML page, plain CSS, no script; the browser reloads it every 5 minutes."""
+"""The dashboard: one server-rendered HTML page, plain CSS, no script; the browser reloads it every 5 minutes.
+Below the tables, the trend of the server's recent checks (status, duration, recorded values) as inline SVG."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from html import escape as escape_html
+from typing import Any
 
+from pgcontract.contract.operations import Unit
 from pgcontract.health import HealthReport, Issue, Status, TableHealth
 from pgcontract.names import visible_lines
+from pgcontract.report import trends
 from pgcontract.report.audit import LastChange, last_change_html
 
 REFRESH_SECONDS = 300
 CHECK_DB_PATH = "/api/admin/check-db"
 SETUP_SQL_PATH = "/api/admin/setup-sql"
 
-CSS = """
+CSS = (
+    """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 0; color: #1d1d1f; background: #f6f7f9; }
 main { max-width: 1100px; margin: 0 auto; padding: 1.5rem; }
 .banner { padding: 1.25rem 1.5rem; border-radius: 8px; color: #fff; }
@@ -29,6 +35,9 @@ tr.status-ok td.status { color: #2e7d32; }
 tr.status-missing, tr.status-drift { background: #fdecea; }
 tr.status-missing td.status, tr.status-drift td.status { color: #fff; background: #c62828; }
 tr.status-unknown td.status { color: #fff; background: #6d6d6d; }
+tr.budget-warning td.status { color: #fff; background: #b26a00; }
+tr.budget-error td.status { color: #fff; background: #c62828; }
+tr.budget-ok td.status { color: #2e7d32; }
 ul.issues { margin: 0; padding-left: 1.1rem; }
 ul.issues code { font-size: .85em; }
 .muted { color: #666; }
@@ -38,6 +47,8 @@ footer { margin-top: 1rem; font-size: .9rem; }
 .last-change pre { margin: 0; white-space: pre-wrap; font-size: .85em; }
 .last-change td { font-size: .9em; }
 """
+    + trends.STYLE
+)
 
 
 def escape(text: str) -> str:
@@ -66,8 +77,40 @@ def _row(table: TableHealth) -> str:
     )
 
 
-def render_dashboard(report: HealthReport, age_seconds: float, last_change: LastChange | None = None) -> str:
-    """The page; ``last_change``: the last change recorded for the target (None: no history store)."""
+def _operations(report: HealthReport) -> str:
+    """The operations budgets: each one's worst value against its thresholds, and its findings."""
+    if not report.budgets and not report.operations:
+        return ""
+    rows = []
+    for budget in report.budgets:
+        show = Unit.of(budget.unit).show
+
+        def cell(value: float | None, show: Callable[[float], str] = show) -> str:
+            return escape(show(value)) if value is not None else '<span class="muted">—</span>'
+
+        state = budget.level or "ok"
+        issues = [issue for owner, issue in report.operations if owner == budget.rule]
+        listed = '<ul class="issues">' + "".join(_issue(i) for i in issues) + "</ul>" if issues else ""
+        rows.append(
+            f'<tr class="budget-{state}" data-rule="{escape_html(budget.rule)}" data-level="{state}">'
+            f"<td><code>{escape(budget.rule)}</code></td><td>{cell(budget.value)}</td>"
+            f"<td>{cell(budget.warning)}</td><td>{cell(budget.error)}</td>"
+            f'<td class="status">{state.upper()}</td><td>{listed}</td></tr>'
+        )
+    return (
+        '<table id="operations">\n<thead><tr><th>Budget</th><th>Worst value</th><th>Warning</th><th>Error</th>'
+        f"<th>State</th><th>Findings</th></tr></thead>\n<tbody>{''.join(rows)}</tbody>\n</table>"
+    )
+
+
+def render_dashboard(
+    report: HealthReport,
+    age_seconds: float,
+    last_change: LastChange | None = None,
+    history: Iterable[Mapping[str, Any]] = (),
+) -> str:
+    """The page; ``last_change``: the last change recorded for the target (None: no history store);
+    ``history``: the entries of recent checks (``trends.entry_of_report``), oldest first."""
     if report.healthy:
         headline = "Database healthy"
     elif report.error is not None:
@@ -98,6 +141,8 @@ This page reloads every {REFRESH_SECONDS // 60} minutes.</p>
 <thead><tr><th>Table</th><th>Critical</th><th>Status</th><th>Issues</th></tr></thead>
 <tbody>{rows}</tbody>
 </table>
+{_operations(report)}
+{trends.render_trends(history, title="Recent checks")}
 {last_change_html(last_change) if last_change is not None else ""}
 <footer>
 <a href="{CHECK_DB_PATH}">Health report (JSON)</a> ·

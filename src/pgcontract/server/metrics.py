@@ -44,6 +44,24 @@ class HealthMetrics:
             ["result"],
             registry=self.registry,
         )
+        self.budget_value = Gauge(
+            "pgcontract_operations_value",
+            "Worst value measured for an operations budget (seconds, bytes, share 0-1, ratio, or count found)",
+            ["rule", "unit"],
+            registry=self.registry,
+        )
+        self.budget_threshold = Gauge(
+            "pgcontract_operations_threshold",
+            "An operations budget's warning and error thresholds, in the unit of pgcontract_operations_value",
+            ["rule", "level"],
+            registry=self.registry,
+        )
+        self.budget_level = Gauge(
+            "pgcontract_operations_level",
+            "An operations budget's state: 0 within budget, 1 warning, 2 error",
+            ["rule"],
+            registry=self.registry,
+        )
         for name, table in contract.table_map.items():
             self._set_status(str(name), table.critical, Status.UNKNOWN)
 
@@ -61,6 +79,13 @@ class HealthMetrics:
             self.last_success.set(report.checked_at.timestamp())
         for table in report.tables:
             self._set_status(table.table, table.critical, table.status)
+        for budget in report.budgets:
+            if budget.value is not None:
+                self.budget_value.labels(budget.rule, budget.unit).set(budget.value)
+            for level, threshold in (("warning", budget.warning), ("error", budget.error)):
+                if threshold is not None:
+                    self.budget_threshold.labels(budget.rule, level).set(threshold)
+            self.budget_level.labels(budget.rule).set({"warning": 1, "error": 2}.get(budget.level or "", 0))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

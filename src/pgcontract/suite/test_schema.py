@@ -19,6 +19,7 @@ __all__ = [
     "test_grants",
     "test_enums",
     "test_functions",
+    "test_aggregates",
     "test_roles",
     "test_partitions",
     "test_domains",
@@ -29,6 +30,7 @@ __all__ = [
     "test_privileges",
     "test_extensions",
     "test_publications",
+    "test_operations",
 ]
 
 
@@ -72,6 +74,12 @@ def test_enums(subject: str, run: TargetRun) -> None:
 def test_functions(subject: str, run: TargetRun) -> None:
     """Each function the schema relies on: result, language, volatility, SECURITY, search_path, body, EXECUTE."""
     assert_clean(run.findings(), subject, Kind.FUNCTIONS)
+
+
+@pytest.mark.pgcontract(Kind.AGGREGATES)
+def test_aggregates(subject: str, run: TargetRun) -> None:
+    """Each aggregate: state function and type, final, combine, serial functions, initial condition, parallel."""
+    assert_clean(run.findings(), subject, Kind.AGGREGATES)
 
 
 @pytest.mark.pgcontract(Kind.ROLES)
@@ -133,3 +141,10 @@ def test_extensions(subject: str, run: TargetRun) -> None:
 def test_publications(subject: str, run: TargetRun) -> None:
     """Each publication: FOR ALL TABLES, operations, exactly its tables with their columns and row filters."""
     assert_clean(run.findings(), subject, Kind.PUBLICATIONS)
+
+
+@pytest.mark.pgcontract(Kind.OPERATIONS)
+def test_operations(subject: str, run: TargetRun) -> None:
+    """The running database within this budget (contract section operations:): each session, table, slot
+    or statement past its error threshold fails, past its warning threshold warns."""
+    assert_clean(run.findings(), subject, Kind.OPERATIONS)

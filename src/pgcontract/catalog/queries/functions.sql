@@ -15,6 +15,8 @@ SELECT n.nspname AS schema,
        p.prosecdef AS security_definer,
        coalesce(p.proconfig, '{}'::text[]) AS settings,
        p.prosrc AS body,
+       -- A SQL-standard body (BEGIN ATOMIC / RETURN, PostgreSQL 14+; through to_jsonb so that 13 runs it too):
+       CASE WHEN to_jsonb(p) ->> 'prosqlbody' IS NOT NULL THEN pg_get_functiondef(p.oid) END AS definition,
        pg_get_userbyid(p.proowner)::text AS owner,
        ARRAY(SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'public' ELSE pg_get_userbyid(a.grantee)::text END
              FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) AS a

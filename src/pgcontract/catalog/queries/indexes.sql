@@ -1,5 +1,5 @@
 -- Indexes of the tables (and materialized views) in scope: key columns (NULL where the key is an expression), key expressions,
--- per key DESC, NULLS FIRST and a non-default operator class, INCLUDE columns, uniqueness, access method
+-- per key DESC, NULLS FIRST and a non-default operator class (and its schema, unless pg_catalog: an extension's), INCLUDE columns, uniqueness, access method
 -- and predicate; NULLS NOT DISTINCT (PostgreSQL 15+, through to_jsonb for 13 and 14); inherited: the index is
 -- a partition's clone of its parent's.
 SELECT n.nspname AS schema,
@@ -25,6 +25,12 @@ SELECT n.nspname AS schema,
              FROM generate_series(1, ix.indnkeyatts) AS k
              LEFT JOIN pg_opclass opc ON opc.oid = ix.indclass[k - 1]
              ORDER BY k) AS key_opclasses,
+       ARRAY(SELECT CASE WHEN opc.opcdefault OR opc.opcnamespace = 'pg_catalog'::regnamespace THEN NULL
+                         ELSE opcn.nspname::text END
+             FROM generate_series(1, ix.indnkeyatts) AS k
+             LEFT JOIN pg_opclass opc ON opc.oid = ix.indclass[k - 1]
+             LEFT JOIN pg_namespace opcn ON opcn.oid = opc.opcnamespace
+             ORDER BY k) AS key_opclass_schemas,
        ARRAY(SELECT a.attname::text
              FROM generate_series(ix.indnkeyatts + 1, ix.indnatts) AS k
              JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = ix.indkey[k - 1]

@@ -1,5 +1,6 @@
 -- Sequences in scope (not those of extensions) with their options and the column that owns them:
--- OWNED BY ('a') or an identity column's own sequence ('i'). The current value is data: not read.
+-- OWNED BY ('a') or an identity column's own sequence ('i'); the owner and the privileges per grantee
+-- ("grantee=select,usage", public for PUBLIC, the owner's included). The current value is data: not read.
 SELECT n.nspname AS schema,
        c.relname AS name,
        format_type(s.seqtypid, NULL) AS type,
@@ -12,7 +13,12 @@ SELECT n.nspname AS schema,
        o.deptype = 'i' AS identity,
        tn.nspname AS owner_schema,
        tc.relname AS owner_table,
-       ta.attname AS owner_column
+       ta.attname AS owner_column,
+       pg_get_userbyid(c.relowner)::text AS owner,
+       ARRAY(SELECT (CASE WHEN a.grantee = 0 THEN 'public' ELSE pg_get_userbyid(a.grantee)::text END) || '='
+                    || string_agg(lower(a.privilege_type), ',' ORDER BY lower(a.privilege_type))
+             FROM aclexplode(coalesce(c.relacl, acldefault('s', c.relowner))) AS a
+             GROUP BY a.grantee ORDER BY 1) AS grants
 FROM pg_sequence s
 JOIN pg_class c ON c.oid = s.seqrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
