@@ -455,6 +455,8 @@ class ContractCheck(pytest.Item):
         if len(kinds) > 1:  # a table's test that stands for several kinds (TableCheck): counted per kind
             record["covers"] = [kind.value for kind in kinds]
             record["categories"] = [CATEGORY[kind] for kind in kinds]
+        if isinstance(self, Replay):  # where it ran: a merge of shards puts it where one run does
+            record["within"] = self.within
         if self.kind is Kind.OPERATIONS:
             record.update(operations_record(run, self.subject))
         self.user_properties.append((RECORD, json.dumps(record)))
@@ -537,6 +539,7 @@ class TableCheck(ContractCheck):
                 subject=self.subject,
                 target=self.target,
                 attempt=attempt,
+                within=self.nodeid.split("[", 1)[0],
             )
             for attempt in self.attempts
             if attempt.check.kind not in self.passed
@@ -547,9 +550,10 @@ class Replay(ContractCheck):
     """A kind of a TableCheck that failed or was skipped, reported as its own test: it gives the same
     warnings and stops the same way again (the function is not run twice), or runs when it never ran."""
 
-    def __init__(self, *, attempt: Attempt, **kwargs: Any) -> None:
+    def __init__(self, *, attempt: Attempt, within: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.attempt = attempt
+        self.within = within  # the TableCheck's function: test_schema.py::test_table
 
     def check(self, run: TargetRun) -> None:
         if self.attempt.stopped is None:
