@@ -17,8 +17,9 @@ from pgcontract.connect import DEFAULT_LIMITS, Target, connect
 from pgcontract.contract import Contract, ContractError, load_contract
 from pgcontract.findings import Finding, Level
 from pgcontract.lints import run_lints
-from pgcontract.rls.erasure import ErasureOutcome, ErasureProof, run_erasure, scope_of
+from pgcontract.rls.erasure import ErasureOutcome, ErasureProof, run_erasure
 from pgcontract.rls.matrix import IsolationSession
+from pgcontract.rls.personal import scope_of
 from pgcontract.targetrun import erasure_findings
 from project_tests.helpers import CHAT_CONTRACT, CHAT_SQL, run_cli
 from project_tests.rule_check import assert_only_rule
