@@ -17,9 +17,12 @@ from pgcontract.connect import DEFAULT_LIMITS, Target, connect
 from pgcontract.contract import Contract, ContractError, load_contract
 from pgcontract.findings import Finding, Level
 from pgcontract.lints import run_lints
-from pgcontract.rls.erasure import ErasureOutcome, run_erasure
+from pgcontract.rls.erasure import ErasureOutcome, ErasureProof, run_erasure
+from pgcontract.rls.matrix import IsolationSession
+from pgcontract.rls.personal import scope_of
 from pgcontract.targetrun import erasure_findings
 from project_tests.helpers import CHAT_CONTRACT, CHAT_SQL, run_cli
+from project_tests.rule_check import assert_only_rule
 
 THREADS = "public.sam_conversation_threads"
 MESSAGES = "public.sam_conversation_messages"
@@ -102,6 +105,7 @@ def test_the_chat_schema_passes_and_leaves_nothing_behind(chat_db: Target, run_s
     assert counts(chat_db) == before == (1, 1, 1)
 
 
+@pytest.mark.rule("lint.erasure_foreign_keys")
 @pytest.mark.parametrize("deferred", [False, True], ids=["immediate", "deferred"])
 def test_a_message_key_without_cascade_fails_naming_table_and_key(
     chat_db: Target, run_sql: Callable[[str], None], tmp_path: Path, deferred: bool
@@ -123,6 +127,9 @@ def test_a_message_key_without_cascade_fails_naming_table_and_key(
     assert [(f.rule, f.object, f.level) for f in others] == [
         ("lint.erasure_foreign_keys", f"{MESSAGES}.{MESSAGES_FK}", Level.ERROR)
     ]
+    # The static run (schema checks and lints) finds the key alone; the proof is a run of its own (--rls-live).
+    assert_only_rule(others, "lint.erasure_foreign_keys", obj=f"{MESSAGES}.{MESSAGES_FK}")
+    assert_only_rule(erasure_findings(outcome), "erasure.rows_remain", obj=MESSAGES)
     assert others[0].fix is not None
     assert "ON DELETE CASCADE" in others[0].fix.sql
     assert counts(chat_db) == before
@@ -138,6 +145,7 @@ def test_a_message_key_without_cascade_fails_naming_table_and_key(
     ],
     ids=["set-null-declared", "no-action-declared", "restrict-declared", "set-null-undeclared"],
 )
+@pytest.mark.rule("erasure.not_cleared")
 def test_a_column_declared_for_clearing(
     chat_db: Target,
     run_sql: Callable[[str], None],
@@ -162,6 +170,14 @@ def test_a_column_declared_for_clearing(
         assert [(f.rule, f.object) for f in others] == [
             ("lint.erasure_foreign_keys", "public.audit_events.audit_events_actor_id_fkey")
         ]
+        # The key that leaves a declared column uncleared (or keeps the row) is the static lint's defect too:
+        # the same key is both, so the lint comes with it.
+        assert_only_rule(
+            erasure_findings(outcome) + others,
+            expected[0][0],
+            obj="public.audit_events",
+            also=["lint.erasure_foreign_keys"],
+        )
     else:
         assert others == []
 
@@ -189,6 +205,7 @@ def test_an_owner_column_without_a_foreign_key_fails_naming_the_missing_key(
     assert [(f.rule, f.object) for f in others] == [("lint.erasure_foreign_keys", f"{THREADS} (user_id)")]
 
 
+@pytest.mark.rule("erasure.rows_remain")
 def test_a_row_a_trigger_keeps_makes_the_proof_fail(chat_db: Target, run_sql: Callable[[str], None]) -> None:
     """Planted on purpose: a BEFORE DELETE trigger that keeps messages. The cascade is right, so the lint
     is silent; only deleting a user shows that the message survives its thread."""
@@ -200,6 +217,7 @@ def test_a_row_a_trigger_keeps_makes_the_proof_fail(chat_db: Target, run_sql: Ca
     before = counts(chat_db)
     outcome, others = prove(chat_db, load_contract(CHAT_CONTRACT))
     assert proof_findings(outcome) == [("erasure.rows_remain", MESSAGES, Level.ERROR)]
+    assert_only_rule(erasure_findings(outcome) + others, "erasure.rows_remain", obj=MESSAGES)
     assert outcome.violations[0].message == (
         f"{MESSAGES}: 1 row of the deleted user remains: foreign key {MESSAGES_FK} to {THREADS} is ON DELETE "
         "CASCADE, yet the row was not deleted (a trigger or rule kept it)"
@@ -208,13 +226,54 @@ def test_a_row_a_trigger_keeps_makes_the_proof_fail(chat_db: Target, run_sql: Ca
     assert counts(chat_db) == before
 
 
+@pytest.mark.rule("erasure.user_remains")
 def test_a_trigger_that_keeps_the_user_fails(chat_db: Target, run_sql: Callable[[str], None]) -> None:
     run_sql(
         "CREATE FUNCTION public.keep_users() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;"
         "CREATE TRIGGER keep_users BEFORE DELETE ON auth.users FOR EACH ROW EXECUTE FUNCTION public.keep_users();"
     )
-    outcome, _ = prove(chat_db, load_contract(CHAT_CONTRACT))
+    outcome, others = prove(chat_db, load_contract(CHAT_CONTRACT))
     assert proof_findings(outcome) == [("erasure.user_remains", "auth.users", Level.ERROR)]
+    assert_only_rule(erasure_findings(outcome) + others, "erasure.user_remains", obj="auth.users")
+    assert "removed 0 rows: a trigger or rule kept the user" in outcome.violations[0].message
+
+
+@pytest.mark.rule("erasure.delete_failed")
+def test_a_trigger_that_refuses_deleting_the_user_fails(chat_db: Target, run_sql: Callable[[str], None]) -> None:
+    """Not a foreign key: the delete itself raises; the proof says so and stops (nothing to unblock)."""
+    run_sql(
+        "CREATE FUNCTION public.refuse_delete() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN RAISE EXCEPTION 'users are never deleted here'; END $$;"
+        "CREATE TRIGGER refuse_delete BEFORE DELETE ON auth.users"
+        " FOR EACH ROW EXECUTE FUNCTION public.refuse_delete();"
+    )
+    before = counts(chat_db)
+    outcome, others = prove(chat_db, load_contract(CHAT_CONTRACT))
+    assert_only_rule(erasure_findings(outcome) + others, "erasure.delete_failed", obj="auth.users")
+    assert "users are never deleted here" in outcome.violations[0].message
+    assert counts(chat_db) == before
+
+
+@pytest.mark.rule("erasure.left_behind")
+def test_a_row_committed_by_another_session_during_the_proof_is_left_behind(chat_db: Target) -> None:
+    """The proof itself passes; a row another session commits meanwhile outlives the rollback, and the
+    count after it must say so (the same steps as run_erasure, with the row committed before finishing)."""
+    contract = load_contract(CHAT_CONTRACT)
+    with connect(chat_db) as conn:
+        snapshot = read_snapshot(conn, contract.schemas)
+        scope = scope_of(contract, snapshot)
+        assert scope is not None
+        session = IsolationSession(conn, contract, snapshot, throwaway=True, limits=DEFAULT_LIMITS)
+        session.never_set = {}
+        outcome = ErasureProof(session, scope).run()
+        assert outcome.violations == []
+        with psycopg.connect(chat_db.dsn, autocommit=True) as other:
+            user = other.execute("INSERT INTO auth.users (id) VALUES (gen_random_uuid()) RETURNING id").fetchone()
+            assert user is not None
+            other.execute(f"INSERT INTO {THREADS} (user_id, title, thread_type) VALUES (%s, 'x', 'chat')", [user[0]])
+        outcome.left_behind = session.finish()
+    assert_only_rule(erasure_findings(outcome), "erasure.left_behind", obj="auth.users")
+    assert any(THREADS in line for line in outcome.left_behind), outcome.left_behind
 
 
 def test_erasure_needs_a_users_table_outside_supabase(tmp_path: Path) -> None:
