@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 ASSERTIONS = ("assert_only_rule(", "assert_defect_reported(")
 
 # Rules with no test of their own yet (no test builds their defect alone): this list only shrinks (the test
-# fails when one here gets a test). The isolation ones are caught by test_rls_leaks by rule id, not alone.
+# fails when one here gets a test).
 UNCOVERED: frozenset[str] = frozenset(
     {
         "aggregate.serialfunc",
@@ -30,14 +30,6 @@ UNCOVERED: frozenset[str] = frozenset(
         "function.language",
         "function.missing",
         "function.returns",
-        "isolation.anonymous_write",
-        "isolation.attach_other",
-        "isolation.delete_other",
-        "isolation.insert_own",
-        "isolation.move_to_other",
-        "isolation.read_other",
-        "isolation.read_own",
-        "isolation.update_other",
         "partition.detach_pending",
         "publication.all_tables",
         "role.bypassrls",
@@ -79,10 +71,6 @@ UNCOVERED: frozenset[str] = frozenset(
         "ops.visibility",
         "ops.wraparound.multixact",
         "ops.wraparound.xid",
-        "isolation.never_set_write",
-        "isolation.view_read",
-        "isolation.view_anonymous_read",
-        "isolation.write_declared",
     }
 )
 
