@@ -116,11 +116,13 @@ CASES = [
         supabase(PROFILES, "{owner: id, read: authenticated, allow: [select, insert, update]}"),
         PROFILES,
     ),
-    # The same policy, where B's welcome post (a key without cascade) is all that kept B's profile.
+    # The same policy, where B's welcome post (a key without cascade) is all that kept B's profile. The
+    # trigger keeps the DELETE without WHERE from reaching the key (it fails on the caller's own row first):
+    # without it, that probe would see the key's refusal too (isolation.delete_unfiltered).
     Case(
         "delete-refused-only-by-a-key",
         "isolation.delete_other",
-        PROFILES_SQL,
+        PROFILES_SQL + KEEP_OWN,
         LEAKY_DELETE,
         supabase(PROFILES, "{owner: id, read: authenticated, allow: [select, insert, update]}"),
         PROFILES,
@@ -151,7 +153,7 @@ CASES = [
     # right. (A check on the wrong column, auth.uid() = id, would let A plant rows for B: the probe fills
     # every column compared with the caller with A's id.)
     Case(
-        "insert-on-the-wrong-column",
+        "inserts-closed",
         "isolation.insert_own",
         SPLIT,
         replace("t_insert", "FOR INSERT TO authenticated WITH CHECK (false)"),
