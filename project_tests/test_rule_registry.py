@@ -19,24 +19,8 @@ HERE = Path(__file__).resolve().parent
 ASSERTIONS = ("assert_only_rule(", "assert_defect_reported(")
 
 # Rules with no test of their own yet (no test builds their defect alone): this list only shrinks (the test
-# fails when one here gets a test). The isolation ones are caught by test_rls_leaks by rule id, not alone.
-UNCOVERED: frozenset[str] = frozenset(
-    {
-        "isolation.anonymous_write",
-        "isolation.attach_other",
-        "isolation.delete_other",
-        "isolation.insert_own",
-        "isolation.move_to_other",
-        "isolation.read_other",
-        "isolation.read_own",
-        "isolation.update_other",
-        # Merged from the erasure and operations branches: tested there, not yet marked (each alone).
-        "isolation.never_set_write",
-        "isolation.view_read",
-        "isolation.view_anonymous_read",
-        "isolation.write_declared",
-    }
-)
+# fails when one here gets a test).
+UNCOVERED: frozenset[str] = frozenset()
 
 
 def marked_tests() -> Iterator[tuple[str, Callable[..., object], list[str]]]:
