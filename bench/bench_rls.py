@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_check import OUT_DIR, load_schema, schema_sql, table_name
+from bench_check import OUT_DIR, load_schema, schema_batches, table_name
 
 from pgcontract.adopt import contract_from_snapshot
 from pgcontract.catalog import read_snapshot
@@ -66,7 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     OUT_DIR.mkdir(exist_ok=True)
     with server() as executor, database(executor, "bench_rls", load=[supabase_shim()]) as target:
         started = time.perf_counter()
-        load_schema(target.dsn, schema_sql(args.tables) + ("" if args.no_views else views_sql(args.tables)))
+        views = [] if args.no_views else [views_sql(args.tables)]
+        load_schema(target.dsn, iter([*schema_batches(args.tables), *views]))
         what = "tables" if args.no_views else "tables and views"
         print(f"schema of {args.tables} {what} loaded in {time.perf_counter() - started:.1f} s")
         with connect(target) as conn:

@@ -5,10 +5,12 @@ headless Chromium run no script and gain no element; the terminal gets no raw es
 from __future__ import annotations
 
 import re
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from playwright.sync_api import Browser, Dialog
@@ -17,8 +19,10 @@ from psycopg import sql
 from pgcontract.connect import Target
 from pgcontract.contract import load_contract
 from pgcontract.server import ServeSettings, create_app
-from project_tests.helpers import run_cli
-from project_tests.serving import TOKEN, chromium, running
+from pgcontract.server.dashboard import CHECK_DB_PATH
+from project_tests.helpers import CHAT_CONTRACT, run_cli
+from project_tests.serving import TOKEN, chromium, running, wait_until
+from project_tests.test_serve_cli import serve_process
 
 IMG_TABLE = '"><img src=x onerror=alert(1)>'  # critical; dropped after the snapshot: missing
 SCRIPT_TABLE = "<script>alert(2)</script>"  # a column retyped in the contract: drift
@@ -138,3 +142,100 @@ def test_dashboard_runs_no_script_from_names(hostile: Hostile) -> None:
     assert SCRIPT_TABLE in shown
     assert r"red\x1b[31mtable" in shown
     assert "MISSING" in shown
+
+
+# --- the terminal: every line pgcontract writes itself, not only findings ------------------------------
+
+# A database name that clears the screen and, after a line break, claims the database is fine.
+FORGING_DB = "shop\x1b[2J\nFORGED: the database satisfies the contract"
+FORGING_SHOWN = r"shop\x1b[2J\x0aFORGED: the database satisfies the contract"
+ESC_TABLE_YAML = '"public.\\"red\\x1b[31mtable\\""'
+
+
+def forging_dsn(target: Target, dbname: str = FORGING_DB) -> str:
+    params = psycopg.conninfo.conninfo_to_dict(target.dsn)
+    return psycopg.conninfo.make_conninfo(host=params["host"], port=params["port"], user=params["user"], dbname=dbname)
+
+
+@pytest.fixture
+def forging(target: Target, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A database named FORGING_DB holding the table ESC_TABLE without its column ``v``, and a contract
+    that declares ``v`` (a safe repair: ADD COLUMN)."""
+    with psycopg.connect(target.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(FORGING_DB)))
+    dsn = forging_dsn(target)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE TABLE public.{} (id integer)").format(sql.Identifier(ESC_TABLE)))
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(
+        f"version: 1\ntables:\n  {ESC_TABLE_YAML}:\n    columns: {{id: {{type: integer}}, v: {{type: text}}}}\n",
+        encoding="utf-8",
+    )
+    yield dsn, contract
+    with psycopg.connect(target.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(FORGING_DB)))
+
+
+def assert_nothing_forged(text: str) -> None:
+    assert "\x1b" not in text
+    assert not [line for line in text.splitlines() if line.startswith("FORGED")], text
+
+
+def test_a_cli_error_message_shows_a_hostile_name_escaped(target: Target) -> None:
+    """``cli._die``: the server's "database ... does not exist" names the database as given."""
+    result = run_cli("check", "--dsn", forging_dsn(target, FORGING_DB + " (gone)"))
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert_nothing_forged(result.stderr)
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("pgcontract: cannot connect to ")
+    assert FORGING_SHOWN + " (gone)" in result.stderr
+
+
+def test_history_shows_a_hostile_target_name_escaped(forging: tuple[str, Path], tmp_path: Path) -> None:
+    """The target is named after its database (dbname@host); ``history`` prints one line for it."""
+    dsn, contract = forging
+    history = tmp_path / "history.jsonl"
+    run = run_cli("check", "--dsn", dsn, "--contract", str(contract), "--history", str(history))
+    assert run.returncode == 1, run.stdout + run.stderr
+    shown = run_cli("history", "--history", str(history))
+    assert shown.returncode == 0, shown.stderr
+    assert_nothing_forged(shown.stdout)
+    assert len(shown.stdout.splitlines()) == 1, shown.stdout
+    assert shown.stdout.startswith(FORGING_SHOWN + "@")
+
+
+def test_repair_plan_headers_show_hostile_names_escaped(forging: tuple[str, Path]) -> None:
+    """The header names the target, the notes name findings: comments a person reads. (The statements
+    keep the table's real name: they must run as written.)"""
+    dsn, contract = forging
+    result = run_cli("repair", "--dsn", dsn, "--contract", str(contract))
+    assert result.returncode == 1, result.stdout + result.stderr
+    comments = "\n".join(line for line in result.stdout.splitlines() if line.startswith("--"))
+    assert_nothing_forged(comments)
+    assert not [line for line in result.stdout.splitlines() if line.startswith("FORGED")], result.stdout
+    assert "-- pgcontract repair of postgres@" in comments
+    assert f"/{FORGING_SHOWN} against {contract}: errors: 1, warnings: 0." in comments
+    assert r"-- fixes column.missing:public.red\x1b[31mtable.v" in comments
+    applied = run_cli("repair", "--dsn", dsn, "--contract", str(contract), "--apply")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert_nothing_forged(applied.stderr)
+    assert f"/{FORGING_SHOWN} in one transaction" in applied.stderr
+
+
+def test_serve_log_lines_show_a_hostile_name_escaped(target: Target) -> None:
+    """The "serving ... for <target>" line and the health check's warning, which carries the server's
+    error text naming the database."""
+    dsn = forging_dsn(target, FORGING_DB + " (gone)")
+    with serve_process("--dsn", dsn, "--no-auth", "--contract", str(CHAT_CONTRACT)) as (process, url, lines):
+        assert wait_until(lambda: any("serving http" in line for line in lines)), lines
+        assert httpx.get(f"{url}{CHECK_DB_PATH}", timeout=30).status_code == 503
+        assert wait_until(lambda: any("health check:" in line for line in lines)), lines
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    text = "".join(lines)
+    assert_nothing_forged(text)
+    serving = next(line for line in lines if "serving http" in line)
+    assert f"/{FORGING_SHOWN} (gone) (report reused for" in serving
+    warning = next(line for line in lines if "health check:" in line)
+    assert warning.startswith("health check: database unreachable: ")
+    assert FORGING_SHOWN + " (gone)" in warning

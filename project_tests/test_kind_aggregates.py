@@ -275,3 +275,53 @@ def test_a_contract_declaring_nothing_is_refused_with_every_section_it_could_dec
     only = tmp_path / "only.yaml"
     only.write_text("aggregates:\n  public.a(text): {sfunc: textcat, stype: text}\n", encoding="utf-8")
     assert run_cli("validate", "--contract", str(only)).returncode == 0
+
+
+# An internal state (built-in numeric average functions) has serial and deserial functions; a final function
+# that takes the aggregate's arguments too (FINALFUNC_EXTRA). Each changed alone, the rest as it was.
+_AVG = (
+    "SFUNC = numeric_avg_accum, STYPE = internal, FINALFUNC = numeric_avg, COMBINEFUNC = numeric_avg_combine,"
+    " SERIALFUNC = numeric_avg_serialize, DESERIALFUNC = numeric_avg_deserialize, PARALLEL = SAFE"
+)
+_LAST = "SFUNC = public.median_state, STYPE = numeric[], FINALFUNC = public.last_of, INITCOND = '{}'"
+MORE = f"""
+CREATE AGGREGATE public.avg_of(numeric) ({_AVG});
+CREATE FUNCTION public.last_of(state numeric[]) RETURNS numeric
+  LANGUAGE sql IMMUTABLE AS $$ SELECT state[cardinality(state)] $$;
+CREATE FUNCTION public.last_of(state numeric[], value numeric) RETURNS numeric
+  LANGUAGE sql IMMUTABLE AS $$ SELECT state[cardinality(state)] $$;
+CREATE AGGREGATE public.last_value(numeric) ({_LAST});
+"""
+_AVG_AGAIN = "DROP AGGREGATE public.avg_of(numeric); CREATE AGGREGATE public.avg_of(numeric) "
+MORE_CHANGES: dict[str, tuple[str, str, str]] = {
+    "serial function": (
+        _AVG_AGAIN + f"({_AVG.replace('numeric_avg_serialize', 'numeric_serialize')})",
+        "aggregate.serialfunc",
+        "public.avg_of(numeric)",
+    ),
+    "deserial function": (
+        _AVG_AGAIN + f"({_AVG.replace('numeric_avg_deserialize', 'numeric_deserialize')})",
+        "aggregate.deserialfunc",
+        "public.avg_of(numeric)",
+    ),
+    "final function extra": (
+        "DROP AGGREGATE public.last_value(numeric);"
+        f" CREATE AGGREGATE public.last_value(numeric) ({_LAST}, FINALFUNC_EXTRA)",
+        "aggregate.finalfunc_extra",
+        "public.last_value(numeric)",
+    ),
+}
+
+
+@pytest.mark.rule(*(c[1] for c in MORE_CHANGES.values()))
+@pytest.mark.parametrize("change", list(MORE_CHANGES))
+def test_each_change_of_serial_and_final_extra_fails_alone(
+    change: str, db: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    statement, rule, obj = MORE_CHANGES[change]
+    run_sql(MORE)
+    contract = load_contract(own_contract(db, tmp_path))
+    assert [f.render() for f in check(db, contract).findings if f.kind is Kind.AGGREGATES] == []
+    run_sql(statement)
+    finding = assert_only_rule(check(db, contract), rule, obj=obj)
+    assert finding.expected != finding.actual

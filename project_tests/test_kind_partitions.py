@@ -321,6 +321,7 @@ def test_a_partition_key_that_is_not_one_is_a_contract_error(tmp_path: Path) -> 
     assert "not a valid partition key" in result.stderr
 
 
+@pytest.mark.rule("partition.detach_pending")
 def test_an_interrupted_concurrent_detach_fails(
     partitioned: Target, pg: psycopg.Connection[tuple[object, ...]], tmp_path: Path
 ) -> None:
@@ -333,6 +334,8 @@ def test_an_interrupted_concurrent_detach_fails(
         with pytest.raises(psycopg.errors.QueryCanceled):
             other.execute("ALTER TABLE app.orders DETACH PARTITION app.orders_us CONCURRENTLY")
     pg.rollback()
-    found = _only(errors(check(partitioned, contract)))
+    index = check(partitioned, contract)
+    assert_only_rule(index, "partition.detach_pending", obj="app.orders_us")
+    found = _only(errors(index))
     assert (found.owner, found.rule, found.object) == (ORDERS, "partition.detach_pending", "app.orders_us")
     assert "DETACH CONCURRENTLY did not finish" in found.message

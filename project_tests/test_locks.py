@@ -17,8 +17,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from pgcontract.busy import read_catalog
-from pgcontract.connect import DatabaseBusy, SessionLimits, Target, connect, pg_duration
+from pgcontract.busy import BLOCKS_READ, read_catalog, retry_busy
+from pgcontract.connect import DatabaseBusy, SessionLimits, Target, connect, pg_duration, read_only
 from pgcontract.embedded import supabase_shim
 from pgcontract.names import QualifiedName
 from project_tests.helpers import CHAT_CONTRACT, CHAT_SQL, ROOT, check, run_cli
@@ -54,7 +54,9 @@ def pid_of(holder: Conn) -> int:
     return holder.info.backend_pid
 
 
-def assert_one_busy_line(result: CompletedProcess[str], pid: int, mode: str = "ACCESS EXCLUSIVE") -> str:
+def assert_one_busy_line(
+    result: CompletedProcess[str], pid: int, mode: str = "ACCESS EXCLUSIVE", tries: str = "3 tries"
+) -> str:
     output = result.stdout + result.stderr
     assert result.returncode == 4, output
     assert "Traceback" not in output
@@ -63,7 +65,7 @@ def assert_one_busy_line(result: CompletedProcess[str], pid: int, mode: str = "A
     line = lines[0]
     assert line.startswith("pgcontract: database busy while "), line
     assert f"{MESSAGES} is locked ({mode}) by pid {pid} (application '{APPLICATION}', in a transaction since " in line
-    assert "gave up after 3 tries in " in line
+    assert f"gave up after {tries} in " in line
     assert len(output.splitlines()) < 30, output
     return line
 
@@ -98,11 +100,48 @@ def test_snapshot_and_repair_on_a_locked_table_exit_4_with_one_line(chat_db: Tar
 
 
 def test_a_statement_timeout_is_busy_too(chat_db: Target) -> None:
-    """No lock_timeout (0: wait for ever): statement_timeout (57014) ends the wait; the same one line, exit 4."""
+    """No lock_timeout (0: wait for ever): statement_timeout (57014) ends the wait; the same one line, exit 4,
+    after one try: the wait already lasted the whole statement timeout."""
     with locked(chat_db, MESSAGES) as holder:
         result = run_cli("snapshot", "--dsn", chat_db.dsn, "--lock-timeout", "0", "--statement-timeout", "200ms")
-        line = assert_one_busy_line(result, pid_of(holder))
-    assert line.endswith("(statement_timeout 200ms)")
+        line = assert_one_busy_line(result, pid_of(holder), tries="1 try")
+    assert line.endswith("(statement_timeout 200ms, not tried again)")
+
+
+def test_a_statement_timeout_is_not_tried_again_a_lock_wait_is(chat_db: Target) -> None:
+    """A read slower than statement_timeout is no faster a second later: one try, no pause. A lock wait
+    (lock_timeout) on the same connection is tried three times, 0.5 s and 1 s apart."""
+    limits = SessionLimits(statement_timeout="300ms", lock_timeout="200ms")
+    calls: list[float] = []
+
+    def slow() -> object:
+        calls.append(time.monotonic())
+        with read_only(conn, limits):
+            return conn.execute("SELECT pg_sleep(2)").fetchone()
+
+    def waits() -> object:
+        calls.append(time.monotonic())
+        with read_only(conn, limits):
+            return conn.execute(
+                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*QualifiedName.parse(MESSAGES)))
+            ).fetchone()
+
+    with connect(chat_db, limits) as conn:
+        started = time.monotonic()
+        with pytest.raises(
+            DatabaseBusy, match=r"gave up after 1 try in 0\.\d s \(statement_timeout 300ms, not tried again\)$"
+        ):
+            retry_busy(conn, slow, doing="reading", limits=limits, modes=BLOCKS_READ)
+        assert len(calls) == 1
+        assert time.monotonic() - started < 1.0
+        calls.clear()
+        with (
+            locked(chat_db, MESSAGES),
+            pytest.raises(DatabaseBusy, match=r"gave up after 3 tries .*\(lock_timeout 200ms\)$"),
+        ):
+            retry_busy(conn, waits, doing="reading", limits=limits, modes=BLOCKS_READ)
+        assert len(calls) == 3
+        assert calls[2] - calls[0] >= 1.5
 
 
 def test_retries_are_bounded(chat_db: Target) -> None:

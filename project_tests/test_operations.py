@@ -25,6 +25,7 @@ from pgcontract.embedded import pg_ctl_wrapper
 from pgcontract.findings import Finding, Kind, Level
 from pgcontract.health import HealthReport, check_health
 from project_tests.helpers import run_cli
+from project_tests.rule_check import assert_only_rule
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 SQL = Callable[[str], None]
@@ -73,8 +74,9 @@ HEALTHY: dict[str, Any] = {
 
 
 def contract_with(**changed: Any) -> Contract:
+    """HEALTHY with these budgets changed (``slot__inactive=None``: that budget left out)."""
     budgets = {**HEALTHY, **{key.replace("__", "."): value for key, value in changed.items()}}
-    return Contract.model_validate({"operations": budgets})
+    return Contract.model_validate({"operations": {k: v for k, v in budgets.items() if v is not None}})
 
 
 def target_of(conn: Conn, **override: Any) -> Target:
@@ -106,6 +108,26 @@ def judged(report: HealthReport) -> dict[str, list[tuple[str, str]]]:
         if issue.level != Level.INFO.value:
             out.setdefault(issue.rule, []).append((issue.object, issue.level))
     return out
+
+
+def findings_of(report: HealthReport) -> list[Finding]:
+    """The report's operations findings and notes as the checks made them (these contracts declare nothing
+    else, so they are every finding of the run)."""
+    assert not report.tables
+    assert not report.enums
+    return [
+        Finding(i.rule, Kind.OPERATIONS, owner, i.object, i.message, i.expected, i.actual, level=Level(i.level))
+        for owner, i in report.operations
+    ]
+
+
+def findings_in(summary_findings: list[dict[str, Any]]) -> list[Finding]:
+    """The findings of a ``pgcontract check --json`` summary, as the checks made them."""
+    return [
+        Finding(f["rule"], Kind(f["kind"]), f["table"], f["object"], f["message"], f["expected"], f["actual"],
+                level=Level(f["level"]))
+        for f in summary_findings
+    ]  # fmt: skip
 
 
 def only_error(report: HealthReport, rule: str) -> list[str]:
@@ -169,6 +191,7 @@ def test_healthy_server_passes_every_budget(ops: Target, ops_sql: SQL) -> None:
     assert 0 < (values["ops.disk.free"].value or 0) <= 1
 
 
+@pytest.mark.rule("ops.connections.share")
 def test_connections_held_open_past_the_budget(ops: Target, ops_pg: Conn) -> None:
     held = [psycopg.connect(ops.dsn) for _ in range(16)]
     try:
@@ -176,6 +199,7 @@ def test_connections_held_open_past_the_budget(ops: Target, ops_pg: Conn) -> Non
     finally:
         for conn in held:
             conn.close()
+    assert_only_rule(findings_of(report), "ops.connections.share")
     objects = only_error(report, "ops.connections.share")
     assert "server" in objects
     assert f"database {ops_pg.info.dbname}" in objects
@@ -189,6 +213,7 @@ def test_connections_held_open_past_the_budget(ops: Target, ops_pg: Conn) -> Non
     assert data["budgets"] == [b.to_dict() for b in report.budgets]
 
 
+@pytest.mark.rule("ops.idle_in_transaction")
 def test_idle_in_transaction_session(ops: Target) -> None:
     with psycopg.connect(ops.dsn) as idle:
         idle.execute("SELECT 1")  # opens a transaction and leaves it open
@@ -196,20 +221,24 @@ def test_idle_in_transaction_session(ops: Target) -> None:
         wait_for(ops.dsn, f"SELECT now() - state_change > interval '1 s' FROM pg_stat_activity WHERE pid = {pid}")
         report = check_health(ops, contract_with(idle_in_transaction={"warning": "200ms", "error": "500ms"}))
         idle.rollback()
+    assert_only_rule(findings_of(report), "ops.idle_in_transaction")
     assert only_error(report, "ops.idle_in_transaction") == [f"pid {pid}"]
     issue = next(i for _, i in report.operations if i.rule == "ops.idle_in_transaction")
     assert "pg_terminate_backend" in issue.message
     assert issue.expected.startswith("at most 500ms")
 
 
+@pytest.mark.rule("ops.long_query")
 def test_long_query(ops: Target) -> None:
     with in_thread(ops.dsn, "SELECT pg_sleep(60)") as sleeper:
         pid = sleeper.info.backend_pid
         wait_for(ops.dsn, f"SELECT now() - query_start > interval '1 s' FROM pg_stat_activity WHERE pid = {pid}")
         report = check_health(ops, contract_with(long_query={"warning": "200ms", "error": "500ms"}))
+    assert_only_rule(findings_of(report), "ops.long_query")
     assert only_error(report, "ops.long_query") == [f"pid {pid}"]
 
 
+@pytest.mark.rule("ops.lock_wait")
 def test_lock_wait(ops: Target, ops_sql: SQL) -> None:
     ops_sql("CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t VALUES (1, 0)")
     with psycopg.connect(ops.dsn) as holder:
@@ -223,19 +252,33 @@ def test_lock_wait(ops: Target, ops_sql: SQL) -> None:
             )
             report = check_health(ops, contract_with(lock_wait={"warning": "200ms", "error": "500ms"}))
             holder.rollback()
+    assert_only_rule(findings_of(report), "ops.lock_wait")
     assert only_error(report, "ops.lock_wait") == [f"pid {pid}"]
     issue = next(i for _, i in report.operations if i.rule == "ops.lock_wait")
     assert f"blocked by pid {holder_pid}" in issue.message
 
 
+@pytest.mark.rule("ops.table_size")
 def test_table_grown_past_its_size(ops: Target, ops_sql: SQL) -> None:
     ops_sql("CREATE TABLE big AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 20000) g")
     ops_sql("CREATE TABLE small (id int)")
     budget = {**HEALTHY["table_size"], "tables": {"public.big": {"warning": "100kB", "error": "200kB"}}}
     report = check_health(ops, contract_with(table_size=budget))
+    assert_only_rule(findings_of(report), "ops.table_size")
     assert only_error(report, "ops.table_size") == ["public.big"]
     # The same size within every other table's budget: nothing.
     assert judged(check_health(ops, contract_with())) == {}
+
+
+@pytest.mark.rule("ops.archiver.failing")
+@pytest.mark.rule("ops.table_size.unknown")
+def test_a_table_budget_for_a_table_that_does_not_exist_is_a_note(ops: Target, ops_sql: SQL) -> None:
+    ops_sql("CREATE TABLE small (id int)")
+    budget = {**HEALTHY["table_size"], "tables": {"public.small": {"error": "1GB"}, "public.gone": {"error": "1GB"}}}
+    report = check_health(ops, contract_with(table_size=budget))
+    assert_only_rule(findings_of(report), "ops.table_size.unknown", obj="public.gone", level=Level.INFO)
+    assert report.healthy, report.critical_issues
+    assert [i.object for _, i in report.operations if i.rule == "ops.table_size.unknown"] == ["public.gone"]
 
 
 def test_failing_archiver(failing_archive_pg: Conn, tmp_path: Path) -> None:
@@ -245,6 +288,7 @@ def test_failing_archiver(failing_archive_pg: Conn, tmp_path: Path) -> None:
     target = target_of(failing_archive_pg)
     wait_for(target.dsn, "SELECT failed_count > 0 FROM pg_stat_archiver")
     report = check_health(target, contract_with())
+    assert_only_rule(findings_of(report), "ops.archiver.failing")
     assert only_error(report, "ops.archiver.failing") == ["archiver"]
     # The same through `pgcontract check`: exit 1, the failure named by its rule.
     contract = tmp_path / "ops.yaml"
@@ -259,11 +303,16 @@ def test_failing_archiver(failing_archive_pg: Conn, tmp_path: Path) -> None:
     assert [f["rule"] for f in errors] == ["ops.archiver.failing"]
 
 
+@pytest.mark.rule("ops.slot.inactive", "ops.slot.retained_wal")
 def test_inactive_slot_holding_wal(ops: Target, ops_sql: SQL) -> None:
+    retained = {"warning": "256kB", "error": "512kB"}
     ops_sql("SELECT pg_create_physical_replication_slot('ops_test_slot', true)")
     try:
         ops_sql("CREATE TABLE w AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 20000) g")
-        report = check_health(ops, contract_with(slot__retained_wal={"warning": "256kB", "error": "512kB"}))
+        report = check_health(ops, contract_with(slot__retained_wal=retained))
+        # Each of the two alone: the other budget left out of the contract.
+        inactive = check_health(ops, contract_with(slot__retained_wal=None))
+        holding = check_health(ops, contract_with(slot__inactive=None, slot__retained_wal=retained))
     finally:
         ops_sql("SELECT pg_drop_replication_slot('ops_test_slot')")
     found = judged(report)
@@ -271,13 +320,17 @@ def test_inactive_slot_holding_wal(ops: Target, ops_sql: SQL) -> None:
         "ops.slot.inactive": [("slot ops_test_slot", "error")],
         "ops.slot.retained_wal": [("slot ops_test_slot", "error")],
     }
+    assert_only_rule(findings_of(inactive), "ops.slot.inactive", obj="slot ops_test_slot")
+    assert_only_rule(findings_of(holding), "ops.slot.retained_wal", obj="slot ops_test_slot")
 
 
+@pytest.mark.rule("ops.statements.mean")
 def test_slow_statement(ops: Target) -> None:
     with psycopg.connect(ops.dsn, autocommit=True) as app:
         for _ in range(2):
             app.execute("SELECT pg_sleep(0.3)")
     report = check_health(ops, contract_with(statements__mean={"warning": "100ms", "error": "200ms"}))
+    assert_only_rule(findings_of(report), "ops.statements.mean")
     objects = only_error(report, "ops.statements.mean")
     assert len(objects) == 1
     assert objects[0].startswith("queryid ")
@@ -285,6 +338,7 @@ def test_slow_statement(ops: Target) -> None:
     assert "pg_sleep" in issue.message
 
 
+@pytest.mark.rule("ops.statements.regression", "ops.statements.no_baseline")
 def test_statement_regression_against_the_previous_recorded_run(ops: Target, tmp_path: Path) -> None:
     contract = tmp_path / "ops.yaml"
     contract.write_text(yaml.safe_dump({"operations": HEALTHY}), encoding="utf-8")
@@ -301,12 +355,14 @@ def test_statement_regression_against_the_previous_recorded_run(ops: Target, tmp
         code, first = check()
         assert code == 0, first
         assert "ops.statements.no_baseline" in {f["rule"] for f in first["findings"]}
+        assert_only_rule(findings_in(first["findings"]), "ops.statements.no_baseline", level=Level.INFO)
         for _ in range(2):
             app.execute("SELECT pg_sleep(%s)", (0.5,))
     code, second = check()
     assert code == 1
     errors = [f for f in second["findings"] if f["level"] != "info"]
     assert [(f["rule"], f["level"]) for f in errors] == [("ops.statements.regression", "error")], errors
+    assert_only_rule(findings_in(second["findings"]), "ops.statements.regression")
     assert "pg_sleep" in errors[0]["message"]
     recorded = [json.loads(line) for line in history.read_text(encoding="utf-8").splitlines()]
     assert len(recorded) == 2
@@ -314,11 +370,13 @@ def test_statement_regression_against_the_previous_recorded_run(ops: Target, tmp
     assert {b["rule"] for b in recorded[-1]["budgets"]} == {f"ops.{key}" for key in HEALTHY}
 
 
+@pytest.mark.rule("ops.index.invalid")
 def test_invalid_index(ops: Target, ops_sql: SQL) -> None:
     ops_sql("CREATE TABLE d (x int); INSERT INTO d VALUES (1), (1)")
     with pytest.raises(psycopg.errors.UniqueViolation):
         ops_sql("CREATE UNIQUE INDEX CONCURRENTLY d_x ON d (x)")
     report = check_health(ops, contract_with())
+    assert_only_rule(findings_of(report), "ops.index.invalid")
     assert only_error(report, "ops.index.invalid") == ["public.d_x"]
 
 
@@ -362,6 +420,7 @@ def test_reading_is_a_fixed_handful_of_queries_whatever_the_tables(ops: Target, 
     assert 0 < few <= 10, few
 
 
+@pytest.mark.rule("ops.visibility")
 def test_role_without_pg_monitor_gets_notes_not_errors(ops: Target, ops_sql: SQL, ops_pg: Conn) -> None:
     ops_sql("DROP ROLE IF EXISTS ops_plain; CREATE ROLE ops_plain LOGIN")
     ops_sql("DROP ROLE IF EXISTS ops_monitor; CREATE ROLE ops_monitor LOGIN IN ROLE pg_monitor")
@@ -383,21 +442,25 @@ def test_role_without_pg_monitor_gets_notes_not_errors(ops: Target, ops_sql: SQL
     assert ("ops.idle_in_transaction", "ops.visibility") in notes
     assert ("ops.disk.free", "ops.visibility") in notes
     assert all(issue.level == "info" for _, issue in plain.operations)
+    assert_only_rule(findings_of(plain), "ops.visibility", level=Level.INFO)
     # With pg_monitor, the same session is seen and judged; no note says anything was hidden.
     assert only_error(monitor, "ops.idle_in_transaction") == [f"pid {pid}"]
     assert not [i for _, i in monitor.operations if i.rule == "ops.visibility"]
 
 
+@pytest.mark.rule("ops.statements.unavailable")
 def test_statements_budget_without_pg_stat_statements_is_a_note(pg: Conn) -> None:
     """The project's default test server has no pg_stat_statements: a note, never an error."""
     report = check_health(target_of(pg), contract_with(archiver__failing="error"))
     notes = [(owner, i) for owner, i in report.operations if i.rule == "ops.statements.unavailable"]
     assert {owner for owner, _ in notes} == {"ops.statements.mean", "ops.statements.total", "ops.statements.regression"}
     assert all(i.level == "info" and "never installs" in i.message for _, i in notes)
+    assert_only_rule(findings_of(report), "ops.statements.unavailable", level=Level.INFO)
     assert judged(report) == {}
     assert report.healthy
 
 
+@pytest.mark.rule("ops.database_size")
 def test_findings_are_of_the_operations_kind(ops: Target) -> None:
     from pgcontract.catalog import read_snapshot
     from pgcontract.checks import run_checks
@@ -406,7 +469,9 @@ def test_findings_are_of_the_operations_kind(ops: Target) -> None:
     contract = contract_with(database_size={"warning": "1kB"})
     with connect(ops) as conn:
         snapshot = read_snapshot(conn, contract.schemas, operations=contract.operations)
-    found: list[Finding] = [f for f in run_checks(contract, snapshot).findings if f.level is not Level.INFO]
+    index = run_checks(contract, snapshot)
+    assert_only_rule(index, "ops.database_size", level=Level.WARNING)
+    found: list[Finding] = [f for f in index.findings if f.level is not Level.INFO]
     assert [(f.rule, f.kind, f.owner, f.level) for f in found] == [
         ("ops.database_size", Kind.OPERATIONS, "ops.database_size", Level.WARNING)
     ]

@@ -26,12 +26,24 @@ from pytest_postgresql import factories
 from pgcontract.connect import Target
 from pgcontract.contract import Contract
 from pgcontract.embedded import pg_ctl_wrapper
+from pgcontract.findings import Level
 from pgcontract.health import HealthReport, check_health
 from pgcontract.ops.budgets import WRAPAROUND_LIMIT
 from pgcontract.pg_ctl import find_bindir
 from pgcontract.pg_stage import SERVICE_USER
 from project_tests.helpers import run_cli
-from project_tests.test_operations import HEALTHY, SQL, Conn, in_thread, judged, only_error, target_of, wait_for
+from project_tests.rule_check import assert_only_rule
+from project_tests.test_operations import (
+    HEALTHY,
+    SQL,
+    Conn,
+    findings_of,
+    in_thread,
+    judged,
+    only_error,
+    target_of,
+    wait_for,
+)
 
 # pg_stat_statements loaded, WAL archived (to nowhere, successfully), streaming replication allowed (the
 # defaults: wal_level replica, max_wal_senders 10, trust for replication connections from 127.0.0.1).
@@ -122,6 +134,7 @@ def issue_of(report: HealthReport, rule: str, obj: str) -> Any:
     return next(i for _, i in report.operations if i.rule == rule and i.object == obj)
 
 
+@pytest.mark.rule("ops.dead_tuples")
 def test_dead_tuples_pile_up_where_autovacuum_is_off(ops: Target, broken_pg: Conn, tmp_path: Path) -> None:
     broken_pg.autocommit = True
     broken_pg.execute(
@@ -135,6 +148,7 @@ def test_dead_tuples_pile_up_where_autovacuum_is_off(ops: Target, broken_pg: Con
     )
     budget = {"warning": "10%", "error": "30%", "min_rows": 1000}
     report = check_health(ops, contract_with(dead_tuples=budget))
+    assert_only_rule(findings_of(report), "ops.dead_tuples")
     assert only_error(report, "ops.dead_tuples") == ["public.churn"]
     value = next(b.value for b in report.budgets if b.rule == "ops.dead_tuples")
     assert value is not None
@@ -154,6 +168,7 @@ def test_dead_tuples_pile_up_where_autovacuum_is_off(ops: Target, broken_pg: Con
     assert after.healthy
 
 
+@pytest.mark.rule("ops.index.unused")
 def test_large_index_never_scanned(ops: Target, broken_pg: Conn, tmp_path: Path) -> None:
     broken_pg.autocommit = True
     broken_pg.execute(
@@ -170,6 +185,7 @@ def test_large_index_never_scanned(ops: Target, broken_pg: Conn, tmp_path: Path)
     assert size > 256 * 1024
     budget = {"warning": "256kB"}
     report = check_health(ops, contract_with(index__unused=budget))
+    assert_only_rule(findings_of(report), "ops.index.unused", level=Level.WARNING)
     assert only_warning(report, "ops.index.unused") == ["public.events_kind"]
     issue = issue_of(report, "ops.index.unused", "public.events_kind")
     assert "never scanned" in issue.message
@@ -181,6 +197,7 @@ def test_large_index_never_scanned(ops: Target, broken_pg: Conn, tmp_path: Path)
     assert judged(check_health(ops, contract_with(index__unused={"warning": size + 1}))) == {}
 
 
+@pytest.mark.rule("ops.archiver.age")
 def test_wal_archived_too_long_ago(ops: Target, broken_pg: Conn, tmp_path: Path) -> None:
     broken_pg.autocommit = True
     before = scalar(broken_pg, "SELECT archived_count FROM pg_stat_archiver")
@@ -191,6 +208,7 @@ def test_wal_archived_too_long_ago(ops: Target, broken_pg: Conn, tmp_path: Path)
     wait_for(ops.dsn, "SELECT clock_timestamp() - last_archived_time > interval '1.5 s' FROM pg_stat_archiver")
     budget = {"warning": "300ms", "error": "1s"}
     report = check_health(ops, contract_with(archiver__age=budget))
+    assert_only_rule(findings_of(report), "ops.archiver.age")
     assert only_error(report, "ops.archiver.age") == ["archiver"]
     assert "archive_timeout" in issue_of(report, "ops.archiver.age", "archiver").message
     assert assert_cli_error(cli_check(ops, budgets_with(archiver__age=budget), tmp_path), "ops.archiver.age") == [
@@ -199,6 +217,7 @@ def test_wal_archived_too_long_ago(ops: Target, broken_pg: Conn, tmp_path: Path)
     assert judged(check_health(ops, contract_with())) == {}  # within a day: nothing
 
 
+@pytest.mark.rule("ops.statements.total")
 def test_statement_total_time(ops: Target, tmp_path: Path) -> None:
     with psycopg.connect(ops.dsn, autocommit=True) as app:
         for _ in range(4):
@@ -206,6 +225,7 @@ def test_statement_total_time(ops: Target, tmp_path: Path) -> None:
     # 1.2 s in all, 0.3 s each: past the total's budget, well within the mean's (2 s).
     budget = {"warning": "500ms", "error": "1s"}
     report = check_health(ops, contract_with(statements__total=budget))
+    assert_only_rule(findings_of(report), "ops.statements.total")
     objects = only_error(report, "ops.statements.total")
     assert len(objects) == 1
     assert objects[0].startswith("queryid ")
@@ -257,6 +277,7 @@ def test_statement_texts_never_show_string_constants(ops: Target, ops_sql: SQL, 
     assert all("ALTER ROLE leaky PASSWORD" in text for text in shown.values())
 
 
+@pytest.mark.rule("ops.wraparound.xid", "ops.wraparound.multixact")
 def test_wraparound_against_todays_age(ops: Target, broken_pg: Conn, tmp_path: Path) -> None:
     """Real ages of a young server (hundreds of transactions, a multixact or two) against thresholds set
     from them: past half of today's transaction-id age, and past today's multixact age once one more is
@@ -268,6 +289,7 @@ def test_wraparound_against_todays_age(ops: Target, broken_pg: Conn, tmp_path: P
     assert xid_age > 10
     half = {"error": xid_age / 2 / WRAPAROUND_LIMIT}
     report = check_health(ops, contract_with(wraparound__xid=half))
+    assert_only_rule(findings_of(report), "ops.wraparound.xid")  # every database past it: one rule
     assert f"database {database}" in only_error(report, "ops.wraparound.xid")
     actual = issue_of(report, "ops.wraparound.xid", f"database {database}").message
     assert f"is {xid_age} old" in actual or f"is {xid_age + 1} old" in actual
@@ -290,12 +312,14 @@ def test_wraparound_against_todays_age(ops: Target, broken_pg: Conn, tmp_path: P
         multixact_age
     )
     report = check_health(ops, contract_with(wraparound__multixact=today))
+    assert_only_rule(findings_of(report), "ops.wraparound.multixact")
     assert f"database {database}" in only_error(report, "ops.wraparound.multixact")
     assert f"database {database}" in assert_cli_error(
         cli_check(ops, budgets_with(wraparound__multixact=today), tmp_path), "ops.wraparound.multixact"
     )
 
 
+@pytest.mark.rule("ops.disk.free")
 def test_free_disk_below_a_threshold_above_todays(ops: Target, broken_pg: Conn, tmp_path: Path) -> None:
     """Less free is worse: a threshold above today's free share of the data directory's file system."""
     stat = os.statvfs(scalar(broken_pg, "SHOW data_directory"))
@@ -303,6 +327,7 @@ def test_free_disk_below_a_threshold_above_todays(ops: Target, broken_pg: Conn, 
     assert 0 < free < 0.98
     above = {"error": round((1 + free) / 2, 4)}
     report = check_health(ops, contract_with(disk__free=above))
+    assert_only_rule(findings_of(report), "ops.disk.free")
     assert only_error(report, "ops.disk.free") == ["data directory"]
     issue = issue_of(report, "ops.disk.free", "data directory")
     assert issue.expected.startswith("at least ")
@@ -368,6 +393,7 @@ def replica(ops: Target, broken_pg: Conn) -> Iterator[Replica]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.mark.rule("ops.replica_lag")
 def test_replica_lag_of_a_paused_streaming_replica(
     ops: Target, broken_pg: Conn, replica: Replica, tmp_path: Path
 ) -> None:
@@ -395,6 +421,8 @@ def test_replica_lag_of_a_paused_streaming_replica(
             checked = cli_check(ops, budgets_with(replica_lag=budget), tmp_path)
         finally:
             conn.execute("SELECT pg_wal_replay_resume()")
+    assert_only_rule(findings_of(primary), "ops.replica_lag")
+    assert_only_rule(findings_of(on_standby), "ops.replica_lag", obj="this standby")
     assert only_error(primary, "ops.replica_lag") == [f"replica {replica.name}"]
     assert assert_cli_error(checked, "ops.replica_lag") == [f"replica {replica.name}"]
     assert only_error(on_standby, "ops.replica_lag") == ["this standby"]

@@ -11,7 +11,7 @@ import pytest
 
 from pgcontract.catalog import read_snapshot
 from pgcontract.connect import DEFAULT_LIMITS, Target, connect
-from pgcontract.contract import load_contract
+from pgcontract.contract import Contract, load_contract
 from pgcontract.lints import run_lints
 from pgcontract.names import QualifiedName
 from pgcontract.rls.matrix import IsolationSession
@@ -162,6 +162,61 @@ SCHEMA_DEFECTS = {
         "rls.forced",
         str(THREADS),
     ),
+    "function dropped": (
+        "CREATE FUNCTION public.f(a int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT a'",
+        "DROP FUNCTION public.f(int)",
+        "function.missing",
+        "public.f(a integer)",
+    ),
+    # A function returning void made a procedure of the same name, arguments and body.
+    "function made a procedure": (
+        "CREATE FUNCTION public.f(a int) RETURNS void LANGUAGE sql AS 'SELECT 1'",
+        "DROP FUNCTION public.f(int); CREATE PROCEDURE public.f(a int) LANGUAGE sql AS 'SELECT 1'",
+        "function.kind",
+        "public.f(a integer)",
+    ),
+    # The same body text in another language; the body is compared in its language's terms, so a body of
+    # another language is never the same body (function.body comes with it).
+    "function language": (
+        "CREATE FUNCTION public.f(a int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT a'",
+        "SET check_function_bodies = off;"
+        " CREATE OR REPLACE FUNCTION public.f(a int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS 'SELECT a'",
+        "function.language",
+        "public.f(a integer)",
+    ),
+    "function result type": (
+        "CREATE FUNCTION public.f(a int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT a'",
+        "DROP FUNCTION public.f(int); SET check_function_bodies = off;"
+        " CREATE FUNCTION public.f(a int) RETURNS bigint LANGUAGE sql IMMUTABLE AS 'SELECT a'",
+        "function.returns",
+        "public.f(a integer)",
+    ),
+    # AS bigint alone would move the maximum with it (sequence.max): the maximum is kept.
+    "sequence type": (
+        "CREATE SEQUENCE public.s AS integer",
+        "ALTER SEQUENCE public.s AS bigint MAXVALUE 2147483647",
+        "sequence.type",
+        "public.s",
+    ),
+    "view made a materialized view": (
+        "CREATE VIEW public.v WITH (security_invoker = true) AS SELECT 1 AS a",
+        "DROP VIEW public.v; CREATE MATERIALIZED VIEW public.v AS SELECT 1 AS a",
+        "view.kind",
+        "public.v",
+    ),
+    "publication made for all tables": (
+        f"CREATE PUBLICATION p FOR TABLE {THREADS}",
+        "DROP PUBLICATION p; CREATE PUBLICATION p FOR ALL TABLES",
+        "publication.all_tables",
+        "p",
+    ),
+    # A snapshot states deferral only where the key is deferrable: a deferrable key made immediate.
+    "primary key no longer deferrable": (
+        PLAIN.replace("PRIMARY KEY", "PRIMARY KEY DEFERRABLE INITIALLY DEFERRED"),
+        "ALTER TABLE public.plain DROP CONSTRAINT plain_pkey, ADD CONSTRAINT plain_pkey PRIMARY KEY (id)",
+        "primary_key.deferrable",
+        "public.plain.plain_pkey",
+    ),
 }
 
 
@@ -171,10 +226,71 @@ def test_the_schema_rule_fires_alone(
     defect: str, chat_db: Target, run_sql: Callable[[str], None], tmp_path: Path
 ) -> None:
     before, statement, rule, obj = SCHEMA_DEFECTS[defect]
+    also = ("function.body",) if rule == "function.language" else ()
     if before:
         run_sql(before)
     contract = load_contract(own_contract(chat_db, tmp_path))
     assert errors(check(chat_db, contract)) == []
     run_sql(statement)
-    finding = assert_only_rule(check(chat_db, contract), rule, obj=obj)
+    finding = assert_only_rule(check(chat_db, contract), rule, obj=obj, also=also)
+    assert finding.expected != finding.actual
+
+
+# Rules of hand-written contracts (a snapshot writes no roles, no schema without its grants, and always a
+# view's definition with its columns): (SQL making the defect, the contract, the rule, its object, clean-up).
+ROLE = "pgc_probe_role"
+HAND_DEFECTS: dict[str, tuple[str, dict[str, object], str, str, str]] = {
+    "role missing": ("", {"roles": {ROLE: {}}}, "role.missing", ROLE, ""),
+    "role cannot log in": (
+        f"CREATE ROLE {ROLE} NOLOGIN",
+        {"roles": {ROLE: {"login": True}}},
+        "role.login",
+        ROLE,
+        f"DROP ROLE {ROLE}",
+    ),
+    "role bypasses RLS": (
+        f"CREATE ROLE {ROLE} NOLOGIN BYPASSRLS",
+        {"roles": {ROLE: {"bypassrls": False}}},
+        "role.bypassrls",
+        ROLE,
+        f"DROP ROLE {ROLE}",
+    ),
+    "role not granted a role": (
+        f"CREATE ROLE {ROLE} NOLOGIN",
+        {"roles": {ROLE: {"member_of": ["pg_monitor"]}}},
+        "role.member_of",
+        ROLE,
+        f"DROP ROLE {ROLE}",
+    ),
+    "schema of schema grants missing": (
+        "",
+        {"privileges": {"schemas": {"reports": {"public": ["usage"]}}}},
+        "schema_grant.schema_missing",
+        "schema reports",
+        "",
+    ),
+    # Columns without a definition: another definition with other columns is the columns' defect alone.
+    "view columns": (
+        "CREATE VIEW public.v WITH (security_invoker = true) AS SELECT 1 AS a, 'x'::text AS b",
+        {"views": {"public.v": {"security_invoker": True, "columns": {"a": "integer"}}}},
+        "view.columns",
+        "public.v",
+        "",
+    ),
+}
+
+
+@pytest.mark.rule(*(case[2] for case in HAND_DEFECTS.values()))
+@pytest.mark.parametrize("defect", list(HAND_DEFECTS))
+def test_the_rule_of_a_hand_written_contract_fires_alone(
+    defect: str, target: Target, run_sql: Callable[[str], None]
+) -> None:
+    statement, spec, rule, obj, cleanup = HAND_DEFECTS[defect]
+    if statement:
+        run_sql(statement)
+    try:
+        finding = assert_only_rule(check(target, Contract.model_validate(spec)), rule, obj=obj)
+    finally:
+        if cleanup:
+            run_sql(cleanup)  # roles belong to the server, not to the test's database
     assert finding.expected != finding.actual

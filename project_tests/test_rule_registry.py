@@ -19,72 +19,8 @@ HERE = Path(__file__).resolve().parent
 ASSERTIONS = ("assert_only_rule(", "assert_defect_reported(")
 
 # Rules with no test of their own yet (no test builds their defect alone): this list only shrinks (the test
-# fails when one here gets a test). The isolation ones are caught by test_rls_leaks by rule id, not alone.
-UNCOVERED: frozenset[str] = frozenset(
-    {
-        "aggregate.serialfunc",
-        "aggregate.deserialfunc",
-        "aggregate.finalfunc_extra",
-        "primary_key.deferrable",
-        "function.kind",
-        "function.language",
-        "function.missing",
-        "function.returns",
-        "isolation.anonymous_write",
-        "isolation.attach_other",
-        "isolation.delete_other",
-        "isolation.insert_own",
-        "isolation.move_to_other",
-        "isolation.read_other",
-        "isolation.read_own",
-        "isolation.update_other",
-        "partition.detach_pending",
-        "publication.all_tables",
-        "role.bypassrls",
-        "role.login",
-        "role.member_of",
-        "role.missing",
-        "schema_grant.schema_missing",
-        "sequence.type",
-        "view.columns",
-        "view.kind",
-        # Merged from the erasure and operations branches: tested there, not yet marked (each alone).
-        "erasure.delete_failed",
-        "erasure.left_behind",
-        "erasure.not_cleared",
-        "erasure.rows_remain",
-        "erasure.user_remains",
-        "lint.erasure_foreign_keys",
-        "ops.archiver.age",
-        "ops.archiver.failing",
-        "ops.connections.share",
-        "ops.database_size",
-        "ops.dead_tuples",
-        "ops.disk.free",
-        "ops.idle_in_transaction",
-        "ops.index.invalid",
-        "ops.index.unused",
-        "ops.lock_wait",
-        "ops.long_query",
-        "ops.replica_lag",
-        "ops.slot.inactive",
-        "ops.slot.retained_wal",
-        "ops.statements.mean",
-        "ops.statements.no_baseline",
-        "ops.statements.regression",
-        "ops.statements.total",
-        "ops.statements.unavailable",
-        "ops.table_size",
-        "ops.table_size.unknown",
-        "ops.visibility",
-        "ops.wraparound.multixact",
-        "ops.wraparound.xid",
-        "isolation.never_set_write",
-        "isolation.view_read",
-        "isolation.view_anonymous_read",
-        "isolation.write_declared",
-    }
-)
+# fails when one here gets a test).
+UNCOVERED: frozenset[str] = frozenset()
 
 
 def marked_tests() -> Iterator[tuple[str, Callable[..., object], list[str]]]:

@@ -1,7 +1,10 @@
 """A database too busy to answer: a lock wait (``lock_timeout``, SQLSTATE 55P03) or a statement timeout
-(57014) stopped a read or a repair. That is not a verdict on the contract: the work is tried again a
-bounded number of times, then given up with one line naming the locked table and who holds the lock
-(``DatabaseBusy``; the command exits 4).
+(57014) stopped a read or a repair. That is not a verdict on the contract: a lock wait is tried again a
+bounded number of times (a migration's lock is often gone a moment later), a statement timeout is not (a
+read that ran for the whole timeout is no faster a second later; trying it again only multiplied the
+wait, to 3 x 30 s with the defaults). Then it is given up with one line naming the locked table and who
+holds the lock (``DatabaseBusy``; the command exits 4). Worst case: 3 lock waits and 1.5 s of pauses, or
+2 lock waits, the pauses and one statement timeout.
 
 Who blocked is found after the failure (our own lock request is gone by then): the relation locks other
 sessions hold, granted, in a mode that conflicts with what the work asks for (a catalog read takes ACCESS
@@ -176,6 +179,8 @@ def busy_message(
     else:
         cause = " ".join(str(error).split()) or type(error).__name__
     attempts = f"{tries} tr{'ies' if tries != 1 else 'y'}"
+    if not isinstance(error, psycopg.errors.LockNotAvailable):
+        cause += ", not tried again"
     return f"database busy while {doing}: {who}; gave up after {attempts} in {seconds:.1f} s ({cause})"
 
 
@@ -189,21 +194,26 @@ def retry_busy(
     schemas: Iterable[str] | None = None,
     tries: int = TRIES,
 ) -> T:
-    """``work()``, tried again (pausing ``PAUSES``) while a lock wait or timeout stops it, at most ``tries``
-    times in all; then ``DatabaseBusy`` naming the lock holders. ``work`` must leave ``conn`` usable
-    (rolled back) when it fails, as ``read_only`` and ``conn.transaction()`` do."""
+    """``work()``, tried again (pausing ``PAUSES``) while a lock wait stops it, at most ``tries`` times in
+    all; a statement timeout (or a cancel) stops it at once. Then ``DatabaseBusy`` naming the lock
+    holders. ``work`` must leave ``conn`` usable (rolled back) when it fails, as ``read_only`` and
+    ``conn.transaction()`` do."""
     started = time.monotonic()
-    for attempt in range(tries):
+    made = 0
+    while made < tries:
+        made += 1
         try:
             return work()
         except (*BUSY_ERRORS, Blocked) as exc:
             error, relations = (exc.error, exc.relations) if isinstance(exc, Blocked) else (exc, ())
-            if attempt + 1 < tries:
-                time.sleep(PAUSES[min(attempt, len(PAUSES) - 1)])
+            if not isinstance(error, psycopg.errors.LockNotAvailable):
+                break
+            if made < tries:
+                time.sleep(PAUSES[min(made - 1, len(PAUSES) - 1)])
     # With no mode to go by, only locks on the tables the failed statement named say anything.
     known = modes is not None or relations
     holders = lock_holders(conn, modes=modes, relations=relations, schemas=schemas) if known else []
-    raise DatabaseBusy(busy_message(doing, error, holders, limits, tries, time.monotonic() - started)) from None
+    raise DatabaseBusy(busy_message(doing, error, holders, limits, made, time.monotonic() - started)) from None
 
 
 def read_catalog(

@@ -1,7 +1,8 @@
 """The ``pgcontract`` command: argument parsing and exit codes only.
 
 Exit codes: 0 clean, 1 contract violated, 2 usage or contract error, 3 cannot connect, 4 database busy
-(a lock wait or statement timeout stopped the read, after bounded retries; nothing was judged).
+(a lock wait, after bounded retries, or a statement timeout stopped the read; nothing was judged), 70
+internal error (generated SQL not what pgcontract meant to write).
 """
 
 from __future__ import annotations
@@ -41,15 +42,28 @@ if TYPE_CHECKING:
     from pgcontract.report.audit import AuditTrail, HistoryStore
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_CANNOT_CONNECT, EXIT_BUSY = 0, 1, 2, 3, 4
+# sysexits.h's EX_SOFTWARE: far from the small codes above (and from pytest's own 0-5), so a script can
+# tell a bug in pgcontract from anything the database or the contract did.
+EXIT_INTERNAL = 70
 EXIT_CODES = (
     "Exit codes: 0 clean, 1 contract violated, 2 usage or contract error, 3 cannot connect,"
-    " 4 database busy (a lock wait or timeout stopped the read after 3 tries; nothing was judged)."
+    " 4 database busy (a lock wait, after 3 tries, or a statement timeout stopped the read; nothing was judged),"
+    " 70 internal error (generated SQL not what pgcontract meant to write: nothing was run)."
 )
 
 
-def _die(message: str, code: int) -> int:
-    print(f"pgcontract: {message}", file=sys.stderr)
+def _die(message: str, code: int, *, keep_lines: bool = False) -> int:
+    """One line on stderr, with every control character of a catalog name, DSN or path escaped: a name
+    holding a line break or a terminal escape sequence cannot forge or restyle output. ``keep_lines``: a
+    message whose own line breaks stay (an error of the user's own ``sql/`` file, with its LINE and caret)."""
+    from pgcontract.names import visible, visible_lines
+
+    print(f"pgcontract: {visible_lines(message) if keep_lines else visible(message)}", file=sys.stderr)
     return code
+
+
+def _warn(message: str) -> None:
+    _die(f"warning: {message}", EXIT_OK)
 
 
 def _dsn(value: str) -> str:
@@ -259,7 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the repair SQL: safe statements in one transaction, hazardous fixes commented out "
         "under a warning. --apply runs the safe part in one transaction with lock_timeout and statement_timeout, "
         "then checks again. Exit codes: 0 clean, 1 something to repair or left, 2 usage, 3 cannot connect, "
-        "4 database busy (a lock wait or timeout, after 3 tries; with --apply nothing was changed).",
+        "4 database busy (a lock wait, after 3 tries, or a statement timeout; with --apply nothing was changed), "
+        "70 internal error.",
     )
     _add_target_options(repair)
     repair.add_argument("--apply", action="store_true", help="run the safe statements, then check again")
@@ -305,6 +320,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _die(str(exc), EXIT_USAGE)
     except KeyboardInterrupt:
         return _die("interrupted", EXIT_USAGE)
+    except Exception as exc:
+        from pgcontract.sqlsafe import GeneratedSqlError  # pglast only when something escaped
+
+        if isinstance(exc, GeneratedSqlError):
+            return _die(internal_error(exc), EXIT_INTERNAL)
+        raise
+
+
+def internal_error(exc: Exception) -> str:
+    """One line for a GeneratedSqlError. Contract SQL is refused at load (exit 2) unless it is exactly one
+    node of its kind, so generated SQL that does not parse as intended is pgcontract's own bug."""
+    detail = " ".join(str(exc).split()).removeprefix("internal error: ")
+    return (
+        f"internal error: {detail}; nothing was run or printed as SQL."
+        " This is a bug in pgcontract: please report it with the contract"
+    )
 
 
 def _load(path: str) -> object:
@@ -336,7 +367,7 @@ def cmd_history(args: argparse.Namespace, _: list[str]) -> int:
             file=Path(args.history) if args.history else None,
             dsn=dsn,
             table=args.history_table,
-            warn=lambda message: print(f"pgcontract: warning: {message}", file=sys.stderr),
+            warn=_warn,
             kind=history.AUDIT if args.audit else "run",
         )
     except OSError as exc:
@@ -369,6 +400,9 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
     from pgcontract.pytest_plugin import SuiteRootIds
     from pgcontract.suite import SUITE_DIR
 
+    # Fewer cyclic collections from the start: loading a large contract makes objects that all live
+    # for the whole run (at 10,000 tables, the default thresholds double the contract's load time).
+    gc.set_threshold(50_000, 20, 100)
     contract = _load(args.contract)
     if contract is None:
         return EXIT_USAGE
@@ -387,7 +421,13 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
         return _die(
             f"no --dsn given and {args.sql} does not exist: nothing to load into a throwaway server", EXIT_USAGE
         )
+    xdist = any(a == "-n" or a.startswith(("-n=", "--numprocesses", "--dist")) for a in passthrough)
+    # Only the plugins the suite uses, by their entry point names (-p, so pytest-xdist workers load them
+    # too): importing every installed pytest plugin costs more than checking 1,000 tables. Another
+    # plugin is loaded with `-- -p NAME`.
+    plugins = ["pgcontract", *(["metadata", "html"] if args.html else []), *(["xdist"] if xdist else [])]
     pytest_args = [
+        *(arg for name in plugins for arg in ("-p", name)),
         str(SUITE_DIR),
         "--rootdir",
         str(SUITE_DIR),
@@ -403,7 +443,9 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
         args.lock_timeout,
     ]
     if args.html:
-        pytest_args += ["--html", args.html, "--self-contained-html"]
+        # The report opens with failures, then skips, then passes (each group by table: the plugin hands
+        # the rows over in table order, a column it adds). pytest-html's option, so set only with it.
+        pytest_args += ["--html", args.html, "--self-contained-html", "-o", "initial_sort=result"]
     if args.junitxml:
         pytest_args += ["--junitxml", args.junitxml]
     if args.rls_live:
@@ -416,11 +458,10 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
         value = getattr(args, option)
         if value:
             pytest_args += [f"--{option.replace('_', '-')}", value]
-    if any(a == "-n" or a.startswith(("-n=", "--numprocesses")) for a in passthrough) and "--dist" not in " ".join(
-        passthrough
-    ):
+    if xdist and "--dist" not in " ".join(passthrough):
         pytest_args += ["--dist", "loadgroup"]  # one worker per target: each reads its catalog once
-    saved = {name: os.environ.get(name) for name in ("PGCONTRACT_DSN", "PGCONTRACT_TARGETS")}
+    saved = {name: os.environ.get(name) for name in ("PGCONTRACT_DSN", "PGCONTRACT_TARGETS", AUTOLOAD_ENV)}
+    os.environ[AUTOLOAD_ENV] = "1"  # inherited by pytest-xdist's workers
     # DSNs go through the environment, not pytest's command line, which reports may show.
     if len(targets) == 1 and not args.shard:
         os.environ["PGCONTRACT_DSN"] = targets[0].dsn
@@ -429,7 +470,6 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
     # The contract is loaded once: the plugin takes this one instead of reading the files again. The
     # objects it and the snapshot create live for the whole run, so the collector need not scan them.
     gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
     preloaded = PreloadedContract(contract)
     try:
         code = int(pytest.main(pytest_args + passthrough, plugins=[preloaded, SuiteRootIds()]))
@@ -442,7 +482,7 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
     busy = preloaded.busy()
     if code == EXIT_BUSY and busy:  # pytest's own 4 is a usage error
         for message in busy:
-            print(f"pgcontract: {message}", file=sys.stderr)
+            _die(message, EXIT_BUSY)
         return EXIT_BUSY
     return {0: EXIT_OK, 1: EXIT_VIOLATED, 3: EXIT_CANNOT_CONNECT, 5: EXIT_OK}.get(code, EXIT_USAGE)
 
@@ -478,8 +518,11 @@ def cmd_merge(args: argparse.Namespace, passthrough: list[str]) -> int:
     code = exit_code(summary)
     if code == EXIT_BUSY:
         for message in dict.fromkeys(t["record"]["busy"] for t in tests if t["record"].get("busy")):
-            print(f"pgcontract: {message}", file=sys.stderr)
+            _die(message, EXIT_BUSY)
     return code
+
+
+AUTOLOAD_ENV = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 
 
 class PreloadedContract:
@@ -553,7 +596,7 @@ def cmd_up(args: argparse.Namespace, _: list[str]) -> int:
             print(f"pgcontract: embedded PostgreSQL loaded from {args.sql}; Ctrl-C stops it", file=sys.stderr)
             stop.wait()
     except LoadError as exc:
-        return _die(str(exc), EXIT_USAGE)
+        return _die(str(exc), EXIT_USAGE, keep_lines=True)
     return EXIT_OK
 
 
@@ -561,6 +604,7 @@ def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
 
     from pgcontract.contract import Contract
     from pgcontract.embedded import LoadError
+    from pgcontract.names import visible
     from pgcontract.server import TOKEN_ENV, ServeSettings, listen, serve
 
     contract = _load(args.contract)
@@ -589,16 +633,13 @@ def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
         try:
             target = open_target(args, stack)
         except LoadError as exc:
-            return _die(str(exc), EXIT_USAGE)
+            return _die(str(exc), EXIT_USAGE, keep_lines=True)
         if target.throwaway:
-            print(f"pgcontract: embedded PostgreSQL loaded from {args.sql}: {target.dsn}", file=sys.stderr)
+            loaded = visible(f"embedded PostgreSQL loaded from {args.sql}: {target.dsn}")
+            print(f"pgcontract: {loaded}", file=sys.stderr)
         auth = "admin token required" if token and not args.no_auth else "no auth"
-        print(
-            f"pgcontract: serving http://{args.host}:{args.port}/ for {target.display}"
-            f" (report reused for {args.ttl:g} s; {auth})",
-            file=sys.stderr,
-            flush=True,
-        )
+        shown = visible(f"serving http://{args.host}:{args.port}/ for {target.display}")
+        print(f"pgcontract: {shown} (report reused for {args.ttl:g} s; {auth})", file=sys.stderr, flush=True)
         settings = ServeSettings(
             target=target,
             contract=contract,
@@ -615,19 +656,32 @@ def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
 
 
 def cmd_snapshot(args: argparse.Namespace, _: list[str]) -> int:
-    from pgcontract.adopt import contract_from_snapshot, dump_contract
     from pgcontract.busy import read_catalog
     from pgcontract.embedded import LoadError
-    from pgcontract.ops.propose import MEASURE_ALL, propose_operations
+    from pgcontract.ops.propose import MEASURE_ALL
 
     with ExitStack() as stack:
         try:
             target = open_target(args, stack)
         except LoadError as exc:
-            return _die(str(exc), EXIT_USAGE)
+            return _die(str(exc), EXIT_USAGE, keep_lines=True)
         limits = SessionLimits(statement_timeout=args.statement_timeout, lock_timeout=args.lock_timeout)
         with connect(target, limits) as conn:
             snapshot = read_catalog(conn, args.schema, limits, MEASURE_ALL if args.operations else None)
+    # Everything made from here on lives until the contract is written, so the cyclic collector finds
+    # nothing; its full passes over a heap that keeps growing cost more than the YAML itself at 10,000
+    # tables (14 s of 20).
+    gc.disable()
+    try:
+        return _write_snapshot(args, target, snapshot)
+    finally:
+        gc.enable()
+
+
+def _write_snapshot(args: argparse.Namespace, target: Target, snapshot: Any) -> int:
+    from pgcontract.adopt import contract_from_snapshot, dump_contract
+    from pgcontract.ops.propose import propose_operations
+
     data = contract_from_snapshot(snapshot, args.schema, args.grants)
     if snapshot.operations is not None:
         data["operations"] = propose_operations(snapshot.operations)
@@ -667,7 +721,7 @@ def cmd_repair(args: argparse.Namespace, _: list[str]) -> int:
         try:
             target = open_target(args, stack)
         except LoadError as exc:
-            return _die(str(exc), EXIT_USAGE)
+            return _die(str(exc), EXIT_USAGE, keep_lines=True)
         if target.throwaway and args.apply:
             print("pgcontract: no --dsn: repairing a throwaway server (`pgcontract up` keeps one)", file=sys.stderr)
         conn = stack.enter_context(connect(target, limits))
@@ -700,10 +754,10 @@ def cmd_repair(args: argparse.Namespace, _: list[str]) -> int:
         finally:
             unrecorded = trail.finish()
             if unrecorded is not None:
-                print(
-                    f"pgcontract: the repair ran ({trail.outcome()}) but its audit entry was NOT recorded in"
+                _die(
+                    f"the repair ran ({trail.outcome()}) but its audit entry was NOT recorded in"
                     f" {unrecorded} (the entry written before it started is there)",
-                    file=sys.stderr,
+                    EXIT_USAGE,
                 )
     return EXIT_USAGE if unrecorded is not None else code
 
@@ -727,6 +781,7 @@ def _apply_and_check(
 ) -> int:
     """Apply the plan, report what happened and check again (``trail``: the audit trail, or None)."""
     from pgcontract.findings import render_all
+    from pgcontract.names import visible
     from pgcontract.repair import RepairFailed, apply_plan, check_now
 
     try:
@@ -738,14 +793,14 @@ def _apply_and_check(
     if trail is not None:
         trail.applied(result)
     print(
-        f"pgcontract: applied {len(result.applied)} statements to {target.display} in one transaction",
+        f"pgcontract: applied {len(result.applied)} statements to {visible(target.display)} in one transaction",
         file=sys.stderr,
     )
     for failure in result.failures:
         print(
-            f"pgcontract: a fix failed and was rolled back alone: {target.redact(failure.error)}\n"
-            f"  the statement: {failure.statement.splitlines()[0]}\n"
-            f"  left unfixed: {', '.join(failure.left)}",
+            f"pgcontract: a fix failed and was rolled back alone: {visible(target.redact(failure.error))}\n"
+            f"  the statement: {visible(failure.statement.splitlines()[0])}\n"
+            f"  left unfixed: {visible(', '.join(failure.left))}",
             file=sys.stderr,
         )
     if result.skipped:

@@ -21,9 +21,10 @@ from typing import Any
 
 import psycopg
 
+from pgcontract.busy import BLOCKS_READ, retry_busy
 from pgcontract.catalog import Snapshot, read_snapshot
 from pgcontract.checks import run_checks
-from pgcontract.connect import DEFAULT_LIMITS, CannotConnect, SessionLimits, Target, connect
+from pgcontract.connect import DEFAULT_LIMITS, CannotConnect, DatabaseBusy, SessionLimits, Target, connect
 from pgcontract.contract import Contract
 from pgcontract.findings import Finding, FindingIndex, Kind, Level
 from pgcontract.ops.budgets import BudgetValue, operations_result
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 UNREACHABLE = "database unreachable"
 CHECK_FAILED = "health check failed"
+BUSY = "database busy"  # a lock wait or statement timeout stopped the read: nothing was judged
 
 
 class Status(StrEnum):
@@ -90,7 +92,7 @@ class HealthReport:
     tables: tuple[TableHealth, ...]
     checked_at: datetime
     duration_ms: float
-    error: str | None = None  # UNREACHABLE or CHECK_FAILED; never the driver's text
+    error: str | None = None  # UNREACHABLE, BUSY or CHECK_FAILED; never the driver's text
     enums: tuple[TableHealth, ...] = ()
     # The operations budgets (contract section operations:): their findings, and each one's worst value.
     operations: tuple[tuple[str, Issue], ...] = ()  # (the budget's rule id, a finding or note about it)
@@ -102,6 +104,8 @@ class HealthReport:
     def status(self) -> str:
         if self.error == UNREACHABLE:
             return "unreachable"
+        if self.error == BUSY:
+            return "busy"
         return "healthy" if self.healthy else "unhealthy"
 
     def to_dict(self) -> dict[str, Any]:
@@ -183,10 +187,12 @@ def report_from_findings(
 def failed_report(
     contract: Contract, error: str, detail: str, checked_at: datetime, duration_ms: float
 ) -> HealthReport:
-    """The report when the database could not be checked: unhealthy, every table UNKNOWN."""
+    """The report when the database could not be checked: unhealthy, every table UNKNOWN. A busy database
+    says which table is locked and by whom (no connection detail in that line); other errors only
+    ``error``, the driver's text staying in ``detail``."""
     return HealthReport(
         healthy=False,
-        critical_issues=(error,),
+        critical_issues=(detail if error == BUSY else error,),
         tables=tuple(TableHealth(str(n), t.critical, Status.UNKNOWN) for n, t in contract.table_map.items()),
         checked_at=checked_at,
         duration_ms=duration_ms,
@@ -205,12 +211,26 @@ def _read(source: Source, contract: Contract, limits: SessionLimits) -> Snapshot
         # transaction on it, which needs autocommit off).
         given = source.autocommit, source.read_only, source.isolation_level
         try:
-            return read_snapshot(source, contract.schemas, limits, contract.operations)
+            return _read_once(source, contract, limits)
         finally:
             source.autocommit, source.read_only, source.isolation_level = given
     target = Target("target", source) if isinstance(source, str) else source
     with connect(target, limits) as conn:
-        return read_snapshot(conn, contract.schemas, limits, contract.operations)
+        return _read_once(conn, contract, limits)
+
+
+def _read_once(conn: psycopg.Connection[Any], contract: Contract, limits: SessionLimits) -> Snapshot:
+    """The catalog, or ``DatabaseBusy`` naming the lock holders. One try, unlike ``check``: a health probe
+    must answer within its caller's timeout, and the next check (after the TTL) is the retry."""
+    return retry_busy(
+        conn,
+        lambda: read_snapshot(conn, contract.schemas, limits, contract.operations),
+        doing="reading the catalog",
+        limits=limits,
+        modes=BLOCKS_READ,
+        schemas=contract.schemas,
+        tries=1,
+    )
 
 
 def check_health(source: Source, contract: Contract, limits: SessionLimits = DEFAULT_LIMITS) -> HealthReport:
@@ -225,6 +245,8 @@ def check_health(source: Source, contract: Contract, limits: SessionLimits = DEF
         findings, budgets = _confirmed_findings(source, contract, limits)
     except CannotConnect as exc:
         return _failed(contract, UNREACHABLE, str(exc), checked_at, started)
+    except DatabaseBusy as exc:
+        return _failed(contract, BUSY, str(exc), checked_at, started)
     except (psycopg.Error, OSError) as exc:
         reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
         if isinstance(source, str | Target):
@@ -270,5 +292,5 @@ def _ms_since(started: float) -> float:
 
 
 def _failed(contract: Contract, error: str, reason: str, checked_at: datetime, started: float) -> HealthReport:
-    log.warning("health check: %s: %s", error, reason)
+    log.warning("health check: %s", reason if error == BUSY else f"{error}: {reason}")  # busy says so itself
     return failed_report(contract, error, reason, checked_at, _ms_since(started))

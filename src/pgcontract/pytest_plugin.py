@@ -10,17 +10,19 @@ retries, exit 4); with several targets, an unreachable or busy one fails alone.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
 import warnings
-from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from _pytest.runner import call_and_report, runtestprotocol  # the default protocol's steps, for TableCheck
 
 from pgcontract.catalog import Snapshot
 from pgcontract.connect import CannotConnect, SessionLimits, Target, duration_argument
@@ -28,11 +30,7 @@ from pgcontract.contract import Contract, ContractError, Table, load_contract
 from pgcontract.findings import CATEGORY, FindingIndex, Kind, Level, render_all
 from pgcontract.lints import lint_rules
 from pgcontract.names import visible, visible_lines
-from pgcontract.report import history
-from pgcontract.report.html import HtmlReport
 from pgcontract.report.summary import RECORD, ResultCollector
-from pgcontract.rls.erasure import LEFT_BEHIND, ErasureOutcome
-from pgcontract.rls.matrix import Outcome
 from pgcontract.targetrun import (
     DEFAULT_CONCURRENCY,
     EXIT_CONTRACT_ERROR,
@@ -42,6 +40,10 @@ from pgcontract.targetrun import (
     prepare_all,
 )
 from pgcontract.targets import TargetsError, parse_shard, parse_targets, shard
+
+if TYPE_CHECKING:  # imported where used: a check of a DSN without --rls-live or --html needs none of them
+    from pgcontract.rls.erasure import ErasureOutcome
+    from pgcontract.rls.matrix import Outcome
 
 DSN_ENV = ("PGCONTRACT_DSN", "DATABASE_URL")
 TARGETS_ENV = "PGCONTRACT_TARGETS"  # JSON {name: dsn}: how `pgcontract check` hands several targets over
@@ -75,6 +77,8 @@ class SuiteConfig:
 
 
 CONFIG = pytest.StashKey[SuiteConfig]()
+TABLES_COLLECTED = pytest.StashKey[bool]()
+TABLE_TESTS = pytest.StashKey[dict[tuple[str, str], "TableCheck"]]()  # by target and table
 CONTRACT = pytest.StashKey[Contract]()
 RUNS = pytest.StashKey[dict[str, TargetRun]]()
 
@@ -198,6 +202,8 @@ def pytest_configure(config: pytest.Config) -> None:
             collector.shard = {"index": index, "count": count, "targets": list(settings.all_names)}
         config.pluginmanager.register(collector, "pgcontract-summary")
         if config.getoption("htmlpath", None) and config.pluginmanager.hasplugin("html"):
+            from pgcontract.report.html import HtmlReport
+
             config.pluginmanager.register(HtmlReport(config, settings, collector), "pgcontract-html")
     config.addinivalue_line("markers", "pgcontract(kind): a contract-suite test, one per table (or enum) and kind")
     config.addinivalue_line("markers", "xdist_group(name): pytest-xdist runs a group's tests in one worker")
@@ -248,6 +254,8 @@ class RunSummary(ResultCollector):
         history_file = self.config.getoption("pgcontract_history")
         history_dsn = self.config.getoption("pgcontract_history_dsn")
         if history_file or history_dsn:
+            from pgcontract.report import history
+
             try:
                 history.append(
                     history.entries_of(summary, self.run_id),
@@ -410,7 +418,7 @@ class ContractCheck(pytest.Item):
     def runtest(self) -> None:
         run = target_runs(self.config)[self.target]
         try:
-            self.function(self.subject, run)
+            self.check(run)
         except TargetUnreachable as exc:
             if run.unreachable_reported:
                 state = "busy" if run.busy else "unreachable"
@@ -420,8 +428,16 @@ class ContractCheck(pytest.Item):
         finally:
             self.record(run)
 
+    def check(self, run: TargetRun) -> None:
+        self.function(self.subject, run)
+
+    def covers(self) -> list[Kind]:
+        """The kinds this test's report stands for."""
+        return [self.kind]
+
     def record(self, run: TargetRun) -> None:
         """What the reports need, as a user property (it travels with the report, across xdist workers)."""
+        kinds = self.covers()
         record = {
             "target": self.target,
             "group": xdist_group(self.target),
@@ -433,16 +449,136 @@ class ContractCheck(pytest.Item):
             "unreachable": run.unreachable,
             "busy": run.busy,
             "server_version": run._snapshot.server_version if run._snapshot is not None else None,
-            "findings": [f.to_dict() for f in run.recorded(self.subject, self.kind)],
+            "findings": [f.to_dict() for kind in kinds for f in run.recorded(self.subject, kind)],
             "sequences_advanced": run.sequences_advanced,
         }
+        if len(kinds) > 1:  # a table's test that stands for several kinds (TableCheck): counted per kind
+            record["covers"] = [kind.value for kind in kinds]
+            record["categories"] = [CATEGORY[kind] for kind in kinds]
+        if isinstance(self, Replay):  # where it ran: a merge of shards puts it where one run does
+            record["within"] = self.within
         if self.kind is Kind.OPERATIONS:
             record.update(operations_record(run, self.subject))
         self.user_properties.append((RECORD, json.dumps(record)))
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        lineno = self.function.__code__.co_firstlineno - 1
-        return Path(self.function.__code__.co_filename), lineno, self.name
+        return *_code_location(self.function), self.name
+
+
+@functools.cache
+def _code_location(function: Callable[..., object]) -> tuple[Path, int]:
+    """Where a suite function is (once per function, not per test: a path costs a few µs to build)."""
+    return Path(function.__code__.co_filename), function.__code__.co_firstlineno - 1
+
+
+@dataclass(frozen=True)
+class KindCheck:
+    """One suite function a TableCheck runs for its table."""
+
+    name: str  # the function's name: test_columns
+    function: Callable[[str, TargetRun], None]
+    kind: Kind
+
+
+@dataclass
+class Attempt:
+    """What one kind's function did when a TableCheck ran it: the warnings it gave, how it stopped."""
+
+    check: KindCheck
+    parent: pytest.Collector | None = None  # the module of its function, when not the TableCheck's own
+    warned: list[warnings.WarningMessage] = field(default_factory=list)
+    stopped: BaseException | None = None  # a failure or skip; None: not run yet
+
+
+class TableCheck(ContractCheck):
+    """The test of one table for every kind its module checks (``test_table[public.t]`` runs the table,
+    columns, constraints, indexes, grants, partitions and triggers tests of ``public.t``).
+
+    pytest costs about as much per test as checking one kind of one table, so the kinds of a table run
+    in one test, and still report per table and kind: this test's report stands for the table and every
+    kind that passed; a kind that failed or was skipped is reported as its own test, under its own id
+    (``test_columns[public.t]``: in the terminal, JUnit, the HTML report and the JSON summary, as when
+    each kind ran alone). ``-k``, ``--deselect`` and test ids on the command line select kinds, so with
+    them (and under pytest-xdist) each kind is collected as its own test again (``folded``)."""
+
+    def __init__(self, *, also: Sequence[KindCheck], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.attempts = [Attempt(check) for check in also]
+        self.passed: list[Kind] = []
+
+    def check(self, run: TargetRun) -> None:
+        self.function(self.subject, run)  # the table first: when it is missing, the other kinds skip
+        for attempt in self.attempts:
+            with warnings.catch_warnings(record=True) as warned:
+                warnings.simplefilter("always")
+                try:
+                    attempt.check.function(self.subject, run)
+                except (pytest.fail.Exception, pytest.skip.Exception, TargetUnreachable) as exc:
+                    attempt.stopped = exc
+            if attempt.stopped is None:
+                self.passed.append(attempt.check.kind)
+                for w in warned:  # handed to pytest's own warning capture, as if the kind ran alone
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            else:
+                attempt.warned = warned
+
+    def covers(self) -> list[Kind]:
+        return [self.kind, *self.passed]
+
+    def others(self) -> list[ContractCheck]:
+        """A test for each kind that did not pass (or did not run: the table failed first)."""
+        parent = self.parent
+        assert parent is not None  # a module collects it
+        suffix = self.name.removeprefix(self.function.__name__)  # [public.t]
+        return [
+            Replay.from_parent(
+                attempt.parent or parent,
+                name=attempt.check.name + suffix,
+                function=attempt.check.function,
+                kind=attempt.check.kind,
+                subject=self.subject,
+                target=self.target,
+                attempt=attempt,
+                within=self.nodeid.split("[", 1)[0],
+            )
+            for attempt in self.attempts
+            if attempt.check.kind not in self.passed
+        ]
+
+
+class Replay(ContractCheck):
+    """A kind of a TableCheck that failed or was skipped, reported as its own test: it gives the same
+    warnings and stops the same way again (the function is not run twice), or runs when it never ran."""
+
+    def __init__(self, *, attempt: Attempt, within: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.attempt = attempt
+        self.within = within  # the TableCheck's function: test_schema.py::test_table
+
+    def check(self, run: TargetRun) -> None:
+        if self.attempt.stopped is None:
+            self.function(self.subject, run)
+            return
+        for w in self.attempt.warned:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        raise self.attempt.stopped
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    """A TableCheck, then a test for each of its kinds that did not pass, as pytest runs one test."""
+    if not isinstance(item, TableCheck):
+        return None
+    ihook = item.ihook
+    ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    if call_and_report(item, "setup").passed:
+        call_and_report(item, "call")
+    others = item.others()
+    call_and_report(item, "teardown", nextitem=others[0] if others else nextitem)
+    for i, other in enumerate(others):
+        runtestprotocol(other, nextitem=others[i + 1] if i + 1 < len(others) else nextitem)
+    ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
 
 
 def operations_record(run: TargetRun, rule: str) -> dict[str, Any]:
@@ -467,15 +603,103 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = (path, (line or 0) + 1, report.longrepr[2])
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> list[ContractCheck] | None:
+def _suite_kind(name: str, obj: object) -> tuple[Kind, pytest.Mark] | None:
     marker = next((m for m in getattr(obj, "pytestmark", []) if m.name == "pgcontract"), None)
     if marker is None or not callable(obj) or not name.startswith("test"):
         return None
-    kind = Kind(marker.args[0])
+    return Kind(marker.args[0]), marker
+
+
+def folded(config: pytest.Config) -> bool:
+    """Whether a table's kinds run as one test (TableCheck): not when kinds are selected one by one or
+    listed (--collect-only lists every id a run may report), nor in a pytest-xdist worker (it requires
+    every report of a test to carry that test's id)."""
+    option = config.option
+    if getattr(option, "keyword", "") or getattr(option, "deselect", None) or getattr(option, "collectonly", False):
+        return False
+    if hasattr(config, "workerinput"):
+        return False
+    return not any("::" in str(arg) for arg in config.args)
+
+
+def folded_checks(module: object) -> list[KindCheck]:
+    """The suite functions of a module that a TableCheck runs, in the module's order."""
+    checks = []
+    for name, obj in vars(module).items():
+        found = _suite_kind(name, obj)
+        if found is not None and found[0] in FOLDED and not found[1].kwargs.get("per_target"):
+            checks.append(KindCheck(name, obj, found[0]))
+    return checks
+
+
+def table_checks(collector: pytest.Collector, targets: list[str], prefixed: bool) -> list[ContractCheck]:
+    """One TableCheck per target and table for all the folded kinds of a module, in the module's order.
+    A table that already has one, from a module collected before (test_schema.py's, for test_rls.py's
+    policies), gets this module's kinds too: one test per table, whatever module its kinds come from."""
+    config = collector.config
+    contract = suite_contract(config)
+    by_subject: dict[str, list[KindCheck]] = {}
+    for check in folded_checks(getattr(collector, "obj", None)):
+        for subject in subjects(contract, check.kind):
+            by_subject.setdefault(subject, []).append(check)
+    hosts = config.stash.setdefault(TABLE_TESTS, {})
+    made: list[ContractCheck] = []
+    for target in targets:
+        for subject, (first, *also) in by_subject.items():
+            host = hosts.get((target, subject))
+            if host is not None:
+                host.attempts += [Attempt(check, collector) for check in (first, *also)]
+                continue
+            hosts[(target, subject)] = item = TableCheck.from_parent(
+                collector,
+                name=f"{first.name}[{visible(target) + ':' if prefixed else ''}{visible(subject)}]",
+                function=first.function,
+                kind=first.kind,
+                subject=subject,
+                target=target,
+                also=also,
+            )
+            made.append(item)
+    return made
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    """In a directory, the module with the table tests (test_schema.py) is collected first, so the kinds
+    of other modules (test_rls.py's policies) join its tests of the tables instead of making their own."""
+    report = yield
+    if isinstance(collector, pytest.Dir | pytest.Package) and report.result and folded(collector.config):
+        report.result.sort(key=lambda node: not _has_table_tests(node))
+    return report
+
+
+def _has_table_tests(node: pytest.Item | pytest.Collector) -> bool:
+    if not isinstance(node, pytest.Module):
+        return False
+    try:
+        module = node.obj
+    except Exception:  # reported when the module itself is collected
+        return False
+    return any(check.kind is Kind.TABLE for check in folded_checks(module))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> list[ContractCheck] | None:
+    found = _suite_kind(name, obj)
+    if found is None:
+        return None
+    kind, marker = found
     config = collector.config
     names = config.stash[CONFIG].target_names
     prefixed = config.stash[CONFIG].several
+    if kind in FOLDED and not marker.kwargs.get("per_target") and folded(config):
+        # The module's first folded kind collects them all; the others have nothing left to collect.
+        if collector.stash.get(TABLES_COLLECTED, False):
+            return []
+        collector.stash[TABLES_COLLECTED] = True
+        return table_checks(collector, names, prefixed)
     if marker.kwargs.get("per_target"):
         # One test per target (not per table), when the contract has something of the kind at all.
         if not subjects(suite_contract(config), kind):
@@ -553,6 +777,8 @@ TABLE_KINDS = (
     Kind.TRIGGERS,
     Kind.PARTITIONS,
 )
+# The kinds a TableCheck runs together, per table (the dynamic isolation tests stay one test each).
+FOLDED = (Kind.TABLE, *TABLE_KINDS)
 
 
 def assert_isolated(outcome: Outcome) -> None:
@@ -566,6 +792,8 @@ def assert_isolated(outcome: Outcome) -> None:
 
 def assert_erased(outcome: ErasureOutcome) -> None:
     """Fail naming each table and foreign key that kept the deleted user's data; and any leftover."""
+    from pgcontract.rls.erasure import LEFT_BEHIND
+
     problems = [f"[{v.rule}] {v.message}" for v in outcome.violations]
     problems += [f"[{LEFT_BEHIND}] left behind: {p}" for p in outcome.left_behind]
     if problems:

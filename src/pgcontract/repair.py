@@ -41,6 +41,7 @@ from pgcontract.connect import SessionLimits, apply_limits, read_only
 from pgcontract.contract.model import Contract
 from pgcontract.ddl import Phase, with_sections
 from pgcontract.findings import Finding, FindingIndex, Level
+from pgcontract.names import visible, visible_lines
 from pgcontract.sqlgen import render
 from pgcontract.sqlsafe import GeneratedSqlError, Intended, parsed, verify
 
@@ -361,24 +362,27 @@ def transaction_header(limits: SessionLimits, functions: bool = False) -> list[s
 
 def render_plan(plan: RepairPlan, limits: SessionLimits, header: Sequence[str] = ()) -> str:
     """The plan as an SQL script: the safe part in one transaction, then each held fix commented out."""
-    lines = [comment(line) for line in header]
+    # Header and notes name targets and objects: shown (visible), so a name cannot restyle a terminal.
+    # The statements and held fixes keep their names as they are: they must run as written.
+    lines = [comment(visible(line)) for line in header]
     if plan.statements:
         functions = any(s.phase in (Phase.FUNCTIONS, Phase.TABLE_FUNCTIONS) for s in plan.statements)
         lines += ["", *transaction_header(limits, functions)]
         annotated: list[tuple[Phase, str]] = []
         previous: list[str] = []
         for statement in plan.statements:
-            note = [] if statement.serves == previous else [comment("fixes " + ", ".join(statement.serves))]
+            note = [] if statement.serves == previous else [comment(visible("fixes " + ", ".join(statement.serves)))]
             annotated.append((statement.phase, "\n".join([*note, statement.sql])))
             previous = statement.serves
         lines += [*with_sections(annotated), "", "COMMIT;"]
     else:
         lines += ["", "-- nothing safe to apply"]
     for held in plan.held:
-        lines += ["", comment(f"WARNING: not applied: {held.reason}"), comment("would fix " + ", ".join(held.serves))]
+        warning = comment(visible_lines(f"WARNING: not applied: {held.reason}"))
+        lines += ["", warning, comment(visible("would fix " + ", ".join(held.serves)))]
         lines.append(comment(held.sql))
     for finding in plan.unfixable:
-        lines += ["", comment(f"WARNING: no fix known for {finding.id}: {finding.message}")]
+        lines += ["", comment(visible_lines(f"WARNING: no fix known for {finding.id}: {finding.message}"))]
     text = "\n".join(lines) + "\n"
     # Parsed back, the script must run exactly the plan's statements: no comment, note or held fix may add,
     # hide or merge one.

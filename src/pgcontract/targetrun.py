@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
@@ -17,15 +17,15 @@ from pgcontract.catalog import Snapshot
 from pgcontract.checks import run_checks
 from pgcontract.connect import CannotConnect, DatabaseBusy, SessionLimits, Target, connect
 from pgcontract.contract import Contract
-from pgcontract.embedded import LoadError, embedded
 from pgcontract.findings import Finding, FindingIndex, Kind
 from pgcontract.lints import run_lints
 from pgcontract.names import QualifiedName
 from pgcontract.ops.budgets import OpsResult, Previous, operations_result
 from pgcontract.report import history
-from pgcontract.rls.erasure import LEFT_BEHIND, ErasureOutcome, run_erasure
-from pgcontract.rls.matrix import ImpersonationFailed, IsolationSession, Outcome, not_testable
-from pgcontract.rls.values import SeedError
+
+if TYPE_CHECKING:  # imported where used: a check of a DSN without --rls-live needs none of them
+    from pgcontract.rls.erasure import ErasureOutcome
+    from pgcontract.rls.matrix import IsolationSession, Outcome
 
 EXIT_CONTRACT_ERROR = 2
 EXIT_CANNOT_CONNECT = 3
@@ -81,6 +81,8 @@ class TargetRun:
         if self._target is None:
             given = self.given
             if given is None:
+                from pgcontract.embedded import LoadError, embedded
+
                 auth = self.contract.auth
                 supabase = auth is None or auth.mode == "supabase"
                 try:
@@ -169,6 +171,9 @@ class TargetRun:
 
     def isolation(self, subject: str) -> Outcome:
         """The isolation matrix of one table (dynamic: writes test rows in a transaction rolled back)."""
+        from pgcontract.rls.matrix import ImpersonationFailed, not_testable
+        from pgcontract.rls.values import SeedError
+
         target = self.target()
         reason = not_testable(self.contract, self.snapshot(), QualifiedName.parse(subject))
         if reason is not None:
@@ -202,6 +207,10 @@ class TargetRun:
 
     def erasure(self) -> ErasureOutcome:
         """The erasure proof (dynamic: a user and rows of that user, deleted, in a transaction rolled back)."""
+        from pgcontract.rls.erasure import run_erasure
+        from pgcontract.rls.matrix import ImpersonationFailed
+        from pgcontract.rls.values import SeedError
+
         target = self.target()
         if not (target.throwaway or self.settings.rls_live):
             pytest.skip(
@@ -236,6 +245,8 @@ class TargetRun:
 
     def isolation_session(self) -> IsolationSession:
         if self._isolation is None:
+            from pgcontract.rls.matrix import IsolationSession
+
             snapshot = self.snapshot()
             try:
                 conn = self._stack.enter_context(connect(self.target(), self.settings.limits))
@@ -280,6 +291,8 @@ def isolation_findings(outcome: Outcome) -> list[Finding]:
 
 
 def erasure_findings(outcome: ErasureOutcome) -> list[Finding]:
+    from pgcontract.rls.erasure import LEFT_BEHIND
+
     found = [
         Finding(v.rule, Kind.ERASURE, v.table, v.table, v.message, v.expected, v.actual) for v in outcome.violations
     ]

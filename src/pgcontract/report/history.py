@@ -19,6 +19,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from pgcontract.connect import Target, connect
+from pgcontract.names import visible
 
 DEFAULT_TABLE = "pgcontract_history"
 log = logging.getLogger(__name__)
@@ -194,7 +195,9 @@ def trend(entries: list[dict[str, Any]], last: int = 10) -> str:
     if not by_target:
         return "no runs recorded"
     lines = []
-    width = max(len(t) for t in by_target)
+    # A target is named after its database (dbname@host): shown, so a name cannot forge or restyle a line.
+    shown = {target: visible(target) for target in by_target}
+    width = max(len(t) for t in shown.values())
     for target, runs in sorted(by_target.items()):
         marks = "".join("?" if not r["reachable"] else ("✔" if r["passed"] else "✘") for r in runs[-last:])
         latest = runs[-1]
@@ -208,7 +211,7 @@ def trend(entries: list[dict[str, Any]], last: int = 10) -> str:
             state = (
                 f"FAILING since {streak_start['finished_at']} ({count} run{'s' if count != 1 else ''}; last: {what})"
             )
-        lines.append(f"{target:<{width}}  {marks:<{last}}  {state}")
+        lines.append(f"{shown[target]:<{width}}  {marks:<{last}}  {visible(state)}")
     return "\n".join(lines)
 
 

@@ -261,7 +261,9 @@ class HtmlReport:
             f'<td class="col-testId">{text(test_id)}</td>' if 'class="col-testId"' in cell else cell for cell in cells
         ]
         cells.insert(1, f'<td class="col-table">{text(table)}</td>')
-        cells.insert(2, f'<td class="col-category">{escape(_CATEGORY_TITLES.get(record.get("category", ""), ""))}</td>')
+        categories = dict.fromkeys(record.get("categories") or [record.get("category", "")])
+        titles = ", ".join(_CATEGORY_TITLES.get(category, "") for category in categories)
+        cells.insert(2, f'<td class="col-category">{escape(titles)}</td>')
         if self.several:
             cells.insert(1, f'<td class="col-target">{text(record.get("target", ""))}</td>')
 
@@ -277,10 +279,16 @@ class HtmlReport:
         if report.when != "call":
             return
         record = _record(report)
-        if record and record["findings"]:
+        if record and (record["findings"] or record.get("covers")):
             from pytest_html import extras
 
-            report.extras = [*getattr(report, "extras", []), extras.html(findings_html(record["findings"]))]
+            shown = []
+            if record.get("covers"):  # a table's test: which kinds passed in it
+                kinds = escape(", ".join(record["covers"]))
+                shown.append(extras.html(f"<p>Checked, as the contract says: {kinds}</p>"))
+            if record["findings"]:
+                shown.append(extras.html(findings_html(record["findings"])))
+            report.extras = [*getattr(report, "extras", []), *shown]
 
 
 def _table_key(rows: list[dict[str, Any]]) -> str:

@@ -115,8 +115,9 @@ class ResultCollector:
     def target_summary(self, target: str) -> dict[str, Any]:
         mine = [r for r in self.results if r.record["target"] == target]
         counts = {c: {"passed": 0, "failed": 0, "skipped": 0} for c in CATEGORIES}
-        for result in mine:
-            counts[result.record["category"]][result.outcome] += 1
+        for result in mine:  # per table and kind: a table's test stands for each kind it covers
+            for category in result.record.get("categories") or [result.record["category"]]:
+                counts[category][result.outcome] += 1
         unreachable = next((r.record["unreachable"] for r in mine if r.record.get("unreachable")), None)
         busy = next((r.record["busy"] for r in mine if r.record.get("busy")), None)
         findings = [found for r in mine for found in r.record["findings"]]

@@ -7,6 +7,7 @@ runs under a savepoint and is rolled back to it, so one probe cannot disturb the
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import sys
@@ -45,6 +46,7 @@ RLS_DENIED = "42501"  # insufficient_privilege: RLS violation or no grant
 UNIQUE_VIOLATION = "23505"
 # A DELETE refused by a foreign key: the row had passed the policies (the key is checked after the delete).
 FOREIGN_KEY_VIOLATION = "23503"
+CHILD_DEPTH = 6  # how deep the child rows of a DELETE refused by a key are looked for
 WIDER = {"members": 0, "authenticated": 1, "anon": 2}  # who may read every row, narrowest first
 RULES = declare(
     Kind.ISOLATION,
@@ -129,6 +131,8 @@ class NeverSet:
     inserted: bool
     updated: int
     deleted: int
+    delete_refusal: str | None = None  # the foreign key that alone refused the DELETE of A's row
+    notes: tuple[str, ...] = ()
 
 
 def allowed_commands(table: Table, role: str | None = None) -> set[str]:
@@ -392,11 +396,19 @@ class Matrix:
         self.cur.execute(statement, params)
         return [(str(r[0]), str(r[1])) for r in self.cur.fetchall()]
 
-    def changed_by_current(self, statements: list[sql.Composed], versions: list[tuple[str, str]]) -> list[int]:
+    def changed_by_current(
+        self,
+        statements: list[sql.Composed],
+        versions: list[tuple[str, str]],
+        errors: list[psycopg.Error | None] | None = None,
+    ) -> list[int]:
         """How many of the rows (given by their versions) each statement, run by the current caller, changed
         or deleted; each is undone before the next. Statements are batched into as few round trips as the
-        checks allow (the probe runs for every table of a large schema)."""
+        checks allow (the probe runs for every table of a large schema). ``errors`` receives, per statement,
+        the error that made it fail as a whole (None when it ran)."""
         if not versions:
+            if errors is not None:
+                errors.extend(None for _ in statements)
             return [0 for _ in statements]
         point = sql.Identifier(f"pgcontract_{secrets.token_hex(4)}")
         tids = sql.SQL(", ").join(sql.Literal(ctid) for _, ctid in versions)
@@ -418,9 +430,13 @@ class Matrix:
                 self.cur.execute(before + statement)
             except BUSY_ERRORS:
                 raise
-            except psycopg.Error:
+            except psycopg.Error as exc:
                 found.append(0)  # the statement failed as a whole: it changed nothing
+                if errors is not None:
+                    errors.append(exc)
             else:
+                if errors is not None:
+                    errors.append(None)
                 self.cur.execute(count)
                 self.cur.nextset()
                 fetched = self.cur.fetchone()
@@ -671,7 +687,7 @@ class Matrix:
                     "delete",
                 )
             if not {"update", "delete"} <= writes:
-                self.probe_unfiltered(False, row_a, "user B", before_b)
+                self.probe_unfiltered(False, row_a, "user B", rows_b, before_b)
             # 'protected' binds users; a principal that may update every row may change those columns too.
             self.probe_own(row_a, new_a, protected if "update" not in writes else {})
 
@@ -774,12 +790,16 @@ class Matrix:
                     "update",
                 )
 
-    def probe_unfiltered(self, anonymous: bool, own: SeededRow, whose: str, versions: list[tuple[str, str]]) -> None:
-        """UPDATE and DELETE without WHERE, on an ordinary column: no row of ``whose`` may change. Without
-        WHERE the statements escape the SELECT policies, so only the UPDATE/DELETE policies stand."""
+    def probe_unfiltered(
+        self, anonymous: bool, own: SeededRow, whose: str, rows: list[SeededRow], versions: list[tuple[str, str]]
+    ) -> None:
+        """UPDATE and DELETE without WHERE, on an ordinary column: no row of ``whose`` (``rows``, at
+        ``versions``) may change. Without WHERE the statements escape the SELECT policies, so only the
+        UPDATE/DELETE policies stand."""
         t = self.name
         actor = self.impersonation.anonymous_name if anonymous else self.who
-        updated, deleted = self.changed_by_current(self.unfiltered(own), versions)
+        back = (lambda: self.become(None)) if anonymous else (lambda: self.become(self.a))
+        updated, deleted, refusal = self.unfiltered_changes(own, rows, versions, back, actor)
         if updated and "update" not in self.writes:
             self.fail(
                 "isolation.update_unfiltered",
@@ -789,7 +809,16 @@ class Matrix:
                 f"{updated}",
                 "update",
             )
-        if deleted and "delete" not in self.writes:
+        if deleted and "delete" not in self.writes and refusal is not None:
+            self.fail(
+                "isolation.delete_unfiltered",
+                f"{actor} could delete {deleted} row{_s(deleted)} of {whose} in {t} with a DELETE without WHERE:"
+                f" the policies let it through and only a foreign key refused it ({refusal})",
+                f"0 rows of {whose}",
+                f"{deleted} row{_s(deleted)} matched, refused by a foreign key",
+                "delete",
+            )
+        elif deleted and "delete" not in self.writes:
             self.fail(
                 "isolation.delete_unfiltered",
                 f"{actor} deleted {deleted} row{_s(deleted)} of {whose} in {t} with a DELETE without WHERE",
@@ -797,6 +826,76 @@ class Matrix:
                 f"{deleted}",
                 "delete",
             )
+
+    def unfiltered_changes(
+        self,
+        own: SeededRow,
+        rows: list[SeededRow],
+        versions: list[tuple[str, str]],
+        back: Callable[[], None],
+        actor: str,
+    ) -> tuple[int, int, str | None]:
+        """How many of ``rows`` the current caller's UPDATE and DELETE without WHERE change, and, when only a
+        foreign key refused the DELETE, that refusal. A DELETE that fails on a key is rolled back as a whole
+        and reads as 0 rows, whoever's row the policies let through; under RLS the error does not name the
+        key (PostgreSQL withholds its value). So the DELETE is tried again, in a savepoint, with the child
+        rows of every row the test created in this table removed first (as the seeding role); ``back``
+        switches to the caller again. What it deletes then is what the policies let it delete."""
+        errors: list[psycopg.Error | None] = []
+        updated, deleted = self.changed_by_current(self.unfiltered(own), versions, errors)
+        refused = errors[1]
+        if refused is None or refused.sqlstate != FOREIGN_KEY_VIOLATION:
+            return updated, deleted, None
+        refusal = refused.diag.message_primary or " ".join(str(refused).split())
+        t = self.name
+        with self.savepoint():
+            self.as_seeder()
+            mine = [r for (name, _), found in self.seeder.rows.items() if name == t for r in found]
+            try:
+                self.remove_children(t, _rows_condition(self.versions(mine)))
+            except BUSY_ERRORS:
+                raise
+            except psycopg.Error as exc:
+                self.outcome.notes.append(
+                    f"{actor}'s DELETE without WHERE on {t} not judged: a foreign key refused it ({refusal}), and "
+                    f"the child rows of the test's rows could not be removed to try again: {exc.diag.message_primary}"
+                )
+                return updated, 0, None
+            versions = self.versions(rows)  # a trigger on the children may have updated the row
+            back()
+            again: list[psycopg.Error | None] = []
+            (deleted,) = self.changed_by_current([self.unfiltered(own)[1]], versions, again)
+        if again[0] is not None:
+            self.outcome.notes.append(
+                f"{actor}'s DELETE without WHERE on {t} not judged: a foreign key refused it ({refusal}), also with "
+                f"the child rows of the test's rows removed (rows the test did not make hold the key)"
+            )
+            return updated, 0, None
+        return updated, deleted, refusal
+
+    def remove_children(
+        self, table: QualifiedName, condition: sql.Composable, path: tuple[QualifiedName, ...] = ()
+    ) -> None:
+        """As the seeding role, delete the rows that reference the rows of ``table`` ``condition`` selects,
+        theirs first (any depth up to CHILD_DEPTH, each table once along a path). Keys that set NULL or a
+        default refuse nothing; a table's references to itself are left: a DELETE without WHERE takes
+        those rows too."""
+        if len(path) >= CHILD_DEPTH:
+            return
+        for child in self.snapshot.tables.values():
+            if child.name == table or child.name in path:
+                continue
+            for fk in child.constraints_of("f"):
+                if fk.ref_table != table or fk.inherited or fk.on_delete in ("set null", "set default"):
+                    continue
+                of_child = sql.SQL("({}) IN (SELECT {} FROM {} WHERE {})").format(
+                    sql.SQL(", ").join(sql.Identifier(c) for c in fk.columns),
+                    sql.SQL(", ").join(sql.Identifier(c) for c in fk.ref_columns),
+                    ident(table),
+                    condition,
+                )
+                self.remove_children(child.name, of_child, (*path, table))
+                self.cur.execute(sql.SQL("DELETE FROM {} WHERE {}").format(ident(child.name), of_child))
 
     def probe_own(self, row_a: SeededRow, new_a: Values, protected: Values) -> None:
         """What A may do to own rows is exact: allowed commands succeed, the others are refused."""
@@ -1014,7 +1113,18 @@ class Matrix:
                 "inserted",
                 "insert",
             )
-        for command, done, count in (("update", "changed", seen.updated), ("delete", "deleted", seen.deleted)):
+        self.outcome.notes.extend(seen.notes)
+        if seen.deleted and seen.delete_refusal is not None:
+            self.fail(
+                "isolation.never_set_write",
+                f"{who} could delete {seen.deleted} row{_s(seen.deleted)} of user A in {t} with DELETE without"
+                f" WHERE: the policies let it through and only a foreign key refused it ({seen.delete_refusal})",
+                "0 rows of user A",
+                f"{seen.deleted} row{_s(seen.deleted)} matched, refused by a foreign key",
+                "delete",
+            )
+        deleted = seen.deleted if seen.delete_refusal is None else 0
+        for command, done, count in (("update", "changed", seen.updated), ("delete", "deleted", deleted)):
             if count:
                 self.fail(
                     "isolation.never_set_write",
@@ -1084,7 +1194,7 @@ class Matrix:
                     f"{result.rows}",
                     "delete",
                 )
-            self.probe_unfiltered(True, row_a, "user A", before_a)
+            self.probe_unfiltered(True, row_a, "user A", rows_a, before_a)
 
 
 def _switch(switch: tuple[str, dict[str, str]]) -> list[sql.Composable]:
@@ -1099,6 +1209,16 @@ def _keys(table: CatalogTable) -> list[set[str]]:
         if index.unique and index.predicate is None and None not in index.key_columns:
             found.append({c for c in index.key_columns if c is not None})
     return found
+
+
+def _rows_condition(versions: list[tuple[str, str]]) -> sql.Composable:
+    """The rows at ``versions`` (tableoid, ctid), as a WHERE condition."""
+    if not versions:
+        return sql.SQL("false")
+    pairs = sql.SQL(", ").join(
+        sql.SQL("({}, {}::tid)").format(sql.Literal(oid), sql.Literal(ctid)) for oid, ctid in versions
+    )
+    return sql.SQL("(tableoid::text, ctid) IN ({})").format(pairs)
 
 
 def _s(count: int) -> str:
@@ -1225,8 +1345,12 @@ class IsolationSession:
                     matrix.become_never_set(impersonation)
                     seen = matrix.visible([row])
                     inserted = matrix.insert(new).ok
-                    updated, deleted = matrix.changed_by_current(matrix.unfiltered(row), versions)
-                found[name] = NeverSet(seen[0] if isinstance(seen, list) else 0, inserted, updated, deleted)
+                    back = functools.partial(matrix.become_never_set, impersonation)
+                    updated, deleted, refusal = matrix.unfiltered_changes(
+                        row, [row], versions, back, impersonation.never_set_name
+                    )
+                read = seen[0] if isinstance(seen, list) else 0
+                found[name] = NeverSet(read, inserted, updated, deleted, refusal, tuple(matrix.outcome.notes))
         finally:
             impersonation.untouched = False
             cur.execute(sql.SQL("ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}").format(outer))

@@ -5,7 +5,8 @@ A table holds personal data when a row is tied to the user by one of these links
 
 - ``owner``: its ``isolation.owner`` column (without ``membership``) holds the user: a foreign key to the
   users table, or, under supabase auth, the column alone (``auth.uid()``; the missing key is a defect);
-- ``via``: its ``isolation.via`` foreign key leads to a table that holds personal data;
+- ``via``: its ``isolation.via`` foreign key leads to a table that holds personal data and is erased with
+  the user (not one tied to the user only by ``set_null`` columns: that row outlives the user);
 - ``membership``: it is a membership table (``isolation.membership.table``) and its user column holds the user;
 - ``users``: any foreign key to the users table (``created_by``);
 - ``set_null``: a column its ``erasure.set_null`` declares.
@@ -79,13 +80,16 @@ def scope_of(contract: Contract, snapshot: Snapshot) -> Scope | None:
     for name in candidates:
         entry = _direct_links(contract, snapshot, name, users, supabase, memberships.get(name))
         (found if entry.links else pending)[name] = entry
-    # Owned through a parent: a foreign key (the ownership one, or the owner column's) to a personal table.
+    # Owned through a parent: a foreign key (the ownership one, or the owner column's) to a personal table
+    # whose rows go with the user. A parent tied only by cleared columns outlives the user, and so do its
+    # children (a reaction to a team post whose author was cleared is not the author's).
     changed = True
     while changed:
         changed = False
+        erased = {name for name, entry in found.items() if any(link.kind != "set_null" for link in entry.links)}
         for name, entry in list(pending.items()):
             for link in _parent_links(contract, snapshot, name):
-                if link.ref_table in found:
+                if link.ref_table in erased:
                     entry.links.append(link)
             if entry.links:
                 found[name] = pending.pop(name)

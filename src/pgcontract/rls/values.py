@@ -12,6 +12,7 @@ from pglast import parser
 
 from pgcontract.catalog.snapshot import Column, Snapshot, Table
 from pgcontract.names import QualifiedName
+from pgcontract.rls.spatial import is_spatial, spatial_candidates, spatial_value
 from pgcontract.sqlnorm import InvalidSql, parse_type
 
 
@@ -48,6 +49,14 @@ def generate(column: Column, table: Table, snapshot: Snapshot, *, n: int = 0, di
         labels = snapshot.enums.get(QualifiedName(kind.schema, kind.name))
         if labels:
             return labels[n % len(labels)] if distinct else labels[0]
+    if is_spatial(kind):
+        shape = spatial_value(kind, n if distinct else 0)
+        if shape is None:
+            raise SeedError(
+                f"cannot make a value for {table.name}.{column.name} of type {column.type}: give one under"
+                " isolation.values (EWKT text, e.g. 'SRID=4326;POINT(0 0)', or a template)"
+            )
+        return shape
     name = kind.name
     if name == "uuid":
         return str(uuid.uuid4())
@@ -92,6 +101,8 @@ def candidates(column: Column, n: int) -> list[str]:
         return []
     if kind is None or kind.is_array:
         return []
+    if is_spatial(kind):
+        return spatial_candidates(kind, n)
     token = secrets.token_hex(4)
     if kind.name in _TEXT:
         found = [

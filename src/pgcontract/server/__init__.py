@@ -2,12 +2,43 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import uvicorn
 
+from pgcontract.names import visible, visible_lines
 from pgcontract.server.app import TOKEN_ENV, ServeSettings, create_app
+
+
+class VisibleFormatter(logging.Formatter):
+    """A log line with every control character escaped: health-check reasons carry the server's error
+    text, which names tables and databases; such a name must not forge a log line or restyle a terminal.
+    A traceback keeps its own line breaks (each line escaped)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record = logging.makeLogRecord({**record.__dict__, "msg": visible(record.getMessage()), "args": None})
+        return visible_lines(super().format(record))
+
+
+@contextmanager
+def visible_logs() -> Iterator[None]:
+    """pgcontract's own warnings on stderr as Python's last-resort handler shows them, made visible."""
+    logger = logging.getLogger("pgcontract")
+    handler = logging.StreamHandler()
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(VisibleFormatter("%(message)s"))
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -34,7 +65,8 @@ def serve(settings: ServeSettings, sock: socket.socket) -> None:
     # found; with the default ones the process would die before an embedded server is removed.
     previous = {signum: signal.signal(signum, lambda *_: None) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        with visible_logs():
+            uvicorn.Server(config).run(sockets=[sock])
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -138,11 +138,15 @@ def create_app(settings: ServeSettings, check: Callable[[], HealthReport] | None
 
     async def check_db(request: Request) -> Response:
         cached = await monitor.current()
+        headers = _caching(monitor, cached)
+        if cached.report.status == "busy":
+            # A lock wait is over soon more often than not: ask again once this report is stale.
+            headers["Retry-After"] = str(max(1, math.ceil(monitor.ttl - cached.age(monitor.clock()))))
         return Response(
             cached.body(monitor.clock()),
             status_code=200 if cached.report.healthy else 503,
             media_type="application/json",
-            headers=_caching(monitor, cached),
+            headers=headers,
         )
 
     store = settings.history

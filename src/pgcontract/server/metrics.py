@@ -40,7 +40,7 @@ class HealthMetrics:
         )
         self.checks = Counter(
             "pgcontract_checks",
-            "Database health checks, by result (healthy, unhealthy, unreachable, failed)",
+            "Database health checks, by result (healthy, unhealthy, unreachable, busy, failed)",
             ["result"],
             registry=self.registry,
         )
@@ -73,7 +73,7 @@ class HealthMetrics:
         self.healthy.set(1 if report.healthy else 0)
         self.critical_issues.set(len(report.critical_issues))
         self.duration.observe(report.duration_ms / 1000)
-        result = report.status if report.error is None or report.status == "unreachable" else "failed"
+        result = report.status if report.error is None or report.status in ("unreachable", "busy") else "failed"
         self.checks.labels(result).inc()
         if report.error is None:
             self.last_success.set(report.checked_at.timestamp())

@@ -1,0 +1,92 @@
+"""A lock wait in the health check (``check_health``, ``serve``): not a verdict on the contract and not a
+crash. The report says ``busy`` (HTTP 503, ``Retry-After``), names the locked table and who holds it, and
+the next check after the lock is gone is healthy again. One try per check: a probe must answer within
+its caller's timeout, and the next check is the retry."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import psycopg
+from psycopg import sql
+
+from pgcontract.connect import SessionLimits, Target
+from pgcontract.contract import load_contract
+from pgcontract.health import BUSY, Status, check_health
+from pgcontract.names import QualifiedName
+from pgcontract.server import ServeSettings, create_app
+from pgcontract.server.dashboard import CHECK_DB_PATH
+from project_tests.helpers import CHAT_CONTRACT
+from project_tests.serving import running
+
+MESSAGES = "public.sam_conversation_messages"
+APPLICATION = "migrate_0042"
+LIMITS = SessionLimits(lock_timeout="200ms")
+
+
+@contextmanager
+def locked(target: Target) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """Another session, as a migration would: ACCESS EXCLUSIVE on the messages table until closed."""
+    holder = psycopg.connect(target.dsn, application_name=APPLICATION)
+    try:
+        name = QualifiedName.parse(MESSAGES)
+        holder.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(sql.Identifier(*name)))
+        yield holder
+    finally:
+        holder.close()
+
+
+def assert_names_the_lock(line: str, pid: int) -> None:
+    assert line.startswith("database busy while reading the catalog: "), line
+    assert f"{MESSAGES} is locked (ACCESS EXCLUSIVE) by pid {pid} (application '{APPLICATION}'" in line
+    assert "; gave up after 1 try in " in line
+    assert line.endswith(" s (lock_timeout 200ms)")
+
+
+def test_check_health_on_a_locked_table_reports_busy_naming_the_lock(chat_db: Target) -> None:
+    contract = load_contract(CHAT_CONTRACT)
+    with locked(chat_db) as holder:
+        pid = holder.info.backend_pid
+        started = time.monotonic()
+        report = check_health(chat_db, contract, LIMITS)
+        took = time.monotonic() - started
+    assert took < 1.5  # one try of a 200 ms lock wait, no pauses
+    assert (report.status, report.error, report.healthy) == ("busy", BUSY, False)
+    assert len(report.critical_issues) == 1
+    assert_names_the_lock(report.critical_issues[0], pid)
+    assert {t.status for t in report.tables} == {Status.UNKNOWN}
+    assert report.to_dict()["status"] == "busy"
+    # The lock is gone: the next check is a full, healthy one.
+    assert check_health(chat_db, contract, LIMITS).status == "healthy"
+
+
+def test_check_health_on_an_application_connection_reports_busy_and_leaves_it_usable(chat_db: Target) -> None:
+    contract = load_contract(CHAT_CONTRACT)
+    with psycopg.connect(chat_db.dsn, autocommit=True) as conn, locked(chat_db) as holder:
+        conn.execute("SET lock_timeout = '200ms'")
+        report = check_health(conn, contract, LIMITS)
+        assert report.status == "busy"
+        assert_names_the_lock(report.critical_issues[0], holder.info.backend_pid)
+        assert conn.autocommit
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_serve_answers_503_busy_with_retry_after_not_a_500(chat_db: Target) -> None:
+    settings = ServeSettings(target=chat_db, contract=load_contract(CHAT_CONTRACT), ttl=1.0, limits=LIMITS)
+    with locked(chat_db) as holder, running(create_app(settings)) as url, httpx.Client(base_url=url) as client:
+        response = client.get(CHECK_DB_PATH, timeout=30)
+        assert response.status_code == 503, response.text
+        body = response.json()
+        assert (body["status"], body["error"], body["healthy"]) == ("busy", BUSY, False)
+        assert_names_the_lock(body["critical_issues"][0], holder.info.backend_pid)
+        assert int(response.headers["Retry-After"]) >= 1
+        metrics = client.get("/metrics").text
+        assert 'pgcontract_checks_total{result="busy"} 1.0' in metrics
+        holder.close()  # the migration commits
+        time.sleep(1.1)  # past the TTL: the cached busy report is not reused
+        again = client.get(CHECK_DB_PATH, timeout=30)
+        assert again.status_code == 200, again.text
+        assert again.json()["status"] == "healthy"
