@@ -4,14 +4,16 @@ fails, and safe to call against a database that is down."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 
 import psycopg
+import pytest
 
 from pgcontract.connect import Target, connect, read_only
-from pgcontract.contract import load_contract
+from pgcontract.contract import Contract, load_contract
 from pgcontract.health import UNREACHABLE, Status, check_health
-from project_tests.helpers import CHAT_CONTRACT, KITCHEN_CONTRACT
+from project_tests.helpers import CHAT_CONTRACT, KITCHEN_CONTRACT, check
 
 THREADS = "public.sam_conversation_threads"
 MESSAGES = "public.sam_conversation_messages"
@@ -27,7 +29,8 @@ def test_healthy_database_report_has_the_documented_form(chat_db: Target) -> Non
     assert all(t["issues"] == [] for t in data["tables"]["critical"])
     assert data["tables"]["other"] == []
     assert data["checked_at"].endswith("Z")
-    assert data["duration_ms"] >= 0
+    assert data["duration_ms"] == round(report.duration_ms, 1) > 0
+    assert "operations" not in data  # the contract has no operations section
 
 
 def test_dropped_critical_table_is_missing_and_unhealthy(chat_db: Target, run_sql: Callable[[str], None]) -> None:
@@ -48,6 +51,21 @@ def test_drifted_critical_column_is_drift(chat_db: Target, run_sql: Callable[[st
     assert not report.healthy
     assert {t.table: t.status for t in report.tables}[THREADS] is Status.DRIFT
     assert report.critical_issues == (f"{THREADS}.title: column is missing (column.missing)",)
+    # The issue in the JSON form carries the finding whole: what was expected, what was found, the fix.
+    (finding,) = [f for f in check(chat_db, CHAT_CONTRACT).findings if f.rule == "column.missing"]
+    assert finding.fix is not None
+    (threads,) = [t for t in report.to_dict()["tables"]["critical"] if t["table"] == THREADS]
+    assert threads["issues"] == [
+        {
+            "rule": "column.missing",
+            "object": f"{THREADS}.title",
+            "message": "column is missing",
+            "expected": finding.expected,
+            "actual": finding.actual,
+            "level": "error",
+            "fix": finding.fix.sql,
+        }
+    ]
 
 
 def test_failing_non_critical_table_leaves_the_report_healthy(
@@ -77,6 +95,63 @@ def test_unreachable_database_is_unhealthy_without_secrets(chat_db: Target) -> N
     assert "hunter2" not in text
     assert "hunter2" not in report.detail
     assert "127.0.0.1" not in text  # the driver's text stays in the log, out of the report
+
+
+def test_unreachable_database_reports_every_table_and_enum_unknown_in_the_documented_form(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    contract = load_contract(KITCHEN_CONTRACT)
+    with caplog.at_level(logging.WARNING, logger="pgcontract"):
+        report = check_health("host=127.0.0.1 port=1 user=u dbname=x password=hunter2-secret", contract)
+    data = report.to_dict()
+    del data["checked_at"], data["duration_ms"]
+
+    def unknown(critical: bool) -> list[dict[str, object]]:
+        return [
+            {"table": str(name), "status": "UNKNOWN", "critical": critical, "issues": []}
+            for name, table in contract.table_map.items()
+            if table.critical is critical
+        ]
+
+    assert data == {
+        "healthy": False,
+        "status": "unreachable",
+        "error": UNREACHABLE,
+        "critical_issues": [UNREACHABLE],
+        "tables": {"critical": unknown(True), "other": unknown(False)},
+        "enums": [{"enum": "public.member_role", "status": "UNKNOWN", "issues": []}],
+    }
+    assert unknown(True)
+    assert unknown(False)
+    # The redacted reason: in report.detail and the operator's log, never in the JSON form.
+    assert report.detail.startswith("cannot connect to u@127.0.0.1:1/x: ")
+    assert f"health check: {UNREACHABLE}: {report.detail}" in caplog.messages
+    assert "hunter2" not in report.detail
+
+
+def test_a_drifted_enum_is_drift_with_its_error_and_leaves_the_report_healthy(
+    make_db: Callable[[str], Target], run_sql: Callable[[str], None]
+) -> None:
+    target = make_db("kitchen")
+    run_sql("ALTER TYPE public.member_role ADD VALUE 'guest'")
+    report = check_health(target, load_contract(KITCHEN_CONTRACT))
+    (enum,) = report.to_dict()["enums"]
+    assert (enum["enum"], enum["status"]) == ("public.member_role", "DRIFT")
+    assert [(i["rule"], i["object"], i["level"]) for i in enum["issues"]] == [
+        ("enum.values", "public.member_role", "error")
+    ]
+    assert report.healthy  # enums are not critical tables
+
+
+def test_an_operations_budget_past_its_error_is_a_critical_issue_in_the_json_form(chat_db: Target) -> None:
+    contract = Contract.model_validate({"operations": {"database_size": {"warning": "1kB", "error": "2kB"}}})
+    report = check_health(chat_db, contract)
+    assert not report.healthy
+    data = report.to_dict()["operations"]
+    (issue,) = [i for i in data["issues"] if i["level"] == "error"]
+    assert (issue["budget"], issue["rule"]) == ("ops.database_size", "ops.database_size")
+    assert data["budgets"] == [b.to_dict() for b in report.budgets]
+    assert [b["rule"] for b in data["budgets"]] == ["ops.database_size"]
 
 
 def test_check_on_an_application_connection_leaves_it_as_given(chat_db: Target) -> None:

@@ -205,6 +205,12 @@ def test_connections_held_open_past_the_budget(ops: Target, ops_pg: Conn) -> Non
     assert f"database {ops_pg.info.dbname}" in objects
     values = {b.rule: b.value for b in report.budgets}
     assert (values["ops.connections.share"] or 0) > 0.5
+    # The JSON form (API, webhook): each issue under its budget's rule, and every budget's value.
+    data = report.to_dict()["operations"]
+    assert ("ops.connections.share", "ops.connections.share", "error") in [
+        (i["budget"], i["rule"], i["level"]) for i in data["issues"]
+    ]
+    assert data["budgets"] == [b.to_dict() for b in report.budgets]
 
 
 @pytest.mark.rule("ops.idle_in_transaction")

@@ -82,6 +82,44 @@ def test_a_short_password_fragment_is_not_starred_inside_other_words() -> None:
     assert not leaks(["rd%zz", "ss:w", "p@ss"], scrubbed), scrubbed
 
 
+def test_a_quoted_key_value_password_is_scrubbed_as_libpq_read_it_and_as_written() -> None:
+    # libpq reads 'Xit\'s a secretX' as Xit's a secretX: a driver quotes either form.
+    dsn = r"host=db.example user=app password='Xit\'s a secretX'"
+    assert parse_dsn(dsn).password == "Xit's a secretX"
+    said = r"failed for Xit's a secretX; as written 'Xit\'s a secretX', unquoted Xit\'s a secretX."
+    # The longest form first: a quoted password leaves no quotes around the stars.
+    assert redact_text(said, dsn) == "failed for ********; as written ********, unquoted ********."
+
+
+def test_a_password_of_four_characters_is_starred_even_inside_a_word() -> None:
+    dsn = "postgresql://u:Ab9z@h/db"
+    assert redact_text("xAb9zx Ab9z", dsn) == "x********x ********"
+
+
+def test_a_password_of_three_characters_is_starred_only_as_a_word() -> None:
+    # Word characters on either side (upper case included) make it part of another word, which is shown.
+    dsn = "postgresql://u:k9q@h/db"
+    assert redact_text("Zk9q k9qZ k9q, (k9q)", dsn) == "Zk9q k9qZ ********, (********)"
+
+
+def test_an_unreadable_dsn_keeps_its_scheme_readable_and_stars_every_other_piece() -> None:
+    dsn = "postgresql://u:Kq8@Vz3@h/db"  # two '@': libpq would misread it, so every piece may be the password
+    said = "postgresql refused: Kq8@Vz3@h"
+    assert redact_text(said, dsn) == "postgresql refused: ********@********@********"
+
+
+@pytest.mark.parametrize(
+    ("dsn", "shown"),
+    [
+        ("port=6000", "localhost:6000/"),
+        ("host=db.example dbname=app", "db.example:5432/app"),
+        ("user=app host=db.example port=5", "app@db.example:5/"),
+    ],
+)
+def test_a_dsn_is_shown_with_libpq_defaults_and_nothing_invented(dsn: str, shown: str) -> None:
+    assert redact_dsn(dsn) == shown
+
+
 def test_upper_case_scheme_is_read_and_normalised_for_libpq() -> None:
     parsed = parse_dsn(f"POSTGRESQL://u:{PASSWORD}@db.example.com:6432/app")
     assert parsed.conninfo.startswith("postgresql://")

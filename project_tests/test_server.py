@@ -22,6 +22,7 @@ from pgcontract.ddl import table_steps
 from pgcontract.health import HealthReport, check_health
 from pgcontract.names import QualifiedName
 from pgcontract.server import ServeSettings, create_app
+from pgcontract.server.app import CHALLENGE, token_matches
 from pgcontract.server.setup_sql import setup_sql
 from pgcontract.sqlgen import render
 from project_tests.helpers import CHAT_CONTRACT
@@ -154,7 +155,9 @@ def test_admin_endpoints_need_the_token(chat_db: Target) -> None:
                 client.headers.pop("Authorization", None)
                 response = client.get(path, headers=headers)
                 assert response.status_code == 401, (path, headers)
-                assert "Basic" in response.headers["www-authenticate"]
+                assert response.headers["www-authenticate"] == CHALLENGE
+                assert response.headers["cache-control"] == "no-store"
+                assert response.json() == {"error": "unauthorized: send the admin token as a bearer token"}
                 assert TOKEN not in response.text
             basic = base64.b64encode(f"admin:{TOKEN}".encode()).decode()
             assert client.get(path, headers={"Authorization": f"Basic {basic}"}).status_code == 200
@@ -162,6 +165,35 @@ def test_admin_endpoints_need_the_token(chat_db: Target) -> None:
         client.headers.pop("Authorization", None)
         assert client.get("/healthz").status_code == 200
         assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def basic(user_and_password: bytes) -> str:
+    return "Basic " + base64.b64encode(user_and_password).decode()
+
+
+def test_basic_credentials_that_are_not_base64_or_not_utf8_are_refused_not_a_crash() -> None:
+    good = basic(f"admin:{TOKEN}".encode())
+    assert token_matches(good, TOKEN)
+    # validate=True: a character outside base64 is not skipped over to reach the token.
+    assert not token_matches(good[:10] + "!" + good[10:], TOKEN)
+    assert not token_matches("Basic %%%", TOKEN)
+    assert not token_matches(basic(b"admin:\xff\xfe" + TOKEN.encode()), TOKEN)
+
+
+def test_the_password_after_the_first_colon_is_the_token_whatever_it_holds() -> None:
+    assert token_matches(basic(b"admin:tok:en"), "tok:en")
+    assert not token_matches(basic(b"admin:tok:en"), "en")
+
+
+@pytest.mark.parametrize("token", [TOKEN, "XXXX"])
+def test_a_header_without_bearer_or_basic_matches_no_token(token: str) -> None:
+    for header in ("", token, f"Token {token}", f"{token} {token}"):
+        assert not token_matches(header, token), header
+
+
+def test_spaces_around_a_bearer_token_are_not_part_of_it() -> None:
+    assert token_matches(f"Bearer   {TOKEN} ", TOKEN)
+    assert not token_matches(f"Bearer {TOKEN[:3]} {TOKEN[3:]}", TOKEN)
 
 
 def test_without_a_token_configured_admin_endpoints_are_open(chat_db: Target) -> None:
