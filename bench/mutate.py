@@ -59,7 +59,9 @@ MODULES: dict[str, Module] = {
     ),
     "guard": Module(files=("pgcontract/guard.py",), tests=("project_tests/test_guard.py",)),
     # test_operations.py pins the budgets' JSON form too, but starts two more servers per run: too slow here.
-    "health": Module(files=("pgcontract/health.py",), tests=("project_tests/test_health.py",)),
+    "health": Module(
+        files=("pgcontract/health.py",), tests=("project_tests/test_health.py", "project_tests/test_health_busy.py")
+    ),
     "lints": Module(
         files=("pgcontract/lints.py",),
         tests=(
