@@ -444,12 +444,13 @@ def check_all(plants: Sequence[Plant]) -> None:
             alone = Path(tmp) / plant.id
             shutil.copytree(pristine, alone)
             apply(alone / "pgcontract", plant.edits, plant.id)
+            compile_all(alone / "pgcontract", {e.file for e in plant.edits})
         together = Path(tmp) / "together"
         shutil.copytree(pristine, together)
         for plant in plants:
             if plant.together:
                 apply(together / "pgcontract", plant.edits, plant.id)
-        compile_all(together)
+        compile_all(together / "pgcontract", {e.file for p in plants if p.together for e in p.edits})
 
 
 def uncollected(plants: Sequence[Plant]) -> str:
@@ -460,9 +461,14 @@ def uncollected(plants: Sequence[Plant]) -> str:
     return "" if done.returncode == 0 else (done.stdout + done.stderr).strip()
 
 
-def compile_all(src: Path) -> None:
-    for path in src.rglob("*.py"):
-        compile(path.read_text(encoding="utf-8"), str(path), "exec")
+def compile_all(package: Path, files: Iterable[str]) -> None:
+    """A plant that breaks the syntax would be an import error, never a failing test: said here, at once."""
+    for name in files:
+        path = package / name
+        try:
+            compile(path.read_text(encoding="utf-8"), str(path), "exec")
+        except SyntaxError as exc:
+            raise Rotted(f"a plant leaves src/pgcontract/{name} unreadable to Python: {exc}") from None
 
 
 def uses_our_copy(copy: Path) -> None:
