@@ -14,6 +14,7 @@ from pytest_postgresql.executors import PostgreSQLExecutor
 from pgcontract.connect import Target
 from pgcontract.embedded import pg_ctl_wrapper, supabase_shim
 from project_tests.helpers import CHAT_SQL, SCHEMAS
+from project_tests.ops_support import SQL, Conn, target_of
 
 pg_server = factories.postgresql_proc(
     executable=pg_ctl_wrapper(),
@@ -64,6 +65,25 @@ def make_db(run_sql: Callable[[str], None], target: Target) -> Callable[[str], T
         return target
 
     return make
+
+
+@pytest.fixture
+def ops(ops_conn: Conn) -> Target:
+    """The operations tests' target: their module's server (its ``ops_conn``), pg_stat_statements created."""
+    ops_conn.autocommit = True
+    ops_conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    return target_of(ops_conn)
+
+
+@pytest.fixture
+def ops_sql(ops_conn: Conn) -> SQL:
+    """Run SQL text on the operations tests' server (autocommit)."""
+
+    def run(text: str) -> None:
+        ops_conn.autocommit = True
+        ops_conn.execute(text.encode())
+
+    return run
 
 
 def pytest_configure(config: pytest.Config) -> None:
