@@ -38,6 +38,7 @@ from pgcontract.server.mail import MailNotifier, MailSettings
 from pgcontract.server.metrics import CONTENT_TYPE, HealthMetrics
 from pgcontract.server.monitor import CachedReport, HealthMonitor
 from pgcontract.server.setup_sql import setup_sql
+from pgcontract.sqlsafe import GeneratedSqlError
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,21 @@ def _caching(monitor: HealthMonitor, cached: CachedReport) -> dict[str, str]:
     return {"Cache-Control": f"private, max-age={remaining}", "Age": str(math.floor(age))}
 
 
+def _setup_sql_or_problem(contract: Contract) -> tuple[str, str | None]:
+    """The set-up SQL, or (when the script generated is not what pgcontract meant to write: its own bug)
+    what the endpoint answers instead; the health API, dashboard and metrics serve either way."""
+    try:
+        return setup_sql(contract), None
+    except GeneratedSqlError as exc:
+        detail = " ".join(str(exc).split()).removeprefix("internal error: ")
+        log.error("set-up SQL not served: %s", detail)
+        problem = (
+            f"internal error: the set-up SQL was not generated as intended ({detail}); no SQL is served."
+            " This is a bug in pgcontract: please report it with the contract"
+        )
+        return "", problem
+
+
 def create_app(settings: ServeSettings, check: Callable[[], HealthReport] | None = None) -> Starlette:
     """The app; ``check`` replaces the database check (tests wrap the real one to count or delay it)."""
     contract = settings.contract
@@ -134,7 +150,7 @@ def create_app(settings: ServeSettings, check: Callable[[], HealthReport] | None
             mailer.observe(report, target.name)
 
     monitor = HealthMonitor(check_database, settings.ttl, on_report)
-    sql_text = setup_sql(contract)
+    sql_text, sql_problem = _setup_sql_or_problem(contract)
 
     async def check_db(request: Request) -> Response:
         cached = await monitor.current()
@@ -188,6 +204,8 @@ def create_app(settings: ServeSettings, check: Callable[[], HealthReport] | None
         return HTMLResponse(page, headers=headers)
 
     async def setup(request: Request) -> Response:
+        if sql_problem is not None:
+            return JSONResponse({"error": sql_problem}, status_code=500, headers={"Cache-Control": "no-store"})
         return PlainTextResponse(sql_text, headers={"Cache-Control": "no-store"})
 
     async def prometheus(request: Request) -> Response:
