@@ -49,6 +49,7 @@ STYLE = """
 .pgc-summary th { background: #f0f0f0; }
 .pgc-ok { color: #1b7a1b; font-weight: bold; }
 .pgc-bad { color: #b00020; font-weight: bold; }
+.pgc-busy { color: #8a5a00; font-weight: bold; }
 .pgc-findings { border-collapse: collapse; margin: 4px 0; font-size: 12px; width: 100%; }
 .pgc-findings th, .pgc-findings td { border: 1px solid #ddd; padding: 3px 6px; text-align: left; vertical-align: top; }
 .pgc-findings th { background: #f7f7f7; }
@@ -58,6 +59,10 @@ STYLE = """
 .last-change td { border: 1px solid #ddd; padding: 3px 6px; vertical-align: top; font-size: 12px; }
 </style>
 """
+
+
+# A target whose read a lock wait or timeout stopped (exit 4): not a verdict on the contract.
+BUSY_NOTE = "database busy, nothing was judged (a lock wait or timeout stopped the read)"
 
 
 def text(value: str) -> str:
@@ -178,12 +183,17 @@ class HtmlReport:
         data = self.collector.summary()
         head = "".join(f"<th>{_CATEGORY_TITLES[c]}<br>passed / failed / skipped</th>" for c in CATEGORIES)
         rows = []
-        for target in data["targets"]:
-            status = '<span class="pgc-ok">PASSED</span>' if target["passed"] else '<span class="pgc-bad">FAILED</span>'
+        for target in [*data["targets"], *self._stopped(data)]:
+            if target.get("busy"):
+                status = '<span class="pgc-busy">BUSY</span>'
+                why = text(f"{BUSY_NOTE}: {target['busy']}")
+            else:
+                passed = target["passed"]
+                status = '<span class="pgc-ok">PASSED</span>' if passed else '<span class="pgc-bad">FAILED</span>'
+                why = "<br>".join(text(r) for r in why_failed(target))
             cells = "".join(
                 "<td>{passed} / {failed} / {skipped}</td>".format(**target["counts"][c]) for c in CATEGORIES
             )
-            why = "<br>".join(text(r) for r in why_failed(target))
             rows.append(
                 f"<tr><td>{text(target['target'])}</td><td>{text(target['database'])}</td>"
                 f"<td>{escape(target['server_version'] or 'not reached')}</td><td>{status}</td>{cells}"
@@ -208,6 +218,25 @@ class HtmlReport:
         recorded = self._history(data)
         if recorded is not None:
             prefix.append(trends.render_trends(recorded, title="Trends (recorded runs)"))
+
+    def _stopped(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+        """Targets too busy to read that stopped the run before any of their tests reported (one target,
+        no pytest-xdist: exit 4 at the first test), as summary rows saying so."""
+        from pgcontract.pytest_plugin import RUNS
+
+        shown = {t["target"] for t in data["targets"]}
+        runs = self.config.stash.get(RUNS, {})
+        return [
+            {
+                "target": name,
+                "database": run.display,
+                "server_version": None,
+                "busy": run.busy,
+                "counts": {c: {"passed": 0, "failed": 0, "skipped": 0} for c in CATEGORIES},
+            }
+            for name, run in runs.items()
+            if run.busy and name not in shown
+        ]
 
     def _history(self, data: dict[str, Any]) -> list[dict[str, Any]] | None:
         """The recorded runs with this one (whether or not it was appended yet); None without a history."""
