@@ -32,7 +32,7 @@ from pgcontract.connect import (
     duration_argument,
     redact_text,
 )
-from pgcontract.targets import TargetsError, parse_shard, parse_targets, shard
+from pgcontract.targets import TargetsError, default_name, parse_shard, parse_targets, shard
 
 if TYPE_CHECKING:
     import psycopg
@@ -563,6 +563,15 @@ def open_target(args: argparse.Namespace, stack: ExitStack) -> Target:
     return started
 
 
+def named_target(dsns: Sequence[str] | None, target: Target) -> Target:
+    """``target`` named as ``check`` names it: NAME of ``--dsn NAME=postgresql://...``, else ``dbname@host``
+    of its DSN (no user, no password); the embedded default keeps its name."""
+    if target.throwaway:
+        return target
+    name = parse_targets(dsns[:1], None)[0].name if dsns and dsns[0] else default_name(target.dsn)
+    return Target(name, target.dsn)
+
+
 def _wants_supabase_shim(contract_path: str) -> bool:
     """The embedded server gets the Supabase auth shim unless the contract says another auth mode."""
     from pgcontract.contract import ContractError, load_contract
@@ -631,7 +640,8 @@ def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
     with ExitStack() as stack:
         stack.callback(listener.close)
         try:
-            target = open_target(args, stack)
+            # Named in alerts (the mail subject) as `check` names it.
+            target = named_target(args.dsn, open_target(args, stack))
         except LoadError as exc:
             return _die(str(exc), EXIT_USAGE, keep_lines=True)
         if target.throwaway:
