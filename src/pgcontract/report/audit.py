@@ -370,6 +370,35 @@ def read_last_change(store: HistoryStore, dsn: str, warn: Callable[[str], None])
         return LastChange(None, f"{store.display}: {store.redact(reason)}")
 
 
+class LastChangeReader:
+    """``read_last_change`` for a page asked for again and again (the dashboard): a history file is read
+    again only when it has changed (another size, modification time or inode: appended to, rewritten or
+    replaced), not on every request; a table is read each time (one query)."""
+
+    def __init__(self, store: HistoryStore, dsn: str, warn: Callable[[str], None]) -> None:
+        self.store, self.dsn, self.warn = store, dsn, warn
+        self._read: tuple[tuple[int, int, int], LastChange] | None = None
+
+    def _state(self) -> tuple[int, int, int] | None:
+        if self.store.file is None:
+            return None
+        try:
+            found = self.store.file.stat()
+        except OSError:  # missing or unreadable: read_last_change says so
+            return None
+        return found.st_ino, found.st_size, found.st_mtime_ns
+
+    def __call__(self) -> LastChange:
+        state = self._state()  # taken before the read: a write during it makes the next request read again
+        read = self._read
+        if state is not None and read is not None and read[0] == state:
+            return read[1]
+        change = read_last_change(self.store, self.dsn, self.warn)
+        if state is not None:
+            self._read = (state, change)
+        return change
+
+
 def _html(value: object) -> str:
     return html.escape(visible_lines(str(value)))
 

@@ -30,7 +30,7 @@ from starlette.routing import Route
 from pgcontract.connect import CannotConnect, DsnError, SessionLimits, Target
 from pgcontract.contract import Contract
 from pgcontract.health import CHECK_FAILED, HealthReport, check_health, failed_report
-from pgcontract.report.audit import HistoryStore, LastChange, read_last_change, recorded_runs
+from pgcontract.report.audit import HistoryStore, LastChange, LastChangeReader, recorded_runs
 from pgcontract.report.trends import entry_of_report, entry_of_run
 from pgcontract.server.alerts import WebhookNotifier
 from pgcontract.server.dashboard import CHECK_DB_PATH, SETUP_SQL_PATH, render_dashboard
@@ -167,8 +167,11 @@ def create_app(settings: ServeSettings, check: Callable[[], HealthReport] | None
 
     store = settings.history
 
+    # The dashboard's last change: the history file read again only when it changed, not per request.
+    last_change_of = LastChangeReader(store, target.dsn, log.warning) if store is not None else None
+
     def last_change() -> LastChange | None:
-        return read_last_change(store, target.dsn, log.warning) if store is not None else None
+        return last_change_of() if last_change_of is not None else None
 
     def recorded_trend() -> list[dict[str, Any]]:
         """The runs ``check --history`` recorded for this database, so the trend survives a restart."""
