@@ -489,6 +489,7 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
 
 def cmd_merge(args: argparse.Namespace, passthrough: list[str]) -> int:
     from pgcontract.report import history
+    from pgcontract.report.audit import HistoryStore
     from pgcontract.report.merge import MergeError, exit_code, merge, read_summaries, replay
 
     try:
@@ -498,7 +499,10 @@ def cmd_merge(args: argparse.Namespace, passthrough: list[str]) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if args.junitxml or args.html:
-        code = replay(summary, junitxml=args.junitxml, html=args.html, passthrough=passthrough)
+        # The same store the merged run is recorded in: the HTML shows each target's last change, as check's.
+        history_dsn = checked_dsn(args.history_dsn, "--history-dsn") if args.history_dsn else None
+        store = HistoryStore.of(args.history, history_dsn, None)
+        code = replay(summary, junitxml=args.junitxml, html=args.html, passthrough=passthrough, store=store)
         missing = [path for path in (args.junitxml, args.html) if path and not Path(path).exists()]
         if code not in (0, 1, 5) or missing:
             return _die(f"writing the reports failed (pytest exit code {code})", EXIT_USAGE)

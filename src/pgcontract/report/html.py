@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from datetime import datetime
 from html import escape
 from pathlib import Path
@@ -27,7 +27,7 @@ from pgcontract.connect import CannotConnect
 from pgcontract.findings import CATEGORIES
 from pgcontract.names import visible_lines
 from pgcontract.report import history, trends
-from pgcontract.report.audit import HistoryStore, last_change_html, read_last_change
+from pgcontract.report.audit import HistoryStore, LastChange, last_change_html, read_last_change
 from pgcontract.report.summary import RECORD, ResultCollector, contract_digest, git_commit
 
 if TYPE_CHECKING:
@@ -257,20 +257,27 @@ class HtmlReport:
             recorded = []
         return [e for e in recorded if e.get("run_id") != run_id] + history.entries_of(data, run_id)
 
-    def _last_changes(self) -> str:
-        """With a history store: the last change recorded for each target (``repair --apply``)."""
-        store = HistoryStore.of(
+    def _history_store(self) -> HistoryStore | None:
+        return HistoryStore.of(
             self.config.getoption("pgcontract_history"),
             self.config.getoption("pgcontract_history_dsn"),
             self.config.getoption("pgcontract_history_table"),
         )
+
+    def _changes(self, store: HistoryStore) -> Iterator[tuple[str, LastChange]]:
+        """Each target's name and last change, found by its DSN."""
+        for target in self.settings.targets:
+            yield target.name, read_last_change(store, target.dsn, log.warning)
+
+    def _last_changes(self) -> str:
+        """With a history store: the last change recorded for each target (``repair --apply``)."""
+        store = self._history_store()
         if store is None:
             return ""
-        sections = []
-        for target in self.settings.targets:
-            heading = f"Last change: {target.name}" if self.several else "Last change"
-            sections.append(last_change_html(read_last_change(store, target.dsn, log.warning), heading))
-        return "".join(sections)
+        return "".join(
+            last_change_html(change, f"Last change: {name}" if self.several else "Last change")
+            for name, change in self._changes(store)
+        )
 
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
         cells.insert(1, '<th class="sortable" data-column-type="table">Table</th>')
@@ -339,11 +346,12 @@ class _Fixed:
 class MergedHtmlReport(HtmlReport):
     """The HTML report of merged shards: what the report of one run shows, from the merged summary."""
 
-    def __init__(self, config: pytest.Config, summary: dict[str, Any]) -> None:
+    def __init__(self, config: pytest.Config, summary: dict[str, Any], store: HistoryStore | None = None) -> None:
         self.config = config
         self.collector = _Fixed(summary)  # type: ignore[assignment]  # summary(), started, finished
         self.several = len(summary["targets"]) > 1
         self.report_data = None
+        self.store = store  # merge's --history or --history-dsn
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -356,7 +364,11 @@ class MergedHtmlReport(HtmlReport):
         metadata["Targets"] = ", ".join(f"{t['target']} ({t['database']})" for t in data["targets"]) or "none"
         metadata["Started"] = data["started_at"]
 
-    def _last_changes(self) -> str:
-        """Not in a merged report: the last change is looked up by the target's DSN, which no shard's
-        summary carries."""
-        return ""
+    def _history_store(self) -> HistoryStore | None:
+        return self.store
+
+    def _changes(self, store: HistoryStore) -> Iterator[tuple[str, LastChange]]:
+        """Each target's name and last change, found by its database (``user@host:port/dbname``, as the
+        shards' summaries carry it: never its DSN)."""
+        for target in self.collector.summary()["targets"]:
+            yield target["target"], read_last_change(store, None, log.warning, database=target["database"])
