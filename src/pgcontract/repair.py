@@ -41,7 +41,8 @@ from pgcontract.connect import SessionLimits, apply_limits, read_only
 from pgcontract.contract.model import Contract
 from pgcontract.ddl import Phase, with_sections
 from pgcontract.findings import Finding, FindingIndex, Level
-from pgcontract.names import visible, visible_lines
+from pgcontract.names import QualifiedName, visible, visible_lines
+from pgcontract.routinedeps import dependency_order, function_calls
 from pgcontract.sqlgen import render
 from pgcontract.sqlsafe import GeneratedSqlError, Intended, parsed, verify
 
@@ -341,7 +342,37 @@ def plan_repair(findings: Iterable[Finding], volatile: VolatileOf | None = None)
                 seen[statement] = Statement(phase, statement, list(serves))
                 plan.statements.append(seen[statement])
     plan.statements.sort(key=lambda s: s.phase)
+    ordered = dependency_order([(s.phase, s) for s in plan.statements], _creates, _calls)
+    for phase, placed in ordered:
+        placed.phase = phase
+    plan.statements = [placed for _, placed in ordered]
     return plan
+
+
+def _routine(text: str) -> tuple[str, dict[str, Any]]:
+    try:
+        ((kind, body),) = parse_statements(text)[0][1].items()
+    except (parser.ParseError, IndexError, ValueError):
+        return "", {}
+    return kind, body
+
+
+def _creates(statement: Statement) -> set[QualifiedName]:
+    """The function or aggregate a statement creates."""
+    kind, body = _routine(statement.sql)
+    if kind == "DefineStmt" and body.get("kind") == "OBJECT_AGGREGATE":
+        names = body.get("defnames", [])
+    elif kind == "CreateFunctionStmt":
+        names = body.get("funcname", [])
+    else:
+        return set()
+    return function_calls({"FuncCall": {"funcname": names}})
+
+
+def _calls(statement: Statement) -> set[QualifiedName]:
+    """What a CREATE FUNCTION's SQL-standard body calls: PostgreSQL resolves it at creation."""
+    kind, body = _routine(statement.sql)
+    return function_calls(body.get("sql_body")) if kind == "CreateFunctionStmt" else set()
 
 
 def comment(text: str) -> str:
