@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
 from psycopg.rows import dict_row
@@ -416,6 +416,12 @@ def _qn(row: Mapping[str, Any], table_key: str = "table") -> QualifiedName:
     return QualifiedName(row["schema"], row[table_key])
 
 
+def _table_of(tables: Mapping[QualifiedName, Table], row: Mapping[str, Any]) -> Table | None:
+    """The row's table. Looked up by a plain (schema, name) tuple, equal to and hashed as the QualifiedName
+    key: building a QualifiedName per catalog row cost about a second at 10,000 tables."""
+    return cast("Mapping[tuple[str, str], Table]", tables).get((row["schema"], row["table"]))
+
+
 def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) -> Snapshot:
     server = rows["server"][0]
     tables: dict[QualifiedName, Table] = {}
@@ -430,7 +436,7 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
             in_scope=scope is None or row["schema"] in scope,
         )
     for row in rows["columns"]:
-        table = tables.get(_qn(row))
+        table = _table_of(tables, row)
         if table is not None:
             table.columns[row["name"]] = Column(
                 name=row["name"],
@@ -443,7 +449,7 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
                 inherited=row["inherited"],
             )
     for row in rows["constraints"]:
-        table = tables.get(_qn(row))
+        table = _table_of(tables, row)
         if table is None:
             continue
         is_fk = row["kind"] == "f"
@@ -467,7 +473,7 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
         )
     view_indexes: dict[QualifiedName, list[Index]] = {}
     for row in rows["indexes"]:
-        table = tables.get(_qn(row))
+        table = _table_of(tables, row)
         index = Index(
             name=row["name"],
             unique=row["is_unique"],
@@ -490,7 +496,7 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
         else:  # a materialized view's
             view_indexes.setdefault(_qn(row), []).append(index)
     for row in rows["policies"]:
-        table = tables.get(_qn(row))
+        table = _table_of(tables, row)
         if table is not None:
             table.policies[row["name"]] = Policy(
                 name=row["name"],
@@ -501,7 +507,7 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
                 with_check=row["check_expr"],
             )
     for row in rows["grants"]:
-        table = tables.get(_qn(row))
+        table = _table_of(tables, row)
         if table is not None and row["column"] is None:
             table.grants[row["grantee"]] = frozenset(row["privileges"])
         elif table is not None:
@@ -581,7 +587,7 @@ def _view(row: Mapping[str, Any], indexes: dict[QualifiedName, list[Index]]) -> 
 
 def _inheritance(tables: dict[QualifiedName, Table], rows: list[dict[str, Any]]) -> None:
     for row in rows:
-        table = tables.get(_qn(row))
+        table = _table_of(tables, row)
         if table is None:
             continue
         table.partition_key = row["partition_key"]
