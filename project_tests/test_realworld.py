@@ -4,7 +4,7 @@ project, never copied:
 - saas_starter: a Supabase multi-tenant starter (profiles, accounts, memberships, projects, tasks; RLS).
 - sample_store: a classic sample shop: domains, an enum, sequences, orders partitioned by range with a
   default partition, views, a materialized view with an index, OUT-parameter functions, updated_at triggers,
-  an aggregate.
+  an aggregate, an ordered-set aggregate and a SQL-standard function (BEGIN ATOMIC) calling it.
 - plain_saas: plain PostgreSQL: sequences with custom increments, an exclusion constraint on a range,
   deferrable foreign keys, a deferrable primary key and unique constraint, a COLLATE "C" column, a NULLS
   NOT DISTINCT unique, inheritance, grants to an application role.
@@ -233,6 +233,19 @@ DEFECTS: dict[str, Defect] = {
         " INITCOND = '{0,1}', PARALLEL = SAFE)",
         "aggregate.initcond",
         "store.geometric_mean(numeric)",
+    ),
+    "store: ordered-set aggregate's final function made read only": Defect(
+        "sample_store",
+        "CREATE OR REPLACE AGGREGATE store.price_percentile(frac double precision ORDER BY price numeric)"
+        " (SFUNC = store.price_pct_state, STYPE = numeric[], FINALFUNC = store.price_pct_final, FINALFUNC_EXTRA,"
+        " FINALFUNC_MODIFY = READ_ONLY, INITCOND = '{}')",
+        "aggregate.finalfunc_modify",
+        "store.price_percentile(frac double precision ORDER BY price numeric)",
+        Hazard.MANUAL,
+        "function store.median_price() depend on the aggregate",
+    ),
+    "store: SQL-standard function calling the ordered-set aggregate dropped": Defect(
+        "sample_store", "DROP FUNCTION store.median_price()", "function.missing", "store.median_price()"
     ),
     # plain_saas
     "saas: exclusion constraint dropped": Defect(

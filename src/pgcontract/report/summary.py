@@ -25,7 +25,7 @@ from pgcontract import __version__
 from pgcontract.contract.loader import contract_files
 from pgcontract.contract.model import Contract
 from pgcontract.findings import CATEGORIES, Finding, FindingIndex
-from pgcontract.health import CHECK_FAILED, UNREACHABLE, failed_report, report_from_findings
+from pgcontract.health import BUSY, UNREACHABLE, failed_report, report_from_findings
 from pgcontract.ops.budgets import BudgetValue
 
 RECORD = "pgcontract"
@@ -126,7 +126,7 @@ class ResultCollector:
         # Tables, their status and the critical issues: the health report's own rules (pgcontract.health).
         finished = self.finished or datetime.now(UTC)
         if unreachable or busy:
-            error, reason = (UNREACHABLE, unreachable) if unreachable else (CHECK_FAILED, busy)
+            error, reason = (UNREACHABLE, unreachable) if unreachable else (BUSY, busy)
             health = failed_report(self.load_contract(), error, str(reason), finished, 0)
             critical_issues = [str(reason)]
         else:
@@ -151,6 +151,8 @@ class ResultCollector:
             "failed_tests": [r.nodeid for r in mine if r.outcome == "failed"],
             "findings": findings,
             "sequences_advanced": sequences,
+            # A lock wait or timeout stopped the read: why, for the reports to say nothing was judged.
+            **({"busy": busy} if busy else {}),
             **({"budgets": budgets} if budgets else {}),
             **({"statements": statements} if statements is not None else {}),
         }
