@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 
@@ -78,7 +78,7 @@ def test_partitions_of_lists_own_partitions_by_name(target: Target, run_sql: Cal
 class _JitWatch(psycopg.Cursor[Any]):
     """Notes the ``jit`` setting in force when each catalog query is sent."""
 
-    seen: list[str] = []
+    seen: ClassVar[list[str]] = []
 
     def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
         text = query.decode() if isinstance(query, bytes) else str(query)
