@@ -43,6 +43,18 @@ def supabase(table: str, isolation_: str) -> str:
 
 
 THREADS_CONTRACT = supabase(THREADS, "{owner: user_id}")
+# Threads everyone reads, guests included, and a pinned thread (no owner) that no one may change or delete: a
+# statement without WHERE reaches it and fails as a whole, one naming a row does not.
+PUBLIC_THREADS = CHAT + (
+    f"CREATE POLICY everyone_reads ON {THREADS} FOR SELECT TO anon, authenticated USING (true);"
+    f" INSERT INTO {THREADS} (title, thread_type) VALUES ('Welcome', 'pinned');"
+    " CREATE FUNCTION public.keep_pinned() RETURNS trigger LANGUAGE plpgsql AS $$"
+    " BEGIN IF OLD.thread_type = 'pinned' THEN RAISE EXCEPTION 'the pinned thread stays'; END IF;"
+    " RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END; END $$;"
+    f" CREATE TRIGGER keep_pinned BEFORE UPDATE OR DELETE ON {THREADS}"
+    " FOR EACH ROW EXECUTE FUNCTION public.keep_pinned();"
+)
+PUBLIC_THREADS_CONTRACT = supabase(THREADS, "{owner: user_id, read: anon}")
 PROFILES = "public.profiles"
 # Profiles every signed-in user reads (delete_refused_by_key's schema); without the welcome post, a profile has
 # no child row, so the DELETE of one is refused by nothing but the policies and triggers.
@@ -167,6 +179,25 @@ CASES = [
         CHAT,
         f"CREATE POLICY guest_threads ON {THREADS} FOR INSERT TO anon WITH CHECK (true)",
         THREADS_CONTRACT,
+        THREADS,
+    ),
+    # Guests may edit any thread (threads are public reading: 'read: anon'). The pinned thread's trigger makes
+    # an UPDATE of every row fail as a whole, so only the guest's UPDATE ... WHERE of A's thread shows it.
+    Case(
+        "guests-edit-threads",
+        "isolation.anonymous_write",
+        PUBLIC_THREADS,
+        f"CREATE POLICY guest_edit ON {THREADS} FOR UPDATE TO anon USING (true)",
+        PUBLIC_THREADS_CONTRACT,
+        THREADS,
+    ),
+    # Guests may delete any thread; the pinned one's trigger keeps a DELETE without WHERE from going through.
+    Case(
+        "guests-delete-threads",
+        "isolation.anonymous_write",
+        PUBLIC_THREADS,
+        f"CREATE POLICY guest_delete ON {THREADS} FOR DELETE TO anon USING (true)",
+        PUBLIC_THREADS_CONTRACT,
         THREADS,
     ),
     # Writes open on NULL only (reads are right): the fresh session's caller writes A's rows, the caller of a

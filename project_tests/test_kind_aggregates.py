@@ -17,11 +17,61 @@ from pgcontract.connect import Target
 from pgcontract.contract import load_contract
 from pgcontract.contract.model import DECLARING_SECTIONS
 from pgcontract.findings import Hazard, Kind
-from project_tests.helpers import check, own_contract, run_cli
+from project_tests.helpers import check, own_contract, run_cli, snapshot_file
 from project_tests.kind_support import assert_repaired, fresh_database, run_script, schema_picture
 from project_tests.rule_check import assert_only_rule
 
-SCHEMA = """
+# An ordered-set aggregate (a direct argument, the fraction; an aggregated one after ORDER BY), whose state and
+# final functions a normal aggregate of the same types could use too; a hypothetical-set one on PostgreSQL's
+# own support functions (like rank); a moving aggregate (its own state functions, inverse, type, final
+# function, initial condition and sizes, for window frames); a max-like aggregate with its sort operator.
+ORDERED_AND_MOVING = """
+CREATE FUNCTION public.pct_state(state double precision[], value double precision) RETURNS double precision[]
+  LANGUAGE sql IMMUTABLE AS $$ SELECT state || value $$;
+CREATE FUNCTION public.pct_state(state double precision[], a double precision, b double precision)
+  RETURNS double precision[] LANGUAGE sql IMMUTABLE AS $$ SELECT state || b $$;
+CREATE FUNCTION public.pct_final(state double precision[], frac double precision, value double precision)
+  RETURNS double precision LANGUAGE sql IMMUTABLE
+  AS $$ SELECT percentile_disc(frac) WITHIN GROUP (ORDER BY v) FROM unnest(state) AS v $$;
+CREATE AGGREGATE public.pct(frac double precision ORDER BY value double precision) (
+  SFUNC = public.pct_state, STYPE = double precision[], FINALFUNC = public.pct_final, FINALFUNC_EXTRA,
+  INITCOND = '{}'
+);
+CREATE AGGREGATE public.rank_of(VARIADIC "any" ORDER BY VARIADIC "any") (
+  SFUNC = ordered_set_transition_multi, STYPE = internal, FINALFUNC = rank_final, FINALFUNC_EXTRA, HYPOTHETICAL
+);
+CREATE FUNCTION public.ms_add(state bigint[], value integer) RETURNS bigint[]
+  LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT ARRAY[state[1] + 1, state[2] + value] $$;
+CREATE FUNCTION public.ms_add_checked(state bigint[], value integer) RETURNS bigint[]
+  LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT ARRAY[state[1] + 1, state[2] + value] $$;
+CREATE FUNCTION public.ms_sub(state bigint[], value integer) RETURNS bigint[]
+  LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT ARRAY[state[1] - 1, state[2] - value] $$;
+CREATE FUNCTION public.ms_sub_checked(state bigint[], value integer) RETURNS bigint[]
+  LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT ARRAY[state[1] - 1, state[2] - value] $$;
+CREATE FUNCTION public.ms_final(state bigint[]) RETURNS bigint
+  LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN state[1] > 0 THEN state[2] END $$;
+CREATE FUNCTION public.ms_final(state bigint[], value integer) RETURNS bigint
+  LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN state[1] > 0 THEN state[2] END $$;
+CREATE FUNCTION public.ms_final_checked(state bigint[]) RETURNS bigint
+  LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN state[1] > 0 THEN state[2] END $$;
+CREATE FUNCTION public.ms_add(state numeric[], value integer) RETURNS numeric[]
+  LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT ARRAY[state[1] + 1, state[2] + value] $$;
+CREATE FUNCTION public.ms_sub(state numeric[], value integer) RETURNS numeric[]
+  LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT ARRAY[state[1] - 1, state[2] - value] $$;
+CREATE FUNCTION public.ms_final(state numeric[]) RETURNS bigint
+  LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN state[1] > 0 THEN state[2]::bigint END $$;
+CREATE AGGREGATE public.running_total(integer) (
+  SFUNC = int4_sum, STYPE = bigint, SSPACE = 8, MSFUNC = public.ms_add, MINVFUNC = public.ms_sub,
+  MSTYPE = bigint[], MSSPACE = 16, MFINALFUNC = public.ms_final, MINITCOND = '{0,0}'
+);
+CREATE AGGREGATE public.latest(timestamp with time zone) (
+  SFUNC = timestamptz_larger, STYPE = timestamp with time zone, SORTOP = >, PARALLEL = SAFE
+);
+"""
+
+
+SCHEMA = (
+    """
 CREATE TABLE public.orders (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   customer text NOT NULL,
@@ -52,6 +102,8 @@ CREATE VIEW public.customer_tags WITH (security_invoker = true) AS
   SELECT customer, public.tag_list(tag) AS tags FROM public.orders GROUP BY customer;
 INSERT INTO public.orders (customer, total, tag) VALUES ('ada', 10, 'new'), ('ada', 30, 'vip'), ('bob', 20, NULL);
 """
+    + ORDERED_AND_MOVING
+)
 
 
 @pytest.fixture
@@ -61,12 +113,35 @@ def db(run_sql: Callable[[str], None], target: Target) -> Target:
 
 
 def test_a_database_checked_against_its_own_snapshot_passes(db: Target, tmp_path: Path) -> None:
-    snapshot = run_cli("snapshot", "--dsn", db.dsn)
-    assert snapshot.returncode == 0, snapshot.stderr
-    path = tmp_path / "contract.yaml"
-    path.write_text(snapshot.stdout, encoding="utf-8")
+    path = snapshot_file(db, tmp_path)
     aggregates = load_contract(path).aggregates
-    assert set(aggregates) == {"public.median(numeric)", "public.product(double precision)", "public.tag_list(text)"}
+    assert set(aggregates) == {
+        "public.median(numeric)",
+        "public.product(double precision)",
+        "public.tag_list(text)",
+        "public.pct(frac double precision ORDER BY value double precision)",
+        'public.rank_of(VARIADIC "any" ORDER BY VARIADIC "any")',
+        "public.running_total(integer)",
+        "public.latest(timestamp with time zone)",
+    }
+    pct = aggregates["public.pct(frac double precision ORDER BY value double precision)"]
+    assert (pct.finalfunc, pct.finalfunc_extra, pct.finalfunc_modify, pct.hypothetical) == (
+        "public.pct_final",
+        True,
+        None,  # READ_WRITE, an ordered-set aggregate's default
+        False,
+    )
+    assert aggregates['public.rank_of(VARIADIC "any" ORDER BY VARIADIC "any")'].hypothetical
+    moving = aggregates["public.running_total(integer)"]
+    assert (moving.msfunc, moving.minvfunc, moving.mstype, moving.mfinalfunc, moving.minitcond) == (
+        "public.ms_add",
+        "public.ms_sub",
+        "bigint[]",
+        "public.ms_final",
+        "{0,0}",
+    )
+    assert (moving.sspace, moving.msspace) == (8, 16)
+    assert aggregates["public.latest(timestamp with time zone)"].sortop == ">"
     median = aggregates["public.median(numeric)"]
     assert (median.sfunc, median.stype, median.finalfunc, median.combinefunc) == (
         "public.median_state",
@@ -325,3 +400,178 @@ def test_each_change_of_serial_and_final_extra_fails_alone(
     run_sql(statement)
     finding = assert_only_rule(check(db, contract), rule, obj=obj)
     assert finding.expected != finding.actual
+
+
+_PCT = "public.pct(frac double precision ORDER BY value double precision)"
+_RANK = 'public.rank_of(VARIADIC "any" ORDER BY VARIADIC "any")'
+_MOVING = "public.running_total(integer)"
+_RUNNING = (
+    "SFUNC = int4_sum, STYPE = bigint, SSPACE = 8, MSFUNC = public.ms_add, MINVFUNC = public.ms_sub,"
+    " MSTYPE = bigint[], MSSPACE = 16, MFINALFUNC = public.ms_final, MINITCOND = '{0,0}'"
+)
+_RUNNING_AGAIN = "DROP AGGREGATE public.running_total(integer); CREATE AGGREGATE public.running_total(integer) "
+_LATEST_AGAIN = (
+    "DROP AGGREGATE public.latest(timestamptz); CREATE AGGREGATE public.latest(timestamptz)"
+    " (SFUNC = timestamptz_larger, STYPE = timestamptz, PARALLEL = SAFE"
+)
+_RANK_OPTIONS = "SFUNC = ordered_set_transition_multi, STYPE = internal, FINALFUNC = rank_final, FINALFUNC_EXTRA"
+
+
+def _running(old: str, new: str) -> str:
+    assert old in _RUNNING
+    return _RUNNING_AGAIN + f"({_RUNNING.replace(old, new)})"
+
+
+# One change each of an ordered-set, hypothetical-set or moving aggregate: (statement, rule, aggregate, the
+# other rules the change cannot come without).
+SHAPE_CHANGES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
+    "ordered-set made normal": (
+        "DROP AGGREGATE public.pct(double precision ORDER BY double precision);"
+        " CREATE AGGREGATE public.pct(double precision, double precision) (SFUNC = public.pct_state,"
+        " STYPE = double precision[], FINALFUNC = public.pct_final, FINALFUNC_EXTRA,"
+        " FINALFUNC_MODIFY = READ_WRITE, INITCOND = '{}')",
+        "aggregate.arguments",
+        _PCT,
+        (),
+    ),
+    "ordered-set final function made read only": (
+        "DROP AGGREGATE public.pct(double precision ORDER BY double precision);"
+        " CREATE AGGREGATE public.pct(frac double precision ORDER BY value double precision)"
+        " (SFUNC = public.pct_state, STYPE = double precision[], FINALFUNC = public.pct_final, FINALFUNC_EXTRA,"
+        " FINALFUNC_MODIFY = READ_ONLY, INITCOND = '{}')",
+        "aggregate.finalfunc_modify",
+        _PCT,
+        (),
+    ),
+    "hypothetical-set made plain ordered-set": (
+        'DROP AGGREGATE public.rank_of(VARIADIC "any" ORDER BY VARIADIC "any");'
+        f' CREATE AGGREGATE public.rank_of(VARIADIC "any" ORDER BY VARIADIC "any") ({_RANK_OPTIONS})',
+        "aggregate.hypothetical",
+        _RANK,
+        (),
+    ),
+    "state size": (_running("SSPACE = 8", "SSPACE = 64"), "aggregate.sspace", _MOVING, ()),
+    "moving state function": (
+        _running("MSFUNC = public.ms_add", "MSFUNC = public.ms_add_checked"),
+        "aggregate.msfunc",
+        _MOVING,
+        (),
+    ),
+    "moving inverse function": (
+        _running("MINVFUNC = public.ms_sub", "MINVFUNC = public.ms_sub_checked"),
+        "aggregate.minvfunc",
+        _MOVING,
+        (),
+    ),
+    "moving state type": (_running("MSTYPE = bigint[]", "MSTYPE = numeric[]"), "aggregate.mstype", _MOVING, ()),
+    "moving state size": (_running(", MSSPACE = 16", ""), "aggregate.msspace", _MOVING, ()),
+    "moving final function": (
+        _running("MFINALFUNC = public.ms_final", "MFINALFUNC = public.ms_final_checked"),
+        "aggregate.mfinalfunc",
+        _MOVING,
+        (),
+    ),
+    "moving final function extra": (
+        _running("MFINALFUNC = public.ms_final", "MFINALFUNC = public.ms_final, MFINALFUNC_EXTRA"),
+        "aggregate.mfinalfunc_extra",
+        _MOVING,
+        (),
+    ),
+    "moving final function modify": (
+        _running("MFINALFUNC = public.ms_final", "MFINALFUNC = public.ms_final, MFINALFUNC_MODIFY = SHAREABLE"),
+        "aggregate.mfinalfunc_modify",
+        _MOVING,
+        (),
+    ),
+    "moving initial condition": (
+        _running("MINITCOND = '{0,0}'", "MINITCOND = '{0,1}'"),
+        "aggregate.minitcond",
+        _MOVING,
+        (),
+    ),
+    "moving implementation dropped": (
+        _RUNNING_AGAIN + "(SFUNC = int4_sum, STYPE = bigint, SSPACE = 8)",
+        "aggregate.msfunc",
+        _MOVING,
+        (
+            "aggregate.minvfunc",
+            "aggregate.mstype",
+            "aggregate.msspace",
+            "aggregate.mfinalfunc",
+            "aggregate.minitcond",
+        ),
+    ),
+    "sort operator dropped": (_LATEST_AGAIN + ")", "aggregate.sortop", "public.latest(timestamp with time zone)", ()),
+    "sort operator changed": (
+        _LATEST_AGAIN + ", SORTOP = <)",
+        "aggregate.sortop",
+        "public.latest(timestamp with time zone)",
+        (),
+    ),
+}
+
+
+@pytest.mark.rule(*dict.fromkeys(c[1] for c in SHAPE_CHANGES.values()))
+@pytest.mark.parametrize("change", list(SHAPE_CHANGES))
+def test_each_change_of_an_ordered_set_or_moving_aggregate_fails_naming_it_and_repair_restores_it(
+    change: str, db: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    statement, rule, obj, also = SHAPE_CHANGES[change]
+    contract = load_contract(own_contract(db, tmp_path))
+    run_sql(statement)
+    index = check(db, contract)
+    finding = assert_only_rule(index, rule, obj=obj, also=also)
+    assert finding.expected != finding.actual
+    assert {f.object for f in index.findings if f.kind is Kind.AGGREGATES} == {obj}
+    assert_repaired(db, contract, finding, None)
+
+
+def test_an_ordered_set_aggregate_made_normal_shows_where_order_by_was(
+    db: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    contract = load_contract(own_contract(db, tmp_path))
+    run_sql(SHAPE_CHANGES["ordered-set made normal"][0])
+    finding = assert_only_rule(check(db, contract), "aggregate.arguments", obj=_PCT)
+    assert (finding.expected, finding.actual) == (
+        "double precision ORDER BY double precision",
+        "double precision, double precision (a normal aggregate)",
+    )
+
+
+def test_the_ordered_set_and_moving_options_reach_sql_as_written(db: Target, tmp_path: Path) -> None:
+    ddl = run_cli("sql", "--contract", str(own_contract(db, tmp_path)))
+    assert ddl.returncode == 0, ddl.stderr
+    text = ddl.stdout
+    assert 'AGGREGATE "public"."pct"(frac double precision ORDER BY value double precision)' in text
+    assert 'AGGREGATE "public"."rank_of"(VARIADIC "any" ORDER BY VARIADIC "any")' in text
+    assert "HYPOTHETICAL" in text
+    assert 'SORTOP = OPERATOR("pg_catalog".>)' in text
+    assert 'MSFUNC = "public"."ms_add"' in text
+    assert "FINALFUNC_MODIFY" not in text  # every one at its kind's default
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("{sfunc: int4larger, stype: int, sortop: '>; DROP TABLE x'}", "expected an operator"),
+        ("{sfunc: int4larger, stype: int, sortop: 'a.b.>'}", "expected an operator"),
+        ("{sfunc: int4larger, stype: int, mstype: 'int; DROP TABLE x'}", "not a valid PostgreSQL type"),
+        ("{sfunc: int4larger, stype: int, msfunc: a.b.c}", "expected a function name"),
+    ],
+)
+def test_sql_in_an_aggregates_moving_and_sort_options_must_be_one_node(spec: str, message: str, tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(f"aggregates:\n  public.a(int): {spec}\n", encoding="utf-8")
+    result = run_cli("sql", "--contract", str(path))
+    assert result.returncode == 2, result.stdout
+    assert message in result.stderr
+
+
+def test_an_ordered_set_signature_must_be_one_argument_list(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "aggregates:\n  'public.a(int ORDER BY int ORDER BY int)': {sfunc: int4larger, stype: int}\n", encoding="utf-8"
+    )
+    result = run_cli("sql", "--contract", str(path))
+    assert result.returncode == 2, result.stdout
+    assert "ORDER BY twice" in result.stderr

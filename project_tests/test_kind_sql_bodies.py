@@ -14,9 +14,9 @@ import pytest
 
 from pgcontract.connect import Target
 from pgcontract.contract import load_contract
-from pgcontract.findings import Kind
-from project_tests.helpers import check, own_contract, run_cli
-from project_tests.kind_support import assert_repaired, fresh_database, run_script, schema_picture
+from pgcontract.findings import Hazard, Kind
+from project_tests.helpers import check, errors, own_contract, run_cli, snapshot_file
+from project_tests.kind_support import assert_repaired, fresh_database, repair, run_script, schema_picture
 
 SCHEMA = """
 CREATE FUNCTION public.with_tax(amount numeric, rate numeric DEFAULT 0.2) RETURNS numeric
@@ -40,10 +40,27 @@ CREATE PROCEDURE public.restate(who text)
 BEGIN ATOMIC
   UPDATE public.invoices SET gross = public.with_tax(net) WHERE customer = who;
 END;
+-- Bodies calling what the contract creates later: an aggregate (a RETURN body and a BEGIN ATOMIC one reading a
+-- table), and a function calling the latter (its key sorts first in the contract).
+CREATE FUNCTION public.add_gross(total numeric, value numeric) RETURNS numeric
+  LANGUAGE sql IMMUTABLE RETURN total + value;
+CREATE AGGREGATE public.gross_sum(numeric) (SFUNC = public.add_gross, STYPE = numeric, INITCOND = '0');
+CREATE FUNCTION public.sum_of(amounts numeric[]) RETURNS numeric
+  LANGUAGE sql IMMUTABLE RETURN (SELECT public.gross_sum(a) FROM unnest(amounts) AS a);
+CREATE FUNCTION public.gross_of(who text) RETURNS numeric
+  LANGUAGE sql STABLE
+BEGIN ATOMIC
+  SELECT public.gross_sum(gross) FROM public.invoices WHERE customer = who;
+END;
+CREATE FUNCTION public.a_total_with_tax(who text) RETURNS numeric
+  LANGUAGE sql STABLE RETURN public.with_tax(public.gross_of(who));
 INSERT INTO public.invoices (customer, net, gross) VALUES ('ada', 10, 12), ('bob', 20, 24);
 """
 
 SIGNATURES = {
+    "public.sum_of(amounts numeric[])",
+    "public.gross_of(who text)",
+    "public.a_total_with_tax(who text)",
     "public.with_tax(amount numeric, rate numeric)",
     "public.open_total(who text)",
     "public.restate(who text)",
@@ -57,10 +74,7 @@ def db(run_sql: Callable[[str], None], target: Target) -> Target:
 
 
 def test_a_database_checked_against_its_own_snapshot_passes(db: Target, tmp_path: Path) -> None:
-    snapshot = run_cli("snapshot", "--dsn", db.dsn)
-    assert snapshot.returncode == 0, snapshot.stderr
-    path = tmp_path / "contract.yaml"
-    path.write_text(snapshot.stdout, encoding="utf-8")
+    path = snapshot_file(db, tmp_path)
     functions = load_contract(path).functions
     assert set(functions) >= SIGNATURES
     assert (functions["public.with_tax(amount numeric, rate numeric)"].body or "").startswith("RETURN round(")
@@ -147,6 +161,11 @@ def test_the_snapshots_sql_loads_into_an_empty_database_and_passes_and_again_cha
     table = text.index('CREATE TABLE IF NOT EXISTS "public"."invoices"')
     assert table < text.index('FUNCTION "public"."open_total"')
     assert table < text.index('PROCEDURE "public"."restate"')
+    # A body calling an aggregate or function is resolved at creation too: after what it calls, by name.
+    aggregate = text.index('AGGREGATE "public"."gross_sum"')
+    assert aggregate < text.index('FUNCTION "public"."sum_of"')
+    assert aggregate < text.index('FUNCTION "public"."gross_of"')
+    assert text.index('FUNCTION "public"."gross_of"') < text.index('FUNCTION "public"."a_total_with_tax"')
     with fresh_database(pg) as fresh:
         run_script(fresh, text)
         result = run_cli("check", "--dsn", fresh.dsn, "--contract", str(path))
@@ -173,3 +192,40 @@ def test_a_sql_standard_body_must_be_exactly_one_body(body: str, tmp_path: Path)
     result = run_cli("sql", "--contract", str(path))
     assert result.returncode == 2, result.stdout
     assert "SQL-standard function body" in result.stderr
+
+
+def test_a_body_calling_an_aggregate_and_the_aggregate_both_dropped_are_repaired_in_order(
+    db: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """Repair creates the aggregate first: the function's body is resolved when it is created."""
+    contract = load_contract(own_contract(db, tmp_path))
+    run_sql("DROP FUNCTION public.a_total_with_tax(text); DROP FUNCTION public.gross_of(text);")
+    run_sql("DROP FUNCTION public.sum_of(numeric[])")
+    run_sql("DROP AGGREGATE public.gross_sum(numeric); DROP FUNCTION public.add_gross(numeric, numeric)")
+    missing = {f.object for f in check(db, contract).findings if f.rule.endswith(".missing")}
+    assert missing == {
+        "public.a_total_with_tax(who text)",
+        "public.gross_of(who text)",
+        "public.sum_of(amounts numeric[])",
+        "public.gross_sum(numeric)",
+        "public.add_gross(total numeric, value numeric)",
+    }
+    repair(db, contract, None)
+    assert errors(check(db, contract)) == []
+
+
+def test_the_aggregate_a_body_calls_is_held_back_when_changed(
+    db: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """PostgreSQL records the call in pg_depend: dropping the aggregate to re-create it would fail."""
+    contract = load_contract(own_contract(db, tmp_path))
+    run_sql(
+        "CREATE OR REPLACE AGGREGATE public.gross_sum(numeric) (SFUNC = public.add_gross, STYPE = numeric,"
+        " INITCOND = '1')"
+    )
+    (finding,) = [f for f in check(db, contract).findings if f.kind is Kind.AGGREGATES]
+    assert finding.rule == "aggregate.initcond"
+    assert finding.fix is not None
+    assert "function public.gross_of(text)" in finding.fix.note
+    assert "function public.sum_of(numeric[])" in finding.fix.note
+    assert_repaired(db, contract, finding, Hazard.MANUAL)

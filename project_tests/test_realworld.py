@@ -4,7 +4,7 @@ project, never copied:
 - saas_starter: a Supabase multi-tenant starter (profiles, accounts, memberships, projects, tasks; RLS).
 - sample_store: a classic sample shop: domains, an enum, sequences, orders partitioned by range with a
   default partition, views, a materialized view with an index, OUT-parameter functions, updated_at triggers,
-  an aggregate.
+  an aggregate, an ordered-set aggregate and a SQL-standard function (BEGIN ATOMIC) calling it.
 - plain_saas: plain PostgreSQL: sequences with custom increments, an exclusion constraint on a range,
   deferrable foreign keys, a deferrable primary key and unique constraint, a COLLATE "C" column, a NULLS
   NOT DISTINCT unique, inheritance, grants to an application role.
@@ -32,17 +32,10 @@ from pgcontract.embedded import supabase_shim
 from pgcontract.findings import Hazard
 from project_tests.helpers import ROOT, check, errors, run_cli
 from project_tests.kind_support import fresh_database, repair, run_script, schema_picture
-from project_tests.postgis import skip_without_postgis as needs_postgis
 
 CORPUS = ROOT / "project_tests" / "realworld"
 NAMES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
 SUPABASE = {"saas_starter", "gis_app"}
-POSTGIS = {"gis_app"}  # needs the server's PostGIS (Debian's postgresql-15-postgis-3; none for embedded 18)
-
-
-def skip_without_postgis(name: str, pg: psycopg.Connection[tuple[object, ...]]) -> None:
-    if name in POSTGIS:
-        needs_postgis(pg, name)
 
 
 def schema_text(name: str) -> str:
@@ -72,11 +65,9 @@ def corpus_db(
     request: pytest.FixtureRequest,
     run_sql: Callable[[str], None],
     target: Target,
-    pg: psycopg.Connection[tuple[object, ...]],
 ) -> tuple[str, Target]:
     """The test's database (the Supabase auth shim already in it) holding one schema of the corpus."""
     name = str(request.param)
-    skip_without_postgis(name, pg)
     run_sql(schema_text(name))
     return name, target
 
@@ -233,6 +224,19 @@ DEFECTS: dict[str, Defect] = {
         " INITCOND = '{0,1}', PARALLEL = SAFE)",
         "aggregate.initcond",
         "store.geometric_mean(numeric)",
+    ),
+    "store: ordered-set aggregate's final function made read only": Defect(
+        "sample_store",
+        "CREATE OR REPLACE AGGREGATE store.price_percentile(frac double precision ORDER BY price numeric)"
+        " (SFUNC = store.price_pct_state, STYPE = numeric[], FINALFUNC = store.price_pct_final, FINALFUNC_EXTRA,"
+        " FINALFUNC_MODIFY = READ_ONLY, INITCOND = '{}')",
+        "aggregate.finalfunc_modify",
+        "store.price_percentile(frac double precision ORDER BY price numeric)",
+        Hazard.MANUAL,
+        "function store.median_price() depend on the aggregate",
+    ),
+    "store: SQL-standard function calling the ordered-set aggregate dropped": Defect(
+        "sample_store", "DROP FUNCTION store.median_price()", "function.missing", "store.median_price()"
     ),
     # plain_saas
     "saas: exclusion constraint dropped": Defect(
@@ -450,11 +454,9 @@ def test_each_defect_fails_naming_the_object_and_repair_restores_it(
     defect: str,
     run_sql: Callable[[str], None],
     target: Target,
-    pg: psycopg.Connection[tuple[object, ...]],
     tmp_path: Path,
 ) -> None:
     case = DEFECTS[defect]
-    skip_without_postgis(case.schema, pg)
     run_sql(schema_text(case.schema))
     path = snapshot(target, tmp_path)
     contract = load_contract(path)

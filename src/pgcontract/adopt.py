@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from pglast import parser
 
-from pgcontract.catalog.aggregates import Aggregate
+from pgcontract.catalog.aggregates import Aggregate, default_modify
 from pgcontract.catalog.privileges import Grants
 from pgcontract.catalog.publications import Publication
 from pgcontract.catalog.snapshot import Constraint, Function, Index, Snapshot, Table, View
@@ -125,20 +125,32 @@ def _function(function: Function) -> dict[str, Any]:
 def _aggregate(aggregate: Aggregate) -> dict[str, Any]:
     """An aggregate's options, those equal to CREATE AGGREGATE's defaults left out (it is compared whole)."""
     out: dict[str, Any] = {"sfunc": aggregate.sfunc, "stype": _short_type(aggregate.stype)}
+    modify = default_modify(aggregate.kind != "normal")
     defaults: dict[str, object] = {
+        "sspace": 0,
         "finalfunc": None,
         "finalfunc_extra": False,
-        "finalfunc_modify": "read_only",
+        "finalfunc_modify": modify,
         "combinefunc": None,
         "serialfunc": None,
         "deserialfunc": None,
         "initcond": None,
+        "msfunc": None,
+        "minvfunc": None,
+        "mstype": None,
+        "msspace": 0,
+        "mfinalfunc": None,
+        "mfinalfunc_extra": False,
+        "mfinalfunc_modify": modify,
+        "minitcond": None,
+        "sortop": None,
+        "hypothetical": False,
         "parallel": "unsafe",
     }
     for attribute, default in defaults.items():
         value = getattr(aggregate, attribute)
         if value != default:
-            out[attribute] = value
+            out[attribute] = _short_type(value) if attribute == "mstype" else value
     return out
 
 

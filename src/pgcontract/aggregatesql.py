@@ -5,18 +5,14 @@ deparsed from its parse (``routines``), the initial condition as a literal."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from psycopg import sql
 
-from pgcontract.catalog.aggregates import function_name
+from pgcontract.catalog.aggregates import AggregateArguments, default_modify, function_name, operator_name
 from pgcontract.contract.model import AggregateSpec
 from pgcontract.names import QualifiedName
-from pgcontract.routines import Parameter, arguments_sql, identity_sql
+from pgcontract.routines import Parameter, arguments_sql
 from pgcontract.sqlgen import Composable, ident, type_sql
 from pgcontract.sqlsafe import Statements, statement
-
-_FUNCTIONS = ("sfunc", "finalfunc", "combinefunc", "serialfunc", "deserialfunc")
 
 
 def _target(name: QualifiedName) -> str:
@@ -28,47 +24,89 @@ def _function(text: str) -> sql.Identifier:
     return sql.Identifier(name.schema, name.name)
 
 
-def _arguments(text: str) -> Composable:
-    return sql.SQL(text or "*")  # an aggregate of no argument is written name(*)
+def _operator(text: str) -> Composable:
+    name = operator_name(text)  # operator characters only: checked whole
+    return sql.SQL("OPERATOR({}.{})").format(sql.Identifier(name.schema), sql.SQL(name.name))
 
 
-def aggregate_options(spec: AggregateSpec) -> list[Composable]:
-    """The options of CREATE AGGREGATE that differ from its defaults, in the documented order."""
+_SUPPORT = ("sfunc", "finalfunc", "combinefunc", "serialfunc", "deserialfunc", "msfunc", "minvfunc", "mfinalfunc")
+
+
+def support_functions(spec: AggregateSpec) -> set[QualifiedName]:
+    """The functions an aggregate names (PostgreSQL's own as pg_catalog's): they must exist before it."""
+    return {function_name(value) for value in (getattr(spec, option) for option in _SUPPORT) if value is not None}
+
+
+def _modify(value: str) -> Composable:
+    return sql.SQL({"read_only": "READ_ONLY", "shareable": "SHAREABLE", "read_write": "READ_WRITE"}[value])
+
+
+def aggregate_options(spec: AggregateSpec, ordered: bool = False) -> list[Composable]:
+    """The options of CREATE AGGREGATE that differ from its defaults (those of an ordered-set aggregate when
+    ``ordered``), in the documented order."""
     options: list[Composable] = [
         sql.SQL("SFUNC = {}").format(_function(spec.sfunc)),
         sql.SQL("STYPE = {}").format(type_sql(spec.stype)),
     ]
+    if spec.sspace:
+        options.append(sql.SQL("SSPACE = {}").format(sql.Literal(spec.sspace)))
     if spec.finalfunc is not None:
         options.append(sql.SQL("FINALFUNC = {}").format(_function(spec.finalfunc)))
     if spec.finalfunc_extra:
         options.append(sql.SQL("FINALFUNC_EXTRA"))
-    if spec.finalfunc_modify != "read_only":
-        options.append(sql.SQL("FINALFUNC_MODIFY = {}").format(sql.SQL(spec.finalfunc_modify.upper())))
+    modify, mmodify = spec.modify(ordered)
+    if modify != default_modify(ordered):
+        options.append(sql.SQL("FINALFUNC_MODIFY = {}").format(_modify(modify)))
     for option in ("combinefunc", "serialfunc", "deserialfunc"):
         value = getattr(spec, option)
         if value is not None:
             options.append(sql.SQL("{} = {}").format(sql.SQL(option.upper()), _function(value)))
     if spec.initcond is not None:
         options.append(sql.SQL("INITCOND = {}").format(sql.Literal(spec.initcond)))
+    for option in ("msfunc", "minvfunc"):
+        value = getattr(spec, option)
+        if value is not None:
+            options.append(sql.SQL("{} = {}").format(sql.SQL(option.upper()), _function(value)))
+    if spec.mstype is not None:
+        options.append(sql.SQL("MSTYPE = {}").format(type_sql(spec.mstype)))
+    if spec.msspace:
+        options.append(sql.SQL("MSSPACE = {}").format(sql.Literal(spec.msspace)))
+    if spec.mfinalfunc is not None:
+        options.append(sql.SQL("MFINALFUNC = {}").format(_function(spec.mfinalfunc)))
+    if spec.mfinalfunc_extra:
+        options.append(sql.SQL("MFINALFUNC_EXTRA"))
+    if mmodify != default_modify(ordered):
+        options.append(sql.SQL("MFINALFUNC_MODIFY = {}").format(_modify(mmodify)))
+    if spec.minitcond is not None:
+        options.append(sql.SQL("MINITCOND = {}").format(sql.Literal(spec.minitcond)))
+    if spec.sortop is not None:
+        options.append(sql.SQL("SORTOP = {}").format(_operator(spec.sortop)))
     if spec.parallel != "unsafe":
         options.append(sql.SQL("PARALLEL = {}").format(sql.SQL(spec.parallel.upper())))
+    if spec.hypothetical:
+        options.append(sql.SQL("HYPOTHETICAL"))
     return options
 
 
 def create_aggregate(
-    name: QualifiedName, parameters: Sequence[Parameter], spec: AggregateSpec, replace: bool = False
+    name: QualifiedName, arguments: AggregateArguments, spec: AggregateSpec, replace: bool = False
 ) -> Statements:
     """CREATE AGGREGATE (``replace``: CREATE OR REPLACE, PostgreSQL 12+, for idempotent set-up SQL)."""
     head = sql.SQL("CREATE OR REPLACE AGGREGATE" if replace else "CREATE AGGREGATE")
     text = sql.SQL("{} {}({}) (\n  {}\n);").format(
         head,
         ident(name),
-        _arguments(arguments_sql(tuple(parameters))),
-        sql.SQL(",\n  ").join(aggregate_options(spec)),
+        sql.SQL(arguments.text(arguments_sql)),
+        sql.SQL(",\n  ").join(aggregate_options(spec, arguments.ordered is not None)),
     )
     return statement("DefineStmt", _target(name), text)
 
 
-def drop_aggregate(name: QualifiedName, parameters: Sequence[Parameter]) -> Statements:
-    text = sql.SQL("DROP AGGREGATE {}({});").format(ident(name), _arguments(identity_sql(tuple(parameters))))
+def _identity(parameters: tuple[Parameter, ...]) -> str:
+    """Input types, VARIADIC kept: ``VARIADIC "any" ORDER BY VARIADIC "any"`` names one aggregate."""
+    return ", ".join(("VARIADIC " if p.mode == "variadic" else "") + p.type for p in parameters if p.is_input)
+
+
+def drop_aggregate(name: QualifiedName, arguments: AggregateArguments) -> Statements:
+    text = sql.SQL("DROP AGGREGATE {}({});").format(ident(name), sql.SQL(arguments.text(_identity)))
     return statement("DropStmt", None, text)

@@ -8,15 +8,18 @@ themselves are built in ``sqlgen``; names reach SQL only through ``sql.Identifie
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from enum import IntEnum
 
 from psycopg import sql
 
 from pgcontract import __version__
-from pgcontract.aggregatesql import create_aggregate
+from pgcontract.aggregatesql import create_aggregate, support_functions
+from pgcontract.catalog.aggregates import aggregate_signature
 from pgcontract.contract.model import Contract, FunctionSpec, Table, function_signature
 from pgcontract.names import QualifiedName
-from pgcontract.routines import parse_arguments, parse_returns
+from pgcontract.routinedeps import body_calls, dependency_order
+from pgcontract.routines import parse_returns
 from pgcontract.sqlbody import is_sql_standard, reads_relations
 from pgcontract.sqlgen import (
     Composable,
@@ -54,7 +57,7 @@ from pgcontract.sqlgen import (
     view_steps,
 )
 from pgcontract.sqlnorm import InvalidSql, parse_type
-from pgcontract.sqlsafe import Statements, intended_of, render_checked, verify
+from pgcontract.sqlsafe import Statements, intended_of, render_checked, shown_sql, verify
 from pgcontract.typesql import create_sequence as create_sequence_with_options
 from pgcontract.typesql import sequence_grant_exactly, sequence_owner, type_definitions, uses_late_type
 from pgcontract.viewdeps import view_order
@@ -124,6 +127,16 @@ _TITLES = {
 }
 
 Step = tuple[Phase, Composable]
+
+
+@dataclass(frozen=True)
+class Routine:
+    """A function's or aggregate's CREATE, with its name and the names it needs created first."""
+
+    statement: Composable
+    name: QualifiedName
+    needs: frozenset[QualifiedName]
+
 
 _SCHEMA_EXISTS = sql.SQL("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = {}")
 _TYPE_EXISTS = sql.SQL(
@@ -241,29 +254,32 @@ def contract_steps(contract: Contract) -> list[Step]:
         steps.append((Phase.ROLES, unless_exists(_ROLE_EXISTS, [role], create_role(role, role_spec))))
         steps += [(Phase.ROLES, grant_role(group, role)) for group in role_spec.member_of]
     steps += type_steps(contract)
-    functions: list[Step] = []
+    routines: list[tuple[Phase, Routine]] = []
     for signature, spec in contract.functions.items():
         name, _, arguments = function_signature(signature)
         if spec.body is not None:
-            after_tables = _uses_row_type(contract, spec, arguments) or (
-                is_sql_standard(spec.body, spec.language) and reads_relations(spec.body or "")
-            )
+            standard = is_sql_standard(spec.body, spec.language)
+            after_tables = _uses_row_type(contract, spec, arguments) or (standard and reads_relations(spec.body))
             phase = Phase.TABLE_FUNCTIONS if after_tables else Phase.FUNCTIONS
             if phase is Phase.FUNCTIONS and uses_late_type(contract, [p.type for p in spec.parameters(arguments)]):
                 phase = Phase.LATE_DOMAINS  # after the types it takes, which come after what they call
-            functions.append((phase, create_function(name, spec.parameters(arguments), spec, known_roles(contract))))
-    if functions:
+            create = create_function(name, spec.parameters(arguments), spec, known_roles(contract))
+            routines.append((phase, Routine(create, name, frozenset(body_calls(spec.body) if standard else ()))))
+    if routines:
         steps.append((Phase.FUNCTIONS, NO_BODY_CHECK))
-        steps += functions
+    for signature, aggregate in contract.aggregates.items():
+        name, shape = aggregate_signature(signature)
+        create = create_aggregate(name, shape, aggregate, replace=True)
+        routines.append((Phase.AGGREGATES, Routine(create, name, frozenset(support_functions(aggregate)))))
+    # A SQL-standard body is resolved at creation: after what it calls, an aggregate after its functions.
+    ordered = dependency_order(routines, lambda r: {r.name}, lambda r: set(r.needs))
+    steps += [(phase, routine.statement) for phase, routine in ordered]
     steps += [
         (Phase.TYPES, unless_exists(_TYPE_EXISTS, name, create_enum(name, labels)))
         for name, labels in contract.enum_map.items()
     ]
     for name in parents_first(contract):
         steps += table_steps(name, contract.table_map[name], idempotent=True, contract=contract)
-    for signature, aggregate in contract.aggregates.items():
-        name, _, arguments = function_signature(signature)
-        steps.append((Phase.AGGREGATES, create_aggregate(name, parse_arguments(arguments), aggregate, replace=True)))
     for name in view_order(contract.view_map):
         view = contract.view_map[name]
         if view.definition is not None:
@@ -380,4 +396,4 @@ def contract_ddl(contract: Contract) -> str:
     text = "\n".join([*header, *body]) + "\n"
     # The whole script, parsed back, must hold exactly the statements built, in order: nothing the
     # contract wrote (or a section heading) may add, hide or merge one.
-    return verify(text, [item for _, statement in steps for item in intended_of(statement)])
+    return verify(shown_sql(text), [item for _, statement in steps for item in intended_of(statement)])

@@ -109,6 +109,23 @@ CREATE AGGREGATE store.geometric_mean(numeric) (
   COMBINEFUNC = store.geo_mean_combine, INITCOND = '{0,0}', PARALLEL = SAFE
 );
 
+-- A percentile of prices as an ordered-set aggregate (the fraction is its direct argument, the prices are
+-- aggregated after ORDER BY), and a SQL-standard function calling it: PostgreSQL resolves that body when the
+-- function is created (and records the call), so the aggregate must exist first.
+CREATE FUNCTION store.price_pct_state(state numeric[], price numeric) RETURNS numeric[]
+  LANGUAGE sql IMMUTABLE AS $$ SELECT state || price $$;
+CREATE FUNCTION store.price_pct_final(state numeric[], frac double precision, price numeric) RETURNS numeric
+  LANGUAGE sql IMMUTABLE AS $$ SELECT percentile_disc(frac) WITHIN GROUP (ORDER BY p) FROM unnest(state) AS p $$;
+CREATE AGGREGATE store.price_percentile(frac double precision ORDER BY price numeric) (
+  SFUNC = store.price_pct_state, STYPE = numeric[], FINALFUNC = store.price_pct_final, FINALFUNC_EXTRA,
+  INITCOND = '{}'
+);
+CREATE FUNCTION store.median_price() RETURNS numeric
+  LANGUAGE sql STABLE
+BEGIN ATOMIC
+  SELECT store.price_percentile(0.5) WITHIN GROUP (ORDER BY price) FROM store.products;
+END;
+
 CREATE VIEW store.open_orders AS
   SELECT o.order_id, o.ordered_at, c.email, o.total
   FROM store.orders o JOIN store.customers c USING (customer_id)

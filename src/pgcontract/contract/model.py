@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from pgcontract import clauses
-from pgcontract.catalog.aggregates import function_name
+from pgcontract.catalog.aggregates import aggregate_signature, default_modify, function_name, operator_name
 from pgcontract.catalog.privileges import DefaultKey
 from pgcontract.contract.operations import Operations
 from pgcontract.contract.template import check_template
@@ -738,6 +738,17 @@ class FunctionSpec(Model):
         return parse_arguments(self.arguments if self.arguments is not None else key_arguments)
 
 
+def _is_operator_name(text: str) -> str:
+    try:
+        operator_name(text)
+    except InvalidName as exc:
+        raise ValueError(str(exc)) from None
+    return text
+
+
+OperatorName = Annotated[str, AfterValidator(_is_operator_name)]
+
+
 def _is_function_name(text: str) -> str:
     try:
         function_name(text)
@@ -750,16 +761,19 @@ FunctionName = Annotated[str, AfterValidator(_is_function_name)]
 
 
 class AggregateSpec(Model):
-    """An aggregate (CREATE AGGREGATE), keyed by its signature like a function (``public.median(numeric)``) and
-    compared whole, as its DDL would create it: a left-out attribute is the DDL default. Functions are named
-    ``schema.name``, or ``name`` for PostgreSQL's own (``array_append``)."""
+    """An aggregate (CREATE AGGREGATE), keyed by its signature like a function (``public.median(numeric)``;
+    an ordered-set aggregate's holds ORDER BY between its direct and aggregated arguments:
+    ``public.pct(frac double precision ORDER BY value double precision)``) and compared whole, as its DDL
+    would create it: a left-out attribute is the DDL default. Functions are named ``schema.name``, or
+    ``name`` for PostgreSQL's own (``array_append``)."""
 
     sfunc: FunctionName = Field(description="the state transition function (SFUNC)")
     stype: TypeName = Field(description="the state value's type (STYPE)")
+    sspace: int = Field(0, ge=0, description="SSPACE, the state's average size in bytes; left out: 0 (estimated)")
     finalfunc: FunctionName | None = Field(None, description="FINALFUNC; left out: none")
     finalfunc_extra: bool = Field(False, description="FINALFUNC_EXTRA")
-    finalfunc_modify: Literal["read_only", "shareable", "read_write"] = Field(
-        "read_only", description="FINALFUNC_MODIFY"
+    finalfunc_modify: Literal["read_only", "shareable", "read_write"] | None = Field(
+        None, description="FINALFUNC_MODIFY; left out: read_only, read_write for an ordered-set aggregate"
     )
     combinefunc: FunctionName | None = Field(None, description="COMBINEFUNC (partial aggregation); left out: none")
     serialfunc: FunctionName | None = Field(None, description="SERIALFUNC; left out: none")
@@ -767,7 +781,30 @@ class AggregateSpec(Model):
     initcond: Annotated[str, BeforeValidator(_sql_text)] | None = Field(
         None, description="INITCOND, the state's initial value as text ('{}', '0'); left out: none (NULL)"
     )
+    msfunc: FunctionName | None = Field(None, description="MSFUNC, moving-aggregate state function; left out: none")
+    minvfunc: FunctionName | None = Field(None, description="MINVFUNC, its inverse; left out: none")
+    mstype: TypeName | None = Field(None, description="MSTYPE, the moving state's type; left out: none")
+    msspace: int = Field(0, ge=0, description="MSSPACE; left out: 0 (estimated)")
+    mfinalfunc: FunctionName | None = Field(None, description="MFINALFUNC; left out: none")
+    mfinalfunc_extra: bool = Field(False, description="MFINALFUNC_EXTRA")
+    mfinalfunc_modify: Literal["read_only", "shareable", "read_write"] | None = Field(
+        None, description="MFINALFUNC_MODIFY; left out: read_only, read_write for an ordered-set aggregate"
+    )
+    minitcond: Annotated[str, BeforeValidator(_sql_text)] | None = Field(
+        None, description="MINITCOND, the moving state's initial value as text; left out: none (NULL)"
+    )
+    sortop: OperatorName | None = Field(
+        None, description="SORTOP, the sort operator of a MIN/MAX-like aggregate (>, <, schema.op); left out: none"
+    )
+    hypothetical: bool = Field(
+        False, description="HYPOTHETICAL: an ordered-set aggregate of hypothetical-set kind (like rank)"
+    )
     parallel: Literal["safe", "restricted", "unsafe"] = "unsafe"
+
+    def modify(self, ordered: bool) -> tuple[str, str]:
+        """FINALFUNC_MODIFY and MFINALFUNC_MODIFY, the left-out ones at PostgreSQL's default for the kind."""
+        default = default_modify(ordered)
+        return self.finalfunc_modify or default, self.mfinalfunc_modify or default
 
 
 def function_signature(text: str) -> tuple[QualifiedName, tuple[str, ...], str]:
@@ -783,6 +820,12 @@ def function_signature(text: str) -> tuple[QualifiedName, tuple[str, ...], str]:
 def _is_signature(text: str) -> str:
     _, _, arguments = function_signature(text)
     _safe_arguments(arguments)
+    return text
+
+
+def _is_aggregate_signature(text: str) -> str:
+    aggregate_signature(text)
+    _safe_arguments(split_signature(text)[1])
     return text
 
 
@@ -1023,7 +1066,7 @@ class Contract(Model):
         default_factory=dict, description="sequences (not identity columns' own), by schema.name"
     )
     views: dict[TableName, ViewSpec] = Field(default_factory=dict, description="views and materialized views")
-    aggregates: dict[Annotated[str, AfterValidator(_is_signature)], AggregateSpec] = Field(
+    aggregates: dict[Annotated[str, AfterValidator(_is_aggregate_signature)], AggregateSpec] = Field(
         default_factory=dict, description="aggregates (CREATE AGGREGATE), by signature: public.median(numeric)"
     )
     triggers: dict[TableName, dict[Identifier, TriggerSpec]] = Field(
@@ -1136,8 +1179,8 @@ class Contract(Model):
         """(name, argument types) -> (signature as written, spec)."""
         out = {}
         for signature, spec in self.aggregates.items():
-            name, types, _ = function_signature(signature)
-            out[(name, types)] = (signature, spec)
+            name, arguments = aggregate_signature(signature)
+            out[(name, arguments.types)] = (signature, spec)
         return out
 
     @cached_property

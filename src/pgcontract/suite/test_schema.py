@@ -78,7 +78,7 @@ def test_functions(subject: str, run: TargetRun) -> None:
 
 @pytest.mark.pgcontract(Kind.AGGREGATES)
 def test_aggregates(subject: str, run: TargetRun) -> None:
-    """Each aggregate: state function and type, final, combine, serial functions, initial condition, parallel."""
+    """Each aggregate: kind, state function and type, final, combine, serial, moving functions, sort operator..."""
     assert_clean(run.findings(), subject, Kind.AGGREGATES)
 
 
