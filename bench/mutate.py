@@ -57,7 +57,9 @@ MODULES: dict[str, Module] = {
         functions=("token_matches", "admin"),
         tests=("project_tests/test_server.py", "project_tests/test_near_misses.py"),
     ),
-    "guard": Module(files=("pgcontract/guard.py",), tests=("project_tests/test_guard.py",)),
+    "guard": Module(
+        files=("pgcontract/guard.py",), tests=("project_tests/test_guard.py", "project_tests/test_guard_edges.py")
+    ),
     # test_operations.py pins the budgets' JSON form too, but starts two more servers per run: too slow here.
     "health": Module(
         files=("pgcontract/health.py",), tests=("project_tests/test_health.py", "project_tests/test_health_busy.py")
