@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -517,13 +519,13 @@ def test_a_middleware_that_cannot_reach_the_database_lets_requests_through_and_s
     chat_db: Target, caplog: pytest.LogCaptureFixture
 ) -> None:
     closed = port_for.select_random()
-    unreachable = f"postgresql://guard:s3cret-pw@127.0.0.1:{closed}/app?connect_timeout=2"
+    unreachable = f"postgresql://app_user:s3cret-pw@127.0.0.1:{closed}/app?connect_timeout=2"
 
     def failing_pool() -> AbstractContextManager[Conn]:
         return psycopg.connect(unreachable)
 
     for source, shown in (
-        (unreachable, f": cannot connect to guard@127.0.0.1:{closed}/app"),
+        (unreachable, f": cannot connect to app_user@127.0.0.1:{closed}/app"),
         (failing_pool, ": OperationalError"),
     ):
         seen: list[str] = []
@@ -538,3 +540,29 @@ def test_a_middleware_that_cannot_reach_the_database_lets_requests_through_and_s
         assert all(m.startswith("schema guard: cannot check the schema: ") for m in messages)
         assert shown in messages[0]
         assert "s3cret-pw" not in caplog.text
+
+
+def test_the_middleware_connects_under_the_guards_application_name(chat_db: Target) -> None:
+    """Its own connection is named ``pgcontract-guard`` from the start, before the check's transaction
+    names itself: a DBA sees who holds it (held here by a lock on the catalog the check waits for)."""
+    app = SchemaGuardMiddleware(_handler(chat_db.dsn, []), tables=[THREADS], connection=chat_db.dsn)
+    watch = "SELECT application_name FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = %s"
+    dbname = psycopg.conninfo.conninfo_to_dict(chat_db.dsn)["dbname"]
+    with psycopg.connect(chat_db.dsn) as locker, psycopg.connect(chat_db.dsn, autocommit=True) as watcher:
+        assert watcher.execute(watch, (dbname,)).fetchall() == []  # warms the watcher's catalog caches
+        locker.execute("LOCK TABLE pg_catalog.pg_namespace IN ACCESS EXCLUSIVE MODE")
+        result: list[list[Message]] = []
+        caller = threading.Thread(target=lambda: result.append(_call(app, "/api/threads")))
+        caller.start()
+        try:
+            names: list[tuple[object, ...]] = []
+            for _ in range(200):
+                names = watcher.execute(watch, (dbname,)).fetchall()
+                if names:
+                    break
+                time.sleep(0.05)
+        finally:
+            locker.rollback()
+            caller.join(timeout=30)
+    assert names == [("pgcontract-guard",)]
+    assert _status(result[0]) == 200
