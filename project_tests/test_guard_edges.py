@@ -282,6 +282,16 @@ def test_each_server_message_names_what_is_missing(conn: Conn) -> None:
         assert error.missing == missing, statement
 
 
+def test_the_name_comes_from_the_servers_message_not_the_statement_it_quotes(conn: Conn) -> None:
+    """The error's full text quotes the statement (``LINE 1: ...``): a literal in it that reads like a
+    message must not be taken for the missing object."""
+    error = _error_of(conn, f"SELECT 'relation \"decoy\" does not exist', nope FROM {THREADS}")
+    assert 'relation "decoy"' in str(error)
+    found = schema_error(error)
+    assert found is not None
+    assert found.missing == ["nope"]
+
+
 def test_an_undefined_column_the_server_does_not_name_gives_the_general_message(conn: Conn) -> None:
     error = schema_error(_error_of(conn, "SELECT (ROW(1, 2)).nope"))
     assert error is not None
