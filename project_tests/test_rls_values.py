@@ -255,9 +255,11 @@ def test_candidates_of_a_short_text_column_fit_it_and_the_row_number_is_one_of_t
 ) -> None:
     table, _ = everything
     short = candidates(table.columns["a_short"], 7)
-    assert all(len(v) <= 5 for v in short) and "10007" in short
+    assert all(len(v) <= 5 for v in short)
+    assert "10007" in short
     assert str(10_007) in candidates(table.columns["a_text"], 7)
-    assert "7" in candidates(table.columns["a_int4"], 7) and "7" in candidates(table.columns["a_numeric"], 7)
+    assert "7" in candidates(table.columns["a_int4"], 7)
+    assert "7" in candidates(table.columns["a_numeric"], 7)
     # Several are the same once cut to 5 characters: a column without UNIQUE takes them all (an explicit
     # cast would cut them silently).
     pg.execute("CREATE TEMPORARY TABLE shorts (v varchar(5))")
