@@ -157,8 +157,8 @@ RLS_SLICES: dict[str, tuple[str, ...]] = {
     "erasure": ("test_erasure.py",),
     "personal": ("test_erasure.py",),
     "seed": ("test_rls_seeding.py", "test_rls_seeding_postgis.py", "test_rls_leaks.py"),
-    "values": ("test_rls_seeding.py", "test_rls_seeding_postgis.py", "test_rls_leaks.py"),
-    "spatial": ("test_rls_seeding_postgis.py", "test_rls_seeding.py"),
+    "values": ("test_rls_values.py", "test_rls_seeding.py", "test_rls_seeding_postgis.py", "test_rls_leaks.py"),
+    "spatial": ("test_rls_spatial.py", "test_rls_seeding_postgis.py", "test_rls_seeding.py"),
     "views": ("test_rls_views.py", "test_rls_leaks.py"),
     # The pipeline every isolation run goes through: every RLS test reaches it.
     **{name: RLS_PIPELINE for name in ("matrix", "explain", "fit", "identity", "inforce")},
