@@ -42,7 +42,8 @@ def described(pg: psycopg.Connection[tuple[object, ...]], value: str, cast: str)
     """What PostGIS reads in ``value`` cast to ``cast``: shape, SRID, dimensions, validity, EWKT."""
     row = pg.execute(
         sql.SQL(
-            "SELECT geometrytype(g), st_srid(g), st_ndims(g), st_isvalid(g), st_asewkt(g) FROM (SELECT {}::{}::geometry AS g) AS t"
+            "SELECT geometrytype(g), st_srid(g), st_ndims(g), st_isvalid(g), st_asewkt(g)"
+            " FROM (SELECT {}::{}::geometry AS g) AS t"
         ).format(sql.Literal(value), sql.SQL(cast))
     ).fetchone()
     assert row is not None
