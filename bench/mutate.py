@@ -253,6 +253,13 @@ EQUIVALENT: tuple[Equivalent, ...] = (
         "in a URL libpq's password is unquote(written); a password= parameter too is found by _KV_PASSWORD",
     ),
 )
+# rls/values: the seeder's literals go to PostgreSQL, whose boolean input ignores case.
+EQUIVALENT += tuple(
+    Equivalent(
+        "candidates", 'return ["true", "false"]', f"return {after}", "PostgreSQL reads a boolean literal in any case"
+    )
+    for after in ('["TRUE", "false"]', '["true", "FALSE"]')
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 

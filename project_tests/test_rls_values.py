@@ -220,6 +220,7 @@ INTEGER_CHECKS = {k: c for k, c in NUMBER_CHECKS.items() if k != "a fraction"}
         ("a_int2", INTEGER_CHECKS),
         ("a_numeric", NUMBER_CHECKS),
         ("a_float4", NUMBER_CHECKS),
+        ("a_float8", NUMBER_CHECKS),
         ("a_bool", {"true": "v", "false": "NOT v"}),
     ],
 )
