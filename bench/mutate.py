@@ -161,7 +161,7 @@ RLS_SLICES: dict[str, tuple[str, ...]] = {
     "personal": ("test_erasure.py", "test_rule_probes.py"),
     "seed": ("test_rls_seeding.py", "test_rls_seeding_postgis.py", "test_rls_leaks.py", "test_rule_probes.py"),
     "values": ("test_rls_values.py", "test_rls_seeding.py", "test_rls_seeding_postgis.py"),
-    "spatial": ("test_rls_spatial.py", "test_rls_seeding_postgis.py"),
+    "spatial": ("test_rls_spatial.py", "test_rls_values.py", "test_rls_seeding_postgis.py"),
     "views": ("test_rls_views.py", "test_rls_leaks.py"),
     # The pipeline every isolation run goes through: every RLS test reaches it.
     **{name: (*RLS_PIPELINE, "test_rule_probes.py") for name in ("matrix", "fit")},
@@ -259,6 +259,15 @@ EQUIVALENT += tuple(
         "candidates", 'return ["true", "false"]', f"return {after}", "PostgreSQL reads a boolean literal in any case"
     )
     for after in ('["TRUE", "false"]', '["true", "FALSE"]')
+)
+EQUIVALENT += tuple(
+    Equivalent(
+        "_column_list_literals",
+        'left = expr.get("lexpr", {})',
+        after,
+        "an IN list or = ANY always has a left operand (the parser gives lexpr), so the default is never used",
+    )
+    for after in ('left = expr.get("lexpr", None)', 'left = expr.get("lexpr", )')
 )
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 

@@ -180,6 +180,9 @@ def _column_list_literals(expr: dict[str, Any], column: str) -> list[str]:
     if ref is None or ref["fields"][-1].get("String", {}).get("sval") != column:
         return []
     right = expr.get("rexpr", {})
+    # A varchar column's list is cast as a whole: ((ARRAY['a'::character varying, ...])::text[]).
+    while "TypeCast" in right:
+        right = right["TypeCast"]["arg"]
     items = right.get("A_ArrayExpr", {}).get("elements") or right.get("List", {}).get("items") or []
     found: list[str] = []
     for item in items:
