@@ -269,6 +269,44 @@ EQUIVALENT += tuple(
     )
     for after in ('left = expr.get("lexpr", None)', 'left = expr.get("lexpr", )')
 )
+_FIELD = 'if ref is None or ref["fields"][-1].get("String", {}).get("sval") != column:'
+_ITEMS = 'items = right.get("A_ArrayExpr", {}).get("elements") or right.get("List", {}).get("items") or []'
+EQUIVALENT += (
+    *(
+        Equivalent(
+            "_column_list_literals",
+            _FIELD,
+            _FIELD.replace('.get("String", {})', f'.get("String", {default})'),
+            "the last field of a column in a CHECK is always a String node (a star is no operand of = ANY)",
+        )
+        for default in ("None", "")
+    ),
+    *(
+        Equivalent(
+            "_column_list_literals",
+            'right = expr.get("rexpr", {})',
+            f'right = expr.get("rexpr", {default})',
+            "an IN list or = ANY always has a right operand (the parser gives rexpr)",
+        )
+        for default in ("None", "")
+    ),
+    *(
+        Equivalent(
+            "_column_list_literals",
+            _ITEMS,
+            after,
+            "PostgreSQL prints every CHECK ... IN list as = ANY (ARRAY[...]): the parsed IN form (a List) never"
+            " comes from the catalog",
+        )
+        for after in (
+            _ITEMS.replace('.get("items") or []', '.get("items") and []'),
+            _ITEMS.replace('.get("items") or []', ".get(None) or []"),
+            _ITEMS.replace('right.get("List", {})', "right.get(None, {})"),
+            _ITEMS.replace('right.get("List", {})', 'right.get("List", None)'),
+            _ITEMS.replace('right.get("List", {})', "right.get({})"),
+        )
+    ),
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 
