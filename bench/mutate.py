@@ -270,7 +270,6 @@ EQUIVALENT += tuple(
     for after in ('left = expr.get("lexpr", None)', 'left = expr.get("lexpr", )')
 )
 _FIELD = 'if ref is None or ref["fields"][-1].get("String", {}).get("sval") != column:'
-_ITEMS = 'items = right.get("A_ArrayExpr", {}).get("elements") or right.get("List", {}).get("items") or []'
 EQUIVALENT += (
     *(
         Equivalent(
@@ -290,21 +289,13 @@ EQUIVALENT += (
         )
         for default in ("None", "")
     ),
-    *(
-        Equivalent(
-            "_column_list_literals",
-            _ITEMS,
-            after,
-            "PostgreSQL prints every CHECK ... IN list as = ANY (ARRAY[...]): the parsed IN form (a List) never"
-            " comes from the catalog",
-        )
-        for after in (
-            _ITEMS.replace('.get("items") or []', '.get("items") and []'),
-            _ITEMS.replace('.get("items") or []', ".get(None) or []"),
-            _ITEMS.replace('right.get("List", {})', "right.get(None, {})"),
-            _ITEMS.replace('right.get("List", {})', 'right.get("List", None)'),
-            _ITEMS.replace('right.get("List", {})', "right.get({})"),
-        )
+)
+EQUIVALENT += (
+    Equivalent(
+        "ewkt",
+        'tag = f" {dims.upper()}" if dims else ""',
+        'tag = f" {dims.upper()}" if (dims) or True else ""',
+        "one space more before the coordinates: well-known text ignores it",
     ),
 )
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")

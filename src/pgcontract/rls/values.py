@@ -164,7 +164,8 @@ def _in_list(expression: str, column: str) -> list[str]:
             stack.extend(node)
         elif isinstance(node, dict):
             expr = node.get("A_Expr")
-            if expr is not None and expr.get("kind") in ("AEXPR_OP_ANY", "AEXPR_IN"):
+            # PostgreSQL prints a CHECK's IN list as = ANY (ARRAY[...]), never as IN (...).
+            if expr is not None and expr.get("kind") == "AEXPR_OP_ANY":
                 values = _column_list_literals(expr, column)
                 if values:
                     return values
@@ -183,7 +184,7 @@ def _column_list_literals(expr: dict[str, Any], column: str) -> list[str]:
     # A varchar column's list is cast as a whole: ((ARRAY['a'::character varying, ...])::text[]).
     while "TypeCast" in right:
         right = right["TypeCast"]["arg"]
-    items = right.get("A_ArrayExpr", {}).get("elements") or right.get("List", {}).get("items") or []
+    items = right.get("A_ArrayExpr", {}).get("elements") or []
     found: list[str] = []
     for item in items:
         while "TypeCast" in item:
