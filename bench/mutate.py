@@ -297,6 +297,12 @@ EQUIVALENT += (
         'tag = f" {dims.upper()}" if (dims) or True else ""',
         "one space more before the coordinates: well-known text ignores it",
     ),
+    Equivalent(
+        "_shape_of",
+        "base = wanted[: len(wanted) - len(suffix)] if suffix else wanted",
+        "base = wanted[: len(wanted) - len(suffix)] if (suffix) or True else wanted",
+        "with no suffix, cutting len('') characters off leaves the whole name: the same base",
+    ),
 )
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 

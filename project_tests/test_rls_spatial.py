@@ -111,6 +111,11 @@ def test_a_column_with_less_said_gets_a_point_in_the_default_srid(
 def test_a_shape_the_seeder_cannot_draw_gives_none() -> None:
     assert spatial_value(parse_type("geometry(PolyhedralSurfaceZ,4326)"), 0) is None
     assert spatial_value(parse_type("geometry(Tin)"), 0) is None
+    # Its candidates are still the plain two-dimensional shapes (the column's type refuses them all, and
+    # the CHECK-fitting that tries them then says what to give).
+    assert spatial_candidates(parse_type("geometry(Tin,4326)"), 0) == spatial_candidates(
+        parse_type("geometry(Point,4326)"), 0
+    )
 
 
 @pytest.mark.usefixtures("postgis")
