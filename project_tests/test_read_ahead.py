@@ -11,12 +11,14 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 from pytest_postgresql.executors import NoopExecutor, PostgreSQLExecutor
+from pytest_postgresql.janitor import DatabaseJanitor
 
 from pgcontract.busy import read_catalog
 from pgcontract.connect import SessionLimits, Target, connect
 from pgcontract.contract import load_contract
-from pgcontract.embedded import database, supabase_shim
+from pgcontract.embedded import supabase_shim
 from pgcontract.readahead import ReadAhead
 from project_tests.helpers import CHAT_CONTRACT, CHAT_SQL, run_cli
 
@@ -27,8 +29,14 @@ Conn = psycopg.Connection[tuple[object, ...]]
 def alone(server: PostgreSQLExecutor | NoopExecutor) -> Iterator[Target]:
     """A database of its own holding the chat schema, which no other session (not even the test's
     fixtures) connects to: its session count is pgcontract's alone."""
-    with database(server, f"read_ahead_{uuid.uuid4().hex[:12]}", load=[supabase_shim(), CHAT_SQL]) as target:
-        yield target
+    name = f"read_ahead_{uuid.uuid4().hex[:12]}"
+    password = None if server.password is None else str(server.password)
+    janitor = DatabaseJanitor(user=server.user, host=server.host, port=server.port, dbname=name, password=password)
+    with janitor:
+        janitor.load(supabase_shim())
+        janitor.load(CHAT_SQL)
+        conninfo = make_conninfo(host=server.host, port=server.port, user=server.user, dbname=name, password=password)
+        yield Target(name, conninfo)
 
 
 def sessions_so_far(watcher: Conn, dbname: str) -> int:
