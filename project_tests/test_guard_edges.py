@@ -187,6 +187,15 @@ def test_a_single_table_name_is_one_requirement(conn: Conn) -> None:
     assert raised.value.missing == ["public.nope"]
 
 
+def test_a_mapping_through_the_process_guard_and_several_missing_names(conn: Conn) -> None:
+    with pytest.raises(SchemaNotReady) as raised:
+        require_schema(conn, tables={THREADS: ["title", "nope"], MESSAGES: ["content"]})
+    assert raised.value.missing == [f"{THREADS}.nope"]
+    with pytest.raises(SchemaNotReady) as raised:
+        require_schema(conn, tables=["public.one", THREADS, "public.two"])
+    assert raised.value.error == "Database schema error: required tables missing: public.one, public.two"
+
+
 def test_a_contract_guard_needs_its_critical_tables_only_unless_asked_for_all(conn: Conn, tmp_path: Path) -> None:
     path = tmp_path / "contract.yaml"
     path.write_text(
@@ -371,6 +380,22 @@ def test_the_decorator_finds_a_connection_passed_by_keyword_and_refuses_a_handle
         without_connection("x")
     assert by_keyword.__name__ == "by_keyword"
 
+    @schema_guard(tables=[THREADS])
+    def titles(*, connection: Conn) -> list[tuple[object, ...]]:
+        return connection.execute(f"SELECT title FROM {THREADS}").fetchall()
+
+    @schema_guard(tables=[THREADS])
+    async def titles_async(*, connection: AsyncConn) -> list[tuple[object, ...]]:
+        cursor = await connection.execute(f"SELECT title FROM {THREADS}")
+        return await cursor.fetchall()
+
+    async def call_async() -> list[tuple[object, ...]]:
+        async with await psycopg.AsyncConnection.connect(conn.info.dsn, autocommit=True) as aconn:
+            return await titles_async(connection=aconn)
+
+    assert titles(connection=conn) == []
+    assert asyncio.run(call_async()) == []
+
 
 def test_the_async_decorator_checks_first_translates_and_lets_other_errors_through(
     chat_db: Target, run_sql: Callable[[str], None]
@@ -430,7 +455,7 @@ def _call(app: SchemaGuardMiddleware, path: str, scope_type: str = "http") -> li
     sent: list[Message] = []
 
     async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": b"the request body", "more_body": False}
 
     async def send(message: Message) -> None:
         sent.append(message)
@@ -446,6 +471,11 @@ def _handler(dsn: str, seen: list[str]) -> Callable[[Scope, Receive, Send], Any]
         if scope["path"].endswith("/raise"):
             with psycopg.connect(dsn, autocommit=True) as connection:
                 require_schema(connection, tables=["public.nope"])
+        if scope["path"].endswith("/echo"):
+            message = await receive()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": message["body"]})
+            return
         if scope["path"].endswith("/late"):
             await send({"type": "http.response.start", "status": 200, "headers": []})
         with psycopg.connect(dsn) as connection:
@@ -576,3 +606,38 @@ def test_the_middleware_connects_under_the_guards_application_name(chat_db: Targ
             caller.join(timeout=30)
     assert names == [("pgcontract-guard",)]
     assert _status(result[0]) == 200
+
+
+def test_the_application_reads_its_request_through_the_middleware(chat_db: Target) -> None:
+    sent = _call(SchemaGuardMiddleware(_handler(chat_db.dsn, []), tables=[THREADS], connection=chat_db.dsn), "/echo")
+    assert _status(sent) == 200
+    assert sent[1]["body"] == b"the request body"
+
+
+def test_the_middleware_ttl_and_one_check_for_requests_arriving_together(chat_db: Target) -> None:
+    uncached = SchemaGuardMiddleware(_handler(chat_db.dsn, []), tables=[THREADS], connection=chat_db.dsn, ttl=0)
+    for _ in range(3):
+        assert _status(_call(uncached, "/api/threads")) == 200
+    assert uncached.guard is not None
+    assert uncached.guard.checks == 3
+
+    app = SchemaGuardMiddleware(_handler(chat_db.dsn, []), tables=[THREADS], connection=chat_db.dsn)
+
+    async def together() -> list[int]:
+        async def one() -> int:
+            sent: list[Message] = []
+
+            async def receive() -> Message:
+                return {"type": "http.request", "body": b"", "more_body": False}
+
+            async def send(message: Message) -> None:
+                sent.append(message)
+
+            await app({"type": "http", "path": "/api/threads", "method": "GET", "headers": []}, receive, send)
+            return _status(sent)
+
+        return list(await asyncio.gather(*(one() for _ in range(5))))
+
+    assert asyncio.run(together()) == [200] * 5
+    assert app.guard is not None
+    assert app.guard.checks == 1  # the others waited for the first check and took its result
