@@ -331,6 +331,24 @@ EQUIVALENT: tuple[Equivalent, ...] = (
         "started = None",
         "only read for truth (`started or ...`, `or started`): None and False alike",
     ),
+    Equivalent(
+        "__call__",
+        "await error.response()(scope, receive, send)",
+        "await error.response()(scope, None, send)",
+        "a JSONResponse never calls receive (Starlette's Response.__call__ only sends)",
+    ),
+    Equivalent(
+        "_precheck",
+        "if guard is None or self.connection is None or guard.fresh(self):",
+        "if guard is None or self.connection is None or guard.fresh(None):",
+        "the check under the lock reads the cached result again: a warm request only takes a free lock",
+    ),
+    Equivalent(
+        "fresh",
+        "return self._ok_until.get(key, 0.0) > time.monotonic()",
+        "return self._ok_until.get(key, 0.0) >= time.monotonic()",
+        "differs only when the clock reads the exact expiry instant: two float readings ns apart never tie",
+    ),
 )
 # rls/values: the seeder's literals go to PostgreSQL, whose boolean input ignores case.
 EQUIVALENT += tuple(
