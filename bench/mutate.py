@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import json
 import os
 import re
 import shutil
@@ -405,17 +406,35 @@ def run(name: str, module: Module, workers: int, servers: Path | None) -> float:
     # what was not killed is tested again, with the tests as they are now.
     earlier = {m: s for m, s in results(name).items() if counts(module, m)}
     again = sorted(m for m, s in earlier.items() if s not in KILLED)
-    patterns = again if earlier else names(module)
     if earlier and not again:
         print(f"[mutate] {name}: every mutant already killed (--fresh to test them all again)", file=sys.stderr)
         return 0.0
+    # Never name single mutants: mutmut then tests only those, and whatever it forgot meanwhile (all of a
+    # slice's results when its test files change) stays "not checked", killed mutants shown as not run.
+    # The survivors are forgotten here instead, and mutmut tests every mutant without a result.
+    forget(work, module, again)
     started = time.monotonic()
     done = subprocess.run(
-        [str(mutmut), "run", "--max-children", str(workers), *patterns], cwd=work, env=env, check=False
+        [str(mutmut), "run", "--max-children", str(workers), *names(module)], cwd=work, env=env, check=False
     )
     if done.returncode != 0:
         print(f"[mutate] {name}: mutmut exited {done.returncode}", file=sys.stderr)
     return time.monotonic() - started
+
+
+def forget(work: Path, module: Module, mutants: list[str]) -> None:
+    """Drop mutmut's results of these mutants (in its ``.meta`` files), so its next run tests them again."""
+    chosen = set(mutants)
+    for file in module.files:
+        meta = work / "mutants" / "src" / f"{file}.meta"
+        if not meta.exists():
+            continue
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        codes: dict[str, int | None] = data["exit_code_by_key"]
+        dropped = {key: None for key in codes if key in chosen}
+        if dropped:
+            codes.update(dropped)
+            meta.write_text(json.dumps(data, indent=4), encoding="utf-8")
 
 
 def names(module: Module) -> list[str]:
