@@ -4,6 +4,7 @@ with claims of their own, so that a role-based policy is tested both ways."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +15,9 @@ from pydantic import ValidationError
 from pgcontract.catalog import read_snapshot
 from pgcontract.connect import DEFAULT_LIMITS, Target, connect
 from pgcontract.contract import Contract, load_contract
+from pgcontract.contract.model import RoleAuth, SettingAuth
 from pgcontract.names import QualifiedName
+from pgcontract.rls.identity import Principal, RoleImpersonation, SettingImpersonation
 from pgcontract.rls.matrix import IsolationSession, Outcome, isolation_tables
 
 NEVER_SET = "the application role with the setting never set (NULL)"
@@ -481,3 +484,21 @@ def test_principal_writes_on_a_table_every_user_reads(
         ("isolation.update_own", "user A (admin) cannot update own row in public.announcements: 0 rows updated"),
         ("isolation.delete_own", "user A (admin) cannot delete own row in public.announcements: 0 rows deleted"),
     ]
+
+
+def test_role_mode_names_its_roles_per_run_in_lower_case() -> None:
+    # Two runs against one database must not collide on a role name; lower case, so a name copied out of a
+    # message works in SQL without quotes.
+    first, second = (RoleImpersonation(RoleAuth(mode="role")) for _ in range(2))
+    a = first.new_principal("A").identity or ""
+    assert re.fullmatch(r"pgcontract_a_[0-9a-f]{8}", a)
+    assert first.nobody.identity == f"pgcontract_nobody_{a.rsplit('_', 1)[1]}"
+    assert second.new_principal("A").identity != a
+
+
+def test_setting_mode_seeds_with_the_setting_and_a_caller_without_an_id_has_it_empty() -> None:
+    # Seeding puts the row's owner in the setting from the start: only the never-set probe leaves it alone.
+    setting = SettingImpersonation(SettingAuth(mode="setting", role="app", setting="app.user_id"))
+    assert setting.seeding_settings(Principal("A", identity="7")) == {"app.user_id": "7"}
+    # A caller no owner column gave an id has none: the setting empty, never a made-up id.
+    assert setting.switch(Principal("B")) == ("app", {"app.user_id": ""})
