@@ -329,6 +329,44 @@ EQUIVALENT += (
         "with no suffix, cutting len('') characters off leaves the whole name: the same base",
     ),
 )
+NOBODY_LABEL = "the no-rows caller's label is never shown: messages name it by anonymous_name"
+ROLE_IDENTITY = "a role-mode principal always has an identity (new_principal sets it): the default is never used"
+SQL_CASE = "SQL keywords are case-insensitive"
+EQUIVALENT += (
+    *(
+        Equivalent(
+            "__init__",
+            'self.nobody = Principal("nobody", identity=f"pgcontract_nobody_{self.suffix}")',
+            f'self.nobody = Principal({label}, identity=f"pgcontract_nobody_{{self.suffix}}")',
+            NOBODY_LABEL,
+        )
+        for label in ("None", '"XXnobodyXX"', '"NOBODY"')
+    ),
+    Equivalent(
+        "prepare",
+        'role = sql.Identifier(principal.identity or "")',
+        'role = sql.Identifier(principal.identity or "XXXX")',
+        ROLE_IDENTITY,
+    ),
+    Equivalent(
+        "switch", 'return principal.identity or "", {}', 'return principal.identity or "XXXX", {}', ROLE_IDENTITY
+    ),
+    Equivalent(
+        "prepare",
+        'cur.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(role))',
+        'cur.execute(sql.SQL("create role {} nologin").format(role))',
+        SQL_CASE,
+    ),
+    Equivalent(
+        "prepare",
+        'cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(member_of), role))',
+        'cur.execute(sql.SQL("grant {} to {}").format(sql.Identifier(member_of), role))',
+        SQL_CASE,
+    ),
+    Equivalent(
+        "__init__", "self.untouched = False", "self.untouched = None", "None is falsy like False: read only by `if`"
+    ),
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 
