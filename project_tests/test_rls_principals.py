@@ -500,5 +500,7 @@ def test_setting_mode_seeds_with_the_setting_and_a_caller_without_an_id_has_it_e
     # Seeding puts the row's owner in the setting from the start: only the never-set probe leaves it alone.
     setting = SettingImpersonation(SettingAuth(mode="setting", role="app", setting="app.user_id"))
     assert setting.seeding_settings(Principal("A", identity="7")) == {"app.user_id": "7"}
+    # Rows made for nobody (or for a user not given an id yet): the setting empty, never a made-up id.
+    assert setting.seeding_settings(None) == setting.seeding_settings(Principal("B")) == {"app.user_id": ""}
     # A caller no owner column gave an id has none: the setting empty, never a made-up id.
     assert setting.switch(Principal("B")) == ("app", {"app.user_id": ""})
