@@ -367,6 +367,21 @@ EQUIVALENT += (
         "__init__", "self.untouched = False", "self.untouched = None", "None is falsy like False: read only by `if`"
     ),
 )
+_OWN_CLAIMS = 'claims.update({k: v for k, v in principal.claims.items() if k not in ("app_metadata", "user_metadata")})'
+EQUIVALENT += tuple(
+    Equivalent(
+        "claims",
+        _OWN_CLAIMS,
+        _OWN_CLAIMS.replace(f'"{key}"', f'"{changed}"'),
+        "both metadata claims are set again, merged, on the next lines: copying one first changes nothing",
+    )
+    for key, changed in (
+        ("app_metadata", "XXapp_metadataXX"),
+        ("app_metadata", "APP_METADATA"),
+        ("user_metadata", "XXuser_metadataXX"),
+        ("user_metadata", "USER_METADATA"),
+    )
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 

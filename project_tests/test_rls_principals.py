@@ -4,6 +4,7 @@ with claims of their own, so that a role-based policy is tested both ways."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -15,9 +16,9 @@ from pydantic import ValidationError
 from pgcontract.catalog import read_snapshot
 from pgcontract.connect import DEFAULT_LIMITS, Target, connect
 from pgcontract.contract import Contract, load_contract
-from pgcontract.contract.model import RoleAuth, SettingAuth
+from pgcontract.contract.model import RoleAuth, SettingAuth, SupabaseAuth
 from pgcontract.names import QualifiedName
-from pgcontract.rls.identity import Principal, RoleImpersonation, SettingImpersonation
+from pgcontract.rls.identity import Principal, RoleImpersonation, SettingImpersonation, SupabaseImpersonation
 from pgcontract.rls.matrix import IsolationSession, Outcome, isolation_tables
 
 NEVER_SET = "the application role with the setting never set (NULL)"
@@ -504,3 +505,11 @@ def test_setting_mode_seeds_with_the_setting_and_a_caller_without_an_id_has_it_e
     assert setting.seeding_settings(None) == setting.seeding_settings(Principal("B")) == {"app.user_id": ""}
     # A caller no owner column gave an id has none: the setting empty, never a made-up id.
     assert setting.switch(Principal("B")) == ("app", {"app.user_id": ""})
+
+
+def test_a_principals_own_claims_are_sent_beside_its_merged_metadata() -> None:
+    supabase = SupabaseImpersonation(SupabaseAuth(mode="supabase", claims={"tier": "free"}))
+    principal = Principal("A", identity="u1", claims={"user_role": "admin", "app_metadata": {"org": "o1"}})
+    sent = json.loads(supabase.claims(principal))
+    assert (sent["user_role"], sent["tier"], sent["sub"]) == ("admin", "free", "u1")
+    assert sent["app_metadata"] == {"provider": "email", "providers": ["email"], "org": "o1"}
