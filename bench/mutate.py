@@ -382,6 +382,14 @@ EQUIVALENT += tuple(
         ("user_metadata", "USER_METADATA"),
     )
 )
+EQUIVALENT += (
+    Equivalent(
+        "seeding_settings",
+        'return {"request.jwt.claims": self.claims(principal) if principal is not None else ""}',
+        'return {"REQUEST.JWT.CLAIMS": self.claims(principal) if principal is not None else ""}',
+        "PostgreSQL's setting names are case-insensitive (set_config folds them)",
+    ),
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 

@@ -509,7 +509,10 @@ def test_setting_mode_seeds_with_the_setting_and_a_caller_without_an_id_has_it_e
 
 def test_a_principals_own_claims_are_sent_beside_its_merged_metadata() -> None:
     supabase = SupabaseImpersonation(SupabaseAuth(mode="supabase", claims={"tier": "free"}))
-    principal = Principal("A", identity="u1", claims={"user_role": "admin", "app_metadata": {"org": "o1"}})
+    principal = Principal(
+        "A", identity="u1", claims={"user_role": "admin", "app_metadata": {"org": "o1"}, "user_metadata": {"nick": "a"}}
+    )
     sent = json.loads(supabase.claims(principal))
     assert (sent["user_role"], sent["tier"], sent["sub"]) == ("admin", "free", "u1")
     assert sent["app_metadata"] == {"provider": "email", "providers": ["email"], "org": "o1"}
+    assert (sent["user_metadata"]["nick"], sent["user_metadata"]["sub"]) == ("a", "u1")
