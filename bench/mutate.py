@@ -389,6 +389,18 @@ EQUIVALENT += (
         'return {"REQUEST.JWT.CLAIMS": self.claims(principal) if principal is not None else ""}',
         "PostgreSQL's setting names are case-insensitive (set_config folds them)",
     ),
+    *(
+        Equivalent(
+            function,
+            f'return self.auth.{role}, {{"request.jwt.claims": {value}}}',
+            f'return self.auth.{role}, {{"REQUEST.JWT.CLAIMS": {value}}}',
+            "PostgreSQL's setting names are case-insensitive (set_config folds them)",
+        )
+        for function, role, value in (
+            ("switch", "user_role", "self.claims(principal)"),
+            ("switch_anonymous", "anon_role", '""'),
+        )
+    ),
 )
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 

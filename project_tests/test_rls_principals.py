@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 import pytest
 import yaml
 from pydantic import ValidationError
@@ -516,3 +517,17 @@ def test_a_principals_own_claims_are_sent_beside_its_merged_metadata() -> None:
     assert (sent["user_role"], sent["tier"], sent["sub"]) == ("admin", "free", "u1")
     assert sent["app_metadata"] == {"provider": "email", "providers": ["email"], "org": "o1"}
     assert (sent["user_metadata"]["nick"], sent["user_metadata"]["sub"]) == ("a", "u1")
+
+
+def test_the_caller_without_identity_never_keeps_the_last_users_id(pg: psycopg.Connection[tuple[object, ...]]) -> None:
+    # The probes switch callers in one transaction: after user A, the anonymous caller must not still be A.
+    role = str(pg.execute("SELECT current_user").fetchone()[0])  # type: ignore[index]
+    setting = SettingImpersonation(SettingAuth(mode="setting", role=role, setting="app.user_id"))
+    with pg.transaction(), pg.cursor() as cur:
+        setting.become(cur, Principal("A", identity="7"))
+        assert cur.execute("SELECT current_setting('app.user_id')").fetchone() == ("7",)
+        setting.become_anonymous(cur)
+        assert cur.execute("SELECT current_setting('app.user_id')").fetchone() == ("",)
+    supabase = SupabaseImpersonation(SupabaseAuth(mode="supabase"))
+    assert supabase.switch_anonymous() == ("anon", {"request.jwt.claims": ""})
+    assert supabase.seeding_settings(None) == {"request.jwt.claims": ""}
