@@ -402,6 +402,27 @@ EQUIVALENT += (
         )
     ),
 )
+EQUIVALENT += tuple(
+    Equivalent("switch_sql", before, after, "SQL keywords, function names and setting names are case-insensitive")
+    for before, after in (
+        (
+            """calls = [sql.SQL("set_config('role', {}, true)").format(sql.Literal(role))]""",
+            """calls = [sql.SQL("SET_CONFIG('ROLE', {}, TRUE)").format(sql.Literal(role))]""",
+        ),
+        (
+            'calls.append(sql.SQL("set_config({}, {}, true)").format(sql.Literal(name), sql.Literal(value)))',
+            'calls.append(sql.SQL("SET_CONFIG({}, {}, TRUE)").format(sql.Literal(name), sql.Literal(value)))',
+        ),
+        (
+            'return sql.SQL("SELECT {}; SELECT current_user::text").format(sql.SQL(", ").join(calls))',
+            'return sql.SQL("select {}; select current_user::text").format(sql.SQL(", ").join(calls))',
+        ),
+        (
+            'return sql.SQL("SELECT {}; SELECT current_user::text").format(sql.SQL(", ").join(calls))',
+            'return sql.SQL("SELECT {}; SELECT CURRENT_USER::TEXT").format(sql.SQL(", ").join(calls))',
+        ),
+    )
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 
