@@ -226,7 +226,5 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_the_column_finding_is_exact(
-    case: str, target: Target, run_sql: Callable[[str], None], tmp_path: Path
-) -> None:
+def test_the_column_finding_is_exact(case: str, target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
     assert_exact(CASES[case], target, run_sql, tmp_path)
