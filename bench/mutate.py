@@ -24,9 +24,12 @@ import shutil
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from mutate_plugin import SERVERS, kept_servers
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".mutation"
@@ -56,7 +59,9 @@ MODULES: dict[str, Module] = {
     ),
     "guard": Module(files=("pgcontract/guard.py",), tests=("project_tests/test_guard.py",)),
     # test_operations.py pins the budgets' JSON form too, but starts two more servers per run: too slow here.
-    "health": Module(files=("pgcontract/health.py",), tests=("project_tests/test_health.py",)),
+    "health": Module(
+        files=("pgcontract/health.py",), tests=("project_tests/test_health.py", "project_tests/test_health_busy.py")
+    ),
     "lints": Module(
         files=("pgcontract/lints.py",),
         tests=(
@@ -107,6 +112,66 @@ MODULES: dict[str, Module] = {
         ),
     ),
 }
+
+
+# `checks` and `rls` in slices, one per file, each with the tests that cover it (`./dev mutate checks/columns`):
+# thousands of mutants are hours on 2 cores; slices can be run piecewise, by different people at once.
+# mutmut still narrows each mutant to the tests that reach its function; the files named here only bound
+# what it runs once to record that (and the clean run).
+CHECK_PROBES = ("project_tests/test_rule_probes.py", "project_tests/test_cli_defects.py")
+CHECK_SLICES: dict[str, tuple[str, ...]] = {
+    "__init__": ("test_tables.py", "test_columns.py", "test_check_granularity.py"),
+    "base": ("test_tables.py", "test_columns.py", "test_check_granularity.py"),
+    "typeuse": ("test_kind_types.py", "test_kind_domains.py"),
+    "aggregates": ("test_kind_aggregates.py",),
+    "columns": ("test_columns.py",),
+    "composite_types": ("test_kind_types.py",),
+    "constraints": ("test_constraints.py", "test_kind_constraint_attributes.py"),
+    "domains": ("test_kind_domains.py",),
+    "enums": ("test_enums.py",),
+    "extensions": ("test_kind_extensions.py",),
+    "functions": ("test_functions_realworld.py", "test_kind_sql_bodies.py"),
+    "grants": ("test_grants.py", "test_kind_grants.py", "test_kind_sequence_grants.py"),
+    "indexes": ("test_indexes.py",),
+    "partitions": ("test_kind_partitions.py",),
+    "policies": ("test_policies.py",),
+    "privileges": ("test_kind_grants.py",),
+    "publications": ("test_kind_publications.py",),
+    "sequences": ("test_kind_sequences.py", "test_kind_sequence_grants.py"),
+    "tables": ("test_tables.py",),
+    "triggers": ("test_kind_triggers.py",),
+    "views": ("test_kind_views.py",),
+}
+RLS_PIPELINE = (
+    "test_rls_leaks.py",
+    "test_rls_attacker.py",
+    "test_rls_principals.py",
+    "test_rls_seeding.py",
+    "test_rls_bypass_privileges.py",
+    "test_rls_live.py",
+    "test_rls_views.py",
+    "test_rls_delete_refused_by_key.py",
+    "test_isolation_rules.py",
+)
+RLS_SLICES: dict[str, tuple[str, ...]] = {
+    "erasure": ("test_erasure.py",),
+    "personal": ("test_erasure.py",),
+    "seed": ("test_rls_seeding.py", "test_rls_seeding_postgis.py", "test_rls_leaks.py"),
+    "values": ("test_rls_seeding.py", "test_rls_seeding_postgis.py", "test_rls_leaks.py"),
+    "spatial": ("test_rls_seeding_postgis.py", "test_rls_seeding.py"),
+    "views": ("test_rls_views.py", "test_rls_leaks.py"),
+    # The pipeline every isolation run goes through: every RLS test reaches it.
+    **{name: RLS_PIPELINE for name in ("matrix", "explain", "fit", "identity", "inforce")},
+}
+for _package, _slices, _common in (
+    ("checks", CHECK_SLICES, CHECK_PROBES),
+    ("rls", RLS_SLICES, ("project_tests/test_rule_probes.py",)),
+):
+    for _file, _tests in _slices.items():
+        MODULES[f"{_package}/{_file}"] = Module(
+            files=(f"pgcontract/{_package}/{_file}.py",),
+            tests=(*(f"project_tests/{t}" for t in _tests), *_common),
+        )
 
 KILLED = {"killed", "timeout", "caught by type check", "segfault"}
 
@@ -185,6 +250,10 @@ EQUIVALENT: tuple[Equivalent, ...] = (
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 
+def workdir(name: str) -> Path:
+    return WORK / name.replace("/", ".")  # a slice (checks/columns) beside its whole module (checks)
+
+
 def existing_tests(module: Module) -> list[str]:
     # Another branch may add a test file named here before this one has it: skip what is not there yet.
     return [t for t in module.tests if (ROOT / t).exists()]
@@ -202,7 +271,7 @@ def counts(module: Module, name: str) -> bool:
 
 
 def prepare(name: str, module: Module) -> Path:
-    work = WORK / name
+    work = workdir(name)
     work.mkdir(parents=True, exist_ok=True)
     for entry in ("src", "pyproject.toml", *ALSO_COPY):
         link = work / entry
@@ -245,9 +314,11 @@ def sync_data_files(copy: Path) -> None:
                 shutil.copy2(path, target)
 
 
-def run(name: str, module: Module, workers: int) -> float:
+def run(name: str, module: Module, workers: int, servers: Path | None) -> float:
     work = prepare(name, module)
     env = dict(os.environ, PYTHONPATH=str(work / "mutants" / "src"))
+    if servers is not None:
+        env[SERVERS] = str(servers)
     mutmut = Path(sys.executable).parent / "mutmut"
     # Known results stand while the function is unchanged (mutmut forgets those of a changed function);
     # what was not killed is tested again, with the tests as they are now.
@@ -279,7 +350,7 @@ def names(module: Module) -> list[str]:
 
 
 def results(name: str) -> dict[str, str]:
-    work = WORK / name
+    work = workdir(name)
     mutmut = Path(sys.executable).parent / "mutmut"
     done = subprocess.run(
         [str(mutmut), "results", "--all", "true"], cwd=work, capture_output=True, text=True, check=False
@@ -295,7 +366,9 @@ def results(name: str) -> dict[str, str]:
 def change(name: str, mutant: str) -> tuple[str, str]:
     """The mutant's line before and after (stripped), from ``mutmut show``."""
     mutmut = Path(sys.executable).parent / "mutmut"
-    shown = subprocess.run([str(mutmut), "show", mutant], cwd=WORK / name, capture_output=True, text=True, check=False)
+    shown = subprocess.run(
+        [str(mutmut), "show", mutant], cwd=workdir(name), capture_output=True, text=True, check=False
+    )
     lines = [ln for ln in shown.stdout.splitlines() if ln[:1] in "-+" and ln[:3] not in ("---", "+++")]
     before = " ".join(ln[1:].strip() for ln in lines if ln.startswith("-"))
     after = " ".join(ln[1:].strip() for ln in lines if ln.startswith("+"))
@@ -344,12 +417,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="mutants tested at once (default 2: two cores)")
     parser.add_argument("--no-diffs", action="store_true", help="list surviving mutants without their diffs")
     parser.add_argument("--fresh", action="store_true", help="forget earlier results of these modules")
+    parser.add_argument(
+        "--own-servers", action="store_true", help="each mutant's tests start their own PostgreSQL (slower)"
+    )
     args = parser.parse_args(argv)
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
         parser.error(f"unknown module(s) {', '.join(unknown)}; choose from {', '.join(MODULES)}")
-    chosen = args.modules or list(MODULES)
+    chosen = args.modules or [m for m in MODULES if "/" not in m]  # whole modules; slices by name
     if args.list:
+        chosen = args.modules or list(MODULES)
+        for package in ("checks", "rls"):
+            for source in sorted((ROOT / "src" / "pgcontract" / package).glob("*.py")):
+                if f"{package}/{source.stem}" not in MODULES:
+                    print(f"(no slice for src/pgcontract/{package}/{source.name}: add it to {package.upper()}_SLICES)")
         for name in chosen:
             module = MODULES[name]
             print(f"{name}: {', '.join(module.files)} [{', '.join(module.functions)}]")
@@ -360,11 +441,14 @@ def main(argv: list[str] | None = None) -> int:
         print("mutmut is missing: ./dev test installs the dev extras (or pip install 'mutmut>=3.8')", file=sys.stderr)
         return 2
     elapsed: dict[str, float] = {}
-    for name in chosen:
-        if args.fresh:
-            shutil.rmtree(WORK / name, ignore_errors=True)
-        if not args.report:
-            elapsed[name] = run(name, MODULES[name], args.workers)
+    # One server per worker for every module chosen: started once here, not once per mutant.
+    keeping = kept_servers(args.workers) if not args.report and not args.own_servers else nullcontext(None)
+    with keeping as servers:
+        for name in chosen:
+            if args.fresh:
+                shutil.rmtree(workdir(name), ignore_errors=True)
+            if not args.report:
+                elapsed[name] = run(name, MODULES[name], args.workers, servers)
     print(f"\nmutation scores ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, goal {GOAL:.0%} killed per module)")
     ok = [report(name, MODULES[name], elapsed.get(name), not args.no_diffs) for name in chosen]
     return 0 if all(ok) else 1

@@ -1,32 +1,51 @@
 """pytest plugin for mutation runs (``bench/mutate.py``), loaded with ``-p bench.mutate_plugin``.
 
-mutmut runs pytest once per mutant, two at a time, in forks of one process; each run starts its own
-throwaway PostgreSQL (``project_tests/conftest.py``), as every test run does. Two things make that work
-and bearable:
+mutmut runs pytest once per mutant, two at a time, in forks of one process. What makes that work and
+bearable:
 
+- servers kept for the whole run: ``bench/mutate.py`` starts one throwaway PostgreSQL per worker before
+  mutmut starts and names them in ``$PGCONTRACT_MUTATE_SERVERS`` (a directory of ``<n>.dsn`` files). Each
+  pytest run takes one that no other run holds (an exclusive ``flock`` on ``<n>.lock``, released when
+  the run ends or its process dies), returns it to the state of a fresh server (every database but the
+  initial ones dropped, every role but the bootstrap superuser dropped), and hands it to
+  ``project_tests/conftest.py`` through ``$PGCONTRACT_TEST_SERVER``: each test still gets a fresh
+  database of real PostgreSQL, without a server start and stop per mutant (most of a mutant's time);
+- without kept servers, each run starts its own, as every test run does; then ``initdb`` runs once: on a
+  loaded 2-core machine it takes 8-10 s. Its result (same programs, same options) is kept and copied
+  (``cp -a``: owner and modes kept, as the server requires) into each run's data directory;
 - a base temp directory of the run's own: with one ``--basetemp``, pytest empties it at start, under the
   other run's PostgreSQL;
-- ``initdb`` once: on a loaded 2-core machine it takes 8-10 s, most of a mutant's time. Its result (same
-  programs, same options) is kept and copied (``cp -a``: owner and modes kept, as the server requires)
-  into each run's data directory; the server still starts fresh, so nothing a run does reaches another.
+- the mutant's tests run fastest first (their durations as mutmut recorded them): ``-x`` stops at the
+  first failure, so a mutant is killed by its quickest test that notices it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
+import psycopg
 import pytest
+from psycopg import sql
 from pytest_postgresql.executors import PostgreSQLExecutor
 
 _OWN = pytest.StashKey[str]()
+_SLOT = pytest.StashKey[tuple[IO[str], str | None]]()
 _initdb = PostgreSQLExecutor._run_initdb
 CACHE = Path(tempfile.gettempdir()) / "pgcontract-mutate-initdb"
+SERVERS = "PGCONTRACT_MUTATE_SERVERS"
+RUNNING_SERVER = "PGCONTRACT_TEST_SERVER"  # project_tests/conftest.py's opt-in
+STATS = Path("mutmut-stats.json")  # in mutants/, the directory mutmut runs pytest in
+FIRST_USER_OID = 16384  # PostgreSQL's FirstNormalObjectId: what initdb made has lower OIDs
 
 
 def _cached_initdb(self: PostgreSQLExecutor, command: list[str]) -> None:
@@ -44,15 +63,93 @@ def _cached_initdb(self: PostgreSQLExecutor, command: list[str]) -> None:
     subprocess.run(["cp", "-a", str(kept), datadir], check=True)
 
 
+def cache_initdb() -> None:
+    PostgreSQLExecutor._run_initdb = _cached_initdb  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def kept_servers(count: int) -> Iterator[Path]:
+    """``count`` throwaway servers for a whole mutation run, named in the directory yielded (set it as
+    ``$PGCONTRACT_MUTATE_SERVERS``); stopped and removed on exit."""
+    from pgcontract.embedded import server, superuser_dsn
+
+    cache_initdb()
+    where = Path(tempfile.mkdtemp(prefix="pgcontract-mutate-servers-"))
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, where, True)
+        for n in range(count):
+            executor = stack.enter_context(server())
+            (where / f"{n}.dsn").write_text(superuser_dsn(executor, "postgres"), encoding="utf-8")
+        yield where
+
+
+def reset_server(dsn: str) -> None:
+    """Bring a kept server back to what a fresh one holds: a run that failed half-way (a mutant's test
+    fails before its clean-up) leaves databases and roles behind, and roles belong to the whole server."""
+    with psycopg.connect(dsn, dbname="postgres", autocommit=True) as conn:
+        kept = ("postgres", "template0", "template1")
+        for (name,) in conn.execute("SELECT datname FROM pg_database WHERE datname <> ALL(%s)", [list(kept)]):
+            conn.execute(sql.SQL("ALTER DATABASE {} WITH is_template false").format(sql.Identifier(name)))
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        roles = [r for (r,) in conn.execute("SELECT rolname FROM pg_roles WHERE oid >= %s", [FIRST_USER_OID])]
+        if roles:
+            names = sql.SQL(", ").join(map(sql.Identifier, roles))
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(names))
+            with psycopg.connect(dsn, dbname="template1", autocommit=True) as template:
+                template.execute(sql.SQL("DROP OWNED BY {}").format(names))
+            conn.execute(sql.SQL("DROP ROLE {}").format(names))
+        conn.execute("ALTER ROLE ALL RESET ALL")
+
+
+def _take_server(where: Path) -> tuple[IO[str], str]:
+    """A kept server no other run holds (an exclusive lock held until this run ends), and its DSN."""
+    slots = sorted(where.glob("*.dsn"))
+    if not slots:
+        raise pytest.UsageError(f"${SERVERS} names {where}, which holds no server")
+    for wait in (False, True):
+        # More runs than servers cannot happen with one server per worker; should it, wait for one.
+        for slot in slots if not wait else slots[os.getpid() % len(slots) :][:1]:
+            lock = slot.with_suffix(".lock").open("w")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.close()
+                continue
+            return lock, slot.read_text(encoding="utf-8")
+    raise AssertionError("unreachable: the waiting pass returns")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     if not config.option.basetemp:
         config.option.basetemp = tempfile.mkdtemp(prefix="pgcontract-mutate-")
         config.stash[_OWN] = config.option.basetemp
-    PostgreSQLExecutor._run_initdb = _cached_initdb  # type: ignore[method-assign]
+    cache_initdb()
+    where = os.environ.get(SERVERS)
+    if where:
+        lock, dsn = _take_server(Path(where))
+        config.stash[_SLOT] = (lock, os.environ.get(RUNNING_SERVER))
+        reset_server(dsn)
+        os.environ[RUNNING_SERVER] = dsn
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if not STATS.exists():
+        return
+    durations: dict[str, float] = json.loads(STATS.read_text(encoding="utf-8")).get("duration_by_test", {})
+    items.sort(key=lambda item: durations.get(item.nodeid, float("inf")))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     own = config.stash.get(_OWN, None)
     if own:
         shutil.rmtree(own, ignore_errors=True)
+    slot = config.stash.get(_SLOT, None)
+    if slot is not None:
+        lock, before = slot
+        # mutmut runs its first pytest sessions in its main process, then forks: restore the environment.
+        if before is None:
+            os.environ.pop(RUNNING_SERVER, None)
+        else:
+            os.environ[RUNNING_SERVER] = before
+        lock.close()

@@ -4,24 +4,64 @@ shim, and helpers to load SQL and run the checks."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
 from pytest_postgresql import factories
-from pytest_postgresql.executors import PostgreSQLExecutor
+from pytest_postgresql.executors import NoopExecutor, PostgreSQLExecutor
+from pytest_postgresql.janitor import DatabaseJanitor
 
 from pgcontract.connect import Target
 from pgcontract.embedded import pg_ctl_wrapper, supabase_shim
 from project_tests.helpers import CHAT_SQL, SCHEMAS
 
-pg_server = factories.postgresql_proc(
+# Opt-in: the libpq conninfo of an already running throwaway server (its superuser) to use instead of
+# starting one per run; bench/mutate.py keeps one per worker (a server start is most of a short run's time).
+# Still real PostgreSQL, still a fresh database per test; the tests create and drop databases and roles
+# there, so: a throwaway server only, and one test run at a time on it.
+RUNNING_SERVER = "PGCONTRACT_TEST_SERVER"
+
+pg_own_server = factories.postgresql_proc(
     executable=pg_ctl_wrapper(),
     port=None,
     load=[supabase_shim()],
     postgres_options="-c fsync=off -c full_page_writes=off -c synchronous_commit=off",
 )
 pg = factories.postgresql("pg_server")
+
+
+@pytest.fixture(scope="session")
+def pg_server(request: pytest.FixtureRequest) -> Iterator[PostgreSQLExecutor | NoopExecutor]:
+    """The run's server: its own throwaway one, or the running one named by ``$PGCONTRACT_TEST_SERVER``
+    (read when the session starts, not at import: mutmut forks one process per mutant after importing)."""
+    running = os.environ.get(RUNNING_SERVER)
+    if not running:
+        yield request.getfixturevalue("pg_own_server")
+        return
+    params = psycopg.conninfo.conninfo_to_dict(running)
+    executor = NoopExecutor(
+        host=str(params.get("host", "127.0.0.1")),
+        port=str(params.get("port", "5432")),
+        user=str(params.get("user", "postgres")),
+        password=None if params.get("password") is None else str(params["password"]),
+        options="",
+        dbname="tests",
+    )
+    # The template every test database is cloned from, as pytest-postgresql builds it for its own server.
+    template = DatabaseJanitor(
+        user=executor.user,
+        host=executor.host,
+        port=executor.port,
+        dbname=executor.template_dbname,
+        password=executor.password,
+        as_template=True,
+    )
+    template.drop()
+    with template:
+        template.load(supabase_shim())
+        yield executor
 
 
 @pytest.fixture
@@ -51,7 +91,7 @@ def chat_db(run_sql: Callable[[str], None], target: Target) -> Target:
 
 
 @pytest.fixture(scope="session")
-def server(pg_server: PostgreSQLExecutor) -> PostgreSQLExecutor:
+def server(pg_server: PostgreSQLExecutor | NoopExecutor) -> PostgreSQLExecutor | NoopExecutor:
     return pg_server
 
 

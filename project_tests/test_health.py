@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 
 import psycopg
 import pytest
 
-from pgcontract.connect import Target, connect, read_only
+from pgcontract.connect import SessionLimits, Target, connect, read_only
 from pgcontract.contract import Contract, load_contract
-from pgcontract.health import UNREACHABLE, Status, check_health
+from pgcontract.health import BUSY, CHECK_FAILED, UNREACHABLE, Status, check_health
 from project_tests.helpers import CHAT_CONTRACT, KITCHEN_CONTRACT, check
 
 THREADS = "public.sam_conversation_threads"
@@ -190,3 +191,134 @@ def test_a_warning_on_a_critical_table_leaves_it_ok_and_the_report_healthy(
     assert threads.status is Status.OK
     assert report.healthy
     assert report.critical_issues == ()
+
+
+# -- a check that fails after connecting ------------------------------------------------------------
+
+
+def test_a_server_side_error_after_connecting_is_check_failed_with_the_redacted_reason(
+    chat_db: Target, run_sql: Callable[[str], None], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The catalog read refused (a SQLSTATE): CHECK_FAILED, every table UNKNOWN, the driver's text only in
+    ``detail`` and the log, redacted: the role's password is the name in the error (``pg_class``)."""
+    run_sql("CREATE ROLE pgc_health_reader LOGIN PASSWORD 'pg_class'; REVOKE SELECT ON pg_catalog.pg_class FROM PUBLIC")
+    dsn = psycopg.conninfo.make_conninfo(chat_db.dsn, user="pgc_health_reader", password="pg_class")
+    contract = load_contract(CHAT_CONTRACT)
+    for source in (dsn, Target("reader", dsn)):
+        caplog.clear()
+        started = time.perf_counter()
+        with caplog.at_level(logging.WARNING, logger="pgcontract"):
+            report = check_health(source, contract)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        assert (report.error, report.status, report.healthy) == (CHECK_FAILED, "unhealthy", False)
+        assert report.critical_issues == (CHECK_FAILED,)
+        assert [(t.table, t.status, t.issues) for t in report.tables] == [
+            (THREADS, Status.UNKNOWN, ()),
+            (MESSAGES, Status.UNKNOWN, ()),
+        ]
+        assert report.detail == "InsufficientPrivilege: permission denied for table ********"
+        assert caplog.messages == [f"health check: {CHECK_FAILED}: {report.detail}"]
+        assert 0 < report.duration_ms <= elapsed_ms
+        assert "pg_class" not in json.dumps(report.to_dict())
+
+
+def test_a_connection_lost_during_the_check_is_unreachable(
+    chat_db: Target, run_sql: Callable[[str], None], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The backend terminated (no SQLSTATE reaches the client): UNREACHABLE, not a failed check."""
+    with connect(chat_db) as conn:
+        run_sql(f"SELECT pg_terminate_backend({conn.info.backend_pid})")
+        with caplog.at_level(logging.WARNING, logger="pgcontract"):
+            report = check_health(conn, load_contract(CHAT_CONTRACT))
+    assert (report.error, report.status) == (UNREACHABLE, "unreachable")
+    assert report.critical_issues == (UNREACHABLE,)
+    assert {t.status for t in report.tables} == {Status.UNKNOWN}
+    assert report.detail == "OperationalError: the connection is lost"
+    assert caplog.messages == [f"health check: {UNREACHABLE}: {report.detail}"]
+    assert report.duration_ms > 0
+
+
+def test_a_dsn_string_is_read_with_the_given_session_limits(chat_db: Target) -> None:
+    """A DSN string gets a connection of its own, with the caller's limits: a 200 ms lock timeout answers
+    busy well before the default 2 s."""
+    holder = psycopg.connect(chat_db.dsn)
+    try:
+        holder.execute(f"LOCK TABLE {MESSAGES} IN ACCESS EXCLUSIVE MODE")
+        report = check_health(chat_db.dsn, load_contract(CHAT_CONTRACT), SessionLimits(lock_timeout="200ms"))
+    finally:
+        holder.close()
+    assert (report.error, report.status) == (BUSY, "busy")
+    assert report.duration_ms < 1500
+    assert MESSAGES.split(".")[1] in report.critical_issues[0]
+
+
+def test_a_dsn_string_reads_the_operations_budgets(chat_db: Target) -> None:
+    contract = Contract.model_validate({"operations": {"database_size": {"warning": "100GB", "error": "200GB"}}})
+    report = check_health(chat_db.dsn, contract)
+    assert report.healthy, report.critical_issues
+    data = report.to_dict()
+    # A budget within its limits: no issue, but its value is shown.
+    assert data["operations"]["issues"] == []
+    assert [b["rule"] for b in data["operations"]["budgets"]] == ["ops.database_size"]
+
+
+# -- a read racing a migration: confirmed by reading again ------------------------------------------
+
+RENAME = "ALTER TABLE {} RENAME TO {}"
+
+
+def pauses(monkeypatch: pytest.MonkeyPatch, *migrations: str, run_sql: Callable[[str], None]) -> list[float]:
+    """The pause between two reads, with a migration committing in it (one per pause, in order)."""
+    paused: list[float] = []
+
+    def pause(seconds: float) -> None:
+        if len(paused) < len(migrations):
+            run_sql(migrations[len(paused)])
+        paused.append(seconds)
+
+    # health.py pauses with time.sleep; nothing else in a check sleeps.
+    monkeypatch.setattr(time, "sleep", pause)
+    return paused
+
+
+def test_a_healthy_read_is_not_read_again(
+    chat_db: Target, run_sql: Callable[[str], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paused = pauses(monkeypatch, run_sql=run_sql)
+    assert check_health(chat_db, load_contract(CHAT_CONTRACT)).healthy
+    assert paused == []
+
+
+def test_an_error_found_again_by_the_second_read_is_reported(
+    chat_db: Target, run_sql: Callable[[str], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_sql(RENAME.format(MESSAGES, "old_messages"))
+    paused = pauses(monkeypatch, run_sql=run_sql)
+    report = check_health(chat_db, load_contract(CHAT_CONTRACT))
+    assert report.critical_issues == (f"{MESSAGES}: table is missing (table.missing)",)
+    assert paused == [0.05]
+
+
+def test_an_error_a_migration_undid_before_the_second_read_is_not_reported(
+    chat_db: Target, run_sql: Callable[[str], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_sql(RENAME.format(MESSAGES, "old_messages"))
+    paused = pauses(monkeypatch, RENAME.format("public.old_messages", "sam_conversation_messages"), run_sql=run_sql)
+    report = check_health(chat_db, load_contract(CHAT_CONTRACT))
+    assert report.healthy, report.critical_issues
+    assert paused == [0.05]
+
+
+def test_errors_changing_on_every_read_are_read_three_times_and_the_last_reported(
+    chat_db: Target, run_sql: Callable[[str], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_sql(RENAME.format(MESSAGES, "old_messages"))
+    paused = pauses(
+        monkeypatch,
+        f"{RENAME.format('public.old_messages', 'sam_conversation_messages')}; {RENAME.format(THREADS, 'old_threads')}",
+        f"{RENAME.format('public.old_threads', 'sam_conversation_threads')}; {RENAME.format(MESSAGES, 'old_messages')}",
+        run_sql=run_sql,
+    )
+    report = check_health(chat_db, load_contract(CHAT_CONTRACT))
+    assert report.critical_issues == (f"{MESSAGES}: table is missing (table.missing)",)
+    assert paused == [0.05, 0.05]
