@@ -134,7 +134,7 @@ CHECK_SLICES: dict[str, tuple[str, ...]] = {
     "grants": ("test_grants.py", "test_kind_grants.py", "test_kind_sequence_grants.py"),
     "indexes": ("test_indexes.py", "test_exact_indexes.py"),
     "partitions": ("test_kind_partitions.py",),
-    "policies": ("test_policies.py",),
+    "policies": ("test_policies.py", "test_exact_policies.py"),
     "privileges": ("test_kind_grants.py",),
     "publications": ("test_kind_publications.py",),
     "sequences": ("test_kind_sequences.py", "test_kind_sequence_grants.py"),
