@@ -138,7 +138,7 @@ CHECK_SLICES: dict[str, tuple[str, ...]] = {
     "privileges": ("test_kind_grants.py",),
     "publications": ("test_kind_publications.py",),
     "sequences": ("test_kind_sequences.py", "test_kind_sequence_grants.py"),
-    "tables": ("test_tables.py",),
+    "tables": ("test_tables.py", "test_exact_tables.py"),
     "triggers": ("test_kind_triggers.py",),
     "views": ("test_kind_views.py",),
 }

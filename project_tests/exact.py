@@ -61,9 +61,10 @@ def assert_exact(case: Exact, target: Target, run_sql: Callable[[str], None], tm
     same = [f for f in index.findings if f.rule == case.rule]
     assert len(same) == case.findings, [f.render() for f in same]
     owner = case.owner if case.owner is not None else _table_of(case.obj)
-    assert (found.owner, found.object) == (owner, case.obj)
-    assert (found.message, found.expected, found.actual) == (case.message, case.expected, case.actual)
-    assert found.fix == Fix(case.sql, case.hazards, case.note)
+    # This module is no test module: pytest does not rewrite its asserts, so each says what it saw.
+    got = (found.owner, found.message, found.expected, found.actual, found.fix)
+    want = (owner, case.message, case.expected, case.actual, Fix(case.sql, case.hazards, case.note))
+    assert got == want, f"found:\n{got!r}\nwanted:\n{want!r}"
     if case.repairs:
         run_sql(case.sql)
         assert errors(check(target, contract)) == [], "the fix must leave the contract clean"
