@@ -126,7 +126,7 @@ CHECK_SLICES: dict[str, tuple[str, ...]] = {
     "aggregates": ("test_kind_aggregates.py",),
     "columns": ("test_columns.py", "test_exact_columns.py"),
     "composite_types": ("test_kind_types.py",),
-    "constraints": ("test_constraints.py", "test_kind_constraint_attributes.py"),
+    "constraints": ("test_constraints.py", "test_kind_constraint_attributes.py", "test_exact_constraints.py"),
     "domains": ("test_kind_domains.py",),
     "enums": ("test_enums.py",),
     "extensions": ("test_kind_extensions.py",),
