@@ -130,7 +130,7 @@ CHECK_SLICES: dict[str, tuple[str, ...]] = {
     "domains": ("test_kind_domains.py",),
     "enums": ("test_enums.py",),
     "extensions": ("test_kind_extensions.py",),
-    "functions": ("test_functions_realworld.py", "test_kind_sql_bodies.py"),
+    "functions": ("test_functions_realworld.py", "test_kind_sql_bodies.py", "test_exact_functions.py"),
     "grants": ("test_grants.py", "test_kind_grants.py", "test_kind_sequence_grants.py", "test_exact_grants.py"),
     "indexes": ("test_indexes.py", "test_exact_indexes.py"),
     "partitions": ("test_kind_partitions.py",),
