@@ -69,7 +69,8 @@ CASES = {
     ),
     "made a procedure": Exact(
         SETUP,
-        "DROP FUNCTION public.f(int, int); CREATE PROCEDURE public.f(a int, b int DEFAULT 1) LANGUAGE sql AS $$ SELECT a + b $$",
+        "DROP FUNCTION public.f(int, int);"
+        " CREATE PROCEDURE public.f(a int, b int DEFAULT 1) LANGUAGE sql AS $$ SELECT a + b $$",
         "function.kind",
         F,
         "kind differs",

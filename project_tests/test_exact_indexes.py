@@ -73,7 +73,8 @@ CASES = {
     ),
     "an operator class": Exact(
         SETUP,
-        "DROP INDEX public.t_b_idx; CREATE UNIQUE INDEX t_b_idx ON public.t (b text_pattern_ops) INCLUDE (c) WHERE a > 0",
+        "DROP INDEX public.t_b_idx;"
+        " CREATE UNIQUE INDEX t_b_idx ON public.t (b text_pattern_ops) INCLUDE (c) WHERE a > 0",
         "index.columns",
         B,
         "index keys differ",
