@@ -12,7 +12,7 @@ from typing import Any
 
 from pgcontract.connect import Target
 from pgcontract.contract import Contract, load_contract
-from pgcontract.findings import Finding, Fix, Hazard, Level
+from pgcontract.findings import Finding, Fix, Hazard, Level, registered
 from project_tests.helpers import check, errors, own_contract
 from project_tests.rule_check import assert_only_rule
 
@@ -62,8 +62,9 @@ def assert_exact(case: Exact, target: Target, run_sql: Callable[[str], None], tm
     assert len(same) == case.findings, [f.render() for f in same]
     owner = case.owner if case.owner is not None else _table_of(case.obj)
     # This module is no test module: pytest does not rewrite its asserts, so each says what it saw.
-    got = (found.owner, found.message, found.expected, found.actual, found.fix)
-    want = (owner, case.message, case.expected, case.actual, Fix(case.sql, case.hazards, case.note))
+    got = (found.kind, found.owner, found.message, found.expected, found.actual, found.fix)
+    fixed = Fix(case.sql, case.hazards, case.note)
+    want = (registered(case.rule).kind, owner, case.message, case.expected, case.actual, fixed)
     assert got == want, f"found:\n{got!r}\nwanted:\n{want!r}"
     if case.repairs:
         run_sql(case.sql)
