@@ -8,6 +8,8 @@
    one per TTL is the goal, whatever the request rate.
 4. Times the guard in-process with a warm cache: ``SchemaGuard.require`` and ``require_schema`` per call,
    and ``SchemaGuardMiddleware`` around a trivial ASGI app per request (minus the app alone).
+5. Times the dashboard's last change from a history file of ``--history-runs`` runs (100,000): the first
+   request reads the file, a request with it unchanged only stats it.
 
 Goals (2 cores; the machine's count is printed beside them): at least 2,000 requests/s, p99 under 10 ms,
 one check per TTL (no more than the periods allow, and no fewer: zero checks means the cache never
@@ -20,12 +22,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import timeit
 from collections.abc import Iterator
@@ -156,6 +160,27 @@ def guard_costs(dsn: str, contract_path: Path, calls: int) -> dict[str, float]:
     }
 
 
+def last_change_costs(runs: int) -> dict[str, float]:
+    """The dashboard's last change from a history file of ``runs`` run entries and one repair: the first
+    read (the whole file) and a request with the file unchanged (``LastChangeReader``: a stat), in ms."""
+    from pgcontract.report.audit import HistoryStore, LastChangeReader
+
+    dsn = "postgresql://app@db.example.test:5432/shop"
+    change = {"kind": "audit", "audit_id": "a", "stage": "finished", "target": "shop@db.example.test",
+              "started_at": "2026-01-01T00:00:00+00:00", "finished_at": "2026-01-01T00:00:01+00:00",
+              "location": "db.example.test:5432/shop", "outcome": "applied"}  # fmt: skip
+    run = {"target": "other", "database": "app@db.elsewhere.test:5432/other", "passed": True, "reachable": True}
+    with tempfile.TemporaryDirectory() as folder:
+        file = Path(folder) / "history.jsonl"
+        lines = (json.dumps({**run, "finished_at": "2026-01-01T00:00:00Z", "failed": 0}) for _ in range(runs))
+        file.write_text("".join(line + "\n" for line in lines) + json.dumps(change) + "\n", encoding="utf-8")
+        reader = LastChangeReader(HistoryStore(file=file), dsn, lambda _: None)
+        first = timeit.timeit(reader, number=1)
+        again = timeit.timeit(reader, number=100) / 100
+        assert reader().entry is not None
+    return {"first request (reads the file)": first * 1000, "file unchanged (a stat)": again * 1000}
+
+
 def goal(ok: bool, text: str) -> str:
     return f"{'OK   ' if ok else 'SLOW '} goal: {text}"
 
@@ -179,6 +204,7 @@ def main() -> int:
     parser.add_argument("--ttl", type=float, default=5.0, help="the server's --ttl during the load (default: 5)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (default: 32)")
     parser.add_argument("--guard-calls", type=int, default=100_000, help="calls per guard timing (default: 100,000)")
+    parser.add_argument("--history-runs", type=int, default=100_000, help="runs in the dashboard's history file")
     parser.add_argument("--contract", default=str(ROOT / "contracts"))
     parser.add_argument("--sql", default=str(ROOT / "sql"))
     parser.add_argument("--show-wrk", action="store_true", help="print wrk's own output")
@@ -199,6 +225,7 @@ def main() -> int:
             elapsed = time.monotonic() - started
             during = checks_run(url) - before
         costs = guard_costs(target.dsn, Path(args.contract), args.guard_calls)
+    history_costs = last_change_costs(args.history_runs)
 
     if args.show_wrk:
         print(load["raw"])
@@ -213,6 +240,9 @@ def main() -> int:
     print("request guard, warm cache (no database round trip):")
     for name, micros in costs.items():
         print(f"  {name:<52} {micros:6.2f} µs")
+    print(f"dashboard's last change, history of {args.history_runs:,} runs:")
+    for name, millis in history_costs.items():
+        print(f"  {name:<52} {millis:8.3f} ms")
     print()
     print(f"speed goals are for {GOAL_CORES} cores; this machine has {os.cpu_count() or 0}")
     worst = max(costs.values())

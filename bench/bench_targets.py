@@ -19,11 +19,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import psycopg
 import yaml
-from psycopg import sql
-
-from pgcontract.embedded import database, load_plan, server
+from tenant_clones import tenant_databases, tenant_names
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -36,21 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
     args = parser.parse_args(argv)
     OUT.mkdir(exist_ok=True)
-    most = max(args.targets)
-    names = [f"tenant_{i:03d}" for i in range(most)]
-    plan = load_plan(ROOT / "sql", supabase=True)
-    with server() as executor, database(executor, "tenant_template", plan) as template:
-        started = time.perf_counter()
-        with psycopg.connect(template.dsn, autocommit=True) as conn:
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND pid <> pg_backend_pid()"
-            )
-        base = f"postgresql://{executor.user}@{executor.host}:{executor.port}"
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-            for name in names:
-                conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE tenant_template").format(sql.Identifier(name)))
-        print(f"{most} tenant databases created in {time.perf_counter() - started:.1f} s")
+    names = tenant_names(max(args.targets))
+    with tenant_databases(names) as base:
         ok = True
         one = 0.0
         print(
@@ -76,9 +60,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 row = f"{count:>7} | {used:>11} | {wall:7.2f} | {wall / count:12.3f} | {ratio}"
                 print(f"{row} | {done.returncode:>4} | {counts}", flush=True)
                 ok = ok and done.returncode == 0
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-            for name in names:
-                conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
     return 0 if ok else 1
 
 

@@ -18,11 +18,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import psycopg
 import yaml
-from psycopg import sql
-
-from pgcontract.embedded import database, load_plan, server
+from tenant_clones import tenant_databases, tenant_names
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -35,24 +32,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rls-live", action="store_true", help="also run the isolation tests on every tenant")
     args = parser.parse_args(argv)
     OUT.mkdir(exist_ok=True)
-    plan = load_plan(ROOT / "sql", supabase=True)
-    with server() as executor, database(executor, "tenant_template", plan) as template:
-        started = time.perf_counter()
-        with psycopg.connect(template.dsn, autocommit=True) as conn:
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND pid <> pg_backend_pid()"
-            )
-        base = f"postgresql://{executor.user}@{executor.host}:{executor.port}"
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-            for i in range(args.tenants):
-                conn.execute(
-                    sql.SQL("CREATE DATABASE {} TEMPLATE tenant_template").format(sql.Identifier(f"tenant_{i:03d}"))
-                )
-        print(f"{args.tenants} tenant databases created in {time.perf_counter() - started:.1f} s")
+    names = tenant_names(args.tenants)
+    with tenant_databases(names) as base:
         targets = OUT / "targets.yaml"
         targets.write_text(
-            yaml.safe_dump({f"tenant_{i:03d}": f"{base}/tenant_{i:03d}" for i in range(args.tenants)}),
+            yaml.safe_dump({name: f"{base}/{name}" for name in names}),
             encoding="utf-8",
         )
         ok = True
@@ -78,9 +62,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             counts = re.findall(r"(\d+) (passed|failed|skipped)", done.stdout)
             print(f"{label:>9}: {wall:6.2f} s wall, exit {done.returncode}, {', '.join(f'{n} {w}' for n, w in counts)}")
             ok = ok and done.returncode == 0
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-            for i in range(args.tenants):
-                conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(f"tenant_{i:03d}")))
     return 0 if ok else 1
 
 

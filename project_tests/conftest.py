@@ -16,6 +16,7 @@ from pytest_postgresql.janitor import DatabaseJanitor
 from pgcontract.connect import Target
 from pgcontract.embedded import pg_ctl_wrapper, supabase_shim
 from project_tests.helpers import CHAT_SQL, SCHEMAS
+from project_tests.ops_support import SQL, Conn, target_of
 
 # Opt-in: the libpq conninfo of an already running throwaway server (its superuser) to use instead of
 # starting one per run; bench/mutate.py keeps one per worker (a server start is most of a short run's time).
@@ -104,6 +105,25 @@ def make_db(run_sql: Callable[[str], None], target: Target) -> Callable[[str], T
         return target
 
     return make
+
+
+@pytest.fixture
+def ops(ops_conn: Conn) -> Target:
+    """The operations tests' target: their module's server (its ``ops_conn``), pg_stat_statements created."""
+    ops_conn.autocommit = True
+    ops_conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    return target_of(ops_conn)
+
+
+@pytest.fixture
+def ops_sql(ops_conn: Conn) -> SQL:
+    """Run SQL text on the operations tests' server (autocommit)."""
+
+    def run(text: str) -> None:
+        ops_conn.autocommit = True
+        ops_conn.execute(text.encode())
+
+    return run
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -20,9 +20,13 @@ import pytest
 from psycopg import sql
 
 from pgcontract.connect import Target
+from pgcontract.contract import load_contract
+from pgcontract.report import history
+from pgcontract.report.audit import HistoryStore
 from pgcontract.report.summary import contract_digest
+from pgcontract.server import ServeSettings, create_app
 from project_tests.helpers import CHAT_CONTRACT, KITCHEN_CONTRACT, by_rule, check, run_cli
-from project_tests.serving import wait_until
+from project_tests.serving import running, wait_until
 from project_tests.test_cli import PASSWORD
 from project_tests.test_serve_cli import serve_process
 
@@ -297,3 +301,49 @@ def _page(url: str) -> str | None:
     except httpx.TransportError:
         return None
     return response.text if response.status_code == 200 else None
+
+
+def test_the_dashboard_reads_a_large_history_again_only_when_it_changed(
+    chat_db: Target, run_sql: Callable[[str], None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A history of 20,000 runs of other databases around one real repair: the page shows that change;
+    asked again with the file unchanged, it does not read the file again; once a later change is
+    appended, the next page shows it."""
+    run_sql(f"DROP INDEX public.{INDEX}")
+    audit = tmp_path / "history.jsonl"
+    assert run_cli("repair", "--dsn", chat_db.dsn, "--apply", "--history", str(audit)).returncode == 0
+    repair = audit.read_text(encoding="utf-8")
+    other = {"target": "other", "database": "app@db.elsewhere.test:5432/other", "passed": True, "reachable": True}
+    runs = "".join(
+        json.dumps({**other, "run_id": str(i), "finished_at": f"2026-01-01T00:00:{i % 60:02d}Z", "failed": 0}) + "\n"
+        for i in range(10_000)
+    )
+    audit.write_text(runs + repair + runs, encoding="utf-8")
+    reads: list[int] = []
+    real_read = history.read
+
+    def counted(**kwargs: Any) -> list[dict[str, Any]]:
+        reads.append(1)
+        return real_read(**kwargs)
+
+    monkeypatch.setattr(history, "read", counted)
+    settings = ServeSettings(target=chat_db, contract=load_contract(CHAT_CONTRACT), history=HistoryStore(file=audit))
+    app = create_app(settings)
+    with running(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        assert wait_until(lambda: app.state.trend_seeded.is_set())
+        before = len(reads)
+        first, second = client.get("/").text, client.get("/").text
+        assert len(reads) == before + 1  # the second page from what the first read
+        later = [
+            {**entry, "audit_id": "later", "started_at": "2999-01-01T00:00:00+00:00", "who": {"os_user": "night-ops"}}
+            for entry in audit_lines(audit)
+        ]
+        with audit.open("a", encoding="utf-8") as out:
+            out.writelines(json.dumps(entry) + "\n" for entry in later)
+        third = client.get("/").text
+        assert len(reads) == before + 2
+    for page in (first, second, third):
+        assert '<section class="last-change" data-outcome="applied"><h2>Last change</h2>' in page
+        assert CREATE_INDEX.replace('"', "&quot;") in page
+    assert "night-ops" not in first + second
+    assert "OS user night-ops" in third

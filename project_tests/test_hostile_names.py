@@ -4,22 +4,25 @@ headless Chromium run no script and gain no element; the terminal gets no raw es
 
 from __future__ import annotations
 
-import re
 import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
 import pytest
+import yaml
 from playwright.sync_api import Browser, Dialog
 from psycopg import sql
 
 from pgcontract.connect import Target
 from pgcontract.contract import load_contract
+from pgcontract.names import hidden
 from pgcontract.server import ServeSettings, create_app
 from pgcontract.server.dashboard import CHECK_DB_PATH
+from pgcontract.sqlsafe import shown_sql
 from project_tests.helpers import CHAT_CONTRACT, run_cli
 from project_tests.serving import TOKEN, chromium, running, wait_until
 from project_tests.test_serve_cli import serve_process
@@ -127,7 +130,8 @@ def test_terminal_output_shows_escape_sequences_escaped(hostile: Hostile) -> Non
     # The test id and the finding name the table with its escape sequence shown.
     assert r"FAILED test_schema.py::test_columns[public.red\x1b[31mtable]" in result.stdout
     assert r"[column.type] public.red\x1b[31mtable.v: column has another type" in result.stdout
-    assert re.search(r'ALTER TABLE "public"\."red\\x1b\[31mtable" ALTER COLUMN "v" TYPE bigint', result.stdout)
+    # The fix runs as shown: the name in escapes PostgreSQL reads back.
+    assert 'ALTER TABLE "public".U&"red\\001B[31mtable" ALTER COLUMN "v" TYPE bigint' in result.stdout
 
 
 def test_dashboard_runs_no_script_from_names(hostile: Hostile) -> None:
@@ -239,3 +243,89 @@ def test_serve_log_lines_show_a_hostile_name_escaped(target: Target) -> None:
     warning = next(line for line in lines if "health check:" in line)
     assert warning.startswith("health check: database unreachable: ")
     assert FORGING_SHOWN + " (gone)" in warning
+
+
+# --- SQL printed to be run: the same statements, no character a terminal obeys -----------------------
+
+# A table whose name clears the screen and, after a line break, starts a line of its own.
+SQL_TABLE = "t\x1b[2J\nFORGED: the database satisfies the contract"
+SQL_TABLE_ESCAPED = r'U&"t\001B[2J\000AFORGED: the database satisfies the contract"'
+
+
+def sql_table_contract(tmp_path: Path, columns: dict[str, Any]) -> Path:
+    contract = tmp_path / "contract.yaml"
+    contract.write_text(
+        yaml.safe_dump({"version": 1, "tables": {f"public.{SQL_TABLE}": {"columns": columns}}}), encoding="utf-8"
+    )
+    return contract
+
+
+def test_repair_script_names_a_hostile_table_in_escapes_and_still_runs(target: Target, tmp_path: Path) -> None:
+    """The table lacks ``v`` (a safe fix: run) and holds ``w`` as text where the contract says bigint (a
+    hazard: held back, commented out). Neither the statement nor the comment carries the escape sequence
+    or the line break; the script, run as printed, adds the column to the table of that exact name."""
+    with psycopg.connect(target.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE TABLE public.{} (id integer, w text)").format(sql.Identifier(SQL_TABLE)))
+    columns = {"id": {"type": "integer"}, "w": {"type": "bigint"}, "v": {"type": "text"}}
+    contract = sql_table_contract(tmp_path, columns)
+    result = run_cli("repair", "--dsn", target.dsn, "--contract", str(contract))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert_nothing_forged(result.stdout)
+    assert f'ALTER TABLE "public".{SQL_TABLE_ESCAPED} ADD COLUMN IF NOT EXISTS "v" text;' in result.stdout.splitlines()
+    held = [line for line in result.stdout.splitlines() if line.startswith("-- ALTER TABLE")]
+    assert held == [f'-- ALTER TABLE "public".{SQL_TABLE_ESCAPED} ALTER COLUMN "w" TYPE bigint USING "w"::bigint;']
+    with psycopg.connect(target.dsn, autocommit=True) as conn:
+        conn.execute(result.stdout.encode())
+        added = conn.execute(
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'v'",
+            (sql.Identifier("public", SQL_TABLE).as_string(conn),),
+        ).fetchone()
+    assert added == (1,)
+
+
+def test_sql_script_names_a_hostile_table_in_escapes_and_still_runs(target: Target, tmp_path: Path) -> None:
+    """``pgcontract sql``: the DDL creates the table of that exact name, printed without the escape
+    sequence or the line break."""
+    contract = sql_table_contract(tmp_path, {"id": {"type": "integer"}})
+    result = run_cli("sql", "--contract", str(contract))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert_nothing_forged(result.stdout)
+    assert SQL_TABLE_ESCAPED in result.stdout
+    with psycopg.connect(target.dsn, autocommit=True) as conn:
+        conn.execute(result.stdout.encode())
+        found = conn.execute("SELECT relname FROM pg_class WHERE relname LIKE 't%FORGED%'").fetchall()
+    assert found == [(SQL_TABLE,)]
+
+
+@pytest.mark.parametrize(
+    "select",
+    [
+        'SELECT 1 AS "a\x1b[2J\nb\\c""d\u202ee"',  # an identifier: control, line break, backslash, quote, bidi
+        "SELECT 'a\x1b[2J\nb\\c''d\u202ee'",  # a string constant
+        "SELECT E'a\x1b[2J\\nb\\\\c''d\u202ee'",  # an escape string: its backslashes stay escapes
+        "SELECT $x$a\x1b[2J\n\tb\\c'd\u202ee$x$",  # a dollar-quoted string: line break and tab kept
+    ],
+    ids=["identifier", "string", "escape-string", "dollar-quoted"],
+)
+def test_shown_sql_means_what_it_shows(select: str, target: Target) -> None:
+    """``shown_sql`` writes quoted names and strings without a character a terminal obeys, and PostgreSQL
+    reads back the same name or value."""
+    shown = shown_sql(select)
+    assert all(ch in "\n\t" or not hidden(ch) for ch in shown), shown
+    assert "\n" not in shown or select.startswith("SELECT $x$")
+    with psycopg.connect(target.dsn, autocommit=True) as conn:
+        results = [conn.execute(text.encode()) for text in (select, shown)]
+        read = [(found.fetchone(), found.description[0].name) for found in results]  # type: ignore[index]
+    assert read[1] == read[0]
+
+
+def test_check_names_a_hostile_table_in_escapes(target: Target, tmp_path: Path) -> None:
+    """``pgcontract check``: the test id, the finding and its fix name the table without the escape
+    sequence or the line break; the fix is SQL that runs."""
+    with psycopg.connect(target.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE TABLE public.{} (id integer, w text)").format(sql.Identifier(SQL_TABLE)))
+    contract = sql_table_contract(tmp_path, {"id": {"type": "integer"}, "w": {"type": "bigint"}})
+    result = run_cli("check", "--dsn", target.dsn, "--contract", str(contract))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert_nothing_forged(result.stdout + result.stderr)
+    assert f'fix:      ALTER TABLE "public".{SQL_TABLE_ESCAPED} ALTER COLUMN "w" TYPE bigint' in result.stdout

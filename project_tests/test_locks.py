@@ -315,3 +315,46 @@ def test_exit_code_4_is_documented() -> None:
     assert "| 4 | database busy" in readme
     result = run_cli("--help")
     assert "4 database busy" in result.stdout
+
+
+def summary_section(html: Path) -> str:
+    """The report's table of targets (pgcontract's summary, above pytest-html's own)."""
+    page = html.read_text(encoding="utf-8")
+    start = page.index('<table class="pgc-summary">')
+    return page[start : page.index("</table>", start)]
+
+
+def test_the_html_report_of_a_busy_check_says_busy_and_nothing_judged(chat_db: Target, tmp_path: Path) -> None:
+    """One target, stopped at its first test (exit 4): its row says busy, nothing was judged, and why."""
+    html = tmp_path / "report.html"
+    with locked(chat_db, MESSAGES) as holder:
+        args = ("check", "--dsn", chat_db.dsn, "--contract", str(CHAT_CONTRACT), "--html", str(html), *FAST)
+        result = run_cli(*args)
+        pid = pid_of(holder)
+    assert result.returncode == 4, result.stdout + result.stderr
+    section = summary_section(html)
+    assert section.count("<tr>") == 2, section  # the heading and the target
+    assert '<span class="pgc-busy">BUSY</span>' in section
+    assert "database busy, nothing was judged (a lock wait or timeout stopped the read): database busy while" in section
+    assert f"{MESSAGES} is locked (ACCESS EXCLUSIVE) by pid {pid}" in section
+    assert "FAILED" not in section
+    assert "health check failed" not in html.read_text(encoding="utf-8")
+
+
+def test_the_html_report_of_one_busy_target_of_two_says_busy_for_it_alone(
+    chat_db: Target, second_db: Target, tmp_path: Path
+) -> None:
+    html, summary = tmp_path / "report.html", tmp_path / "summary.json"
+    with locked(second_db, MESSAGES):
+        args = ("--contract", str(CHAT_CONTRACT), "--html", str(html), "--json", str(summary), *FAST)
+        result = run_cli("check", "--dsn", f"eu={url(chat_db)}", "--dsn", f"us={url(second_db)}", *args)
+    assert result.returncode == 4, result.stdout + result.stderr
+    rows = summary_section(html).split("<tr>")[2:]
+    assert ['<span class="pgc-ok">PASSED</span>' in row for row in rows] == [True, False]
+    assert "<td>us</td>" in rows[1]
+    assert '<span class="pgc-busy">BUSY</span>' in rows[1]
+    assert "nothing was judged (a lock wait or timeout stopped the read): target us: database busy while" in rows[1]
+    assert "health check failed" not in html.read_text(encoding="utf-8")
+    us = next(t for t in json.loads(summary.read_text(encoding="utf-8"))["targets"] if t["target"] == "us")
+    assert us["busy"].startswith("target us: database busy while reading the catalog: ")
+    assert us["critical_issues"] == [us["busy"]]

@@ -29,6 +29,7 @@ import yaml
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from pgcontract.cli import named_target
 from pgcontract.connect import Target
 from pgcontract.contract import load_contract
 from pgcontract.health import UNREACHABLE, failed_report
@@ -257,6 +258,11 @@ def test_a_hostile_target_name_cannot_add_mail_headers() -> None:
     assert PASSWORD.encode() not in raw
 
 
+def unfolded(header: object) -> str:
+    """A header as it reads: a long one is folded onto more lines (RFC 5322), the line breaks not part of it."""
+    return "".join(str(header).splitlines()).strip()
+
+
 def test_pgcontract_serve_mails_a_budget_breach_once_and_its_recovery_once(
     chat_db: Target, smtp_server: tuple[Inbox, int], certificate: Path, tmp_path: Path
 ) -> None:
@@ -320,14 +326,30 @@ def test_pgcontract_serve_mails_a_budget_breach_once_and_its_recovery_once(
     assert breached["critical_issues"][0].startswith(f"pid {pid}: ")
     assert breached["critical_issues"][0].endswith("(ops.idle_in_transaction)")
     down, up = inbox.messages
-    assert down["Subject"] == "[pgcontract] target: database UNHEALTHY (ops.idle_in_transaction)"
+    # Named as `check` names it: unnamed, dbname@host of the DSN.
+    assert unfolded(down["Subject"]) == "[pgcontract] tests@127.0.0.1: database UNHEALTHY (ops.idle_in_transaction)"
     down_body = str(down.get_payload())
     assert "Failing rules: ops.idle_in_transaction" in down_body
     assert f"pid {pid}: session {pid}" in down_body
-    assert up["Subject"] == "[pgcontract] target: database healthy again"
+    assert unfolded(up["Subject"]) == "[pgcontract] tests@127.0.0.1: database healthy again"
     assert "It was failing: ops.idle_in_transaction." in str(up.get_payload())
     assert inbox.sessions == [(True, True), (True, True)]
     for raw in inbox.raw:
         assert PASSWORD.encode() not in raw
     assert PASSWORD not in stderr
     assert "email alert not sent" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("dsns", "name"),
+    [
+        (["shop-eu=postgresql://app:s3cret@db.example.test:5432/shop"], "shop-eu"),
+        (["postgresql://app:s3cret@db.example.test:5432/shop"], "shop@db.example.test"),
+        (None, "shop@db.example.test"),  # from $PGCONTRACT_DSN or $DATABASE_URL
+    ],
+    ids=["named", "unnamed", "from-the-environment"],
+)
+def test_serve_names_its_target_as_check_does(dsns: list[str] | None, name: str) -> None:
+    """The name alerts carry: NAME of --dsn NAME=..., else dbname@host, never the password."""
+    given = Target("target", "postgresql://app:s3cret@db.example.test:5432/shop")
+    assert named_target(dsns, given) == Target(name, given.dsn)

@@ -24,7 +24,6 @@ import yaml
 from pytest_postgresql import factories
 
 from pgcontract.connect import Target
-from pgcontract.contract import Contract
 from pgcontract.embedded import pg_ctl_wrapper
 from pgcontract.findings import Level
 from pgcontract.health import HealthReport, check_health
@@ -32,18 +31,18 @@ from pgcontract.ops.budgets import WRAPAROUND_LIMIT
 from pgcontract.pg_ctl import find_bindir
 from pgcontract.pg_stage import SERVICE_USER
 from project_tests.helpers import run_cli
-from project_tests.rule_check import assert_only_rule
-from project_tests.test_operations import (
-    HEALTHY,
+from project_tests.ops_support import (
     SQL,
     Conn,
+    budgets_with,
+    contract_with,
     findings_of,
     in_thread,
     judged,
     only_error,
-    target_of,
     wait_for,
 )
+from project_tests.rule_check import assert_only_rule
 
 # pg_stat_statements loaded, WAL archived (to nowhere, successfully), streaming replication allowed (the
 # defaults: wal_level replica, max_wal_senders 10, trust for replication connections from 127.0.0.1).
@@ -59,27 +58,9 @@ broken_pg = factories.postgresql("broken_server")
 
 
 @pytest.fixture
-def ops(broken_pg: Conn) -> Target:
-    broken_pg.autocommit = True
-    broken_pg.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-    return target_of(broken_pg)
-
-
-@pytest.fixture
-def ops_sql(broken_pg: Conn) -> SQL:
-    def run(text: str) -> None:
-        broken_pg.autocommit = True
-        broken_pg.execute(text.encode())
-
-    return run
-
-
-def contract_with(**changed: Any) -> Contract:
-    return Contract.model_validate({"operations": budgets_with(**changed)})
-
-
-def budgets_with(**changed: Any) -> dict[str, Any]:
-    return {**HEALTHY, **{key.replace("__", "."): value for key, value in changed.items()}}
+def ops_conn(broken_pg: Conn) -> Conn:
+    """The server of the shared ``ops`` and ``ops_sql`` fixtures (project_tests/conftest.py)."""
+    return broken_pg
 
 
 def flush_statistics(conn: Conn) -> None:

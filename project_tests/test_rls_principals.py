@@ -39,6 +39,32 @@ def texts(found: dict[str, Outcome]) -> list[str]:
     return [v.text for outcome in found.values() for v in outcome.violations]
 
 
+def database_with(
+    run_sql: Callable[[str], None], target: Target, tmp_path: Path, schema: str, contract: str
+) -> tuple[Target, Path]:
+    """The test's database holding ``schema``, and a contract file of ``contract``."""
+    run_sql(schema)
+    path = tmp_path / "contract.yaml"
+    path.write_text(contract, encoding="utf-8")
+    return target, path
+
+
+def owned_table(table: str, policy: str) -> str:
+    """A table of users' rows, each user working on their own (``policy``), open to signed-in users only."""
+    return f"""
+CREATE TABLE public.{table} (
+  id      uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  user_id uuid NOT NULL REFERENCES auth.users (id),
+  body    text NOT NULL
+);
+ALTER TABLE public.{table} ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "{policy}" ON public.{table} FOR ALL TO authenticated
+  USING (user_id = (SELECT auth.uid())) WITH CHECK (user_id = (SELECT auth.uid()));
+REVOKE ALL ON public.{table} FROM anon, authenticated;
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.{table} TO authenticated;
+"""
+
+
 # --- setting mode: NULL and '' ---------------------------------------------------------------------------
 
 TENANT = "nullif(current_setting('app.tenant_id', true), '')::uuid"
@@ -74,10 +100,7 @@ def docs_policy(using: str) -> str:
 
 @pytest.fixture
 def setting_db(run_sql: Callable[[str], None], target: Target, tmp_path: Path) -> tuple[Target, Path]:
-    run_sql(SETTING_SQL)
-    contract = tmp_path / "contract.yaml"
-    contract.write_text(SETTING_CONTRACT, encoding="utf-8")
-    return target, contract
+    return database_with(run_sql, target, tmp_path, SETTING_SQL, SETTING_CONTRACT)
 
 
 def test_setting_mode_written_correctly_passes_and_tries_the_fresh_session(setting_db: tuple[Target, Path]) -> None:
@@ -189,39 +212,32 @@ CREATE POLICY "Admins read the log" ON public.audit_log FOR SELECT TO authentica
 REVOKE ALL ON public.audit_log FROM anon, authenticated;
 GRANT SELECT ON public.audit_log TO authenticated;
 
-CREATE TABLE public.tickets (
-  id      uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-  user_id uuid NOT NULL REFERENCES auth.users (id),
-  body    text NOT NULL
-);
-ALTER TABLE public.tickets ENABLE ROW LEVEL SECURITY;
-CREATE POLICY "Users work on their tickets" ON public.tickets FOR ALL TO authenticated
-  USING (user_id = (SELECT auth.uid())) WITH CHECK (user_id = (SELECT auth.uid()));
+{owned_table("tickets", "Users work on their tickets")}
 CREATE POLICY "Admins read every ticket" ON public.tickets FOR SELECT TO authenticated USING ({ADMIN_POLICY});
-REVOKE ALL ON public.tickets FROM anon, authenticated;
-GRANT SELECT, INSERT, UPDATE, DELETE ON public.tickets TO authenticated;
 """
-PRINCIPALS_CONTRACT = """
+# Two principals with claims of their own, an admin and another role.
+PRINCIPALS_AUTH = """
 version: 1
 auth:
   mode: supabase
   principals:
     admin: {claims: {app_metadata: {role: admin}}}
     support: {claims: {app_metadata: {role: support}}}
-tables:
+"""
+PRINCIPALS_CONTRACT = (
+    PRINCIPALS_AUTH
+    + """tables:
   public.audit_log:
     isolation: {read: [admin], allow: [select]}
   public.tickets:
     isolation: {owner: user_id, read: [admin]}
 """
+)
 
 
 @pytest.fixture
 def principals_db(run_sql: Callable[[str], None], target: Target, tmp_path: Path) -> tuple[Target, Path]:
-    run_sql(PRINCIPALS_SQL)
-    contract = tmp_path / "contract.yaml"
-    contract.write_text(PRINCIPALS_CONTRACT, encoding="utf-8")
-    return target, contract
+    return database_with(run_sql, target, tmp_path, PRINCIPALS_SQL, PRINCIPALS_CONTRACT)
 
 
 def messages(found: dict[str, Outcome]) -> list[str]:
@@ -328,21 +344,12 @@ def test_principal_contract_errors(contract: str, error: str) -> None:
 # --- principals that write every row (isolation.write) -------------------------------------------------
 
 CASES_SQL = f"""
-CREATE TABLE public.cases (
-  id      uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-  user_id uuid NOT NULL REFERENCES auth.users (id),
-  body    text NOT NULL
-);
-ALTER TABLE public.cases ENABLE ROW LEVEL SECURITY;
-CREATE POLICY "Users work on their cases" ON public.cases FOR ALL TO authenticated
-  USING (user_id = (SELECT auth.uid())) WITH CHECK (user_id = (SELECT auth.uid()));
+{owned_table("cases", "Users work on their cases")}
 CREATE POLICY "Admins read every case" ON public.cases FOR SELECT TO authenticated USING ({IS_ADMIN});
 CREATE POLICY "Admins file cases" ON public.cases FOR INSERT TO authenticated WITH CHECK ({IS_ADMIN});
 CREATE POLICY "Admins edit every case" ON public.cases FOR UPDATE TO authenticated
   USING ({IS_ADMIN}) WITH CHECK ({IS_ADMIN});
 CREATE POLICY "Admins close every case" ON public.cases FOR DELETE TO authenticated USING ({IS_ADMIN});
-REVOKE ALL ON public.cases FROM anon, authenticated;
-GRANT SELECT, INSERT, UPDATE, DELETE ON public.cases TO authenticated;
 
 -- Every signed-in user reads the announcements, only admins write them.
 CREATE TABLE public.announcements (id serial PRIMARY KEY, body text NOT NULL);
@@ -354,28 +361,21 @@ REVOKE ALL ON public.announcements FROM anon, authenticated;
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.announcements TO authenticated;
 GRANT USAGE ON SEQUENCE public.announcements_id_seq TO authenticated;
 """
-CASES_CONTRACT = """
-version: 1
-auth:
-  mode: supabase
-  principals:
-    admin: {claims: {app_metadata: {role: admin}}}
-    support: {claims: {app_metadata: {role: support}}}
-tables:
+CASES_CONTRACT = (
+    PRINCIPALS_AUTH
+    + """tables:
   public.cases:
     isolation: {owner: user_id, read: [admin], write: {admin: [insert, update, delete]}}
   public.announcements:
     isolation: {read: authenticated, allow: [select], write: {admin: [insert, update, delete]}}
 """
+)
 ADMIN_POLICIES = ("Admins file cases", "Admins edit every case", "Admins close every case")
 
 
 @pytest.fixture
 def cases_db(run_sql: Callable[[str], None], target: Target, tmp_path: Path) -> tuple[Target, Path]:
-    run_sql(CASES_SQL)
-    contract = tmp_path / "contract.yaml"
-    contract.write_text(CASES_CONTRACT, encoding="utf-8")
-    return target, contract
+    return database_with(run_sql, target, tmp_path, CASES_SQL, CASES_CONTRACT)
 
 
 CASES_CORRECT = {

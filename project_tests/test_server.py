@@ -9,16 +9,17 @@ import base64
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 import httpx
 import psycopg
 import pytest
 
+from pgcontract import ddl
 from pgcontract.connect import Target
 from pgcontract.contract import load_contract
-from pgcontract.ddl import table_steps
+from pgcontract.ddl import Phase, table_steps
 from pgcontract.health import HealthReport, check_health
 from pgcontract.names import QualifiedName
 from pgcontract.server import ServeSettings, create_app
@@ -294,3 +295,31 @@ def test_a_server_started_on_a_broken_database_alerts_once(chat_db: Target, run_
             assert wait_until(lambda: app.state.monitor.checks >= 5)
     assert len(receiver.received) == 1
     assert receiver.received[0]["healthy"] is False
+
+
+def test_setup_sql_not_generated_as_intended_is_a_clear_500_and_the_rest_serves(
+    chat_db: Target, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug planted in the DDL generator (one statement more than intended): the endpoint says what is
+    wrong, in JSON, without the DSN; the server still starts and answers the health check."""
+    original = ddl.with_sections
+
+    def with_a_statement_more(statements: Iterable[tuple[Phase, str]]) -> Iterator[str]:
+        yield from original(statements)
+        yield "DROP TABLE public.victim;"
+
+    monkeypatch.setattr(ddl, "with_sections", with_a_statement_more)
+    target = Target("watcher", psycopg.conninfo.make_conninfo(chat_db.dsn, password=PASSWORD))
+    with caplog.at_level(logging.ERROR), served(settings_for(target)) as client:
+        response = client.get("/api/admin/setup-sql")
+        assert client.get("/api/admin/check-db").status_code == 200
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/json"
+    error = response.json()["error"]
+    assert error.startswith("internal error: the set-up SQL was not generated as intended (generated SQL holds [")
+    assert "(23 statements)], not [" in error
+    assert "(22 statements)] as intended" in error
+    assert error.endswith("no SQL is served. This is a bug in pgcontract: please report it with the contract")
+    assert PASSWORD not in response.text
+    assert "Traceback" not in response.text
+    assert "set-up SQL not served: generated SQL holds [" in caplog.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 import time
 import uuid
@@ -335,3 +336,36 @@ def test_merge_exits_as_one_run_and_refuses_what_is_not_one(
     assert "summary format 1" in refused(paths[0], paths[1], tmp_path / "old.json")
     (tmp_path / "junk.json").write_text("{")
     assert "not a JSON summary" in refused(tmp_path / "junk.json")
+
+
+def last_change_sections(page: Path) -> list[str]:
+    text = page.read_text(encoding="utf-8")
+    return re.findall(r'<section class="last-change".*?</section>', text, flags=re.DOTALL)
+
+
+def test_the_merged_html_report_shows_each_targets_last_change_as_one_run(
+    fleet: Callable[[int], dict[str, str]], tmp_path: Path
+) -> None:
+    """One tenant repaired (`repair --apply --history`), the other never changed: the merge of the shards
+    (`merge --history`) shows the same "Last change" sections as one run's report (`check --history`)."""
+    tenants = fleet(2)
+    history = tmp_path / "history.jsonl"
+    with psycopg.connect(tenants["tenant_00"], autocommit=True) as conn:
+        conn.execute("DROP INDEX public.idx_sam_threads_user_id")
+    repaired = run_cli("repair", "--dsn", tenants["tenant_00"], "--apply", "--history", str(history))
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    file = targets_file(tenants, tmp_path / "targets.yaml")
+    one = run_cli("check", "--targets", str(file), "--history", str(history), "--html", str(tmp_path / "one.html"))
+    assert one.returncode == 0, one.stdout + one.stderr
+    shards = [str(tmp_path / f"shard-{k}.json") for k in (1, 2)]
+    for index, shard_json in enumerate(shards, start=1):
+        done = run_cli("check", "--targets", str(file), "--shard", f"{index}/2", "--json", shard_json)
+        assert done.returncode == 0, done.stdout + done.stderr
+    merged = run_cli("merge", *shards, "--html", str(tmp_path / "merged.html"), "--history", str(history))
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    sections = last_change_sections(tmp_path / "one.html")
+    by_heading = {s.split("<h2>Last change: ")[1].split("</h2>")[0]: s for s in sections}
+    assert sorted(by_heading) == ["tenant_00", "tenant_01"]
+    assert 'data-outcome="applied"' in by_heading["tenant_00"]
+    assert "no change by pgcontract recorded for this database" in by_heading["tenant_01"]
+    assert last_change_sections(tmp_path / "merged.html") == sections

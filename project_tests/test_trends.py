@@ -18,7 +18,9 @@ from pgcontract.connect import Target
 from pgcontract.contract import load_contract
 from pgcontract.health import check_health
 from pgcontract.report.audit import HistoryStore
-from pgcontract.report.trends import entry_of_report, numbers, render_trends
+from pgcontract.report.history import budget_values
+from pgcontract.report.history import read as read_history
+from pgcontract.report.trends import entry_of_report, entry_of_run, numbers, render_trends
 from pgcontract.server import ServeSettings, create_app
 from pgcontract.server.dashboard import render_dashboard
 from project_tests.helpers import CHAT_CONTRACT, run_cli
@@ -94,18 +96,41 @@ def test_runs_become_status_marks_and_every_recorded_number_a_sparkline() -> Non
     assert not URL.search(page)
 
 
+BUDGETS: list[dict[str, Any]] = [
+    {"rule": "ops.database_size", "unit": "bytes", "value": 8e6, "warning": 1e7, "error": 2e7, "level": None},
+    {"rule": "ops.long_query", "unit": "seconds", "value": None, "warning": 60, "error": None, "level": None},
+]
+
+
 def test_budget_values_are_series_and_statement_counters_are_not() -> None:
-    """History entries carry the budgets as a list of {rule, value, ...} and pg_stat_statements counters
-    (one per statement): each budget's worst value becomes a series named by its rule; the counters do not."""
-    entry = {
-        "duration_ms": 12,
-        "statements": {"4711": {"calls": 3, "mean_ms": 2.5}},
-        "budgets": [
-            {"rule": "ops.database_size", "unit": "bytes", "value": 8e6, "warning": 1e7, "error": 2e7, "level": None},
-            {"rule": "ops.long_query", "unit": "seconds", "value": None, "warning": 60, "error": None, "level": None},
-        ],
-    }
+    """History entries carry the budgets' worst values as {"ops": {name: value}} and pg_stat_statements
+    counters (one per statement): each budget's value becomes a series named by its rule; the counters do
+    not; a budget with nothing measured (None) is no point."""
+    entry = {"duration_ms": 12, "statements": {"4711": {"calls": 3, "mean_ms": 2.5}}, **budget_values(BUDGETS)}
+    assert entry["ops"] == {"database_size": 8e6, "long_query": None}
     assert numbers(entry) == {"duration_ms": 12.0, "ops.database_size": 8e6}
+
+
+def test_a_history_file_of_the_old_shape_still_renders(tmp_path: Path) -> None:
+    """Runs recorded before budget values were kept as {"ops": {...}} carry them as a list ``budgets``:
+    read from the file, they chart as before, one series with the runs recorded since."""
+    hist = tmp_path / "history.jsonl"
+    old = [
+        {**run("eu", f"2026-01-0{day}T00:00:00Z", True, duration_ms=10), "budgets": [{**BUDGETS[0], "value": size}]}
+        for day, size in ((1, 1e6), (2, 2e6))
+    ]
+    new = [run("eu", "2026-01-03T00:00:00Z", True, duration_ms=10, ops={"database_size": 3e6})]
+    hist.write_text("".join(json.dumps(entry) + "\n" for entry in old + new), encoding="utf-8")
+    entries = read_history(file=hist)
+    assert [numbers(e).get("ops.database_size") for e in entries] == [1e6, 2e6, 3e6]
+    found = charts(render_trends(entries)).targets["eu"]
+    assert found["series"] == {"duration_ms": 3, "failed": 3, "ops.database_size": 3}
+    # The dashboard of `serve --history` starts from the same runs: their values come along.
+    served = [entry_of_run("database", e) for e in entries]
+    assert (
+        found["series"]["ops.database_size"]
+        == charts(render_trends(served)).targets["database"]["series"]["ops.database_size"]
+    )
 
 
 def test_an_empty_history_says_so() -> None:

@@ -32,7 +32,7 @@ from pgcontract.connect import (
     duration_argument,
     redact_text,
 )
-from pgcontract.targets import TargetsError, parse_shard, parse_targets, shard
+from pgcontract.targets import TargetsError, default_name, parse_shard, parse_targets, shard
 
 if TYPE_CHECKING:
     import psycopg
@@ -489,6 +489,7 @@ def cmd_check(args: argparse.Namespace, passthrough: list[str]) -> int:
 
 def cmd_merge(args: argparse.Namespace, passthrough: list[str]) -> int:
     from pgcontract.report import history
+    from pgcontract.report.audit import HistoryStore
     from pgcontract.report.merge import MergeError, exit_code, merge, read_summaries, replay
 
     try:
@@ -498,7 +499,10 @@ def cmd_merge(args: argparse.Namespace, passthrough: list[str]) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if args.junitxml or args.html:
-        code = replay(summary, junitxml=args.junitxml, html=args.html, passthrough=passthrough)
+        # The same store the merged run is recorded in: the HTML shows each target's last change, as check's.
+        history_dsn = checked_dsn(args.history_dsn, "--history-dsn") if args.history_dsn else None
+        store = HistoryStore.of(args.history, history_dsn, None)
+        code = replay(summary, junitxml=args.junitxml, html=args.html, passthrough=passthrough, store=store)
         missing = [path for path in (args.junitxml, args.html) if path and not Path(path).exists()]
         if code not in (0, 1, 5) or missing:
             return _die(f"writing the reports failed (pytest exit code {code})", EXIT_USAGE)
@@ -561,6 +565,15 @@ def open_target(args: argparse.Namespace, stack: ExitStack) -> Target:
         return Target("target", dsn)
     started: Target = stack.enter_context(embedded(Path(args.sql), supabase=_wants_supabase_shim(args.contract)))
     return started
+
+
+def named_target(dsns: Sequence[str] | None, target: Target) -> Target:
+    """``target`` named as ``check`` names it: NAME of ``--dsn NAME=postgresql://...``, else ``dbname@host``
+    of its DSN (no user, no password); the embedded default keeps its name."""
+    if target.throwaway:
+        return target
+    name = parse_targets(dsns[:1], None)[0].name if dsns and dsns[0] else default_name(target.dsn)
+    return Target(name, target.dsn)
 
 
 def _wants_supabase_shim(contract_path: str) -> bool:
@@ -631,7 +644,8 @@ def cmd_serve(args: argparse.Namespace, _: list[str]) -> int:
     with ExitStack() as stack:
         stack.callback(listener.close)
         try:
-            target = open_target(args, stack)
+            # Named in alerts (the mail subject) as `check` names it.
+            target = named_target(args.dsn, open_target(args, stack))
         except LoadError as exc:
             return _die(str(exc), EXIT_USAGE, keep_lines=True)
         if target.throwaway:

@@ -57,7 +57,7 @@ from pgcontract.sqlgen import (
     view_steps,
 )
 from pgcontract.sqlnorm import InvalidSql, parse_type
-from pgcontract.sqlsafe import Statements, intended_of, render_checked, verify
+from pgcontract.sqlsafe import Statements, intended_of, render_checked, shown_sql, verify
 from pgcontract.typesql import create_sequence as create_sequence_with_options
 from pgcontract.typesql import sequence_grant_exactly, sequence_owner, type_definitions, uses_late_type
 from pgcontract.viewdeps import view_order
@@ -396,4 +396,4 @@ def contract_ddl(contract: Contract) -> str:
     text = "\n".join([*header, *body]) + "\n"
     # The whole script, parsed back, must hold exactly the statements built, in order: nothing the
     # contract wrote (or a section heading) may add, hide or merge one.
-    return verify(text, [item for _, statement in steps for item in intended_of(statement)])
+    return verify(shown_sql(text), [item for _, statement in steps for item in intended_of(statement)])

@@ -205,8 +205,11 @@ class Finding:
             f"    actual:   {visible_lines(self.actual)}",
         ]
         if self.fix is not None:
+            from pgcontract.sqlsafe import shown_sql  # pglast: only for a finding with a fix
+
             prefix = "    fix:      "
-            for i, line in enumerate(self.fix.sql.split("\n")):
+            # The fix as SQL that runs (names in escapes PostgreSQL reads back); each line shown as text.
+            for i, line in enumerate(shown_sql(self.fix.sql).split("\n")):
                 lines.append((prefix if i == 0 else " " * len(prefix)) + visible(line))
             if self.fix.hazards:
                 lines.append(f"    hazard:   {', '.join(self.fix.hazards)}: {self.fix.note}")

@@ -56,7 +56,12 @@ def visible(text: str) -> str:
     sequence is shown, not obeyed. Tabs stay; line breaks are escaped (call it per line)."""
     if text.isprintable():  # the common case, and any name without such characters
         return text
-    return "".join(_escaped(ch) if ch != "\t" and unicodedata.category(ch) in _HIDDEN_CATEGORIES else ch for ch in text)
+    return "".join(_escaped(ch) if ch != "\t" and hidden(ch) else ch for ch in text)
+
+
+def hidden(ch: str) -> bool:
+    """A character ``visible`` writes as an escape (a tab excepted): a control, format or separator."""
+    return unicodedata.category(ch) in _HIDDEN_CATEGORIES
 
 
 def visible_lines(text: str) -> str:

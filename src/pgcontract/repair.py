@@ -44,7 +44,7 @@ from pgcontract.findings import Finding, FindingIndex, Level
 from pgcontract.names import QualifiedName, visible, visible_lines
 from pgcontract.routinedeps import dependency_order, function_calls
 from pgcontract.sqlgen import render
-from pgcontract.sqlsafe import GeneratedSqlError, Intended, parsed, verify
+from pgcontract.sqlsafe import GeneratedSqlError, Intended, parsed, shown_sql, verify
 
 Conn = psycopg.Connection[Any]
 FunctionName = tuple[str | None, str]  # (schema, or None when unqualified; name)
@@ -394,7 +394,7 @@ def transaction_header(limits: SessionLimits, functions: bool = False) -> list[s
 def render_plan(plan: RepairPlan, limits: SessionLimits, header: Sequence[str] = ()) -> str:
     """The plan as an SQL script: the safe part in one transaction, then each held fix commented out."""
     # Header and notes name targets and objects: shown (visible), so a name cannot restyle a terminal.
-    # The statements and held fixes keep their names as they are: they must run as written.
+    # The statements and held fixes must run as written: their names in escapes PostgreSQL reads back.
     lines = [comment(visible(line)) for line in header]
     if plan.statements:
         functions = any(s.phase in (Phase.FUNCTIONS, Phase.TABLE_FUNCTIONS) for s in plan.statements)
@@ -403,7 +403,7 @@ def render_plan(plan: RepairPlan, limits: SessionLimits, header: Sequence[str] =
         previous: list[str] = []
         for statement in plan.statements:
             note = [] if statement.serves == previous else [comment(visible("fixes " + ", ".join(statement.serves)))]
-            annotated.append((statement.phase, "\n".join([*note, statement.sql])))
+            annotated.append((statement.phase, "\n".join([*note, shown_sql(statement.sql)])))
             previous = statement.serves
         lines += [*with_sections(annotated), "", "COMMIT;"]
     else:
@@ -411,7 +411,7 @@ def render_plan(plan: RepairPlan, limits: SessionLimits, header: Sequence[str] =
     for held in plan.held:
         warning = comment(visible_lines(f"WARNING: not applied: {held.reason}"))
         lines += ["", warning, comment(visible("would fix " + ", ".join(held.serves)))]
-        lines.append(comment(held.sql))
+        lines.append(comment(visible_lines(shown_sql(held.sql))))
     for finding in plan.unfixable:
         lines += ["", comment(visible_lines(f"WARNING: no fix known for {finding.id}: {finding.message}"))]
     text = "\n".join(lines) + "\n"

@@ -23,6 +23,8 @@ from typing import Any
 from pglast import parser
 from psycopg import sql
 
+from pgcontract.names import hidden, visible_lines
+
 # (statement kind as PostgreSQL's parser names it, e.g. "CreateStmt"; its target "schema.name" or None: any)
 Intended = tuple[str, str | None]
 
@@ -39,8 +41,10 @@ class GeneratedSqlError(RuntimeError):
 
 def fragment_problem(text: str) -> str | None:
     """Why ``text`` cannot be pasted into a statement as it is, by its tokens; None when it can."""
-    if not any(mark in text for mark in ("--", "/*", ";", "\\")):
-        return None  # none of the tokens looked for can occur (and scanning costs ~50 us per text)
+    if "--" not in text and "/*" not in text and ";" not in text and "\\" not in text:
+        # none of the tokens looked for can occur (and scanning costs ~50 us per text); tested inline, not
+        # with any() over a generator: this runs for every type and expression of a contract
+        return None
     try:
         tokens = parser.scan(text)
     except parser.ParseError as exc:
@@ -188,3 +192,73 @@ def joined(separator: str, parts: Sequence[sql.Composable]) -> Statements:
     """Several generated statements as one: their intended statements in order."""
     intended = [item for part in parts for item in intended_of(part)]
     return Statements([sql.SQL(separator).join(parts)], intended)
+
+
+# --- SQL shown to a person ------------------------------------------------------------------------
+
+
+def shown_sql(text: str) -> str:
+    """``text`` as SQL to print: the same statements, with no control, format or separator character a
+    terminal would obey (or a line break that could forge a line of output) in a quoted identifier or
+    a string constant: such an identifier is written with Unicode escapes (``U&"red\\001B[31mtable"``),
+    such a string as an escape string (``E'a\\x1bb'``; a dollar-quoted one keeps its line breaks and
+    tabs). Names stay exact: PostgreSQL reads the escapes back as the characters. Text that does not
+    scan as SQL is shown as text (``names.visible_lines``)."""
+    # isprintable: no control, format or separator character (nor any other space than ' '), at C speed.
+    if text.replace("\n", "").replace("\t", "").isprintable() and not _quoted_line_break(text):
+        return text
+    try:
+        tokens = parser.scan(text)
+    except parser.ParseError:
+        return visible_lines(text)
+    out: list[str] = []
+    done = 0
+    for token in tokens:
+        raw = text[token.start : token.end + 1]
+        written = _escaped_token(token.name, raw)
+        if written is not None:
+            out += [text[done : token.start], written]
+            done = token.end + 1
+    return "".join([*out, text[done:]])
+
+
+def _quoted_line_break(text: str) -> bool:
+    """Whether a line break may sit inside a quoted identifier or string: a line holding an odd number of
+    double or single quotes (a cheap test that keeps the scan for the scripts that need it)."""
+    return any(line.count('"') % 2 or line.count("'") % 2 for line in text.split("\n"))
+
+
+def _escaped_token(name: str, raw: str) -> str | None:
+    """The token written without hidden characters; None when it has none (or is not quoted text)."""
+    if name == "IDENT" and raw.startswith('"') and any(hidden(ch) for ch in raw):
+        return "U&" + "".join(_unicode_escape(ch) for ch in raw)
+    if name != "SCONST":
+        return None
+    if raw.startswith("'") and any(hidden(ch) for ch in raw):
+        return "E" + "".join(_string_escape(ch) for ch in raw)
+    if raw[:2] in ("E'", "e'") and any(hidden(ch) for ch in raw):  # backslashes are escapes already
+        return "".join(ch if ch == "\\" else _string_escape(ch) for ch in raw)
+    if raw.startswith("$") and any(hidden(ch) and ch not in "\n\t" for ch in raw):
+        tag = raw[: raw.index("$", 1) + 1]
+        body = raw[len(tag) : -len(tag)]
+        return "E'" + "".join(_string_escape(ch, keep="\n\t") for ch in body.replace("'", "''")) + "'"
+    return None
+
+
+def _unicode_escape(ch: str) -> str:
+    if ch == "\\":
+        return "\\\\"
+    if not hidden(ch):
+        return ch
+    return f"\\{ord(ch):04X}" if ord(ch) < 0x10000 else f"\\+{ord(ch):06X}"
+
+
+def _string_escape(ch: str, keep: str = "") -> str:
+    if ch == "\\":
+        return "\\\\"
+    if not hidden(ch) or ch in keep:
+        return ch
+    code = ord(ch)
+    if code < 0x80:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"

@@ -329,12 +329,26 @@ def render(entries: list[dict[str, Any]], last: int = 10) -> str:
     return "\n\n".join(blocks)
 
 
-def last_change(store: HistoryStore, dsn: str, warn: Callable[[str], None]) -> dict[str, Any] | None:
-    """The latest change recorded for the database of ``dsn`` (by host, port and database)."""
-    where = location(dsn)
-    mine = [e for e in store.audit_entries(warn) if e.get("location") == where]
+def last_change(
+    store: HistoryStore, dsn: str | None, warn: Callable[[str], None], database: str | None = None
+) -> dict[str, Any] | None:
+    """The latest change recorded for the database of ``dsn`` (by host, port and database), or of a run's
+    ``database`` (``user@host:port/dbname``: a summary carries no DSN)."""
+    where = location(dsn) if dsn is not None else None
+    mine = [
+        e
+        for e in store.audit_entries(warn)
+        if (where is not None and e.get("location") == where)
+        or (database is not None and same_database(database, e.get("location")))
+    ]
     found = changes(mine)
     return found[-1] if found else None
+
+
+def same_database(display: object, where: object) -> bool:
+    """Whether a run's ``database`` (``user@host:port/dbname``) is the database at ``where``
+    (``host:port/dbname``, as ``location`` gives it); a user name may itself hold an '@'."""
+    return isinstance(display, str) and isinstance(where, str) and (display == where or display.endswith(f"@{where}"))
 
 
 def recorded_runs(store: HistoryStore, dsn: str, last: int, warn: Callable[[str], None]) -> list[dict[str, Any]]:
@@ -345,11 +359,7 @@ def recorded_runs(store: HistoryStore, dsn: str, last: int, warn: Callable[[str]
     if where == UNPARSABLE or last <= 0:
         return []
 
-    def same_database(display: object) -> bool:
-        # A run's ``database`` is ``user@host:port/dbname`` (a user name may itself hold an '@').
-        return isinstance(display, str) and (display == where or display.endswith(f"@{where}"))
-
-    mine = [e for e in store.run_entries(warn) if same_database(e.get("database"))]
+    mine = [e for e in store.run_entries(warn) if same_database(e.get("database"), where)]
     return sorted(mine, key=lambda e: str(e["finished_at"]))[-last:]
 
 
@@ -361,13 +371,44 @@ class LastChange:
     unreadable: str | None = None  # why the store could not be read (the password removed)
 
 
-def read_last_change(store: HistoryStore, dsn: str, warn: Callable[[str], None]) -> LastChange:
+def read_last_change(
+    store: HistoryStore, dsn: str | None, warn: Callable[[str], None], database: str | None = None
+) -> LastChange:
     """``last_change``, or why the store could not be read: a report or a page must not fail for it."""
     try:
-        return LastChange(last_change(store, dsn, warn))
+        return LastChange(last_change(store, dsn, warn, database))
     except (OSError, CannotConnect, DsnError, psycopg.Error) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else " ".join(str(exc).split())
         return LastChange(None, f"{store.display}: {store.redact(reason)}")
+
+
+class LastChangeReader:
+    """``read_last_change`` for a page asked for again and again (the dashboard): a history file is read
+    again only when it has changed (another size, modification time or inode: appended to, rewritten or
+    replaced), not on every request; a table is read each time (one query)."""
+
+    def __init__(self, store: HistoryStore, dsn: str, warn: Callable[[str], None]) -> None:
+        self.store, self.dsn, self.warn = store, dsn, warn
+        self._read: tuple[tuple[int, int, int], LastChange] | None = None
+
+    def _state(self) -> tuple[int, int, int] | None:
+        if self.store.file is None:
+            return None
+        try:
+            found = self.store.file.stat()
+        except OSError:  # missing or unreadable: read_last_change says so
+            return None
+        return found.st_ino, found.st_size, found.st_mtime_ns
+
+    def __call__(self) -> LastChange:
+        state = self._state()  # taken before the read: a write during it makes the next request read again
+        read = self._read
+        if state is not None and read is not None and read[0] == state:
+            return read[1]
+        change = read_last_change(self.store, self.dsn, self.warn)
+        if state is not None:
+            self._read = (state, change)
+        return change
 
 
 def _html(value: object) -> str:

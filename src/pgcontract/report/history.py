@@ -48,11 +48,36 @@ def entries_of(summary: dict[str, Any], run_id: str | None = None) -> list[dict[
                 "failed_tests": target["failed_tests"],
                 "contract_sha256": summary.get("contract_sha256"),
                 "git_commit": summary.get("git_commit"),
-                # The operations budgets' worst values, and the statements a regression is judged against.
-                **{key: target[key] for key in ("budgets", "statements") if key in target},
+                # The operations budgets' worst values ({"ops": {...}}), and the statements a regression
+                # is judged against.
+                **budget_values(target.get("budgets", [])),
+                **{key: target[key] for key in ("statements",) if key in target},
             }
         )
     return out
+
+
+BUDGETS = "ops"  # the key of an entry's budget values; every budget's rule is ``ops.<name>``
+
+
+def budget_values(budgets: Iterable[object]) -> dict[str, dict[str, float | None]]:
+    """Budgets (``BudgetValue.to_dict()``: rule, value, thresholds, level) as an entry records their worst
+    values: ``{"ops": {"connections.share": 0.31, ...}}``, so that each one's dotted path is its rule
+    (None: nothing measured); nothing when there are none."""
+    values = {
+        str(budget["rule"]).removeprefix(f"{BUDGETS}."): budget.get("value")
+        for budget in budgets
+        if isinstance(budget, dict) and isinstance(budget.get("rule"), str)
+    }
+    return {BUDGETS: values} if values else {}
+
+
+def current(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry as this version records it: a run recorded before budget values were kept as
+    ``{"ops": {...}}`` carries them as the list ``budgets``, read into that shape here."""
+    if BUDGETS not in entry and isinstance(entry.get("budgets"), list):
+        return {**entry, **budget_values(entry["budgets"])}
+    return entry
 
 
 def _table(name: str) -> sql.Composable:
@@ -159,7 +184,7 @@ def read(
                 continue
             found = _of_kind(value, kind)
             if found and isinstance(value, dict):
-                entries.append(value)
+                entries.append(current(value))
             elif found is False:
                 warn(f"{file}:{number}: {not_entry}")
         return entries
@@ -172,7 +197,7 @@ def read(
         for row_id, value in rows.fetchall():
             found = _of_kind(value, kind)
             if found and isinstance(value, dict):
-                entries.append(value)
+                entries.append(current(value))
             elif found is False:
                 warn(f"{table} row id {row_id}: {not_entry}")
     return entries

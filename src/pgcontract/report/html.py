@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from datetime import datetime
 from html import escape
 from pathlib import Path
@@ -27,7 +27,7 @@ from pgcontract.connect import CannotConnect
 from pgcontract.findings import CATEGORIES
 from pgcontract.names import visible_lines
 from pgcontract.report import history, trends
-from pgcontract.report.audit import HistoryStore, last_change_html, read_last_change
+from pgcontract.report.audit import HistoryStore, LastChange, last_change_html, read_last_change
 from pgcontract.report.summary import RECORD, ResultCollector, contract_digest, git_commit
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ STYLE = """
 .pgc-summary th { background: #f0f0f0; }
 .pgc-ok { color: #1b7a1b; font-weight: bold; }
 .pgc-bad { color: #b00020; font-weight: bold; }
+.pgc-busy { color: #8a5a00; font-weight: bold; }
 .pgc-findings { border-collapse: collapse; margin: 4px 0; font-size: 12px; width: 100%; }
 .pgc-findings th, .pgc-findings td { border: 1px solid #ddd; padding: 3px 6px; text-align: left; vertical-align: top; }
 .pgc-findings th { background: #f7f7f7; }
@@ -58,6 +59,10 @@ STYLE = """
 .last-change td { border: 1px solid #ddd; padding: 3px 6px; vertical-align: top; font-size: 12px; }
 </style>
 """
+
+
+# A target whose read a lock wait or timeout stopped (exit 4): not a verdict on the contract.
+BUSY_NOTE = "database busy, nothing was judged (a lock wait or timeout stopped the read)"
 
 
 def text(value: str) -> str:
@@ -178,12 +183,17 @@ class HtmlReport:
         data = self.collector.summary()
         head = "".join(f"<th>{_CATEGORY_TITLES[c]}<br>passed / failed / skipped</th>" for c in CATEGORIES)
         rows = []
-        for target in data["targets"]:
-            status = '<span class="pgc-ok">PASSED</span>' if target["passed"] else '<span class="pgc-bad">FAILED</span>'
+        for target in [*data["targets"], *self._stopped(data)]:
+            if target.get("busy"):
+                status = '<span class="pgc-busy">BUSY</span>'
+                why = text(f"{BUSY_NOTE}: {target['busy']}")
+            else:
+                passed = target["passed"]
+                status = '<span class="pgc-ok">PASSED</span>' if passed else '<span class="pgc-bad">FAILED</span>'
+                why = "<br>".join(text(r) for r in why_failed(target))
             cells = "".join(
                 "<td>{passed} / {failed} / {skipped}</td>".format(**target["counts"][c]) for c in CATEGORIES
             )
-            why = "<br>".join(text(r) for r in why_failed(target))
             rows.append(
                 f"<tr><td>{text(target['target'])}</td><td>{text(target['database'])}</td>"
                 f"<td>{escape(target['server_version'] or 'not reached')}</td><td>{status}</td>{cells}"
@@ -209,6 +219,25 @@ class HtmlReport:
         if recorded is not None:
             prefix.append(trends.render_trends(recorded, title="Trends (recorded runs)"))
 
+    def _stopped(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+        """Targets too busy to read that stopped the run before any of their tests reported (one target,
+        no pytest-xdist: exit 4 at the first test), as summary rows saying so."""
+        from pgcontract.pytest_plugin import RUNS
+
+        shown = {t["target"] for t in data["targets"]}
+        runs = self.config.stash.get(RUNS, {})
+        return [
+            {
+                "target": name,
+                "database": run.display,
+                "server_version": None,
+                "busy": run.busy,
+                "counts": {c: {"passed": 0, "failed": 0, "skipped": 0} for c in CATEGORIES},
+            }
+            for name, run in runs.items()
+            if run.busy and name not in shown
+        ]
+
     def _history(self, data: dict[str, Any]) -> list[dict[str, Any]] | None:
         """The recorded runs with this one (whether or not it was appended yet); None without a history."""
         file = self.config.getoption("pgcontract_history", None)
@@ -228,20 +257,27 @@ class HtmlReport:
             recorded = []
         return [e for e in recorded if e.get("run_id") != run_id] + history.entries_of(data, run_id)
 
-    def _last_changes(self) -> str:
-        """With a history store: the last change recorded for each target (``repair --apply``)."""
-        store = HistoryStore.of(
+    def _history_store(self) -> HistoryStore | None:
+        return HistoryStore.of(
             self.config.getoption("pgcontract_history"),
             self.config.getoption("pgcontract_history_dsn"),
             self.config.getoption("pgcontract_history_table"),
         )
+
+    def _changes(self, store: HistoryStore) -> Iterator[tuple[str, LastChange]]:
+        """Each target's name and last change, found by its DSN."""
+        for target in self.settings.targets:
+            yield target.name, read_last_change(store, target.dsn, log.warning)
+
+    def _last_changes(self) -> str:
+        """With a history store: the last change recorded for each target (``repair --apply``)."""
+        store = self._history_store()
         if store is None:
             return ""
-        sections = []
-        for target in self.settings.targets:
-            heading = f"Last change: {target.name}" if self.several else "Last change"
-            sections.append(last_change_html(read_last_change(store, target.dsn, log.warning), heading))
-        return "".join(sections)
+        return "".join(
+            last_change_html(change, f"Last change: {name}" if self.several else "Last change")
+            for name, change in self._changes(store)
+        )
 
     def pytest_html_results_table_header(self, cells: list[str]) -> None:
         cells.insert(1, '<th class="sortable" data-column-type="table">Table</th>')
@@ -310,11 +346,12 @@ class _Fixed:
 class MergedHtmlReport(HtmlReport):
     """The HTML report of merged shards: what the report of one run shows, from the merged summary."""
 
-    def __init__(self, config: pytest.Config, summary: dict[str, Any]) -> None:
+    def __init__(self, config: pytest.Config, summary: dict[str, Any], store: HistoryStore | None = None) -> None:
         self.config = config
         self.collector = _Fixed(summary)  # type: ignore[assignment]  # summary(), started, finished
         self.several = len(summary["targets"]) > 1
         self.report_data = None
+        self.store = store  # merge's --history or --history-dsn
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -327,7 +364,11 @@ class MergedHtmlReport(HtmlReport):
         metadata["Targets"] = ", ".join(f"{t['target']} ({t['database']})" for t in data["targets"]) or "none"
         metadata["Started"] = data["started_at"]
 
-    def _last_changes(self) -> str:
-        """Not in a merged report: the last change is looked up by the target's DSN, which no shard's
-        summary carries."""
-        return ""
+    def _history_store(self) -> HistoryStore | None:
+        return self.store
+
+    def _changes(self, store: HistoryStore) -> Iterator[tuple[str, LastChange]]:
+        """Each target's name and last change, found by its database (``user@host:port/dbname``, as the
+        shards' summaries carry it: never its DSN)."""
+        for target in self.collector.summary()["targets"]:
+            yield target["target"], read_last_change(store, None, log.warning, database=target["database"])

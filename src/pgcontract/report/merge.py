@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from pgcontract.report.audit import HistoryStore
 from pgcontract.report.summary import RECORD, SUMMARY_VERSION, run_summary
 from pgcontract.textfile import NotUtf8, read_utf8
 
@@ -131,8 +132,16 @@ def exit_code(summary: dict[str, Any]) -> int:
     return EXIT_VIOLATED if any(test["outcome"] == "failed" for test in summary["tests"]) else EXIT_OK
 
 
-def replay(summary: dict[str, Any], *, junitxml: str | None, html: str | None, passthrough: Sequence[str]) -> int:
-    """Write the JUnit and HTML reports by running pytest over the recorded results: pytest's exit code."""
+def replay(
+    summary: dict[str, Any],
+    *,
+    junitxml: str | None,
+    html: str | None,
+    passthrough: Sequence[str],
+    store: HistoryStore | None = None,
+) -> int:
+    """Write the JUnit and HTML reports by running pytest over the recorded results: pytest's exit code.
+    With ``store`` (merge's --history or --history-dsn), the HTML shows each target's last change."""
     from pgcontract.pytest_plugin import SuiteRootIds
     from pgcontract.suite import SUITE_DIR
 
@@ -141,7 +150,7 @@ def replay(summary: dict[str, Any], *, junitxml: str | None, html: str | None, p
         args += ["--junitxml", junitxml]
     if html:
         args += ["--html", html, "--self-contained-html"]
-    return int(pytest.main([*args, *passthrough], plugins=[Replay(summary, SUITE_DIR), SuiteRootIds()]))
+    return int(pytest.main([*args, *passthrough], plugins=[Replay(summary, SUITE_DIR, store), SuiteRootIds()]))
 
 
 def _with_findings(test: dict[str, Any], findings: list[dict[str, Any]]) -> dict[str, Any]:
@@ -176,16 +185,17 @@ class ReplayItem(pytest.Item):
 class Replay:
     """A pytest plugin object: the merged summary's tests become the session's items."""
 
-    def __init__(self, summary: dict[str, Any], suite_dir: Path) -> None:
+    def __init__(self, summary: dict[str, Any], suite_dir: Path, store: HistoryStore | None = None) -> None:
         self.summary = summary
         self.suite_dir = suite_dir
+        self.store = store
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_configure(self, config: pytest.Config) -> None:
         if config.getoption("htmlpath", None) and config.pluginmanager.hasplugin("html"):
             from pgcontract.report.html import MergedHtmlReport
 
-            config.pluginmanager.register(MergedHtmlReport(config, self.summary), "pgcontract-html")
+            config.pluginmanager.register(MergedHtmlReport(config, self.summary, self.store), "pgcontract-html")
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection(self, session: pytest.Session) -> bool:

@@ -25,7 +25,7 @@ from pgcontract import __version__
 from pgcontract.contract.loader import contract_files
 from pgcontract.contract.model import Contract
 from pgcontract.findings import CATEGORIES, Finding, FindingIndex
-from pgcontract.health import CHECK_FAILED, UNREACHABLE, failed_report, report_from_findings
+from pgcontract.health import BUSY, UNREACHABLE, failed_report, report_from_findings
 from pgcontract.ops.budgets import BudgetValue
 
 RECORD = "pgcontract"
@@ -126,7 +126,7 @@ class ResultCollector:
         # Tables, their status and the critical issues: the health report's own rules (pgcontract.health).
         finished = self.finished or datetime.now(UTC)
         if unreachable or busy:
-            error, reason = (UNREACHABLE, unreachable) if unreachable else (CHECK_FAILED, busy)
+            error, reason = (UNREACHABLE, unreachable) if unreachable else (BUSY, busy)
             health = failed_report(self.load_contract(), error, str(reason), finished, 0)
             critical_issues = [str(reason)]
         else:
@@ -137,7 +137,7 @@ class ResultCollector:
         tables = health.to_dict()["tables"]
         failed = sum(c["failed"] for c in counts.values())
         server = next((r.record["server_version"] for r in mine if r.record.get("server_version")), None)
-        sequences = sorted({c for r in mine for c in r.record.get("sequences_advanced", [])})
+        sequences = self.sequences_advanced(target, mine)
         return {
             "target": target,
             "database": mine[0].record["target_display"] if mine else target,
@@ -151,9 +151,17 @@ class ResultCollector:
             "failed_tests": [r.nodeid for r in mine if r.outcome == "failed"],
             "findings": findings,
             "sequences_advanced": sequences,
+            # A lock wait or timeout stopped the read: why, for the reports to say nothing was judged.
+            **({"busy": busy} if busy else {}),
             **({"budgets": budgets} if budgets else {}),
             **({"statements": statements} if statements is not None else {}),
         }
+
+    def sequences_advanced(self, target: str, mine: list[TestResult] | None = None) -> list[str]:
+        """Sequences the target's RLS isolation tests advanced (a rollback does not undo nextval)."""
+        if mine is None:
+            mine = [r for r in self.results if r.record["target"] == target]
+        return sorted({c for r in mine for c in r.record.get("sequences_advanced", [])})
 
     def tests(self) -> list[dict[str, Any]]:
         """Every test's result; a test's findings are positions in its target's ``findings`` (which are

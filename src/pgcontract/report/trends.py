@@ -7,7 +7,8 @@ even SVG's namespace, which inline SVG in HTML does not need), so the pages keep
 Security Policy and open offline. Every name (target, series) is escaped.
 
 The series are found generically: every number in an entry (``bool`` excluded), nested objects
-flattened with dots (``operations.connections.share``), except the per-category ``counts``. A value a
+flattened with dots (the budgets' values, ``{"ops": {"connections.share": …}}``, give
+``ops.connections.share``), except the per-category ``counts``. A value a
 feature records in history entries is charted without this module knowing it.
 """
 
@@ -22,6 +23,7 @@ from typing import Any
 
 from pgcontract.health import UNREACHABLE, HealthReport
 from pgcontract.names import visible_lines
+from pgcontract.report import history
 
 LAST_RUNS = 30
 MAX_SERIES = 16  # per target: a page of budgets stays a page
@@ -74,12 +76,7 @@ def numbers(entry: Mapping[str, Any]) -> dict[str, float]:
                 walk(f"{path}.{key}", inner, depth + 1)
 
     for key, value in entry.items():
-        if key == "budgets" and isinstance(value, list):
-            # The operations budgets: a list of {rule, value, ...}; each budget's worst value is a series.
-            for budget in value:
-                if isinstance(budget, Mapping) and isinstance(budget.get("rule"), str):
-                    walk(str(budget["rule"]), budget.get("value"), 0)
-        elif key not in NOT_SERIES:
+        if key not in NOT_SERIES:
             walk(str(key), value, 0)
     return found
 
@@ -111,9 +108,11 @@ def entry_of_report(target: str, report: HealthReport) -> dict[str, Any]:
     """A history-shaped entry for one health check of ``pgcontract serve`` (numbers the report carries
     besides its tables, such as budget values, come along and are charted)."""
     data = report.to_dict()
-    extra = {k: v for k, v in data.items() if k not in {"tables", "enums", "critical_issues", "error", "status"}}
+    skipped = {"tables", "enums", "critical_issues", "error", "status", "operations"}
+    extra = {k: v for k, v in data.items() if k not in skipped}
     return {
         **extra,
+        **history.budget_values(budget.to_dict() for budget in report.budgets),
         "target": target,
         "finished_at": data["checked_at"],
         "passed": report.healthy,
@@ -138,8 +137,8 @@ def entry_of_run(target: str, run: Mapping[str, Any]) -> dict[str, Any]:
         "reachable": run.get("reachable") is not False,
         "failed": len(critical) if isinstance(critical, list) else run.get("failed"),
     }
-    if isinstance(run.get("budgets"), list):
-        entry["budgets"] = run["budgets"]
+    if isinstance(run.get(history.BUDGETS), dict):
+        entry[history.BUDGETS] = run[history.BUDGETS]
     return entry
 
 

@@ -30,7 +30,7 @@ from starlette.routing import Route
 from pgcontract.connect import CannotConnect, DsnError, SessionLimits, Target
 from pgcontract.contract import Contract
 from pgcontract.health import CHECK_FAILED, HealthReport, check_health, failed_report
-from pgcontract.report.audit import HistoryStore, LastChange, read_last_change, recorded_runs
+from pgcontract.report.audit import HistoryStore, LastChange, LastChangeReader, recorded_runs
 from pgcontract.report.trends import entry_of_report, entry_of_run
 from pgcontract.server.alerts import WebhookNotifier
 from pgcontract.server.dashboard import CHECK_DB_PATH, SETUP_SQL_PATH, render_dashboard
@@ -38,6 +38,7 @@ from pgcontract.server.mail import MailNotifier, MailSettings
 from pgcontract.server.metrics import CONTENT_TYPE, HealthMetrics
 from pgcontract.server.monitor import CachedReport, HealthMonitor
 from pgcontract.server.setup_sql import setup_sql
+from pgcontract.sqlsafe import GeneratedSqlError
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,21 @@ def _caching(monitor: HealthMonitor, cached: CachedReport) -> dict[str, str]:
     return {"Cache-Control": f"private, max-age={remaining}", "Age": str(math.floor(age))}
 
 
+def _setup_sql_or_problem(contract: Contract) -> tuple[str, str | None]:
+    """The set-up SQL, or (when the script generated is not what pgcontract meant to write: its own bug)
+    what the endpoint answers instead; the health API, dashboard and metrics serve either way."""
+    try:
+        return setup_sql(contract), None
+    except GeneratedSqlError as exc:
+        detail = " ".join(str(exc).split()).removeprefix("internal error: ")
+        log.error("set-up SQL not served: %s", detail)
+        problem = (
+            f"internal error: the set-up SQL was not generated as intended ({detail}); no SQL is served."
+            " This is a bug in pgcontract: please report it with the contract"
+        )
+        return "", problem
+
+
 def create_app(settings: ServeSettings, check: Callable[[], HealthReport] | None = None) -> Starlette:
     """The app; ``check`` replaces the database check (tests wrap the real one to count or delay it)."""
     contract = settings.contract
@@ -134,7 +150,7 @@ def create_app(settings: ServeSettings, check: Callable[[], HealthReport] | None
             mailer.observe(report, target.name)
 
     monitor = HealthMonitor(check_database, settings.ttl, on_report)
-    sql_text = setup_sql(contract)
+    sql_text, sql_problem = _setup_sql_or_problem(contract)
 
     async def check_db(request: Request) -> Response:
         cached = await monitor.current()
@@ -151,8 +167,11 @@ def create_app(settings: ServeSettings, check: Callable[[], HealthReport] | None
 
     store = settings.history
 
+    # The dashboard's last change: the history file read again only when it changed, not per request.
+    last_change_of = LastChangeReader(store, target.dsn, log.warning) if store is not None else None
+
     def last_change() -> LastChange | None:
-        return read_last_change(store, target.dsn, log.warning) if store is not None else None
+        return last_change_of() if last_change_of is not None else None
 
     def recorded_trend() -> list[dict[str, Any]]:
         """The runs ``check --history`` recorded for this database, so the trend survives a restart."""
@@ -188,6 +207,8 @@ def create_app(settings: ServeSettings, check: Callable[[], HealthReport] | None
         return HTMLResponse(page, headers=headers)
 
     async def setup(request: Request) -> Response:
+        if sql_problem is not None:
+            return JSONResponse({"error": sql_problem}, status_code=500, headers={"Cache-Control": "no-store"})
         return PlainTextResponse(sql_text, headers={"Cache-Control": "no-store"})
 
     async def prometheus(request: Request) -> Response:
