@@ -69,6 +69,29 @@ CASES = {
         SCHEMA + ITEMS,
         defect="CREATE SCHEMA other; ALTER TABLE app.items SET SCHEMA other; CREATE TABLE public.items (id int)",
     ),
+    # A partitioned table's fix creates the partitions the contract declares with it.
+    "partitioned table dropped": Exact(
+        "CREATE TABLE public.parted (id int, k int) PARTITION BY RANGE (k);"
+        " CREATE TABLE public.p1 PARTITION OF public.parted FOR VALUES FROM (0) TO (10);",
+        "DROP TABLE public.parted",
+        "table.missing",
+        "public.parted",
+        "table is missing",
+        "table public.parted",
+        "absent",
+        'CREATE TABLE IF NOT EXISTS "public"."parted" (\n  "id" integer,\n  "k" integer\n) PARTITION BY RANGE (k);\n'
+        'CREATE TABLE IF NOT EXISTS "public"."p1" PARTITION OF "public"."parted" FOR VALUES FROM (0) TO (10);\n'
+        'ALTER TABLE "public"."parted" DISABLE ROW LEVEL SECURITY;\n'
+        'ALTER TABLE "public"."parted" NO FORCE ROW LEVEL SECURITY;\n'
+        + "".join(
+            f'REVOKE ALL ON "public"."parted" FROM {role};\nREVOKE ALL ON "public"."p1" FROM {role};\n'
+            for role in ('"anon"', '"authenticated"', "PUBLIC")
+        )
+        + 'REVOKE ALL ON "public"."parted" FROM "service_role";\n'
+        'GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON "public"."parted" TO "service_role";\n'
+        'REVOKE ALL ON "public"."p1" FROM "service_role";\n'
+        'GRANT DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE ON "public"."p1" TO "service_role";',
+    ),
 }
 
 
