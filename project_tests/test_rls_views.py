@@ -13,6 +13,7 @@ import pytest
 
 from pgcontract.connect import Target
 from project_tests.helpers import isolation
+from project_tests.rule_check import assert_only_rule
 
 SCHEMA = """
 CREATE TABLE public.notes (
@@ -58,6 +59,16 @@ LEAKS = {
         "CREATE VIEW public.note_counts AS SELECT user_id, count(*) AS n FROM public.notes GROUP BY user_id;"
         + GRANT.format("public.note_counts"),
         "view public.note_counts (no security_invoker",
+    ),
+    # The table reached through the last of several paths, after a view met twice (v2 reads v1, and so
+    # does the outer view): the walk through what a view reads goes on past a relation it has seen.
+    "view-met-twice-before-the-table": (
+        "CREATE VIEW public.a_inner AS SELECT id, body FROM public.notes;"
+        "CREATE VIEW public.v1 AS SELECT 1 AS one; CREATE VIEW public.v2 AS SELECT one FROM public.v1;"
+        "CREATE VIEW public.combo AS SELECT a.body FROM public.a_inner AS a, public.v1, public.v2;"
+        + REVOKE.format("public.a_inner, public.v1, public.v2")
+        + GRANT.format("public.combo"),
+        "view public.combo (no security_invoker: it reads as its owner postgres)",
     ),
     "materialized-view": (
         "CREATE MATERIALIZED VIEW public.note_copy AS SELECT id, body FROM public.notes;"
@@ -125,6 +136,25 @@ def test_reading_other_users_rows_through_a_view_is_caught(
     assert by_a.through.startswith('SELECT as authenticated; policies: "own_notes" USING ')
     assert by_anon.through.startswith('SELECT as anon; policies: "own_notes" USING ')
     assert outcome.notes == []
+
+
+def test_an_invoker_view_over_a_definer_view_is_caught_and_said_to_be_one(
+    notes_db: tuple[Target, Path], run_sql: Callable[[str], None]
+) -> None:
+    """security_invoker on the outer view does not help when the view it reads is a definer's: both leak,
+    and the message says which kind each is (the fix is on the inner one)."""
+    run_sql(
+        "CREATE VIEW public.inner_feed AS SELECT id, body FROM public.notes;"
+        "CREATE VIEW public.outer_feed WITH (security_invoker = on) AS SELECT body FROM public.inner_feed;"
+        + GRANT.format("public.inner_feed, public.outer_feed")
+    )
+    outcome = isolation(*notes_db)["public.notes"]
+    assert_only_rule({"public.notes": outcome}, "isolation.view_read")
+    by_a = sorted(v.message for v in outcome.violations if v.message.startswith("user A "))
+    assert [m.split(" through ")[1].split(";")[0] for m in by_a] == [
+        "view public.inner_feed (no security_invoker: it reads as its owner postgres)",
+        "view public.outer_feed (security_invoker on)",
+    ]
 
 
 def test_a_view_only_the_anonymous_caller_reads_is_caught(

@@ -62,7 +62,10 @@ def generate(column: Column, table: Table, snapshot: Snapshot, *, n: int = 0, di
         return str(uuid.uuid4())
     if name in _TEXT:
         text = f"pgcontract-{secrets.token_hex(6)}"
-        return text[: int(kind.modifiers[0])] if kind.modifiers else text
+        if not kind.modifiers:
+            return text
+        # Cut short, the random part is gone: a UNIQUE column's rows start with their own number instead.
+        return (f"{n}-{text}" if distinct else text)[: int(kind.modifiers[0])]
     if name in _INTEGER:
         return str(secrets.randbelow(_INTEGER[name]) + 1)
     if name == "numeric":
@@ -75,15 +78,26 @@ def generate(column: Column, table: Table, snapshot: Snapshot, *, n: int = 0, di
         if not distinct:
             return "now" if name != "date" else "today"
         moment = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=n, seconds=n)
-        return moment.date().isoformat() if name == "date" else moment.isoformat()
+        if name == "date":
+            return moment.date().isoformat()
+        # A time of day takes no date: "2026-01-01T10:00:00" is no valid time input.
+        return (
+            moment.time().isoformat()
+            if name == "time"
+            else moment.timetz().isoformat()
+            if name == "timetz"
+            else moment.isoformat()
+        )
     if name in ("json", "jsonb"):
         return json.dumps({"pgcontract": n} if distinct else {})
     if name == "bytea":
-        return "\\x%02x" % (n % 256) if distinct else "\\x00"
+        return "\\x" + n.to_bytes(max(1, (n.bit_length() + 7) // 8)).hex() if distinct else "\\x00"
     if name == "interval":
         return f"{n + 1} days" if distinct else "1 day"
     if name in ("inet", "cidr"):
-        return f"127.{n // 65536 % 256}.{n // 256 % 256}.{n % 256 or 1}" if distinct else "127.0.0.1"
+        # One address per row from 127.0.0.1 on (rows 0 and 1 must differ too).
+        m = n + 1
+        return f"127.{m // 65536 % 256}.{m // 256 % 256}.{m % 256}" if distinct else "127.0.0.1"
     raise SeedError(
         f"cannot make a value for {table.name}.{column.name} of type {column.type}: give one under isolation.values"
     )
@@ -150,7 +164,8 @@ def _in_list(expression: str, column: str) -> list[str]:
             stack.extend(node)
         elif isinstance(node, dict):
             expr = node.get("A_Expr")
-            if expr is not None and expr.get("kind") in ("AEXPR_OP_ANY", "AEXPR_IN"):
+            # PostgreSQL prints a CHECK's IN list as = ANY (ARRAY[...]), never as IN (...).
+            if expr is not None and expr.get("kind") == "AEXPR_OP_ANY":
                 values = _column_list_literals(expr, column)
                 if values:
                     return values
@@ -166,7 +181,10 @@ def _column_list_literals(expr: dict[str, Any], column: str) -> list[str]:
     if ref is None or ref["fields"][-1].get("String", {}).get("sval") != column:
         return []
     right = expr.get("rexpr", {})
-    items = right.get("A_ArrayExpr", {}).get("elements") or right.get("List", {}).get("items") or []
+    # A varchar column's list is cast as a whole: ((ARRAY['a'::character varying, ...])::text[]).
+    while "TypeCast" in right:
+        right = right["TypeCast"]["arg"]
+    items = right.get("A_ArrayExpr", {}).get("elements") or []
     found: list[str] = []
     for item in items:
         while "TypeCast" in item:
