@@ -40,9 +40,9 @@ from pgcontract.checks import run_checks
 from pgcontract.connect import SessionLimits, apply_limits, read_only
 from pgcontract.contract.model import Contract
 from pgcontract.ddl import Phase, with_sections
+from pgcontract.depgraph import node_of, order
 from pgcontract.findings import Finding, FindingIndex, Level
-from pgcontract.names import QualifiedName, visible, visible_lines
-from pgcontract.routinedeps import dependency_order, function_calls
+from pgcontract.names import visible, visible_lines
 from pgcontract.sqlgen import render
 from pgcontract.sqlsafe import GeneratedSqlError, Intended, parsed, shown_sql, verify
 
@@ -342,37 +342,14 @@ def plan_repair(findings: Iterable[Finding], volatile: VolatileOf | None = None)
                 seen[statement] = Statement(phase, statement, list(serves))
                 plan.statements.append(seen[statement])
     plan.statements.sort(key=lambda s: s.phase)
-    ordered = dependency_order([(s.phase, s) for s in plan.statements], _creates, _calls)
-    for phase, placed in ordered:
-        placed.phase = phase
-    plan.statements = [placed for _, placed in ordered]
+    # One dependency graph over the plan's statements (``depgraph``), as ``pgcontract sql`` orders its own.
+    nodes = [node_of(s.sql) for s in plan.statements]
+    placed = []
+    for phase, i in order([s.phase for s in plan.statements], nodes, Phase):
+        plan.statements[i].phase = phase
+        placed.append(plan.statements[i])
+    plan.statements = placed
     return plan
-
-
-def _routine(text: str) -> tuple[str, dict[str, Any]]:
-    try:
-        ((kind, body),) = parse_statements(text)[0][1].items()
-    except (parser.ParseError, IndexError, ValueError):
-        return "", {}
-    return kind, body
-
-
-def _creates(statement: Statement) -> set[QualifiedName]:
-    """The function or aggregate a statement creates."""
-    kind, body = _routine(statement.sql)
-    if kind == "DefineStmt" and body.get("kind") == "OBJECT_AGGREGATE":
-        names = body.get("defnames", [])
-    elif kind == "CreateFunctionStmt":
-        names = body.get("funcname", [])
-    else:
-        return set()
-    return function_calls({"FuncCall": {"funcname": names}})
-
-
-def _calls(statement: Statement) -> set[QualifiedName]:
-    """What a CREATE FUNCTION's SQL-standard body calls: PostgreSQL resolves it at creation."""
-    kind, body = _routine(statement.sql)
-    return function_calls(body.get("sql_body")) if kind == "CreateFunctionStmt" else set()
 
 
 def comment(text: str) -> str:
