@@ -16,7 +16,8 @@ import pytest
 from pgcontract.connect import Target
 from pgcontract.contract import load_contract
 from pgcontract.contract.model import Contract
-from pgcontract.ddl import contract_steps, phase_steps
+from pgcontract.ddl import Phase, contract_steps, phase_steps
+from pgcontract.depgraph import node_of, order
 from pgcontract.sqlgen import render
 from project_tests.helpers import check, errors, own_contract, run_cli
 from project_tests.kind_support import fresh_database, repair, run_script, schema_picture
@@ -247,3 +248,30 @@ def test_repair_creates_what_was_dropped_in_dependency_order(
     assert {"public.ranks", "public.first_rank()", "public.total_of(integer)", "public.cheap_items"} <= missing
     repair(target, contract, None)
     assert errors(check(target, contract)) == []
+
+
+def test_names_resolve_as_the_script_runs_them() -> None:
+    """Unqualified: public's (never another schema's); in a function's body, its search_path's too."""
+    in_app = node_of('CREATE TABLE "app"."t" (id integer);')
+    in_public = node_of('CREATE TABLE "public"."t" (id integer);')
+    reader = node_of("CREATE FUNCTION public.f() RETURNS bigint LANGUAGE sql RETURN (SELECT count(*) FROM t);")
+    pathed = node_of(
+        "CREATE FUNCTION public.g() RETURNS bigint LANGUAGE sql SET search_path = app RETURN (SELECT count(*) FROM t);"
+    )
+    phases = [Phase.FUNCTIONS, Phase.TABLES]
+    assert order(phases, [reader, in_public], Phase) == [(Phase.TABLES, 1), (Phase.TABLES, 0)]
+    assert order(phases, [reader, in_app], Phase) == [(Phase.FUNCTIONS, 0), (Phase.TABLES, 1)]
+    assert order(phases, [pathed, in_app], Phase) == [(Phase.TABLES, 1), (Phase.TABLES, 0)]
+
+
+def test_the_phase_order_stands_but_where_a_statement_needs_a_later_one() -> None:
+    texts = [
+        'CREATE TABLE "public"."a" (id integer) INHERITS ("public"."b");',
+        'CREATE TABLE "public"."b" (id integer);',
+        'CREATE TABLE "public"."c" (id integer);',
+        'CREATE INDEX IF NOT EXISTS "c_i" ON "public"."c" USING "btree" ("id");',
+        'ALTER TABLE "public"."c" ADD CONSTRAINT "c_b" FOREIGN KEY ("id") REFERENCES "public"."b" ("id");',
+    ]
+    phases = [Phase.TABLES, Phase.TABLES, Phase.TABLES, Phase.INDEXES, Phase.FOREIGN_KEYS]
+    placed = [i for _, i in order(phases, [node_of(t) for t in texts], Phase)]
+    assert placed == [1, 0, 2, 3, 4]

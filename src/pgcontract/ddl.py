@@ -314,7 +314,11 @@ def phase_steps(contract: Contract, deferred: Mapping[QualifiedName, Collection[
                 phase = Phase.LATE_DOMAINS  # after the types it takes, which come after what they call
             create = create_function(name, spec.parameters(arguments), spec, known_roles(contract))
             routines.append((phase, create))
-    if routines:
+    if any(
+        spec.body is not None and not is_sql_standard(spec.body, spec.language) for spec in contract.functions.values()
+    ):
+        # Only a string body is checked at creation under this setting (a SQL-standard one is resolved
+        # whatever it says): off, as pg_dump does, since it may read tables created later.
         steps.append((Phase.FUNCTIONS, NO_BODY_CHECK))
     for signature, aggregate in contract.aggregates.items():
         name, shape = aggregate_signature(signature)

@@ -74,6 +74,11 @@ def node_of(text: str) -> Node:
     return Node(frozenset(provides), frozenset(needs - {_ref(k) for k in provides}), frozenset(touches), tuple(path))
 
 
+def unchecked_body(node: Node) -> bool:
+    """Whether the statement creates a function with a string body: created with check_function_bodies off."""
+    return _NO_BODY_CHECK in node.needs
+
+
 def expression_refs(text: str) -> set[Ref]:
     """The names an expression (a default, a CHECK, a generated column) needs."""
     try:
@@ -344,8 +349,8 @@ def cycles(nodes: Sequence[Node]) -> list[list[int]]:
 
 
 def order(phases: Sequence[P], nodes: Sequence[Node], phase_of: Callable[[int], P]) -> list[tuple[P, int]]:
-    """The statements' indexes in dependency order, each with its phase (raised to that of what it needs):
-    see the module's docstring. ``phase_of`` turns a raised phase number back into a phase."""
+    """The statements (given sorted by phase) in dependency order, each with its phase (raised to that of
+    what it needs): see the module's docstring. ``phase_of`` turns a raised phase number back into a phase."""
     edges = _providers(nodes)
     comp = components(edges)
     # On a cycle, edges within it are dropped: its statements keep their given order.

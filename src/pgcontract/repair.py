@@ -40,7 +40,7 @@ from pgcontract.checks import run_checks
 from pgcontract.connect import SessionLimits, apply_limits, read_only
 from pgcontract.contract.model import Contract
 from pgcontract.ddl import Phase, with_sections
-from pgcontract.depgraph import node_of, order
+from pgcontract.depgraph import node_of, order, unchecked_body
 from pgcontract.findings import Finding, FindingIndex, Level
 from pgcontract.names import visible, visible_lines
 from pgcontract.sqlgen import render
@@ -352,6 +352,12 @@ def plan_repair(findings: Iterable[Finding], volatile: VolatileOf | None = None)
     return plan
 
 
+def _string_bodies(plan: RepairPlan) -> bool:
+    """Whether the plan creates a function with a string body (``AS $$ ... $$``), whose check at creation
+    the printed script turns off, whatever phase the dependency order gave it."""
+    return any(unchecked_body(node_of(s.sql)) for s in plan.statements)
+
+
 def comment(text: str) -> str:
     """``text`` as SQL comment lines. Every line break PostgreSQL knows (``\\n``, ``\\r``) starts a new
     ``-- `` line, so nothing in the text (a name with a line break in it, say) can end the comment."""
@@ -374,7 +380,7 @@ def render_plan(plan: RepairPlan, limits: SessionLimits, header: Sequence[str] =
     # The statements and held fixes must run as written: their names in escapes PostgreSQL reads back.
     lines = [comment(visible(line)) for line in header]
     if plan.statements:
-        functions = any(s.phase in (Phase.FUNCTIONS, Phase.TABLE_FUNCTIONS) for s in plan.statements)
+        functions = _string_bodies(plan)
         lines += ["", *transaction_header(limits, functions)]
         annotated: list[tuple[Phase, str]] = []
         previous: list[str] = []
@@ -400,7 +406,7 @@ def render_plan(plan: RepairPlan, limits: SessionLimits, header: Sequence[str] =
 def _intended(plan: RepairPlan, limits: SessionLimits) -> list[Intended]:
     if not plan.statements:
         return []
-    functions = any(s.phase in (Phase.FUNCTIONS, Phase.TABLE_FUNCTIONS) for s in plan.statements)
+    functions = _string_bodies(plan)
     header = transaction_header(limits, functions)
     out: list[Intended] = [("TransactionStmt", None), *[("VariableSetStmt", None)] * (len(header) - 1)]
     for statement in plan.statements:
