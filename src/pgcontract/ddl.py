@@ -247,15 +247,21 @@ def contract_steps(contract: Contract) -> list[Step]:
     """Every statement the contract requires, idempotent, in dependency order (``depgraph``: by phase, each
     statement after what it needs, contract order otherwise). A table on a cycle (its default or generated
     column calls a function that needs the table) is created without those, which are set after the function."""
+    return [(phase, statement) for phase, statement, _ in _ordered(contract)]
+
+
+def _ordered(contract: Contract) -> list[tuple[Phase, Composable, str]]:
+    """``contract_steps``, each with its text (rendered once)."""
     deferred: dict[QualifiedName, frozenset[str]] = {}
     while True:
         steps = sorted(phase_steps(contract, deferred), key=lambda step: step[0])
-        nodes = [node_of(render(statement)) for _, statement in steps]
+        texts = [render(statement) for _, statement in steps]
+        nodes = [node_of(text) for text in texts]
         more = _defaults_on_cycles(contract, steps, nodes)
         if all(columns <= deferred.get(name, frozenset()) for name, columns in more.items()):
             break
         deferred = {n: deferred.get(n, frozenset()) | more.get(n, frozenset()) for n in {*deferred, *more}}
-    return [(phase, steps[i][1]) for phase, i in order([p for p, _ in steps], nodes, Phase)]
+    return [(phase, steps[i][1], texts[i]) for phase, i in order([p for p, _ in steps], nodes, Phase)]
 
 
 def _defaults_on_cycles(
@@ -421,9 +427,9 @@ def contract_ddl(contract: Contract) -> str:
         "-- exists (`pgcontract repair` brings a drifted database back). Tables the contract references but does",
         "-- not declare (such as auth.users) must exist. Atomic with: psql --single-transaction -f <file>",
     ]
-    steps = contract_steps(contract)
-    body = with_sections((phase, render(statement)) for phase, statement in steps)
+    steps = _ordered(contract)
+    body = with_sections((phase, text) for phase, _, text in steps)
     text = "\n".join([*header, *body]) + "\n"
     # The whole script, parsed back, must hold exactly the statements built, in order: nothing the
     # contract wrote (or a section heading) may add, hide or merge one.
-    return verify(shown_sql(text), [item for _, statement in steps for item in intended_of(statement)])
+    return verify(shown_sql(text), [item for _, statement, _ in steps for item in intended_of(statement)])
