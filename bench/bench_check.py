@@ -240,16 +240,37 @@ def url_of(dsn: str) -> str:
     return f"postgresql://{user}@{parts.get('host', '127.0.0.1')}:{parts.get('port', 5432)}/{parts['dbname']}"
 
 
-def profile_check(dsn: str, contract: Path, tables: int) -> None:
-    """``pgcontract check`` under cProfile; the top functions are printed and the profile kept."""
+# The profiled command: cProfile enabled before pgcontract is imported (imports are part of the cost),
+# main() called rather than the console script, which ends with os._exit and would lose the profile.
+# (`python -m cProfile` takes a script or -m, not -c.)
+PROFILED = """
+import cProfile, sys
+prof, argv = sys.argv[1], sys.argv[2:]
+profiler = cProfile.Profile()
+profiler.enable()
+from pgcontract.cli import main
+code = main(argv)
+profiler.disable()
+profiler.dump_stats(prof)
+sys.exit(code)
+"""
+
+
+def profile_check(dsn: str, contract: Path, tables: int) -> str | None:
+    """``pgcontract check`` under cProfile; the top functions are printed and the profile kept in
+    ``bench/out/check_N.prof``. Returns a problem to report, or None."""
     prof = OUT_DIR / f"check_{tables}.prof"
-    # main(), not the console script: it ends with os._exit, which would lose the profile
-    code = "import sys; from pgcontract.cli import main; sys.exit(main(sys.argv[1:]))"
-    cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), "-c", code]
-    subprocess.run([*cmd, *check_command(dsn, contract)], capture_output=True, check=False)
+    prof.unlink(missing_ok=True)
+    done = measured([sys.executable, "-c", PROFILED, str(prof), *check_command(dsn, contract)])
+    if done.code != 0 or not prof.exists():
+        print(f"\n!!! pgcontract check under cProfile exited {done.code}; last lines of its output:")
+        print("\n".join(done.output.splitlines()[-40:]))
+        return f"pgcontract check under cProfile exited {done.code}" + ("" if prof.exists() else ", no profile")
+    print(f"\n(pgcontract check under cProfile: {done.wall_s:.2f} s, {done.cpu_s:.2f} s CPU with the profiler)")
     for sort in ("cumulative", "tottime"):
         print(f"\n--- cProfile of pgcontract check, {tables} tables, top 30 by {sort} ({prof}) ---")
-        pstats.Stats(str(prof)).strip_dirs().sort_stats(sort).print_stats(30)
+        pstats.Stats(str(prof)).sort_stats(sort).print_stats(30)
+    return None
 
 
 def measure(executor: PostgreSQLExecutor, tables: int, repeat: int, profile: bool, pgrls: str | None) -> Result:
@@ -317,8 +338,8 @@ def measure(executor: PostgreSQLExecutor, tables: int, repeat: int, profile: boo
         result.psql_s = statistics.median(psql_runs)
         result.pgrls_s = statistics.median(pgrls_runs) if pgrls_runs else None
 
-        if profile:
-            profile_check(target.dsn, contract_path, tables)
+        if profile and (problem := profile_check(target.dsn, contract_path, tables)) is not None:
+            result.problems.append(problem)
     return result
 
 

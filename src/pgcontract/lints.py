@@ -12,6 +12,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from pglast import parser
@@ -127,12 +128,15 @@ def security_definer_search_path(snapshot: Snapshot, roles: frozenset[str]) -> I
             )
 
 
-def _direct_auth_calls(expression: str) -> list[str]:
-    """auth.uid() and friends called per row: not wrapped in a sub-select (which is evaluated once)."""
+@lru_cache(maxsize=4096)
+def _direct_auth_calls(expression: str) -> tuple[str, ...]:
+    """auth.uid() and friends called per row: not wrapped in a sub-select (which is evaluated once).
+    Cached by text: schemas repeat the same policy expressions on every table (parsing each again was the
+    lints' main cost)."""
     try:
         tree = json.loads(parser.parse_sql_json(f"SELECT {expression}"))
     except parser.ParseError:
-        return []
+        return ()
     found: list[str] = []
 
     def walk(node: Any, in_subselect: bool) -> None:
@@ -153,7 +157,7 @@ def _direct_auth_calls(expression: str) -> list[str]:
                 walk(value, in_subselect)
 
     walk(tree["stmts"][0]["stmt"]["SelectStmt"]["targetList"], False)
-    return found
+    return tuple(found)
 
 
 def auth_rls_initplan(snapshot: Snapshot, roles: frozenset[str]) -> Iterator[Hit]:

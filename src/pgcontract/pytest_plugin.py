@@ -233,11 +233,13 @@ class RunSummary(ResultCollector):
         self.config = config
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        for target in self.summary()["targets"] if self.results else []:
-            if target["sequences_advanced"]:
+        # Only the sequences: the whole summary (health report of every table) is built only when written.
+        for target in self.targets():
+            sequences = self.sequences_advanced(target)
+            if sequences:
                 terminalreporter.write_line(
-                    f"note: {target['target']}: the RLS isolation tests' rows were rolled back, but sequences stay "
-                    f"advanced (nextval is not undone by a rollback): {', '.join(target['sequences_advanced'])}"
+                    f"note: {target}: the RLS isolation tests' rows were rolled back, but sequences stay "
+                    f"advanced (nextval is not undone by a rollback): {', '.join(sequences)}"
                 )
 
     @pytest.hookimpl(trylast=True)
@@ -245,15 +247,16 @@ class RunSummary(ResultCollector):
         super().pytest_sessionfinish(session, exitstatus)
         if not self.results and self.shard is None:  # a shard's summary is written even when it is empty
             return
-        summary = self.summary()
         json_path = self.config.getoption("pgcontract_json")
-        if json_path:
-            Path(json_path).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        if not self.results:
-            return
         history_file = self.config.getoption("pgcontract_history")
         history_dsn = self.config.getoption("pgcontract_history_dsn")
-        if history_file or history_dsn:
+        recorded = bool(self.results and (history_file or history_dsn))
+        if not json_path and not recorded:
+            return  # building the summary (a health report of every table) costs seconds at 10,000 tables
+        summary = self.summary()
+        if json_path:
+            Path(json_path).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        if recorded:
             from pgcontract.report import history
 
             try:

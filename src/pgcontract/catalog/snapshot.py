@@ -326,9 +326,19 @@ class Snapshot:
 
     def partitions_of(self, name: QualifiedName) -> list[Table]:
         """The partitions of a partitioned table, by name."""
-        return sorted(
-            (t for t in self.tables.values() if t.is_partition and t.parents == (name,)), key=lambda t: t.name
-        )
+        return list(self._partitions.get(name, ()))
+
+    @cached_property
+    def _partitions(self) -> dict[QualifiedName, list[Table]]:
+        """Partitioned table -> its partitions by name, built in one pass: every table's checks ask, and a
+        scan of all tables per table made the checks quadratic (3 s of 8 at 10,000 tables)."""
+        out: dict[QualifiedName, list[Table]] = {}
+        for table in self.tables.values():
+            if table.is_partition and len(table.parents) == 1:
+                out.setdefault(table.parents[0], []).append(table)
+        for partitions in out.values():
+            partitions.sort(key=lambda t: t.name)
+        return out
 
     @cached_property
     def index_owner(self) -> dict[tuple[str, str], QualifiedName]:
@@ -373,7 +383,13 @@ def _read_snapshot(
         # Deparse with only pg_catalog visible: every other object comes out schema-qualified.
         conn.execute("SELECT set_config('search_path', 'pg_catalog', true)")
         # Constants (partition bounds, defaults) deparsed the same whatever the server's or role's settings.
-        conn.execute("SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true)")
+        # No JIT: the catalog queries' estimates (set-returning functions in per-row subqueries) pass its cost
+        # thresholds on large schemas, and compiling cost more than running (indexes at 10,000 tables: 3.4 s of
+        # 7.3, compiled again in each parallel worker). Same statement: the statement count stays fixed.
+        conn.execute(
+            "SELECT set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true),"
+            " set_config('jit', 'off', true)"
+        )
         rows: dict[str, list[dict[str, Any]]] = {}
         with conn.cursor(row_factory=dict_row) as cur:
             for name in QUERY_FILES:

@@ -137,7 +137,7 @@ class ResultCollector:
         tables = health.to_dict()["tables"]
         failed = sum(c["failed"] for c in counts.values())
         server = next((r.record["server_version"] for r in mine if r.record.get("server_version")), None)
-        sequences = sorted({c for r in mine for c in r.record.get("sequences_advanced", [])})
+        sequences = self.sequences_advanced(target, mine)
         return {
             "target": target,
             "database": mine[0].record["target_display"] if mine else target,
@@ -156,6 +156,12 @@ class ResultCollector:
             **({"budgets": budgets} if budgets else {}),
             **({"statements": statements} if statements is not None else {}),
         }
+
+    def sequences_advanced(self, target: str, mine: list[TestResult] | None = None) -> list[str]:
+        """Sequences the target's RLS isolation tests advanced (a rollback does not undo nextval)."""
+        if mine is None:
+            mine = [r for r in self.results if r.record["target"] == target]
+        return sorted({c for r in mine for c in r.record.get("sequences_advanced", [])})
 
     def tests(self) -> list[dict[str, Any]]:
         """Every test's result; a test's findings are positions in its target's ``findings`` (which are

@@ -2,19 +2,23 @@
 -- columns in key order, the referenced table and columns, FK actions and the CHECK expression; deferrability,
 -- NULLS NOT DISTINCT of the index behind a unique key (PostgreSQL 15+; read through to_jsonb so that the
 -- query still runs on 13 and 14) and inherited: cloned from a partitioned parent or inherited from a parent.
+-- A key's column is found by its index (attrelid, attnum), not by hashing all the table's columns per
+-- constraint (OFFSET 0 keeps the planner from flattening it into that hash join).
 SELECT n.nspname AS schema,
        c.relname AS table,
        con.conname AS name,
        con.contype::text AS kind,
        ARRAY(SELECT a.attname::text
              FROM unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
-             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum
+             CROSS JOIN LATERAL (SELECT att.attname FROM pg_attribute att
+                                 WHERE att.attrelid = con.conrelid AND att.attnum = k.attnum OFFSET 0) AS a
              ORDER BY k.ord) AS columns,
        fn.nspname AS ref_schema,
        fc.relname AS ref_table,
        ARRAY(SELECT a.attname::text
              FROM unnest(con.confkey) WITH ORDINALITY AS k(attnum, ord)
-             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum
+             CROSS JOIN LATERAL (SELECT att.attname FROM pg_attribute att
+                                 WHERE att.attrelid = con.confrelid AND att.attnum = k.attnum OFFSET 0) AS a
              ORDER BY k.ord) AS ref_columns,
        con.confdeltype::text AS on_delete,
        con.confupdtype::text AS on_update,
