@@ -20,7 +20,7 @@ from pgcontract.ddl import Phase, contract_steps, phase_steps
 from pgcontract.depgraph import node_of, order
 from pgcontract.sqlgen import render
 from project_tests.helpers import check, errors, own_contract, run_cli
-from project_tests.kind_support import fresh_database, repair, run_script, schema_picture
+from project_tests.kind_support import assert_sql_round_trips, fresh_database, repair, run_script
 
 AGGREGATE = """
 CREATE FUNCTION public.add_up(total integer, value integer) RETURNS integer
@@ -183,12 +183,7 @@ def round_trip(pg: psycopg.Connection[tuple[object, ...]], path: Path) -> str:
     ddl = run_cli("sql", "--contract", str(path))
     assert ddl.returncode == 0, ddl.stderr
     with fresh_database(pg) as fresh:
-        run_script(fresh, ddl.stdout)
-        result = run_cli("check", "--dsn", fresh.dsn, "--contract", str(path))
-        assert result.returncode == 0, result.stdout + result.stderr
-        before = schema_picture(fresh)
-        run_script(fresh, ddl.stdout)
-        assert schema_picture(fresh) == before
+        assert_sql_round_trips(fresh, ddl.stdout, path)
     return ddl.stdout
 
 
