@@ -41,6 +41,19 @@ TYPE_CHANGED = Exact(
     TYPE_NOTE,
 )
 
+NOT_NULL_LOST = Exact(
+    plain("n int NOT NULL"),
+    "ALTER TABLE public.t ALTER COLUMN n DROP NOT NULL",
+    "column.nullable",
+    "public.t.n",
+    "column must be NOT NULL",
+    "NOT NULL",
+    "nullable",
+    f'{T} ALTER COLUMN "n" SET NOT NULL;',
+    (Hazard.LONG_LOCK,),
+    NULL_NOTE,
+)
+
 CASES = {
     "missing, a column of its type elsewhere": Exact(
         plain("title text NOT NULL"),
@@ -73,18 +86,7 @@ CASES = {
         f'{T} ADD COLUMN IF NOT EXISTS "note" text;',
     ),
     "type": TYPE_CHANGED,
-    "NOT NULL lost": Exact(
-        plain("n int NOT NULL"),
-        "ALTER TABLE public.t ALTER COLUMN n DROP NOT NULL",
-        "column.nullable",
-        "public.t.n",
-        "column must be NOT NULL",
-        "NOT NULL",
-        "nullable",
-        f'{T} ALTER COLUMN "n" SET NOT NULL;',
-        (Hazard.LONG_LOCK,),
-        NULL_NOTE,
-    ),
+    "NOT NULL lost": NOT_NULL_LOST,
     "NOT NULL where NULL must be accepted": Exact(
         plain("note text"),
         "ALTER TABLE public.t ALTER COLUMN note SET NOT NULL",
@@ -204,17 +206,9 @@ CASES = {
         COLLATION_NOTE,
     ),
     # Two differences of one column: a finding each, on the same column.
-    "type and NOT NULL at once": Exact(
-        plain("n int NOT NULL"),
-        "ALTER TABLE public.t ALTER COLUMN n TYPE bigint, ALTER COLUMN n DROP NOT NULL",
-        "column.nullable",
-        "public.t.n",
-        "column must be NOT NULL",
-        "NOT NULL",
-        "nullable",
-        f'{T} ALTER COLUMN "n" SET NOT NULL;',
-        (Hazard.LONG_LOCK,),
-        NULL_NOTE,
+    "type and NOT NULL at once": replace(
+        NOT_NULL_LOST,
+        defect="ALTER TABLE public.t ALTER COLUMN n TYPE bigint, ALTER COLUMN n DROP NOT NULL",
         also=("column.type",),
         repairs=False,
     ),

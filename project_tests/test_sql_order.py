@@ -187,33 +187,30 @@ def round_trip(pg: psycopg.Connection[tuple[object, ...]], path: Path) -> str:
     return ddl.stdout
 
 
-@pytest.mark.parametrize("shape", list(SHAPES))
+@pytest.fixture
+def shape_contract(
+    request: pytest.FixtureRequest, run_sql: Callable[[str], None], target: Target, tmp_path: Path
+) -> Path:
+    """The contract of the test's database once a shape's SQL (the indirect parameter) has made it."""
+    run_sql(str(request.param))
+    return contract_of(target, tmp_path)
+
+
+@pytest.mark.parametrize("shape_contract", SHAPES.values(), ids=list(SHAPES), indirect=True)
 def test_sql_of_each_dependency_shape_loads_where_phase_order_fails(
-    shape: str,
-    run_sql: Callable[[str], None],
-    target: Target,
-    pg: psycopg.Connection[tuple[object, ...]],
-    tmp_path: Path,
+    shape_contract: Path, pg: psycopg.Connection[tuple[object, ...]]
 ) -> None:
-    run_sql(SHAPES[shape])
-    path = contract_of(target, tmp_path)
-    assert loads(pg, naive_sql(load_contract(path))) is not None, "phase order alone loads this shape"
-    round_trip(pg, path)
+    assert loads(pg, naive_sql(load_contract(shape_contract))) is not None, "phase order alone loads this shape"
+    round_trip(pg, shape_contract)
 
 
-@pytest.mark.parametrize("shape", list(IN_PHASE_ORDER))
+@pytest.mark.parametrize("shape_contract", IN_PHASE_ORDER.values(), ids=list(IN_PHASE_ORDER), indirect=True)
 def test_sql_of_shapes_the_phases_order_still_loads(
-    shape: str,
-    run_sql: Callable[[str], None],
-    target: Target,
-    pg: psycopg.Connection[tuple[object, ...]],
-    tmp_path: Path,
+    shape_contract: Path, pg: psycopg.Connection[tuple[object, ...]]
 ) -> None:
-    run_sql(IN_PHASE_ORDER[shape])
-    path = contract_of(target, tmp_path)
-    naive = [render(s) for _, s in sorted(phase_steps(load_contract(path), {}), key=lambda step: step[0])]
-    assert [render(s) for _, s in contract_steps(load_contract(path))] == naive  # no needless change
-    round_trip(pg, path)
+    naive = [render(s) for _, s in sorted(phase_steps(load_contract(shape_contract), {}), key=lambda step: step[0])]
+    assert [render(s) for _, s in contract_steps(load_contract(shape_contract))] == naive  # no needless change
+    round_trip(pg, shape_contract)
 
 
 def test_a_cycle_sets_the_default_after_the_function_as_pg_dump_does(
