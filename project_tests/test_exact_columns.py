@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,32 @@ def hand(**columns: dict[str, object]) -> dict[str, object]:
     """A contract of public.t holding only these columns (a snapshot never writes what they say)."""
     return {"tables": {"public.t": {"columns": columns}}}
 
+
+TYPE_CHANGED = Exact(
+    plain("n int NOT NULL DEFAULT 0"),
+    "ALTER TABLE public.t ALTER COLUMN n TYPE bigint",
+    "column.type",
+    "public.t.n",
+    "column has another type",
+    "integer",
+    "bigint",
+    f'{T} ALTER COLUMN "n" TYPE integer USING "n"::integer;',
+    (Hazard.LONG_LOCK, Hazard.DATA_LOSS),
+    TYPE_NOTE,
+)
+
+NOT_NULL_LOST = Exact(
+    plain("n int NOT NULL"),
+    "ALTER TABLE public.t ALTER COLUMN n DROP NOT NULL",
+    "column.nullable",
+    "public.t.n",
+    "column must be NOT NULL",
+    "NOT NULL",
+    "nullable",
+    f'{T} ALTER COLUMN "n" SET NOT NULL;',
+    (Hazard.LONG_LOCK,),
+    NULL_NOTE,
+)
 
 CASES = {
     "missing, a column of its type elsewhere": Exact(
@@ -58,30 +85,8 @@ CASES = {
         "absent",
         f'{T} ADD COLUMN IF NOT EXISTS "note" text;',
     ),
-    "type": Exact(
-        plain("n int NOT NULL DEFAULT 0"),
-        "ALTER TABLE public.t ALTER COLUMN n TYPE bigint",
-        "column.type",
-        "public.t.n",
-        "column has another type",
-        "integer",
-        "bigint",
-        f'{T} ALTER COLUMN "n" TYPE integer USING "n"::integer;',
-        (Hazard.LONG_LOCK, Hazard.DATA_LOSS),
-        TYPE_NOTE,
-    ),
-    "NOT NULL lost": Exact(
-        plain("n int NOT NULL"),
-        "ALTER TABLE public.t ALTER COLUMN n DROP NOT NULL",
-        "column.nullable",
-        "public.t.n",
-        "column must be NOT NULL",
-        "NOT NULL",
-        "nullable",
-        f'{T} ALTER COLUMN "n" SET NOT NULL;',
-        (Hazard.LONG_LOCK,),
-        NULL_NOTE,
-    ),
+    "type": TYPE_CHANGED,
+    "NOT NULL lost": NOT_NULL_LOST,
     "NOT NULL where NULL must be accepted": Exact(
         plain("note text"),
         "ALTER TABLE public.t ALTER COLUMN note SET NOT NULL",
@@ -93,17 +98,10 @@ CASES = {
         f'{T} ALTER COLUMN "note" DROP NOT NULL;',
     ),
     # A contract that leaves nullable out does not check it, either way.
-    "nullable not checked": Exact(
-        plain("note text, n int"),
-        "ALTER TABLE public.t ALTER COLUMN note SET NOT NULL, ALTER COLUMN n TYPE bigint",
-        "column.type",
-        "public.t.n",
-        "column has another type",
-        "integer",
-        "bigint",
-        f'{T} ALTER COLUMN "n" TYPE integer USING "n"::integer;',
-        (Hazard.LONG_LOCK, Hazard.DATA_LOSS),
-        TYPE_NOTE,
+    "nullable not checked": replace(
+        TYPE_CHANGED,
+        setup=plain("note text, n int"),
+        defect="ALTER TABLE public.t ALTER COLUMN note SET NOT NULL, ALTER COLUMN n TYPE bigint",
         contract=hand(id={"type": "int"}, note={"type": "text"}, n={"type": "int"}),
     ),
     "default differs": Exact(
@@ -208,17 +206,9 @@ CASES = {
         COLLATION_NOTE,
     ),
     # Two differences of one column: a finding each, on the same column.
-    "type and NOT NULL at once": Exact(
-        plain("n int NOT NULL"),
-        "ALTER TABLE public.t ALTER COLUMN n TYPE bigint, ALTER COLUMN n DROP NOT NULL",
-        "column.nullable",
-        "public.t.n",
-        "column must be NOT NULL",
-        "NOT NULL",
-        "nullable",
-        f'{T} ALTER COLUMN "n" SET NOT NULL;',
-        (Hazard.LONG_LOCK,),
-        NULL_NOTE,
+    "type and NOT NULL at once": replace(
+        NOT_NULL_LOST,
+        defect="ALTER TABLE public.t ALTER COLUMN n TYPE bigint, ALTER COLUMN n DROP NOT NULL",
         also=("column.type",),
         repairs=False,
     ),

@@ -20,7 +20,7 @@ from pgcontract.ddl import Phase, contract_steps, phase_steps
 from pgcontract.depgraph import node_of, order
 from pgcontract.sqlgen import render
 from project_tests.helpers import check, errors, own_contract, run_cli
-from project_tests.kind_support import fresh_database, repair, run_script, schema_picture
+from project_tests.kind_support import assert_sql_round_trips, fresh_database, repair, run_script
 
 AGGREGATE = """
 CREATE FUNCTION public.add_up(total integer, value integer) RETURNS integer
@@ -183,42 +183,34 @@ def round_trip(pg: psycopg.Connection[tuple[object, ...]], path: Path) -> str:
     ddl = run_cli("sql", "--contract", str(path))
     assert ddl.returncode == 0, ddl.stderr
     with fresh_database(pg) as fresh:
-        run_script(fresh, ddl.stdout)
-        result = run_cli("check", "--dsn", fresh.dsn, "--contract", str(path))
-        assert result.returncode == 0, result.stdout + result.stderr
-        before = schema_picture(fresh)
-        run_script(fresh, ddl.stdout)
-        assert schema_picture(fresh) == before
+        assert_sql_round_trips(fresh, ddl.stdout, path)
     return ddl.stdout
 
 
-@pytest.mark.parametrize("shape", list(SHAPES))
+@pytest.fixture
+def shape_contract(
+    request: pytest.FixtureRequest, run_sql: Callable[[str], None], target: Target, tmp_path: Path
+) -> Path:
+    """The contract of the test's database once a shape's SQL (the indirect parameter) has made it."""
+    run_sql(str(request.param))
+    return contract_of(target, tmp_path)
+
+
+@pytest.mark.parametrize("shape_contract", SHAPES.values(), ids=list(SHAPES), indirect=True)
 def test_sql_of_each_dependency_shape_loads_where_phase_order_fails(
-    shape: str,
-    run_sql: Callable[[str], None],
-    target: Target,
-    pg: psycopg.Connection[tuple[object, ...]],
-    tmp_path: Path,
+    shape_contract: Path, pg: psycopg.Connection[tuple[object, ...]]
 ) -> None:
-    run_sql(SHAPES[shape])
-    path = contract_of(target, tmp_path)
-    assert loads(pg, naive_sql(load_contract(path))) is not None, "phase order alone loads this shape"
-    round_trip(pg, path)
+    assert loads(pg, naive_sql(load_contract(shape_contract))) is not None, "phase order alone loads this shape"
+    round_trip(pg, shape_contract)
 
 
-@pytest.mark.parametrize("shape", list(IN_PHASE_ORDER))
+@pytest.mark.parametrize("shape_contract", IN_PHASE_ORDER.values(), ids=list(IN_PHASE_ORDER), indirect=True)
 def test_sql_of_shapes_the_phases_order_still_loads(
-    shape: str,
-    run_sql: Callable[[str], None],
-    target: Target,
-    pg: psycopg.Connection[tuple[object, ...]],
-    tmp_path: Path,
+    shape_contract: Path, pg: psycopg.Connection[tuple[object, ...]]
 ) -> None:
-    run_sql(IN_PHASE_ORDER[shape])
-    path = contract_of(target, tmp_path)
-    naive = [render(s) for _, s in sorted(phase_steps(load_contract(path), {}), key=lambda step: step[0])]
-    assert [render(s) for _, s in contract_steps(load_contract(path))] == naive  # no needless change
-    round_trip(pg, path)
+    naive = [render(s) for _, s in sorted(phase_steps(load_contract(shape_contract), {}), key=lambda step: step[0])]
+    assert [render(s) for _, s in contract_steps(load_contract(shape_contract))] == naive  # no needless change
+    round_trip(pg, shape_contract)
 
 
 def test_a_cycle_sets_the_default_after_the_function_as_pg_dump_does(
