@@ -30,6 +30,7 @@ from pgcontract.contract import Contract, ContractError, Table, load_contract
 from pgcontract.findings import CATEGORY, FindingIndex, Kind, Level, render_all
 from pgcontract.lints import lint_rules
 from pgcontract.names import visible, visible_lines
+from pgcontract.readahead import ReadAhead
 from pgcontract.report.summary import RECORD, ResultCollector
 from pgcontract.targetrun import (
     DEFAULT_CONCURRENCY,
@@ -81,6 +82,8 @@ TABLES_COLLECTED = pytest.StashKey[bool]()
 TABLE_TESTS = pytest.StashKey[dict[tuple[str, str], "TableCheck"]]()  # by target and table
 CONTRACT = pytest.StashKey[Contract]()
 RUNS = pytest.StashKey[dict[str, TargetRun]]()
+# The catalog read `pgcontract check` started before pytest (readahead.py), taken by the run it serves.
+READ_AHEAD = pytest.StashKey[ReadAhead]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -300,7 +303,11 @@ def target_runs(config: pytest.Config) -> dict[str, TargetRun]:
         given: list[tuple[str, Target | None]] = [(t.name, t) for t in settings.targets]
         if not settings.targets and settings.shard is None:
             given = [(EMBEDDED, None)]
-        config.stash[RUNS] = {name: TargetRun(name, target, contract, run_settings) for name, target in given}
+        runs = config.stash[RUNS] = {name: TargetRun(name, target, contract, run_settings) for name, target in given}
+        ahead = config.stash.get(READ_AHEAD, None)
+        for run in runs.values():
+            if ahead is not None and ahead.serves(run.given, run_settings.limits, contract):
+                run.read_ahead, ahead = ahead, None
     return config.stash[RUNS]
 
 

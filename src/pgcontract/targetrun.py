@@ -24,6 +24,7 @@ from pgcontract.ops.budgets import OpsResult, Previous, operations_result
 from pgcontract.report import history
 
 if TYPE_CHECKING:  # imported where used: a check of a DSN without --rls-live needs none of them
+    from pgcontract.readahead import ReadAhead
     from pgcontract.rls.erasure import ErasureOutcome
     from pgcontract.rls.matrix import IsolationSession, Outcome
 
@@ -76,6 +77,7 @@ class TargetRun:
         self.unreachable: str | None = None
         self.unreachable_reported = False
         self.busy: str | None = None
+        self.read_ahead: ReadAhead | None = None  # this target's catalog read, started by `pgcontract check`
 
     def target(self) -> Target:
         if self._target is None:
@@ -98,6 +100,13 @@ class TargetRun:
                 raise TargetUnreachable(self.unreachable)
             if self.busy is not None:
                 raise TargetBusy(self.busy)
+            ahead, self.read_ahead = self.read_ahead, None
+            if ahead is not None:
+                try:
+                    self._snapshot = ahead.result()
+                except DatabaseBusy as exc:
+                    self.gave_up(exc)
+                return self._snapshot
             try:
                 conn = connect(self.target(), self.settings.limits)
             except CannotConnect as exc:
@@ -275,6 +284,8 @@ class TargetRun:
         return index.of(subject, kind) if index is not None else []
 
     def close(self) -> None:
+        if self.read_ahead is not None:
+            self.read_ahead.close()
         if self._isolation is not None:
             self.finish_isolation()
         self._stack.close()

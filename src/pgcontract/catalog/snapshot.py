@@ -419,9 +419,12 @@ def _qn(row: Mapping[str, Any], table_key: str = "table") -> QualifiedName:
 def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) -> Snapshot:
     server = rows["server"][0]
     tables: dict[QualifiedName, Table] = {}
+    # The same tables by (schema, name) as the rows give them: looked up once per row of every query,
+    # without making a QualifiedName for each (300,000 rows at 10,000 tables).
+    by_key: dict[tuple[str, str], Table] = {}
     for row in rows["tables"]:
         name = QualifiedName(row["schema"], row["name"])
-        tables[name] = Table(
+        tables[name] = by_key[name] = Table(
             name=name,
             kind=row["kind"],
             rls_enabled=row["rls_enabled"],
@@ -430,7 +433,7 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
             in_scope=scope is None or row["schema"] in scope,
         )
     for row in rows["columns"]:
-        table = tables.get(_qn(row))
+        table = by_key.get((row["schema"], row["table"]))
         if table is not None:
             table.columns[row["name"]] = Column(
                 name=row["name"],
@@ -443,7 +446,7 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
                 inherited=row["inherited"],
             )
     for row in rows["constraints"]:
-        table = tables.get(_qn(row))
+        table = by_key.get((row["schema"], row["table"]))
         if table is None:
             continue
         is_fk = row["kind"] == "f"
@@ -467,7 +470,7 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
         )
     view_indexes: dict[QualifiedName, list[Index]] = {}
     for row in rows["indexes"]:
-        table = tables.get(_qn(row))
+        table = by_key.get((row["schema"], row["table"]))
         index = Index(
             name=row["name"],
             unique=row["is_unique"],
@@ -490,7 +493,7 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
         else:  # a materialized view's
             view_indexes.setdefault(_qn(row), []).append(index)
     for row in rows["policies"]:
-        table = tables.get(_qn(row))
+        table = by_key.get((row["schema"], row["table"]))
         if table is not None:
             table.policies[row["name"]] = Policy(
                 name=row["name"],
@@ -501,7 +504,7 @@ def _build(rows: dict[str, list[dict[str, Any]]], scope: frozenset[str] | None) 
                 with_check=row["check_expr"],
             )
     for row in rows["grants"]:
-        table = tables.get(_qn(row))
+        table = by_key.get((row["schema"], row["table"]))
         if table is not None and row["column"] is None:
             table.grants[row["grantee"]] = frozenset(row["privileges"])
         elif table is not None:

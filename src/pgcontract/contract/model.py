@@ -9,7 +9,8 @@ a table whose ``rls.policies`` is given must have exactly those policies, and a 
 
 from __future__ import annotations
 
-from functools import cached_property
+from collections.abc import Callable
+from functools import cached_property, lru_cache
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -41,6 +42,9 @@ def _sql_text(value: Any) -> Any:
     return value
 
 
+# Cached by text: a contract repeats the same few types and expressions on every table (277,500
+# validations of about twenty texts at 10,000 tables), and a text that fails raises again (not cached).
+@lru_cache(maxsize=4096)
 def _is_expression(text: str) -> str:
     try:
         check_expr(text)
@@ -49,6 +53,7 @@ def _is_expression(text: str) -> str:
     return text
 
 
+@lru_cache(maxsize=4096)
 def _is_type(text: str) -> str:
     try:
         check_fragment(text)
@@ -738,26 +743,21 @@ class FunctionSpec(Model):
         return parse_arguments(self.arguments if self.arguments is not None else key_arguments)
 
 
-def _is_operator_name(text: str) -> str:
-    try:
-        operator_name(text)
-    except InvalidName as exc:
-        raise ValueError(str(exc)) from None
-    return text
+def _name_of(parse: Callable[[str], object]) -> AfterValidator:
+    """A validator keeping the text ``parse`` accepts (its InvalidName turned into pydantic's ValueError)."""
+
+    def valid(text: str) -> str:
+        try:
+            parse(text)
+        except InvalidName as exc:
+            raise ValueError(str(exc)) from None
+        return text
+
+    return AfterValidator(valid)
 
 
-OperatorName = Annotated[str, AfterValidator(_is_operator_name)]
-
-
-def _is_function_name(text: str) -> str:
-    try:
-        function_name(text)
-    except InvalidName as exc:
-        raise ValueError(str(exc)) from None
-    return text
-
-
-FunctionName = Annotated[str, AfterValidator(_is_function_name)]
+OperatorName = Annotated[str, _name_of(operator_name)]
+FunctionName = Annotated[str, _name_of(function_name)]
 
 
 class AggregateSpec(Model):
