@@ -427,6 +427,16 @@ EQUIVALENT += tuple(
         ),
     )
 )
+_FINGERPRINT_SQL = "SELECT count(*), coalesce(sum(hashtext(v::text)::bigint), 0) FROM {} AS v"
+EQUIVALENT += tuple(
+    Equivalent(
+        "fingerprint",
+        f'return sql.SQL("{_FINGERPRINT_SQL}").format(ident(view))',
+        f'return sql.SQL("{changed}").format(ident(view))',
+        "SQL keywords, function names and an unquoted alias: any case",
+    )
+    for changed in (_FINGERPRINT_SQL.lower(), _FINGERPRINT_SQL.upper())
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 
