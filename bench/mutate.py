@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import json
 import os
 import re
 import shutil
@@ -126,21 +127,21 @@ CHECK_SLICES: dict[str, tuple[str, ...]] = {
     "base": ("test_tables.py", "test_columns.py", "test_check_granularity.py"),
     "typeuse": ("test_kind_types.py", "test_kind_domains.py"),
     "aggregates": ("test_kind_aggregates.py",),
-    "columns": ("test_columns.py",),
+    "columns": ("test_columns.py", "test_exact_columns.py"),
     "composite_types": ("test_kind_types.py",),
-    "constraints": ("test_constraints.py", "test_kind_constraint_attributes.py"),
+    "constraints": ("test_constraints.py", "test_kind_constraint_attributes.py", "test_exact_constraints.py"),
     "domains": ("test_kind_domains.py",),
     "enums": ("test_enums.py",),
     "extensions": ("test_kind_extensions.py",),
-    "functions": ("test_functions_realworld.py", "test_kind_sql_bodies.py"),
-    "grants": ("test_grants.py", "test_kind_grants.py", "test_kind_sequence_grants.py"),
-    "indexes": ("test_indexes.py",),
+    "functions": ("test_functions_realworld.py", "test_kind_sql_bodies.py", "test_exact_functions.py"),
+    "grants": ("test_grants.py", "test_kind_grants.py", "test_kind_sequence_grants.py", "test_exact_grants.py"),
+    "indexes": ("test_indexes.py", "test_exact_indexes.py"),
     "partitions": ("test_kind_partitions.py",),
-    "policies": ("test_policies.py",),
+    "policies": ("test_policies.py", "test_exact_policies.py"),
     "privileges": ("test_kind_grants.py",),
     "publications": ("test_kind_publications.py",),
     "sequences": ("test_kind_sequences.py", "test_kind_sequence_grants.py"),
-    "tables": ("test_tables.py",),
+    "tables": ("test_tables.py", "test_exact_tables.py"),
     "triggers": ("test_kind_triggers.py",),
     "views": ("test_kind_views.py",),
 }
@@ -171,14 +172,18 @@ RLS_SLICES: dict[str, tuple[str, ...]] = {
     "identity": ("test_rls_claims.py", "test_rls_principals.py", "test_rls_leaks.py"),
     "inforce": ("test_rls_inforce.py", "test_rls_attacker.py"),
 }
+# Slices whose rules no probe makes: every probe still reaches their functions (each runs the whole check),
+# so a surviving mutant would run them all, 50-odd databases, before giving up. Their own tests pin them.
+CHECK_WITHOUT_PROBES = frozenset({"columns", "tables", "grants"})
 for _package, _slices, _common in (
     ("checks", CHECK_SLICES, CHECK_PROBES),
     ("rls", RLS_SLICES, ()),
 ):
     for _file, _tests in _slices.items():
+        _probes = () if _package == "checks" and _file in CHECK_WITHOUT_PROBES else _common
         MODULES[f"{_package}/{_file}"] = Module(
             files=(f"pgcontract/{_package}/{_file}.py",),
-            tests=(*(f"project_tests/{t}" for t in _tests), *_common),
+            tests=(*(f"project_tests/{t}" for t in _tests), *_probes),
         )
 
 KILLED = {"killed", "timeout", "caught by type check", "segfault"}
@@ -401,6 +406,110 @@ EQUIVALENT += (
         "with no suffix, cutting len('') characters off leaves the whole name: the same base",
     ),
 )
+NOBODY_LABEL = "the no-rows caller's label is never shown: messages name it by anonymous_name"
+ROLE_IDENTITY = "a role-mode principal always has an identity (new_principal sets it): the default is never used"
+SQL_CASE = "SQL keywords are case-insensitive"
+EQUIVALENT += (
+    *(
+        Equivalent(
+            "__init__",
+            'self.nobody = Principal("nobody", identity=f"pgcontract_nobody_{self.suffix}")',
+            f'self.nobody = Principal({label}, identity=f"pgcontract_nobody_{{self.suffix}}")',
+            NOBODY_LABEL,
+        )
+        for label in ("None", '"XXnobodyXX"', '"NOBODY"')
+    ),
+    Equivalent(
+        "prepare",
+        'role = sql.Identifier(principal.identity or "")',
+        'role = sql.Identifier(principal.identity or "XXXX")',
+        ROLE_IDENTITY,
+    ),
+    Equivalent(
+        "switch", 'return principal.identity or "", {}', 'return principal.identity or "XXXX", {}', ROLE_IDENTITY
+    ),
+    Equivalent(
+        "prepare",
+        'cur.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(role))',
+        'cur.execute(sql.SQL("create role {} nologin").format(role))',
+        SQL_CASE,
+    ),
+    Equivalent(
+        "prepare",
+        'cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(member_of), role))',
+        'cur.execute(sql.SQL("grant {} to {}").format(sql.Identifier(member_of), role))',
+        SQL_CASE,
+    ),
+    Equivalent(
+        "__init__", "self.untouched = False", "self.untouched = None", "None is falsy like False: read only by `if`"
+    ),
+)
+_OWN_CLAIMS = 'claims.update({k: v for k, v in principal.claims.items() if k not in ("app_metadata", "user_metadata")})'
+EQUIVALENT += tuple(
+    Equivalent(
+        "claims",
+        _OWN_CLAIMS,
+        _OWN_CLAIMS.replace(f'"{key}"', f'"{changed}"'),
+        "both metadata claims are set again, merged, on the next lines: copying one first changes nothing",
+    )
+    for key, changed in (
+        ("app_metadata", "XXapp_metadataXX"),
+        ("app_metadata", "APP_METADATA"),
+        ("user_metadata", "XXuser_metadataXX"),
+        ("user_metadata", "USER_METADATA"),
+    )
+)
+EQUIVALENT += (
+    Equivalent(
+        "seeding_settings",
+        'return {"request.jwt.claims": self.claims(principal) if principal is not None else ""}',
+        'return {"REQUEST.JWT.CLAIMS": self.claims(principal) if principal is not None else ""}',
+        "PostgreSQL's setting names are case-insensitive (set_config folds them)",
+    ),
+    *(
+        Equivalent(
+            function,
+            f'return self.auth.{role}, {{"request.jwt.claims": {value}}}',
+            f'return self.auth.{role}, {{"REQUEST.JWT.CLAIMS": {value}}}',
+            "PostgreSQL's setting names are case-insensitive (set_config folds them)",
+        )
+        for function, role, value in (
+            ("switch", "user_role", "self.claims(principal)"),
+            ("switch_anonymous", "anon_role", '""'),
+        )
+    ),
+)
+EQUIVALENT += tuple(
+    Equivalent("switch_sql", before, after, "SQL keywords, function names and setting names are case-insensitive")
+    for before, after in (
+        (
+            """calls = [sql.SQL("set_config('role', {}, true)").format(sql.Literal(role))]""",
+            """calls = [sql.SQL("SET_CONFIG('ROLE', {}, TRUE)").format(sql.Literal(role))]""",
+        ),
+        (
+            'calls.append(sql.SQL("set_config({}, {}, true)").format(sql.Literal(name), sql.Literal(value)))',
+            'calls.append(sql.SQL("SET_CONFIG({}, {}, TRUE)").format(sql.Literal(name), sql.Literal(value)))',
+        ),
+        (
+            'return sql.SQL("SELECT {}; SELECT current_user::text").format(sql.SQL(", ").join(calls))',
+            'return sql.SQL("select {}; select current_user::text").format(sql.SQL(", ").join(calls))',
+        ),
+        (
+            'return sql.SQL("SELECT {}; SELECT current_user::text").format(sql.SQL(", ").join(calls))',
+            'return sql.SQL("SELECT {}; SELECT CURRENT_USER::TEXT").format(sql.SQL(", ").join(calls))',
+        ),
+    )
+)
+_FINGERPRINT_SQL = "SELECT count(*), coalesce(sum(hashtext(v::text)::bigint), 0) FROM {} AS v"
+EQUIVALENT += tuple(
+    Equivalent(
+        "fingerprint",
+        f'return sql.SQL("{_FINGERPRINT_SQL}").format(ident(view))',
+        f'return sql.SQL("{changed}").format(ident(view))',
+        "SQL keywords, function names and an unquoted alias: any case",
+    )
+    for changed in (_FINGERPRINT_SQL.lower(), _FINGERPRINT_SQL.upper())
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 
@@ -478,17 +587,35 @@ def run(name: str, module: Module, workers: int, servers: Path | None) -> float:
     # what was not killed is tested again, with the tests as they are now.
     earlier = {m: s for m, s in results(name).items() if counts(module, m)}
     again = sorted(m for m, s in earlier.items() if s not in KILLED)
-    patterns = again if earlier else names(module)
     if earlier and not again:
         print(f"[mutate] {name}: every mutant already killed (--fresh to test them all again)", file=sys.stderr)
         return 0.0
+    # Never name single mutants: mutmut then tests only those, and whatever it forgot meanwhile (all of a
+    # slice's results when its test files change) stays "not checked", killed mutants shown as not run.
+    # The survivors are forgotten here instead, and mutmut tests every mutant without a result.
+    forget(work, module, again)
     started = time.monotonic()
     done = subprocess.run(
-        [str(mutmut), "run", "--max-children", str(workers), *patterns], cwd=work, env=env, check=False
+        [str(mutmut), "run", "--max-children", str(workers), *names(module)], cwd=work, env=env, check=False
     )
     if done.returncode != 0:
         print(f"[mutate] {name}: mutmut exited {done.returncode}", file=sys.stderr)
     return time.monotonic() - started
+
+
+def forget(work: Path, module: Module, mutants: list[str]) -> None:
+    """Drop mutmut's results of these mutants (in its ``.meta`` files), so its next run tests them again."""
+    chosen = set(mutants)
+    for file in module.files:
+        meta = work / "mutants" / "src" / f"{file}.meta"
+        if not meta.exists():
+            continue
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        codes: dict[str, int | None] = data["exit_code_by_key"]
+        dropped = {key: None for key in codes if key in chosen}
+        if dropped:
+            codes.update(dropped)
+            meta.write_text(json.dumps(data, indent=4), encoding="utf-8")
 
 
 def names(module: Module) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 
@@ -14,7 +15,7 @@ from pgcontract.connect import DEFAULT_LIMITS, Target, connect
 from pgcontract.contract import Contract
 from pgcontract.findings import Finding, Hazard, Level
 from pgcontract.repair import apply_plan, check_now, plan_repair
-from project_tests.helpers import check, errors, snapshot_of
+from project_tests.helpers import check, errors, run_cli, snapshot_of
 
 
 def schema_picture(target: Target) -> str:
@@ -46,6 +47,17 @@ def fresh_database(pg: psycopg.Connection[tuple[object, ...]]) -> Iterator[Targe
 def run_script(target: Target, text: str) -> None:
     with psycopg.connect(target.dsn, autocommit=True) as conn:
         conn.execute(text.encode())
+
+
+def assert_sql_round_trips(fresh: Target, script: str, contract_path: Path) -> None:
+    """``script`` (the contract's SQL) applied to ``fresh``: ``check`` then passes, and the script applied again
+    changes nothing."""
+    run_script(fresh, script)
+    result = run_cli("check", "--dsn", fresh.dsn, "--contract", str(contract_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    before = schema_picture(fresh)
+    run_script(fresh, script)
+    assert schema_picture(fresh) == before
 
 
 def repair(target: Target, contract: Contract, held: Hazard | None) -> list[str]:

@@ -18,7 +18,11 @@ from pgcontract.contract import load_contract
 from pgcontract.contract.model import DECLARING_SECTIONS
 from pgcontract.findings import Hazard, Kind
 from project_tests.helpers import check, own_contract, run_cli, snapshot_file
-from project_tests.kind_support import assert_repaired, fresh_database, run_script, schema_picture
+from project_tests.kind_support import (
+    assert_repaired,
+    assert_sql_round_trips,
+    fresh_database,
+)
 from project_tests.rule_check import assert_only_rule
 
 # An ordered-set aggregate (a direct argument, the fraction; an aggregated one after ORDER BY), whose state and
@@ -302,12 +306,16 @@ def test_the_snapshots_sql_loads_into_an_empty_database_and_passes_and_again_cha
     assert text.index('FUNCTION "public"."median_final"') < text.index('AGGREGATE "public"."median"')
     assert text.index('AGGREGATE "public"."tag_list"') < text.index('VIEW "public"."customer_tags"')
     with fresh_database(pg) as fresh:
-        run_script(fresh, text)
-        result = run_cli("check", "--dsn", fresh.dsn, "--contract", str(path))
-        assert result.returncode == 0, result.stdout + result.stderr
-        before = schema_picture(fresh)
-        run_script(fresh, text)
-        assert schema_picture(fresh) == before
+        assert_sql_round_trips(fresh, text, path)
+
+
+def refused_sql(tmp_path: Path, contract: str) -> str:
+    """``pgcontract sql`` of this contract text, refused as a contract error (exit 2): its stderr."""
+    path = tmp_path / "c.yaml"
+    path.write_text(contract, encoding="utf-8")
+    result = run_cli("sql", "--contract", str(path))
+    assert result.returncode == 2, result.stdout
+    return result.stderr
 
 
 @pytest.mark.parametrize(
@@ -320,11 +328,7 @@ def test_the_snapshots_sql_loads_into_an_empty_database_and_passes_and_again_cha
     ],
 )
 def test_sql_in_an_aggregate_must_be_one_node_of_its_kind(contract: str, message: str, tmp_path: Path) -> None:
-    path = tmp_path / "c.yaml"
-    path.write_text(contract, encoding="utf-8")
-    result = run_cli("sql", "--contract", str(path))
-    assert result.returncode == 2
-    assert message in result.stderr
+    assert message in refused_sql(tmp_path, contract)
 
 
 def test_an_initial_condition_reaches_sql_as_a_literal(tmp_path: Path) -> None:
@@ -560,18 +564,9 @@ def test_the_ordered_set_and_moving_options_reach_sql_as_written(db: Target, tmp
     ],
 )
 def test_sql_in_an_aggregates_moving_and_sort_options_must_be_one_node(spec: str, message: str, tmp_path: Path) -> None:
-    path = tmp_path / "c.yaml"
-    path.write_text(f"aggregates:\n  public.a(int): {spec}\n", encoding="utf-8")
-    result = run_cli("sql", "--contract", str(path))
-    assert result.returncode == 2, result.stdout
-    assert message in result.stderr
+    assert message in refused_sql(tmp_path, f"aggregates:\n  public.a(int): {spec}\n")
 
 
 def test_an_ordered_set_signature_must_be_one_argument_list(tmp_path: Path) -> None:
-    path = tmp_path / "c.yaml"
-    path.write_text(
-        "aggregates:\n  'public.a(int ORDER BY int ORDER BY int)': {sfunc: int4larger, stype: int}\n", encoding="utf-8"
-    )
-    result = run_cli("sql", "--contract", str(path))
-    assert result.returncode == 2, result.stdout
-    assert "ORDER BY twice" in result.stderr
+    contract = "aggregates:\n  'public.a(int ORDER BY int ORDER BY int)': {sfunc: int4larger, stype: int}\n"
+    assert "ORDER BY twice" in refused_sql(tmp_path, contract)

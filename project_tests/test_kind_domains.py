@@ -17,7 +17,11 @@ from pgcontract.contract import Contract, load_contract
 from pgcontract.ddl import contract_ddl
 from pgcontract.findings import Hazard, Kind
 from project_tests.helpers import check, own_contract, run_cli
-from project_tests.kind_support import assert_repaired, fresh_database, run_script, schema_picture
+from project_tests.kind_support import (
+    assert_repaired,
+    assert_sql_round_trips,
+    fresh_database,
+)
 from project_tests.rule_check import assert_only_rule
 
 SCHEMA = r"""
@@ -224,12 +228,7 @@ def test_the_snapshots_sql_loads_into_an_empty_database_and_passes_and_again_cha
     assert text.index('CREATE DOMAIN "public"."percent"') < text.index('FUNCTION "public"."discounted"')
     assert text.index('CREATE DOMAIN "public"."email"') < text.index('CREATE TABLE IF NOT EXISTS "public"."accounts"')
     with fresh_database(pg) as fresh:
-        run_script(fresh, text)
-        result = run_cli("check", "--dsn", fresh.dsn, "--contract", str(path))
-        assert result.returncode == 0, result.stdout + result.stderr
-        before = schema_picture(fresh)
-        run_script(fresh, text)
-        assert schema_picture(fresh) == before
+        assert_sql_round_trips(fresh, text, path)
 
 
 def test_a_domain_calling_a_function_is_created_after_it_and_functions_taking_it_after_it() -> None:

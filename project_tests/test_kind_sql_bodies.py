@@ -16,7 +16,12 @@ from pgcontract.connect import Target
 from pgcontract.contract import load_contract
 from pgcontract.findings import Hazard, Kind
 from project_tests.helpers import check, errors, own_contract, run_cli, snapshot_file
-from project_tests.kind_support import assert_repaired, fresh_database, repair, run_script, schema_picture
+from project_tests.kind_support import (
+    assert_repaired,
+    assert_sql_round_trips,
+    fresh_database,
+    repair,
+)
 
 SCHEMA = """
 CREATE FUNCTION public.with_tax(amount numeric, rate numeric DEFAULT 0.2) RETURNS numeric
@@ -167,12 +172,7 @@ def test_the_snapshots_sql_loads_into_an_empty_database_and_passes_and_again_cha
     assert aggregate < text.index('FUNCTION "public"."gross_of"')
     assert text.index('FUNCTION "public"."gross_of"') < text.index('FUNCTION "public"."a_total_with_tax"')
     with fresh_database(pg) as fresh:
-        run_script(fresh, text)
-        result = run_cli("check", "--dsn", fresh.dsn, "--contract", str(path))
-        assert result.returncode == 0, result.stdout + result.stderr
-        before = schema_picture(fresh)
-        run_script(fresh, text)
-        assert schema_picture(fresh) == before
+        assert_sql_round_trips(fresh, text, path)
 
 
 @pytest.mark.parametrize(

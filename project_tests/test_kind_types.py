@@ -17,7 +17,11 @@ from pgcontract.connect import Target
 from pgcontract.contract import load_contract
 from pgcontract.findings import Hazard, Kind
 from project_tests.helpers import check, own_contract, run_cli, snapshot_file
-from project_tests.kind_support import assert_repaired, fresh_database, run_script, schema_picture
+from project_tests.kind_support import (
+    assert_repaired,
+    assert_sql_round_trips,
+    fresh_database,
+)
 from project_tests.rule_check import assert_only_rule
 
 SCHEMA = """
@@ -196,9 +200,4 @@ def test_the_snapshots_sql_loads_into_an_empty_database_and_passes_and_again_cha
     assert text.index('CREATE TYPE "public"."address"') < text.index('CREATE TABLE IF NOT EXISTS "public"."customers"')
     assert text.index('CREATE TYPE "public"."price_range"') < text.index('FUNCTION "public"."price_between"')
     with fresh_database(pg) as fresh:
-        run_script(fresh, text)
-        result = run_cli("check", "--dsn", fresh.dsn, "--contract", str(path))
-        assert result.returncode == 0, result.stdout + result.stderr
-        before = schema_picture(fresh)
-        run_script(fresh, text)
-        assert schema_picture(fresh) == before
+        assert_sql_round_trips(fresh, text, path)

@@ -22,7 +22,7 @@ CREATE TABLE public.members (user_id uuid, team int);
 CREATE TABLE public.docs (
   id int PRIMARY KEY,
   author_id uuid, editor_id uuid, owner text, reviewer text, "Odd ""Name""" text, tenant text,
-  team int, status text, approver text, signer text
+  team int, status text, approver text, signer text, "Checker" text
 );
 ALTER TABLE public.docs ENABLE ROW LEVEL SECURITY;
 CREATE POLICY read_own ON public.docs FOR SELECT TO authenticated
@@ -37,6 +37,8 @@ CREATE POLICY by_team ON public.docs FOR DELETE TO authenticated
 CREATE POLICY not_the_caller ON public.docs FOR SELECT TO anon USING (status = 'open' AND true);
 CREATE POLICY sign ON public.docs FOR UPDATE TO authenticated
   USING (current_setting('app.user'::text, true) = approver) WITH CHECK (current_user = signer);
+-- A quoted name without an escaped quote in it: the quotes alone come off.
+CREATE POLICY checked ON public.docs FOR DELETE TO inforce_editor USING ("Checker" = CURRENT_USER);
 CREATE TABLE public.plain (id int);
 CREATE POLICY unused ON public.plain USING (true);
 '''
@@ -61,6 +63,7 @@ def test_the_columns_compared_with_the_caller_in_every_spelling(run_sql: Callabl
         "tenant",
         "approver",
         "signer",
+        "Checker",
     }
 
 

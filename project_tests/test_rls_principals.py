@@ -4,9 +4,12 @@ with claims of their own, so that a role-based policy is tested both ways."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
 import pytest
 import yaml
 from pydantic import ValidationError
@@ -14,7 +17,9 @@ from pydantic import ValidationError
 from pgcontract.catalog import read_snapshot
 from pgcontract.connect import DEFAULT_LIMITS, Target, connect
 from pgcontract.contract import Contract, load_contract
+from pgcontract.contract.model import RoleAuth, SettingAuth, SupabaseAuth
 from pgcontract.names import QualifiedName
+from pgcontract.rls.identity import Principal, RoleImpersonation, SettingImpersonation, SupabaseImpersonation
 from pgcontract.rls.matrix import IsolationSession, Outcome, isolation_tables
 
 NEVER_SET = "the application role with the setting never set (NULL)"
@@ -481,3 +486,48 @@ def test_principal_writes_on_a_table_every_user_reads(
         ("isolation.update_own", "user A (admin) cannot update own row in public.announcements: 0 rows updated"),
         ("isolation.delete_own", "user A (admin) cannot delete own row in public.announcements: 0 rows deleted"),
     ]
+
+
+def test_role_mode_names_its_roles_per_run_in_lower_case() -> None:
+    # Two runs against one database must not collide on a role name; lower case, so a name copied out of a
+    # message works in SQL without quotes.
+    first, second = (RoleImpersonation(RoleAuth(mode="role")) for _ in range(2))
+    a = first.new_principal("A").identity or ""
+    assert re.fullmatch(r"pgcontract_a_[0-9a-f]{8}", a)
+    assert first.nobody.identity == f"pgcontract_nobody_{a.rsplit('_', 1)[1]}"
+    assert second.new_principal("A").identity != a
+
+
+def test_setting_mode_seeds_with_the_setting_and_a_caller_without_an_id_has_it_empty() -> None:
+    # Seeding puts the row's owner in the setting from the start: only the never-set probe leaves it alone.
+    setting = SettingImpersonation(SettingAuth(mode="setting", role="app", setting="app.user_id"))
+    assert setting.seeding_settings(Principal("A", identity="7")) == {"app.user_id": "7"}
+    # Rows made for nobody (or for a user not given an id yet): the setting empty, never a made-up id.
+    assert setting.seeding_settings(None) == setting.seeding_settings(Principal("B")) == {"app.user_id": ""}
+    # A caller no owner column gave an id has none: the setting empty, never a made-up id.
+    assert setting.switch(Principal("B")) == ("app", {"app.user_id": ""})
+
+
+def test_a_principals_own_claims_are_sent_beside_its_merged_metadata() -> None:
+    supabase = SupabaseImpersonation(SupabaseAuth(mode="supabase", claims={"tier": "free"}))
+    principal = Principal(
+        "A", identity="u1", claims={"user_role": "admin", "app_metadata": {"org": "o1"}, "user_metadata": {"nick": "a"}}
+    )
+    sent = json.loads(supabase.claims(principal))
+    assert (sent["user_role"], sent["tier"], sent["sub"]) == ("admin", "free", "u1")
+    assert sent["app_metadata"] == {"provider": "email", "providers": ["email"], "org": "o1"}
+    assert (sent["user_metadata"]["nick"], sent["user_metadata"]["sub"]) == ("a", "u1")
+
+
+def test_the_caller_without_identity_never_keeps_the_last_users_id(pg: psycopg.Connection[tuple[object, ...]]) -> None:
+    # The probes switch callers in one transaction: after user A, the anonymous caller must not still be A.
+    role = str(pg.execute("SELECT current_user").fetchone()[0])  # type: ignore[index]
+    setting = SettingImpersonation(SettingAuth(mode="setting", role=role, setting="app.user_id"))
+    with pg.transaction(), pg.cursor() as cur:
+        setting.become(cur, Principal("A", identity="7"))
+        assert cur.execute("SELECT current_setting('app.user_id')").fetchone() == ("7",)
+        setting.become_anonymous(cur)
+        assert cur.execute("SELECT current_setting('app.user_id')").fetchone() == ("",)
+    supabase = SupabaseImpersonation(SupabaseAuth(mode="supabase"))
+    assert supabase.switch_anonymous() == ("anon", {"request.jwt.claims": ""})
+    assert supabase.seeding_settings(None) == {"request.jwt.claims": ""}

@@ -41,6 +41,30 @@ def _modify(value: str) -> Composable:
     return sql.SQL({"read_only": "READ_ONLY", "shareable": "SHAREABLE", "read_write": "READ_WRITE"}[value])
 
 
+def _functions(spec: AggregateSpec, options: tuple[str, ...]) -> list[Composable]:
+    """``OPTION = function`` for each of ``options`` the spec names."""
+    values = ((option, getattr(spec, option)) for option in options)
+    return [
+        sql.SQL("{} = {}").format(sql.SQL(option.upper()), _function(value))
+        for option, value in values
+        if value is not None
+    ]
+
+
+def _final(moving: bool, function: str | None, extra: bool, modify: str, ordered: bool) -> list[Composable]:
+    """FINALFUNC, FINALFUNC_EXTRA and FINALFUNC_MODIFY (``moving``: the moving-aggregate mode's MFINALFUNC...)
+    where they differ from the defaults."""
+    prefix = sql.SQL("M" if moving else "")
+    options: list[Composable] = []
+    if function is not None:
+        options.append(sql.SQL("{}FINALFUNC = {}").format(prefix, _function(function)))
+    if extra:
+        options.append(sql.SQL("{}FINALFUNC_EXTRA").format(prefix))
+    if modify != default_modify(ordered):
+        options.append(sql.SQL("{}FINALFUNC_MODIFY = {}").format(prefix, _modify(modify)))
+    return options
+
+
 def aggregate_options(spec: AggregateSpec, ordered: bool = False) -> list[Composable]:
     """The options of CREATE AGGREGATE that differ from its defaults (those of an ordered-set aggregate when
     ``ordered``), in the documented order."""
@@ -50,33 +74,17 @@ def aggregate_options(spec: AggregateSpec, ordered: bool = False) -> list[Compos
     ]
     if spec.sspace:
         options.append(sql.SQL("SSPACE = {}").format(sql.Literal(spec.sspace)))
-    if spec.finalfunc is not None:
-        options.append(sql.SQL("FINALFUNC = {}").format(_function(spec.finalfunc)))
-    if spec.finalfunc_extra:
-        options.append(sql.SQL("FINALFUNC_EXTRA"))
     modify, mmodify = spec.modify(ordered)
-    if modify != default_modify(ordered):
-        options.append(sql.SQL("FINALFUNC_MODIFY = {}").format(_modify(modify)))
-    for option in ("combinefunc", "serialfunc", "deserialfunc"):
-        value = getattr(spec, option)
-        if value is not None:
-            options.append(sql.SQL("{} = {}").format(sql.SQL(option.upper()), _function(value)))
+    options += _final(False, spec.finalfunc, spec.finalfunc_extra, modify, ordered)
+    options += _functions(spec, ("combinefunc", "serialfunc", "deserialfunc"))
     if spec.initcond is not None:
         options.append(sql.SQL("INITCOND = {}").format(sql.Literal(spec.initcond)))
-    for option in ("msfunc", "minvfunc"):
-        value = getattr(spec, option)
-        if value is not None:
-            options.append(sql.SQL("{} = {}").format(sql.SQL(option.upper()), _function(value)))
+    options += _functions(spec, ("msfunc", "minvfunc"))
     if spec.mstype is not None:
         options.append(sql.SQL("MSTYPE = {}").format(type_sql(spec.mstype)))
     if spec.msspace:
         options.append(sql.SQL("MSSPACE = {}").format(sql.Literal(spec.msspace)))
-    if spec.mfinalfunc is not None:
-        options.append(sql.SQL("MFINALFUNC = {}").format(_function(spec.mfinalfunc)))
-    if spec.mfinalfunc_extra:
-        options.append(sql.SQL("MFINALFUNC_EXTRA"))
-    if mmodify != default_modify(ordered):
-        options.append(sql.SQL("MFINALFUNC_MODIFY = {}").format(_modify(mmodify)))
+    options += _final(True, spec.mfinalfunc, spec.mfinalfunc_extra, mmodify, ordered)
     if spec.minitcond is not None:
         options.append(sql.SQL("MINITCOND = {}").format(sql.Literal(spec.minitcond)))
     if spec.sortop is not None:

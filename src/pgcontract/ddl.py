@@ -7,26 +7,27 @@ themselves are built in ``sqlgen``; names reach SQL only through ``sql.Identifie
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from enum import IntEnum
 
 from psycopg import sql
 
 from pgcontract import __version__
-from pgcontract.aggregatesql import create_aggregate, support_functions
+from pgcontract.aggregatesql import create_aggregate
 from pgcontract.catalog.aggregates import aggregate_signature
 from pgcontract.contract.model import Contract, FunctionSpec, Table, function_signature
+from pgcontract.depgraph import Node, cycles, expression_refs, needed, node_of, order
 from pgcontract.names import QualifiedName
-from pgcontract.routinedeps import body_calls, dependency_order
 from pgcontract.routines import parse_returns
 from pgcontract.sqlbody import is_sql_standard, reads_relations
 from pgcontract.sqlgen import (
     Composable,
     add_check,
+    add_column,
     add_exclusion,
     add_foreign_key,
     add_unique,
+    alter_column,
     check_name,
     column_sequences,
     create_enum,
@@ -44,6 +45,7 @@ from pgcontract.sqlgen import (
     drop_policy,
     enable_rls,
     exclusion_name,
+    expression,
     fk_name,
     force_rls,
     grant_columns,
@@ -60,7 +62,6 @@ from pgcontract.sqlnorm import InvalidSql, parse_type
 from pgcontract.sqlsafe import Statements, intended_of, render_checked, shown_sql, verify
 from pgcontract.typesql import create_sequence as create_sequence_with_options
 from pgcontract.typesql import sequence_grant_exactly, sequence_owner, type_definitions, uses_late_type
-from pgcontract.viewdeps import view_order
 
 
 class Phase(IntEnum):
@@ -129,15 +130,6 @@ _TITLES = {
 Step = tuple[Phase, Composable]
 
 
-@dataclass(frozen=True)
-class Routine:
-    """A function's or aggregate's CREATE, with its name and the names it needs created first."""
-
-    statement: Composable
-    name: QualifiedName
-    needs: frozenset[QualifiedName]
-
-
 _SCHEMA_EXISTS = sql.SQL("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = {}")
 _TYPE_EXISTS = sql.SQL(
     "SELECT 1 FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace"
@@ -169,17 +161,29 @@ def unless_exists(query: sql.SQL, names: Iterable[str], statement: Composable) -
 
 
 def table_steps(
-    name: QualifiedName, table: Table, idempotent: bool = False, contract: Contract | None = None
+    name: QualifiedName,
+    table: Table,
+    idempotent: bool = False,
+    contract: Contract | None = None,
+    deferred: Collection[str] = (),
 ) -> list[Step]:
     """The DDL of one table and what belongs to it. ``idempotent``: constraints are guarded and policies
     dropped and re-created, so running it against an existing table fails nothing and changes nothing.
     With the ``contract``: a partitioned table's partitions are created right after it (a partition the
-    contract also declares as a table is created there, as a partition, not by its own entry)."""
+    contract also declares as a table is created there, as a partition, not by its own entry). The
+    ``deferred`` columns get their default (or, generated, are added) by a statement of their own, which the
+    dependency order places after what the expression calls (a cycle broken as pg_dump does)."""
     sequences = column_sequences(table)
     steps: list[Step] = [(Phase.SEQUENCES, create_sequence(s)) for s, _ in sequences]
     tables = contract.table_map if contract is not None else {}
     if contract is None or name not in contract.partition_parents:
-        steps.append((Phase.TABLES, create_table(name, table)))
+        steps.append((Phase.TABLES, create_table(name, table, deferred)))
+    for column_name in (c for c in table.columns if c in deferred):
+        column = table.columns[column_name]
+        if column.generated is not None:
+            steps.append((Phase.COLUMNS, add_column(name, column_name, column)))
+        elif column.default is not None:
+            steps.append((Phase.COLUMNS, alter_column(name, column_name, "SET DEFAULT {}", expression(column.default))))
     # A sequence the contract declares has its own owned_by (none, possibly): only the others go with the column.
     declared = contract.sequence_map if contract is not None else {}
     steps += [(Phase.TABLES, sequence_owned_by(s, name, column)) for s, column in sequences if s not in declared]
@@ -240,7 +244,58 @@ def known_roles(contract: Contract) -> set[str]:
 
 
 def contract_steps(contract: Contract) -> list[Step]:
-    """Every statement the contract requires, idempotent, sorted by phase (stable: contract order within)."""
+    """Every statement the contract requires, idempotent, in dependency order (``depgraph``: by phase, each
+    statement after what it needs, contract order otherwise). A table on a cycle (its default or generated
+    column calls a function that needs the table) is created without those, which are set after the function."""
+    return [(phase, statement) for phase, statement, _ in _ordered(contract)]
+
+
+def _ordered(contract: Contract) -> list[tuple[Phase, Composable, str]]:
+    """``contract_steps``, each with its text (rendered once)."""
+    deferred: dict[QualifiedName, frozenset[str]] = {}
+    while True:
+        steps = sorted(phase_steps(contract, deferred), key=lambda step: step[0])
+        texts = [render(statement) for _, statement in steps]
+        nodes = [node_of(text) for text in texts]
+        more = _defaults_on_cycles(contract, steps, nodes)
+        if all(columns <= deferred.get(name, frozenset()) for name, columns in more.items()):
+            break
+        deferred = {n: deferred.get(n, frozenset()) | more.get(n, frozenset()) for n in {*deferred, *more}}
+    return [(phase, steps[i][1], texts[i]) for phase, i in order([p for p, _ in steps], nodes, Phase)]
+
+
+def _defaults_on_cycles(
+    contract: Contract, steps: Sequence[Step], nodes: Sequence[Node]
+) -> dict[QualifiedName, frozenset[str]]:
+    """The columns of each table created on a dependency cycle whose default or generated expression needs
+    something else on the cycle."""
+    out: dict[QualifiedName, frozenset[str]] = {}
+    for members in cycles(nodes):
+        provided = {key for i in members for key in nodes[i].provides}
+        for i in members:
+            if intended_of(steps[i][1])[0][0] != "CreateStmt":
+                continue
+            for kind, schema, relation in nodes[i].provides:
+                name = QualifiedName(schema, relation)
+                if kind != "relation" or name not in contract.table_map:
+                    continue
+                columns = contract.table_map[name].columns
+                out[name] = frozenset(
+                    c
+                    for c, column in columns.items()
+                    if any(
+                        needed(ref) & provided
+                        for expression_text in (column.default, column.generated)
+                        if expression_text is not None
+                        for ref in expression_refs(expression_text)
+                    )
+                )
+    return out
+
+
+def phase_steps(contract: Contract, deferred: Mapping[QualifiedName, Collection[str]]) -> list[Step]:
+    """Every statement the contract requires, each with its phase, in contract order (not yet ordered by
+    dependencies: ``contract_steps``); the ``deferred`` columns of each table set apart (``table_steps``)."""
     schemas = sorted(
         {n.schema for n in (*contract.table_map, *contract.enum_map, *(n for n, _ in contract.function_map))}
         | {n.schema for n, _ in contract.aggregate_map}
@@ -254,7 +309,7 @@ def contract_steps(contract: Contract) -> list[Step]:
         steps.append((Phase.ROLES, unless_exists(_ROLE_EXISTS, [role], create_role(role, role_spec))))
         steps += [(Phase.ROLES, grant_role(group, role)) for group in role_spec.member_of]
     steps += type_steps(contract)
-    routines: list[tuple[Phase, Routine]] = []
+    routines: list[Step] = []
     for signature, spec in contract.functions.items():
         name, _, arguments = function_signature(signature)
         if spec.body is not None:
@@ -264,24 +319,25 @@ def contract_steps(contract: Contract) -> list[Step]:
             if phase is Phase.FUNCTIONS and uses_late_type(contract, [p.type for p in spec.parameters(arguments)]):
                 phase = Phase.LATE_DOMAINS  # after the types it takes, which come after what they call
             create = create_function(name, spec.parameters(arguments), spec, known_roles(contract))
-            routines.append((phase, Routine(create, name, frozenset(body_calls(spec.body) if standard else ()))))
-    if routines:
+            routines.append((phase, create))
+    if any(
+        spec.body is not None and not is_sql_standard(spec.body, spec.language) for spec in contract.functions.values()
+    ):
+        # Only a string body is checked at creation under this setting (a SQL-standard one is resolved
+        # whatever it says): off, as pg_dump does, since it may read tables created later.
         steps.append((Phase.FUNCTIONS, NO_BODY_CHECK))
     for signature, aggregate in contract.aggregates.items():
         name, shape = aggregate_signature(signature)
         create = create_aggregate(name, shape, aggregate, replace=True)
-        routines.append((Phase.AGGREGATES, Routine(create, name, frozenset(support_functions(aggregate)))))
-    # A SQL-standard body is resolved at creation: after what it calls, an aggregate after its functions.
-    ordered = dependency_order(routines, lambda r: {r.name}, lambda r: set(r.needs))
-    steps += [(phase, routine.statement) for phase, routine in ordered]
+        routines.append((Phase.AGGREGATES, create))
+    steps += routines
     steps += [
         (Phase.TYPES, unless_exists(_TYPE_EXISTS, name, create_enum(name, labels)))
         for name, labels in contract.enum_map.items()
     ]
-    for name in parents_first(contract):
-        steps += table_steps(name, contract.table_map[name], idempotent=True, contract=contract)
-    for name in view_order(contract.view_map):
-        view = contract.view_map[name]
+    for name, table in contract.table_map.items():
+        steps += table_steps(name, table, idempotent=True, contract=contract, deferred=deferred.get(name, ()))
+    for name, view in contract.view_map.items():
         if view.definition is not None:
             steps += [(Phase.VIEWS, statement) for statement in view_steps(name, view)]
     for name, triggers in contract.trigger_map.items():
@@ -292,7 +348,7 @@ def contract_steps(contract: Contract) -> list[Step]:
         create = publication_ddl(publication, publication_spec)
         statement = unless_exists(_PUBLICATION_EXISTS, [publication], create)
         steps.append((Phase.PUBLICATIONS, statement))
-    return sorted(steps, key=lambda step: step[0])
+    return steps
 
 
 def privilege_steps(contract: Contract) -> list[Step]:
@@ -309,26 +365,6 @@ def privilege_steps(contract: Contract) -> list[Step]:
             statements = default_privileges_exactly(entry.role, entry.in_schema, entry.objects, grantee, privileges)
             steps += [(Phase.DEFAULT_PRIVILEGES, s) for s in statements]
     return steps
-
-
-def parents_first(contract: Contract) -> list[QualifiedName]:
-    """The contract's tables, each after the tables it is a partition of or inherits from (contract order
-    otherwise): within a phase, statements keep this order."""
-    done: dict[QualifiedName, None] = {}
-
-    def visit(name: QualifiedName, path: frozenset[QualifiedName]) -> None:
-        if name in done or name in path or name not in contract.table_map:
-            return
-        table = contract.table_map[name]
-        parents = [contract.partition_parents[name]] if name in contract.partition_parents else []
-        parents += [QualifiedName.parse(p) for p in table.inherits or ()]
-        for parent in parents:
-            visit(parent, path | {name})
-        done[name] = None
-
-    for name in contract.table_map:
-        visit(name, frozenset())
-    return list(done)
 
 
 NO_BODY_CHECK = Statements([sql.SQL("SET check_function_bodies = off;")], [("VariableSetStmt", None)])
@@ -391,9 +427,9 @@ def contract_ddl(contract: Contract) -> str:
         "-- exists (`pgcontract repair` brings a drifted database back). Tables the contract references but does",
         "-- not declare (such as auth.users) must exist. Atomic with: psql --single-transaction -f <file>",
     ]
-    steps = contract_steps(contract)
-    body = with_sections((phase, render(statement)) for phase, statement in steps)
+    steps = _ordered(contract)
+    body = with_sections((phase, text) for phase, _, text in steps)
     text = "\n".join([*header, *body]) + "\n"
     # The whole script, parsed back, must hold exactly the statements built, in order: nothing the
     # contract wrote (or a section heading) may add, hide or merge one.
-    return verify(shown_sql(text), [item for _, statement in steps for item in intended_of(statement)])
+    return verify(shown_sql(text), [item for _, statement, _ in steps for item in intended_of(statement)])

@@ -40,9 +40,9 @@ from pgcontract.checks import run_checks
 from pgcontract.connect import SessionLimits, apply_limits, read_only
 from pgcontract.contract.model import Contract
 from pgcontract.ddl import Phase, with_sections
+from pgcontract.depgraph import node_of, order, unchecked_body
 from pgcontract.findings import Finding, FindingIndex, Level
-from pgcontract.names import QualifiedName, visible, visible_lines
-from pgcontract.routinedeps import dependency_order, function_calls
+from pgcontract.names import visible, visible_lines
 from pgcontract.sqlgen import render
 from pgcontract.sqlsafe import GeneratedSqlError, Intended, parsed, shown_sql, verify
 
@@ -342,37 +342,20 @@ def plan_repair(findings: Iterable[Finding], volatile: VolatileOf | None = None)
                 seen[statement] = Statement(phase, statement, list(serves))
                 plan.statements.append(seen[statement])
     plan.statements.sort(key=lambda s: s.phase)
-    ordered = dependency_order([(s.phase, s) for s in plan.statements], _creates, _calls)
-    for phase, placed in ordered:
-        placed.phase = phase
-    plan.statements = [placed for _, placed in ordered]
+    # One dependency graph over the plan's statements (``depgraph``), as ``pgcontract sql`` orders its own.
+    nodes = [node_of(s.sql) for s in plan.statements]
+    placed = []
+    for phase, i in order([s.phase for s in plan.statements], nodes, Phase):
+        plan.statements[i].phase = phase
+        placed.append(plan.statements[i])
+    plan.statements = placed
     return plan
 
 
-def _routine(text: str) -> tuple[str, dict[str, Any]]:
-    try:
-        ((kind, body),) = parse_statements(text)[0][1].items()
-    except (parser.ParseError, IndexError, ValueError):
-        return "", {}
-    return kind, body
-
-
-def _creates(statement: Statement) -> set[QualifiedName]:
-    """The function or aggregate a statement creates."""
-    kind, body = _routine(statement.sql)
-    if kind == "DefineStmt" and body.get("kind") == "OBJECT_AGGREGATE":
-        names = body.get("defnames", [])
-    elif kind == "CreateFunctionStmt":
-        names = body.get("funcname", [])
-    else:
-        return set()
-    return function_calls({"FuncCall": {"funcname": names}})
-
-
-def _calls(statement: Statement) -> set[QualifiedName]:
-    """What a CREATE FUNCTION's SQL-standard body calls: PostgreSQL resolves it at creation."""
-    kind, body = _routine(statement.sql)
-    return function_calls(body.get("sql_body")) if kind == "CreateFunctionStmt" else set()
+def _string_bodies(plan: RepairPlan) -> bool:
+    """Whether the plan creates a function with a string body (``AS $$ ... $$``), whose check at creation
+    the printed script turns off, whatever phase the dependency order gave it."""
+    return any(unchecked_body(node_of(s.sql)) for s in plan.statements)
 
 
 def comment(text: str) -> str:
@@ -397,7 +380,7 @@ def render_plan(plan: RepairPlan, limits: SessionLimits, header: Sequence[str] =
     # The statements and held fixes must run as written: their names in escapes PostgreSQL reads back.
     lines = [comment(visible(line)) for line in header]
     if plan.statements:
-        functions = any(s.phase in (Phase.FUNCTIONS, Phase.TABLE_FUNCTIONS) for s in plan.statements)
+        functions = _string_bodies(plan)
         lines += ["", *transaction_header(limits, functions)]
         annotated: list[tuple[Phase, str]] = []
         previous: list[str] = []
@@ -423,7 +406,7 @@ def render_plan(plan: RepairPlan, limits: SessionLimits, header: Sequence[str] =
 def _intended(plan: RepairPlan, limits: SessionLimits) -> list[Intended]:
     if not plan.statements:
         return []
-    functions = any(s.phase in (Phase.FUNCTIONS, Phase.TABLE_FUNCTIONS) for s in plan.statements)
+    functions = _string_bodies(plan)
     header = transaction_header(limits, functions)
     out: list[Intended] = [("TransactionStmt", None), *[("VariableSetStmt", None)] * (len(header) - 1)]
     for statement in plan.statements:

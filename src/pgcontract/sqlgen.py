@@ -9,7 +9,7 @@ statement declares what it must parse as, and is checked against PostgreSQL's pa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from psycopg import sql
 
@@ -111,8 +111,14 @@ def identity_clause(column: Column) -> Composable:
     return clause + sql.SQL(" ({})").format(sql.SQL(" ").join(option_clauses(options, stated)))
 
 
-def create_table(name: QualifiedName, table: Table) -> Composable:
-    body: list[Composable] = [column_definition(c, col) for c, col in table.columns.items()]
+def create_table(name: QualifiedName, table: Table, deferred: Collection[str] = ()) -> Composable:
+    """CREATE TABLE; the ``deferred`` columns without their default, and without the column at all when it
+    is generated (set and added afterwards, once what they call exists: ``ddl``)."""
+    body: list[Composable] = [
+        column_definition(c, col.model_copy(update={"default": None}) if c in deferred else col)
+        for c, col in table.columns.items()
+        if not (c in deferred and col.generated is not None)
+    ]
     if table.primary_key:
         key = sql.SQL("PRIMARY KEY ({})").format(idents(table.primary_key))
         body.append(key + deferral(table.primary_key_deferral) if table.primary_key_deferral else key)

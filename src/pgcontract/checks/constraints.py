@@ -269,8 +269,11 @@ def _foreign_key(name: QualifiedName, fk: ForeignKey, actual: snap.Table) -> lis
 
 
 def _unique_candidates(unique: Unique, actual: snap.Table) -> list[snap.Constraint | snap.Index]:
-    """Unique constraints, then unique non-partial indexes, on the entry's columns (its name first)."""
+    """Unique constraints, then unique non-partial indexes, on the entry's columns (its name first). A
+    constraint's own index (of its name) is no index of its own: it would stand in for its constraint as a
+    NOT DEFERRABLE one, so a unique constraint made DEFERRABLE went unreported."""
     columns = frozenset(unique.columns)
+    constraint_names = {c.name for c in actual.constraints}
     constraints = sorted(
         (c for c in actual.constraints_of("u") if frozenset(c.columns) == columns), key=lambda c: c.name != unique.name
     )
@@ -278,6 +281,7 @@ def _unique_candidates(unique: Unique, actual: snap.Table) -> list[snap.Constrai
         ix
         for ix in actual.indexes.values()
         if ix.unique
+        and ix.name not in constraint_names
         and ix.predicate is None
         and None not in ix.key_columns
         and not ix.include

@@ -55,7 +55,9 @@ def check_indexes(ctx: Context, name: QualifiedName, table: Table, actual: snap.
             owner = ctx.snapshot.index_owner.get((name.schema, index_name))
             if owner is not None:
                 repair = fix([drop_index(name.schema, index_name), create])
-                out.append(finding("index.table", K, name, obj, "index exists on another table", name, owner, repair))
+                # As names: a QualifiedName is a tuple, which a finding shows as a list ("[public, t]").
+                text = "index exists on another table"
+                out.append(finding("index.table", K, name, obj, text, str(name), str(owner), repair))
             else:
                 missing = _keys_text(expected_keys)
                 out.append(finding("index.missing", K, name, obj, "index is missing", missing, "absent", fix(create)))

@@ -9,6 +9,7 @@ a table whose ``rls.policies`` is given must have exactly those policies, and a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property, lru_cache
 from typing import Annotated, Any, Literal, get_args
 
@@ -742,26 +743,21 @@ class FunctionSpec(Model):
         return parse_arguments(self.arguments if self.arguments is not None else key_arguments)
 
 
-def _is_operator_name(text: str) -> str:
-    try:
-        operator_name(text)
-    except InvalidName as exc:
-        raise ValueError(str(exc)) from None
-    return text
+def _name_of(parse: Callable[[str], object]) -> AfterValidator:
+    """A validator keeping the text ``parse`` accepts (its InvalidName turned into pydantic's ValueError)."""
+
+    def valid(text: str) -> str:
+        try:
+            parse(text)
+        except InvalidName as exc:
+            raise ValueError(str(exc)) from None
+        return text
+
+    return AfterValidator(valid)
 
 
-OperatorName = Annotated[str, AfterValidator(_is_operator_name)]
-
-
-def _is_function_name(text: str) -> str:
-    try:
-        function_name(text)
-    except InvalidName as exc:
-        raise ValueError(str(exc)) from None
-    return text
-
-
-FunctionName = Annotated[str, AfterValidator(_is_function_name)]
+OperatorName = Annotated[str, _name_of(operator_name)]
+FunctionName = Annotated[str, _name_of(function_name)]
 
 
 class AggregateSpec(Model):

@@ -1,0 +1,341 @@
+"""Every function finding pinned whole (project_tests/exact.py): each attribute both ways, the fixes that
+ALTER, replace in place, or must drop and create again (held as manual), and EXECUTE each way."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pgcontract.connect import Target
+from pgcontract.findings import Hazard
+from project_tests.exact import Exact, assert_exact
+
+SETUP = (
+    "CREATE TABLE public.t (id int PRIMARY KEY);"
+    " CREATE FUNCTION public.f(a int, b int DEFAULT 1) RETURNS int LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE"
+    " AS $$ SELECT a + b $$;"
+    " CREATE FUNCTION public.g(x text) RETURNS text LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = ''"
+    " SET statement_timeout = '5s' AS $$ BEGIN RETURN x; END $$;"
+    " CREATE FUNCTION public.s(x int) RETURNS int LANGUAGE sql IMMUTABLE LEAKPROOF RETURN x * 2;"
+    " REVOKE EXECUTE ON FUNCTION public.g(text) FROM PUBLIC, anon;"
+    " GRANT EXECUTE ON FUNCTION public.g(text) TO authenticated;"
+)
+F, G, S = "public.f(a integer, b integer)", "public.g(x text)", "public.s(x integer)"
+F_CREATE = (
+    'CREATE OR REPLACE FUNCTION "public"."f"(a integer, b integer DEFAULT 1) RETURNS integer\n'
+    '  LANGUAGE "sql" IMMUTABLE STRICT PARALLEL SAFE\n  SECURITY INVOKER\n  AS $body$\nSELECT a + b\n$body$;'
+)
+F_GRANTS = "".join(
+    f'\nGRANT EXECUTE ON FUNCTION "public"."f"(integer, integer) TO {role};'
+    for role in ('"anon"', '"authenticated"', "PUBLIC", '"service_role"')
+)
+G_CREATE = (
+    'CREATE OR REPLACE FUNCTION "public"."g"(x text) RETURNS text\n  LANGUAGE "plpgsql" STABLE\n  SECURITY DEFINER\n'
+    "  SET search_path = ''\n  SET \"statement_timeout\" = '5s'\n  AS $body$\nBEGIN RETURN x; END\n$body$;"
+)
+DROP_NOTE = (
+    "{}: the function must be dropped and created again, which fails while policies, column defaults or other "
+    "functions depend on it (DROP ... CASCADE would drop them too); do it in a migration"
+)
+MANUAL = (Hazard.MANUAL,)
+RETURNS_NOTE = DROP_NOTE.format("CREATE OR REPLACE cannot change the result type")
+F_AGAIN = 'DROP FUNCTION "public"."f"(integer, integer);\n' + F_CREATE + F_GRANTS
+F_DEF = "CREATE FUNCTION public.f(a int, {}) RETURNS {} LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ {} $$"
+
+
+def f_again(second: str = "b int DEFAULT 1", returns: str = "int", body: str = "SELECT a + b") -> str:
+    return "DROP FUNCTION public.f(int, int); " + F_DEF.format(second, returns, body)
+
+
+def alter(signature: str, rule: str, message: str, expected: str, actual: str, defect: str, sql: str) -> Exact:
+    return Exact(SETUP, defect, rule, signature, message, expected, actual, sql, owner=signature)
+
+
+ALTER_F = 'ALTER FUNCTION "public"."f"(integer, integer) '
+ALTER_G = 'ALTER FUNCTION "public"."g"(text) '
+CASES = {
+    "missing": Exact(
+        SETUP,
+        "DROP FUNCTION public.f(int, int)",
+        "function.missing",
+        F,
+        "function is missing",
+        F,
+        "absent",
+        F_CREATE + F_GRANTS,
+        owner=F,
+    ),
+    "made a procedure": Exact(
+        SETUP,
+        "DROP FUNCTION public.f(int, int);"
+        " CREATE PROCEDURE public.f(a int, b int DEFAULT 1) LANGUAGE sql AS $$ SELECT a + b $$",
+        "function.kind",
+        F,
+        "kind differs",
+        "function",
+        "procedure",
+        'DROP PROCEDURE "public"."f"(integer, integer);\n' + F_CREATE + F_GRANTS,
+        MANUAL,
+        DROP_NOTE.format("a procedure cannot become a function"),
+        owner=F,
+        repairs=False,
+    ),
+    "result type": Exact(
+        SETUP,
+        f_again(returns="bigint", body="SELECT a + b"),
+        "function.returns",
+        F,
+        "result type differs",
+        "integer",
+        "bigint",
+        F_AGAIN,
+        MANUAL,
+        RETURNS_NOTE,
+        owner=F,
+        repairs=False,
+    ),
+    "an argument renamed": Exact(
+        SETUP,
+        f_again("c int DEFAULT 1", body="SELECT a + c"),
+        "function.arguments",
+        F,
+        "argument list differs",
+        "a integer, b integer DEFAULT 1",
+        "a integer, c integer DEFAULT 1",
+        F_AGAIN,
+        MANUAL,
+        DROP_NOTE.format("CREATE OR REPLACE cannot rename the input parameter 'c'"),
+        owner=F,
+        also=("function.body",),
+        repairs=False,
+    ),
+    "a default changed": Exact(
+        SETUP,
+        f_again("b int DEFAULT 2"),
+        "function.arguments",
+        F,
+        "argument list differs",
+        "a integer, b integer DEFAULT 1",
+        "a integer, b integer DEFAULT 2",
+        F_CREATE,
+        owner=F,
+    ),
+    "language": Exact(
+        SETUP,
+        "SET check_function_bodies = off; CREATE OR REPLACE FUNCTION public.f(a int, b int DEFAULT 1) RETURNS int"
+        " LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$ SELECT a + b $$",
+        "function.language",
+        F,
+        "language differs",
+        "sql",
+        "plpgsql",
+        F_CREATE,
+        owner=F,
+        also=("function.body",),
+    ),
+    "volatility": alter(
+        F,
+        "function.volatility",
+        "volatility differs",
+        "immutable",
+        "stable",
+        "ALTER FUNCTION public.f(int, int) STABLE",
+        ALTER_F + "IMMUTABLE;",
+    ),
+    "strict lost": alter(
+        F,
+        "function.strict",
+        "strict differs",
+        "STRICT",
+        "CALLED ON NULL INPUT",
+        "ALTER FUNCTION public.f(int, int) CALLED ON NULL INPUT",
+        ALTER_F + "STRICT;",
+    ),
+    "strict set": alter(
+        S,
+        "function.strict",
+        "strict differs",
+        "CALLED ON NULL INPUT",
+        "STRICT",
+        "ALTER FUNCTION public.s(int) STRICT",
+        'ALTER FUNCTION "public"."s"(integer) CALLED ON NULL INPUT;',
+    ),
+    "leakproof lost": alter(
+        S,
+        "function.leakproof",
+        "leakproof differs",
+        "LEAKPROOF",
+        "NOT LEAKPROOF",
+        "ALTER FUNCTION public.s(int) NOT LEAKPROOF",
+        'ALTER FUNCTION "public"."s"(integer) LEAKPROOF;',
+    ),
+    "leakproof set": alter(
+        F,
+        "function.leakproof",
+        "leakproof differs",
+        "NOT LEAKPROOF",
+        "LEAKPROOF",
+        "ALTER FUNCTION public.f(int, int) LEAKPROOF",
+        ALTER_F + "NOT LEAKPROOF;",
+    ),
+    "parallel": alter(
+        F,
+        "function.parallel",
+        "parallel safety differs",
+        "parallel safe",
+        "parallel unsafe",
+        "ALTER FUNCTION public.f(int, int) PARALLEL UNSAFE",
+        ALTER_F + "PARALLEL SAFE;",
+    ),
+    "security invoker": alter(
+        G,
+        "function.security",
+        "SECURITY differs",
+        "security definer",
+        "security invoker",
+        "ALTER FUNCTION public.g(text) SECURITY INVOKER",
+        ALTER_G + "SECURITY DEFINER;",
+    ),
+    "security definer": alter(
+        F,
+        "function.security",
+        "SECURITY differs",
+        "security invoker",
+        "security definer",
+        "ALTER FUNCTION public.f(int, int) SECURITY DEFINER",
+        ALTER_F + "SECURITY INVOKER;",
+    ),
+    "search_path changed": alter(
+        G,
+        "function.search_path",
+        "search_path differs",
+        '""',
+        "public",
+        "ALTER FUNCTION public.g(text) SET search_path = public",
+        ALTER_G + "SET search_path = '';",
+    ),
+    "search_path reset": alter(
+        G,
+        "function.search_path",
+        "search_path differs",
+        '""',
+        "(not fixed)",
+        "ALTER FUNCTION public.g(text) RESET search_path",
+        ALTER_G + "SET search_path = '';",
+    ),
+    "a setting changed": alter(
+        G,
+        "function.settings",
+        "settings differ",
+        "[statement_timeout=5s]",
+        "[statement_timeout=6s]",
+        "ALTER FUNCTION public.g(text) SET statement_timeout = '6s'",
+        ALTER_G + "SET \"statement_timeout\" = '5s';",
+    ),
+    "a setting reset": alter(
+        G,
+        "function.settings",
+        "settings differ",
+        "[statement_timeout=5s]",
+        "[]",
+        "ALTER FUNCTION public.g(text) RESET statement_timeout",
+        ALTER_G + "SET \"statement_timeout\" = '5s';",
+    ),
+    "a setting added": alter(
+        G,
+        "function.settings",
+        "settings differ",
+        "[statement_timeout=5s]",
+        "[statement_timeout=5s, work_mem=8MB]",
+        "ALTER FUNCTION public.g(text) SET work_mem = '8MB'",
+        ALTER_G + 'RESET "work_mem";',
+    ),
+    "sql body": alter(
+        F,
+        "function.body",
+        "function body differs",
+        "SELECT a + b",
+        "SELECT a - b",
+        "CREATE OR REPLACE FUNCTION public.f(a int, b int DEFAULT 1) RETURNS int LANGUAGE sql IMMUTABLE"
+        " STRICT PARALLEL SAFE AS $$ SELECT a - b $$",
+        F_CREATE,
+    ),
+    "sql body laid out otherwise": alter(
+        F,
+        "function.volatility",
+        "volatility differs",
+        "immutable",
+        "stable",
+        "CREATE OR REPLACE FUNCTION public.f(a int, b int DEFAULT 1) RETURNS int LANGUAGE sql STABLE"
+        " STRICT PARALLEL SAFE AS $$ select   a+b -- sum\n $$",
+        ALTER_F + "IMMUTABLE;",
+    ),
+    "plpgsql body": alter(
+        G,
+        "function.body",
+        "function body differs",
+        "BEGIN RETURN x; END",
+        "BEGIN RETURN x || ''; END",
+        "CREATE OR REPLACE FUNCTION public.g(x text) RETURNS text LANGUAGE plpgsql STABLE SECURITY DEFINER"
+        " SET search_path = '' SET statement_timeout = '5s' AS $$ BEGIN RETURN x || ''; END $$",
+        G_CREATE,
+    ),
+    "plpgsql body laid out otherwise": alter(
+        G,
+        "function.volatility",
+        "volatility differs",
+        "stable",
+        "volatile",
+        "CREATE OR REPLACE FUNCTION public.g(x text) RETURNS text LANGUAGE plpgsql VOLATILE SECURITY DEFINER"
+        " SET search_path = '' SET statement_timeout = '5s' AS $$\n  BEGIN\n RETURN   x;  END\n$$",
+        ALTER_G + "STABLE;",
+    ),
+    "standard body made a string": alter(
+        S,
+        "function.body",
+        "function body differs",
+        "RETURN (x * 2)",
+        "SELECT x * 2",
+        "CREATE OR REPLACE FUNCTION public.s(x int) RETURNS int LANGUAGE sql IMMUTABLE LEAKPROOF AS $$ SELECT x * 2 $$",
+        'CREATE OR REPLACE FUNCTION "public"."s"(x integer) RETURNS integer\n  LANGUAGE "sql" IMMUTABLE'
+        " LEAKPROOF\n  SECURITY INVOKER\n  RETURN (x * 2)\n;",
+    ),
+    "execute granted": alter(
+        G,
+        "function.execute",
+        "other roles may execute it (anon)",
+        "[authenticated, service_role]",
+        "[anon, authenticated, service_role]",
+        "GRANT EXECUTE ON FUNCTION public.g(text) TO anon",
+        'REVOKE EXECUTE ON FUNCTION "public"."g"(text) FROM "anon";',
+    ),
+    "execute revoked": alter(
+        G,
+        "function.execute",
+        "roles lack EXECUTE (authenticated)",
+        "[authenticated, service_role]",
+        "[service_role]",
+        "REVOKE EXECUTE ON FUNCTION public.g(text) FROM authenticated",
+        'GRANT EXECUTE ON FUNCTION "public"."g"(text) TO "authenticated";',
+    ),
+    "execute both ways": alter(
+        G,
+        "function.execute",
+        "other roles may execute it (anon); roles lack EXECUTE (authenticated)",
+        "[authenticated, service_role]",
+        "[anon, service_role]",
+        "REVOKE EXECUTE ON FUNCTION public.g(text) FROM authenticated;"
+        " GRANT EXECUTE ON FUNCTION public.g(text) TO anon",
+        'REVOKE EXECUTE ON FUNCTION "public"."g"(text) FROM "anon";\n'
+        'GRANT EXECUTE ON FUNCTION "public"."g"(text) TO "authenticated";',
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_function_finding_is_exact(
+    case: str, target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    assert_exact(CASES[case], target, run_sql, tmp_path)
