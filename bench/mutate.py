@@ -58,7 +58,9 @@ MODULES: dict[str, Module] = {
         functions=("token_matches", "admin"),
         tests=("project_tests/test_server.py", "project_tests/test_near_misses.py"),
     ),
-    "guard": Module(files=("pgcontract/guard.py",), tests=("project_tests/test_guard.py",)),
+    "guard": Module(
+        files=("pgcontract/guard.py",), tests=("project_tests/test_guard.py", "project_tests/test_guard_edges.py")
+    ),
     # test_operations.py pins the budgets' JSON form too, but starts two more servers per run: too slow here.
     "health": Module(
         files=("pgcontract/health.py",), tests=("project_tests/test_health.py", "project_tests/test_health_busy.py")
@@ -198,6 +200,7 @@ class Equivalent:
     why: str
 
 
+GUARD_CAST = "typing.cast does nothing at run time: cast(None, x) is x"
 HEADER_CASE = "HTTP header names are case-insensitive (Starlette lower-cases them both ways)"
 EQUIVALENT: tuple[Equivalent, ...] = (
     *(
@@ -280,6 +283,76 @@ EQUIVALENT: tuple[Equivalent, ...] = (
         "found += [written, unquote(written)]",
         "found = [written, unquote(written)]",
         "in a URL libpq's password is unquote(written); a password= parameter too is found by _KV_PASSWORD",
+    ),
+    # guard.py
+    *(
+        Equivalent(
+            "process_guard",
+            "guard = _guards.get(key)",
+            after,
+            "the lookup outside the lock is a shortcut: setdefault under the lock returns the guard already there",
+        )
+        for after in ("guard = None", "guard = _guards.get(None)")
+    ),
+    *(
+        Equivalent("schema_guard", before, before.replace(f"cast({kind}, ", "cast(None, "), GUARD_CAST)
+        for kind, before in (
+            ("Conn", "guard.require(cast(Conn, connection(args, kwargs)))"),
+            ("AsyncConn", "await guard.require_async(cast(AsyncConn, connection(args, kwargs)))"),
+            (
+                "Callable[..., Awaitable[Any]]",
+                "return await cast(Callable[..., Awaitable[Any]], function)(*args, **kwargs)",
+            ),
+            ("Callable[P, R]", "return cast(Callable[P, R], functools.wraps(function)(run_async))"),
+        )
+    ),
+    Equivalent(
+        "fresh",
+        "return self._ok_until.get(key, 0.0) > time.monotonic()",
+        "return self._ok_until.get(key, 1.0) > time.monotonic()",
+        "a key never marked: the monotonic clock counts seconds since boot, past 1.0 in its first second",
+    ),
+    *(
+        Equivalent(
+            "response",
+            'return JSONResponse(self.to_dict(), status_code=self.status_code, headers={"Cache-Control": "no-store"})',
+            f'return JSONResponse(self.to_dict(), status_code=self.status_code, headers={{"{name}": "no-store"}})',
+            HEADER_CASE,
+        )
+        for name in ("cache-control", "CACHE-CONTROL")
+    ),
+    *(
+        Equivalent(
+            "_open",
+            'target = Target("guard", source) if isinstance(source, str) else source',
+            f"target = Target({name}, source) if isinstance(source, str) else source",
+            "the name of the Target made for the guard's connection is never shown: connect uses its DSN only",
+        )
+        for name in ("None", '"XXguardXX"', '"GUARD"')
+    ),
+    Equivalent(
+        "__call__",
+        "started = False",
+        "started = None",
+        "only read for truth (`started or ...`, `or started`): None and False alike",
+    ),
+    Equivalent(
+        "__call__",
+        "await error.response()(scope, receive, send)",
+        "await error.response()(scope, None, send)",
+        "a JSONResponse never calls receive (Starlette's Response.__call__ only sends)",
+    ),
+    Equivalent(
+        "_precheck",
+        "if guard is None or self.connection is None or guard.fresh(self):",
+        "if guard is None or self.connection is None or guard.fresh(None):",
+        "the check under the lock reads the cached result again: a warm request only takes a free lock",
+    ),
+    Equivalent(
+        "fresh",
+        "return self._ok_until.get(key, 0.0) > time.monotonic()",
+        "return self._ok_until.get(key, 0.0) >= time.monotonic()",
+        "differs only when the clock reads the exact expiry instant: two float readings ns apart never tie",
     ),
 )
 # rls/values: the seeder's literals go to PostgreSQL, whose boolean input ignores case.
