@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from pgcontract.connect import Target
@@ -96,5 +98,15 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_the_table_finding_is_exact(case: str, target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
-    assert_exact(CASES[case], target, run_sql, tmp_path)
+def test_the_table_finding_is_exact(
+    case: str,
+    target: Target,
+    run_sql: Callable[[str], None],
+    tmp_path: Path,
+    pg: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    exact = CASES[case]
+    if pg.info.server_version >= 170000:
+        # PostgreSQL 17 added the MAINTAIN privilege: the grants a snapshot records hold it too.
+        exact = replace(exact, sql=exact.sql.replace("INSERT, REFERENCES", "INSERT, MAINTAIN, REFERENCES"))
+    assert_exact(exact, target, run_sql, tmp_path)
