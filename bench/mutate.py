@@ -74,6 +74,7 @@ MODULES: dict[str, Module] = {
             "project_tests/test_extension_scope.py",
             "project_tests/test_erasure.py",
             "project_tests/test_kind_views.py",
+            "project_tests/test_exact_lints.py",
         ),
     ),
     "checks": Module(
