@@ -206,13 +206,15 @@ CASES: dict[str, Case] = {
             ),
         ),
     ),
+    # A table with a policy, one without RLS, one in a platform schema: silent.
     "rls_enabled_no_policy": Case(
         T.format("t")
         + RLS.format("t")
         + T.format("ok")
         + RLS.format("ok")
         + f" CREATE POLICY p ON public.ok USING ({OWN});"
-        " CREATE TABLE public.bare (id int);",
+        " CREATE TABLE public.bare (id int);"
+        " CREATE SCHEMA storage; CREATE TABLE storage.x (id int); ALTER TABLE storage.x ENABLE ROW LEVEL SECURITY;",
         "rls_enabled_no_policy",
         (
             Hit(
@@ -223,6 +225,25 @@ CASES: dict[str, Case] = {
             ),
         ),
         correct=f"CREATE POLICY p ON public.t USING ({OWN});",
+    ),
+    # A schema the contract does not read: its tables are known by name only (their policies unread), so
+    # not linted.
+    "rls_enabled_no_policy, outside the contract's schemas": Case(
+        T.format("t")
+        + RLS.format("t")
+        + " CREATE SCHEMA other; CREATE TABLE other.x (id int); ALTER TABLE other.x ENABLE ROW LEVEL SECURITY;"
+        + " CREATE POLICY p ON other.x USING (true);",
+        "rls_enabled_no_policy",
+        (
+            Hit(
+                "public.t",
+                "RLS is enabled but no policy exists: no role but the owner sees a row",
+                "at least one policy",
+                "no policy",
+            ),
+        ),
+        correct=f"CREATE POLICY p ON public.t USING ({OWN});",
+        contract=ERASURE,
     ),
     # A view over two RLS tables read by both API roles; an invoker view, a view of a table without RLS,
     # a view no API role reads, a view in a platform schema: silent.
@@ -305,18 +326,32 @@ CASES: dict[str, Case] = {
         ),
         correct='DROP POLICY "Owner.Only" ON public.t;',
     ),
-    # FOR ALL to two roles beside FOR UPDATE and FOR SELECT to one: two pairs; a restrictive policy and
-    # another role's single policy: not counted.
+    # FOR ALL to two roles beside a policy per command to one: four pairs; restrictive policies (named to
+    # come first) and the other role's single policy: not counted.
     "multiple_permissive_policies": Case(
         T.format("t")
         + RLS.format("t")
         + f" CREATE POLICY a ON public.t TO anon, authenticated USING ({OWN});"
         + f" CREATE POLICY c ON public.t FOR SELECT TO authenticated USING ({OWN});"
         + f" CREATE POLICY b ON public.t FOR UPDATE TO authenticated USING ({OWN});"
-        + f" CREATE POLICY r ON public.t AS RESTRICTIVE FOR SELECT TO authenticated USING ({OWN});"
-        + f" CREATE POLICY s ON public.t AS RESTRICTIVE FOR SELECT TO anon USING ({OWN});",
+        + f" CREATE POLICY d ON public.t FOR INSERT TO authenticated WITH CHECK ({OWN});"
+        + f" CREATE POLICY e ON public.t FOR DELETE TO authenticated USING ({OWN});"
+        + f" CREATE POLICY _r ON public.t AS RESTRICTIVE FOR SELECT TO authenticated USING ({OWN});"
+        + f" CREATE POLICY _s ON public.t AS RESTRICTIVE FOR SELECT TO anon USING ({OWN});",
         "multiple_permissive_policies",
         (
+            Hit(
+                "public.t (authenticated, delete)",
+                "2 permissive policies for authenticated on delete: a, e (each is evaluated; any one grants access)",
+                "one permissive policy",
+                "2 policies",
+            ),
+            Hit(
+                "public.t (authenticated, insert)",
+                "2 permissive policies for authenticated on insert: a, d (each is evaluated; any one grants access)",
+                "one permissive policy",
+                "2 policies",
+            ),
             Hit(
                 "public.t (authenticated, select)",
                 "2 permissive policies for authenticated on select: a, c (each is evaluated; any one grants access)",
@@ -330,18 +365,19 @@ CASES: dict[str, Case] = {
                 "2 policies",
             ),
         ),
-        correct="DROP POLICY b ON public.t; DROP POLICY c ON public.t;",
+        correct="DROP POLICY b ON public.t; DROP POLICY c ON public.t; DROP POLICY d ON public.t;"
+        " DROP POLICY e ON public.t;",
     ),
     # true in both clauses, in WITH CHECK alone (insert, update); true for SELECT, on a restrictive
-    # policy, or only next to a condition: silent.
+    # policy (both named to come first), or only next to a condition: silent.
     "permissive_true_write": Case(
         T.format("t")
         + RLS.format("t")
         + " CREATE POLICY a ON public.t USING (true) WITH CHECK (true);"
         + " CREATE POLICY b ON public.t FOR INSERT WITH CHECK (true);"
         + f" CREATE POLICY c ON public.t FOR UPDATE USING ({OWN}) WITH CHECK (true);"
-        + " CREATE POLICY d ON public.t FOR SELECT USING (true);"
-        + " CREATE POLICY e ON public.t AS RESTRICTIVE FOR UPDATE USING (true);"
+        + " CREATE POLICY _read ON public.t FOR SELECT USING (true);"
+        + " CREATE POLICY _strict ON public.t AS RESTRICTIVE FOR UPDATE USING (true);"
         + f" CREATE POLICY f ON public.t FOR DELETE USING ({OWN} OR true = false);",
         "permissive_true_write",
         (
@@ -406,12 +442,17 @@ CASES: dict[str, Case] = {
             ),
         ),
     ),
-    # Composite key: covered by an index of its columns in another order; not by a shorter index, nor by
-    # one with another column between; a long table name cuts the index name at 63 characters.
+    # Composite key: covered by an index of its columns in another order, or of more columns; not by a
+    # shorter index, nor by one with another column between, nor (the key after a covered one) by an index
+    # whose first column is another; a long table name cuts the index name at 63 characters.
     "unindexed_foreign_keys": Case(
         "CREATE TABLE public.p (a int, b int, PRIMARY KEY (a, b));"
-        " CREATE TABLE public.covered (x int, y int, z int, FOREIGN KEY (x, y) REFERENCES public.p);"
-        " CREATE INDEX ON public.covered (y, x, z);"
+        " CREATE TABLE public.single (id int PRIMARY KEY);"
+        " CREATE TABLE public.covered (x int, y int, z int, CONSTRAINT a_key FOREIGN KEY (x, y) REFERENCES public.p,"
+        " CONSTRAINT b_key FOREIGN KEY (z) REFERENCES public.single);"
+        " CREATE INDEX ON public.covered (y, x);"
+        " CREATE TABLE public.wide (x int, y int, z int, FOREIGN KEY (x, y) REFERENCES public.p);"
+        " CREATE INDEX ON public.wide (y, x, z);"
         " CREATE TABLE public.short (x int, y int, CONSTRAINT short_key FOREIGN KEY (x, y) REFERENCES public.p);"
         " CREATE INDEX ON public.short (x);"
         ' CREATE TABLE public.gap (x int, y int, z int, CONSTRAINT "Gap.Key" FOREIGN KEY (x, y) REFERENCES public.p);'
@@ -419,6 +460,13 @@ CASES: dict[str, Case] = {
         f" CREATE TABLE public.{LONG} (x int, y int, CONSTRAINT long_key FOREIGN KEY (x, y) REFERENCES public.p);",
         "unindexed_foreign_keys",
         (
+            Hit(
+                "public.covered.b_key",
+                "foreign key (z) has no covering index: deletes of the parent scan this table",
+                "an index on the key columns",
+                "none",
+                'CREATE INDEX IF NOT EXISTS "covered_z_idx" ON "public"."covered" USING "btree" ("z");',
+            ),
             Hit(
                 'public.gap."Gap.Key"',
                 "foreign key (x, y) has no covering index: deletes of the parent scan this table",
@@ -608,6 +656,7 @@ def test_a_contract_sets_levels_and_ignores_objects(target: Target, run_sql: Cal
         + RLS.format("bare")
         + T.format("k")
         + f" CREATE POLICY p ON public.k USING ({OWN});"
+        + " CREATE TABLE public.kid (id int, k int REFERENCES public.k);"
     )
     contract = Contract.model_validate(
         {
@@ -617,6 +666,7 @@ def test_a_contract_sets_levels_and_ignores_objects(target: Target, run_sql: Cal
                 "multiple_permissive_policies": {"level": "info", "ignore": ["public.m"]},
                 "rls_enabled_no_policy": "ignore",
                 "policy_exists_rls_disabled": {"ignore": ["public.other"]},
+                "unindexed_foreign_keys": "error",
             },
         }
     )
@@ -626,6 +676,7 @@ def test_a_contract_sets_levels_and_ignores_objects(target: Target, run_sql: Cal
         ("lint.rls_disabled_in_public", "public.c", Level.WARNING),
         ("lint.policy_exists_rls_disabled", "public.k", Level.ERROR),
         ("lint.multiple_permissive_policies", "public.n (public, select)", Level.INFO),
+        ("lint.unindexed_foreign_keys", "public.kid.kid_k_fkey", Level.ERROR),
     ]
     # Without the contract: every hit at the rules' own levels, pg_monitor no API role.
     assert [(f.rule, f.object, f.level) for f in run_lints(snapshot_of(target))] == [
@@ -635,10 +686,11 @@ def test_a_contract_sets_levels_and_ignores_objects(target: Target, run_sql: Cal
         ("lint.rls_enabled_no_policy", "public.bare", Level.INFO),
         ("lint.multiple_permissive_policies", "public.m (public, select)", Level.WARNING),
         ("lint.multiple_permissive_policies", "public.n (public, select)", Level.WARNING),
+        ("lint.unindexed_foreign_keys", "public.kid.kid_k_fkey", Level.INFO),
     ]
 
 
-RULE_IDS = [
+SNAPSHOT_RULES = [
     "rls_disabled_in_public",
     "policy_exists_rls_disabled",
     "rls_enabled_no_policy",
@@ -655,19 +707,22 @@ RULE_IDS = [
 def test_the_rules_a_contract_leaves_on() -> None:
     """One suite test per rule left on: the erasure rule only with ``erasure``; an ignored rule left out,
     a rule given another level kept."""
-    assert lint_rules(Contract()) == RULE_IDS
-    assert lint_rules(Contract.model_validate(ERASURE)) == [*RULE_IDS, "erasure_foreign_keys"]
+    assert lint_rules(Contract()) == SNAPSHOT_RULES
+    assert lint_rules(Contract.model_validate(ERASURE)) == [*SNAPSHOT_RULES, "erasure_foreign_keys"]
     tuned = {"lints": {"unindexed_foreign_keys": "ignore", "rls_enabled_no_policy": "warning"}}
-    assert lint_rules(Contract.model_validate({**ERASURE, **tuned})) == [*RULE_IDS[:-1], "erasure_foreign_keys"]
+    assert lint_rules(Contract.model_validate({**ERASURE, **tuned})) == [*SNAPSHOT_RULES[:-1], "erasure_foreign_keys"]
     ignored = {"lints": {"erasure_foreign_keys": "ignore", "auth_rls_initplan": "ignore"}}
     assert lint_rules(Contract.model_validate({**ERASURE, **ignored})) == [
-        r for r in RULE_IDS if r != "auth_rls_initplan"
+        r for r in SNAPSHOT_RULES if r != "auth_rls_initplan"
     ]
 
 
 def test_unknown_lint_names_are_named() -> None:
     """Every rule id is known, the contract-only erasure rule included; anything else is named."""
-    lints = {rule: "info" for rule in [*RULE_IDS, "erasure_foreign_keys"]} | {"nope": "ignore", "rls_off": "error"}
+    lints = {rule: "info" for rule in [*SNAPSHOT_RULES, "erasure_foreign_keys"]} | {
+        "nope": "ignore",
+        "rls_off": "error",
+    }
     assert validate_lint_names(Contract.model_validate({"lints": lints})) == ["nope", "rls_off"]
     assert validate_lint_names(Contract()) == []
 
