@@ -403,7 +403,8 @@ CASES: dict[str, Case] = {
     ),
     # A role the policies name, an API role they do not name, any role under a policy for PUBLIC: each
     # reported with what it holds; the owner, a BYPASSRLS role, a superuser, a role neither named nor an
-    # API role, a table without RLS: silent.
+    # API role, an API role holding none of the three (before the role reported on that table), a table
+    # without RLS: silent.
     "rls_bypass_privileges": Case(
         ROLES_SQL
         + T.format("t")
@@ -418,6 +419,7 @@ CASES: dict[str, Case] = {
         + T.format("named")
         + RLS.format("named")
         + f" CREATE POLICY p ON public.named TO {ROLE} USING ({OWN}); GRANT REFERENCES ON public.named TO {ROLE};"
+        + " GRANT SELECT ON public.named TO anon;"
         + f" CREATE TABLE public.off (id int); GRANT TRUNCATE ON public.off TO {ROLE};",
         "rls_bypass_privileges",
         (
@@ -646,7 +648,8 @@ def test_the_lint_reports_exactly_and_is_silent_once_corrected(
 
 def test_a_contract_sets_levels_and_ignores_objects(target: Target, run_sql: Callable[[str], None]) -> None:
     """A level replaces the rule's own; ``ignore`` drops the rule; an object ignored by its name, or by
-    its table for an object named ``table (role, command)``; a setting without a level keeps the rule's.
+    its table for an object named ``table (role, command)`` (a table's name may hold a space); a setting
+    without a level keeps the rule's.
     The roles the contract's auth makes its users members of are held to the API roles' rules."""
     run_sql(
         QUIET
@@ -659,7 +662,7 @@ def test_a_contract_sets_levels_and_ignores_objects(target: Target, run_sql: Cal
             + RLS.format(name)
             + f" CREATE POLICY p ON public.{name} FOR SELECT USING ({OWN});"
             + f" CREATE POLICY q ON public.{name} FOR SELECT USING (id > 0);"
-            for name in ("m", "n")
+            for name in ("m", "n", '"Mixed Case"')
         )
         + T.format("bare")
         + RLS.format("bare")
@@ -672,7 +675,7 @@ def test_a_contract_sets_levels_and_ignores_objects(target: Target, run_sql: Cal
             "auth": {"mode": "role", "member_of": ["pg_monitor"]},
             "lints": {
                 "rls_disabled_in_public": {"level": "warning", "ignore": ["public.a"]},
-                "multiple_permissive_policies": {"level": "info", "ignore": ["public.m"]},
+                "multiple_permissive_policies": {"level": "info", "ignore": ["public.m", "public.Mixed Case"]},
                 "rls_enabled_no_policy": "ignore",
                 "policy_exists_rls_disabled": {"ignore": ["public.other"]},
                 "unindexed_foreign_keys": "error",
@@ -693,6 +696,7 @@ def test_a_contract_sets_levels_and_ignores_objects(target: Target, run_sql: Cal
         ("lint.rls_disabled_in_public", "public.b", Level.ERROR),
         ("lint.policy_exists_rls_disabled", "public.k", Level.ERROR),
         ("lint.rls_enabled_no_policy", "public.bare", Level.INFO),
+        ("lint.multiple_permissive_policies", "public.Mixed Case (public, select)", Level.WARNING),
         ("lint.multiple_permissive_policies", "public.m (public, select)", Level.WARNING),
         ("lint.multiple_permissive_policies", "public.n (public, select)", Level.WARNING),
         ("lint.unindexed_foreign_keys", "public.kid.kid_k_fkey", Level.INFO),
