@@ -648,7 +648,7 @@ def test_the_lint_reports_exactly_and_is_silent_once_corrected(
 
 def test_a_contract_sets_levels_and_ignores_objects(target: Target, run_sql: Callable[[str], None]) -> None:
     """A level replaces the rule's own; ``ignore`` drops the rule; an object ignored by its name, or by
-    its table for an object named ``table (role, command)`` (a table's name may hold a space); a setting
+    its table for an object named ``table (role, command)`` (a table's name may hold " ("); a setting
     without a level keeps the rule's.
     The roles the contract's auth makes its users members of are held to the API roles' rules."""
     run_sql(
@@ -662,7 +662,7 @@ def test_a_contract_sets_levels_and_ignores_objects(target: Target, run_sql: Cal
             + RLS.format(name)
             + f" CREATE POLICY p ON public.{name} FOR SELECT USING ({OWN});"
             + f" CREATE POLICY q ON public.{name} FOR SELECT USING (id > 0);"
-            for name in ("m", "n", '"Mixed Case"')
+            for name in ("m", "n", '"Mixed (Case"')
         )
         + T.format("bare")
         + RLS.format("bare")
@@ -675,7 +675,7 @@ def test_a_contract_sets_levels_and_ignores_objects(target: Target, run_sql: Cal
             "auth": {"mode": "role", "member_of": ["pg_monitor"]},
             "lints": {
                 "rls_disabled_in_public": {"level": "warning", "ignore": ["public.a"]},
-                "multiple_permissive_policies": {"level": "info", "ignore": ["public.m", "public.Mixed Case"]},
+                "multiple_permissive_policies": {"level": "info", "ignore": ["public.m", 'public."Mixed (Case"']},
                 "rls_enabled_no_policy": "ignore",
                 "policy_exists_rls_disabled": {"ignore": ["public.other"]},
                 "unindexed_foreign_keys": "error",
@@ -696,7 +696,7 @@ def test_a_contract_sets_levels_and_ignores_objects(target: Target, run_sql: Cal
         ("lint.rls_disabled_in_public", "public.b", Level.ERROR),
         ("lint.policy_exists_rls_disabled", "public.k", Level.ERROR),
         ("lint.rls_enabled_no_policy", "public.bare", Level.INFO),
-        ("lint.multiple_permissive_policies", "public.Mixed Case (public, select)", Level.WARNING),
+        ("lint.multiple_permissive_policies", 'public."Mixed (Case" (public, select)', Level.WARNING),
         ("lint.multiple_permissive_policies", "public.m (public, select)", Level.WARNING),
         ("lint.multiple_permissive_policies", "public.n (public, select)", Level.WARNING),
         ("lint.unindexed_foreign_keys", "public.kid.kid_k_fkey", Level.INFO),
