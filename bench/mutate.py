@@ -181,7 +181,7 @@ RLS_SLICES: dict[str, tuple[str, ...]] = {
 # so a surviving mutant would run them all, 50-odd databases, before giving up. Their own tests pin them.
 CHECK_WITHOUT_PROBES = frozenset({"columns", "tables", "grants"})
 # Their exact tests make every rule of their file (those the probes make too).
-CHECK_WITHOUT_PROBES |= {"privileges", "functions"}
+CHECK_WITHOUT_PROBES |= {"privileges", "functions", "constraints"}
 for _package, _slices, _common in (
     ("checks", CHECK_SLICES, CHECK_PROBES),
     ("rls", RLS_SLICES, ()),
@@ -517,6 +517,9 @@ EQUIVALENT += tuple(
     )
     for changed in (_FINGERPRINT_SQL.lower(), _FINGERPRINT_SQL.upper())
 )
+# checks/privileges, grants, functions, constraints
+SHOWN_NONE = "finding() shows None as (none) (checks/base.py _show): the same text either way"
+EQUIVALENT += (Equivalent("check_schema_privileges", '"(none)",', "None,", SHOWN_NONE),)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 
