@@ -520,6 +520,15 @@ EQUIVALENT += tuple(
 # checks/privileges, grants, functions, constraints
 SHOWN_NONE = "finding() shows None as (none) (checks/base.py _show): the same text either way"
 EQUIVALENT += (Equivalent("check_schema_privileges", '"(none)",', "None,", SHOWN_NONE),)
+EQUIVALENT += tuple(
+    Equivalent(
+        "_partition_grants",
+        "sorted(partition.grants.get(role, frozenset())),",
+        f"sorted(partition.grants.get(role, {default})),",
+        "read only when the partition grants the role more than its parent: the role is in its grants",
+    )
+    for default in ("None", "")
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 

@@ -27,10 +27,17 @@ F_CREATE = (
     'CREATE OR REPLACE FUNCTION "public"."f"(a integer, b integer DEFAULT 1) RETURNS integer\n'
     '  LANGUAGE "sql" IMMUTABLE STRICT PARALLEL SAFE\n  SECURITY INVOKER\n  AS $body$\nSELECT a + b\n$body$;'
 )
-F_GRANTS = "".join(
-    f'\nGRANT EXECUTE ON FUNCTION "public"."f"(integer, integer) TO {role};'
-    for role in ('"anon"', '"authenticated"', "PUBLIC", '"service_role"')
-)
+
+
+def grants_of(function: str, types: str) -> str:
+    """EXECUTE granted again to each role the contract expects, after the function is made again."""
+    return "".join(
+        f'\nGRANT EXECUTE ON FUNCTION "public"."{function}"({types}) TO {role};'
+        for role in ('"anon"', '"authenticated"', "PUBLIC", '"service_role"')
+    )
+
+
+F_GRANTS = grants_of("f", "integer, integer")
 G_CREATE = (
     'CREATE OR REPLACE FUNCTION "public"."g"(x text) RETURNS text\n  LANGUAGE "plpgsql" STABLE\n  SECURITY DEFINER\n'
     "  SET search_path = ''\n  SET \"statement_timeout\" = '5s'\n  AS $body$\nBEGIN RETURN x; END\n$body$;"
@@ -53,6 +60,17 @@ def alter(signature: str, rule: str, message: str, expected: str, actual: str, d
     return Exact(SETUP, defect, rule, signature, message, expected, actual, sql, owner=signature)
 
 
+KF, OF = "public.k(a integer, b integer)", "public.o(a integer)"
+K_DEF = "FUNCTION public.k({}, b int DEFAULT 1) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT a $$;"
+O_DEF = "FUNCTION public.o(a int, OUT total int, OUT {}) LANGUAGE sql IMMUTABLE AS $$ SELECT a, 1 $$;"
+K_CREATE = (
+    'CREATE OR REPLACE FUNCTION "public"."k"(a integer, b integer DEFAULT 1) RETURNS integer\n'
+    '  LANGUAGE "sql" IMMUTABLE\n  SECURITY INVOKER\n  AS $body$\nSELECT a\n$body$;'
+)
+O_CREATE = (
+    'CREATE OR REPLACE FUNCTION "public"."o"(a integer, OUT total integer, OUT n integer) RETURNS record\n'
+    '  LANGUAGE "sql" IMMUTABLE\n  SECURITY INVOKER\n  AS $body$\nSELECT a, 1\n$body$;'
+)
 ALTER_F = 'ALTER FUNCTION "public"."f"(integer, integer) '
 ALTER_G = 'ALTER FUNCTION "public"."g"(text) '
 CASES = {
@@ -301,6 +319,44 @@ CASES = {
         "CREATE OR REPLACE FUNCTION public.s(x int) RETURNS int LANGUAGE sql IMMUTABLE LEAKPROOF AS $$ SELECT x * 2 $$",
         'CREATE OR REPLACE FUNCTION "public"."s"(x integer) RETURNS integer\n  LANGUAGE "sql" IMMUTABLE'
         " LEAKPROOF\n  SECURITY INVOKER\n  RETURN (x * 2)\n;",
+    ),
+    # A custom setting's name is two identifiers: RESET "app"."flag".
+    "a dotted setting added": alter(
+        G,
+        "function.settings",
+        "settings differ",
+        "[statement_timeout=5s]",
+        "[app.flag=on, statement_timeout=5s]",
+        "ALTER FUNCTION public.g(text) SET app.flag = 'on'",
+        ALTER_G + 'RESET "app"."flag";',
+    ),
+    "a default added": Exact(
+        SETUP + " CREATE " + K_DEF.format("a int"),
+        "CREATE OR REPLACE " + K_DEF.format("a int DEFAULT 0"),
+        "function.arguments",
+        KF,
+        "argument list differs",
+        "a integer, b integer DEFAULT 1",
+        "a integer DEFAULT 0, b integer DEFAULT 1",
+        'DROP FUNCTION "public"."k"(integer, integer);\n' + K_CREATE + grants_of("k", "integer, integer"),
+        MANUAL,
+        DROP_NOTE.format("CREATE OR REPLACE cannot remove parameter defaults"),
+        owner=KF,
+        repairs=False,
+    ),
+    "an OUT parameter changed": Exact(
+        SETUP + " CREATE " + O_DEF.format("n int"),
+        "DROP FUNCTION public.o(int); CREATE " + O_DEF.format("m int"),
+        "function.arguments",
+        OF,
+        "argument list differs",
+        "a integer, OUT total integer, OUT n integer",
+        "a integer, OUT total integer, OUT m integer",
+        'DROP FUNCTION "public"."o"(integer);\n' + O_CREATE + grants_of("o", "integer"),
+        MANUAL,
+        DROP_NOTE.format("CREATE OR REPLACE cannot change the OUT parameters (they make the result type)"),
+        owner=OF,
+        repairs=False,
     ),
     "execute granted": alter(
         G,
