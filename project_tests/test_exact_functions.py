@@ -60,6 +60,7 @@ def alter(signature: str, rule: str, message: str, expected: str, actual: str, d
     return Exact(SETUP, defect, rule, signature, message, expected, actual, sql, owner=signature)
 
 
+LISTS = "FUNCTION public.l(a int) RETURNS boolean LANGUAGE sql {} AS $$ {} $$;"
 KF, OF = "public.k(a integer, b integer)", "public.o(a integer)"
 K_DEF = "FUNCTION public.k({}, b int DEFAULT 1) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT a $$;"
 O_DEF = "FUNCTION public.o(a int, OUT total int, OUT {}) LANGUAGE sql IMMUTABLE AS $$ SELECT a, 1 $$;"
@@ -289,6 +290,18 @@ CASES = {
         "CREATE OR REPLACE FUNCTION public.f(a int, b int DEFAULT 1) RETURNS int LANGUAGE sql STABLE"
         " STRICT PARALLEL SAFE AS $$ select   a+b -- sum\n $$",
         ALTER_F + "IMMUTABLE;",
+    ),
+    # Offsets the parser records (statements, ARRAY[...], IN (...)) move with the layout: not compared.
+    "sql body with lists laid out otherwise": Exact(
+        SETUP + " CREATE " + LISTS.format("IMMUTABLE", "SELECT 1; SELECT a = ANY (ARRAY[1, 2]) AND a IN (1, 2)"),
+        "CREATE OR REPLACE " + LISTS.format("STABLE", "SELECT 1 ;\n  SELECT a = ANY(ARRAY[ 1,2 ])  AND a IN(1,2)"),
+        "function.volatility",
+        "public.l(a integer)",
+        "volatility differs",
+        "immutable",
+        "stable",
+        'ALTER FUNCTION "public"."l"(integer) IMMUTABLE;',
+        owner="public.l(a integer)",
     ),
     "plpgsql body": alter(
         G,
