@@ -60,6 +60,21 @@ def alter(signature: str, rule: str, message: str, expected: str, actual: str, d
     return Exact(SETUP, defect, rule, signature, message, expected, actual, sql, owner=signature)
 
 
+G_BY_HAND = {
+    "returns": "text",
+    "language": "plpgsql",
+    "volatility": "stable",
+    "security": "definer",
+    "search_path": "''",
+    "body": "BEGIN RETURN x; END",
+}
+F_BY_HAND = {
+    "returns": "integer",
+    "volatility": "immutable",
+    "strict": True,
+    "parallel": "safe",
+    "search_path": "$user, public",
+}
 LISTS = "FUNCTION public.l(a int) RETURNS boolean LANGUAGE sql {} AS $$ {} $$;"
 KF, OF = "public.k(a integer, b integer)", "public.o(a integer)"
 K_DEF = "FUNCTION public.k({}, b int DEFAULT 1) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT a $$;"
@@ -243,6 +258,20 @@ CASES = {
         "(not fixed)",
         "ALTER FUNCTION public.g(text) RESET search_path",
         ALTER_G + "SET search_path = '';",
+    ),
+    # Written by hand: '' (as SET search_path = '' reads) and a quoted "$user" mean what the catalog says;
+    # settings and EXECUTE left out are not checked.
+    "search_path written by hand": Exact(
+        SETUP + ' ALTER FUNCTION public.f(int, int) SET search_path = "$user", public;',
+        "ALTER FUNCTION public.g(text) SET search_path = public",
+        "function.search_path",
+        G,
+        "search_path differs",
+        "''",
+        "public",
+        ALTER_G + "SET search_path = '';",
+        owner=G,
+        contract={"functions": {G: G_BY_HAND, F: F_BY_HAND}},
     ),
     "a setting changed": alter(
         G,
