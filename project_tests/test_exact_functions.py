@@ -42,6 +42,10 @@ G_CREATE = (
     'CREATE OR REPLACE FUNCTION "public"."g"(x text) RETURNS text\n  LANGUAGE "plpgsql" STABLE\n  SECURITY DEFINER\n'
     "  SET search_path = ''\n  SET \"statement_timeout\" = '5s'\n  AS $body$\nBEGIN RETURN x; END\n$body$;"
 )
+S_CREATE = (
+    'CREATE OR REPLACE FUNCTION "public"."s"(x integer) RETURNS integer\n  LANGUAGE "sql" IMMUTABLE'
+    " LEAKPROOF\n  SECURITY INVOKER\n  RETURN (x * 2)\n;"
+)
 DROP_NOTE = (
     "{}: the function must be dropped and created again, which fails while policies, column defaults or other "
     "functions depend on it (DROP ... CASCADE would drop them too); do it in a migration"
@@ -359,8 +363,32 @@ CASES = {
         "RETURN (x * 2)",
         "SELECT x * 2",
         "CREATE OR REPLACE FUNCTION public.s(x int) RETURNS int LANGUAGE sql IMMUTABLE LEAKPROOF AS $$ SELECT x * 2 $$",
-        'CREATE OR REPLACE FUNCTION "public"."s"(x integer) RETURNS integer\n  LANGUAGE "sql" IMMUTABLE'
-        " LEAKPROOF\n  SECURITY INVOKER\n  RETURN (x * 2)\n;",
+        S_CREATE,
+    ),
+    # The same text as a string: PostgreSQL keeps it unparsed (check_function_bodies off), calling it fails.
+    "standard body as the same text in a string": alter(
+        S,
+        "function.body",
+        "function body is a string body (AS $$ ... $$), not a SQL-standard body",
+        "RETURN (x * 2)",
+        "AS $$ RETURN (x * 2) $$",
+        "SET check_function_bodies = off; CREATE OR REPLACE FUNCTION public.s(x int) RETURNS int LANGUAGE sql"
+        " IMMUTABLE LEAKPROOF AS $$ RETURN (x * 2) $$",
+        S_CREATE,
+    ),
+    # The contract leaves out search_path and settings: the function made again keeps those it has.
+    "plpgsql body, search_path and settings left out": Exact(
+        SETUP,
+        "CREATE OR REPLACE FUNCTION public.g(x text) RETURNS text LANGUAGE plpgsql STABLE SECURITY DEFINER"
+        " SET search_path = '' SET statement_timeout = '5s' AS $$ BEGIN RETURN x || ''; END $$",
+        "function.body",
+        G,
+        "function body differs",
+        "BEGIN RETURN x; END",
+        "BEGIN RETURN x || ''; END",
+        G_CREATE,
+        owner=G,
+        contract={"functions": {G: {k: v for k, v in G_BY_HAND.items() if k != "search_path"}}},
     ),
     # A custom setting's name is two identifiers: RESET "app"."flag".
     "a dotted setting added": alter(
