@@ -136,14 +136,14 @@ CHECK_SLICES: dict[str, tuple[str, ...]] = {
     "functions": ("test_functions_realworld.py", "test_kind_sql_bodies.py", "test_exact_functions.py"),
     "grants": ("test_grants.py", "test_kind_grants.py", "test_kind_sequence_grants.py", "test_exact_grants.py"),
     "indexes": ("test_indexes.py", "test_exact_indexes.py"),
-    "partitions": ("test_kind_partitions.py",),
+    "partitions": ("test_kind_partitions.py", "test_exact_partitions.py"),
     "policies": ("test_policies.py", "test_exact_policies.py"),
     "privileges": ("test_kind_grants.py",),
-    "publications": ("test_kind_publications.py",),
-    "sequences": ("test_kind_sequences.py", "test_kind_sequence_grants.py"),
+    "publications": ("test_kind_publications.py", "test_exact_publications.py"),
+    "sequences": ("test_kind_sequences.py", "test_kind_sequence_grants.py", "test_exact_sequences.py"),
     "tables": ("test_tables.py", "test_exact_tables.py"),
-    "triggers": ("test_kind_triggers.py",),
-    "views": ("test_kind_views.py",),
+    "triggers": ("test_kind_triggers.py", "test_exact_triggers.py"),
+    "views": ("test_kind_views.py", "test_exact_views.py"),
 }
 RLS_PIPELINE = (
     "test_rls_leaks.py",
@@ -175,6 +175,9 @@ RLS_SLICES: dict[str, tuple[str, ...]] = {
 # Slices whose rules no probe makes: every probe still reaches their functions (each runs the whole check),
 # so a surviving mutant would run them all, 50-odd databases, before giving up. Their own tests pin them.
 CHECK_WITHOUT_PROBES = frozenset({"columns", "tables", "grants"})
+# These exact-finding tests pin every rule of their slice whole (test_exact_<slice>.py); the probes make four
+# of their 40 rules and only show that a rule fires: each survivor would still run all 50-odd of them.
+CHECK_WITHOUT_PROBES |= {"triggers", "sequences", "publications", "views", "partitions"}
 for _package, _slices, _common in (
     ("checks", CHECK_SLICES, CHECK_PROBES),
     ("rls", RLS_SLICES, ()),
