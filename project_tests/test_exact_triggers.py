@@ -225,6 +225,67 @@ CASES = {
 }
 
 
+# The contract lists the events in another order than the catalog's: compared (and shown) as sets.
+HAND = {
+    "triggers": {
+        "public.t": {
+            "t_touch": {
+                "timing": "before",
+                "events": ["update", "insert"],
+                "columns": ["a", "b"],
+                "for_each": "row",
+                "function": "public.touch",
+                "arguments": ["x", "y"],
+                "when": "new.a IS NOT NULL",
+            }
+        }
+    }
+}
+CREATE_HAND = CREATE_TOUCH.replace('BEFORE INSERT OR UPDATE OF "a", "b"', 'BEFORE UPDATE OF "a", "b" OR INSERT')
+CASES |= {
+    "events listed in another order, another timing": Exact(
+        SETUP,
+        touch(
+            "AFTER INSERT OR UPDATE OF a, b ON public.t FOR EACH ROW"
+            " WHEN (new.a IS NOT NULL) EXECUTE FUNCTION public.touch('x', 'y')"
+        ),
+        "trigger.timing",
+        TOUCH,
+        DIFFERS.format("timing"),
+        "before",
+        "after",
+        CREATE_HAND,
+        contract=HAND,
+    ),
+    "events listed in another order, another event": Exact(
+        SETUP,
+        touch(
+            "BEFORE UPDATE OF a, b OR DELETE ON public.t FOR EACH ROW"
+            " WHEN (old.a IS NOT NULL) EXECUTE FUNCTION public.touch('x', 'y')"
+        ),
+        "trigger.events",
+        TOUCH,
+        DIFFERS.format("events"),
+        "[insert, update]",
+        "[delete, update]",
+        CREATE_HAND,
+        also=("trigger.when",),
+        contract=HAND,
+    ),
+    "missing, events listed in another order": Exact(
+        SETUP,
+        "DROP TRIGGER t_touch ON public.t",
+        "trigger.missing",
+        TOUCH,
+        "trigger is missing",
+        "before update of a, b or insert for each row execute public.touch()",
+        "absent",
+        CREATE_HAND,
+        contract=HAND,
+    ),
+}
+
+
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_a_trigger_finding_is_exactly_this(
     case: Exact, target: Target, run_sql: Callable[[str], None], tmp_path: Path

@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 
 from pgcontract.connect import Target
-from pgcontract.findings import Hazard
-from project_tests.exact import Exact, assert_exact
+from pgcontract.contract import Contract, load_contract
+from pgcontract.findings import Fix, Hazard, Kind
+from project_tests.exact import QUIET, Exact, assert_exact
+from project_tests.helpers import check, errors, own_contract
+from project_tests.rule_check import assert_only_rule
 
 SETUP = (
     "CREATE TABLE public.t (id int PRIMARY KEY, a int, b text);"
@@ -234,3 +237,40 @@ def test_a_view_finding_is_exactly_this(
     case: Exact, target: Target, run_sql: Callable[[str], None], tmp_path: Path
 ) -> None:
     assert_exact(case, target, run_sql, tmp_path)
+
+
+def test_a_materialized_view_index_finding_is_an_index_finding_of_the_view(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """The index rules, reported under the views kind: the index belongs to the materialized view."""
+    run_sql(QUIET + SETUP)
+    contract = load_contract(own_contract(target, tmp_path))
+    run_sql("DROP INDEX public.m_id")
+    found = assert_only_rule(check(target, contract), "index.missing", obj="public.m.m_id")
+    got = (found.kind, found.owner, found.message, found.expected, found.actual, found.fix)
+    assert got == (Kind.VIEWS, M, "index is missing", "(id)", "absent", Fix(INDEX_M))
+    run_sql(INDEX_M)
+    assert errors(check(target, contract)) == []
+
+
+@pytest.mark.parametrize("materialized", [False, True], ids=["view", "materialized view"])
+def test_a_missing_view_the_contract_gives_no_query_for_has_no_fix(
+    materialized: bool, target: Target, run_sql: Callable[[str], None]
+) -> None:
+    """Without ``definition`` the view cannot be made: reported, no fix offered."""
+    run_sql(QUIET + SETUP)
+    contract = Contract.model_validate({"views": {"public.gone": {"materialized": materialized}}})
+    found = assert_only_rule(check(target, contract), "view.missing", obj="public.gone")
+    what = "materialized view" if materialized else "view"
+    got = (found.kind, found.owner, found.message, found.expected, found.actual, found.fix)
+    assert got == (Kind.VIEWS, "public.gone", f"{what} is missing", what, "absent", None)
+
+
+def test_a_view_of_another_kind_the_contract_gives_no_query_for_has_no_fix(
+    target: Target, run_sql: Callable[[str], None]
+) -> None:
+    run_sql(QUIET + SETUP)
+    contract = Contract.model_validate({"views": {"public.m": {}}})
+    found = assert_only_rule(check(target, contract), "view.kind", obj=M)
+    got = (found.kind, found.owner, found.message, found.expected, found.actual, found.fix)
+    assert got == (Kind.VIEWS, M, "kind differs", "view", "materialized view", None)
