@@ -4,9 +4,11 @@ place, or dropped and made again when CREATE OR REPLACE VIEW cannot)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from pgcontract.connect import Target
@@ -232,11 +234,32 @@ CASES = {
 }
 
 
+def as_the_server_prints(case: Exact, pg: psycopg.Connection[tuple[object, ...]]) -> Exact:
+    """The cases as PostgreSQL 15 prints them; newer servers leave a lone table's columns unqualified
+    (``SELECT id``) and grant MAINTAIN (17+), which the snapshot's grants then hold."""
+    with pg.transaction(force_rollback=True):
+        pg.execute("CREATE TEMP TABLE probe (id int); CREATE TEMP VIEW probe_v AS SELECT id FROM probe")
+        qualified = "probe.id" in str(pg.execute("SELECT pg_get_viewdef('probe_v'::regclass)").fetchone())
+    maintain = pg.info.server_version >= 170000
+
+    def fit(text: str) -> str:
+        if not qualified:
+            for column in ("id", "a", "b"):
+                text = text.replace(f"t.{column}", column)
+        return text.replace("INSERT, REFERENCES", "INSERT, MAINTAIN, REFERENCES") if maintain else text
+
+    return replace(case, expected=fit(case.expected), actual=fit(case.actual), sql=fit(case.sql))
+
+
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_a_view_finding_is_exactly_this(
-    case: Exact, target: Target, run_sql: Callable[[str], None], tmp_path: Path
+    case: Exact,
+    target: Target,
+    run_sql: Callable[[str], None],
+    tmp_path: Path,
+    pg: psycopg.Connection[tuple[object, ...]],
 ) -> None:
-    assert_exact(case, target, run_sql, tmp_path)
+    assert_exact(as_the_server_prints(case, pg), target, run_sql, tmp_path)
 
 
 def test_a_materialized_view_index_finding_is_an_index_finding_of_the_view(
