@@ -151,6 +151,19 @@ CASES = {
         "(none)",
         READD_A,
     ),
+    "a column list added, after a table not published": Exact(
+        SETUP,
+        "ALTER PUBLICATION p SET TABLE public.b (id)",
+        "publication.table_columns",
+        B,
+        "published columns differ",
+        "every column",
+        "[id]",
+        f'{ALTER} DROP TABLE "public"."b";\n{ALTER} ADD TABLE "public"."b";',
+        owner="p",
+        also=("publication.table_missing",),
+        repairs=False,
+    ),
 }
 
 

@@ -285,6 +285,19 @@ CASES |= {
     ),
 }
 
+CASES["disabled, after a missing one"] = Exact(
+    SETUP,
+    "DROP TRIGGER t_log ON public.t; ALTER TABLE public.t DISABLE TRIGGER t_touch",
+    "trigger.enabled",
+    TOUCH,
+    "trigger state differs",
+    "enabled",
+    "disabled",
+    'ALTER TABLE "public"."t" ENABLE TRIGGER "t_touch";',
+    also=("trigger.missing",),
+    repairs=False,
+)
+
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_a_trigger_finding_is_exactly_this(
