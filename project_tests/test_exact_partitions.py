@@ -12,7 +12,7 @@ import pytest
 from pgcontract.connect import Target
 from pgcontract.contract import load_contract
 from pgcontract.findings import Fix, Hazard, Kind
-from project_tests.exact import Exact, assert_exact
+from project_tests.exact import QUIET, Exact, assert_exact
 from project_tests.helpers import check, errors, own_contract
 from project_tests.rule_check import assert_only_rule
 
@@ -27,6 +27,7 @@ SETUP = (
     " CREATE TABLE public.base (id int);"
     " CREATE TABLE public.base2 (id int);"
     " CREATE TABLE public.child (extra int) INHERITS (public.base);"
+    " CREATE TABLE public.zz (id int);"
 )
 E, E26 = "public.e", "public.e_2026"
 B26 = "FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')"
@@ -172,6 +173,17 @@ def test_a_defect_of_a_partitioned_table_is_one_finding_naming_its_partitions(
     case: Exact, target: Target, run_sql: Callable[[str], None], tmp_path: Path
 ) -> None:
     assert_exact(case, target, run_sql, tmp_path)
+
+
+def test_a_table_checked_after_folded_findings_keeps_its_own(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """public.zz comes after the partitions in the contract: its finding stays."""
+    run_sql(QUIET + SETUP)
+    contract = load_contract(own_contract(target, tmp_path))
+    run_sql("ALTER TABLE public.e ALTER COLUMN id TYPE bigint; ALTER TABLE public.zz ALTER COLUMN id TYPE bigint")
+    found = [(f.rule, f.object) for f in errors(check(target, contract))]
+    assert found == [("column.type", "public.e.id"), ("column.type", "public.zz.id")]
 
 
 @pytest.mark.parametrize(
