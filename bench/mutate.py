@@ -513,6 +513,15 @@ EQUIVALENT += tuple(
     )
     for changed in (_FINGERPRINT_SQL.lower(), _FINGERPRINT_SQL.upper())
 )
+# checks/triggers, sequences, publications, views, partitions (C4).
+EQUIVALENT += (
+    Equivalent(
+        "_differences",
+        "if not _same_when(ctx, table, spec.when, actual.when):",
+        "if not _same_when(ctx, None, spec.when, actual.when):",
+        "_same_when never reads its table: a WHEN condition is normalised without one (OLD and NEW are no relations)",
+    ),
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 
