@@ -134,14 +134,14 @@ CHECK_SLICES: dict[str, tuple[str, ...]] = {
     ),
     "grants": ("test_grants.py", "test_kind_grants.py", "test_kind_sequence_grants.py", "test_exact_grants.py"),
     "indexes": ("test_indexes.py", "test_exact_indexes.py"),
-    "partitions": ("test_kind_partitions.py",),
+    "partitions": ("test_kind_partitions.py", "test_exact_partitions.py"),
     "policies": ("test_policies.py", "test_exact_policies.py"),
     "privileges": ("test_exact_privileges.py", "test_kind_grants.py"),
-    "publications": ("test_kind_publications.py",),
-    "sequences": ("test_kind_sequences.py", "test_kind_sequence_grants.py"),
+    "publications": ("test_kind_publications.py", "test_exact_publications.py"),
+    "sequences": ("test_kind_sequences.py", "test_kind_sequence_grants.py", "test_exact_sequences.py"),
     "tables": ("test_tables.py", "test_exact_tables.py"),
-    "triggers": ("test_kind_triggers.py",),
-    "views": ("test_kind_views.py",),
+    "triggers": ("test_kind_triggers.py", "test_exact_triggers.py"),
+    "views": ("test_kind_views.py", "test_exact_views.py"),
 }
 RLS_PIPELINE = (
     "test_rls_leaks.py",
@@ -173,6 +173,9 @@ RLS_SLICES: dict[str, tuple[str, ...]] = {
 # Slices whose rules no probe makes: every probe still reaches their functions (each runs the whole check),
 # so a surviving mutant would run them all, 50-odd databases, before giving up. Their own tests pin them.
 CHECK_WITHOUT_PROBES = frozenset({"columns", "tables", "grants"})
+# These exact-finding tests pin every rule of their slice whole (test_exact_<slice>.py); the probes make four
+# of their 40 rules and only show that a rule fires: each survivor would still run all 50-odd of them.
+CHECK_WITHOUT_PROBES |= {"triggers", "sequences", "publications", "views", "partitions"}
 # Their exact tests make every rule of their file (those the probes make too).
 CHECK_WITHOUT_PROBES |= {"privileges", "functions", "constraints"}
 for _package, _slices, _common in (
@@ -519,6 +522,21 @@ EQUIVALENT += tuple(
         """f"{entry.name} ({', '.join(link.columns)})",""",
         "f\"column {', '.join(link.columns)} holds the user but has no foreign key to {scope.users}: \"",
     )
+)
+# checks/triggers, sequences, publications, views, partitions (C4).
+EQUIVALENT += (
+    Equivalent(
+        "_differences",
+        "if not _same_when(ctx, table, spec.when, actual.when):",
+        "if not _same_when(ctx, None, spec.when, actual.when):",
+        "_same_when never reads its table: a WHEN condition is normalised without one (OLD and NEW are no relations)",
+    ),
+    Equivalent(
+        "check_triggers",
+        "for rule, text, want, have in _differences(ctx, table, spec, actual)",
+        "for rule, text, want, have in _differences(ctx, None, spec, actual)",
+        "_differences reads its table only to hand it to _same_when, which never reads it",
+    ),
 )
 # checks/privileges, grants, functions, constraints
 SHOWN_NONE = "finding() shows None as (none) (checks/base.py _show): the same text either way"
