@@ -175,6 +175,8 @@ RLS_SLICES: dict[str, tuple[str, ...]] = {
 # Slices whose rules no probe makes: every probe still reaches their functions (each runs the whole check),
 # so a surviving mutant would run them all, 50-odd databases, before giving up. Their own tests pin them.
 CHECK_WITHOUT_PROBES = frozenset({"columns", "tables", "grants"})
+# Their exact tests make every rule the probes make of them (index.invalid, index.table, rls.enabled, rls.forced).
+CHECK_WITHOUT_PROBES |= {"indexes", "policies"}
 for _package, _slices, _common in (
     ("checks", CHECK_SLICES, CHECK_PROBES),
     ("rls", RLS_SLICES, ()),
@@ -509,6 +511,30 @@ EQUIVALENT += tuple(
         "SQL keywords, function names and an unquoted alias: any case",
     )
     for changed in (_FINGERPRINT_SQL.lower(), _FINGERPRINT_SQL.upper())
+)
+# checks/indexes
+_ZIP_KEYS = "for want, have in zip(expected, actual, strict=True):"
+EQUIVALENT += (
+    *(
+        Equivalent(
+            "_same_keys",
+            _ZIP_KEYS,
+            changed,
+            "the lengths were compared just before (unequal: returned False): zip never meets unequal lengths",
+        )
+        for changed in (
+            "for want, have in zip(expected, actual, strict=None):",
+            "for want, have in zip(expected, actual, strict=False):",
+            "for want, have in zip(expected, actual, ):",
+        )
+    ),
+    Equivalent(
+        "_same_keys",
+        "if want.column is not None or have.column is not None:",
+        "if want.column is not None and have.column is not None:",
+        "a key is a column or an expression, never neither: a column against an expression reaches "
+        "same_expr(None, text), which is False, as the column comparison was",
+    ),
 )
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
