@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from pgcontract.connect import Target
+from pgcontract.contract import Contract
 from pgcontract.findings import Hazard, Level
 from project_tests.exact import Exact, assert_exact
+from project_tests.helpers import check, errors
 
 SETUP = (
     "CREATE TABLE public.t (id int PRIMARY KEY, owner uuid, n int);"
@@ -229,3 +231,17 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_the_rls_finding_is_exact(case: str, target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
     assert_exact(CASES[case], target, run_sql, tmp_path)
+
+
+def test_expressions_naming_the_tables_columns_by_the_table_match_the_catalog(
+    target: Target, run_sql: Callable[[str], None]
+) -> None:
+    """PostgreSQL prints a policy's columns unqualified; a contract may name them by their table: the same
+    column once each is resolved against the table the policy is on."""
+    run_sql(
+        "CREATE TABLE public.t (id int, n int); ALTER TABLE public.t ENABLE ROW LEVEL SECURITY;"
+        " CREATE POLICY upd ON public.t FOR UPDATE TO authenticated USING (t.n > 0) WITH CHECK (t.n > 1);"
+    )
+    policy = {"command": "update", "roles": ["authenticated"], "using": "t.n > 0", "with_check": "t.n > 1"}
+    table = {"columns": {"id": {"type": "int"}}, "rls": {"enabled": True, "policies": {"upd": policy}}}
+    assert errors(check(target, Contract.model_validate({"tables": {"public.t": table}}))) == []
