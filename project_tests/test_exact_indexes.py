@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from pgcontract.connect import Target
-from pgcontract.contract import Contract
-from project_tests.exact import Exact, assert_exact
-from project_tests.helpers import check, errors
+from pgcontract.contract import Contract, load_contract
+from project_tests.exact import QUIET, Exact, assert_exact
+from project_tests.helpers import check, errors, own_contract
 
 SETUP = (
     "CREATE TABLE public.t (id int PRIMARY KEY, a int, b text, c int);"
@@ -228,3 +228,18 @@ def test_keys_and_predicate_naming_the_tables_columns_by_the_table_match_the_cat
         {"tables": {"public.t": {"columns": {"a": {"type": "int"}}, "indexes": {"t_idx": index}}}}
     )
     assert errors(check(target, contract)) == []
+
+
+def test_the_indexes_after_a_missing_one_are_still_checked(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """Two indexes missing and one changed: a finding each, whatever order the contract lists them in (a
+    missing index is never the last one checked)."""
+    run_sql(QUIET + SETUP)
+    contract = load_contract(own_contract(target, tmp_path))
+    run_sql(
+        "DROP INDEX public.t_a_idx; DROP INDEX public.t_expr_idx;"
+        " DROP INDEX public.t_b_idx; CREATE INDEX t_b_idx ON public.t (b) INCLUDE (c) WHERE a > 0;"
+    )
+    found = sorted((f.rule, f.object) for f in errors(check(target, contract)))
+    assert found == [("index.missing", A), ("index.missing", EXPR), ("index.unique", B)]
