@@ -133,12 +133,17 @@ CHECK_SLICES: dict[str, tuple[str, ...]] = {
     "domains": ("test_kind_domains.py",),
     "enums": ("test_enums.py",),
     "extensions": ("test_kind_extensions.py",),
-    "functions": ("test_functions_realworld.py", "test_kind_sql_bodies.py", "test_exact_functions.py"),
+    "functions": (
+        "test_functions_realworld.py",
+        "test_kind_sql_bodies.py",
+        "test_exact_functions.py",
+        "test_exact_roles.py",
+    ),
     "grants": ("test_grants.py", "test_kind_grants.py", "test_kind_sequence_grants.py", "test_exact_grants.py"),
     "indexes": ("test_indexes.py", "test_exact_indexes.py"),
     "partitions": ("test_kind_partitions.py",),
     "policies": ("test_policies.py", "test_exact_policies.py"),
-    "privileges": ("test_kind_grants.py",),
+    "privileges": ("test_exact_privileges.py", "test_kind_grants.py"),
     "publications": ("test_kind_publications.py",),
     "sequences": ("test_kind_sequences.py", "test_kind_sequence_grants.py"),
     "tables": ("test_tables.py", "test_exact_tables.py"),
@@ -177,6 +182,8 @@ RLS_SLICES: dict[str, tuple[str, ...]] = {
 CHECK_WITHOUT_PROBES = frozenset({"columns", "tables", "grants"})
 # Their exact tests make every rule the probes make of them (index.invalid, index.table, rls.enabled, rls.forced).
 CHECK_WITHOUT_PROBES |= {"indexes", "policies"}
+# Their exact tests make every rule of their file (those the probes make too).
+CHECK_WITHOUT_PROBES |= {"privileges", "functions", "constraints"}
 for _package, _slices, _common in (
     ("checks", CHECK_SLICES, CHECK_PROBES),
     ("rls", RLS_SLICES, ()),
@@ -535,6 +542,18 @@ EQUIVALENT += (
         "a key is a column or an expression, never neither: a column against an expression reaches "
         "same_expr(None, text), which is False, as the column comparison was",
     ),
+)
+# checks/privileges, grants, functions, constraints
+SHOWN_NONE = "finding() shows None as (none) (checks/base.py _show): the same text either way"
+EQUIVALENT += (Equivalent("check_schema_privileges", '"(none)",', "None,", SHOWN_NONE),)
+EQUIVALENT += tuple(
+    Equivalent(
+        "_partition_grants",
+        "sorted(partition.grants.get(role, frozenset())),",
+        f"sorted(partition.grants.get(role, {default})),",
+        "read only when the partition grants the role more than its parent: the role is in its grants",
+    )
+    for default in ("None", "")
 )
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
