@@ -176,6 +176,8 @@ CHECK_WITHOUT_PROBES = frozenset({"columns", "tables", "grants"})
 # These exact-finding tests pin every rule of their slice whole (test_exact_<slice>.py); the probes make four
 # of their 40 rules and only show that a rule fires: each survivor would still run all 50-odd of them.
 CHECK_WITHOUT_PROBES |= {"triggers", "sequences", "publications", "views", "partitions"}
+# Their exact tests make every rule the probes make of them (index.invalid, index.table, rls.enabled, rls.forced).
+CHECK_WITHOUT_PROBES |= {"indexes", "policies"}
 # Their exact tests make every rule of their file (those the probes make too).
 CHECK_WITHOUT_PROBES |= {"privileges", "functions", "constraints"}
 for _package, _slices, _common in (
@@ -536,6 +538,30 @@ EQUIVALENT += (
         "for rule, text, want, have in _differences(ctx, table, spec, actual)",
         "for rule, text, want, have in _differences(ctx, None, spec, actual)",
         "_differences reads its table only to hand it to _same_when, which never reads it",
+    ),
+)
+# checks/indexes
+_ZIP_KEYS = "for want, have in zip(expected, actual, strict=True):"
+EQUIVALENT += (
+    *(
+        Equivalent(
+            "_same_keys",
+            _ZIP_KEYS,
+            changed,
+            "the lengths were compared just before (unequal: returned False): zip never meets unequal lengths",
+        )
+        for changed in (
+            "for want, have in zip(expected, actual, strict=None):",
+            "for want, have in zip(expected, actual, strict=False):",
+            "for want, have in zip(expected, actual, ):",
+        )
+    ),
+    Equivalent(
+        "_same_keys",
+        "if want.column is not None or have.column is not None:",
+        "if want.column is not None and have.column is not None:",
+        "a key is a column or an expression, never neither: a column against an expression reaches "
+        "same_expr(None, text), which is False, as the column comparison was",
     ),
 )
 # checks/privileges, grants, functions, constraints

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from pgcontract.connect import Target
+from pgcontract.contract import Contract
 from pgcontract.findings import Hazard
 from project_tests.exact import Exact, assert_exact
+from project_tests.helpers import check, errors
 
 T = 'ALTER TABLE "public"."t"'
 TYPE_NOTE = "rewrites the table under an exclusive lock; values may not convert"
@@ -218,3 +220,13 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_the_column_finding_is_exact(case: str, target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
     assert_exact(CASES[case], target, run_sql, tmp_path)
+
+
+def test_a_generation_expression_naming_a_column_by_its_table_matches_the_catalog(
+    target: Target, run_sql: Callable[[str], None]
+) -> None:
+    """PostgreSQL prints a generation expression's columns unqualified; a contract may name them by their
+    table: the same column once each is resolved against the column's table."""
+    run_sql("CREATE TABLE public.t (a int, g int GENERATED ALWAYS AS (t.a * 2) STORED)")
+    contract = Contract.model_validate(hand(a={"type": "int"}, g={"type": "int", "generated": "t.a * 2"}))
+    assert errors(check(target, contract)) == []

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from pgcontract.connect import Target
-from project_tests.exact import Exact, assert_exact
+from pgcontract.contract import Contract, load_contract
+from project_tests.exact import QUIET, Exact, assert_exact
+from project_tests.helpers import check, errors, own_contract
 
 SETUP = (
     "CREATE TABLE public.t (id int PRIMARY KEY, a int, b text, c int);"
@@ -213,3 +215,31 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_the_index_finding_is_exact(case: str, target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
     assert_exact(CASES[case], target, run_sql, tmp_path)
+
+
+def test_keys_and_predicate_naming_the_tables_columns_by_the_table_match_the_catalog(
+    target: Target, run_sql: Callable[[str], None]
+) -> None:
+    """PostgreSQL prints an index's columns unqualified; a contract may name them by their table: the same
+    column once each is resolved against the table the index is on."""
+    run_sql("CREATE TABLE public.t (a int, b text); CREATE INDEX t_idx ON public.t (lower(t.b)) WHERE t.a > 0;")
+    index = {"columns": [{"expression": "lower(t.b)"}], "where": "t.a > 0"}
+    contract = Contract.model_validate(
+        {"tables": {"public.t": {"columns": {"a": {"type": "int"}}, "indexes": {"t_idx": index}}}}
+    )
+    assert errors(check(target, contract)) == []
+
+
+def test_the_indexes_after_a_missing_one_are_still_checked(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """Two indexes missing and one changed: a finding each, whatever order the contract lists them in (a
+    missing index is never the last one checked)."""
+    run_sql(QUIET + SETUP)
+    contract = load_contract(own_contract(target, tmp_path))
+    run_sql(
+        "DROP INDEX public.t_a_idx; DROP INDEX public.t_expr_idx;"
+        " DROP INDEX public.t_b_idx; CREATE INDEX t_b_idx ON public.t (b) INCLUDE (c) WHERE a > 0;"
+    )
+    found = sorted((f.rule, f.object) for f in errors(check(target, contract)))
+    assert found == [("index.missing", A), ("index.missing", EXPR), ("index.unique", B)]

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from pgcontract.connect import Target
+from pgcontract.contract import Contract, load_contract
 from pgcontract.findings import Hazard, Level
-from project_tests.exact import Exact, assert_exact
+from project_tests.exact import QUIET, Exact, assert_exact
+from project_tests.helpers import check, errors, own_contract
 
 SETUP = (
     "CREATE TABLE public.t (id int PRIMARY KEY, owner uuid, n int);"
@@ -229,3 +231,39 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_the_rls_finding_is_exact(case: str, target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
     assert_exact(CASES[case], target, run_sql, tmp_path)
+
+
+def test_expressions_naming_the_tables_columns_by_the_table_match_the_catalog(
+    target: Target, run_sql: Callable[[str], None]
+) -> None:
+    """PostgreSQL prints a policy's columns unqualified; a contract may name them by their table: the same
+    column once each is resolved against the table the policy is on."""
+    run_sql(
+        "CREATE TABLE public.t (id int, n int); ALTER TABLE public.t ENABLE ROW LEVEL SECURITY;"
+        " CREATE POLICY upd ON public.t FOR UPDATE TO authenticated USING (t.n > 0) WITH CHECK (t.n > 1);"
+    )
+    policy = {"command": "update", "roles": ["authenticated"], "using": "t.n > 0", "with_check": "t.n > 1"}
+    table = {"columns": {"id": {"type": "int"}}, "rls": {"enabled": True, "policies": {"upd": policy}}}
+    assert errors(check(target, Contract.model_validate({"tables": {"public.t": table}}))) == []
+
+
+def test_every_policy_is_checked_after_a_missing_or_listed_one(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """Two listed policies missing, one changed, two extra: a finding each, whatever order the contract
+    and the catalog list them in (neither a missing nor a listed policy is the last one looked at)."""
+    run_sql(QUIET + SETUP)
+    contract = load_contract(own_contract(target, tmp_path))
+    run_sql(
+        "DROP POLICY own ON public.t; DROP POLICY ins ON public.t;"
+        " ALTER POLICY upd ON public.t TO authenticated;"
+        " CREATE POLICY a_extra ON public.t USING (true); CREATE POLICY z_extra ON public.t USING (true);"
+    )
+    found = sorted((f.rule, f.object) for f in errors(check(target, contract)))
+    assert found == [
+        ("policy.extra", "public.t.a_extra"),
+        ("policy.extra", "public.t.z_extra"),
+        ("policy.missing", "public.t.ins"),
+        ("policy.missing", "public.t.own"),
+        ("policy.roles", "public.t.upd"),
+    ]

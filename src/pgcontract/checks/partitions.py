@@ -65,7 +65,8 @@ def _partition(ctx: Context, parent: QualifiedName, name: QualifiedName, bound: 
         siblings = ctx.snapshot.partitions_of(parent)
         hazards = (Hazard.LONG_LOCK,) if any(p.bound == "DEFAULT" for p in siblings) else ()
         note = "the default partition is scanned for rows that belong in the new one" if hazards else ""
-        repair = fix(create_partition(name, parent, bound), *hazards, note=note)
+        # A partition the contract declares as a table of its own may be partitioned itself.
+        repair = fix(create_partition(name, parent, bound, ctx.contract.table_map.get(name)), *hazards, note=note)
         return [finding("partition.missing", K, parent, str(name), "partition is missing", expected, "absent", repair)]
     if not found.is_partition:
         return [
