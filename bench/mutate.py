@@ -131,7 +131,7 @@ CHECK_SLICES: dict[str, tuple[str, ...]] = {
     "composite_types": ("test_kind_types.py",),
     "constraints": ("test_constraints.py", "test_kind_constraint_attributes.py", "test_exact_constraints.py"),
     "domains": ("test_kind_domains.py",),
-    "enums": ("test_enums.py",),
+    "enums": ("test_enums.py", "test_exact_enums.py"),
     "extensions": ("test_kind_extensions.py",),
     "functions": ("test_functions_realworld.py", "test_kind_sql_bodies.py", "test_exact_functions.py"),
     "grants": ("test_grants.py", "test_kind_grants.py", "test_kind_sequence_grants.py", "test_exact_grants.py"),
