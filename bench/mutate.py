@@ -123,8 +123,8 @@ MODULES: dict[str, Module] = {
 # what it runs once to record that (and the clean run).
 CHECK_PROBES = ("project_tests/test_rule_probes.py", "project_tests/test_cli_defects.py")
 CHECK_SLICES: dict[str, tuple[str, ...]] = {
-    "__init__": ("test_tables.py", "test_columns.py", "test_check_granularity.py"),
-    "base": ("test_tables.py", "test_columns.py", "test_check_granularity.py"),
+    "__init__": ("test_check_every_kind.py", "test_check_granularity.py"),
+    "base": ("test_check_base.py", "test_exact_columns.py", "test_exact_constraints.py", "test_exact_domains.py"),
     "typeuse": ("test_exact_domains.py", "test_exact_types.py"),
     "aggregates": ("test_kind_aggregates.py",),
     "columns": ("test_columns.py", "test_exact_columns.py"),
@@ -177,7 +177,16 @@ RLS_SLICES: dict[str, tuple[str, ...]] = {
 CHECK_WITHOUT_PROBES = frozenset({"columns", "tables", "grants"})
 # Kinds whose exact-finding tests pin every rule (project_tests/test_exact_*.py): the probes, which map for
 # 15-20 minutes on the loaded machine, kill nothing more.
-CHECK_WITHOUT_PROBES |= {"enums", "extensions", "domains", "composite_types", "typeuse", "aggregates"}
+CHECK_WITHOUT_PROBES |= {
+    "enums",
+    "extensions",
+    "domains",
+    "composite_types",
+    "typeuse",
+    "aggregates",
+    "base",
+    "__init__",
+}
 for _package, _slices, _common in (
     ("checks", CHECK_SLICES, CHECK_PROBES),
     ("rls", RLS_SLICES, ()),
