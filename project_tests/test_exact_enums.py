@@ -90,6 +90,13 @@ CASES = {
         "[happy]",
         ADD.format("sad") + " BEFORE 'happy';\n" + ADD.format("ok") + " AFTER 'sad';",
     ),
+    "every value missing": values(
+        SETUP,
+        again(),
+        "missing sad, ok, happy",
+        "[]",
+        ADD.format("sad") + ";\n" + ADD.format("ok") + " AFTER 'sad';\n" + ADD.format("happy") + " AFTER 'ok';",
+    ),
     "a value extra": values(
         USED,
         "ALTER TYPE public.mood ADD VALUE 'glad'",
