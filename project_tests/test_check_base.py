@@ -111,3 +111,5 @@ def test_an_expression_naming_columns_is_normalised_per_table() -> None:
     assert ctx.normal("t.a > 0", U) != on_t
     assert ctx.normal("1 > 0", T) == ctx.normal("1 > 0", U) == ctx.normal("1 > 0", None)
     assert ctx.normal("a >>>", T) == "\x00unparsable:a >>>"
+    # In a sub-select, a name that is no column of its table is the outer table's: the snapshot says which.
+    assert ctx.same_expr("(SELECT max(a) FROM public.u) > 0", "(SELECT max(t.a) FROM public.u) > 0", T)
