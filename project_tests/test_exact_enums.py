@@ -105,6 +105,14 @@ CASES = {
         RENAME + CREATE + CONVERT.format("t") + CONVERT.format("u") + DROP_OLD,
         RECREATE,
     ),
+    "two values extra": values(
+        SETUP,
+        again("sad", "ok", "happy", "glad", "meh"),
+        "extra glad, meh",
+        "[sad, ok, happy, glad, meh]",
+        RENAME + CREATE + DROP_OLD,
+        RECREATE,
+    ),
     "in another order": values(
         SETUP,
         again("ok", "sad", "happy"),
