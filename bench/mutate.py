@@ -557,10 +557,7 @@ def counts(module: Module, name: str) -> bool:
 def prepare(name: str, module: Module) -> Path:
     work = workdir(name)
     work.mkdir(parents=True, exist_ok=True)
-    for entry in ("src", "pyproject.toml", *ALSO_COPY):
-        link = work / entry
-        if not link.is_symlink() and (ROOT / entry).exists():
-            link.symlink_to(ROOT / entry)
+    link_checkout(work)
     lines = [
         "[mutmut]",
         "source_paths = src",
@@ -584,6 +581,14 @@ def prepare(name: str, module: Module) -> Path:
     (work / "mutants" / "src").mkdir(parents=True, exist_ok=True)
     sync_data_files(work / "mutants" / "src")
     return work
+
+
+def link_checkout(work: Path) -> None:
+    """Links to this checkout (a work directory copied from another checkout is used without its links)."""
+    for entry in ("src", "pyproject.toml", *ALSO_COPY):
+        link = work / entry
+        if not link.is_symlink() and (ROOT / entry).exists():
+            link.symlink_to(ROOT / entry)
 
 
 def sync_data_files(copy: Path) -> None:
@@ -653,6 +658,9 @@ def names(module: Module) -> list[str]:
 
 def results(name: str) -> dict[str, str]:
     work = workdir(name)
+    if not (work / "mutants").is_dir():
+        return {}  # never run here
+    link_checkout(work)
     mutmut = Path(sys.executable).parent / "mutmut"
     done = subprocess.run(
         [str(mutmut), "results", "--all", "true"], cwd=work, capture_output=True, text=True, check=False
@@ -685,7 +693,22 @@ def equivalent(mutant: str, before: str, after: str) -> Equivalent | None:
     )
 
 
-def report(name: str, module: Module, elapsed: float | None, show_diffs: bool) -> bool:
+@dataclass(frozen=True)
+class Tally:
+    """One module's figures: killed of those counted (equivalents left out), and the mutants not run."""
+
+    killed: int
+    counted: int
+    unchecked: int
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.counted) and self.killed / self.counted >= GOAL and not self.unchecked
+
+
+def report(name: str, module: Module, elapsed: float | None, show_diffs: bool) -> Tally:
+    if (slices := [m for m in MODULES if m.startswith(f"{name}/")]) and not results(name):
+        return report_slices(name, slices, show_diffs)
     statuses = {m: s for m, s in results(name).items() if counts(module, m)}
     killed = sum(1 for s in statuses.values() if s in KILLED)
     unchecked = sum(1 for s in statuses.values() if s == "not checked")
@@ -708,7 +731,28 @@ def report(name: str, module: Module, elapsed: float | None, show_diffs: bool) -
         if show_diffs and not known:
             before, after = changes[mutant]
             print(f"      - {before}\n      + {after}")
-    return bool(counted) and score >= GOAL and not unchecked
+    return Tally(killed, counted, unchecked)
+
+
+def report_slices(name: str, slices: list[str], show_diffs: bool) -> Tally:
+    """A whole module never run as one (``checks``, ``rls``): its slices' figures, and their sum. The score
+    per module of the goal is the sum's; a slice not run leaves the module short of it."""
+    tallies = {s: report(s, MODULES[s], None, show_diffs) for s in slices}
+    missing = [s for s, t in tallies.items() if not t.counted]
+    killed = sum(t.killed for t in tallies.values())
+    counted = sum(t.counted for t in tallies.values())
+    unchecked = sum(t.unchecked for t in tallies.values())
+    total = Tally(killed, counted, unchecked + len(missing))
+    score = killed / counted if counted else 0.0
+    verdict = "OK" if total.ok else "BELOW GOAL" if counted else "NOT RUN"
+    below = [s for s, t in tallies.items() if t.counted and not t.ok]
+    print(
+        f"{name} (sum of its {len(slices)} slices): {killed}/{counted} killed = {score:.1%} ({verdict})"
+        + (f"; {unchecked} mutants not run yet" if unchecked else "")
+        + (f"; slices never run: {', '.join(missing)}" if missing else "")
+        + (f"; slices below the goal: {', '.join(below)}" if below else "")
+    )
+    return total
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -752,7 +796,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.report:
                 elapsed[name] = run(name, MODULES[name], args.workers, servers)
     print(f"\nmutation scores ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, goal {GOAL:.0%} killed per module)")
-    ok = [report(name, MODULES[name], elapsed.get(name), not args.no_diffs) for name in chosen]
+    ok = [report(name, MODULES[name], elapsed.get(name), not args.no_diffs).ok for name in chosen]
     return 0 if all(ok) else 1
 
 
