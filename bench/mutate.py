@@ -530,6 +530,7 @@ FORMAT_TYPE = (
 EQUIVALENT += (
     Equivalent("columns_using", "continue", "break", FORMAT_TYPE),
     Equivalent("_columns_of_type", "continue", "break", FORMAT_TYPE),
+    Equivalent("check_extension", '"(none)",', "None,", "finding() shows None as (none): the same text"),
 )
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
