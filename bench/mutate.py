@@ -532,6 +532,25 @@ EQUIVALENT += (
     Equivalent("_columns_of_type", "continue", "break", FORMAT_TYPE),
     Equivalent("check_extension", '"(none)",', "None,", "finding() shows None as (none): the same text"),
 )
+_UNPARSABLE = r'found, refers_to_columns = "\x00unparsable:" + " ".join(text.split()), {}'
+EQUIVALENT += tuple(
+    Equivalent(
+        "normal",
+        before,
+        after,
+        "a cache of Context.normal missed or filled otherwise: the expression is normalised again, to the same"
+        " text (canonical_expr depends only on the text, the table and the snapshot)",
+    )
+    for before, after in (
+        ("found = self._by_text.get(text)", "found = None"),
+        ("found = self._by_text.get(text)", "found = self._by_text.get(None)"),
+        ("found = self._by_table.get(key)", "found = None"),
+        ("found = self._by_table.get(key)", "found = self._by_table.get(None)"),
+        ("self._by_table[key] = found", "self._by_table[key] = None"),
+        ("self._by_text[text] = found", "self._by_text[text] = None"),
+        (_UNPARSABLE.format("False"), _UNPARSABLE.format("True")),
+    )
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 
