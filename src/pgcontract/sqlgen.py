@@ -432,10 +432,12 @@ def create_enum(name: QualifiedName, labels: Sequence[str]) -> Composable:
     return statement("CreateEnumStmt", _target(name), text)
 
 
-def add_enum_value(name: QualifiedName, label: str, after: str | None) -> Composable:
+def add_enum_value(name: QualifiedName, label: str, after: str | None, before: str | None = None) -> Composable:
     text = sql.SQL("ALTER TYPE {} ADD VALUE IF NOT EXISTS {}").format(ident(name), sql.Literal(label))
     if after is not None:
         text += sql.SQL(" AFTER {}").format(sql.Literal(after))
+    elif before is not None:
+        text += sql.SQL(" BEFORE {}").format(sql.Literal(before))
     return statement("AlterEnumStmt", _target(name), text + sql.SQL(";"))
 
 

@@ -39,9 +39,7 @@ def check_enum(ctx: Context, name: QualifiedName, labels: tuple[str, ...]) -> li
     if extra or not kept_in_order:
         repair = _recreate(ctx, name, labels)
     else:
-        repair = fix(
-            [add_enum_value(name, v, labels[labels.index(v) - 1] if labels.index(v) else None) for v in missing]
-        )
+        repair = fix([_add_in_place(name, labels, found, v) for v in missing])
     return [
         finding(
             "enum.values",
@@ -54,6 +52,15 @@ def check_enum(ctx: Context, name: QualifiedName, labels: tuple[str, ...]) -> li
             repair,
         )
     ]
+
+
+def _add_in_place(name: QualifiedName, labels: tuple[str, ...], found: tuple[str, ...], value: str) -> sql.Composable:
+    """After the contract's value before it (present, or added by the statement before); the first one before
+    the first value present: without a position, ADD VALUE appends at the end."""
+    position = labels.index(value)
+    if position:
+        return add_enum_value(name, value, labels[position - 1])
+    return add_enum_value(name, value, None, next((v for v in found if v in labels), None))
 
 
 def _columns_of_type(ctx: Context, name: QualifiedName) -> list[tuple[QualifiedName, str]]:
