@@ -15,7 +15,7 @@ from pgcontract.contract.model import Isolation
 from pgcontract.contract.template import is_template
 from pgcontract.names import InvalidName, QualifiedName, parse_regclass
 from pgcontract.rls.fit import shapes
-from pgcontract.sqlnorm import referenced_columns
+from pgcontract.sqlnorm import InvalidSql, parse_type, referenced_columns
 
 Values = dict[str, str | None]
 _FUNCTION = re.compile(r"function ([\w.\"$]+)\(")
@@ -58,8 +58,13 @@ def explain(exc: psycopg.Error, attempt: Attempt, snapshot: Snapshot, triggers: 
         head += f": CHECK {_on(constraint, where, attempt)}{_check_text(constraint, where, snapshot)} refused the row"
         hint = _check_hint(constraint, where, attempt, snapshot) if where == attempt.table and not by else ""
     elif isinstance(exc, errors.NotNullViolation):
-        head += f": {where}.{diag.column_name} is NOT NULL and got NULL"
-        hint = _not_null_hint(diag.column_name, where, attempt, snapshot, triggers) if not by else ""
+        column = diag.column_name
+        if column is None:  # a domain's NOT NULL names the type: "domain d does not allow null values"
+            head += f": {reason}"
+            hint = _domain_hint(diag.datatype_name, where, attempt, snapshot) if not by else ""
+        else:
+            head += f": {where}.{column} is NOT NULL and got NULL"
+            hint = _not_null_hint(column, where, attempt, snapshot, triggers) if not by else ""
     elif isinstance(exc, errors.ForeignKeyViolation):
         head += f": foreign key {_on(constraint, where, attempt)} refused the row{detail}"
         hint = _fixed_columns_hint(constraint, where, attempt, snapshot, "points at a row that does not exist")
@@ -200,9 +205,9 @@ def _check_hint(constraint: str | None, where: QualifiedName, attempt: Attempt, 
 
 
 def _not_null_hint(
-    column: str | None, where: QualifiedName, attempt: Attempt, snapshot: Snapshot, triggers: list[Trigger]
+    column: str, where: QualifiedName, attempt: Attempt, snapshot: Snapshot, triggers: list[Trigger]
 ) -> str:
-    if column is None or where != attempt.table:
+    if where != attempt.table:
         return ""
     stamps = [t for t in triggers if t.table == where and t.before]
     if column in attempt.values and attempt.values[column] is not None and stamps:
@@ -214,6 +219,24 @@ def _not_null_hint(
     default = table.columns[column].default if table is not None and column in table.columns else None
     because = f" (its default {default} gave NULL)" if default else ""
     return f"give a value for {column} under isolation.values{because}"
+
+
+def _domain_hint(domain: str | None, where: QualifiedName, attempt: Attempt, snapshot: Snapshot) -> str:
+    """The columns of a NOT NULL domain the row left without a value (the test sets only what it needs)."""
+    table = snapshot.tables.get(where)
+    if domain is None or table is None or where != attempt.table:
+        return ""
+    unset = [
+        c.name for c in table.columns.values() if _type_name(c.type) == domain and attempt.values.get(c.name) is None
+    ]
+    return f"give a value for {', '.join(unset)} under isolation.values" if unset else ""
+
+
+def _type_name(text: str) -> str | None:
+    try:
+        return parse_type(text).name
+    except InvalidSql:
+        return None
 
 
 def _fixed_columns_hint(
