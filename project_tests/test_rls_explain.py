@@ -139,10 +139,10 @@ CASES = {
     ),
     # A domain's NOT NULL names no column: the columns of that domain the row left out are named instead.
     "not-null-of-a-domain": (
-        ",\n  nick public.required_text",
+        ",\n  nick public.required_text, alias public.required_text, handle public.required_text",
         "",
-        "",
-        NO_ROW + "domain required_text does not allow null values; give a value for nick under isolation.values",
+        ", values: {handle: h}",
+        NO_ROW + "domain required_text does not allow null values; give a value for nick, alias under isolation.values",
     ),
     # A column the test leaves to its default: values can still help.
     "check-on-a-default": (
@@ -245,6 +245,35 @@ CASES = {
         "CREATE RULE items_log AS ON INSERT TO public.items DO ALSO INSERT INTO public.audit VALUES (NULL);",
         "",
         NO_ROW + "public.audit.what is NOT NULL and got NULL",
+    ),
+    # A domain's NOT NULL met by a cast in a CHECK: no column of that domain to name.
+    "not-null-of-a-domain-in-a-check": (
+        ",\n  code text NOT NULL CONSTRAINT code_kept CHECK ((nullif(code, code))::public.required_text IS NOT NULL)",
+        "",
+        "",
+        NO_ROW + "domain required_text does not allow null values",
+    ),
+    # The failing signup function is named with its schema: its namesake in public, which reads the
+    # metadata, is not the one that failed.
+    "signup-trigger-named-like-another": (
+        "",
+        "CREATE FUNCTION public.on_signup() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " PERFORM new.raw_user_meta_data ->> 'name'; RETURN new; END $$;"
+        "CREATE FUNCTION auth.on_signup() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN RAISE EXCEPTION 'signups are closed'; END $$;"
+        "CREATE TRIGGER on_signup AFTER INSERT ON auth.users FOR EACH ROW EXECUTE FUNCTION auth.on_signup();",
+        "",
+        "cannot create user A in auth.users: signups are closed, in trigger on_signup on auth.users"
+        " (function auth.on_signup)",
+    ),
+    # A function whose quoted name holds a space and a parenthesis is still named.
+    "raised-in-a-function-with-an-odd-name": (
+        "",
+        'CREATE FUNCTION public."stamp (it)"() RETURNS trigger LANGUAGE plpgsql AS $$'
+        " BEGIN RAISE EXCEPTION 'items are stamped by the API'; END $$;"
+        'CREATE TRIGGER items_stamp BEFORE INSERT ON public.items FOR EACH ROW EXECUTE FUNCTION public."stamp (it)"();',
+        "",
+        NO_ROW + 'items are stamped by the API, in trigger items_stamp on public.items (function public."stamp (it)")',
     ),
     # The signup trigger's function, in auth (read with the snapshot), is found by its name alone: the error
     # names it unqualified, auth being on the search path.

@@ -8,6 +8,7 @@ commonly hold; a type with no generator asks for ``isolation.values``."""
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable
 
 import psycopg
@@ -150,6 +151,24 @@ def test_a_column_whose_rows_need_not_differ_gets_one_fixed_value(
         for name, bits in (("a_int2", 15), ("a_int4", 31), ("a_int8", 63)):
             assert 1 <= int(values[name]) < 2**bits, (name, values[name])
     insert(pg, {k: v for k, v in values.items() if k != "a_code"})
+    pg.rollback()
+
+
+def test_a_random_integer_is_from_1_to_a_bound_inside_its_type(
+    pg: psycopg.Connection[tuple[object, ...]], everything: tuple[Table, Snapshot], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An integer column without a CHECK list gets a random positive number below a bound its type holds:
+    the lowest and the highest draw (randomness pinned to its ends) give 1 and the bound, both taken."""
+    table, snapshot = everything
+    columns = ("a_int2", "a_int4", "a_int8")
+    for draw, wanted in (
+        (lambda bound: 0, ("1", "1", "1")),
+        (lambda bound: bound - 1, ("32000", "2000000000", "9000000000000000")),
+    ):
+        monkeypatch.setattr(secrets, "randbelow", draw)
+        made = {c: generate(table.columns[c], table, snapshot) for c in columns}
+        assert made == dict(zip(columns, wanted, strict=True))
+        insert(pg, made)
     pg.rollback()
 
 
