@@ -34,6 +34,7 @@ VALID_CODE = (
     "CREATE FUNCTION public.valid_code(text) RETURNS boolean LANGUAGE plpgsql AS $$"
     " BEGIN RAISE EXCEPTION 'codes come from the registry'; END $$;"
     "CREATE DOMAIN public.required_text AS text NOT NULL;"
+    "CREATE DOMAIN public.short_code AS text CONSTRAINT short_code_shape CHECK (VALUE ~ '^zz');"
 )
 NO_ROW = "cannot create a test row in public.items: "
 CASES = {
@@ -245,6 +246,24 @@ CASES = {
         "CREATE RULE items_log AS ON INSERT TO public.items DO ALSO INSERT INTO public.audit VALUES (NULL);",
         "",
         NO_ROW + "public.audit.what is NOT NULL and got NULL",
+    ),
+    # A domain's CHECK: no CHECK of the table to show, nor advice about it.
+    "check-of-a-domain": (
+        ",\n  code public.short_code",
+        "",
+        ", values: {code: nope}",
+        NO_ROW + "CHECK short_code_shape refused the row",
+    ),
+    # A CHECK of a table the snapshot does not hold, written by a trigger.
+    "check-outside-the-contract": (
+        "",
+        "CREATE SCHEMA audit; CREATE TABLE audit.log (what text CONSTRAINT log_what CHECK (what <> 'item'));"
+        "CREATE FUNCTION public.log_items() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN INSERT INTO audit.log VALUES ('item'); RETURN new; END $$;"
+        "CREATE TRIGGER items_log AFTER INSERT ON public.items FOR EACH ROW EXECUTE FUNCTION public.log_items();",
+        "",
+        NO_ROW + "CHECK log_what of audit.log refused the row, in trigger items_log on public.items"
+        " (function public.log_items)",
     ),
     # A domain's NOT NULL met by a cast in a CHECK: no column of that domain to name.
     "not-null-of-a-domain-in-a-check": (

@@ -57,8 +57,9 @@ def explain(exc: psycopg.Error, attempt: Attempt, snapshot: Snapshot, triggers: 
         head += f": {_on(constraint, where, attempt)} refused a duplicate{detail}"
         hint = _fixed_value_hint(constraint, where, attempt.isolation, snapshot) if where == attempt.table else ""
     elif isinstance(exc, errors.CheckViolation):
-        head += f": CHECK {_on(constraint, where, attempt)}{_check_text(constraint, where, snapshot)} refused the row"
-        hint = _check_hint(constraint, where, attempt, snapshot) if where == attempt.table and not by else ""
+        check = _check(constraint, where, snapshot)
+        head += f": CHECK {_on(constraint, where, attempt)}{f' ({check})' if check else ''} refused the row"
+        hint = _check_hint(check, attempt) if where == attempt.table and not by else ""
     elif isinstance(exc, errors.NotNullViolation):
         column = diag.column_name
         if column is None:  # a domain's NOT NULL names the type: "domain d does not allow null values"
@@ -125,10 +126,11 @@ def _constraint_columns(constraint: str | None, where: QualifiedName, snapshot: 
     return ()
 
 
-def _check_text(constraint: str | None, where: QualifiedName, snapshot: Snapshot) -> str:
+def _check(constraint: str | None, where: QualifiedName, snapshot: Snapshot) -> str | None:
+    """The expression of the table's CHECK; None for a domain's CHECK or a table the snapshot does not hold."""
     table = snapshot.tables.get(where)
     found = next((c for c in table.constraints_of("c") if c.name == constraint), None) if table else None
-    return f" ({found.check})" if found is not None and found.check else ""
+    return found.check if found is not None else None
 
 
 def _given(isolation: Isolation | None, column: str) -> str | dict[str, str] | None:
@@ -173,12 +175,10 @@ def _fixed_value_hint(
     return ""
 
 
-def _check_hint(constraint: str | None, where: QualifiedName, attempt: Attempt, snapshot: Snapshot) -> str:
-    table = snapshot.tables.get(where)
-    found = next((c for c in table.constraints_of("c") if c.name == constraint), None) if table else None
-    if found is None or not found.check:
+def _check_hint(check: str | None, attempt: Attempt) -> str:
+    if not check:
         return ""
-    columns = referenced_columns(found.check)
+    columns = referenced_columns(check)
     given = [c for c in columns if _given(attempt.isolation, c) is not None]
     if given:
         return f"the values given under isolation.values ({', '.join(given)}) do not satisfy it"
