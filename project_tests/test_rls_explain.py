@@ -60,9 +60,19 @@ CASES = {
         "",
         NO_ROW + "CHECK nobody ((owner_id = '00000000-0000-0000-0000-000000000000'::uuid)) refused the row",
     ),
+    # A generated column: no value to give, its expression is what gave NULL.
+    "not-null-generated": (
+        ",\n  shown text GENERATED ALWAYS AS (nullif(label, label)) STORED NOT NULL",
+        "",
+        "",
+        NO_ROW
+        + "public.items.shown is NOT NULL and got NULL; it is generated (NULLIF(label, label)) and that gave NULL",
+    ),
+    # A BEFORE trigger that leaves the column alone: the default is what gave NULL.
     "not-null-default": (
         ",\n  note text NOT NULL DEFAULT nullif('x', 'x')",
-        "",
+        "CREATE FUNCTION public.keep() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN new; END $$;"
+        "CREATE TRIGGER items_keep BEFORE INSERT ON public.items FOR EACH ROW EXECUTE FUNCTION public.keep();",
         "",
         NO_ROW + "public.items.note is NOT NULL and got NULL; give a value for note under isolation.values"
         " (its default NULLIF('x'::text, 'x'::text) gave NULL)",

@@ -33,7 +33,8 @@ class Trigger:
 
 @dataclass(frozen=True)
 class Attempt:
-    """What the seeder tried: a row of ``table`` with ``values``; ``chosen``: columns it made up."""
+    """What the seeder tried: a row of ``table`` with ``values``; ``chosen``: columns it made up. ``table`` is
+    one the snapshot holds (the seeder reads its columns there before it inserts)."""
 
     table: QualifiedName
     values: Values
@@ -97,7 +98,7 @@ def _innermost_function(context: str) -> str | None:
 def _is_called(function: QualifiedName, called: str) -> bool:
     """Whether ``called`` (as an error's context names a function) is ``function``: named without its schema
     when that schema is on the search path."""
-    parts = split_parts(called, fold=True)
+    parts = split_parts(called)  # unquoted only when already lower case (quote_identifier): nothing to fold
     return function.name == parts[-1] and (len(parts) == 1 or function.schema == parts[0])
 
 
@@ -148,10 +149,10 @@ def _fixed_value_hint(
     constraint: str | None, where: QualifiedName, isolation: Isolation | None, snapshot: Snapshot
 ) -> str:
     """A duplicate made by one literal for every row: a template gives each row its own value."""
-    table = snapshot.tables.get(where)
+    table = snapshot.tables[where]
     for column in _constraint_columns(constraint, where, snapshot):
         sources = [(column, "")]
-        if _given(isolation, column) is None and table is not None:
+        if _given(isolation, column) is None:
             # A column computed from others by a CHECK's equality (slug = lower(name)) repeats when they do.
             sources += [
                 (source, f", and {column} follows from it (CHECK {shape.constraint.name})")
@@ -200,19 +201,18 @@ def _not_null_hint(
     if column in attempt.values and attempt.values[column] is not None and stamps:
         names = ", ".join(t.name for t in stamps)
         return f"a BEFORE INSERT trigger ({names}) set it to NULL"
-    if _given(attempt.isolation, column) is not None:
-        return ""
-    table = snapshot.tables.get(where)
-    default = table.columns[column].default if table is not None and column in table.columns else None
-    because = f" (its default {default} gave NULL)" if default else ""
-    return f"give a value for {column} under isolation.values{because}"
+    declared = snapshot.tables[where].columns[column]
+    if declared.generated:
+        return f"it is generated ({declared.generated}) and that gave NULL"
+    # The seeder fills every NOT NULL column without a default, and a given value reaches the row unless a
+    # trigger empties it (above, or `by`, which asks for no hint): what is left is a default giving NULL.
+    return f"give a value for {column} under isolation.values (its default {declared.default} gave NULL)"
 
 
 def _domain_hint(domain: str | None, attempt: Attempt, snapshot: Snapshot) -> str:
     """The columns of a NOT NULL domain the row left without a value (the test sets only what it needs); the
     error names the domain, not the table."""
-    table = snapshot.tables.get(attempt.table)
-    columns = table.columns.values() if table is not None else ()
+    columns = snapshot.tables[attempt.table].columns.values()
     unset = [c.name for c in columns if _type_name(c.type) == domain and attempt.values.get(c.name) is None]
     return f"give a value for {', '.join(unset)} under isolation.values" if unset else ""
 
