@@ -151,16 +151,14 @@ def _fixed_value_hint(
     """A duplicate made by one literal for every row: a template gives each row its own value."""
     table = snapshot.tables[where]
     for column in _constraint_columns(constraint, where, snapshot):
-        sources = [(column, "")]
-        if _given(isolation, column) is None:
-            # A column computed from others by a CHECK's equality (slug = lower(name)) repeats when they do.
-            sources += [
-                (source, f", and {column} follows from it (CHECK {shape.constraint.name})")
-                for shape in shapes(table)
-                for target, expression in shape.equalities
-                if target == column
-                for source in referenced_columns(expression)
-            ]
+        # A column computed from others by a CHECK's equality (slug = lower(name)) repeats when they do.
+        sources = [(column, "")] + [
+            (source, f", and {column} follows from it (CHECK {shape.constraint.name})")
+            for shape in shapes(table)
+            for target, expression in shape.equalities
+            if target == column
+            for source in referenced_columns(expression)
+        ]
         for source, why in sources:
             given = _given(isolation, source)
             if isinstance(given, str) and not is_template(given):
