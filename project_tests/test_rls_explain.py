@@ -148,9 +148,11 @@ CASES = {
         NO_ROW + "public.items.label is NOT NULL and got NULL, in trigger items_blank_later on public.items"
         " (function public.blank_later)",
     ),
-    # A domain's NOT NULL names no column: the columns of that domain the row left out are named instead.
+    # A domain's NOT NULL names no column: the columns of that domain the row left out (no value given, no
+    # default) are named instead.
     "not-null-of-a-domain": (
-        ",\n  nick public.required_text, alias public.required_text, handle public.required_text",
+        ",\n  nick public.required_text, alias public.required_text, handle public.required_text,"
+        " kept public.required_text DEFAULT 'k'",
         "",
         ", values: {handle: h}",
         NO_ROW + "domain required_text does not allow null values; give a value for nick, alias under isolation.values",
