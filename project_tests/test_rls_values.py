@@ -185,6 +185,7 @@ def test_unique_values_follow_the_row_number_where_the_type_allows(everything: t
     # A varchar column's CHECK: PostgreSQL casts the column and the whole list to text.
     assert [of("a_state", n) for n in range(3)] == ["on", "off", "on"]
     assert [of("a_numeric", n) for n in (0, 7)] == ["0", "7"]
+    assert generate(table.columns["a_numeric"], table, snapshot, distinct=True) == "0"  # row 0 unless told
     assert [of("a_float8", n) for n in (0, 7)] == ["0.5", "7.5"]
     assert [of("a_ints", n) for n in (0, 7)] == ["{0}", "{7}"]
     assert [of("a_numerics", n) for n in (0, 7)] == ["{0}", "{7}"]
