@@ -27,13 +27,24 @@ F_CREATE = (
     'CREATE OR REPLACE FUNCTION "public"."f"(a integer, b integer DEFAULT 1) RETURNS integer\n'
     '  LANGUAGE "sql" IMMUTABLE STRICT PARALLEL SAFE\n  SECURITY INVOKER\n  AS $body$\nSELECT a + b\n$body$;'
 )
-F_GRANTS = "".join(
-    f'\nGRANT EXECUTE ON FUNCTION "public"."f"(integer, integer) TO {role};'
-    for role in ('"anon"', '"authenticated"', "PUBLIC", '"service_role"')
-)
+
+
+def grants_of(function: str, types: str) -> str:
+    """EXECUTE granted again to each role the contract expects, after the function is made again."""
+    return "".join(
+        f'\nGRANT EXECUTE ON FUNCTION "public"."{function}"({types}) TO {role};'
+        for role in ('"anon"', '"authenticated"', "PUBLIC", '"service_role"')
+    )
+
+
+F_GRANTS = grants_of("f", "integer, integer")
 G_CREATE = (
     'CREATE OR REPLACE FUNCTION "public"."g"(x text) RETURNS text\n  LANGUAGE "plpgsql" STABLE\n  SECURITY DEFINER\n'
     "  SET search_path = ''\n  SET \"statement_timeout\" = '5s'\n  AS $body$\nBEGIN RETURN x; END\n$body$;"
+)
+S_CREATE = (
+    'CREATE OR REPLACE FUNCTION "public"."s"(x integer) RETURNS integer\n  LANGUAGE "sql" IMMUTABLE'
+    " LEAKPROOF\n  SECURITY INVOKER\n  RETURN (x * 2)\n;"
 )
 DROP_NOTE = (
     "{}: the function must be dropped and created again, which fails while policies, column defaults or other "
@@ -53,6 +64,33 @@ def alter(signature: str, rule: str, message: str, expected: str, actual: str, d
     return Exact(SETUP, defect, rule, signature, message, expected, actual, sql, owner=signature)
 
 
+G_BY_HAND = {
+    "returns": "text",
+    "language": "plpgsql",
+    "volatility": "stable",
+    "security": "definer",
+    "search_path": "''",
+    "body": "BEGIN RETURN x; END",
+}
+F_BY_HAND = {
+    "returns": "integer",
+    "volatility": "immutable",
+    "strict": True,
+    "parallel": "safe",
+    "search_path": "$user, public",
+}
+LISTS = "FUNCTION public.l(a int) RETURNS boolean LANGUAGE sql {} AS $$ {} $$;"
+KF, OF = "public.k(a integer, b integer)", "public.o(a integer)"
+K_DEF = "FUNCTION public.k({}, b int DEFAULT 1) RETURNS int LANGUAGE sql IMMUTABLE AS $$ SELECT a $$;"
+O_DEF = "FUNCTION public.o(a int, OUT total int, OUT {}) LANGUAGE sql IMMUTABLE AS $$ SELECT a, 1 $$;"
+K_CREATE = (
+    'CREATE OR REPLACE FUNCTION "public"."k"(a integer, b integer DEFAULT 1) RETURNS integer\n'
+    '  LANGUAGE "sql" IMMUTABLE\n  SECURITY INVOKER\n  AS $body$\nSELECT a\n$body$;'
+)
+O_CREATE = (
+    'CREATE OR REPLACE FUNCTION "public"."o"(a integer, OUT total integer, OUT n integer) RETURNS record\n'
+    '  LANGUAGE "sql" IMMUTABLE\n  SECURITY INVOKER\n  AS $body$\nSELECT a, 1\n$body$;'
+)
 ALTER_F = 'ALTER FUNCTION "public"."f"(integer, integer) '
 ALTER_G = 'ALTER FUNCTION "public"."g"(text) '
 CASES = {
@@ -225,6 +263,20 @@ CASES = {
         "ALTER FUNCTION public.g(text) RESET search_path",
         ALTER_G + "SET search_path = '';",
     ),
+    # Written by hand: '' (as SET search_path = '' reads) and a quoted "$user" mean what the catalog says;
+    # settings and EXECUTE left out are not checked.
+    "search_path written by hand": Exact(
+        SETUP + ' ALTER FUNCTION public.f(int, int) SET search_path = "$user", public;',
+        "ALTER FUNCTION public.g(text) SET search_path = public",
+        "function.search_path",
+        G,
+        "search_path differs",
+        "''",
+        "public",
+        ALTER_G + "SET search_path = '';",
+        owner=G,
+        contract={"functions": {G: G_BY_HAND, F: F_BY_HAND}},
+    ),
     "a setting changed": alter(
         G,
         "function.settings",
@@ -272,6 +324,18 @@ CASES = {
         " STRICT PARALLEL SAFE AS $$ select   a+b -- sum\n $$",
         ALTER_F + "IMMUTABLE;",
     ),
+    # Offsets the parser records (statements, ARRAY[...], IN (...)) move with the layout: not compared.
+    "sql body with lists laid out otherwise": Exact(
+        SETUP + " CREATE " + LISTS.format("IMMUTABLE", "SELECT 1; SELECT a = ANY (ARRAY[1, 2]) AND a IN (1, 2)"),
+        "CREATE OR REPLACE " + LISTS.format("STABLE", "SELECT 1 ;\n  SELECT a = ANY(ARRAY[ 1,2 ])  AND a IN(1,2)"),
+        "function.volatility",
+        "public.l(a integer)",
+        "volatility differs",
+        "immutable",
+        "stable",
+        'ALTER FUNCTION "public"."l"(integer) IMMUTABLE;',
+        owner="public.l(a integer)",
+    ),
     "plpgsql body": alter(
         G,
         "function.body",
@@ -299,8 +363,70 @@ CASES = {
         "RETURN (x * 2)",
         "SELECT x * 2",
         "CREATE OR REPLACE FUNCTION public.s(x int) RETURNS int LANGUAGE sql IMMUTABLE LEAKPROOF AS $$ SELECT x * 2 $$",
-        'CREATE OR REPLACE FUNCTION "public"."s"(x integer) RETURNS integer\n  LANGUAGE "sql" IMMUTABLE'
-        " LEAKPROOF\n  SECURITY INVOKER\n  RETURN (x * 2)\n;",
+        S_CREATE,
+    ),
+    # The same text as a string: PostgreSQL keeps it unparsed (check_function_bodies off), calling it fails.
+    "standard body as the same text in a string": alter(
+        S,
+        "function.body",
+        "function body is a string body (AS $$ ... $$), not a SQL-standard body",
+        "RETURN (x * 2)",
+        "AS $$ RETURN (x * 2) $$",
+        "SET check_function_bodies = off; CREATE OR REPLACE FUNCTION public.s(x int) RETURNS int LANGUAGE sql"
+        " IMMUTABLE LEAKPROOF AS $$ RETURN (x * 2) $$",
+        S_CREATE,
+    ),
+    # The contract leaves out search_path and settings: the function made again keeps those it has.
+    "plpgsql body, search_path and settings left out": Exact(
+        SETUP,
+        "CREATE OR REPLACE FUNCTION public.g(x text) RETURNS text LANGUAGE plpgsql STABLE SECURITY DEFINER"
+        " SET search_path = '' SET statement_timeout = '5s' AS $$ BEGIN RETURN x || ''; END $$",
+        "function.body",
+        G,
+        "function body differs",
+        "BEGIN RETURN x; END",
+        "BEGIN RETURN x || ''; END",
+        G_CREATE,
+        owner=G,
+        contract={"functions": {G: {k: v for k, v in G_BY_HAND.items() if k != "search_path"}}},
+    ),
+    # A custom setting's name is two identifiers: RESET "app"."flag".
+    "a dotted setting added": alter(
+        G,
+        "function.settings",
+        "settings differ",
+        "[statement_timeout=5s]",
+        "[app.flag=on, statement_timeout=5s]",
+        "ALTER FUNCTION public.g(text) SET app.flag = 'on'",
+        ALTER_G + 'RESET "app"."flag";',
+    ),
+    "a default added": Exact(
+        SETUP + " CREATE " + K_DEF.format("a int"),
+        "CREATE OR REPLACE " + K_DEF.format("a int DEFAULT 0"),
+        "function.arguments",
+        KF,
+        "argument list differs",
+        "a integer, b integer DEFAULT 1",
+        "a integer DEFAULT 0, b integer DEFAULT 1",
+        'DROP FUNCTION "public"."k"(integer, integer);\n' + K_CREATE + grants_of("k", "integer, integer"),
+        MANUAL,
+        DROP_NOTE.format("CREATE OR REPLACE cannot remove parameter defaults"),
+        owner=KF,
+        repairs=False,
+    ),
+    "an OUT parameter changed": Exact(
+        SETUP + " CREATE " + O_DEF.format("n int"),
+        "DROP FUNCTION public.o(int); CREATE " + O_DEF.format("m int"),
+        "function.arguments",
+        OF,
+        "argument list differs",
+        "a integer, OUT total integer, OUT n integer",
+        "a integer, OUT total integer, OUT m integer",
+        'DROP FUNCTION "public"."o"(integer);\n' + O_CREATE + grants_of("o", "integer"),
+        MANUAL,
+        DROP_NOTE.format("CREATE OR REPLACE cannot change the OUT parameters (they make the result type)"),
+        owner=OF,
+        repairs=False,
     ),
     "execute granted": alter(
         G,

@@ -132,6 +132,21 @@ CASES = {
         'REVOKE INSERT ON "public"."parted" FROM "anon";',
         contract=parted_only({"anon": ["select", "delete"]}),
     ),
+    # p1 (first by name) states its own grants: p2, which does not, is still bounded by its parent's.
+    "partition after one with grants of its own": Exact(
+        PARTED
+        + " GRANT SELECT, DELETE ON public.p1 TO anon;"
+        + " CREATE TABLE public.p2 PARTITION OF public.parted FOR VALUES FROM (10) TO (20);",
+        "GRANT SELECT, UPDATE ON public.p2 TO anon",
+        "grant.partition_extra",
+        "public.p2.grants to anon",
+        "anon has privileges on partition public.p2 beyond its partitioned table's",
+        "[select]",
+        "[select, update]",
+        'REVOKE UPDATE ON "public"."p2" FROM "anon";',
+        owner="public.parted",
+        contract=parted_only({"anon": ["select", "delete"]}),
+    ),
 }
 
 

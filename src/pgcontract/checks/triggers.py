@@ -77,7 +77,8 @@ def _differences(
     if spec.for_each != actual.for_each:
         out.append(("for_each", "FOR EACH", spec.for_each, actual.for_each))
     if spec.function_name != actual.function:
-        out.append(("function", "function", spec.function_name, actual.function))
+        # str(): a QualifiedName is a tuple, which a finding would show as a list ("[public, f]").
+        out.append(("function", "function", str(spec.function_name), str(actual.function)))
     if tuple(spec.arguments) != actual.arguments:
         out.append(("arguments", "function arguments", list(spec.arguments), list(actual.arguments)))
     if not _same_when(ctx, table, spec.when, actual.when):
