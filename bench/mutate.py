@@ -556,6 +556,17 @@ EQUIVALENT += tuple(
         (_UNPARSABLE.format("False"), _UNPARSABLE.format("True")),
     )
 )
+# rls/values (third pass): an enum is looked up by the type's schema; the snapshot holds none of pg_catalog.
+EQUIVALENT += tuple(
+    Equivalent(
+        "generate",
+        'if kind.schema not in (None, "pg_catalog"):',
+        f'if kind.schema not in (None, "{changed}"):',
+        "a type of pg_catalog is never written with its schema (format_type), and were it, the enum lookup finds"
+        " nothing there (the snapshot leaves PostgreSQL's own schemas out): the same fall-through",
+    )
+    for changed in ("XXpg_catalogXX", "PG_CATALOG")
+)
 # lints.py: a link without a foreign key (personal.unlinked_columns) is always one column (an owner, a
 # membership user or a declared set_null column), so the separator between its columns never shows.
 _ONE_COLUMN = "a link without a foreign key is one column (owner, membership or set_null): no separator shows"

@@ -11,8 +11,11 @@ from pathlib import Path
 import pytest
 
 from pgcontract.connect import Target
-from pgcontract.rls.values import SeedError
-from project_tests.helpers import isolation
+from pgcontract.names import QualifiedName
+from pgcontract.rls.spatial import spatial_value
+from pgcontract.rls.values import SeedError, generate
+from pgcontract.sqlnorm import parse_type
+from project_tests.helpers import isolation, snapshot_of
 from project_tests.test_rls_seeding import rows, seeded
 
 SCHEMA = """
@@ -88,3 +91,19 @@ def test_a_shape_the_seeder_cannot_draw_asks_for_ewkt_values(
         encoding="utf-8",
     )
     assert isolation(target, contract)["public.spots"].violations == []
+
+
+def test_a_spatial_column_gets_one_shape_unless_its_rows_must_differ(spots: tuple[Target, Path]) -> None:
+    """``generate`` on a real PostGIS catalog: the first shape for every row of a column without UNIQUE (a
+    CHECK the first row met holds for all), the row's own shape for a UNIQUE one."""
+    target, _ = spots
+    snapshot = snapshot_of(target)
+    table = snapshot.tables[QualifiedName("public", "spots")]
+    spot, pin = table.columns["spot"], table.columns["pin"]
+    first = spatial_value(parse_type(spot.type), 0)
+    assert first is not None
+    assert [generate(spot, table, snapshot, n=n) for n in (0, 3)] == [first, first]
+    third = spatial_value(parse_type(pin.type), 3)
+    assert third is not None
+    assert third != spatial_value(parse_type(pin.type), 0)
+    assert generate(pin, table, snapshot, n=3, distinct=True) == third

@@ -8,6 +8,7 @@ commonly hold; a type with no generator asks for ``isolation.values``."""
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable
 
 import psycopg
@@ -153,6 +154,24 @@ def test_a_column_whose_rows_need_not_differ_gets_one_fixed_value(
     pg.rollback()
 
 
+def test_a_random_integer_is_from_1_to_a_bound_inside_its_type(
+    pg: psycopg.Connection[tuple[object, ...]], everything: tuple[Table, Snapshot], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An integer column without a CHECK list gets a random positive number below a bound its type holds:
+    the lowest and the highest draw (randomness pinned to its ends) give 1 and the bound, both taken."""
+    table, snapshot = everything
+    columns = ("a_int2", "a_int4", "a_int8")
+    for draw, wanted in (
+        (lambda bound: 0, ("1", "1", "1")),
+        (lambda bound: bound - 1, ("32000", "2000000000", "9000000000000000")),
+    ):
+        monkeypatch.setattr(secrets, "randbelow", draw)
+        made = {c: generate(table.columns[c], table, snapshot) for c in columns}
+        assert made == dict(zip(columns, wanted, strict=True))
+        insert(pg, made)
+    pg.rollback()
+
+
 def test_unique_values_follow_the_row_number_where_the_type_allows(everything: tuple[Table, Snapshot]) -> None:
     table, snapshot = everything
 
@@ -166,6 +185,7 @@ def test_unique_values_follow_the_row_number_where_the_type_allows(everything: t
     # A varchar column's CHECK: PostgreSQL casts the column and the whole list to text.
     assert [of("a_state", n) for n in range(3)] == ["on", "off", "on"]
     assert [of("a_numeric", n) for n in (0, 7)] == ["0", "7"]
+    assert generate(table.columns["a_numeric"], table, snapshot, distinct=True) == "0"  # row 0 unless told
     assert [of("a_float8", n) for n in (0, 7)] == ["0.5", "7.5"]
     assert [of("a_ints", n) for n in (0, 7)] == ["{0}", "{7}"]
     assert [of("a_numerics", n) for n in (0, 7)] == ["{0}", "{7}"]

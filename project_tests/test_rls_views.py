@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from pgcontract.connect import Target
-from project_tests.helpers import isolation
+from pgcontract.rls.views import views_reading
+from project_tests.helpers import isolation, snapshot_of
 from project_tests.rule_check import assert_only_rule
 
 SCHEMA = """
@@ -293,3 +294,21 @@ def test_a_view_of_a_table_for_signed_in_users(
         assert (
             "which public.plans's 'read: authenticated' opens to signed-in users only" in outcome.violations[0].message
         )
+
+
+def test_the_views_reading_a_table_are_in_the_order_of_their_names_and_a_cycle_of_views_ends(
+    run_sql: Callable[[str], None], target: Target
+) -> None:
+    """``views_reading`` on a real catalog: the views of a table sorted by their shown names (the catalog
+    lists schema ``a`` before ``a$b``; the names ``a.v`` and ``a$b.w`` sort the other way), and a cycle of
+    views (PostgreSQL accepts one through CREATE OR REPLACE VIEW) neither loops nor makes a view read itself."""
+    run_sql(
+        'CREATE SCHEMA a; CREATE SCHEMA "a$b"; CREATE TABLE public.notes (id int);'
+        'CREATE VIEW a.v AS SELECT id FROM public.notes; CREATE VIEW "a$b".w AS SELECT id FROM public.notes;'
+        "CREATE VIEW public.v1 AS SELECT 1 AS x; CREATE VIEW public.v2 AS SELECT x FROM public.v1;"
+        "CREATE OR REPLACE VIEW public.v1 AS SELECT x FROM public.v2;"
+    )
+    views = snapshot_of(target).views
+    assert [str(v.name) for v in views] == ["a.v", "a$b.w", "public.v1", "public.v2"]
+    reading = {str(name): [str(v.name) for v in found] for name, found in views_reading(views).items()}
+    assert reading == {"public.notes": ["a$b.w", "a.v"], "public.v1": ["public.v2"], "public.v2": ["public.v1"]}
