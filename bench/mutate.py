@@ -600,6 +600,47 @@ EQUIVALENT += (
         "finding() shows None as (none) (checks/base.py _show): the same text either way",
     ),
 )
+# checks/views
+_ZIP_COLUMNS = "en == an and _same_type(et, at) for (en, et), (an, at) in zip(expected.items(), actual, strict=True)"
+_ZIP_REPLACE = "for (en, et), (an, at) in zip(expected, found.columns, strict=False):"
+_AS_TABLE = 'as_table = snap.Table(name, "m", False, False, found.owner, True, indexes=found.index_map)'
+_STAND_IN = "check_indexes reads only the indexes of the table it is given: the stand-in's {} is never read"
+EQUIVALENT += (
+    *(
+        Equivalent(
+            "_same_columns",
+            _ZIP_COLUMNS,
+            _ZIP_COLUMNS.replace("strict=True", changed),
+            "the lengths were compared just before (unequal: False): zip never meets unequal lengths",
+        )
+        for changed in ("strict=None", "strict=False", "")
+    ),
+    *(
+        Equivalent(
+            "_replaceable",
+            _ZIP_REPLACE,
+            _ZIP_REPLACE.replace("strict=False", changed),
+            "strict=False is zip's default (and None is false too): the same zip",
+        )
+        for changed in ("strict=None", "")
+    ),
+    *(
+        Equivalent("check_view", _AS_TABLE, _AS_TABLE.replace(before, after, 1), _STAND_IN.format(field))
+        for before, after, field in (
+            ("(name,", "(None,", "name"),
+            ('"m",', "None,", "kind"),
+            ('"m",', '"XXmXX",', "kind"),
+            ('"m",', '"M",', "kind"),
+            ('"m", False, False,', '"m", None, False,', "rls_enabled"),
+            ('"m", False, False,', '"m", True, False,', "rls_enabled"),
+            ('"m", False, False,', '"m", False, None,', "rls_forced"),
+            ('"m", False, False,', '"m", False, True,', "rls_forced"),
+            ("found.owner,", "None,", "owner"),
+            ("found.owner, True,", "found.owner, None,", "in_scope"),
+            ("found.owner, True,", "found.owner, False,", "in_scope"),
+        )
+    ),
+)
 # checks/indexes
 _ZIP_KEYS = "for want, have in zip(expected, actual, strict=True):"
 EQUIVALENT += (

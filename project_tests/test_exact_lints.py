@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -17,9 +18,10 @@ from psycopg import sql
 
 from pgcontract.connect import Target
 from pgcontract.contract import Contract
+from pgcontract.contract.loader import load_contract
 from pgcontract.findings import Finding, Fix, Kind, Level
 from pgcontract.lints import api_roles, lint_rules, run_lints, validate_lint_names
-from project_tests.helpers import snapshot_of
+from project_tests.helpers import run_cli, snapshot_file, snapshot_of
 from project_tests.rule_check import assert_only_rule
 
 # The template database grants the API roles everything on new tables (Supabase's default privileges),
@@ -159,7 +161,7 @@ def refined(table: str, key: str, columns: str, wanted: str, refs: str = "id", d
 USERS = "CREATE TABLE public.app_users (id int PRIMARY KEY, org int NOT NULL, UNIQUE (id, org));"
 ERASURE = {"erasure": {"users": "public.app_users"}}
 CASES: dict[str, Case] = {
-    # Tables the API roles reach: by table privileges (one by a quoted name);
+    # Tables the API roles reach: by table privileges (one by a quoted name), by a column privilege alone;
     # RLS on, a platform schema, no API grant: silent.
     "rls_disabled_in_public": Case(
         T.format("a")
@@ -169,7 +171,8 @@ CASES: dict[str, Case] = {
         + RLS.format("guarded")
         + f" CREATE POLICY p ON public.guarded USING ({OWN}); GRANT SELECT ON public.guarded TO anon;"
         + " CREATE SCHEMA storage; CREATE TABLE storage.plain (id int); GRANT SELECT ON storage.plain TO anon;"
-        + " CREATE TABLE public.inner_only (id int);",
+        + " CREATE TABLE public.inner_only (id int);"
+        + " CREATE TABLE public.cols (id int, email text); GRANT SELECT (email) ON public.cols TO anon;",
         "rls_disabled_in_public",
         (
             Hit(
@@ -185,6 +188,13 @@ CASES: dict[str, Case] = {
                 "RLS enabled",
                 "RLS disabled",
                 'ALTER TABLE "public"."a" ENABLE ROW LEVEL SECURITY;',
+            ),
+            Hit(
+                "public.cols",
+                "RLS is disabled on a table anon can reach",
+                "RLS enabled",
+                "RLS disabled",
+                'ALTER TABLE "public"."cols" ENABLE ROW LEVEL SECURITY;',
             ),
         ),
     ),
@@ -748,3 +758,30 @@ def test_the_roles_the_lints_hold_to_the_api_roles(auth: dict[str, Any] | None, 
     contract = Contract.model_validate({"auth": auth} if auth is not None else {})
     assert api_roles(contract) == frozenset({"anon", "authenticated", "public"} | extra)
     assert api_roles(None) == frozenset({"anon", "authenticated", "public"})
+
+
+def test_a_database_passes_its_own_snapshot_whatever_lints_it_fails_and_a_new_hit_still_fails(
+    run_sql: Callable[[str], None], target: Target, tmp_path: Path
+) -> None:
+    """``pgcontract snapshot`` writes the error-level hits it finds as ignored objects of their rule (and
+    says so in the header): the database passes its own snapshot; the same defect on another table fails."""
+    run_sql(
+        QUIET + " CREATE TABLE public.open (id int); GRANT SELECT ON public.open TO anon;"
+        " CREATE TABLE public.cols (id int, email text); GRANT SELECT (email) ON public.cols TO PUBLIC;"
+    )
+    path = snapshot_file(target, tmp_path)
+    assert "# 2 error-level lint hit(s) found in the database are ignored under `lints:`" in path.read_text()
+    contract = load_contract(path)
+    assert {rule: setting.ignore for rule, setting in contract.lints.items()} == {
+        "rls_disabled_in_public": ["public.cols", "public.open"]
+    }
+    done = run_cli("check", "--dsn", target.dsn, "--contract", str(path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    run_sql("CREATE TABLE public.later (id int, name text); GRANT SELECT (name) ON public.later TO authenticated;")
+    found = run_lints(snapshot_of(target, contract), contract)
+    assert [(f.rule, f.object) for f in found if f.level is Level.ERROR] == [
+        ("lint.rls_disabled_in_public", "public.later")
+    ]
+    done = run_cli("check", "--dsn", target.dsn, "--contract", str(path))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "public.later" in done.stdout

@@ -725,6 +725,12 @@ def _write_snapshot(args: argparse.Namespace, target: Target, snapshot: Any) -> 
         f" (PostgreSQL {snapshot.server_version}) at {stamp}.\n"
         "# Review it: keep what the application relies on, mark critical tables.\n"
     )
+    accepted = sum(len(setting["ignore"]) for setting in data.get("lints", {}).values())
+    if accepted:
+        header += (
+            f"# {accepted} error-level lint hit(s) found in the database are ignored under `lints:` (accepted"
+            " as found, not approved): fix them and delete the entries.\n"
+        )
     sys.stdout.write(dump_contract(data, header))
     return EXIT_OK
 
