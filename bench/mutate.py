@@ -677,6 +677,26 @@ EQUIVALENT += tuple(
     )
     for default in ("None", "")
 )
+# checks/columns
+_VERB = 'verb = "ADD" if found.identity is None else "SET"'
+EQUIVALENT += (
+    Equivalent(
+        "_compare",
+        "if column.checks_default and not ctx.same_expr(column.default, found.default, name):",
+        "if column.checks_default and not ctx.same_expr(column.default, found.default, None):",
+        "the table only resolves column references, and PostgreSQL refuses them (and subqueries) in a DEFAULT:"
+        " the catalog's default names no column, so a contract default naming one differs either way",
+    ),
+    *(
+        Equivalent(
+            "_compare",
+            _VERB,
+            _VERB.replace('"SET"', changed),
+            'verb is only compared with "ADD" (the SET fix is written out whole): any other text is the same',
+        )
+        for changed in ('"XXSETXX"', '"set"')
+    ),
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 
