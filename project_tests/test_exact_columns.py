@@ -207,6 +207,21 @@ CASES = {
         (Hazard.LONG_LOCK,),
         COLLATION_NOTE,
     ),
+    # A column of its type's collation has none in the catalog: the contract's "default" names that one, so
+    # the database passes it before the defect; another collation set is reported against "default".
+    "another collation where the contract says the type's default": Exact(
+        plain("code text"),
+        'ALTER TABLE public.t ALTER COLUMN code TYPE text COLLATE "C"',
+        "column.collation",
+        "public.t.code",
+        "column has another collation",
+        "default",
+        "C",
+        f'{T} ALTER COLUMN "code" TYPE text COLLATE "default";',
+        (Hazard.LONG_LOCK,),
+        COLLATION_NOTE,
+        contract=hand(id={"type": "int"}, code={"type": "text", "collation": "default"}),
+    ),
     # Two differences of one column: a finding each, on the same column.
     "type and NOT NULL at once": replace(
         NOT_NULL_LOST,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -165,6 +166,30 @@ CASES = {
         repairs=False,
     ),
 }
+
+
+# A row filter naming its column by the table: the same filter as PostgreSQL's unqualified one, only when
+# compared against that table.
+QUALIFIED: dict[str, Any] = {
+    "publications": {
+        "p": {
+            "operations": ["insert", "update", "delete"],
+            "tables": {"public.a": {"columns": ["id", "x"], "where": "a.x > 0"}, "public.b": None},
+        }
+    }
+}
+CASES["a row filter naming its table's column, changed"] = Exact(
+    SETUP,
+    "ALTER PUBLICATION p SET TABLE public.a (id, x) WHERE (x > 1), public.b",
+    "publication.table_where",
+    A,
+    "row filter differs",
+    "a.x > 0",
+    "(x > 1)",
+    f'{ALTER} DROP TABLE "public"."a";\n{ALTER} ADD TABLE "public"."a" ("id", "x") WHERE (a.x > 0);',
+    owner="p",
+    contract=QUALIFIED,
+)
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())

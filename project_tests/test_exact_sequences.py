@@ -233,6 +233,41 @@ CASES |= {
 }
 
 
+# Two privileges beyond the contract, joined in name order; and identity options stated without ``identity``
+# (left out: not checked), which still compare the identity column's sequence.
+U_OPTIONS: dict[str, Any] = {
+    "tables": {
+        "public.u": {
+            "columns": {"id": {"type": "integer", "identity_options": {"start": 100, "increment": 5, "cache": 20}}}
+        }
+    }
+}
+CASES |= {
+    "two privileges beyond the contract": Exact(
+        SETUP,
+        "GRANT SELECT, UPDATE ON SEQUENCE public.s TO anon",
+        "sequence.grants",
+        "public.s grants to anon",
+        "anon has select, update beyond the contract",
+        "[]",
+        "[select, update]",
+        'REVOKE ALL ON SEQUENCE "public"."s" FROM "anon";',
+        owner=S,
+    ),
+    "identity options stated, identity left out": Exact(
+        SETUP,
+        "ALTER TABLE public.u ALTER COLUMN id SET INCREMENT BY 7",
+        "column.identity_options",
+        "public.u.id",
+        "identity sequence options differ: increment",
+        "increment 5",
+        "increment 7",
+        'ALTER TABLE "public"."u" ALTER COLUMN "id" SET INCREMENT BY 5;',
+        contract=U_OPTIONS,
+    ),
+}
+
+
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_a_sequence_finding_is_exactly_this(
     case: Exact, target: Target, run_sql: Callable[[str], None], tmp_path: Path

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
 
 from pgcontract.connect import SessionLimits, Target, connect, read_only
 from pgcontract.contract import Contract, load_contract
-from pgcontract.health import BUSY, CHECK_FAILED, UNREACHABLE, Status, check_health
+from pgcontract.health import BUSY, CHECK_FAILED, UNREACHABLE, Status, check_health, failed_report
 from project_tests.helpers import CHAT_CONTRACT, KITCHEN_CONTRACT, check
 
 THREADS = "public.sam_conversation_threads"
@@ -250,6 +252,45 @@ def test_a_dsn_string_is_read_with_the_given_session_limits(chat_db: Target) -> 
     assert (report.error, report.status) == (BUSY, "busy")
     assert report.duration_ms < 1500
     assert MESSAGES.split(".")[1] in report.critical_issues[0]
+
+
+def test_a_dsn_string_connects_with_the_callers_connect_timeout() -> None:
+    """A server that accepts the connection and never answers: the caller's 2 s connect timeout ends the
+    wait, not the default 10 s."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        report = check_health(
+            f"postgresql://nobody@127.0.0.1:{port}/app", load_contract(CHAT_CONTRACT), SessionLimits(connect_timeout=2)
+        )
+        took = time.monotonic() - started
+    assert (report.error, report.status) == (UNREACHABLE, "unreachable")
+    assert report.detail.startswith(f"cannot connect to nobody@127.0.0.1:{port}/app: "), report.detail
+    assert 1.5 < took < 6
+
+
+def test_an_operational_error_with_a_sqlstate_is_check_failed_not_unreachable(
+    chat_db: Target, run_sql: Callable[[str], None], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server-side error of the driver's OperationalError class, the connection still up: deparsing a
+    deeply nested CHECK passes a small ``max_stack_depth`` (SQLSTATE 54001). CHECK_FAILED, not UNREACHABLE
+    (decisions.md: unreachable is a connection failure or a lost connection, with no SQLSTATE)."""
+    nested = "x"
+    for _ in range(1000):  # deparsing this needs more stack than max_stack_depth=100kB
+        nested = f"({nested} + 1)"
+    run_sql(f"CREATE TABLE public.deep (x int CHECK ({nested} > 0))")
+    dsn = psycopg.conninfo.make_conninfo(chat_db.dsn, options="-c max_stack_depth=100kB")
+    with caplog.at_level(logging.WARNING, logger="pgcontract"):
+        report = check_health(dsn, load_contract(CHAT_CONTRACT))
+    assert (report.error, report.status, report.critical_issues) == (CHECK_FAILED, "unhealthy", (CHECK_FAILED,))
+    assert {t.status for t in report.tables} == {Status.UNKNOWN}
+    assert report.detail.startswith("StatementTooComplex: stack depth limit exceeded"), report.detail
+    assert caplog.messages == [f"health check: {CHECK_FAILED}: {report.detail}"]
+
+
+def test_the_json_form_shows_the_duration_to_a_tenth_of_a_millisecond() -> None:
+    report = failed_report(load_contract(CHAT_CONTRACT), UNREACHABLE, "", datetime.now(UTC), 12.34)
+    assert report.to_dict()["duration_ms"] == 12.3
 
 
 def test_a_dsn_string_reads_the_operations_budgets(chat_db: Target) -> None:

@@ -5,12 +5,14 @@ its caller's timeout, and the next check is the retry."""
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
 import psycopg
+import pytest
 from psycopg import sql
 
 from pgcontract.connect import SessionLimits, Target
@@ -27,12 +29,15 @@ APPLICATION = "migrate_0042"
 LIMITS = SessionLimits(lock_timeout="200ms")
 
 
+ELSEWHERE = "elsewhere.audit_log"  # a table in a schema the contract does not name
+
+
 @contextmanager
-def locked(target: Target) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
-    """Another session, as a migration would: ACCESS EXCLUSIVE on the messages table until closed."""
+def locked(target: Target, table: str = MESSAGES) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """Another session, as a migration would: ACCESS EXCLUSIVE on ``table`` until closed."""
     holder = psycopg.connect(target.dsn, application_name=APPLICATION)
     try:
-        name = QualifiedName.parse(MESSAGES)
+        name = QualifiedName.parse(table)
         holder.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(sql.Identifier(*name)))
         yield holder
     finally:
@@ -90,3 +95,43 @@ def test_serve_answers_503_busy_with_retry_after_not_a_500(chat_db: Target) -> N
         again = client.get(CHECK_DB_PATH, timeout=30)
         assert again.status_code == 200, again.text
         assert again.json()["status"] == "healthy"
+
+
+def test_a_busy_check_logs_its_line_as_the_report_gives_it(chat_db: Target, caplog: pytest.LogCaptureFixture) -> None:
+    """The busy line says "database busy" itself: logged once, without the error's name put before it."""
+    with locked(chat_db), caplog.at_level(logging.WARNING, logger="pgcontract"):
+        report = check_health(chat_db, load_contract(CHAT_CONTRACT), LIMITS)
+    assert report.status == "busy"
+    assert caplog.messages == [f"health check: {report.detail}"]
+    assert report.detail == report.critical_issues[0]
+    assert report.detail.startswith("database busy while reading the catalog: ")
+
+
+def test_a_lock_outside_the_contracts_schemas_leaves_the_check_healthy(
+    chat_db: Target, run_sql: Callable[[str], None]
+) -> None:
+    """The read covers the contract's schemas only: a migration locking a table elsewhere does not stop it
+    (a read of that table would wait: deparsing its column default takes the table's ACCESS SHARE lock)."""
+    run_sql(f"CREATE SCHEMA elsewhere; CREATE TABLE {ELSEWHERE} (id int, at timestamptz NOT NULL DEFAULT now())")
+    with locked(chat_db, ELSEWHERE):
+        report = check_health(chat_db, load_contract(CHAT_CONTRACT), LIMITS)
+    assert (report.status, report.error, report.critical_issues) == ("healthy", None, ())
+
+
+def test_the_busy_line_names_the_contracts_locked_table_before_a_lock_elsewhere(
+    chat_db: Target, run_sql: Callable[[str], None]
+) -> None:
+    """Two migrations hold locks, the one outside the contract's schemas since earlier: the line names the
+    lock that stopped the read (on a contract table) first."""
+    run_sql(f"CREATE SCHEMA elsewhere; CREATE TABLE {ELSEWHERE} (id int, at timestamptz NOT NULL DEFAULT now())")
+    with locked(chat_db, ELSEWHERE) as earlier:
+        time.sleep(0.05)  # the other transaction starts visibly later
+        with locked(chat_db) as holder:
+            pids = earlier.info.backend_pid, holder.info.backend_pid
+            report = check_health(chat_db, load_contract(CHAT_CONTRACT), LIMITS)
+    assert report.status == "busy"
+    line = report.critical_issues[0]
+    assert_names_the_lock(line, pids[1])
+    first, second = line.removeprefix("database busy while reading the catalog: ").split("; ")[:2]
+    assert first.startswith(f"{MESSAGES} is locked (ACCESS EXCLUSIVE) by pid {pids[1]} ")
+    assert second.startswith(f"{ELSEWHERE} is locked (ACCESS EXCLUSIVE) by pid {pids[0]} ")
