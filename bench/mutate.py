@@ -528,15 +528,10 @@ EQUIVALENT += tuple(
     for changed in (_FINGERPRINT_SQL.lower(), _FINGERPRINT_SQL.upper())
 )
 # checks/typeuse, enums, extensions, base, __init__, composite_types, domains, aggregates
-FORMAT_TYPE = (
-    "a column's type is format_type's text, which parse_type always reads (two parts at most; the branch guards"
-    " against a catalog that cannot exist): never taken"
-)
-EQUIVALENT += (
-    Equivalent("columns_using", "continue", "break", FORMAT_TYPE),
-    Equivalent("_columns_of_type", "continue", "break", FORMAT_TYPE),
-    Equivalent("check_extension", '"(none)",', "None,", "finding() shows None as (none): the same text"),
-)
+# columns_using / _columns_of_type `continue` -> `break` are no longer listed: a type named with a ";" and
+# one with modifiers after such a name (project_tests/exact.py UNREADABLE_TYPES) are columns parse_type
+# refuses; the cases "...beside types the parser cannot read" of test_exact_domains / test_exact_enums kill it.
+EQUIVALENT += (Equivalent("check_extension", '"(none)",', "None,", "finding() shows None as (none): the same text"),)
 _UNPARSABLE = r'found, refers_to_columns = "\x00unparsable:" + " ".join(text.split()), {}'
 EQUIVALENT += tuple(
     Equivalent(

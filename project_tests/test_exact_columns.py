@@ -245,3 +245,39 @@ def test_a_generation_expression_naming_a_column_by_its_table_matches_the_catalo
     run_sql("CREATE TABLE public.t (a int, g int GENERATED ALWAYS AS (t.a * 2) STORED)")
     contract = Contract.model_validate(hand(a={"type": "int"}, g={"type": "int", "generated": "t.a * 2"}))
     assert errors(check(target, contract)) == []
+
+
+# A type named with a ";" (public."a;b"): the type parser refuses it and no contract type holds one, so the
+# stored column's type is compared, and shown, as the catalog's text: another type than the contract's.
+A_B = 'CREATE DOMAIN public."a;b" AS text;'
+UNREADABLE_CASES = {
+    "type, now one the parser cannot read": Exact(
+        A_B + plain("title text NOT NULL"),
+        'ALTER TABLE public.t ALTER COLUMN title TYPE public."a;b"',
+        "column.type",
+        "public.t.title",
+        "column has another type",
+        "text",
+        'public."a;b"',
+        f'{T} ALTER COLUMN "title" TYPE text USING "title"::text;',
+        (Hazard.LONG_LOCK, Hazard.DATA_LOSS),
+        TYPE_NOTE,
+    ),
+    "missing, beside a column of a type the parser cannot read": Exact(
+        A_B + plain("title text NOT NULL"),
+        'ALTER TABLE public.t RENAME COLUMN title TO headline; ALTER TABLE public.t ADD COLUMN odd public."a;b"',
+        "column.missing",
+        "public.t.title",
+        "column is missing; columns not in the contract with that type: headline",
+        "title text",
+        "absent",
+        f'{T} ADD COLUMN IF NOT EXISTS "title" text NOT NULL;',
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(UNREADABLE_CASES))
+def test_a_column_finding_beside_a_type_the_parser_cannot_read_is_exact(
+    case: str, target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    assert_exact(UNREADABLE_CASES[case], target, run_sql, tmp_path)

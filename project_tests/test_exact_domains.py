@@ -10,7 +10,7 @@ import pytest
 
 from pgcontract.connect import Target
 from pgcontract.findings import Hazard
-from project_tests.exact import Exact, assert_exact
+from project_tests.exact import UNREADABLE_TYPES, Exact, assert_exact
 
 # public.pos is used by two columns (of two tables); extra.pos, of the same name in another schema, by
 # extra.u; public.free by nothing. (No array of a domain: PostgreSQL then refuses to add a constraint to it.)
@@ -241,3 +241,50 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_the_domain_finding_is_exact(case: str, target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
     assert_exact(CASES[case], target, run_sql, tmp_path)
+
+
+# Before a column of the domain, in the same table: a column of a type named with a ";" (parse_type refuses
+# it; its quoted parts are read) and one of a type with modifiers after such a name (nothing reads it): the
+# columns after them are still found. A domain named with a ";" finds its own columns, arrays too.
+W = ' CREATE TABLE public.w (id int PRIMARY KEY, x public."t;m"(5), y public."a;b", z public."a;b"[], r public.pos);'
+UNREADABLE = UNREADABLE_TYPES + W
+A_B = 'public."a;b"'
+UNREADABLE_CASES = {
+    "must be NOT NULL, used after columns of types the parser cannot read": Exact(
+        SETUP + UNREADABLE,
+        "ALTER DOMAIN public.pos DROP NOT NULL",
+        "domain.nullable",
+        POS,
+        "domain must be NOT NULL",
+        "NOT NULL",
+        "nullable",
+        D_POS + "SET NOT NULL;",
+        (Hazard.LONG_LOCK,),
+        f"checks every stored value of the columns using the domain ({USED}, public.w.r) under a lock that blocks"
+        " writes; fails if a NULL is stored",
+        owner=POS,
+        contract=POS_ONLY,
+    ),
+    "a domain named with a semicolon, another base type": Exact(
+        SETUP + UNREADABLE,
+        'DROP TABLE public.w; DROP DOMAIN public."a;b"; CREATE DOMAIN public."a;b" AS bigint;' + W,
+        "domain.type",
+        "public.a;b",
+        "domain has another base type",
+        "integer",
+        "bigint",
+        'DROP DOMAIN "public"."a;b";\nCREATE DOMAIN "public"."a;b" AS integer;',
+        (Hazard.MANUAL, Hazard.DATA_LOSS),
+        TYPE_NOTE.format("public.w.y, public.w.z"),
+        owner="public.a;b",
+        contract={"domains": {A_B: {"type": "integer"}}},
+        repairs=False,  # DROP DOMAIN fails while the columns use it
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(UNREADABLE_CASES))
+def test_the_columns_using_a_domain_beside_types_the_parser_cannot_read_are_exact(
+    case: str, target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    assert_exact(UNREADABLE_CASES[case], target, run_sql, tmp_path)

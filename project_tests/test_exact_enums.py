@@ -10,7 +10,7 @@ import pytest
 
 from pgcontract.connect import Target
 from pgcontract.findings import Hazard
-from project_tests.exact import Exact, assert_exact
+from project_tests.exact import UNREADABLE_TYPES, Exact, assert_exact
 
 MOOD = "public.mood"
 SETUP = "CREATE TYPE public.mood AS ENUM ('sad', 'ok', 'happy');"
@@ -160,3 +160,51 @@ def test_an_array_column_of_the_enum_is_left_to_the_user(
     from dataclasses import replace
 
     assert_exact(replace(ARRAY_CASE, repairs=False), target, run_sql, tmp_path)
+
+
+# Before a column of the enum, in the same table: a column of a type named with a ";" (parse_type refuses it;
+# its quoted parts are read) and one of a type with modifiers after such a name (nothing reads it).
+UNREADABLE = (
+    UNREADABLE_TYPES
+    + " CREATE TYPE public.\"c;d\" AS ENUM ('p', 'q');"
+    + ' CREATE TABLE public.w (id int PRIMARY KEY, x public."t;m"(5), y public."a;b", c public."c;d", m public.mood);'
+)
+C_D = 'public."c;d"'
+RECREATE_C_D = (
+    'ALTER TYPE "public"."c;d" RENAME TO "c;d_old";\n'
+    "CREATE TYPE \"public\".\"c;d\" AS ENUM ('p', 'q');\n"
+    'ALTER TABLE "public"."w" ALTER COLUMN "c" TYPE "public"."c;d" USING "c"::text::"public"."c;d";\n'
+    'DROP TYPE "public"."c;d_old";'
+)
+UNREADABLE_CASES = {
+    "a value extra, columns after ones of types the parser cannot read": values(
+        USED + UNREADABLE,
+        "ALTER TYPE public.mood ADD VALUE 'glad'",
+        "extra glad",
+        "[sad, ok, happy, glad]",
+        RENAME + CREATE + CONVERT.format("t") + CONVERT.format("u") + CONVERT.format("w") + DROP_OLD,
+        RECREATE,
+    ),
+    "a value extra, of an enum named with a semicolon": Exact(
+        USED + UNREADABLE,
+        "ALTER TYPE public.\"c;d\" ADD VALUE 'r'",
+        "enum.values",
+        "public.c;d",
+        "enum values differ: extra r",
+        "[p, q]",
+        "[p, q, r]",
+        RECREATE_C_D,
+        RECREATE,
+        RECREATE_NOTE,
+        owner="public.c;d",
+        contract={"enums": {C_D: ["p", "q"]}},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(UNREADABLE_CASES))
+def test_the_columns_an_enum_converts_beside_types_the_parser_cannot_read_are_exact(
+    case: str, target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """The contract names no type of a ``;`` (no contract type holds one) but an enum's own name."""
+    assert_exact(UNREADABLE_CASES[case], target, run_sql, tmp_path)

@@ -64,7 +64,7 @@ def _column(
     generated: str | None,
     collation: str | None = None,
 ) -> Flow:
-    out = Flow(type=parse_type(snapshot_type).short, nullable=not not_null)
+    out = Flow(type=_short_type(snapshot_type), nullable=not not_null)
     if generated is not None:
         out["generated"] = _escape_strings(generated)
     elif identity is not None:
@@ -459,7 +459,7 @@ def _view(view: View, api_roles: frozenset[str]) -> dict[str, Any]:
     if view.materialized:
         out["materialized"] = True
     out["definition"] = _escape_strings(view.definition) + "\n"
-    out["columns"] = Flow({n: parse_type(t).short for n, t in view.columns})
+    out["columns"] = Flow({n: _short_type(t) for n, t in view.columns})
     for option, on in (("security_invoker", view.security_invoker), ("security_barrier", view.security_barrier)):
         if on:
             out[option] = True

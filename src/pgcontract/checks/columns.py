@@ -20,7 +20,7 @@ from pgcontract.sqlgen import (
     set_collation,
     set_type,
 )
-from pgcontract.sqlnorm import parse_type
+from pgcontract.sqlnorm import InvalidSql, SqlType, parse_type
 
 K = Kind.COLUMNS
 RULES = declare(
@@ -49,7 +49,9 @@ def check_columns(ctx: Context, name: QualifiedName, table: Table, actual: snap.
 def _missing(name: QualifiedName, column_name: str, column: Column, table: Table, actual: snap.Table) -> Finding:
     wanted = parse_type(column.type)
     same_type = [
-        c.name for c in actual.columns.values() if c.name not in table.columns and wanted.matches(parse_type(c.type))
+        c.name
+        for c in actual.columns.values()
+        if c.name not in table.columns and _matches(wanted, _actual_type(c.type))
     ]
     hint = f"; columns not in the contract with that type: {', '.join(same_type)}" if same_type else ""
     repair = fix(add_column(name, column_name, column))
@@ -59,10 +61,23 @@ def _missing(name: QualifiedName, column_name: str, column: Column, table: Table
     )
 
 
+def _actual_type(text: str) -> SqlType | str:
+    """A stored column's type; its catalog text when the parser refuses it (a ``;`` in the type's name,
+    ``public."a;b"``), which no contract type is (none may hold a ``;``)."""
+    try:
+        return parse_type(text)
+    except InvalidSql:
+        return text
+
+
+def _matches(wanted: SqlType, actual: SqlType | str) -> bool:
+    return isinstance(actual, SqlType) and wanted.matches(actual)
+
+
 def _compare(ctx: Context, name: QualifiedName, column_name: str, column: Column, found: snap.Column) -> list[Finding]:
     differences: list[tuple[str, str, object, object, Fix]] = []
-    expected_type, actual_type = parse_type(column.type), parse_type(found.type)
-    if not expected_type.matches(actual_type):
+    expected_type, actual_type = parse_type(column.type), _actual_type(found.type)
+    if not _matches(expected_type, actual_type):
         repair = fix(
             set_type(name, column_name, column.type),
             Hazard.LONG_LOCK,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from psycopg import sql
 
 from pgcontract.checks.base import Context, finding, fix
+from pgcontract.checks.typeuse import column_type
 from pgcontract.findings import Finding, Fix, Hazard, Kind, declare
 from pgcontract.names import QualifiedName
 from pgcontract.sqlgen import add_enum_value, alter_table, create_enum, ident
-from pgcontract.sqlnorm import InvalidSql, parse_type
 
 RULES = declare(Kind.ENUMS, "enum.missing", "enum.values")
 
@@ -67,9 +67,8 @@ def _columns_of_type(ctx: Context, name: QualifiedName) -> list[tuple[QualifiedN
     out = []
     for table in ctx.snapshot.tables.values():
         for column in table.columns.values():
-            try:
-                parsed = parse_type(column.type)
-            except InvalidSql:
+            parsed = column_type(column.type)
+            if parsed is None:
                 continue
             if parsed.schema == name.schema and parsed.name == name.name and not parsed.is_array:
                 out.append((table.name, column.name))
