@@ -272,8 +272,7 @@ def test_a_state_type_the_parser_cannot_read_differs_by_its_text(
     run_sql(
         'CREATE DOMAIN public."a;b" AS integer;'
         ' CREATE FUNCTION public.st_ab(s public."a;b", v integer) RETURNS public."a;b" LANGUAGE sql IMMUTABLE'
-        " AS $$ SELECT s $$;"
-        + AGAIN.format('SFUNC = public.st_ab, STYPE = public."a;b"')
+        " AS $$ SELECT s $$;" + AGAIN.format('SFUNC = public.st_ab, STYPE = public."a;b"')
     )
     found = [f for f in check(target, contract).findings if f.kind is Kind.AGGREGATES]
     assert [(f.rule, f.owner, f.object, f.message, f.expected, f.actual) for f in found] == [
