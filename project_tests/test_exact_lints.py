@@ -20,7 +20,7 @@ from pgcontract.connect import Target
 from pgcontract.contract import Contract
 from pgcontract.contract.loader import load_contract
 from pgcontract.findings import Finding, Fix, Kind, Level
-from pgcontract.lints import api_roles, lint_rules, run_lints, validate_lint_names
+from pgcontract.lints import Hit, api_roles, lint_rules, run_lints, validate_lint_names
 from project_tests.helpers import run_cli, snapshot_file, snapshot_of
 from project_tests.rule_check import assert_only_rule
 
@@ -92,17 +92,6 @@ LEVEL = {
 
 
 @dataclass(frozen=True)
-class Hit:
-    """One finding of the case's rule: the hit's own text (the message between title and remediation)."""
-
-    object: str
-    message: str
-    expected: str
-    actual: str
-    sql: str | None = None
-
-
-@dataclass(frozen=True)
 class Case:
     """``defect`` builds what the rule must report, exactly ``hits`` (in this order); the hits' fixes and
     then ``correct`` make the rule silent."""
@@ -125,7 +114,7 @@ def finding(rule: str, hit: Hit, level: Level) -> Finding:
         message=f"{title}: {hit.message}. Remediation: {remediation}",
         expected=hit.expected,
         actual=hit.actual,
-        fix=Fix(hit.sql) if hit.sql is not None else None,
+        fix=Fix(hit.fix_sql) if hit.fix_sql is not None else None,
         level=level,
     )
 
@@ -633,7 +622,7 @@ def assert_case(case: Case, target: Target, run_sql: Callable[[str], None]) -> N
     assert_only_rule(found, f"lint.{case.rule}", level=level)
     got = [f for f in found if f.rule == f"lint.{case.rule}"]
     assert got == [finding(case.rule, hit, level) for hit in case.hits], "\n".join(repr(f) for f in got)
-    run_sql("\n".join([hit.sql for hit in case.hits if hit.sql is not None] + [case.correct]))
+    run_sql("\n".join([hit.fix_sql for hit in case.hits if hit.fix_sql is not None] + [case.correct]))
     assert [f.render() for f in lints_of(target, contract) if f.rule == f"lint.{case.rule}"] == []
 
 

@@ -34,6 +34,7 @@ VALID_CODE = (
     "CREATE FUNCTION public.valid_code(text) RETURNS boolean LANGUAGE plpgsql AS $$"
     " BEGIN RAISE EXCEPTION 'codes come from the registry'; END $$;"
     "CREATE DOMAIN public.required_text AS text NOT NULL;"
+    'CREATE DOMAIN public."required;text" AS text NOT NULL;'
     "CREATE DOMAIN public.short_code AS text CONSTRAINT short_code_shape CHECK (VALUE ~ '^zz');"
 )
 NO_ROW = "cannot create a test row in public.items: "
@@ -156,6 +157,13 @@ CASES = {
         "",
         ", values: {handle: h}",
         NO_ROW + "domain required_text does not allow null values; give a value for nick, alias under isolation.values",
+    ),
+    # A domain named with a ";" (the type parser refuses the name; its quoted parts are read): still named.
+    "not-null-of-a-domain-named-with-a-semicolon": (
+        ',\n  tag public."required;text"',
+        "",
+        "",
+        NO_ROW + 'domain "required;text" does not allow null values; give a value for tag under isolation.values',
     ),
     # A column the test leaves to its default: values can still help.
     "check-on-a-default": (

@@ -105,3 +105,23 @@ def test_a_command_no_policy_allows_is_said_so_and_a_bare_expression_is_brackete
     assert policies_in_force(table, "update", {"authenticated"}) == "no UPDATE policy for this role"
     assert policies_in_force(table, "insert", {"anon"}) == "no INSERT policy for this role"
     assert caller_columns(table) == frozenset()
+
+
+def test_a_keyword_is_no_column_but_a_column_named_like_one_is(run_sql: Callable[[str], None], target: Target) -> None:
+    # Columns named like the keywords the policies use: a keyword read as a column name would be found.
+    run_sql(
+        'CREATE TABLE public.worded (id int, author_id uuid, "true" boolean, "CURRENT_USER" text,'
+        ' "current_user" text, "null" uuid);'
+        "ALTER TABLE public.worded ENABLE ROW LEVEL SECURITY;"
+        "CREATE POLICY signed_in ON public.worded FOR SELECT"
+        "  USING (author_id = auth.uid() OR (auth.uid() IS NOT NULL) = true);"
+        "CREATE POLICY not_switched ON public.worded FOR UPDATE USING (CURRENT_USER = SESSION_USER);"
+        'CREATE POLICY own_name ON public.worded FOR INSERT WITH CHECK ("current_user" = CURRENT_USER);'
+        'CREATE POLICY held ON public.worded FOR DELETE USING ("null" = auth.uid());'
+    )
+    table = snapshot_of(target).tables[QualifiedName("public", "worded")]
+    # The keywords stand where a column could: after "= ", before " = CURRENT_USER" / " = SESSION_USER".
+    assert table.policies["signed_in"].using == "((author_id = auth.uid()) OR ((auth.uid() IS NOT NULL) = true))"
+    assert table.policies["not_switched"].using == "(CURRENT_USER = SESSION_USER)"
+    assert table.policies["own_name"].with_check == '("current_user" = CURRENT_USER)'
+    assert caller_columns(table) == {"author_id", "current_user", "null"}

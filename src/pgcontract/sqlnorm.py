@@ -18,7 +18,7 @@ import pglast
 import pglast.ast
 from pglast import parser
 
-from pgcontract.names import DEFAULT_SCHEMA, QualifiedName
+from pgcontract.names import DEFAULT_SCHEMA, QualifiedName, split_parts
 from pgcontract.sqlsafe import UnsafeFragment, check_fragment
 
 
@@ -261,6 +261,21 @@ def parse_type(text: str) -> SqlType:
     if schema == "pg_catalog" and name == "bpchar" and _explicit_bpchar(text):
         mods = mods if type_name.get("typmods") else ()
     return SqlType(schema, name, mods, is_array)
+
+
+def column_type(text: str) -> SqlType | None:
+    """A column's type from ``format_type``'s text, which names every type outside pg_catalog with its
+    schema. parse_type refuses a name holding a ``;`` (``public."a;b"``): its quoted parts still split,
+    with ``[]`` after them for an array. None: neither reads it (modifiers after such a name)."""
+    try:
+        return parse_type(text)
+    except InvalidSql:
+        base = text.removesuffix("[]")
+    try:
+        schema, type_name = split_parts(base)
+    except ValueError:  # InvalidName, or not schema.name
+        return None
+    return SqlType(schema, type_name, (), base != text)
 
 
 _TYPMOD = re.compile(r"-?[0-9]+(\.[0-9]+)?|[A-Za-z_][A-Za-z0-9_]*")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from psycopg import sql
 
 from pgcontract.checks.base import Context, finding, fix
-from pgcontract.checks.typeuse import column_type
 from pgcontract.findings import Finding, Fix, Hazard, Kind, declare
 from pgcontract.names import QualifiedName
 from pgcontract.sqlgen import add_enum_value, alter_table, create_enum, ident
+from pgcontract.sqlnorm import column_type
 
 RULES = declare(Kind.ENUMS, "enum.missing", "enum.values")
 

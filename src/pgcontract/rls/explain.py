@@ -15,7 +15,7 @@ from pgcontract.contract.model import Isolation
 from pgcontract.contract.template import is_template
 from pgcontract.names import QualifiedName, split_parts
 from pgcontract.rls.fit import shapes
-from pgcontract.sqlnorm import InvalidSql, parse_type, referenced_columns
+from pgcontract.sqlnorm import column_type, referenced_columns
 
 Values = dict[str, str | None]
 # A name part as PostgreSQL prints it: quoted (quotes doubled inside) or plain.
@@ -217,10 +217,8 @@ def _domain_hint(domain: str | None, attempt: Attempt, snapshot: Snapshot) -> st
 
 
 def _type_name(text: str) -> str | None:
-    try:
-        return parse_type(text).name
-    except InvalidSql:
-        return None
+    parsed = column_type(text)
+    return None if parsed is None else parsed.name
 
 
 def _fixed_columns_hint(

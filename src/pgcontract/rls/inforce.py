@@ -57,7 +57,9 @@ def caller_columns(table: Table) -> frozenset[str]:
             for pattern in (_COLUMN_THEN_CALLER, _CALLER_THEN_COLUMN):
                 for match in pattern.finditer(expression):
                     name = match.group(1)
-                    name = name[1:-1].replace('""', '"') if name.startswith('"') else name
-                    if name.lower() not in _KEYWORDS:
+                    # PostgreSQL prints a column named like a reserved word quoted: unquoted, it is the word.
+                    if name.startswith('"'):
+                        found.add(name[1:-1].replace('""', '"'))
+                    elif name.lower() not in _KEYWORDS:
                         found.add(name)
     return frozenset(name for name in found if name in table.columns)
