@@ -551,6 +551,46 @@ EQUIVALENT += tuple(
         (_UNPARSABLE.format("False"), _UNPARSABLE.format("True")),
     )
 )
+# checks/aggregates (the 10 survivors of the whole run, 2026-11-30): the fallbacks of a name neither side
+# can fail to parse, a missing type that parse_type refuses, and a zip of two pairs.
+_ZIP_MODIFY = "for attribute, want in zip(_MODIFY, spec.modify(arguments.ordered is not None), strict=True):"
+EQUIVALENT += (
+    *(
+        Equivalent(
+            function,
+            "return expected == actual",
+            "return expected != actual",
+            f"never reached: the contract's {what} is validated by {parser} (FunctionName, OperatorName), and"
+            f" the catalog prints {printed}, which {parser} always reads",
+        )
+        for function, what, parser, printed in (
+            ("_same_function", "function", "function_name", "regproc::text (quote_qualified_identifier)"),
+            (
+                "_same_operator",
+                "sort operator",
+                "operator_name",
+                "operator characters after a plain or double-quoted schema (regnamespace::text)",
+            ),
+        )
+    ),
+    Equivalent(
+        "_same_type",
+        "if expected is None or actual is None:",
+        "if expected is None and actual is None:",
+        "a type on one side only: parse_type(None) raises InvalidSql (its `not text` guard), and the fallback"
+        " compares None with a text: False, as the early return",
+    ),
+    *(
+        Equivalent(
+            "check_aggregate",
+            _ZIP_MODIFY,
+            _ZIP_MODIFY.replace("strict=True", changed),
+            "AggregateSpec.modify returns a pair (tuple[str, str]) and _MODIFY is a pair: zip never meets"
+            " unequal lengths",
+        )
+        for changed in ("strict=None", "strict=False", "")
+    ),
+)
 # rls/values (third pass): an enum is looked up by the type's schema; the snapshot holds none of pg_catalog.
 EQUIVALENT += tuple(
     Equivalent(

@@ -229,3 +229,127 @@ def test_mfinalfunc_modify_without_a_moving_implementation_means_nothing(
         " MFINALFUNC_MODIFY = SHAREABLE)"
     )
     assert aggregate_findings(target, contract) == []
+
+
+def test_a_moving_implementation_the_database_lacks_each_option_reported(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """The moving state type on one side only differs (not "both absent"); MFINALFUNC_MODIFY is compared
+    since the contract declares a moving implementation, though the database has none."""
+    moving = "SFUNC = public.st, STYPE = bigint[], MSFUNC = public.st, MINVFUNC = public.inv, MSTYPE = bigint[]"
+    run_sql(FUNCTIONS + f"CREATE AGGREGATE public.agg(integer) ({moving}, MFINALFUNC_MODIFY = READ_WRITE);")
+    contract = load_contract(own_contract(target, tmp_path))
+    assert aggregate_findings(target, contract) == []
+    run_sql(AGAIN.format("SFUNC = public.st, STYPE = bigint[]"))
+    found = [f for f in check(target, contract).findings if f.kind is Kind.AGGREGATES]
+    assert [(f.rule, f.owner, f.object, f.message, f.expected, f.actual) for f in found] == [
+        ("aggregate.msfunc", SIGNATURE, SIGNATURE, "msfunc differs", "public.st", "(none)"),
+        ("aggregate.minvfunc", SIGNATURE, SIGNATURE, "minvfunc differs", "public.inv", "(none)"),
+        ("aggregate.mstype", SIGNATURE, SIGNATURE, "moving state type differs", "bigint[]", "(none)"),
+        ("aggregate.mfinalfunc_modify", SIGNATURE, SIGNATURE, "mfinalfunc_modify differs", "read_write", "read_only"),
+    ]
+    create = (
+        'CREATE AGGREGATE "public"."agg"(integer) (\n  SFUNC = "public"."st",\n  STYPE = bigint[],\n'
+        '  MSFUNC = "public"."st",\n  MINVFUNC = "public"."inv",\n  MSTYPE = bigint[],\n'
+        "  MFINALFUNC_MODIFY = READ_WRITE\n);"
+    )
+    fix = Fix('DROP AGGREGATE "public"."agg"(integer);\n' + create, (), "")
+    assert {f.fix for f in found} == {fix}
+    run_sql(fix.sql)
+    assert aggregate_findings(target, contract) == []
+
+
+def test_a_state_type_the_parser_cannot_read_differs_by_its_text(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """A state type named with a ";" (no contract can name one): compared as text, so it differs."""
+    run_sql(
+        "CREATE TABLE public.t (id int PRIMARY KEY);"
+        " CREATE AGGREGATE public.agg(integer) (SFUNC = int4pl, STYPE = integer)"
+    )
+    contract = load_contract(own_contract(target, tmp_path))
+    assert aggregate_findings(target, contract) == []
+    run_sql(
+        'CREATE DOMAIN public."a;b" AS integer;'
+        ' CREATE FUNCTION public.st_ab(s public."a;b", v integer) RETURNS public."a;b" LANGUAGE sql IMMUTABLE'
+        " AS $$ SELECT s $$;" + AGAIN.format('SFUNC = public.st_ab, STYPE = public."a;b"')
+    )
+    found = [f for f in check(target, contract).findings if f.kind is Kind.AGGREGATES]
+    assert [(f.rule, f.owner, f.object, f.message, f.expected, f.actual) for f in found] == [
+        ("aggregate.sfunc", SIGNATURE, SIGNATURE, "sfunc differs", "int4pl", "public.st_ab"),
+        ("aggregate.stype", SIGNATURE, SIGNATURE, "state type differs", "integer", 'public."a;b"'),
+    ]
+    create = 'CREATE AGGREGATE "public"."agg"(integer) (\n  SFUNC = "pg_catalog"."int4pl",\n  STYPE = integer\n);'
+    fix = Fix('DROP AGGREGATE "public"."agg"(integer);\n' + create, (), "")
+    assert {f.fix for f in found} == {fix}
+    run_sql(fix.sql)
+    assert aggregate_findings(target, contract) == []
+
+
+def test_two_direct_arguments_are_shown_comma_separated(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    run_sql(
+        "CREATE TABLE public.t (id int PRIMARY KEY);"
+        " CREATE FUNCTION public.os_state(s double precision[], v double precision) RETURNS double precision[]"
+        " LANGUAGE sql IMMUTABLE AS $$ SELECT s || v $$;"
+        " CREATE FUNCTION public.n_state(s double precision[], lo double precision, hi double precision,"
+        " v double precision) RETURNS double precision[] LANGUAGE sql IMMUTABLE AS $$ SELECT s || v $$;"
+        " CREATE FUNCTION public.band_final(s double precision[], lo double precision, hi double precision,"
+        " v double precision) RETURNS double precision LANGUAGE sql IMMUTABLE AS $$ SELECT s[1] $$;"
+        " CREATE AGGREGATE public.band(lo double precision, hi double precision ORDER BY v double precision) ("
+        " SFUNC = public.os_state, STYPE = double precision[], FINALFUNC = public.band_final, FINALFUNC_EXTRA,"
+        " INITCOND = '{}')"
+    )
+    contract = load_contract(own_contract(target, tmp_path))
+    assert aggregate_findings(target, contract) == []
+    run_sql(
+        "DROP AGGREGATE public.band(double precision, double precision ORDER BY double precision);"
+        " CREATE AGGREGATE public.band(double precision, double precision, double precision) ("
+        " SFUNC = public.n_state, STYPE = double precision[], FINALFUNC = public.band_final, FINALFUNC_EXTRA,"
+        " INITCOND = '{}')"
+    )
+    band = "public.band(lo double precision, hi double precision ORDER BY v double precision)"
+    assert aggregate_findings(target, contract) == [
+        (
+            "aggregate.arguments",
+            band,
+            band,
+            "direct and aggregated arguments differ (ORDER BY)",
+            "double precision, double precision ORDER BY double precision",
+            "double precision, double precision, double precision (a normal aggregate)",
+        ),
+        ("aggregate.sfunc", band, band, "sfunc differs", "public.os_state", "public.n_state"),
+        ("aggregate.finalfunc_modify", band, band, "finalfunc_modify differs", "read_write", "read_only"),
+    ]
+
+
+def test_a_sort_operator_in_a_schema_whose_name_needs_quotes(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """The catalog prints such an operator ``"Ops".>``: the snapshot's contract loads and passes (it once
+    failed to load: the operator's schema was read unquoted only), and a changed one is reported."""
+    run_sql(
+        'CREATE TABLE public.t (id int PRIMARY KEY); CREATE SCHEMA "Ops";'
+        ' CREATE OPERATOR "Ops".> (LEFTARG = integer, RIGHTARG = integer, FUNCTION = int4gt);'
+        ' CREATE AGGREGATE public.top(integer) (SFUNC = int4larger, STYPE = integer, SORTOP = OPERATOR("Ops".>))'
+    )
+    contract = load_contract(own_contract(target, tmp_path))
+    assert aggregate_findings(target, contract) == []
+    run_sql(
+        "DROP AGGREGATE public.top(integer);"
+        " CREATE AGGREGATE public.top(integer) (SFUNC = int4larger, STYPE = integer, SORTOP = >)"
+    )
+    top = "public.top(integer)"
+    found = [f for f in check(target, contract).findings if f.kind is Kind.AGGREGATES]
+    assert [(f.rule, f.owner, f.object, f.message, f.expected, f.actual) for f in found] == [
+        ("aggregate.sortop", top, top, "sort operator differs", '"Ops".>', ">")
+    ]
+    create = (
+        'CREATE AGGREGATE "public"."top"(integer) (\n  SFUNC = "pg_catalog"."int4larger",\n  STYPE = integer,\n'
+        '  SORTOP = OPERATOR("Ops".>)\n);'
+    )
+    fix = Fix('DROP AGGREGATE "public"."top"(integer);\n' + create, (), "")
+    assert found[0].fix == fix
+    run_sql(fix.sql)
+    assert aggregate_findings(target, contract) == []

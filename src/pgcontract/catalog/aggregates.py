@@ -21,8 +21,9 @@ from pgcontract.sqlnorm import InvalidSql, parse_type
 PARALLEL = {"s": "safe", "r": "restricted", "u": "unsafe"}
 FINAL_MODIFY = {"r": "read_only", "s": "shareable", "w": "read_write"}
 KIND = {"n": "normal", "o": "ordered-set", "h": "hypothetical-set"}
-# An operator's name: PostgreSQL's operator characters, optionally after schema. (The whole text, checked.)
-_OPERATOR = re.compile(r"(?:([a-z_][a-z0-9_$]*)\.)?([+\-*/<>=~!@#%^&|`?]+)")
+# An operator's name: PostgreSQL's operator characters, optionally after schema, plain or in double quotes
+# (as the catalog prints a schema whose name needs them: ``"Ops".>``). (The whole text, checked.)
+_OPERATOR = re.compile(r'(?:([a-z_][a-z0-9_$]*|"(?:[^"]|"")+")\.)?([+\-*/<>=~!@#%^&|`?]+)')
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,10 @@ def operator_name(text: str) -> QualifiedName:
     match = _OPERATOR.fullmatch(text.strip())
     if match is None:
         raise InvalidName(f"{text!r}: expected an operator (>, <, or schema.operator)")
-    return QualifiedName(match.group(1) or "pg_catalog", match.group(2))
+    schema = match.group(1) or "pg_catalog"
+    if schema.startswith('"'):
+        schema = schema[1:-1].replace('""', '"')
+    return QualifiedName(schema, match.group(2))
 
 
 def aggregate_signature(text: str) -> tuple[QualifiedName, AggregateArguments]:
