@@ -732,6 +732,31 @@ EQUIVALENT += (
         for changed in ('"XXSETXX"', '"set"')
     ),
 )
+# checks/partitions
+EQUIVALENT += (
+    Equivalent(
+        "_same",
+        "return False",
+        "return True",
+        "actual is never None: the key is compared only once it is there (partition_key is None is tested first), "
+        "and a partition's bound is what makes it one (is_partition is bound is not None)",
+    ),
+    Equivalent(
+        "_ancestors",
+        "while table.is_partition and table.parents and table.parents[0] not in out:",
+        "while table.is_partition or table.parents and table.parents[0] not in out:",
+        "a table that is no partition then collects its inheritance parents, and PostgreSQL keeps partitioned "
+        "tables out of inheritance trees: none of them is partitioned, so none holds a finding that folds",
+    ),
+    Equivalent(
+        "_is_partitioned",
+        "return table is not None and table.partition_key is not None",
+        "return table is not None or table.partition_key is not None",
+        "the owner of a columns, constraints or indexes finding is always a table of the snapshot (only the checks "
+        "of a table found in scope make them; its name reads back): True then also for plain tables, which are "
+        "never a partition's ancestor (_ancestors climbs only to partitioned tables): nothing more folds",
+    ),
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 
