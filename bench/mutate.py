@@ -733,6 +733,9 @@ EQUIVALENT += (
     ),
 )
 # checks/partitions
+_FOLD = (
+    "(f.owner, f.rule, f.expected) for f in findings if f.kind in FOLDED_KINDS and _is_partitioned(snapshot, f.owner)"
+)
 EQUIVALENT += (
     Equivalent(
         "_same",
@@ -755,6 +758,14 @@ EQUIVALENT += (
         "the owner of a columns, constraints or indexes finding is always a table of the snapshot (only the checks "
         "of a table found in scope make them; its name reads back): True then also for plain tables, which are "
         "never a partition's ancestor (_ancestors climbs only to partitioned tables): nothing more folds",
+    ),
+    Equivalent(
+        "fold_partitions",
+        _FOLD,
+        _FOLD.replace(" and ", " or "),
+        "the keys added are of findings of other kinds, so of other rules (each rule is of one kind, and finding() is "
+        "given it); the one exception, a materialized view's index rules reported as views, is owned by no table: "
+        "no folded finding (matched by its rule) meets them",
     ),
 )
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
