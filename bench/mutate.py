@@ -732,6 +732,42 @@ EQUIVALENT += (
         for changed in ('"XXSETXX"', '"set"')
     ),
 )
+# checks/partitions
+_FOLD = (
+    "(f.owner, f.rule, f.expected) for f in findings if f.kind in FOLDED_KINDS and _is_partitioned(snapshot, f.owner)"
+)
+EQUIVALENT += (
+    Equivalent(
+        "_same",
+        "return False",
+        "return True",
+        "actual is never None: the key is compared only once it is there (partition_key is None is tested first), "
+        "and a partition's bound is what makes it one (is_partition is bound is not None)",
+    ),
+    Equivalent(
+        "_ancestors",
+        "while table.is_partition and table.parents and table.parents[0] not in out:",
+        "while table.is_partition or table.parents and table.parents[0] not in out:",
+        "a table that is no partition then collects its inheritance parents, and PostgreSQL keeps partitioned "
+        "tables out of inheritance trees: none of them is partitioned, so none holds a finding that folds",
+    ),
+    Equivalent(
+        "_is_partitioned",
+        "return table is not None and table.partition_key is not None",
+        "return table is not None or table.partition_key is not None",
+        "the owner of a columns, constraints or indexes finding is always a table of the snapshot (only the checks "
+        "of a table found in scope make them; its name reads back): True then also for plain tables, which are "
+        "never a partition's ancestor (_ancestors climbs only to partitioned tables): nothing more folds",
+    ),
+    Equivalent(
+        "fold_partitions",
+        _FOLD,
+        _FOLD.replace(" and ", " or "),
+        "the keys added are of findings of other kinds, so of other rules (each rule is of one kind, and finding() is "
+        "given it); the one exception, a materialized view's index rules reported as views, is owned by no table: "
+        "no folded finding (matched by its rule) meets them",
+    ),
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 
