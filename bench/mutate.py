@@ -768,6 +768,16 @@ EQUIVALENT += (
         "no folded finding (matched by its rule) meets them",
     ),
 )
+# checks/domains (the 4 survivors of the whole run, 2026-11-30)
+EQUIVALENT += (
+    Equivalent(
+        "check_domain",
+        "repair = fix(domain_not_null(name, False))",
+        "repair = fix(domain_not_null(name, None))",
+        'domain_not_null reads its flag only for truth ("SET NOT NULL" if not_null else "DROP NOT NULL"):'
+        " None is false, the same DROP NOT NULL",
+    ),
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 
