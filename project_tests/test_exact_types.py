@@ -11,9 +11,9 @@ import pytest
 
 from pgcontract.connect import Target
 from pgcontract.contract import Contract
-from pgcontract.findings import Hazard
-from project_tests.exact import Exact, assert_exact
-from project_tests.helpers import check
+from pgcontract.findings import Finding, Fix, Hazard, Kind
+from project_tests.exact import UNREADABLE_TYPES, Exact, assert_exact
+from project_tests.helpers import check, errors
 
 # public.addr: used by nothing; public.pair: by public.t.u and public.v.w (not by extra.t.u, of extra.pair).
 SETUP = (
@@ -192,3 +192,113 @@ def test_a_collation_passes_however_the_contract_writes_it(
     spec = {"attributes": {"zip": {"type": "text", "collation": collation}, "n": "integer"}}
     contract = Contract.model_validate({"composite_types": {"public.code": spec}})
     assert check(target, contract).findings == []
+
+
+# An attribute changed to a type the parser cannot read (project_tests/exact.py UNREADABLE_TYPES): the types are
+# then compared as text, and differ. No contract names such a type: the contract gives the types it expects.
+C_SPEC = {"composite_types": {"public.c": {"attributes": {"a": "integer", "b": "text"}}}}
+UNREADABLE_CASES = {
+    f"an attribute changed to a type the parser cannot read: {new}": Exact(
+        UNREADABLE_TYPES + " CREATE TYPE public.c AS (a int, b text);",
+        f"ALTER TYPE public.c ALTER ATTRIBUTE b TYPE {new}",
+        "composite_type.attribute_type",
+        "public.c.b",
+        "attribute has another type",
+        "text",
+        new,
+        'ALTER TYPE "public"."c" ALTER ATTRIBUTE "b" TYPE text;',
+        owner="public.c",
+        contract=C_SPEC,
+    )
+    for new in ('public."a;b"', 'public."t;m"(5)')
+}
+
+
+@pytest.mark.parametrize("case", list(UNREADABLE_CASES))
+def test_an_attribute_of_a_type_the_parser_cannot_read_is_exact(
+    case: str, target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    assert_exact(UNREADABLE_CASES[case], target, run_sql, tmp_path)
+
+
+# After a missing attribute the check goes on to the attributes after it: each finding is there, whole.
+ADDR_SPEC = {
+    "composite_types": {
+        ADDR: {"attributes": {"street": "text", "city": "varchar(80)", "zip": {"type": "text", "collation": "C"}}}
+    }
+}
+CITY_ADDED = A_ADDR + 'ADD ATTRIBUTE "city" varchar(80);'
+
+
+def _missing(attribute: str, expected: str, repair: Fix) -> Finding:
+    return Finding(
+        "composite_type.attribute_missing",
+        Kind.COMPOSITE_TYPES,
+        ADDR,
+        f"{ADDR}.{attribute}",
+        "attribute is missing",
+        expected,
+        "absent",
+        repair,
+    )
+
+
+AFTER_A_MISSING = {
+    "two attributes missing": (
+        "ALTER TYPE public.addr DROP ATTRIBUTE city, DROP ATTRIBUTE zip",
+        True,  # added in the contract's order: the fixes together repair
+        [
+            _missing("city", "city varchar(80)", Fix(CITY_ADDED)),
+            _missing("zip", "zip text COLLATE C", Fix(A_ADDR + 'ADD ATTRIBUTE "zip" text COLLATE "C";')),
+        ],
+    ),
+    "one missing, the next of another collation": (
+        'ALTER TYPE public.addr DROP ATTRIBUTE city, ALTER ATTRIBUTE zip TYPE text COLLATE "POSIX"',
+        False,  # city appended after zip: the order then differs, as the note says
+        [
+            _missing("city", "city varchar(80)", Fix(CITY_ADDED, (Hazard.MANUAL,), APPEND_NOTE)),
+            Finding(
+                "composite_type.attribute_collation",
+                Kind.COMPOSITE_TYPES,
+                ADDR,
+                f"{ADDR}.zip",
+                "attribute has another collation",
+                "text COLLATE C",
+                "text COLLATE POSIX",
+                Fix(ZIP_C),
+            ),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(AFTER_A_MISSING))
+def test_the_attributes_after_a_missing_one_are_each_found_exactly(
+    case: str, target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    defect, repairs, wanted = AFTER_A_MISSING[case]
+    first = wanted[0]
+    repair = first.fix if first.fix is not None else Fix("")
+    exact = Exact(
+        SETUP,
+        defect,
+        first.rule,
+        first.object,
+        first.message,
+        first.expected,
+        first.actual,
+        repair.sql,
+        repair.hazards,
+        repair.note,
+        owner=ADDR,
+        contract=ADDR_SPEC,
+        also=tuple(f.rule for f in wanted),  # the other findings, pinned below
+        repairs=False,  # one fix alone does not repair: all of them are applied below
+        findings=sum(f.rule == first.rule for f in wanted),
+    )
+    assert_exact(exact, target, run_sql, tmp_path)
+    contract = Contract.model_validate(ADDR_SPEC)
+    assert check(target, contract).findings == wanted
+    if repairs:
+        run_sql("".join(f.fix.sql for f in wanted if f.fix is not None))
+        assert errors(check(target, contract)) == []
