@@ -13,13 +13,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from pgcontract.adopt import contract_from_snapshot, dump_contract
 from pgcontract.connect import Target
 from pgcontract.contract import load_contract
 from pgcontract.contract.model import Contract
 from pgcontract.ddl import Phase, contract_steps, phase_steps
 from pgcontract.depgraph import node_of, order
 from pgcontract.sqlgen import render
-from project_tests.helpers import check, errors, own_contract, run_cli
+from project_tests.helpers import check, errors, run_cli, snapshot_of
 from project_tests.kind_support import assert_sql_round_trips, fresh_database, repair, run_script
 
 AGGREGATE = """
@@ -152,12 +153,10 @@ CREATE TRIGGER audited_touch BEFORE UPDATE ON public.audited FOR EACH ROW EXECUT
 def contract_of(target: Target, directory: Path) -> Path:
     """The database's snapshot as a contract file; RLS is not the subject here (the API roles a fresh
     database grants on new tables, and the superuser reading a policy's table, would fail its lints)."""
-    path = own_contract(target, directory)
-    path.write_text(
-        path.read_text(encoding="utf-8")
-        + "lints:\n  rls_disabled_in_public: ignore\n  rls_bypass_privileges: ignore\n",
-        encoding="utf-8",
-    )
+    data = contract_from_snapshot(snapshot_of(target))
+    data["lints"] = {"rls_disabled_in_public": "ignore", "rls_bypass_privileges": "ignore"}
+    path = directory / "contract.yaml"
+    path.write_text(dump_contract(data), encoding="utf-8")
     return path
 
 
