@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -22,7 +23,7 @@ from pgcontract.contract import load_contract
 from pgcontract.ddl import Phase, table_steps
 from pgcontract.health import HealthReport, check_health
 from pgcontract.names import QualifiedName
-from pgcontract.server import ServeSettings, create_app
+from pgcontract.server import ServeSettings, create_app, listen
 from pgcontract.server.app import CHALLENGE, token_matches
 from pgcontract.server.setup_sql import setup_sql
 from pgcontract.sqlgen import render
@@ -323,3 +324,15 @@ def test_setup_sql_not_generated_as_intended_is_a_clear_500_and_the_rest_serves(
     assert PASSWORD not in response.text
     assert "Traceback" not in response.text
     assert "set-up SQL not served: generated SQL holds [" in caplog.text
+
+
+def test_the_socket_from_listen_accepts_connections_before_uvicorn_runs() -> None:
+    """``pgcontract serve`` prints "serving http://..." between ``listen`` and uvicorn's start (which
+    may take a moment, e.g. while a slow target is looked up); a client that connects on that line must
+    wait in the backlog, not be refused."""
+    sock = listen("127.0.0.1", 0)
+    try:
+        with socket.create_connection(sock.getsockname()[:2], timeout=5):
+            pass
+    finally:
+        sock.close()

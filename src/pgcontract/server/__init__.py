@@ -42,12 +42,15 @@ def visible_logs() -> Iterator[None]:
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port``, as uvicorn would bind it; ``OSError`` when the address is in use
-    or cannot be had (uvicorn itself would log it and exit with a status of its own)."""
+    """A socket bound to ``host:port`` and listening, as uvicorn would bind it; ``OSError`` when the
+    address is in use or cannot be had (uvicorn itself would log it and exit with a status of its own).
+    It listens at once, so from the "serving http://..." line on a client's connection waits in the
+    backlog until uvicorn accepts it instead of being refused."""
     sock = socket.socket(family=socket.AF_INET6 if ":" in host else socket.AF_INET)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        sock.listen(2048)  # uvicorn's default backlog
     except OSError:
         sock.close()
         raise
