@@ -87,12 +87,13 @@ def _deferral_differs(spec: Deferral, found: snap.Constraint) -> bool:
     return spec.initially is not None and (spec.initially == "deferred") != found.deferred
 
 
-def _wanted_deferral(spec: Deferral, found: snap.Constraint) -> Deferral:
-    """What the constraint must become: the contract's attributes, the found ones where it says nothing."""
-    deferrable = spec.deferrable if spec.deferrable is not None else found.deferrable
-    initially = spec.initially or ("deferred" if found.deferred else "immediate")
-    deferrable = deferrable or initially == "deferred"
-    return Deferral(deferrable=deferrable, initially=initially if deferrable else "immediate")
+def _wanted_deferral(spec: Deferral) -> Deferral:
+    """What a constraint that differs from ``spec`` (``_deferral_differs``) must become. What the contract
+    leaves out follows from what differs: ``initially`` alone differs only from a constraint that must be
+    DEFERRABLE to meet it, ``deferrable: true`` alone only from a NOT DEFERRABLE (so immediate) one, and
+    ``deferrable: false`` makes it immediate. Keeping the found INITIALLY DEFERRED against ``deferrable: false``
+    kept it DEFERRABLE: expected read as the found, and the fix changed nothing."""
+    return Deferral(deferrable=spec.deferrable is not False, initially=spec.initially or "immediate")
 
 
 SCAN = (
@@ -156,7 +157,7 @@ def _primary_key(name: QualifiedName, table: Table, actual: snap.Table) -> list[
         ]
     spec = table.primary_key_deferral
     if spec is not None and _deferral_differs(spec, pk):
-        wanted = _wanted_deferral(spec, pk)
+        wanted = _wanted_deferral(spec)
         return [
             finding(
                 "primary_key.deferrable",
@@ -250,7 +251,7 @@ def _foreign_key(name: QualifiedName, fk: ForeignKey, actual: snap.Table) -> lis
                 )
             )
     if _deferral_differs(fk, found):
-        wanted = _wanted_deferral(fk, found)
+        wanted = _wanted_deferral(fk)
         out.append(
             finding(
                 "foreign_key.deferrable",

@@ -1,0 +1,217 @@
+"""Constraint findings whose fix must choose (project_tests/exact.py): the deferral a contract states in
+part (only ``deferrable``, or only ``initially``), the name of a constraint added where its generated name is
+taken (``name1``, ``name2``..., cut to 63 bytes without splitting a character), the unique constraint of the
+contract's name among two on the same columns, a foreign key of two columns. Mutation testing of
+checks/constraints (docs/mutation.md) found these free."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pgcontract.connect import Target
+from pgcontract.findings import Hazard
+from project_tests.exact import Exact, assert_exact
+
+SETUP = (
+    "CREATE TABLE public.p (id int PRIMARY KEY);"
+    " CREATE TABLE public.c (id int PRIMARY KEY, p int CONSTRAINT c_p_fkey REFERENCES public.p, b int);"
+)
+C = 'ALTER TABLE "public"."c"'
+LOCK = (Hazard.LONG_LOCK,)
+FK_DEFERRAL = "public.c.c_p_fkey", "foreign key deferrability differs"
+PK_AGAIN = (
+    "PostgreSQL cannot ALTER a primary key's deferrability: the key is added again, building its unique index"
+    " under an exclusive lock; fails while foreign keys use it"
+)
+
+
+def fk_states(**deferral: Any) -> dict[str, Any]:
+    fk = {"columns": ["p"], "references": "public.p(id)", **deferral}
+    return {"tables": {"public.c": {"columns": {"p": {"type": "int"}}, "foreign_keys": [fk]}}}
+
+
+def pk_states(**deferral: Any) -> dict[str, Any]:
+    return {"tables": {"public.c": {"primary_key": ["id"], "primary_key_deferral": deferral}}}
+
+
+def fk_made(clause: str) -> str:
+    return f"ALTER TABLE public.c DROP CONSTRAINT c_p_fkey, ADD CONSTRAINT c_p_fkey FOREIGN KEY (p) REFERENCES public.p {clause}"
+
+
+def pk_made(clause: str) -> str:
+    return f"ALTER TABLE public.c DROP CONSTRAINT c_pkey, ADD CONSTRAINT c_pkey PRIMARY KEY (id) {clause}"
+
+
+def fk_deferral(states: dict[str, Any], setup: str, found: str, expected: str, actual: str, sql: str) -> Exact:
+    return Exact(
+        SETUP + fk_made(setup),
+        fk_made(found),
+        "foreign_key.deferrable",
+        *FK_DEFERRAL,
+        expected,
+        actual,
+        f'{C} ALTER CONSTRAINT "c_p_fkey" {sql};',
+        contract=fk_states(**states),
+    )
+
+
+def pk_deferral(states: dict[str, Any], setup: str, found: str, expected: str, actual: str, clause: str) -> Exact:
+    return Exact(
+        SETUP + pk_made(setup),
+        pk_made(found),
+        "primary_key.deferrable",
+        "public.c.c_pkey",
+        "primary key deferrability differs",
+        expected,
+        actual,
+        f'{C} DROP CONSTRAINT IF EXISTS "c_pkey";\n{C} ADD CONSTRAINT "c_pkey" PRIMARY KEY ("id"){clause};',
+        LOCK,
+        PK_AGAIN,
+        contract=pk_states(**states),
+    )
+
+
+DEFERRED = "DEFERRABLE INITIALLY DEFERRED"
+IMMEDIATE = "DEFERRABLE INITIALLY IMMEDIATE"
+DEFERRAL_CASES = {
+    # What the contract leaves out is not kept from the found constraint where that would keep the difference.
+    "fk deferrable: false, found deferred": fk_deferral(
+        {"deferrable": False}, "", DEFERRED, "NOT DEFERRABLE", DEFERRED, "NOT DEFERRABLE INITIALLY IMMEDIATE"
+    ),
+    "fk deferrable: false, found deferrable": fk_deferral(
+        {"deferrable": False}, "", "DEFERRABLE", "NOT DEFERRABLE", IMMEDIATE, "NOT DEFERRABLE INITIALLY IMMEDIATE"
+    ),
+    "fk deferrable: true, found not": fk_deferral(
+        {"deferrable": True}, "DEFERRABLE", "", IMMEDIATE, "NOT DEFERRABLE", IMMEDIATE
+    ),
+    "fk initially: deferred, found not deferrable": fk_deferral(
+        {"initially": "deferred"}, DEFERRED, "", DEFERRED, "NOT DEFERRABLE", DEFERRED
+    ),
+    "fk initially: deferred, found immediate": fk_deferral(
+        {"initially": "deferred"}, DEFERRED, "DEFERRABLE", DEFERRED, IMMEDIATE, DEFERRED
+    ),
+    "fk initially: immediate, found deferred": fk_deferral(
+        {"initially": "immediate"}, "DEFERRABLE", DEFERRED, IMMEDIATE, DEFERRED, IMMEDIATE
+    ),
+    "pk deferrable: false, found deferred": pk_deferral(
+        {"deferrable": False}, "", DEFERRED, "NOT DEFERRABLE", DEFERRED, " INITIALLY IMMEDIATE"
+    ),
+    "pk initially: deferred, found not deferrable": pk_deferral(
+        {"initially": "deferred"}, DEFERRED, "", DEFERRED, "NOT DEFERRABLE", " " + DEFERRED
+    ),
+    "pk initially: immediate, found deferred": pk_deferral(
+        {"initially": "immediate"}, "DEFERRABLE", DEFERRED, IMMEDIATE, DEFERRED, " " + IMMEDIATE
+    ),
+}
+
+
+def check_states(expression: str, table: str = "public.c", column: str = "b") -> dict[str, Any]:
+    return {"tables": {table: {"columns": {column: {"type": "int"}}, "checks": [{"expression": expression}]}}}
+
+
+# A 63-byte generated name (PostgreSQL's limit) ending in a two-byte character: "t_a" and 30 of 31 "é"s of
+# the column, "_check" cut off. Its free variant is cut to 62 bytes, the last "é" whole or not at all.
+WIDE = "a" + "é" * 31
+WIDE_NAME = "t_a" + "é" * 30
+FK_NAMED = (
+    f'{C} ADD CONSTRAINT "c_p_fkey2" FOREIGN KEY ("p") REFERENCES "public"."p" ("id") NOT VALID;\n'
+    f'{C} VALIDATE CONSTRAINT "c_p_fkey2";'
+)
+NAME_CASES = {
+    "check added as name1": Exact(
+        SETUP + "ALTER TABLE public.c ADD CHECK (b < 100)",
+        "ALTER TABLE public.c DROP CONSTRAINT c_b_check, ADD CONSTRAINT c_b_check CHECK (b < 50)",
+        "check.missing",
+        "public.c.c_b_check",
+        "check constraint is missing",
+        "b < 100",
+        "[(b < 50)]",
+        f'{C} ADD CONSTRAINT "c_b_check1" CHECK (b < 100) NOT VALID;\n{C} VALIDATE CONSTRAINT "c_b_check1";',
+        contract=check_states("b < 100"),
+    ),
+    # The generated name and name1 taken (by checks): name2.
+    "foreign key added as name2": Exact(
+        SETUP,
+        "ALTER TABLE public.c DROP CONSTRAINT c_p_fkey, ADD CONSTRAINT c_p_fkey CHECK (p > 0),"
+        " ADD CONSTRAINT c_p_fkey1 CHECK (p < 9)",
+        "foreign_key.missing",
+        "public.c.c_p_fkey",
+        "foreign key is missing",
+        "(p) -> public.p(id)",
+        "absent",
+        FK_NAMED,
+        contract=fk_states(),
+    ),
+    "63 bytes cut before a character": Exact(
+        f'CREATE TABLE public.t ("{WIDE}" int); ALTER TABLE public.t ADD CONSTRAINT t_pos CHECK ("{WIDE}" > 0)',
+        f'ALTER TABLE public.t DROP CONSTRAINT t_pos, ADD CONSTRAINT "{WIDE_NAME}" CHECK ("{WIDE}" > 1)',
+        "check.missing",
+        f"public.t.{WIDE_NAME}",
+        "check constraint is missing",
+        f'"{WIDE}" > 0',
+        f'[("{WIDE}" > 1)]',
+        f'ALTER TABLE "public"."t" ADD CONSTRAINT "t_a{"é" * 29}1" CHECK ("{WIDE}" > 0) NOT VALID;\n'
+        f'ALTER TABLE "public"."t" VALIDATE CONSTRAINT "t_a{"é" * 29}1";',
+        contract=check_states(f'"{WIDE}" > 0', "public.t", WIDE),
+    ),
+}
+
+TWO = (
+    "CREATE TABLE public.p2 (x int, y int, PRIMARY KEY (x, y)); CREATE TABLE public.q2 (x int, y int, PRIMARY KEY (x, y));"
+    " CREATE TABLE public.c2 (x int, y int, CONSTRAINT c2_x_y_fkey FOREIGN KEY (x, y) REFERENCES public.p2);"
+)
+C2 = 'ALTER TABLE "public"."c2"'
+UNIQUE_AGAIN = (
+    "PostgreSQL cannot change this in place: the constraint is added again, building a unique "
+    "index under a lock; fails on duplicates (and while foreign keys use the old one)"
+)
+OTHER_CASES = {
+    "foreign key of two columns points elsewhere": Exact(
+        TWO,
+        "ALTER TABLE public.c2 DROP CONSTRAINT c2_x_y_fkey,"
+        " ADD CONSTRAINT c2_x_y_fkey FOREIGN KEY (x, y) REFERENCES public.q2",
+        "foreign_key.target",
+        "public.c2.c2_x_y_fkey",
+        "foreign key points elsewhere",
+        "(x, y) -> public.p2(x, y)",
+        "(x, y) -> public.q2(x, y)",
+        f'{C2} DROP CONSTRAINT IF EXISTS "c2_x_y_fkey";\n'
+        f'{C2} ADD CONSTRAINT "c2_x_y_fkey" FOREIGN KEY ("x", "y") REFERENCES "public"."p2" ("x", "y")'
+        " ON DELETE NO ACTION ON UPDATE NO ACTION NOT VALID;\n"
+        f'{C2} VALIDATE CONSTRAINT "c2_x_y_fkey";',
+    ),
+    # Another unique constraint on the same columns, its name sorting first: the contract's one is reported.
+    "the unique constraint of the contract's name": Exact(
+        SETUP + "ALTER TABLE public.c ADD CONSTRAINT c_b_key UNIQUE (b) DEFERRABLE",
+        "ALTER TABLE public.c ADD CONSTRAINT a_first UNIQUE (b),"
+        " DROP CONSTRAINT c_b_key, ADD CONSTRAINT c_b_key UNIQUE (b)",
+        "unique.deferrable",
+        "public.c.c_b_key",
+        "unique constraint deferrability differs",
+        IMMEDIATE,
+        "NOT DEFERRABLE",
+        f'{C} DROP CONSTRAINT IF EXISTS "c_b_key";\n{C} ADD CONSTRAINT "c_b_key" UNIQUE ("b") DEFERRABLE;',
+        LOCK,
+        UNIQUE_AGAIN,
+        contract={
+            "tables": {
+                "public.c": {
+                    "columns": {"b": {"type": "int"}},
+                    "unique": [{"name": "c_b_key", "columns": ["b"], "deferrable": True}],
+                }
+            }
+        },
+    ),
+}
+CASES = {**DEFERRAL_CASES, **NAME_CASES, **OTHER_CASES}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_constraint_finding_chooses_exactly(
+    case: str, target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    assert_exact(CASES[case], target, run_sql, tmp_path)
