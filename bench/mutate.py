@@ -122,7 +122,12 @@ CHECK_SLICES: dict[str, tuple[str, ...]] = {
     "aggregates": ("test_kind_aggregates.py", "test_exact_aggregates.py"),
     "columns": ("test_columns.py", "test_exact_columns.py"),
     "composite_types": ("test_kind_types.py", "test_exact_types.py"),
-    "constraints": ("test_constraints.py", "test_kind_constraint_attributes.py", "test_exact_constraints.py"),
+    "constraints": (
+        "test_constraints.py",
+        "test_kind_constraint_attributes.py",
+        "test_exact_constraints.py",
+        "test_exact_constraint_choices.py",
+    ),
     "domains": ("test_kind_domains.py", "test_exact_domains.py"),
     "enums": ("test_enums.py", "test_exact_enums.py"),
     "extensions": ("test_kind_extensions.py", "test_exact_extensions.py"),

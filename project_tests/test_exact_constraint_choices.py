@@ -17,7 +17,7 @@ from pgcontract.findings import Hazard
 from project_tests.exact import Exact, assert_exact
 
 SETUP = (
-    "CREATE TABLE public.p (id int PRIMARY KEY);"
+    "CREATE TABLE public.p (id int PRIMARY KEY); CREATE TABLE public.q (id int PRIMARY KEY);"
     " CREATE TABLE public.c (id int PRIMARY KEY, p int CONSTRAINT c_p_fkey REFERENCES public.p, b int);"
 )
 C = 'ALTER TABLE "public"."c"'
@@ -194,7 +194,7 @@ OTHER_CASES = {
         "unique constraint deferrability differs",
         IMMEDIATE,
         "NOT DEFERRABLE",
-        f'{C} DROP CONSTRAINT IF EXISTS "c_b_key";\n{C} ADD CONSTRAINT "c_b_key" UNIQUE ("b") DEFERRABLE;',
+        f'{C} DROP CONSTRAINT IF EXISTS "c_b_key";\n{C} ADD CONSTRAINT "c_b_key" UNIQUE ("b") DEFERRABLE INITIALLY IMMEDIATE;',
         LOCK,
         UNIQUE_AGAIN,
         contract={
@@ -207,7 +207,116 @@ OTHER_CASES = {
         },
     ),
 }
-CASES = {**DEFERRAL_CASES, **NAME_CASES, **OTHER_CASES}
+
+
+def unique_states(**unique: Any) -> dict[str, Any]:
+    return {"tables": {"public.c": {"columns": {"b": {"type": "int"}}, "unique": [{"columns": ["b"], **unique}]}}}
+
+
+def unique_made(clause: str) -> str:
+    return f"ALTER TABLE public.c DROP CONSTRAINT c_b_key, ADD CONSTRAINT c_b_key UNIQUE {clause}"
+
+
+def unique_deferral(states: dict[str, Any], setup: str, found: str, expected: str, actual: str, clause: str) -> Exact:
+    return Exact(
+        SETUP + f"ALTER TABLE public.c ADD CONSTRAINT c_b_key UNIQUE (b) {setup}",
+        unique_made(f"(b) {found}"),
+        "unique.deferrable",
+        "public.c.c_b_key",
+        "unique constraint deferrability differs",
+        expected,
+        actual,
+        f'{C} DROP CONSTRAINT IF EXISTS "c_b_key";\n{C} ADD CONSTRAINT "c_b_key" UNIQUE ("b"){clause};',
+        LOCK,
+        UNIQUE_AGAIN,
+        contract=unique_states(**states),
+    )
+
+
+# The unique constraint is added again as the expected text reads: what the contract leaves out completed.
+UNIQUE_CASES = {
+    "unique initially: immediate, found deferred": unique_deferral(
+        {"initially": "immediate"}, "DEFERRABLE", DEFERRED, IMMEDIATE, DEFERRED, " " + IMMEDIATE
+    ),
+    "unique initially: deferred, found immediate": unique_deferral(
+        {"initially": "deferred"}, DEFERRED, "DEFERRABLE", DEFERRED, IMMEDIATE, " " + DEFERRED
+    ),
+    "unique deferrable: true, found not": unique_deferral(
+        {"deferrable": True}, "DEFERRABLE", "", IMMEDIATE, "NOT DEFERRABLE", " " + IMMEDIATE
+    ),
+    "unique deferrable: false, found deferred": unique_deferral(
+        {"deferrable": False}, "", DEFERRED, "NOT DEFERRABLE", DEFERRED, " INITIALLY IMMEDIATE"
+    ),
+    "unique nulls distinct wanted": Exact(
+        SETUP + "ALTER TABLE public.c ADD CONSTRAINT c_b_key UNIQUE (b)",
+        unique_made("NULLS NOT DISTINCT (b)"),
+        "unique.nulls_not_distinct",
+        "public.c.c_b_key",
+        "unique constraint treats NULLs otherwise",
+        "NULLS DISTINCT",
+        "NULLS NOT DISTINCT",
+        f'{C} DROP CONSTRAINT IF EXISTS "c_b_key";\n{C} ADD CONSTRAINT "c_b_key" UNIQUE ("b");',
+        LOCK,
+        UNIQUE_AGAIN,
+        contract=unique_states(nulls_not_distinct=False),
+    ),
+    # A unique index is immediate: initially: immediate holds, only its NULLS differ.
+    "unique index, initially: immediate": Exact(
+        SETUP + "ALTER TABLE public.c ADD CONSTRAINT c_b_key UNIQUE NULLS NOT DISTINCT (b)",
+        "ALTER TABLE public.c DROP CONSTRAINT c_b_key; CREATE UNIQUE INDEX c_b_idx ON public.c (b)",
+        "unique.nulls_not_distinct",
+        "public.c.c_b_idx",
+        "unique constraint treats NULLs otherwise",
+        "NULLS NOT DISTINCT",
+        "NULLS DISTINCT",
+        f'{C} ADD CONSTRAINT "c_b_key" UNIQUE NULLS NOT DISTINCT ("b") INITIALLY IMMEDIATE;',
+        LOCK,
+        UNIQUE_AGAIN,
+        contract=unique_states(initially="immediate", nulls_not_distinct=True),
+    ),
+}
+FK_AGAIN = (
+    f'{C} DROP CONSTRAINT IF EXISTS "c_p_fkey";\n'
+    f'{C} ADD CONSTRAINT "c_p_fkey" FOREIGN KEY ("p") REFERENCES "public"."p"{{}} NOT VALID;\n'
+    f'{C} VALIDATE CONSTRAINT "c_p_fkey";'
+)
+FK_CASES = {
+    # Named in the contract: found by its name.
+    "named foreign key points elsewhere": Exact(
+        SETUP,
+        fk_made("").replace("public.p", "public.q"),
+        "foreign_key.target",
+        "public.c.c_p_fkey",
+        "foreign key points elsewhere",
+        "(p) -> public.p(id)",
+        "(p) -> public.q(id)",
+        FK_AGAIN.format(' ("id")'),
+        contract={
+            "tables": {
+                "public.c": {
+                    "foreign_keys": [{"name": "c_p_fkey", **fk_states()["tables"]["public.c"]["foreign_keys"][0]}]
+                }
+            }
+        },
+    ),
+    # No referenced columns in the contract: any of the table's.
+    "foreign key to a table, its action differs": Exact(
+        SETUP + fk_made("ON DELETE CASCADE"),
+        fk_made(""),
+        "foreign_key.on_delete",
+        "public.c.c_p_fkey",
+        "ON DELETE action differs",
+        "CASCADE",
+        "NO ACTION",
+        FK_AGAIN.format(" ON DELETE CASCADE"),
+        contract={
+            "tables": {
+                "public.c": {"foreign_keys": [{"columns": ["p"], "references": "public.p", "on_delete": "cascade"}]}
+            }
+        },
+    ),
+}
+CASES = {**DEFERRAL_CASES, **NAME_CASES, **OTHER_CASES, **UNIQUE_CASES, **FK_CASES}
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -96,6 +96,10 @@ def _wanted_deferral(spec: Deferral) -> Deferral:
     return Deferral(deferrable=spec.deferrable is not False, initially=spec.initially or "immediate")
 
 
+def _wanted_text(wanted: Deferral) -> str:
+    return _deferral_text(bool(wanted.deferrable), wanted.initially == "deferred")
+
+
 SCAN = (
     "scans the whole table to check every stored row (SHARE UPDATE EXCLUSIVE: writes go on; a foreign key "
     "also locks the referenced table against writes); fails if a row violates it"
@@ -165,7 +169,7 @@ def _primary_key(name: QualifiedName, table: Table, actual: snap.Table) -> list[
                 name,
                 member(name, pk.name),
                 "primary key deferrability differs",
-                _deferral_text(bool(wanted.deferrable), wanted.initially == "deferred"),
+                _wanted_text(wanted),
                 _deferral_text(pk.deferrable, pk.deferred),
                 fix(
                     [drop_constraint(name, pk.name), add_primary_key(name, expected, pk.name, wanted)],
@@ -259,7 +263,7 @@ def _foreign_key(name: QualifiedName, fk: ForeignKey, actual: snap.Table) -> lis
                 name,
                 member(name, found.name),
                 "foreign key deferrability differs",
-                _deferral_text(bool(wanted.deferrable), wanted.initially == "deferred"),
+                _wanted_text(wanted),
                 _deferral_text(found.deferrable, found.deferred),
                 fix(alter_deferral(name, found.name, wanted)),
             )
@@ -294,11 +298,10 @@ def _unique_candidates(unique: Unique, actual: snap.Table) -> list[snap.Constrai
 def _unique_differences(unique: Unique, found: snap.Constraint | snap.Index) -> list[tuple[str, str, str, str]]:
     out = []
     deferrable, deferred = (found.deferrable, found.deferred) if isinstance(found, snap.Constraint) else (False, False)
-    spec_deferrable = unique.deferrable if unique.deferrable is not None else deferrable
     if (unique.deferrable is not None and unique.deferrable != deferrable) or (
         unique.initially is not None and (unique.initially == "deferred") != deferred
     ):
-        want = _deferral_text(spec_deferrable or unique.initially == "deferred", unique.initially == "deferred")
+        want = _wanted_text(_wanted_deferral(unique))
         out.append(
             ("unique.deferrable", "unique constraint deferrability differs", want, _deferral_text(deferrable, deferred))
         )
@@ -326,10 +329,12 @@ def _unique(name: QualifiedName, table: Table, actual: snap.Table) -> list[Findi
             found = next((c for c in candidates if not _unique_differences(unique, c)), candidates[0])
             differences = _unique_differences(unique, found)
             if isinstance(found, snap.Constraint):
-                statements = [
-                    drop_constraint(name, found.name),
-                    add_unique(name, unique.model_copy(update={"name": found.name})),
-                ]
+                again = unique.model_copy(update={"name": found.name})
+                if any(rule == "unique.deferrable" for rule, *_ in differences):
+                    # Added again as its expected text reads: the contract's partial deferral completed.
+                    wanted = _wanted_deferral(unique)
+                    again = again.model_copy(update={"deferrable": wanted.deferrable, "initially": wanted.initially})
+                statements = [drop_constraint(name, found.name), add_unique(name, again)]
             else:
                 statements = [add_unique(name, _free_name(actual, unique, unique_name(name, unique)))]
             repair = fix(
