@@ -316,7 +316,59 @@ FK_CASES = {
         },
     ),
 }
-CASES = {**DEFERRAL_CASES, **NAME_CASES, **OTHER_CASES, **UNIQUE_CASES, **FK_CASES}
+# PostgreSQL before 18 cannot add a NOT VALID foreign key to a partitioned table: added in one statement.
+PARTITIONED = SETUP + (
+    "CREATE TABLE public.pt (id int, p int CONSTRAINT pt_p_fkey REFERENCES public.p ON DELETE CASCADE)"
+    " PARTITION BY LIST (id)"
+)
+PT = 'ALTER TABLE "public"."pt"'
+PT_FK = f'{PT} ADD CONSTRAINT "pt_p_fkey" FOREIGN KEY ("p") REFERENCES "public"."p" ("id") ON DELETE CASCADE;'
+PT_AGAIN = f'{PT} DROP CONSTRAINT IF EXISTS "pt_p_fkey";\n{PT_FK}'
+PT_STATES = {
+    "tables": {
+        "public.pt": {
+            "columns": {"p": {"type": "int"}},
+            "foreign_keys": [{"columns": ["p"], "references": "public.p(id)", "on_delete": "cascade"}],
+        }
+    }
+}
+
+
+def pt_made(clause: str) -> str:
+    return f"ALTER TABLE public.pt DROP CONSTRAINT pt_p_fkey, ADD CONSTRAINT pt_p_fkey FOREIGN KEY (p) {clause}"
+
+
+def partitioned(defect: str, rule: str, message: str, expected: str, actual: str, sql: str) -> Exact:
+    return Exact(PARTITIONED, defect, rule, "public.pt.pt_p_fkey", message, expected, actual, sql, contract=PT_STATES)
+
+
+PARTITIONED_CASES = {
+    "partitioned: foreign key missing": partitioned(
+        "ALTER TABLE public.pt DROP CONSTRAINT pt_p_fkey",
+        "foreign_key.missing",
+        "foreign key is missing",
+        "(p) -> public.p(id)",
+        "absent",
+        PT_FK,
+    ),
+    "partitioned: foreign key points elsewhere": partitioned(
+        pt_made("REFERENCES public.q ON DELETE CASCADE"),
+        "foreign_key.target",
+        "foreign key points elsewhere",
+        "(p) -> public.p(id)",
+        "(p) -> public.q(id)",
+        PT_AGAIN,
+    ),
+    "partitioned: on delete": partitioned(
+        pt_made("REFERENCES public.p"),
+        "foreign_key.on_delete",
+        "ON DELETE action differs",
+        "CASCADE",
+        "NO ACTION",
+        PT_AGAIN,
+    ),
+}
+CASES = {**DEFERRAL_CASES, **NAME_CASES, **OTHER_CASES, **UNIQUE_CASES, **FK_CASES, **PARTITIONED_CASES}
 
 
 @pytest.mark.parametrize("case", list(CASES))
