@@ -717,6 +717,23 @@ EQUIVALENT += tuple(
     )
     for default in ("None", "")
 )
+CODEC_CASE = "Python's codec names are case-insensitive (codecs.lookup normalises them): the same codec"
+_FREE = 'name = wanted.encode("utf-8")[: 63 - len(str(n))].decode("utf-8", "ignore") + str(n)'
+_ACTION = '(have or "no action").upper(),'
+EQUIVALENT += (
+    Equivalent("_free_name", _FREE, _FREE.replace('encode("utf-8")', 'encode("UTF-8")'), CODEC_CASE),
+    Equivalent("_free_name", _FREE, _FREE.replace('decode("utf-8"', 'decode("UTF-8"'), CODEC_CASE),
+    *(
+        Equivalent(
+            "_foreign_key",
+            _ACTION,
+            _ACTION.replace('"no action"', changed),
+            "a foreign key's action is never empty: the snapshot reads it from confdeltype/confupdtype, which "
+            "PostgreSQL always sets, and FK_ACTIONS names all five codes",
+        )
+        for changed in ('"XXno actionXX"', '"NO ACTION"')
+    ),
+)
 # checks/columns
 _VERB = 'verb = "ADD" if found.identity is None else "SET"'
 EQUIVALENT += (

@@ -276,9 +276,9 @@ UNIQUE_CASES = {
     ),
 }
 FK_AGAIN = (
-    f'{C} DROP CONSTRAINT IF EXISTS "c_p_fkey";\n'
-    f'{C} ADD CONSTRAINT "c_p_fkey" FOREIGN KEY ("p") REFERENCES "public"."p"{{}} NOT VALID;\n'
-    f'{C} VALIDATE CONSTRAINT "c_p_fkey";'
+    f'{C} DROP CONSTRAINT IF EXISTS "{{0}}";\n'
+    f'{C} ADD CONSTRAINT "{{0}}" FOREIGN KEY ("p") REFERENCES "public"."p"{{1}} NOT VALID;\n'
+    f'{C} VALIDATE CONSTRAINT "{{0}}";'
 )
 FK_CASES = {
     # Named in the contract: found by its name.
@@ -290,7 +290,7 @@ FK_CASES = {
         "foreign key points elsewhere",
         "(p) -> public.p(id)",
         "(p) -> public.q(id)",
-        FK_AGAIN.format(' ("id")'),
+        FK_AGAIN.format("c_p_fkey", ' ("id")'),
         contract={
             "tables": {
                 "public.c": {
@@ -308,10 +308,27 @@ FK_CASES = {
         "ON DELETE action differs",
         "CASCADE",
         "NO ACTION",
-        FK_AGAIN.format(" ON DELETE CASCADE"),
+        FK_AGAIN.format("c_p_fkey", " ON DELETE CASCADE"),
         contract={
             "tables": {
                 "public.c": {"foreign_keys": [{"columns": ["p"], "references": "public.p", "on_delete": "cascade"}]}
+            }
+        },
+    ),
+    # Found by its columns under a name of its own: added again under that name.
+    "foreign key of its own name, its action differs": Exact(
+        SETUP + "ALTER TABLE public.c DROP CONSTRAINT c_p_fkey,"
+        " ADD CONSTRAINT c_owner FOREIGN KEY (p) REFERENCES public.p ON UPDATE CASCADE",
+        "ALTER TABLE public.c DROP CONSTRAINT c_owner, ADD CONSTRAINT c_owner FOREIGN KEY (p) REFERENCES public.p",
+        "foreign_key.on_update",
+        "public.c.c_owner",
+        "ON UPDATE action differs",
+        "CASCADE",
+        "NO ACTION",
+        FK_AGAIN.format("c_owner", ' ("id") ON UPDATE CASCADE'),
+        contract={
+            "tables": {
+                "public.c": {"foreign_keys": [{"columns": ["p"], "references": "public.p(id)", "on_update": "cascade"}]}
             }
         },
     ),
