@@ -42,8 +42,9 @@ def fk_made(clause: str) -> str:
     return f"ALTER TABLE public.c DROP CONSTRAINT c_p_fkey, ADD CONSTRAINT c_p_fkey FOREIGN KEY (p) REFERENCES public.p {clause}"
 
 
-def pk_made(clause: str) -> str:
-    return f"ALTER TABLE public.c DROP CONSTRAINT c_pkey, ADD CONSTRAINT c_pkey PRIMARY KEY (id) {clause}"
+def pk_made(clause: str, old: str = "c_id") -> str:
+    # A key of a name of its own: added again under it, not under the default c_pkey.
+    return f"ALTER TABLE public.c DROP CONSTRAINT {old}, ADD CONSTRAINT c_id PRIMARY KEY (id) {clause}"
 
 
 def fk_deferral(states: dict[str, Any], setup: str, found: str, expected: str, actual: str, sql: str) -> Exact:
@@ -61,14 +62,14 @@ def fk_deferral(states: dict[str, Any], setup: str, found: str, expected: str, a
 
 def pk_deferral(states: dict[str, Any], setup: str, found: str, expected: str, actual: str, clause: str) -> Exact:
     return Exact(
-        SETUP + pk_made(setup),
+        SETUP + pk_made(setup, "c_pkey"),
         pk_made(found),
         "primary_key.deferrable",
-        "public.c.c_pkey",
+        "public.c.c_id",
         "primary key deferrability differs",
         expected,
         actual,
-        f'{C} DROP CONSTRAINT IF EXISTS "c_pkey";\n{C} ADD CONSTRAINT "c_pkey" PRIMARY KEY ("id"){clause};',
+        f'{C} DROP CONSTRAINT IF EXISTS "c_id";\n{C} ADD CONSTRAINT "c_id" PRIMARY KEY ("id"){clause};',
         LOCK,
         PK_AGAIN,
         contract=pk_states(**states),
@@ -273,6 +274,20 @@ UNIQUE_CASES = {
         LOCK,
         UNIQUE_AGAIN,
         contract=unique_states(initially="immediate", nulls_not_distinct=True),
+    ),
+    # A unique index holds the generated name: the constraint's own index could not take it.
+    "unique index of the generated name": Exact(
+        SETUP + "ALTER TABLE public.c ADD CONSTRAINT c_b_key UNIQUE NULLS NOT DISTINCT (b)",
+        "ALTER TABLE public.c DROP CONSTRAINT c_b_key; CREATE UNIQUE INDEX c_b_key ON public.c (b)",
+        "unique.nulls_not_distinct",
+        "public.c.c_b_key",
+        "unique constraint treats NULLs otherwise",
+        "NULLS NOT DISTINCT",
+        "NULLS DISTINCT",
+        f'{C} ADD CONSTRAINT "c_b_key1" UNIQUE NULLS NOT DISTINCT ("b");',
+        LOCK,
+        UNIQUE_AGAIN,
+        contract=unique_states(nulls_not_distinct=True),
     ),
 }
 FK_AGAIN = (

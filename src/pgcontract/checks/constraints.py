@@ -56,8 +56,9 @@ Named = TypeVar("Named", ForeignKey, Check, Unique, Exclusion)
 
 def _free_name(actual: snap.Table, item: Named, wanted: str) -> Named:
     """``item`` named ``wanted``, or, when another constraint of the table holds that name (an extra check
-    with the same generated name, say), ``wanted1``, ``wanted2``... as PostgreSQL picks names."""
-    taken = {c.name for c in actual.constraints}
+    with the same generated name, say), ``wanted1``, ``wanted2``... as PostgreSQL picks names. An index of the
+    table holds its name too: a unique or exclusion constraint's own index takes the constraint's name."""
+    taken = {c.name for c in actual.constraints} | set(actual.indexes)
     name, n = wanted, 0
     while name in taken:
         n += 1
