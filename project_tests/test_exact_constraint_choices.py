@@ -400,7 +400,54 @@ PARTITIONED_CASES = {
         PT_AGAIN,
     ),
 }
-CASES = {**DEFERRAL_CASES, **NAME_CASES, **OTHER_CASES, **UNIQUE_CASES, **FK_CASES, **PARTITIONED_CASES}
+E = 'ALTER TABLE "public"."e"'
+OVERLAP = "EXCLUDE USING gist (r WITH &&)"
+E_STATES = {"tables": {"public.e": {"columns": {"r": {"type": "int4range"}}, "exclusions": [{"definition": OVERLAP}]}}}
+
+
+def e_made(name: str, clause: str) -> str:
+    return f"ALTER TABLE public.e DROP CONSTRAINT {name}, ADD CONSTRAINT {name} {clause}"
+
+
+# An exclusion the contract does not name: found by its shape, or added under a free name.
+EXCLUSION_CASES = {
+    "unnamed exclusion found by its shape, made deferrable": Exact(
+        f"CREATE TABLE public.e (r int4range, CONSTRAINT other_excl {OVERLAP})",
+        e_made("other_excl", OVERLAP + " DEFERRABLE"),
+        "exclusion.deferrable",
+        "public.e.other_excl",
+        "exclusion constraint deferrability differs",
+        OVERLAP,
+        OVERLAP + " DEFERRABLE",
+        f'{E} DROP CONSTRAINT IF EXISTS "other_excl";\n{E} ADD CONSTRAINT "other_excl" {OVERLAP};',
+        LOCK,
+        "PostgreSQL cannot ALTER an exclusion constraint's deferrability: dropped and added again, rebuilding its"
+        " index",
+        contract=E_STATES,
+    ),
+    "unnamed exclusion missing, its generated name taken": Exact(
+        f"CREATE TABLE public.e (r int4range, CONSTRAINT e_excl {OVERLAP})",
+        e_made("e_excl", "EXCLUDE USING gist (r WITH =)"),
+        "exclusion.missing",
+        "public.e.e_excl1",
+        "exclusion constraint is missing",
+        OVERLAP,
+        "absent",
+        f'{E} ADD CONSTRAINT "e_excl1" {OVERLAP};',
+        LOCK,
+        "builds its index under a lock that blocks writes; fails on conflicting rows",
+        contract=E_STATES,
+    ),
+}
+CASES = {
+    **EXCLUSION_CASES,
+    **DEFERRAL_CASES,
+    **NAME_CASES,
+    **OTHER_CASES,
+    **UNIQUE_CASES,
+    **FK_CASES,
+    **PARTITIONED_CASES,
+}
 
 
 @pytest.mark.parametrize("case", list(CASES))
