@@ -439,7 +439,63 @@ EXCLUSION_CASES = {
         contract=E_STATES,
     ),
 }
+NOT_VALID = "check constraint is NOT VALID: rows stored before it was added are not checked"
+SCAN = (
+    "scans the whole table to check every stored row (SHARE UPDATE EXCLUSIVE: writes go on; a foreign key "
+    "also locks the referenced table against writes); fails if a row violates it"
+)
+
+
+def qualified(check: dict[str, str], defect: str, obj: str) -> Exact:
+    """The contract names the column by its table (``c.b``); PostgreSQL prints it bare."""
+    return Exact(
+        SETUP + "ALTER TABLE public.c ADD CHECK (b < 100)",
+        defect,
+        "check.not_valid",
+        f"public.c.{obj}",
+        NOT_VALID,
+        "validated",
+        "NOT VALID",
+        f'{C} VALIDATE CONSTRAINT "{obj}";',
+        LOCK,
+        SCAN,
+        contract={"tables": {"public.c": {"columns": {"b": {"type": "int"}}, "checks": [check]}}},
+    )
+
+
+CHECK_CASES = {
+    "named check by the table's column, not valid": qualified(
+        {"name": "c_b_check", "expression": "c.b < 100"},
+        "ALTER TABLE public.c DROP CONSTRAINT c_b_check, ADD CONSTRAINT c_b_check CHECK (b < 100) NOT VALID",
+        "c_b_check",
+    ),
+    "unnamed check by the table's column, not valid": qualified(
+        {"expression": "c.b < 100"},
+        "ALTER TABLE public.c DROP CONSTRAINT c_b_check, ADD CONSTRAINT other CHECK (b < 100) NOT VALID",
+        "other",
+    ),
+    # The same check twice, one of them validated: not reported NOT VALID; the second check, missing, is.
+    "the same check twice, one validated": Exact(
+        SETUP + "ALTER TABLE public.c ADD CHECK (b < 100), ADD CHECK (b > 0)",
+        "ALTER TABLE public.c DROP CONSTRAINT c_b_check1, ADD CONSTRAINT dup CHECK (b < 100) NOT VALID",
+        "check.missing",
+        "public.c.c_b_1_check",
+        "check constraint is missing",
+        "b > 0",
+        "[(b < 100), (b < 100)]",
+        f'{C} ADD CONSTRAINT "c_b_1_check" CHECK (b > 0) NOT VALID;\n{C} VALIDATE CONSTRAINT "c_b_1_check";',
+        contract={
+            "tables": {
+                "public.c": {
+                    "columns": {"b": {"type": "int"}},
+                    "checks": [{"expression": "b < 100"}, {"expression": "b > 0"}],
+                }
+            }
+        },
+    ),
+}
 CASES = {
+    **CHECK_CASES,
     **EXCLUSION_CASES,
     **DEFERRAL_CASES,
     **NAME_CASES,
