@@ -289,6 +289,29 @@ UNIQUE_CASES = {
         UNIQUE_AGAIN,
         contract=unique_states(nulls_not_distinct=True),
     ),
+    # Two candidates for (b): the constraint a_key differs, the index after it meets the entry: nothing to
+    # report on it; the next entry, missing, is reported.
+    "a later candidate meets the entry, the next entry missing": Exact(
+        SETUP + "ALTER TABLE public.c ADD CONSTRAINT c_b_key UNIQUE NULLS NOT DISTINCT (b), ADD UNIQUE (id, b)",
+        "ALTER TABLE public.c DROP CONSTRAINT c_b_key, DROP CONSTRAINT c_id_b_key, ADD CONSTRAINT a_key UNIQUE (b);"
+        " CREATE UNIQUE INDEX c_b_idx ON public.c (b) NULLS NOT DISTINCT",
+        "unique.missing",
+        "public.c.c_id_b_key",
+        "unique constraint is missing",
+        "UNIQUE (id, b)",
+        "absent",
+        f'{C} ADD CONSTRAINT "c_id_b_key" UNIQUE ("id", "b");',
+        LOCK,
+        "builds a unique index, blocking writes; fails on duplicate values",
+        contract={
+            "tables": {
+                "public.c": {
+                    "columns": {"b": {"type": "int"}},
+                    "unique": [{"columns": ["b"], "nulls_not_distinct": True}, {"columns": ["id", "b"]}],
+                }
+            }
+        },
+    ),
 }
 FK_AGAIN = (
     f'{C} DROP CONSTRAINT IF EXISTS "{{0}}";\n'
