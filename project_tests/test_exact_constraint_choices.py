@@ -39,7 +39,8 @@ def pk_states(**deferral: Any) -> dict[str, Any]:
 
 
 def fk_made(clause: str) -> str:
-    return f"ALTER TABLE public.c DROP CONSTRAINT c_p_fkey, ADD CONSTRAINT c_p_fkey FOREIGN KEY (p) REFERENCES public.p {clause}"
+    drop = "ALTER TABLE public.c DROP CONSTRAINT c_p_fkey"
+    return f"{drop}, ADD CONSTRAINT c_p_fkey FOREIGN KEY (p) REFERENCES public.p {clause}"
 
 
 def pk_made(clause: str, old: str = "c_id") -> str:
@@ -162,7 +163,8 @@ NAME_CASES = {
 }
 
 TWO = (
-    "CREATE TABLE public.p2 (x int, y int, PRIMARY KEY (x, y)); CREATE TABLE public.q2 (x int, y int, PRIMARY KEY (x, y));"
+    "CREATE TABLE public.p2 (x int, y int, PRIMARY KEY (x, y));"
+    " CREATE TABLE public.q2 (x int, y int, PRIMARY KEY (x, y));"
     " CREATE TABLE public.c2 (x int, y int, CONSTRAINT c2_x_y_fkey FOREIGN KEY (x, y) REFERENCES public.p2);"
 )
 C2 = 'ALTER TABLE "public"."c2"'
@@ -195,7 +197,8 @@ OTHER_CASES = {
         "unique constraint deferrability differs",
         IMMEDIATE,
         "NOT DEFERRABLE",
-        f'{C} DROP CONSTRAINT IF EXISTS "c_b_key";\n{C} ADD CONSTRAINT "c_b_key" UNIQUE ("b") DEFERRABLE INITIALLY IMMEDIATE;',
+        f'{C} DROP CONSTRAINT IF EXISTS "c_b_key";\n'
+        f'{C} ADD CONSTRAINT "c_b_key" UNIQUE ("b") DEFERRABLE INITIALLY IMMEDIATE;',
         LOCK,
         UNIQUE_AGAIN,
         contract={
