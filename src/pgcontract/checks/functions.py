@@ -66,7 +66,8 @@ def normal_body(body: str, language: str) -> str:
             pass
         else:
             return json.dumps(_without_locations(tree), sort_keys=True)
-    return " ".join(body.split())
+    # A JSON string, never equal to a parse tree's JSON: a body that is the text of the other's tree differs.
+    return json.dumps(" ".join(body.split()))
 
 
 # Offsets into the text, not meaning (an ARRAY[...] constructor's list_start and list_end among them).
