@@ -217,6 +217,15 @@ class Equivalent:
     why: str
 
 
+def _zip_of_equal_lengths(function: str, line: str, why: str) -> tuple[Equivalent, ...]:
+    """mutmut's changes to the ``strict=True`` of a zip in ``line``, where the lengths are equal (``why``):
+    the same zip."""
+    return tuple(
+        Equivalent(function, line, line.replace("strict=True", changed), why)
+        for changed in ("strict=None", "strict=False", "")
+    )
+
+
 GUARD_CAST = "typing.cast does nothing at run time: cast(None, x) is x"
 HEADER_CASE = "HTTP header names are case-insensitive (Starlette lower-cases them both ways)"
 EQUIVALENT: tuple[Equivalent, ...] = (
@@ -580,15 +589,10 @@ EQUIVALENT += (
         "a type on one side only: parse_type(None) raises InvalidSql (its `not text` guard), and the fallback"
         " compares None with a text: False, as the early return",
     ),
-    *(
-        Equivalent(
-            "check_aggregate",
-            _ZIP_MODIFY,
-            _ZIP_MODIFY.replace("strict=True", changed),
-            "AggregateSpec.modify returns a pair (tuple[str, str]) and _MODIFY is a pair: zip never meets"
-            " unequal lengths",
-        )
-        for changed in ("strict=None", "strict=False", "")
+    *_zip_of_equal_lengths(
+        "check_aggregate",
+        _ZIP_MODIFY,
+        "AggregateSpec.modify returns a pair (tuple[str, str]) and _MODIFY is a pair: zip never meets unequal lengths",
     ),
 )
 # rls/values (third pass): an enum is looked up by the type's schema; the snapshot holds none of pg_catalog.
@@ -641,14 +645,10 @@ _ZIP_REPLACE = "for (en, et), (an, at) in zip(expected, found.columns, strict=Fa
 _AS_TABLE = 'as_table = snap.Table(name, "m", False, False, found.owner, True, indexes=found.index_map)'
 _STAND_IN = "check_indexes reads only the indexes of the table it is given: the stand-in's {} is never read"
 EQUIVALENT += (
-    *(
-        Equivalent(
-            "_same_columns",
-            _ZIP_COLUMNS,
-            _ZIP_COLUMNS.replace("strict=True", changed),
-            "the lengths were compared just before (unequal: False): zip never meets unequal lengths",
-        )
-        for changed in ("strict=None", "strict=False", "")
+    *_zip_of_equal_lengths(
+        "_same_columns",
+        _ZIP_COLUMNS,
+        "the lengths were compared just before (unequal: False): zip never meets unequal lengths",
     ),
     *(
         Equivalent(
@@ -679,18 +679,10 @@ EQUIVALENT += (
 # checks/indexes
 _ZIP_KEYS = "for want, have in zip(expected, actual, strict=True):"
 EQUIVALENT += (
-    *(
-        Equivalent(
-            "_same_keys",
-            _ZIP_KEYS,
-            changed,
-            "the lengths were compared just before (unequal: returned False): zip never meets unequal lengths",
-        )
-        for changed in (
-            "for want, have in zip(expected, actual, strict=None):",
-            "for want, have in zip(expected, actual, strict=False):",
-            "for want, have in zip(expected, actual, ):",
-        )
+    *_zip_of_equal_lengths(
+        "_same_keys",
+        _ZIP_KEYS,
+        "the lengths were compared just before (unequal: returned False): zip never meets unequal lengths",
     ),
     Equivalent(
         "_same_keys",
