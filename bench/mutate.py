@@ -806,14 +806,10 @@ EQUIVALENT += (
         "only compared with the other body's form: joining words (no whitespace in them) with a separator holding"
         " one space is one-to-one, and a JSON string never equals a parse tree's JSON object",
     ),
-    *(
-        Equivalent(
-            "_same_parameters",
-            _ZIP_PARAMETERS,
-            _ZIP_PARAMETERS.replace("strict=True", changed),
-            "the lengths were compared just before (unequal: False): zip never meets unequal lengths",
-        )
-        for changed in ("strict=None", "strict=False", "")
+    *_zip_of_equal_lengths(
+        "_same_parameters",
+        _ZIP_PARAMETERS,
+        "the lengths were compared just before (unequal: False): zip never meets unequal lengths",
     ),
     *(
         Equivalent(
