@@ -63,13 +63,6 @@ def _matches(wanted: SqlType, stored: SqlType | None) -> bool:
     return stored is not None and wanted.matches(stored)
 
 
-def _shown(text: str, stored: SqlType | None) -> SqlType | str:
-    """A stored type as a finding shows it: its canonical spelling, or format_type's own text for one the
-    type parser refuses (a ``;`` in its name): that text quotes ``public."a;b"``, the canonical spelling
-    would not."""
-    return text if stored is None or ";" in text else stored
-
-
 def _compare(ctx: Context, name: QualifiedName, column_name: str, column: Column, found: snap.Column) -> list[Finding]:
     differences: list[tuple[str, str, object, object, Fix]] = []
     expected_type, actual_type = parse_type(column.type), column_type(found.type)
@@ -80,7 +73,7 @@ def _compare(ctx: Context, name: QualifiedName, column_name: str, column: Column
             Hazard.DATA_LOSS,
             note="rewrites the table under an exclusive lock; values may not convert",
         )
-        shown = _shown(found.type, actual_type)
+        shown = found.type if actual_type is None else actual_type  # format_type's text, when unreadable
         differences.append(("column.type", "column has another type", expected_type, shown, repair))
     if column.nullable is not None and column.nullable == found.not_null:
         if column.nullable:
