@@ -222,6 +222,15 @@ class Equivalent:
     why: str
 
 
+def _zip_of_equal_lengths(function: str, line: str, why: str) -> tuple[Equivalent, ...]:
+    """mutmut's changes to the ``strict=True`` of a zip in ``line``, where the lengths are equal (``why``):
+    the same zip."""
+    return tuple(
+        Equivalent(function, line, line.replace("strict=True", changed), why)
+        for changed in ("strict=None", "strict=False", "")
+    )
+
+
 GUARD_CAST = "typing.cast does nothing at run time: cast(None, x) is x"
 HEADER_CASE = "HTTP header names are case-insensitive (Starlette lower-cases them both ways)"
 EQUIVALENT: tuple[Equivalent, ...] = (
@@ -585,15 +594,10 @@ EQUIVALENT += (
         "a type on one side only: parse_type(None) raises InvalidSql (its `not text` guard), and the fallback"
         " compares None with a text: False, as the early return",
     ),
-    *(
-        Equivalent(
-            "check_aggregate",
-            _ZIP_MODIFY,
-            _ZIP_MODIFY.replace("strict=True", changed),
-            "AggregateSpec.modify returns a pair (tuple[str, str]) and _MODIFY is a pair: zip never meets"
-            " unequal lengths",
-        )
-        for changed in ("strict=None", "strict=False", "")
+    *_zip_of_equal_lengths(
+        "check_aggregate",
+        _ZIP_MODIFY,
+        "AggregateSpec.modify returns a pair (tuple[str, str]) and _MODIFY is a pair: zip never meets unequal lengths",
     ),
 )
 # rls/values (third pass): an enum is looked up by the type's schema; the snapshot holds none of pg_catalog.
@@ -646,14 +650,10 @@ _ZIP_REPLACE = "for (en, et), (an, at) in zip(expected, found.columns, strict=Fa
 _AS_TABLE = 'as_table = snap.Table(name, "m", False, False, found.owner, True, indexes=found.index_map)'
 _STAND_IN = "check_indexes reads only the indexes of the table it is given: the stand-in's {} is never read"
 EQUIVALENT += (
-    *(
-        Equivalent(
-            "_same_columns",
-            _ZIP_COLUMNS,
-            _ZIP_COLUMNS.replace("strict=True", changed),
-            "the lengths were compared just before (unequal: False): zip never meets unequal lengths",
-        )
-        for changed in ("strict=None", "strict=False", "")
+    *_zip_of_equal_lengths(
+        "_same_columns",
+        _ZIP_COLUMNS,
+        "the lengths were compared just before (unequal: False): zip never meets unequal lengths",
     ),
     *(
         Equivalent(
@@ -684,18 +684,10 @@ EQUIVALENT += (
 # checks/indexes
 _ZIP_KEYS = "for want, have in zip(expected, actual, strict=True):"
 EQUIVALENT += (
-    *(
-        Equivalent(
-            "_same_keys",
-            _ZIP_KEYS,
-            changed,
-            "the lengths were compared just before (unequal: returned False): zip never meets unequal lengths",
-        )
-        for changed in (
-            "for want, have in zip(expected, actual, strict=None):",
-            "for want, have in zip(expected, actual, strict=False):",
-            "for want, have in zip(expected, actual, ):",
-        )
+    *_zip_of_equal_lengths(
+        "_same_keys",
+        _ZIP_KEYS,
+        "the lengths were compared just before (unequal: returned False): zip never meets unequal lengths",
     ),
     Equivalent(
         "_same_keys",
@@ -798,6 +790,82 @@ EQUIVALENT += (
         "repair = fix(domain_not_null(name, None))",
         'domain_not_null reads its flag only for truth ("SET NOT NULL" if not_null else "DROP NOT NULL"):'
         " None is false, the same DROP NOT NULL",
+    ),
+)
+# checks/functions (the 43 survivors of the whole run, 2026-11-30 night)
+_SORTED_TREES = (
+    "return json.dumps(_without_locations(sql_body_tree(body)), sort_keys=True)",
+    "return json.dumps(_without_locations(tree), sort_keys=True)",
+)
+_ZIP_PARAMETERS = "for e, a in zip(expected, actual, strict=True)"
+_ZIP_INPUTS = "for have, want in zip(have_inputs, want_inputs, strict=False):"
+_VOID_SPECS = (
+    (
+        "_settings_action",
+        'spec = FunctionSpec(returns="void", settings={k: v for k, v in expected.items() if actual.get(k) != v})',
+    ),
+    (
+        "check_function",
+        '_alter(name, found, function_options(FunctionSpec(returns="void", search_path=spec.search_path))[2]),',
+    ),
+)
+EQUIVALENT += (
+    *(
+        Equivalent(
+            "normal_body",
+            line,
+            line.replace("sort_keys=True", changed),
+            "the JSON is only compared with the other body's, and libpg_query writes each node's fields in one fixed"
+            " order (json.loads keeps it): two trees dump alike sorted or not exactly when they are equal",
+        )
+        for line in _SORTED_TREES
+        for changed in ("sort_keys=None", "sort_keys=False", "")
+    ),
+    Equivalent(
+        "normal_body",
+        'return json.dumps(" ".join(body.split()))',
+        'return json.dumps("XX XX".join(body.split()))',
+        "only compared with the other body's form: joining words (no whitespace in them) with a separator holding"
+        " one space is one-to-one, and a JSON string never equals a parse tree's JSON object",
+    ),
+    *_zip_of_equal_lengths(
+        "_same_parameters",
+        _ZIP_PARAMETERS,
+        "the lengths were compared just before (unequal: False): zip never meets unequal lengths",
+    ),
+    *(
+        Equivalent(
+            "replace_blocker",
+            _ZIP_INPUTS,
+            _ZIP_INPUTS.replace("strict=False", changed),
+            "strict=False is zip's default (and None is false too): the same zip",
+        )
+        for changed in ("strict=None", "")
+    ),
+    Equivalent(
+        "replace_blocker",
+        _ZIP_INPUTS,
+        _ZIP_INPUTS.replace("strict=False", "strict=True"),
+        "the function was found by its input types (same_types: as many), and a contract's arguments have the"
+        " key's input types (Contract._arguments_fit_keys): as many inputs on both sides, zip never meets unequal"
+        " lengths",
+    ),
+    *(
+        Equivalent(
+            function,
+            line,
+            line.replace('returns="void"', changed),
+            "a stand-in spec for function_options, which never reads returns (any type name validates)",
+        )
+        for function, line in _VOID_SPECS
+        for changed in ('returns="XXvoidXX"', 'returns="VOID"')
+    ),
+    Equivalent(
+        "_path",
+        """return ", ".join(p for p in parts if p and p != "''")""",
+        """return "XX, XX".join(p for p in parts if p and p != "''")""",
+        "only compared with the other path's: the parts hold no comma, so joining them with a separator holding"
+        " one comma is one-to-one",
     ),
 )
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pgcontract.connect import Target
 from pgcontract.contract import Contract, load_contract
-from pgcontract.findings import Fix, Hazard, Kind
+from pgcontract.findings import Finding, Fix, Hazard, Kind
 from project_tests.helpers import check, own_contract
 
 FUNCTIONS = "CREATE TABLE public.t (id int PRIMARY KEY);" + "".join(
@@ -38,6 +38,7 @@ CHANGED = (
     " MFINALFUNC_MODIFY = READ_WRITE, MINITCOND = '{1}', PARALLEL = RESTRICTED"
 )
 SIGNATURE = "public.agg(integer)"
+AGG = '"public"."agg"(integer)'
 AGAIN = "DROP AGGREGATE public.agg(integer); CREATE AGGREGATE public.agg(integer) ({})"
 CREATE = (
     'CREATE AGGREGATE "public"."agg"(integer) (\n  SFUNC = "public"."st",\n  STYPE = bigint[],\n  SSPACE = 8,\n'
@@ -47,19 +48,45 @@ CREATE = (
 )
 
 
-def aggregate_findings(target: Target, contract: Contract) -> list[tuple[str, str, str, str, str, str]]:
-    found = [f for f in check(target, contract).findings if f.kind is Kind.AGGREGATES]
+def findings_of(target: Target, contract: Contract) -> list[Finding]:
+    return [f for f in check(target, contract).findings if f.kind is Kind.AGGREGATES]
+
+
+def rows(found: list[Finding]) -> list[tuple[str, str, str, str, str, str]]:
     return [(f.rule, f.owner, f.object, f.message, f.expected, f.actual) for f in found]
+
+
+def aggregate_findings(target: Target, contract: Contract) -> list[tuple[str, str, str, str, str, str]]:
+    return rows(findings_of(target, contract))
+
+
+def passing_contract(setup: str, target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> Contract:
+    """The database ``setup`` makes, and its own contract, which it passes."""
+    run_sql(setup)
+    contract = load_contract(own_contract(target, tmp_path))
+    assert aggregate_findings(target, contract) == []
+    return contract
+
+
+def assert_repaired(
+    found: list[Finding], name: str, create: str, target: Target, contract: Contract, run_sql: Callable[[str], None]
+) -> None:
+    """Every finding has the one fix, the aggregate ``name`` dropped and created again by ``create``; run, it
+    leaves the contract clean."""
+    fix = Fix(f"DROP AGGREGATE {name};\n" + create, (), "")
+    assert {f.fix for f in found} == {fix}
+    run_sql(fix.sql)
+    assert aggregate_findings(target, contract) == []
 
 
 def test_every_attribute_changed_at_once_one_finding_each_one_fix(
     target: Target, run_sql: Callable[[str], None], tmp_path: Path
 ) -> None:
-    run_sql(FUNCTIONS + f"CREATE AGGREGATE public.agg(integer) ({FULL});")
-    contract = load_contract(own_contract(target, tmp_path))
-    assert aggregate_findings(target, contract) == []
+    contract = passing_contract(
+        FUNCTIONS + f"CREATE AGGREGATE public.agg(integer) ({FULL});", target, run_sql, tmp_path
+    )
     run_sql(AGAIN.format(CHANGED))
-    found = [f for f in check(target, contract).findings if f.kind is Kind.AGGREGATES]
+    found = findings_of(target, contract)
     differences = [(f.rule, f.message, f.expected, f.actual) for f in found]
     assert differences == [
         ("aggregate.sfunc", "sfunc differs", "public.st", "public.st2"),
@@ -79,22 +106,21 @@ def test_every_attribute_changed_at_once_one_finding_each_one_fix(
         ("aggregate.mfinalfunc_modify", "mfinalfunc_modify differs", "read_only", "read_write"),
     ]
     assert {(f.owner, f.object) for f in found} == {(SIGNATURE, SIGNATURE)}
-    fix = Fix('DROP AGGREGATE "public"."agg"(integer);\n' + CREATE, (), "")
-    assert {f.fix for f in found} == {fix}
-    run_sql(fix.sql)
-    assert aggregate_findings(target, contract) == []
+    assert_repaired(found, AGG, CREATE, target, contract, run_sql)
 
 
 def test_a_missing_aggregate_and_one_a_view_depends_on(
     target: Target, run_sql: Callable[[str], None], tmp_path: Path
 ) -> None:
-    run_sql(
+    contract = passing_contract(
         FUNCTIONS + f"CREATE AGGREGATE public.agg(integer) ({FULL});"
         " CREATE AGGREGATE public.total(integer) (SFUNC = int4pl, STYPE = integer, INITCOND = '0');"
         " CREATE VIEW public.v WITH (security_invoker = true) AS SELECT public.total(n) FROM generate_series(1, 3) n;"
-        " CREATE VIEW public.w WITH (security_invoker = true) AS SELECT public.total(n) FROM generate_series(1, 2) n;"
+        " CREATE VIEW public.w WITH (security_invoker = true) AS SELECT public.total(n) FROM generate_series(1, 2) n;",
+        target,
+        run_sql,
+        tmp_path,
     )
-    contract = load_contract(own_contract(target, tmp_path))
     run_sql(
         "DROP AGGREGATE public.agg(integer);"
         " CREATE OR REPLACE AGGREGATE public.total(integer) (SFUNC = int4pl, STYPE = integer, INITCOND = '1')"
@@ -149,9 +175,7 @@ OWN_KINDS = (
 def test_the_shape_hypothetical_types_and_sort_operator_differ_each_with_its_message(
     target: Target, run_sql: Callable[[str], None], tmp_path: Path
 ) -> None:
-    run_sql(OWN_KINDS)
-    contract = load_contract(own_contract(target, tmp_path))
-    assert aggregate_findings(target, contract) == []
+    contract = passing_contract(OWN_KINDS, target, run_sql, tmp_path)
     run_sql(
         "DROP AGGREGATE public.latest(timestamp with time zone);"
         " CREATE AGGREGATE public.latest(timestamp with time zone) (SFUNC = timestamptz_smaller,"
@@ -194,16 +218,18 @@ def test_the_shape_hypothetical_types_and_sort_operator_differ_each_with_its_mes
 def test_a_state_type_and_a_moving_state_type_differ_each_with_its_message(
     target: Target, run_sql: Callable[[str], None], tmp_path: Path
 ) -> None:
-    run_sql(
+    contract = passing_contract(
         "CREATE TABLE public.t (id int PRIMARY KEY);"
         " CREATE FUNCTION public.st_n(s numeric[], v integer) RETURNS numeric[] LANGUAGE sql IMMUTABLE"
         " AS $$ SELECT s $$;"
         " CREATE FUNCTION public.st_b(s bigint[], v integer) RETURNS bigint[] LANGUAGE sql IMMUTABLE"
         " AS $$ SELECT s $$;"
         " CREATE AGGREGATE public.agg(integer) (SFUNC = public.st_b, STYPE = bigint[], MSFUNC = public.st_b,"
-        " MINVFUNC = public.st_b, MSTYPE = bigint[])"
+        " MINVFUNC = public.st_b, MSTYPE = bigint[])",
+        target,
+        run_sql,
+        tmp_path,
     )
-    contract = load_contract(own_contract(target, tmp_path))
     run_sql(
         AGAIN.format(
             "SFUNC = public.st_n, STYPE = numeric[], MSFUNC = public.st_n, MINVFUNC = public.st_n, MSTYPE = numeric[]"
@@ -221,8 +247,7 @@ def test_a_state_type_and_a_moving_state_type_differ_each_with_its_message(
 def test_mfinalfunc_modify_without_a_moving_implementation_means_nothing(
     target: Target, run_sql: Callable[[str], None], tmp_path: Path
 ) -> None:
-    run_sql(OWN_KINDS)
-    contract = load_contract(own_contract(target, tmp_path))
+    contract = passing_contract(OWN_KINDS, target, run_sql, tmp_path)
     run_sql(
         "DROP AGGREGATE public.biggest(bigint);"
         " CREATE AGGREGATE public.biggest(bigint) (SFUNC = int8larger, STYPE = bigint, FINALFUNC_MODIFY = READ_WRITE,"
@@ -237,12 +262,15 @@ def test_a_moving_implementation_the_database_lacks_each_option_reported(
     """The moving state type on one side only differs (not "both absent"); MFINALFUNC_MODIFY is compared
     since the contract declares a moving implementation, though the database has none."""
     moving = "SFUNC = public.st, STYPE = bigint[], MSFUNC = public.st, MINVFUNC = public.inv, MSTYPE = bigint[]"
-    run_sql(FUNCTIONS + f"CREATE AGGREGATE public.agg(integer) ({moving}, MFINALFUNC_MODIFY = READ_WRITE);")
-    contract = load_contract(own_contract(target, tmp_path))
-    assert aggregate_findings(target, contract) == []
+    contract = passing_contract(
+        FUNCTIONS + f"CREATE AGGREGATE public.agg(integer) ({moving}, MFINALFUNC_MODIFY = READ_WRITE);",
+        target,
+        run_sql,
+        tmp_path,
+    )
     run_sql(AGAIN.format("SFUNC = public.st, STYPE = bigint[]"))
-    found = [f for f in check(target, contract).findings if f.kind is Kind.AGGREGATES]
-    assert [(f.rule, f.owner, f.object, f.message, f.expected, f.actual) for f in found] == [
+    found = findings_of(target, contract)
+    assert rows(found) == [
         ("aggregate.msfunc", SIGNATURE, SIGNATURE, "msfunc differs", "public.st", "(none)"),
         ("aggregate.minvfunc", SIGNATURE, SIGNATURE, "minvfunc differs", "public.inv", "(none)"),
         ("aggregate.mstype", SIGNATURE, SIGNATURE, "moving state type differs", "bigint[]", "(none)"),
@@ -253,43 +281,38 @@ def test_a_moving_implementation_the_database_lacks_each_option_reported(
         '  MSFUNC = "public"."st",\n  MINVFUNC = "public"."inv",\n  MSTYPE = bigint[],\n'
         "  MFINALFUNC_MODIFY = READ_WRITE\n);"
     )
-    fix = Fix('DROP AGGREGATE "public"."agg"(integer);\n' + create, (), "")
-    assert {f.fix for f in found} == {fix}
-    run_sql(fix.sql)
-    assert aggregate_findings(target, contract) == []
+    assert_repaired(found, AGG, create, target, contract, run_sql)
 
 
 def test_a_state_type_the_parser_cannot_read_differs_by_its_text(
     target: Target, run_sql: Callable[[str], None], tmp_path: Path
 ) -> None:
     """A state type named with a ";" (no contract can name one): compared as text, so it differs."""
-    run_sql(
+    contract = passing_contract(
         "CREATE TABLE public.t (id int PRIMARY KEY);"
-        " CREATE AGGREGATE public.agg(integer) (SFUNC = int4pl, STYPE = integer)"
+        " CREATE AGGREGATE public.agg(integer) (SFUNC = int4pl, STYPE = integer)",
+        target,
+        run_sql,
+        tmp_path,
     )
-    contract = load_contract(own_contract(target, tmp_path))
-    assert aggregate_findings(target, contract) == []
     run_sql(
         'CREATE DOMAIN public."a;b" AS integer;'
         ' CREATE FUNCTION public.st_ab(s public."a;b", v integer) RETURNS public."a;b" LANGUAGE sql IMMUTABLE'
         " AS $$ SELECT s $$;" + AGAIN.format('SFUNC = public.st_ab, STYPE = public."a;b"')
     )
-    found = [f for f in check(target, contract).findings if f.kind is Kind.AGGREGATES]
-    assert [(f.rule, f.owner, f.object, f.message, f.expected, f.actual) for f in found] == [
+    found = findings_of(target, contract)
+    assert rows(found) == [
         ("aggregate.sfunc", SIGNATURE, SIGNATURE, "sfunc differs", "int4pl", "public.st_ab"),
         ("aggregate.stype", SIGNATURE, SIGNATURE, "state type differs", "integer", 'public."a;b"'),
     ]
     create = 'CREATE AGGREGATE "public"."agg"(integer) (\n  SFUNC = "pg_catalog"."int4pl",\n  STYPE = integer\n);'
-    fix = Fix('DROP AGGREGATE "public"."agg"(integer);\n' + create, (), "")
-    assert {f.fix for f in found} == {fix}
-    run_sql(fix.sql)
-    assert aggregate_findings(target, contract) == []
+    assert_repaired(found, AGG, create, target, contract, run_sql)
 
 
 def test_two_direct_arguments_are_shown_comma_separated(
     target: Target, run_sql: Callable[[str], None], tmp_path: Path
 ) -> None:
-    run_sql(
+    contract = passing_contract(
         "CREATE TABLE public.t (id int PRIMARY KEY);"
         " CREATE FUNCTION public.os_state(s double precision[], v double precision) RETURNS double precision[]"
         " LANGUAGE sql IMMUTABLE AS $$ SELECT s || v $$;"
@@ -299,10 +322,11 @@ def test_two_direct_arguments_are_shown_comma_separated(
         " v double precision) RETURNS double precision LANGUAGE sql IMMUTABLE AS $$ SELECT s[1] $$;"
         " CREATE AGGREGATE public.band(lo double precision, hi double precision ORDER BY v double precision) ("
         " SFUNC = public.os_state, STYPE = double precision[], FINALFUNC = public.band_final, FINALFUNC_EXTRA,"
-        " INITCOND = '{}')"
+        " INITCOND = '{}')",
+        target,
+        run_sql,
+        tmp_path,
     )
-    contract = load_contract(own_contract(target, tmp_path))
-    assert aggregate_findings(target, contract) == []
     run_sql(
         "DROP AGGREGATE public.band(double precision, double precision ORDER BY double precision);"
         " CREATE AGGREGATE public.band(double precision, double precision, double precision) ("
@@ -329,27 +353,23 @@ def test_a_sort_operator_in_a_schema_whose_name_needs_quotes(
 ) -> None:
     """The catalog prints such an operator ``"Ops".>``: the snapshot's contract loads and passes (it once
     failed to load: the operator's schema was read unquoted only), and a changed one is reported."""
-    run_sql(
+    contract = passing_contract(
         'CREATE TABLE public.t (id int PRIMARY KEY); CREATE SCHEMA "Ops";'
         ' CREATE OPERATOR "Ops".> (LEFTARG = integer, RIGHTARG = integer, FUNCTION = int4gt);'
-        ' CREATE AGGREGATE public.top(integer) (SFUNC = int4larger, STYPE = integer, SORTOP = OPERATOR("Ops".>))'
+        ' CREATE AGGREGATE public.top(integer) (SFUNC = int4larger, STYPE = integer, SORTOP = OPERATOR("Ops".>))',
+        target,
+        run_sql,
+        tmp_path,
     )
-    contract = load_contract(own_contract(target, tmp_path))
-    assert aggregate_findings(target, contract) == []
     run_sql(
         "DROP AGGREGATE public.top(integer);"
         " CREATE AGGREGATE public.top(integer) (SFUNC = int4larger, STYPE = integer, SORTOP = >)"
     )
     top = "public.top(integer)"
-    found = [f for f in check(target, contract).findings if f.kind is Kind.AGGREGATES]
-    assert [(f.rule, f.owner, f.object, f.message, f.expected, f.actual) for f in found] == [
-        ("aggregate.sortop", top, top, "sort operator differs", '"Ops".>', ">")
-    ]
+    found = findings_of(target, contract)
+    assert rows(found) == [("aggregate.sortop", top, top, "sort operator differs", '"Ops".>', ">")]
     create = (
         'CREATE AGGREGATE "public"."top"(integer) (\n  SFUNC = "pg_catalog"."int4larger",\n  STYPE = integer,\n'
         '  SORTOP = OPERATOR("Ops".>)\n);'
     )
-    fix = Fix('DROP AGGREGATE "public"."top"(integer);\n' + create, (), "")
-    assert found[0].fix == fix
-    run_sql(fix.sql)
-    assert aggregate_findings(target, contract) == []
+    assert_repaired(found, '"public"."top"(integer)', create, target, contract, run_sql)

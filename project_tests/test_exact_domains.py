@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,6 +65,20 @@ TYPE_NOTE = (
     "a domain's base type cannot change in place: it must be dropped and created again, which fails while "
     "columns use it ({}) and would lose their values"
 )
+
+
+def retyped(
+    domain: str, setup: str, defect: str, expected: str, actual: str, sql: str, users: str, **more: Any
+) -> Exact:
+    """The domain.type finding of ``domain``: dropped and created again, ``users`` the columns using it."""
+    hazards = (Hazard.MANUAL, Hazard.DATA_LOSS)
+    message = "domain has another base type"
+    note = TYPE_NOTE.format(users)
+    return Exact(
+        setup, defect, "domain.type", domain, message, expected, actual, sql, hazards, note, owner=domain, **more
+    )
+
+
 CASES = {
     "missing": on(
         FREE,
@@ -86,34 +101,28 @@ CASES = {
         owner=POS,
         contract=POS_ONLY,
     ),
-    "another base type, used": Exact(
+    "another base type, used": retyped(
+        POS,
         SETUP,
         "DROP TABLE public.t, public.v; DROP DOMAIN public.pos; CREATE DOMAIN public.pos AS bigint NOT NULL DEFAULT 1"
         " CONSTRAINT pos_positive CHECK (VALUE > 0) CONSTRAINT pos_small CHECK (VALUE < 1000);"
         " CREATE TABLE public.t (id int PRIMARY KEY, p public.pos, n int);"
         " CREATE TABLE public.v (id int PRIMARY KEY, q public.pos);",
-        "domain.type",
-        POS,
-        "domain has another base type",
         "integer",
         "bigint",
         'DROP DOMAIN "public"."pos";\n' + POS_CREATE,
-        (Hazard.MANUAL, Hazard.DATA_LOSS),
-        TYPE_NOTE.format(USED),
-        owner=POS,
+        USED,
         contract=POS_ONLY,
         repairs=False,  # DROP DOMAIN fails while the columns use it: why the fix is held back
     ),
-    "another base type, unused": on(
+    "another base type, unused": retyped(
         FREE,
+        SETUP,
         "DROP DOMAIN public.free; CREATE DOMAIN public.free AS varchar(10)",
-        "domain.type",
-        "domain has another base type",
         "text",
         "character varying(10)",
         'DROP DOMAIN "public"."free";\nCREATE DOMAIN "public"."free" AS text;',
-        (Hazard.MANUAL, Hazard.DATA_LOSS),
-        TYPE_NOTE.format("none found"),
+        "none found",
     ),
     "must accept NULL": on(
         FREE,
@@ -265,18 +274,14 @@ UNREADABLE_CASES = {
         owner=POS,
         contract=POS_ONLY,
     ),
-    "a domain named with a semicolon, another base type": Exact(
+    "a domain named with a semicolon, another base type": retyped(
+        "public.a;b",
         SETUP + UNREADABLE,
         'DROP TABLE public.w; DROP DOMAIN public."a;b"; CREATE DOMAIN public."a;b" AS bigint;' + W,
-        "domain.type",
-        "public.a;b",
-        "domain has another base type",
         "integer",
         "bigint",
         'DROP DOMAIN "public"."a;b";\nCREATE DOMAIN "public"."a;b" AS integer;',
-        (Hazard.MANUAL, Hazard.DATA_LOSS),
-        TYPE_NOTE.format("public.w.y, public.w.z"),
-        owner="public.a;b",
+        "public.w.y, public.w.z",
         contract={"domains": {A_B: {"type": "integer"}}},
         repairs=False,  # DROP DOMAIN fails while the columns use it
     ),
@@ -294,35 +299,27 @@ def test_the_columns_using_a_domain_beside_types_the_parser_cannot_read_are_exac
 # ``int4``, ``varchar(10)`` for integer, integer, character varying(10)) pass; a base type the parser cannot
 # read (a ";" in its name, project_tests/exact.py UNREADABLE_TYPES) is compared as text: another type.
 OTHER_WORDS = {
-    "a base type spelled otherwise": Exact(
+    "a base type spelled otherwise": retyped(
+        "public.s",
         "CREATE DOMAIN public.n AS integer; CREATE DOMAIN public.i AS int4; CREATE DOMAIN public.s AS varchar(10);",
         "DROP DOMAIN public.s; CREATE DOMAIN public.s AS varchar(20)",
-        "domain.type",
-        "public.s",
-        "domain has another base type",
         "varchar(10)",
         "character varying(20)",
         'DROP DOMAIN "public"."s";\nCREATE DOMAIN "public"."s" AS varchar(10);',
-        (Hazard.MANUAL, Hazard.DATA_LOSS),
-        TYPE_NOTE.format("none found"),
-        owner="public.s",
+        "none found",
         contract={
             "domains": {"public.n": {"type": "int"}, "public.i": {"type": "int4"}, "public.s": {"type": "varchar(10)"}}
         },
     ),
     **{
-        f"a base type the parser cannot read: {base}": Exact(
+        f"a base type the parser cannot read: {base}": retyped(
+            "public.d",
             UNREADABLE_TYPES + " CREATE DOMAIN public.d AS integer;",
             f"DROP DOMAIN public.d; CREATE DOMAIN public.d AS {base}",
-            "domain.type",
-            "public.d",
-            "domain has another base type",
             "integer",
             base,
             'DROP DOMAIN "public"."d";\nCREATE DOMAIN "public"."d" AS integer;',
-            (Hazard.MANUAL, Hazard.DATA_LOSS),
-            TYPE_NOTE.format("none found"),
-            owner="public.d",
+            "none found",
             contract={"domains": {"public.d": {"type": "integer"}}},
         )
         for base in ('public."a;b"', 'public."t;m"(5)')

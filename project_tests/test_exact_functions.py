@@ -3,14 +3,19 @@ ALTER, replace in place, or must drop and create again (held as manual), and EXE
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pglast import parser
 
 from pgcontract.connect import Target
+from pgcontract.contract import Contract
 from pgcontract.findings import Hazard
-from project_tests.exact import Exact, assert_exact
+from project_tests.exact import QUIET, Exact, assert_exact
+from project_tests.helpers import check, errors
+from project_tests.rule_check import assert_only_rule
 
 SETUP = (
     "CREATE TABLE public.t (id int PRIMARY KEY);"
@@ -91,6 +96,43 @@ O_CREATE = (
     'CREATE OR REPLACE FUNCTION "public"."o"(a integer, OUT total integer, OUT n integer) RETURNS record\n'
     '  LANGUAGE "sql" IMMUTABLE\n  SECURITY INVOKER\n  AS $body$\nSELECT a, 1\n$body$;'
 )
+S_BY_HAND = {"returns": "integer", "volatility": "immutable", "leakproof": True, "body": "return x*2 -- doubled"}
+F_NO_BODY = {k: v for k, v in F_BY_HAND.items() if k != "search_path"}
+F_BODY_BY_HAND = F_NO_BODY | {"body": "SELECT a + b"}
+NF = "public.n(x integer)"
+N_DEF = "FUNCTION public.n(x int) RETURNS int LANGUAGE sql IMMUTABLE SET app.note = E'a\\nb' RETURN x * {};"
+N_CREATE = (
+    'CREATE OR REPLACE FUNCTION "public"."n"(x integer) RETURNS integer\n  LANGUAGE "sql" IMMUTABLE\n'
+    '  SECURITY INVOKER\n  SET "app"."note" = \'a\nb\'\n  RETURN (x * 2)\n;'
+)
+PF = "public.p(INOUT a integer)"
+P_DEF = "FUNCTION public.p(INOUT a int, OUT n int) LANGUAGE sql IMMUTABLE AS $$ SELECT a, {} $$;"
+P_CREATE = (
+    'CREATE OR REPLACE FUNCTION "public"."p"(INOUT a integer, OUT n integer) RETURNS record\n'
+    '  LANGUAGE "sql" IMMUTABLE\n  SECURITY INVOKER\n  AS $body$\nSELECT a, 1\n$body$;'
+)
+G_EXECUTE = (
+    '\nREVOKE EXECUTE ON FUNCTION "public"."g"(text) FROM "anon";'
+    '\nREVOKE EXECUTE ON FUNCTION "public"."g"(text) FROM PUBLIC;'
+    '\nGRANT EXECUTE ON FUNCTION "public"."g"(text) TO "authenticated";'
+    '\nGRANT EXECUTE ON FUNCTION "public"."g"(text) TO "service_role";'
+)
+G_AGAIN = (
+    "DROP FUNCTION public.g(text); CREATE FUNCTION public.g(x text) RETURNS varchar LANGUAGE plpgsql STABLE"
+    " SECURITY DEFINER SET search_path = '' SET statement_timeout = '5s' AS $$ BEGIN RETURN x; END $$;"
+    " REVOKE EXECUTE ON FUNCTION public.g(text) FROM PUBLIC, anon;"
+    " GRANT EXECUTE ON FUNCTION public.g(text) TO authenticated;"
+)
+
+
+def _tree(node: object) -> object:
+    """A parse tree without its offsets, as the check compares SQL bodies."""
+    if isinstance(node, dict):
+        return {k: _tree(v) for k, v in node.items() if k not in ("location", "stmt_location", "stmt_len")}
+    return [_tree(v) for v in node] if isinstance(node, list) else node
+
+
+TREE_TEXT = json.dumps(_tree(json.loads(parser.parse_sql_json("SELECT a + b"))), sort_keys=True)
 ALTER_F = 'ALTER FUNCTION "public"."f"(integer, integer) '
 ALTER_G = 'ALTER FUNCTION "public"."g"(text) '
 CASES = {
@@ -457,6 +499,152 @@ CASES = {
         'REVOKE EXECUTE ON FUNCTION "public"."g"(text) FROM "anon";\n'
         'GRANT EXECUTE ON FUNCTION "public"."g"(text) TO "authenticated";',
     ),
+    # Below: what the mutation run of checks/functions (docs/mutation.md) left unpinned.
+    # A SQL-standard body is compared as a parse tree: the contract's layout and parentheses are not the catalog's.
+    "standard body written by hand": Exact(
+        SETUP,
+        "ALTER FUNCTION public.s(int) STABLE",
+        "function.volatility",
+        S,
+        "volatility differs",
+        "immutable",
+        "stable",
+        'ALTER FUNCTION "public"."s"(integer) IMMUTABLE;',
+        owner=S,
+        contract={"functions": {S: S_BY_HAND}},
+    ),
+    # A value that spans lines in the header pg_get_functiondef prints does not start the body.
+    "standard body after a setting that spans lines": Exact(
+        SETUP + " CREATE " + N_DEF.format("2"),
+        "CREATE OR REPLACE " + N_DEF.format("3"),
+        "function.body",
+        NF,
+        "function body differs",
+        "RETURN (x * 2)",
+        "RETURN (x * 3)",
+        N_CREATE,
+        owner=NF,
+    ),
+    # A body that is the text of the other's parse tree is no match for it (it was, as the same JSON text).
+    "string body that is the text of the contract's tree": alter(
+        F,
+        "function.body",
+        "function body differs",
+        "SELECT a + b",
+        TREE_TEXT,
+        "SET check_function_bodies = off; CREATE OR REPLACE FUNCTION public.f(a int, b int DEFAULT 1) RETURNS int"
+        f" LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ {TREE_TEXT} $$",
+        F_CREATE,
+    ),
+    # OUT and INOUT parameters kept as they are: CREATE OR REPLACE, no drop.
+    "body of a function with OUT and INOUT parameters": Exact(
+        SETUP + " CREATE " + P_DEF.format("1"),
+        "CREATE OR REPLACE " + P_DEF.format("2"),
+        "function.body",
+        PF,
+        "function body differs",
+        "SELECT a, 1",
+        "SELECT a, 2",
+        P_CREATE,
+        owner=PF,
+    ),
+    # The body made again with the contract's search_path and settings, not those the defect left.
+    "body, search_path and settings changed": Exact(
+        SETUP,
+        "CREATE OR REPLACE FUNCTION public.g(x text) RETURNS text LANGUAGE plpgsql STABLE SECURITY DEFINER"
+        " SET search_path = public SET statement_timeout = '6s' AS $$ BEGIN RETURN x || ''; END $$",
+        "function.body",
+        G,
+        "function body differs",
+        "BEGIN RETURN x; END",
+        "BEGIN RETURN x || ''; END",
+        G_CREATE,
+        owner=G,
+        also=("function.search_path", "function.settings"),
+    ),
+    # The contract leaves out the argument list: the function made again keeps its defaults.
+    "body changed, arguments left out": Exact(
+        SETUP,
+        "CREATE OR REPLACE FUNCTION public.f(a int, b int DEFAULT 1) RETURNS int LANGUAGE sql IMMUTABLE"
+        " STRICT PARALLEL SAFE AS $$ SELECT a - b $$",
+        "function.body",
+        F,
+        "function body differs",
+        "SELECT a + b",
+        "SELECT a - b",
+        F_CREATE,
+        owner=F,
+        contract={"functions": {F: F_BODY_BY_HAND}},
+    ),
+    # Created again, EXECUTE is revoked from PUBLIC and from each role the contract does not list.
+    "missing, executed by some roles": Exact(
+        SETUP,
+        "DROP FUNCTION public.g(text)",
+        "function.missing",
+        G,
+        "function is missing",
+        G,
+        "absent",
+        G_CREATE + G_EXECUTE,
+        owner=G,
+    ),
+    "result type, executed by some roles": Exact(
+        SETUP,
+        G_AGAIN,
+        "function.returns",
+        G,
+        "result type differs",
+        "text",
+        "character varying",
+        'DROP FUNCTION "public"."g"(text);\n' + G_CREATE + G_EXECUTE,
+        MANUAL,
+        RETURNS_NOTE,
+        owner=G,
+    ),
+    "a setting reset, another changed": alter(
+        G,
+        "function.settings",
+        "settings differ",
+        "[statement_timeout=5s]",
+        "[statement_timeout=6s, work_mem=8MB]",
+        "ALTER FUNCTION public.g(text) SET statement_timeout = '6s' SET work_mem = '8MB'",
+        ALTER_G + 'RESET "work_mem" SET "statement_timeout" = \'5s\';',
+    ),
+    # Only the quotes around a schema are dropped before comparing, not the letters.
+    "search_path of a schema named X": alter(
+        G,
+        "function.search_path",
+        "search_path differs",
+        '""',
+        '"X"',
+        'ALTER FUNCTION public.g(text) SET search_path = "X"',
+        ALTER_G + "SET search_path = '';",
+    ),
+    "execute both ways, two roles each": alter(
+        G,
+        "function.execute",
+        "other roles may execute it (anon, public); roles lack EXECUTE (authenticated, service_role)",
+        "[authenticated, service_role]",
+        "[anon, public]",
+        "REVOKE EXECUTE ON FUNCTION public.g(text) FROM authenticated, service_role;"
+        " GRANT EXECUTE ON FUNCTION public.g(text) TO anon, PUBLIC",
+        'REVOKE EXECUTE ON FUNCTION "public"."g"(text) FROM "anon";\n'
+        'REVOKE EXECUTE ON FUNCTION "public"."g"(text) FROM PUBLIC;\n'
+        'GRANT EXECUTE ON FUNCTION "public"."g"(text) TO "authenticated";\n'
+        'GRANT EXECUTE ON FUNCTION "public"."g"(text) TO "service_role";',
+    ),
+    "execute of a procedure": Exact(
+        SETUP + " CREATE PROCEDURE public.pr(a int) LANGUAGE sql AS $$ SELECT a $$;"
+        " REVOKE EXECUTE ON PROCEDURE public.pr(int) FROM PUBLIC, anon;",
+        "GRANT EXECUTE ON PROCEDURE public.pr(int) TO anon",
+        "function.execute",
+        "public.pr(a integer)",
+        "other roles may execute it (anon)",
+        "[authenticated, service_role]",
+        "[anon, authenticated, service_role]",
+        'REVOKE EXECUTE ON PROCEDURE "public"."pr"(integer) FROM "anon";',
+        owner="public.pr(a integer)",
+    ),
 }
 
 
@@ -465,3 +653,15 @@ def test_the_function_finding_is_exact(
     case: str, target: Target, run_sql: Callable[[str], None], tmp_path: Path
 ) -> None:
     assert_exact(CASES[case], target, run_sql, tmp_path)
+
+
+def test_a_function_missing_whose_body_the_contract_leaves_out_has_no_fix(
+    target: Target, run_sql: Callable[[str], None]
+) -> None:
+    """No body to create it from: the finding comes without SQL (not a CREATE with an empty body)."""
+    run_sql(QUIET + SETUP)
+    contract = Contract.model_validate({"functions": {F: F_NO_BODY}})
+    assert errors(check(target, contract)) == []
+    run_sql("DROP FUNCTION public.f(int, int)")
+    found = assert_only_rule(check(target, contract), "function.missing", obj=F)
+    assert (found.message, found.expected, found.actual, found.fix) == ("function is missing", F, "absent", None)

@@ -52,6 +52,20 @@ CASES = {
         "[delete, insert, select, update]",
         'REVOKE DELETE, UPDATE ON "public"."t" FROM "anon";',
     ),
+    # REVOKE on a table takes the column privileges of that kind with it: the fix grants back the ones
+    # the contract lists (SELECT (a)), and leaves out those it does not (no UPDATE is revoked here).
+    "extra over column grants of the contract": Exact(
+        SETUP,
+        "GRANT SELECT, DELETE ON public.t TO authenticated",
+        "grant.extra",
+        AUTH,
+        "authenticated has privileges beyond the contract",
+        "[]",
+        "[delete, select]",
+        'REVOKE DELETE, SELECT ON "public"."t" FROM "authenticated";\n'
+        'GRANT SELECT ("a") ON "public"."t" TO "authenticated";',
+        note="REVOKE on the table also takes these column privileges, granted back as the contract lists them",
+    ),
     "extra where none are granted": Exact(
         SETUP,
         "GRANT DELETE ON public.t TO authenticated",

@@ -4,6 +4,7 @@ identity column's sequence options."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -207,26 +208,21 @@ CASES |= {
 
 # A table's columns are looked at one after another: a plain one, an unchanged or no longer identity one
 # before the changed one.
+SECOND_IDENTITY = Exact(
+    SETUP,
+    "ALTER TABLE public.two ALTER COLUMN b SET INCREMENT BY 3",
+    "column.identity_options",
+    "public.two.b",
+    "identity sequence options differ: increment",
+    "increment 1",
+    "increment 3",
+    'ALTER TABLE "public"."two" ALTER COLUMN "b" SET INCREMENT BY 1;',
+)
 CASES |= {
-    "the second identity column of a table": Exact(
-        SETUP,
-        "ALTER TABLE public.two ALTER COLUMN b SET INCREMENT BY 3",
-        "column.identity_options",
-        "public.two.b",
-        "identity sequence options differ: increment",
-        "increment 1",
-        "increment 3",
-        'ALTER TABLE "public"."two" ALTER COLUMN "b" SET INCREMENT BY 1;',
-    ),
-    "after a column no longer identity": Exact(
-        SETUP,
-        "ALTER TABLE public.two ALTER COLUMN a DROP IDENTITY, ALTER COLUMN b SET INCREMENT BY 3",
-        "column.identity_options",
-        "public.two.b",
-        "identity sequence options differ: increment",
-        "increment 1",
-        "increment 3",
-        'ALTER TABLE "public"."two" ALTER COLUMN "b" SET INCREMENT BY 1;',
+    "the second identity column of a table": SECOND_IDENTITY,
+    "after a column no longer identity": replace(
+        SECOND_IDENTITY,
+        defect="ALTER TABLE public.two ALTER COLUMN a DROP IDENTITY, ALTER COLUMN b SET INCREMENT BY 3",
         also=("column.identity",),
         repairs=False,
     ),
@@ -254,17 +250,7 @@ CASES |= {
         'REVOKE ALL ON SEQUENCE "public"."s" FROM "anon";',
         owner=S,
     ),
-    "identity options stated, identity left out": Exact(
-        SETUP,
-        "ALTER TABLE public.u ALTER COLUMN id SET INCREMENT BY 7",
-        "column.identity_options",
-        "public.u.id",
-        "identity sequence options differ: increment",
-        "increment 5",
-        "increment 7",
-        'ALTER TABLE "public"."u" ALTER COLUMN "id" SET INCREMENT BY 5;',
-        contract=U_OPTIONS,
-    ),
+    "identity options stated, identity left out": replace(CASES["identity options"], contract=U_OPTIONS),
 }
 
 

@@ -36,6 +36,7 @@ VALID_CODE = (
     "CREATE DOMAIN public.required_text AS text NOT NULL;"
     'CREATE DOMAIN public."required;text" AS text NOT NULL;'
     "CREATE DOMAIN public.short_code AS text CONSTRAINT short_code_shape CHECK (VALUE ~ '^zz');"
+    "CREATE SCHEMA extra_types; CREATE DOMAIN extra_types.required_text AS text;"
 )
 NO_ROW = "cannot create a test row in public.items: "
 CASES = {
@@ -157,6 +158,14 @@ CASES = {
         "",
         ", values: {handle: h}",
         NO_ROW + "domain required_text does not allow null values; give a value for nick, alias under isolation.values",
+    ),
+    # The error names the domain without its schema (its schema comes apart): a column of a domain of the
+    # same name in another schema, which allows NULL, is not named.
+    "not-null-of-a-domain-beside-its-namesake": (
+        ",\n  nick public.required_text, spare extra_types.required_text",
+        "",
+        "",
+        NO_ROW + "domain required_text does not allow null values; give a value for nick under isolation.values",
     ),
     # A domain named with a ";" (the type parser refuses the name; its quoted parts are read): still named.
     "not-null-of-a-domain-named-with-a-semicolon": (

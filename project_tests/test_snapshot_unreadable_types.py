@@ -1,6 +1,6 @@
-"""A column of a type named with a ``;`` (``public."a;b"``, which the type parser refuses and a contract
-cannot name): the snapshot writes the type as the catalog prints it, as it does for a domain's or composite
-type's attribute, instead of stopping with a traceback; loading that contract then says which type, where."""
+"""Columns of types whose names need SQL's quotes (``public."a;b"``, ``public."My Dom"``, ``public."Mood"``):
+the snapshot writes each type as SQL reads it back, so the database passes its own snapshot, and a column
+moved to a namesake of another case (``public.mood``) fails, naming the column."""
 
 from __future__ import annotations
 
@@ -13,24 +13,37 @@ from pgcontract.connect import Target
 from project_tests.helpers import run_cli
 
 SCHEMA = (
-    'CREATE DOMAIN public."a;b" AS integer;'
-    ' CREATE TABLE public.w (id int PRIMARY KEY, x public."a;b", xs public."a;b"[]);'
-    " CREATE VIEW public.k AS SELECT id, x FROM public.w;"
+    'CREATE DOMAIN public."a;b" AS integer; CREATE DOMAIN public."My Dom" AS text;'
+    " CREATE TYPE public.\"Mood\" AS ENUM ('x'); CREATE TYPE public.mood AS ENUM ('x');"
+    ' CREATE TABLE public.w (id int PRIMARY KEY, x public."a;b", xs public."a;b"[], d public."My Dom",'
+    ' e public."Mood");'
+    " CREATE VIEW public.k AS SELECT id, x, d FROM public.w;"
 )
 
 
-def test_a_column_of_a_type_named_with_a_semicolon_is_written_as_printed(
+def test_a_database_with_types_named_with_quotes_passes_its_own_snapshot(
     run_sql: Callable[[str], None], target: Target, tmp_path: Path
 ) -> None:
     run_sql(SCHEMA)
     done = run_cli("snapshot", "--dsn", target.dsn)
     assert done.returncode == 0, done.stderr
     contract = yaml.safe_load(done.stdout)
-    columns = contract["tables"]["public.w"]["columns"]
-    assert (columns["x"]["type"], columns["xs"]["type"]) == ('public."a;b"', 'public."a;b"[]')
-    assert contract["views"]["public.k"]["columns"] == {"id": "integer", "x": 'public."a;b"'}
+    columns = {name: column["type"] for name, column in contract["tables"]["public.w"]["columns"].items()}
+    assert columns == {
+        "id": "integer",
+        "x": 'public."a;b"',
+        "xs": 'public."a;b"[]',
+        "d": 'public."My Dom"',
+        "e": 'public."Mood"',
+    }
+    assert contract["views"]["public.k"]["columns"] == {"id": "integer", "x": 'public."a;b"', "d": 'public."My Dom"'}
     path = tmp_path / "contract.yaml"
     path.write_text(done.stdout, encoding="utf-8")
-    loaded = run_cli("check", "--dsn", target.dsn, "--contract", str(path))
-    assert loaded.returncode == 2, loaded.stdout + loaded.stderr
-    assert "tables['public.w'].columns.x.type: not a valid PostgreSQL type: 'public.\"a;b\"'" in loaded.stderr
+    passed = run_cli("check", "--dsn", target.dsn, "--contract", str(path))
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+
+    run_sql("ALTER TABLE public.w ALTER COLUMN e TYPE public.mood USING e::text::public.mood")
+    failed = run_cli("check", "--dsn", target.dsn, "--contract", str(path), "--", "-q", "-rf")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "[column.type] public.w.e: column has another type" in failed.stdout
+    assert failed.stdout.count("FAILED") == 1, failed.stdout

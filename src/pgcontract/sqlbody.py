@@ -47,10 +47,19 @@ def body_of_definition(definition: str, arguments: str) -> str:
     with the argument list and whose other lines (RETURNS, LANGUAGE, options) each start with a space."""
     head = f"({arguments})\n"
     at = definition.find(head)
-    rest = definition[at + len(head) :] if at >= 0 else definition.partition("\n")[2]
-    lines = rest.split("\n")
-    start = next((i for i, line in enumerate(lines) if line and not line.startswith(" ")), len(lines))
-    return "\n".join(lines[start:]).strip()
+    after = at + len(head) if at >= 0 else definition.find("\n") + 1
+    try:
+        tokens = parser.scan(definition)
+    except parser.ParseError:
+        tokens = []
+    # The first token at the start of a line: a line of a string that spans lines (SET app.note TO 'a<newline>b')
+    # starts inside a token, not with one.
+    start = next((t.start for t in tokens if t.start >= after and definition[t.start - 1] == "\n"), None)
+    if start is not None:
+        return definition[start:].strip()
+    lines = definition[after:].split("\n")
+    first = next((i for i, line in enumerate(lines) if line and not line.startswith(" ")), len(lines))
+    return "\n".join(lines[first:]).strip()
 
 
 def reads_relations(body: str) -> bool:

@@ -17,8 +17,9 @@ from typing import Any
 import pglast
 import pglast.ast
 from pglast import parser
+from pglast.stream import maybe_double_quote_name
 
-from pgcontract.names import DEFAULT_SCHEMA, QualifiedName, split_parts
+from pgcontract.names import DEFAULT_SCHEMA, QualifiedName
 from pgcontract.sqlsafe import UnsafeFragment, check_fragment
 
 
@@ -182,8 +183,9 @@ class SqlType:
             else:
                 text = base + mods
         else:
-            name = self.name if self.schema is None else str(QualifiedName(self.schema, self.name))
-            text = name + mods
+            # SQL's quoting, not a contract name's: the text is read back as SQL (public."My Type", public."a;b").
+            parts = (self.name,) if self.schema is None else (self.schema, self.name)
+            text = ".".join(maybe_double_quote_name(p) for p in parts) + mods
         return text + ("[]" if self.is_array else "")
 
     def __str__(self) -> str:
@@ -230,7 +232,7 @@ def _const_text(node: dict[str, Any]) -> str:
 @lru_cache(maxsize=4096)
 def parse_type(text: str) -> SqlType:
     """Parse a type name such as ``varchar(50)``, ``timestamp with time zone``, ``public.mood[]``."""
-    if not text or not text.strip() or ";" in text:
+    if not text or not text.strip():
         raise InvalidSql(f"not a type: {text!r}")
     try:
         node = _single_target(f"SELECT NULL::{text}")
@@ -265,17 +267,12 @@ def parse_type(text: str) -> SqlType:
 
 def column_type(text: str) -> SqlType | None:
     """A column's type from ``format_type``'s text, which names every type outside pg_catalog with its
-    schema. parse_type refuses a name holding a ``;`` (``public."a;b"``): its quoted parts still split,
-    with ``[]`` after them for an array. None: neither reads it (modifiers after such a name)."""
+    schema; None when the type parser refuses it (a custom type whose modifiers print as more than numbers
+    and plain words)."""
     try:
         return parse_type(text)
     except InvalidSql:
-        base = text.removesuffix("[]")
-    try:
-        schema, type_name = split_parts(base)
-    except ValueError:  # InvalidName, or not schema.name
         return None
-    return SqlType(schema, type_name, (), base != text)
 
 
 _TYPMOD = re.compile(r"-?[0-9]+(\.[0-9]+)?|[A-Za-z_][A-Za-z0-9_]*")

@@ -20,7 +20,7 @@ from pgcontract.sqlgen import (
     set_collation,
     set_type,
 )
-from pgcontract.sqlnorm import InvalidSql, SqlType, parse_type
+from pgcontract.sqlnorm import SqlType, column_type, parse_type
 
 K = Kind.COLUMNS
 RULES = declare(
@@ -49,9 +49,7 @@ def check_columns(ctx: Context, name: QualifiedName, table: Table, actual: snap.
 def _missing(name: QualifiedName, column_name: str, column: Column, table: Table, actual: snap.Table) -> Finding:
     wanted = parse_type(column.type)
     same_type = [
-        c.name
-        for c in actual.columns.values()
-        if c.name not in table.columns and _matches(wanted, _actual_type(c.type))
+        c.name for c in actual.columns.values() if c.name not in table.columns and _matches(wanted, column_type(c.type))
     ]
     hint = f"; columns not in the contract with that type: {', '.join(same_type)}" if same_type else ""
     repair = fix(add_column(name, column_name, column))
@@ -61,22 +59,13 @@ def _missing(name: QualifiedName, column_name: str, column: Column, table: Table
     )
 
 
-def _actual_type(text: str) -> SqlType | str:
-    """A stored column's type; its catalog text when the parser refuses it (a ``;`` in the type's name,
-    ``public."a;b"``), which no contract type is (none may hold a ``;``)."""
-    try:
-        return parse_type(text)
-    except InvalidSql:
-        return text
-
-
-def _matches(wanted: SqlType, actual: SqlType | str) -> bool:
-    return isinstance(actual, SqlType) and wanted.matches(actual)
+def _matches(wanted: SqlType, stored: SqlType | None) -> bool:
+    return stored is not None and wanted.matches(stored)
 
 
 def _compare(ctx: Context, name: QualifiedName, column_name: str, column: Column, found: snap.Column) -> list[Finding]:
     differences: list[tuple[str, str, object, object, Fix]] = []
-    expected_type, actual_type = parse_type(column.type), _actual_type(found.type)
+    expected_type, actual_type = parse_type(column.type), column_type(found.type)
     if not _matches(expected_type, actual_type):
         repair = fix(
             set_type(name, column_name, column.type),
@@ -84,7 +73,8 @@ def _compare(ctx: Context, name: QualifiedName, column_name: str, column: Column
             Hazard.DATA_LOSS,
             note="rewrites the table under an exclusive lock; values may not convert",
         )
-        differences.append(("column.type", "column has another type", expected_type, actual_type, repair))
+        shown = found.type if actual_type is None else actual_type  # format_type's text, when unreadable
+        differences.append(("column.type", "column has another type", expected_type, shown, repair))
     if column.nullable is not None and column.nullable == found.not_null:
         if column.nullable:
             repair = fix(alter_column(name, column_name, "DROP NOT NULL"))

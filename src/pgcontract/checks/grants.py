@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from pgcontract.catalog import snapshot as snap
 from pgcontract.checks.base import Context, finding, fix, member
 from pgcontract.contract.model import Table
-from pgcontract.findings import Finding, Kind, declare
+from pgcontract.findings import Finding, Fix, Kind, declare
 from pgcontract.names import QualifiedName
 from pgcontract.sqlgen import grant, grant_columns
 
@@ -46,7 +46,7 @@ def check_grants(ctx: Context, name: QualifiedName, table: Table, actual: snap.T
                     f"{role} has privileges beyond the contract",
                     expected,
                     have,
-                    fix(grant(name, role, have - expected, revoke=True)),
+                    _revoke(name, role, have - expected, (table.column_grants or {}).get(role, {})),
                 )
             )
     column_grants = table.column_grants or {}
@@ -54,6 +54,20 @@ def check_grants(ctx: Context, name: QualifiedName, table: Table, actual: snap.T
         out.extend(_column_grants(name, role, column_grants.get(role, {}), actual.column_grants.get(role, {})))
     out += _partition_grants(ctx, name, table)
     return out
+
+
+def _revoke(name: QualifiedName, role: str, privileges: frozenset[str], columns: Mapping[str, Iterable[str]]) -> Fix:
+    """REVOKE on a table also revokes that privilege on each of its columns: the contract's column
+    privileges of these kinds are granted back in the same fix."""
+    kept: dict[str, Iterable[str]] = {
+        column: both for column, wanted in columns.items() if (both := sorted(privileges & set(wanted)))
+    }
+    if not kept:
+        return fix(grant(name, role, privileges, revoke=True))
+    return fix(
+        [grant(name, role, privileges, revoke=True), grant_columns(name, role, kept)],
+        note="REVOKE on the table also takes these column privileges, granted back as the contract lists them",
+    )
 
 
 def _partition_grants(ctx: Context, name: QualifiedName, table: Table) -> list[Finding]:

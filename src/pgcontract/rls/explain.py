@@ -65,7 +65,7 @@ def explain(exc: psycopg.Error, attempt: Attempt, snapshot: Snapshot, triggers: 
         column = diag.column_name
         if column is None:  # a domain's NOT NULL names the type: "domain d does not allow null values"
             head += f": {reason}"
-            hint = _domain_hint(diag.datatype_name, attempt, snapshot)
+            hint = _domain_hint(diag.schema_name, diag.datatype_name, attempt, snapshot)
         else:
             head += f": {where}.{column} is NOT NULL and got NULL"
             hint = _not_null_hint(column, where, attempt, snapshot, triggers) if not by else ""
@@ -207,18 +207,22 @@ def _not_null_hint(
     return f"give a value for {column} under isolation.values (its default {declared.default} gave NULL)"
 
 
-def _domain_hint(domain: str | None, attempt: Attempt, snapshot: Snapshot) -> str:
+def _domain_hint(schema: str | None, domain: str | None, attempt: Attempt, snapshot: Snapshot) -> str:
     """The columns of a NOT NULL domain the row left without a value or default (the test sets only what it
-    needs); the error names the domain, not the table. None once the row is in (a trigger's NULL): a column
-    without either fails the INSERT itself."""
+    needs); the error names the domain (its schema apart), not the table. None once the row is in (a
+    trigger's NULL): a column without either fails the INSERT itself."""
     columns = snapshot.tables[attempt.table].columns.values()
-    unset = [c.name for c in columns if _type_name(c.type) == domain and c.name not in attempt.values and not c.default]
+    unset = [
+        c.name
+        for c in columns
+        if _type_of(c.type) == (schema, domain) and c.name not in attempt.values and not c.default
+    ]
     return f"give a value for {', '.join(unset)} under isolation.values" if unset else ""
 
 
-def _type_name(text: str) -> str | None:
+def _type_of(text: str) -> tuple[str | None, str] | None:
     parsed = column_type(text)
-    return None if parsed is None else parsed.name
+    return None if parsed is None else (parsed.schema, parsed.name)
 
 
 def _fixed_columns_hint(
