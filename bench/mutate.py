@@ -725,6 +725,13 @@ EQUIVALENT += (
         )
         for changed in ('"XXno actionXX"', '"NO ACTION"')
     ),
+    Equivalent(
+        "_checks",
+        "fix([drop_constraint(name, check.name), *add_check(name, check, position)]),",
+        "fix([drop_constraint(name, check.name), *add_check(name, check, None)]),",
+        "the check is named on this path (found by its name): check_name returns its name, the position only "
+        "makes a generated one",
+    ),
 )
 # checks/columns
 _VERB = 'verb = "ADD" if found.identity is None else "SET"'
