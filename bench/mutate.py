@@ -122,7 +122,12 @@ CHECK_SLICES: dict[str, tuple[str, ...]] = {
     "aggregates": ("test_kind_aggregates.py", "test_exact_aggregates.py"),
     "columns": ("test_columns.py", "test_exact_columns.py"),
     "composite_types": ("test_kind_types.py", "test_exact_types.py"),
-    "constraints": ("test_constraints.py", "test_kind_constraint_attributes.py", "test_exact_constraints.py"),
+    "constraints": (
+        "test_constraints.py",
+        "test_kind_constraint_attributes.py",
+        "test_exact_constraints.py",
+        "test_exact_constraint_choices.py",
+    ),
     "domains": ("test_kind_domains.py", "test_exact_domains.py"),
     "enums": ("test_enums.py", "test_exact_enums.py"),
     "extensions": ("test_kind_extensions.py", "test_exact_extensions.py"),
@@ -703,6 +708,30 @@ EQUIVALENT += tuple(
         "read only when the partition grants the role more than its parent: the role is in its grants",
     )
     for default in ("None", "")
+)
+CODEC_CASE = "Python's codec names are case-insensitive (codecs.lookup normalises them): the same codec"
+_FREE = 'name = wanted.encode("utf-8")[: 63 - len(str(n))].decode("utf-8", "ignore") + str(n)'
+_ACTION = '(have or "no action").upper(),'
+EQUIVALENT += (
+    Equivalent("_free_name", _FREE, _FREE.replace('encode("utf-8")', 'encode("UTF-8")'), CODEC_CASE),
+    Equivalent("_free_name", _FREE, _FREE.replace('decode("utf-8"', 'decode("UTF-8"'), CODEC_CASE),
+    *(
+        Equivalent(
+            "_foreign_key",
+            _ACTION,
+            _ACTION.replace('"no action"', changed),
+            "a foreign key's action is never empty: the snapshot reads it from confdeltype/confupdtype, which "
+            "PostgreSQL always sets, and FK_ACTIONS names all five codes",
+        )
+        for changed in ('"XXno actionXX"', '"NO ACTION"')
+    ),
+    Equivalent(
+        "_checks",
+        "fix([drop_constraint(name, check.name), *add_check(name, check, position)]),",
+        "fix([drop_constraint(name, check.name), *add_check(name, check, None)]),",
+        "the check is named on this path (found by its name): check_name returns its name, the position only "
+        "makes a generated one",
+    ),
 )
 # checks/columns
 _VERB = 'verb = "ADD" if found.identity is None else "SET"'

@@ -199,7 +199,8 @@ CASES = {
         "unique constraint deferrability differs",
         "NOT DEFERRABLE",
         "DEFERRABLE INITIALLY IMMEDIATE",
-        f'{C} DROP CONSTRAINT IF EXISTS "c_ab_key";\n{C} ADD CONSTRAINT "c_ab_key" UNIQUE ("a", "b");',
+        f'{C} DROP CONSTRAINT IF EXISTS "c_ab_key";\n'
+        f'{C} ADD CONSTRAINT "c_ab_key" UNIQUE ("a", "b") INITIALLY IMMEDIATE;',
         LOCK,
         UNIQUE_AGAIN,
     ),

@@ -56,8 +56,9 @@ Named = TypeVar("Named", ForeignKey, Check, Unique, Exclusion)
 
 def _free_name(actual: snap.Table, item: Named, wanted: str) -> Named:
     """``item`` named ``wanted``, or, when another constraint of the table holds that name (an extra check
-    with the same generated name, say), ``wanted1``, ``wanted2``... as PostgreSQL picks names."""
-    taken = {c.name for c in actual.constraints}
+    with the same generated name, say), ``wanted1``, ``wanted2``... as PostgreSQL picks names. An index of the
+    table holds its name too: a unique or exclusion constraint's own index takes the constraint's name."""
+    taken = {c.name for c in actual.constraints} | set(actual.indexes)
     name, n = wanted, 0
     while name in taken:
         n += 1
@@ -87,12 +88,17 @@ def _deferral_differs(spec: Deferral, found: snap.Constraint) -> bool:
     return spec.initially is not None and (spec.initially == "deferred") != found.deferred
 
 
-def _wanted_deferral(spec: Deferral, found: snap.Constraint) -> Deferral:
-    """What the constraint must become: the contract's attributes, the found ones where it says nothing."""
-    deferrable = spec.deferrable if spec.deferrable is not None else found.deferrable
-    initially = spec.initially or ("deferred" if found.deferred else "immediate")
-    deferrable = deferrable or initially == "deferred"
-    return Deferral(deferrable=deferrable, initially=initially if deferrable else "immediate")
+def _wanted_deferral(spec: Deferral) -> Deferral:
+    """What a constraint that differs from ``spec`` (``_deferral_differs``) must become. What the contract
+    leaves out follows from what differs: ``initially`` alone differs only from a constraint that must be
+    DEFERRABLE to meet it, ``deferrable: true`` alone only from a NOT DEFERRABLE (so immediate) one, and
+    ``deferrable: false`` makes it immediate. Keeping the found INITIALLY DEFERRED against ``deferrable: false``
+    kept it DEFERRABLE: expected read as the found, and the fix changed nothing."""
+    return Deferral(deferrable=spec.deferrable is not False, initially=spec.initially or "immediate")
+
+
+def _wanted_text(wanted: Deferral) -> str:
+    return _deferral_text(bool(wanted.deferrable), wanted.initially == "deferred")
 
 
 SCAN = (
@@ -156,7 +162,7 @@ def _primary_key(name: QualifiedName, table: Table, actual: snap.Table) -> list[
         ]
     spec = table.primary_key_deferral
     if spec is not None and _deferral_differs(spec, pk):
-        wanted = _wanted_deferral(spec, pk)
+        wanted = _wanted_deferral(spec)
         return [
             finding(
                 "primary_key.deferrable",
@@ -164,7 +170,7 @@ def _primary_key(name: QualifiedName, table: Table, actual: snap.Table) -> list[
                 name,
                 member(name, pk.name),
                 "primary key deferrability differs",
-                _deferral_text(bool(wanted.deferrable), wanted.initially == "deferred"),
+                _wanted_text(wanted),
                 _deferral_text(pk.deferrable, pk.deferred),
                 fix(
                     [drop_constraint(name, pk.name), add_primary_key(name, expected, pk.name, wanted)],
@@ -250,7 +256,7 @@ def _foreign_key(name: QualifiedName, fk: ForeignKey, actual: snap.Table) -> lis
                 )
             )
     if _deferral_differs(fk, found):
-        wanted = _wanted_deferral(fk, found)
+        wanted = _wanted_deferral(fk)
         out.append(
             finding(
                 "foreign_key.deferrable",
@@ -258,7 +264,7 @@ def _foreign_key(name: QualifiedName, fk: ForeignKey, actual: snap.Table) -> lis
                 name,
                 member(name, found.name),
                 "foreign key deferrability differs",
-                _deferral_text(bool(wanted.deferrable), wanted.initially == "deferred"),
+                _wanted_text(wanted),
                 _deferral_text(found.deferrable, found.deferred),
                 fix(alter_deferral(name, found.name, wanted)),
             )
@@ -293,11 +299,10 @@ def _unique_candidates(unique: Unique, actual: snap.Table) -> list[snap.Constrai
 def _unique_differences(unique: Unique, found: snap.Constraint | snap.Index) -> list[tuple[str, str, str, str]]:
     out = []
     deferrable, deferred = (found.deferrable, found.deferred) if isinstance(found, snap.Constraint) else (False, False)
-    spec_deferrable = unique.deferrable if unique.deferrable is not None else deferrable
     if (unique.deferrable is not None and unique.deferrable != deferrable) or (
         unique.initially is not None and (unique.initially == "deferred") != deferred
     ):
-        want = _deferral_text(spec_deferrable or unique.initially == "deferred", unique.initially == "deferred")
+        want = _wanted_text(_wanted_deferral(unique))
         out.append(
             ("unique.deferrable", "unique constraint deferrability differs", want, _deferral_text(deferrable, deferred))
         )
@@ -325,10 +330,12 @@ def _unique(name: QualifiedName, table: Table, actual: snap.Table) -> list[Findi
             found = next((c for c in candidates if not _unique_differences(unique, c)), candidates[0])
             differences = _unique_differences(unique, found)
             if isinstance(found, snap.Constraint):
-                statements = [
-                    drop_constraint(name, found.name),
-                    add_unique(name, unique.model_copy(update={"name": found.name})),
-                ]
+                again = unique.model_copy(update={"name": found.name})
+                if any(rule == "unique.deferrable" for rule, *_ in differences):
+                    # Added again as its expected text reads: the contract's partial deferral completed.
+                    wanted = _wanted_deferral(unique)
+                    again = again.model_copy(update={"deferrable": wanted.deferrable, "initially": wanted.initially})
+                statements = [drop_constraint(name, found.name), add_unique(name, again)]
             else:
                 statements = [add_unique(name, _free_name(actual, unique, unique_name(name, unique)))]
             repair = fix(
