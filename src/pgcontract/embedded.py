@@ -19,6 +19,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 from pytest_postgresql.executors import PostgreSQLExecutor
 from pytest_postgresql.janitor import DatabaseJanitor
+from pytest_postgresql.retry import retry
 
 from pgcontract.connect import Target
 
@@ -82,6 +83,9 @@ def server(workdir: Path | None = None) -> Iterator[PostgreSQLExecutor]:
     )
     executor.start()
     try:
+        # pg_ctl's "-w" and the executor's status check take a server that is still starting up (FATAL: the
+        # database system is starting up) for a running one: on a loaded machine the first connection failed.
+        retry(lambda: psycopg.connect(superuser_dsn(executor, "postgres")).close(), 60, psycopg.OperationalError)
         yield executor
     finally:
         executor.stop()
