@@ -733,6 +733,42 @@ EQUIVALENT += (
         "makes a generated one",
     ),
 )
+_MISSING_FIX = "fix(add_check(name, _free_name(actual, check, check_name(name, check, position)), position)),"
+_CHECK_TEXT = (
+    "a check constraint always has its expression (the snapshot reads pg_get_constraintdef of contype 'c'): "
+    "the fallback text is never used"
+)
+_NAMED = "the check is named on this path: check_name returns its name, the position only makes a generated one"
+EQUIVALENT += (
+    Equivalent(
+        "_checks",
+        "fix([drop_constraint(name, check.name), *add_check(name, check, position)]),",
+        "fix([drop_constraint(name, check.name), *add_check(name, check, )]),",
+        _NAMED + " (found by its name)",
+    ),
+    *(
+        Equivalent("_checks", _MISSING_FIX, _MISSING_FIX.replace("), position)),", f"), {after})),"), why)
+        for after, why in (("None", _NAMED), ("", _NAMED))
+    ),
+    Equivalent(
+        "_checks",
+        'normal_found = {ctx.normal(c.check or "", name) for c in found}',
+        'normal_found = {ctx.normal(c.check or "XXXX", name) for c in found}',
+        _CHECK_TEXT,
+    ),
+    Equivalent(
+        "_checks",
+        'same = [c for c in found if ctx.normal(c.check or "", name) == normal]',
+        'same = [c for c in found if ctx.normal(c.check or "XXXX", name) == normal]',
+        _CHECK_TEXT,
+    ),
+    Equivalent(
+        "_exclusions",
+        "obj = member(name, exclusion_name(name, added))",
+        "obj = member(name, exclusion_name(None, added))",
+        "added is named by _free_name: exclusion_name returns its name, the table only makes a generated one",
+    ),
+)
 # checks/columns
 _VERB = 'verb = "ADD" if found.identity is None else "SET"'
 EQUIVALENT += (

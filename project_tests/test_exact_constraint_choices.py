@@ -429,6 +429,15 @@ PARTITIONED_CASES = {
 E = 'ALTER TABLE "public"."e"'
 OVERLAP = "EXCLUDE USING gist (r WITH &&)"
 E_STATES = {"tables": {"public.e": {"columns": {"r": {"type": "int4range"}}, "exclusions": [{"definition": OVERLAP}]}}}
+EQUAL = "EXCLUDE USING gist (r WITH =)"
+E2_STATES = {
+    "tables": {
+        "public.e": {
+            "columns": {"r": {"type": "int4range"}},
+            "exclusions": [{"definition": OVERLAP}, {"definition": EQUAL}],
+        }
+    }
+}
 
 
 def e_made(name: str, clause: str) -> str:
@@ -463,6 +472,37 @@ EXCLUSION_CASES = {
         LOCK,
         "builds its index under a lock that blocks writes; fails on conflicting rows",
         contract=E_STATES,
+    ),
+    # Two exclusions: the one after a match without a difference, or after a missing one, is still checked.
+    "second exclusion made deferrable, the first as wanted": Exact(
+        f"CREATE TABLE public.e (r int4range, CONSTRAINT other_excl {OVERLAP}, CONSTRAINT eq_excl {EQUAL})",
+        e_made("eq_excl", EQUAL + " DEFERRABLE"),
+        "exclusion.deferrable",
+        "public.e.eq_excl",
+        "exclusion constraint deferrability differs",
+        EQUAL,
+        EQUAL + " DEFERRABLE",
+        f'{E} DROP CONSTRAINT IF EXISTS "eq_excl";\n{E} ADD CONSTRAINT "eq_excl" {EQUAL};',
+        LOCK,
+        "PostgreSQL cannot ALTER an exclusion constraint's deferrability: dropped and added again, rebuilding its"
+        " index",
+        contract=E2_STATES,
+    ),
+    "second exclusion made deferrable, the first missing": Exact(
+        f"CREATE TABLE public.e (r int4range, CONSTRAINT other_excl {OVERLAP}, CONSTRAINT eq_excl {EQUAL})",
+        "ALTER TABLE public.e DROP CONSTRAINT other_excl; " + e_made("eq_excl", EQUAL + " DEFERRABLE"),
+        "exclusion.deferrable",
+        "public.e.eq_excl",
+        "exclusion constraint deferrability differs",
+        EQUAL,
+        EQUAL + " DEFERRABLE",
+        f'{E} DROP CONSTRAINT IF EXISTS "eq_excl";\n{E} ADD CONSTRAINT "eq_excl" {EQUAL};',
+        LOCK,
+        "PostgreSQL cannot ALTER an exclusion constraint's deferrability: dropped and added again, rebuilding its"
+        " index",
+        contract=E2_STATES,
+        also=("exclusion.missing",),
+        repairs=False,
     ),
 }
 NOT_VALID = "check constraint is NOT VALID: rows stored before it was added are not checked"
