@@ -292,6 +292,20 @@ UNIQUE_CASES = {
         UNIQUE_AGAIN,
         contract=unique_states(nulls_not_distinct=True),
     ),
+    # A plain index holds the generated name: the missing constraint is added (and named) as c_b_key1.
+    "unique missing, its generated name held by an index": Exact(
+        SETUP + "ALTER TABLE public.c ADD CONSTRAINT c_b_key UNIQUE (b)",
+        "ALTER TABLE public.c DROP CONSTRAINT c_b_key; CREATE INDEX c_b_key ON public.c (id)",
+        "unique.missing",
+        "public.c.c_b_key1",
+        "unique constraint is missing",
+        "UNIQUE (b)",
+        "absent",
+        f'{C} ADD CONSTRAINT "c_b_key1" UNIQUE ("b");',
+        LOCK,
+        "builds a unique index, blocking writes; fails on duplicate values",
+        contract=unique_states(),
+    ),
     # Two candidates for (b): the constraint a_key differs, the index after it meets the entry: nothing to
     # report on it; the next entry, missing, is reported.
     "a later candidate meets the entry, the next entry missing": Exact(

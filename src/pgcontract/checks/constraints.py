@@ -347,17 +347,18 @@ def _unique(name: QualifiedName, table: Table, actual: snap.Table) -> list[Findi
             obj = member(name, found.name)
             out += [finding(rule, K, name, obj, text, want, have, repair) for rule, text, want, have in differences]
             continue
+        added = _free_name(actual, unique, unique_name(name, unique))
         out.append(
             finding(
                 "unique.missing",
                 K,
                 name,
-                member(name, unique_name(name, unique)),
+                member(name, unique_name(name, added)),
                 "unique constraint is missing",
                 f"UNIQUE ({', '.join(unique.columns)})",
                 "absent",
                 fix(
-                    add_unique(name, unique),
+                    add_unique(name, added),
                     Hazard.LONG_LOCK,
                     note="builds a unique index, blocking writes; fails on duplicate values",
                 ),
