@@ -7,6 +7,7 @@ checks/constraints (docs/mutation.md) found these free."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -458,6 +459,21 @@ def e_made(name: str, clause: str) -> str:
     return f"ALTER TABLE public.e DROP CONSTRAINT {name}, ADD CONSTRAINT {name} {clause}"
 
 
+SECOND_DEFERRABLE = Exact(
+    f"CREATE TABLE public.e (r int4range, CONSTRAINT other_excl {OVERLAP}, CONSTRAINT eq_excl {EQUAL})",
+    e_made("eq_excl", EQUAL + " DEFERRABLE"),
+    "exclusion.deferrable",
+    "public.e.eq_excl",
+    "exclusion constraint deferrability differs",
+    EQUAL,
+    EQUAL + " DEFERRABLE",
+    f'{E} DROP CONSTRAINT IF EXISTS "eq_excl";\n{E} ADD CONSTRAINT "eq_excl" {EQUAL};',
+    LOCK,
+    "PostgreSQL cannot ALTER an exclusion constraint's deferrability: dropped and added again, rebuilding its index",
+    contract=E2_STATES,
+)
+
+
 # An exclusion the contract does not name: found by its shape, or added under a free name.
 EXCLUSION_CASES = {
     "unnamed exclusion found by its shape, made deferrable": Exact(
@@ -488,33 +504,10 @@ EXCLUSION_CASES = {
         contract=E_STATES,
     ),
     # Two exclusions: the one after a match without a difference, or after a missing one, is still checked.
-    "second exclusion made deferrable, the first as wanted": Exact(
-        f"CREATE TABLE public.e (r int4range, CONSTRAINT other_excl {OVERLAP}, CONSTRAINT eq_excl {EQUAL})",
-        e_made("eq_excl", EQUAL + " DEFERRABLE"),
-        "exclusion.deferrable",
-        "public.e.eq_excl",
-        "exclusion constraint deferrability differs",
-        EQUAL,
-        EQUAL + " DEFERRABLE",
-        f'{E} DROP CONSTRAINT IF EXISTS "eq_excl";\n{E} ADD CONSTRAINT "eq_excl" {EQUAL};',
-        LOCK,
-        "PostgreSQL cannot ALTER an exclusion constraint's deferrability: dropped and added again, rebuilding its"
-        " index",
-        contract=E2_STATES,
-    ),
-    "second exclusion made deferrable, the first missing": Exact(
-        f"CREATE TABLE public.e (r int4range, CONSTRAINT other_excl {OVERLAP}, CONSTRAINT eq_excl {EQUAL})",
-        "ALTER TABLE public.e DROP CONSTRAINT other_excl; " + e_made("eq_excl", EQUAL + " DEFERRABLE"),
-        "exclusion.deferrable",
-        "public.e.eq_excl",
-        "exclusion constraint deferrability differs",
-        EQUAL,
-        EQUAL + " DEFERRABLE",
-        f'{E} DROP CONSTRAINT IF EXISTS "eq_excl";\n{E} ADD CONSTRAINT "eq_excl" {EQUAL};',
-        LOCK,
-        "PostgreSQL cannot ALTER an exclusion constraint's deferrability: dropped and added again, rebuilding its"
-        " index",
-        contract=E2_STATES,
+    "second exclusion made deferrable, the first as wanted": SECOND_DEFERRABLE,
+    "second exclusion made deferrable, the first missing": replace(
+        SECOND_DEFERRABLE,
+        defect="ALTER TABLE public.e DROP CONSTRAINT other_excl; " + SECOND_DEFERRABLE.defect,
         also=("exclusion.missing",),
         repairs=False,
     ),
