@@ -108,7 +108,12 @@ def _element_is_number(name: str) -> bool:
 
 
 def candidates(column: Column, n: int) -> list[str]:
-    """Other values to try when a CHECK refuses the generated one (each still of this row alone)."""
+    """Other values to try when a CHECK refuses the generated one (each still of this row alone), each once:
+    the random one may equal a fixed one, and a short text column cuts several to the same text."""
+    return list(dict.fromkeys(_candidates(column, n)))
+
+
+def _candidates(column: Column, n: int) -> list[str]:
     try:
         kind = parse_type(column.type)
     except InvalidSql:
