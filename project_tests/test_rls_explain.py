@@ -95,6 +95,16 @@ CASES = {
         NO_ROW + "foreign key items_parent_id_fkey refused the row (Key (parent_id)=(424242) is not present in table"
         ' "parents".); isolation.values.parent_id points at a row that does not exist',
     ),
+    # A parent row the seeder makes for a required key, refused by the parent's CHECK: the parent table has
+    # no isolation section (the attempt carries none).
+    "check-on-a-parent-row": (
+        ",\n  parent_id int NOT NULL REFERENCES public.parents (id)",
+        "ALTER TABLE public.parents ADD CONSTRAINT parent_shape CHECK (id % 1000 = 777);",
+        "",
+        "cannot create a test row in public.parents: CHECK parent_shape (((id % 1000) = 777)) refused the row;"
+        " public.parents has no isolation section, so isolation.values cannot reach this row; give the foreign key"
+        " that needed it a value under isolation.values, pointing at an existing row",
+    ),
     "raised-in-a-function": (
         ",\n  code text NOT NULL CHECK (public.valid_code(code))",
         "",

@@ -184,6 +184,11 @@ def _check_hint(check: str | None, attempt: Attempt) -> str:
     helpable = [c for c in columns if c in attempt.chosen or c not in attempt.values]
     if not helpable:
         return ""  # it reads only columns the test sets from ownership: values cannot change them
+    if attempt.isolation is None:  # a parent row made for a required foreign key: no values reach it
+        return (
+            f"{attempt.table} has no isolation section, so isolation.values cannot reach this row; give the"
+            " foreign key that needed it a value under isolation.values, pointing at an existing row"
+        )
     return (
         f"give values for {', '.join(helpable)} that satisfy it under isolation.values "
         "(a template such as 'name-${n}' keeps UNIQUE columns distinct)"
