@@ -911,6 +911,29 @@ EQUIVALENT += (
         " one comma is one-to-one",
     ),
 )
+# rls/explain (2026-12-01): the whole run's survivors that cannot matter.
+EQUIVALENT += (
+    Equivalent(
+        "explain",
+        'function = _innermost_function(diag.context or "")',
+        'function = _innermost_function(diag.context or "XXXX")',
+        'the default only stands for a missing context: "XXXX" names no function either (the pattern needs'
+        " 'function name(')",
+    ),
+    Equivalent(
+        "explain",
+        'hint = ""',
+        "hint = None",
+        "a hint is only shown when true: None and an empty text give the head alone",
+    ),
+    Equivalent(
+        "_type_of",
+        "return None if parsed is None else (parsed.schema, parsed.name)",
+        "return None if (parsed is None) and False else (parsed.schema, parsed.name)",
+        "format_type's text of every type a catalog holds parses (built-in, domains, enums, PostGIS and vector"
+        " modifiers, quoted names); only a C typmod_out printing other than numbers and words would not",
+    ),
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 
@@ -960,7 +983,22 @@ def prepare(name: str, module: Module) -> Path:
     # or the import system remembers it as missing.
     (work / "mutants" / "src").mkdir(parents=True, exist_ok=True)
     sync_data_files(work / "mutants" / "src")
+    forget_stale_map(work, module)
     return work
+
+
+def forget_stale_map(work: Path, module: Module) -> None:
+    """mutmut maps tests to functions again only for tests it has not seen: a function added or split since
+    (``candidates`` calling a new ``_candidates``) keeps the old tests unmapped, and its mutants run against
+    the new tests alone ("no tests", or false survivors). A source file newer than the map drops the map."""
+    stats = work / "mutants" / "mutmut-stats.json"
+    if not stats.exists():
+        return
+    mapped = stats.stat().st_mtime
+    changed = [path for f in module.files for path in (ROOT / "src").glob(f) if path.stat().st_mtime > mapped]
+    if changed:
+        print(f"[mutate] {', '.join(p.name for p in changed)} changed since mutmut mapped the tests: mapping again")
+        stats.unlink()
 
 
 def link_checkout(work: Path) -> None:
