@@ -172,6 +172,15 @@ def test_a_random_integer_is_from_1_to_a_bound_inside_its_type(
     pg.rollback()
 
 
+def test_a_column_without_unique_gets_the_first_allowed_value_on_every_row(everything: tuple[Table, Snapshot]) -> None:
+    """An enum and a CHECK ... IN list give each row of a UNIQUE column its own value (below), and every row of
+    any other column the first: the row number only matters where rows must differ."""
+    table, snapshot = everything
+    for column, first in (("a_mood", "calm"), ("a_level", "0"), ("a_kind", "x"), ("a_state", "on")):
+        made = [generate(table.columns[column], table, snapshot, n=n) for n in (0, 1, 2, 4)]
+        assert made == [first] * 4, column
+
+
 def test_unique_values_follow_the_row_number_where_the_type_allows(everything: tuple[Table, Snapshot]) -> None:
     table, snapshot = everything
 
