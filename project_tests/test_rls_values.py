@@ -7,6 +7,7 @@ commonly hold; a type with no generator asks for ``isolation.values``."""
 
 from __future__ import annotations
 
+import datetime
 import re
 import secrets
 from collections.abc import Callable
@@ -201,17 +202,44 @@ def test_unique_values_follow_the_row_number_where_the_type_allows(everything: t
     assert of("a_texts", 7) == "{}"  # an array of text has no number to vary: an empty array
     assert [of("a_jsonb", n) for n in (0, 7)] == ['{"pgcontract": 0}', '{"pgcontract": 7}']
     assert [of("a_interval", n) for n in (0, 7)] == ["1 days", "8 days"]
-    assert [of("a_inet", n) for n in (0, 1, 255, 256, 65_793)] == [
+    assert [of("a_inet", n) for n in (0, 1, 255, 256, 65_793, 131_071, 16_777_215)] == [
         "127.0.0.1",
         "127.0.0.2",
         "127.0.1.0",
         "127.0.1.1",
         "127.1.1.2",
+        "127.2.0.0",
+        "127.0.0.0",  # 2^24 rows later the addresses start again
     ]
     assert [of("a_bytea", n) for n in (0, 1, 255, 256)] == ["\\x00", "\\x01", "\\xff", "\\x0100"]
     assert [of("a_short", n)[:2] for n in (0, 7, 12)] == ["0-", "7-", "12"]
     assert of("a_date", 2) > of("a_date", 1)
     assert of("a_tstz", 2)[:19] > of("a_tstz", 1)[:19]
+
+
+def test_moments_of_unique_columns_are_a_day_and_a_second_apart_per_row(everything: tuple[Table, Snapshot]) -> None:
+    """Row n's moment is n days and n seconds after now, in UTC and saying so: a date column takes the date
+    alone, a time of day the time alone (a day apart is the same time: the second keeps rows apart)."""
+    table, snapshot = everything
+
+    def of(column: str, n: int) -> str:
+        return generate(table.columns[column], table, snapshot, n=n, distinct=True)
+
+    def day(n: int) -> str:
+        return (datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=n)).date().isoformat()
+
+    before, dated, after = day(3), of("a_date", 3), day(3)
+    assert dated in {before, after}
+    stamped = datetime.datetime.fromisoformat(of("a_tstz", 3))
+    assert stamped.utcoffset() == datetime.timedelta(0)
+    assert (
+        abs(stamped - datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=3, seconds=3)).total_seconds() < 60
+    )
+    for column in ("a_time", "a_timetz"):
+        first, second = (
+            datetime.datetime.combine(datetime.date.min, datetime.time.fromisoformat(of(column, n))) for n in (0, 1)
+        )
+        assert 0.5 < (second - first).total_seconds() % 86_400 < 1.5, column
 
 
 def test_a_type_with_no_generator_asks_for_isolation_values(everything: tuple[Table, Snapshot]) -> None:
