@@ -121,6 +121,18 @@ CASES = {
         NO_ROW + "audit_once of public.audit refused a duplicate (Key (what)=(item) already exists.), in trigger"
         " items_audit on public.items (function public.audit_items)",
     ),
+    # The same, the duplicate made of a value given for the row: the row's values are not the other table's,
+    # whatever the column's name (no advice about a template).
+    "duplicate-in-another-table-of-a-given-value": (
+        ",\n  what text NOT NULL",
+        "CREATE TABLE public.audit (what text CONSTRAINT audit_once UNIQUE);"
+        "CREATE FUNCTION public.audit_items() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN INSERT INTO public.audit VALUES (new.what); RETURN new; END $$;"
+        "CREATE TRIGGER items_audit AFTER INSERT ON public.items FOR EACH ROW EXECUTE FUNCTION public.audit_items();",
+        ", values: {what: item}",
+        NO_ROW + "audit_once of public.audit refused a duplicate (Key (what)=(item) already exists.), in trigger"
+        " items_audit on public.items (function public.audit_items)",
+    ),
     "duplicate-by-a-literal-under-a-unique-index": (
         ",\n  code text NOT NULL",
         "CREATE UNIQUE INDEX items_code ON public.items (code);",
