@@ -18,7 +18,7 @@ from psycopg import sql
 from pgcontract.catalog.snapshot import Table
 from pgcontract.connect import Target
 from pgcontract.names import QualifiedName
-from pgcontract.rls.fit import ROUNDS, CheckShape, Fitter, _equalities, fit_checks, shapes
+from pgcontract.rls.fit import ROUNDS, CheckShape, Fitter, _equalities, _is_json, fit_checks, shapes
 from project_tests.helpers import snapshot_of
 
 Conn = psycopg.Connection[tuple[object, ...]]
@@ -134,6 +134,14 @@ def test_equalities_come_from_both_sides_under_and_or_with_casts_and_qualified_c
 )
 def test_equalities_of_texts(expression: str, expected: tuple[tuple[str, str], ...]) -> None:
     assert _equalities(expression) == expected
+
+
+@pytest.mark.parametrize(
+    ("type_text", "expected"),
+    [("jsonb", True), ("json", True), ("pg_catalog.jsonb", True), ("jsonb[]", False), ("text", False), ("x y(", False)],
+)
+def test_is_json(type_text: str, expected: bool) -> None:
+    assert _is_json(type_text) is expected
 
 
 # --- the row a check is evaluated on --------------------------------------------------------------------
@@ -367,9 +375,10 @@ def test_candidates_go_to_the_chosen_columns_first(run_sql: Callable[[str], None
           CHECK ((a IS NOT NULL AND a LIKE 'pgcontract-%') OR b LIKE 'pgcontract-%'));
         """,
     )
-    fitted = fit_checks(pg.cursor(), table, {"b": "zz", "c": "cc"}, ["c", "b"], 1, Calls())
-    assert set(fitted) == {"b", "c"}
-    assert fitted["c"] == "cc"
+    # x comes first but the check does not read it.
+    fitted = fit_checks(pg.cursor(), table, {"x": "xx", "b": "zz", "c": "cc"}, ["c", "b", "x"], 1, Calls())
+    assert set(fitted) == {"x", "b", "c"}
+    assert (fitted["x"], fitted["c"]) == ("xx", "cc")
     assert CANDIDATE.fullmatch(fitted["b"] or "")
 
 

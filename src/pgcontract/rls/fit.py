@@ -71,13 +71,10 @@ def _is_equals(node: ast.A_Expr) -> bool:
     """A binary ``=``, schema-qualified too: deparsed with only pg_catalog visible, an extension type's own
     equality comes out as ``c OPERATOR(public.=) x`` (citext). ``IS DISTINCT FROM``, ``NULLIF`` and
     ``= ANY`` carry the name ``=`` as well but state no equality. A repair is verified by the check itself."""
-    names = node.name or ()
-    return (
-        node.kind == A_Expr_Kind.AEXPR_OP
-        and bool(names)
-        and isinstance(names[-1], ast.String)
-        and names[-1].sval == "="
-    )
+    if node.kind != A_Expr_Kind.AEXPR_OP:
+        return False
+    operator = (node.name or ())[-1]  # an operator's own name, after its schema if any
+    return isinstance(operator, ast.String) and operator.sval == "="
 
 
 def _column_of(node: Any) -> str | None:
@@ -124,8 +121,10 @@ class Fitter:
         """``values`` as the JSON json_populate_record reads: a json column takes the document itself."""
         document: dict[str, Any] = dict(values)
         for column in self.json_columns & set(values):
-            with contextlib.suppress(ValueError):  # not JSON: the INSERT will say so
-                document[column] = json.loads(values[column] or "null")
+            text = values[column]
+            if text is not None:
+                with contextlib.suppress(ValueError):  # not JSON: the INSERT will say so
+                    document[column] = json.loads(text)
         return json.dumps(document)
 
     def _row(self, values: Values, source: sql.Composable) -> sql.Composed:
@@ -162,7 +161,9 @@ class Fitter:
         return rows
 
     def _test(self, check: CheckShape) -> sql.Composed:
-        return sql.SQL("({}) IS NOT FALSE").format(_catalog_text(check.constraint.check or "true"))
+        return sql.SQL("({}) IS NOT FALSE").format(
+            _catalog_text(str(check.constraint.check))
+        )  # shapes() holds checks only
 
     def failing(self, values: Values, checks: list[CheckShape]) -> list[CheckShape]:
         """The checks ``values`` break (or make raise)."""
