@@ -169,7 +169,7 @@ class ErasureProof:
                     users,
                     f"deleting the user from {users} failed: {detail}",
                     "the user deleted",
-                    "23503",
+                    exc.sqlstate or "23503",
                 )
                 return False
             except psycopg.Error as exc:
