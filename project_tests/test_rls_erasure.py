@@ -48,9 +48,9 @@ REMOVE = "ON DELETE CASCADE or SET NULL on columns declared under erasure.set_nu
 Row = tuple[str, str, str, str, str]
 
 
-def contract_of(tmp_path: Path, tables: str) -> Contract:
+def contract_of(tmp_path: Path, tables: str, header: str = HEADER) -> Contract:
     path = tmp_path / "erasure.yaml"
-    path.write_text(HEADER + (tables or "  {}\n"), encoding="utf-8")
+    path.write_text(header + (tables or "  {}\n"), encoding="utf-8")
     return load_contract(path)
 
 
@@ -75,11 +75,12 @@ def erase(
     *,
     after_read: str = "",
     base: str = BASE_SQL,
+    header: str = HEADER,
 ) -> list[Row]:
     """The proof on ``schema`` (``after_read``: SQL committed after the catalog was read, before the proof),
     its findings as (rule, table, message, expected, actual); each at ERROR, nothing left behind."""
     run_sql(base + schema)
-    contract = contract_of(tmp_path, tables)
+    contract = contract_of(tmp_path, tables, header)
     with connect(target) as conn:
         snapshot = read_snapshot(conn, contract.schemas)
         if after_read:
@@ -630,3 +631,53 @@ def test_a_users_table_keyed_by_two_columns_is_erased(
     target: Target, run_sql: Callable[[str], None], tmp_path: Path
 ) -> None:
     assert erase(target, run_sql, tmp_path, "", TWO_COLUMN_CONTRACT, base=TWO_COLUMN_USERS) == []
+
+
+SUPABASE_HEADER = """version: 1
+auth: {mode: supabase}
+erasure: {}
+tables:
+"""
+REVIEWS = """
+CREATE TABLE public.reviews (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  user_id uuid NOT NULL,
+  reviewer_id uuid CONSTRAINT reviews_reviewer_fk REFERENCES auth.users (id) ON DELETE SET NULL
+);
+"""
+
+
+@pytest.mark.rule("erasure.rows_remain")
+def test_supabase_ties_after_an_owner_column_without_a_key_are_made_too(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """user_id (auth.uid(), no key) is left to the seeder; reviewer_id, the link after it, still gets the
+    user: both stay after the delete, each named."""
+    found = erase(
+        target,
+        run_sql,
+        tmp_path,
+        REVIEWS,
+        "  public.reviews: {isolation: {owner: user_id}}\n",
+        base="",
+        header=SUPABASE_HEADER,
+    )
+    assert found == [
+        (
+            "erasure.rows_remain",
+            "public.reviews",
+            "public.reviews: 1 row of the deleted user remains: user_id has no foreign key to auth.users: nothing"
+            " removes or clears it",
+            "no row",
+            "1",
+        ),
+        (
+            "erasure.rows_remain",
+            "public.reviews",
+            "public.reviews: 1 row of the deleted user remains: foreign key reviews_reviewer_fk to auth.users is ON"
+            " DELETE SET NULL (declare erasure: {set_null: [reviewer_id]} on the table if the row may stay): the"
+            " row stays with reviewer_id cleared",
+            "no row",
+            "1",
+        ),
+    ]
