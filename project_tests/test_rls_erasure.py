@@ -6,6 +6,8 @@ not see, and the judge's texts for each kind of tie that still holds after the d
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import psycopg
 import pytest
 
 from pgcontract.catalog import read_snapshot
-from pgcontract.connect import DEFAULT_LIMITS, Target, connect
+from pgcontract.connect import DEFAULT_LIMITS, SessionLimits, Target, connect
 from pgcontract.contract import Contract, load_contract
 from pgcontract.findings import Level
 from pgcontract.rls.erasure import ErasureOutcome, run_erasure
@@ -681,3 +683,47 @@ def test_supabase_ties_after_an_owner_column_without_a_key_are_made_too(
             "1",
         ),
     ]
+
+
+# Seeding notes waits for a lock the test holds: meanwhile another session commits a row of its own.
+WAITING = """
+CREATE TABLE public.other (id integer);
+CREATE FUNCTION public.wait() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN PERFORM pg_advisory_xact_lock_shared(4242); RETURN NEW; END $$;
+CREATE TRIGGER wait AFTER INSERT ON public.notes FOR EACH ROW EXECUTE FUNCTION public.wait();
+"""
+
+
+@pytest.mark.rule("erasure.left_behind")
+def test_a_row_committed_during_the_proof_is_left_behind(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """On a throwaway target every table is counted before the first row and after the rollback: a row
+    another session committed while the proof ran is reported; the proof itself passes."""
+    run_sql(BASE_SQL + NOTES.format(action="CASCADE") + WAITING)
+    contract = contract_of(tmp_path, "")
+    done: list[ErasureOutcome | None] = []
+
+    def prove() -> None:
+        with connect(target) as conn:
+            snapshot = read_snapshot(conn, contract.schemas)
+            done.append(run_erasure(conn, contract, snapshot, throwaway=True, limits=SessionLimits(lock_timeout="60s")))
+
+    with psycopg.connect(target.dsn, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(4242)")
+        proof = threading.Thread(target=prove)
+        proof.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            row = other.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").fetchone()
+            if row is not None and row[0]:
+                break
+            time.sleep(0.05)
+        other.execute("INSERT INTO public.other (id) VALUES (1)")
+        other.execute("SELECT pg_advisory_unlock(4242)")
+        proof.join(120)
+    assert len(done) == 1
+    outcome = done[0]
+    assert outcome is not None
+    assert outcome.violations == []
+    assert outcome.left_behind == ["public.other holds 1 rows, 0 before the test"]
