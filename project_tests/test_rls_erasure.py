@@ -369,12 +369,15 @@ def test_a_key_added_after_the_catalog_read_fails_the_delete(
     """The key PostgreSQL names is not among logs' keys in the snapshot: the proof cannot tell whose rows
     block, so it reports the failed delete, with PostgreSQL's words and SQLSTATE (a RESTRICT key's is 23001
     from PostgreSQL 18 on), and stops."""
-    schema = """
+    schema = (
+        """
     CREATE TABLE public.logs (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, user_id bigint NOT NULL);
     CREATE FUNCTION public.log() RETURNS trigger LANGUAGE plpgsql AS
       $$ BEGIN INSERT INTO public.logs (user_id) VALUES (NEW.id); RETURN NEW; END $$;
     CREATE TRIGGER log AFTER INSERT ON public.app_users FOR EACH ROW EXECUTE FUNCTION public.log();
     """
+        + MARKS
+    )
     late = (
         "ALTER TABLE public.logs ADD CONSTRAINT logs_user_fk FOREIGN KEY (user_id) REFERENCES public.app_users (id)"
         f" ON DELETE {action}"
@@ -727,3 +730,96 @@ def test_a_row_committed_during_the_proof_is_left_behind(
     assert outcome is not None
     assert outcome.violations == []
     assert outcome.left_behind == ["public.other holds 1 rows, 0 before the test"]
+
+
+TWO_KEYS = """
+CREATE TABLE public.posts (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  author_id bigint CONSTRAINT posts_author_fk REFERENCES public.app_users (id),
+  editor_id bigint CONSTRAINT posts_editor_fk REFERENCES public.app_users (id),
+  marker_id bigint CONSTRAINT posts_marker_fk REFERENCES public.app_users (id) ON DELETE SET NULL,
+  body text NOT NULL
+);
+"""
+
+
+@pytest.mark.rule("erasure.not_cleared")
+def test_every_blocking_key_of_one_table_is_reported_and_the_proof_goes_on(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """One table, two blocking keys (more keys than tables): both named, then the delete goes through and
+    the judge finds marker_id cleared."""
+    found = erase(
+        target, run_sql, tmp_path, TWO_KEYS, "  public.posts: {erasure: {set_null: [author_id, editor_id]}}\n"
+    )
+    assert found == [
+        uncleared("public.posts", "author_id", "posts_author_fk", "ON DELETE NO ACTION"),
+        uncleared("public.posts", "editor_id", "posts_editor_fk", "ON DELETE NO ACTION"),
+        stays_cleared("public.posts", "posts_marker_fk", "marker_id"),
+    ]
+
+
+REFUSING_USERS = """
+CREATE FUNCTION public.refuse_users() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN RAISE EXCEPTION 'users are never deleted here'; END $$;
+CREATE TRIGGER refuse_users BEFORE DELETE ON public.app_users FOR EACH ROW EXECUTE FUNCTION public.refuse_users();
+"""
+KEEPING_USERS = """
+CREATE FUNCTION public.keep_users() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER keep_users BEFORE DELETE ON public.app_users FOR EACH ROW EXECUTE FUNCTION public.keep_users();
+"""
+# A second note of the user, made by the signup trigger beside the one the proof adopts: removing the
+# proof's note leaves the key blocking.
+TWO_NOTES = """
+CREATE FUNCTION public.two_notes() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN INSERT INTO public.notes (user_id, body) VALUES (NEW.id, 'a'), (NEW.id, 'b'); RETURN NEW; END $$;
+CREATE TRIGGER two_notes AFTER INSERT ON public.app_users FOR EACH ROW EXECUTE FUNCTION public.two_notes();
+"""
+
+
+@pytest.mark.parametrize("case", ["refused", "kept", "blocked-again"])
+def test_a_delete_that_cannot_go_through_stops_the_proof(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path, case: str
+) -> None:
+    """A trigger refuses deleting the user (delete_failed, with PostgreSQL's words and SQLSTATE), or skips it
+    (user_remains), or a key still blocks after the proof removed its rows (delete_failed): the proof stops,
+    marks' row is not judged."""
+    if case == "refused":
+        found = erase(target, run_sql, tmp_path, REFUSING_USERS + MARKS)
+        assert found == [
+            (
+                "erasure.delete_failed",
+                USERS,
+                f"deleting the user from {USERS} failed: users are never deleted here CONTEXT: PL/pgSQL function"
+                " refuse_users() line 1 at RAISE",
+                "the user deleted",
+                "P0001",
+            )
+        ]
+    elif case == "kept":
+        found = erase(target, run_sql, tmp_path, KEEPING_USERS + MARKS)
+        assert found == [
+            (
+                "erasure.user_remains",
+                USERS,
+                f"deleting the user from {USERS} removed 0 rows: a trigger or rule kept the user",
+                "1 row",
+                "0",
+            )
+        ]
+    else:
+        found = erase(target, run_sql, tmp_path, NOTES.format(action="NO ACTION") + TWO_NOTES + MARKS)
+        detail = (
+            'update or delete on table "app_users" violates foreign key constraint "notes_user_fk" on table "notes"'
+            ' DETAIL: Key (id)=(1) is still referenced from table "notes".'
+        )
+        assert found == [
+            blocked("public.notes", "notes_user_fk", "ON DELETE NO ACTION"),
+            (
+                "erasure.delete_failed",
+                USERS,
+                f"deleting the user from {USERS} failed: {detail}",
+                "the user deleted",
+                "23503",
+            ),
+        ]
