@@ -1045,6 +1045,80 @@ EQUIVALENT += (
         "the row fetched has one value per column selected",
     ),
 )
+_FOR_KEY = " for c in self.user_key)"
+_SAVEPOINT_DELETE = ("SAVEPOINT", "ROLLBACK TO SAVEPOINT", "RELEASE SAVEPOINT")
+_ROLE_SWITCH = (
+    "set_config('role', r) either fails or makes current_user r ('none', the one value that resets it, is"
+    " reserved and names no role): the check after it never fails"
+)
+EQUIVALENT += (
+    *(
+        Equivalent("delete_user", f'self.cur.execute("{before}")', f'self.cur.execute("{after}")', _UNBLOCK_SQL)
+        for statement in _SAVEPOINT_DELETE
+        for before in (f"{statement} pgcontract_erasure_delete",)
+        for after in (before.lower(), before.upper())
+    ),
+    *(
+        Equivalent("delete_user", before, after, SQL_CASE)
+        for before, after in (
+            (
+                'condition = sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(c))' + _FOR_KEY,
+                'condition = sql.SQL(" and ").join(sql.SQL("{} = %s").format(sql.Identifier(c))' + _FOR_KEY,
+            ),
+            (
+                'statement = sql.SQL("DELETE FROM {} WHERE {}").format(ident(users), condition)',
+                'statement = sql.SQL("delete from {} where {}").format(ident(users), condition)',
+            ),
+            ('self.cur.execute("SET CONSTRAINTS ALL IMMEDIATE")', 'self.cur.execute("set constraints all immediate")'),
+        )
+    ),
+    *(
+        Equivalent(
+            "delete_user",
+            'exc.sqlstate or "error",',
+            f"exc.sqlstate or {after},",
+            "an error from the server always carries its SQLSTATE; one without (the connection lost) makes the"
+            " ROLLBACK TO SAVEPOINT just before the finding fail first",
+        )
+        for after in ('"XXerrorXX"', '"ERROR"')
+    ),
+    *_zip_of_equal_lengths(
+        "ties",
+        "for column, ref_column in zip(link.fk.columns, link.fk.ref_columns, strict=True):",
+        "a foreign key has as many referenced columns as columns",
+    ),
+    *(
+        Equivalent(
+            "ties",
+            'elif link.kind in ("owner", "membership", "set_null") and user.identity is not None:',
+            f'elif link.kind in ({owner}, "membership", "set_null") and user.identity is not None:',
+            "an owner link's column is isolation.owner (without membership), which Seeder.wanted sets to"
+            " identity() anyway: the principal's identity, the same value",
+        )
+        for owner in ('"XXownerXX"', '"OWNER"')
+    ),
+    Equivalent(
+        "as_seeder",
+        "if fetched is None or fetched[0] != self.session.seeder_role:",
+        "if fetched is None and fetched[0] != self.session.seeder_role:",
+        _ROLE_SWITCH,
+    ),
+    *(
+        Equivalent("as_seeder", "actual = fetched[0] if fetched else None", after, _ROLE_SWITCH)
+        for after in (
+            "actual = None",
+            "actual = fetched[0] if (fetched) and False else None",
+            "actual = fetched[0] if (fetched) or True else None",
+            "actual = fetched[1] if fetched else None",
+        )
+    ),
+    Equivalent(
+        "as_seeder",
+        'raise ImpersonationFailed(f"switched to role {self.session.seeder_role!r} but current_user is {actual!r}")',
+        "raise ImpersonationFailed(None)",
+        _ROLE_SWITCH,
+    ),
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 
