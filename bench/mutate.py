@@ -163,7 +163,7 @@ RLS_PIPELINE = (
 # first mutant (to map tests to functions, then clean), so a slow file that reaches it only by the way
 # (the whole pipeline for a regex helper) costs minutes and kills nothing the narrow tests miss.
 RLS_SLICES: dict[str, tuple[str, ...]] = {
-    "erasure": ("test_erasure.py", "test_rule_probes.py"),
+    "erasure": ("test_rls_erasure.py", "test_erasure.py", "test_rule_probes.py"),
     "personal": ("test_rls_personal.py", "test_erasure.py"),
     "seed": ("test_rls_seeding.py", "test_rls_seeding_postgis.py", "test_rls_leaks.py", "test_rule_probes.py"),
     "values": ("test_rls_values.py", "test_rls_seeding.py", "test_rls_seeding_postgis.py"),
@@ -943,6 +943,182 @@ EQUIVALENT += (
         "break",
         "every CHECK constraint (kind c) has its expression in the snapshot: the guard for a missing one never"
         " fires (NOT NULL constraints of PostgreSQL 18 are kind n)",
+    ),
+)
+# rls/erasure: a personal table's rows are always there; savepoint names and keywords in any case.
+_ERASURE_ROWS = "rows = self.seeder.rows.get((name, self.session.a.label), []) if entry is not None else []"
+_SEEDED = (
+    "a table of the scope (entry not None) always has the user's rows: seed() made or adopted one in every such"
+    " table before delete_user runs (it raises otherwise) and Seeder.remember keyed it (table, a.label)"
+)
+_UNBLOCK_SQL = "SQL keywords are case-insensitive and an unquoted savepoint name folds to lower case: the same"
+EQUIVALENT += (
+    *(
+        Equivalent("unblock", _ERASURE_ROWS, _ERASURE_ROWS.replace("), [])", f"), {default})"), _SEEDED)
+        for default in ("None", "")
+    ),
+    Equivalent(
+        "unblock",
+        'f"{name}: {columns} of {_rows(len(rows) or 1)} would not be cleared: {why}",',
+        'f"{name}: {columns} of {_rows(len(rows) or 2)} would not be cleared: {why}",',
+        "cleared needs entry not None, whose rows are never empty (" + _SEEDED + "): len(rows) or N is len(rows)",
+    ),
+    *(
+        Equivalent("unblock", f'self.cur.execute("{before}")', f'self.cur.execute("{after}")', _UNBLOCK_SQL)
+        for statement in ("SAVEPOINT", "ROLLBACK TO SAVEPOINT", "RELEASE SAVEPOINT")
+        for before in (f"{statement} pgcontract_erasure_unblock",)
+        for after in (before.lower(), before.upper())
+    ),
+    *(
+        Equivalent("unblock", before, after, SQL_CASE)
+        for before, after in (
+            (
+                'sets = sql.SQL(", ").join(sql.SQL("{} = NULL").format(sql.Identifier(c)) for c in fk.columns)',
+                'sets = sql.SQL(", ").join(sql.SQL("{} = null").format(sql.Identifier(c)) for c in fk.columns)',
+            ),
+            (
+                'self.cur.execute(sql.SQL("UPDATE {} SET {} WHERE {}").format(ident(name), sets, where), params)',
+                'self.cur.execute(sql.SQL("update {} set {} where {}").format(ident(name), sets, where), params)',
+            ),
+            (
+                'self.cur.execute(sql.SQL("DELETE FROM {} WHERE {}").format(ident(name), where), params)',
+                'self.cur.execute(sql.SQL("delete from {} where {}").format(ident(name), where), params)',
+            ),
+        )
+    ),
+)
+EQUIVALENT += (
+    *(
+        Equivalent("seed", f'self._savepoint("{before}")', f'self._savepoint("{after}")', _UNBLOCK_SQL)
+        for statement in ("SAVEPOINT", "ROLLBACK TO SAVEPOINT", "RELEASE SAVEPOINT")
+        for before in (f"{statement} pgcontract_erasure_seed",)
+        for after in (before.lower(), before.upper())
+    ),
+    Equivalent(
+        "ties",
+        "if link.fk is not None and link.ref_table is not None:",
+        "if link.fk is not None or link.ref_table is not None:",
+        "a Link's ref_table is its fk's (personal.add, _parent_links) and a foreign key always has its referenced"
+        " table (the snapshot sets ref_table for every kind f): both halves are fk is not None",
+    ),
+    *(
+        Equivalent(
+            "judge",
+            "for row in self.seeder.rows.get((name, label), []):",
+            f"for row in self.seeder.rows.get((name, label), {default}):",
+            _SEEDED.replace("before delete_user runs", "before judge runs"),
+        )
+        for default in ("None", "")
+    ),
+    Equivalent(
+        "where",
+        "ties = {c for link in entry.links for c in link.columns} if entry is not None else set()",
+        "ties = {c for link in entry.links for c in link.columns} if (entry is not None) or True else set()",
+        "where() only sees tables of the scope: unblock has rows only for a scope table's entry, judge walks"
+        " scope.tables; so entry is never None there",
+    ),
+    Equivalent(
+        "where",
+        'parts = [sql.SQL("{}::text IS NOT DISTINCT FROM %s").format(sql.Identifier(c)) for c in columns]',
+        'parts = [sql.SQL("{}::text is not distinct from %s").format(sql.Identifier(c)) for c in columns]',
+        SQL_CASE,
+    ),
+    Equivalent(
+        "where",
+        'return sql.SQL(" AND ").join(parts), [row.values.get(c) for c in columns]',
+        'return sql.SQL(" and ").join(parts), [row.values.get(c) for c in columns]',
+        SQL_CASE,
+    ),
+    Equivalent(
+        "current",
+        'selected = sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in columns)',
+        'selected = sql.SQL(", ").join(sql.SQL("{}::TEXT").format(sql.Identifier(c)) for c in columns)',
+        "an unquoted type name folds to lower case: the same cast",
+    ),
+    Equivalent(
+        "current",
+        'self.cur.execute(sql.SQL("SELECT {} FROM {} WHERE {} LIMIT 1").format(selected, ident(name), where), params)',
+        'self.cur.execute(sql.SQL("select {} from {} where {} limit 1").format(selected, ident(name), where), params)',
+        SQL_CASE,
+    ),
+    *_zip_of_equal_lengths(
+        "current",
+        "return None if fetched is None else dict(zip(columns, fetched, strict=True))",
+        "the row fetched has one value per column selected",
+    ),
+)
+_FOR_KEY = " for c in self.user_key)"
+_SAVEPOINT_DELETE = ("SAVEPOINT", "ROLLBACK TO SAVEPOINT", "RELEASE SAVEPOINT")
+_ROLE_SWITCH = (
+    "set_config('role', r) either fails or makes current_user r ('none', the one value that resets it, is"
+    " reserved and names no role): the check after it never fails"
+)
+EQUIVALENT += (
+    *(
+        Equivalent("delete_user", f'self.cur.execute("{before}")', f'self.cur.execute("{after}")', _UNBLOCK_SQL)
+        for statement in _SAVEPOINT_DELETE
+        for before in (f"{statement} pgcontract_erasure_delete",)
+        for after in (before.lower(), before.upper())
+    ),
+    *(
+        Equivalent("delete_user", before, after, SQL_CASE)
+        for before, after in (
+            (
+                'condition = sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(c))' + _FOR_KEY,
+                'condition = sql.SQL(" and ").join(sql.SQL("{} = %s").format(sql.Identifier(c))' + _FOR_KEY,
+            ),
+            (
+                'statement = sql.SQL("DELETE FROM {} WHERE {}").format(ident(users), condition)',
+                'statement = sql.SQL("delete from {} where {}").format(ident(users), condition)',
+            ),
+            ('self.cur.execute("SET CONSTRAINTS ALL IMMEDIATE")', 'self.cur.execute("set constraints all immediate")'),
+        )
+    ),
+    *(
+        Equivalent(
+            "delete_user",
+            'exc.sqlstate or "error",',
+            f"exc.sqlstate or {after},",
+            "an error from the server always carries its SQLSTATE; one without (the connection lost) makes the"
+            " ROLLBACK TO SAVEPOINT just before the finding fail first",
+        )
+        for after in ('"XXerrorXX"', '"ERROR"')
+    ),
+    *_zip_of_equal_lengths(
+        "ties",
+        "for column, ref_column in zip(link.fk.columns, link.fk.ref_columns, strict=True):",
+        "a foreign key has as many referenced columns as columns",
+    ),
+    *(
+        Equivalent(
+            "ties",
+            'elif link.kind in ("owner", "membership", "set_null") and user.identity is not None:',
+            f'elif link.kind in ({owner}, "membership", "set_null") and user.identity is not None:',
+            "an owner link's column is isolation.owner (without membership), which Seeder.wanted sets to"
+            " identity() anyway: the principal's identity, the same value",
+        )
+        for owner in ('"XXownerXX"', '"OWNER"')
+    ),
+    Equivalent(
+        "as_seeder",
+        "if fetched is None or fetched[0] != self.session.seeder_role:",
+        "if fetched is None and fetched[0] != self.session.seeder_role:",
+        _ROLE_SWITCH,
+    ),
+    *(
+        Equivalent("as_seeder", "actual = fetched[0] if fetched else None", after, _ROLE_SWITCH)
+        for after in (
+            "actual = None",
+            "actual = fetched[0] if (fetched) and False else None",
+            "actual = fetched[0] if (fetched) or True else None",
+            "actual = fetched[1] if fetched else None",
+        )
+    ),
+    Equivalent(
+        "as_seeder",
+        'raise ImpersonationFailed(f"switched to role {self.session.seeder_role!r} but current_user is {actual!r}")',
+        "raise ImpersonationFailed(None)",
+        _ROLE_SWITCH,
     ),
 )
 # rls/personal (h19): scope_of's fixed point and action's default.

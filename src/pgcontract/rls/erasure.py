@@ -149,7 +149,9 @@ class ErasureProof:
         # A deferred foreign key would only be checked at COMMIT, which this transaction never reaches.
         self.cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
         blocked: set[str] = set()
-        for _ in range(len(self.scope.tables) + 1):
+        # Not bounded by the tables: one table may hold several blocking keys. Each turn either ends the proof
+        # or unblocks a key not seen before, and a key seen again ends it: this stops.
+        while True:
             self.cur.execute("SAVEPOINT pgcontract_erasure_delete")
             try:
                 self.cur.execute(statement, params)
@@ -169,7 +171,7 @@ class ErasureProof:
                     users,
                     f"deleting the user from {users} failed: {detail}",
                     "the user deleted",
-                    "23503",
+                    exc.sqlstate or "23503",
                 )
                 return False
             except psycopg.Error as exc:
@@ -194,7 +196,6 @@ class ErasureProof:
                 return False
             self.cur.execute("RELEASE SAVEPOINT pgcontract_erasure_delete")
             return True
-        return False
 
     def blocking(self, exc: psycopg.Error) -> tuple[PersonalTable | None, Constraint, QualifiedName] | None:
         """The foreign key PostgreSQL named, its table and that table's entry (None: not a personal table)."""

@@ -132,7 +132,9 @@ def _direct_links(
     for fk in snapshot.tables[name].constraints_of("f"):
         if fk.ref_table == users:
             add("set_null" if entry.declared_cleared(fk.columns) else "users", fk.columns, fk)
-    for column in sorted(entry.set_null):
+    # A column of a key whose columns are all declared is cleared by that key: no tie of its own.
+    keyed = {c for link in entry.links if link.kind == "set_null" for c in link.columns}
+    for column in sorted(entry.set_null - keyed):
         if column in snapshot.tables[name].columns:
             add("set_null", (column,), _fk_on(snapshot, name, (column,)))
     return entry
