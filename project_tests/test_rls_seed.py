@@ -7,6 +7,7 @@ key value) and that a failed insert leaves the transaction usable only under a s
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -526,3 +527,91 @@ def test_a_failed_insert_leaves_the_transaction_usable_only_under_a_savepoint(
             s.seeder.insert(SLUGS, s.a, {"owner_id": s.a.identity, "slug": "alpha"}, {"owner_id": s.a.identity})
         with pytest.raises(errors.InFailedSqlTransaction):
             s.cur.execute("SELECT 1")
+
+
+CYCLE = """
+CREATE TABLE public.eggs (id int PRIMARY KEY, hen_id int NOT NULL);
+CREATE TABLE public.hens (id int PRIMARY KEY, egg_id int NOT NULL REFERENCES public.eggs (id));
+ALTER TABLE public.eggs ADD FOREIGN KEY (hen_id) REFERENCES public.hens (id);
+"""
+
+
+def test_a_cycle_of_required_keys_and_a_missing_table_are_explained(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with seeder_on(target, run_sql, tmp_path, CYCLE, "  public.eggs: {}\n") as s:
+        with pytest.raises(SeedError) as raised:
+            s.seeder.row(QualifiedName("public", "eggs"), s.a)
+        assert str(raised.value) == "cannot create rows of public.eggs: its NOT NULL foreign keys form a cycle"
+        assert s.seeder.rows == {}
+        with pytest.raises(SeedError) as missing:
+            s.seeder.table(QualifiedName("public", "nests"))
+        assert str(missing.value) == "table public.nests is missing: cannot create test rows in it"
+
+
+SETTING = """
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'notes_app') THEN CREATE ROLE notes_app NOLOGIN; END IF;
+END $$;
+CREATE TABLE public.notes (
+  id         int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  tenant_id  uuid NOT NULL,
+  written_in uuid NOT NULL DEFAULT nullif(current_setting('app.tenant_id', true), '')::uuid
+);
+"""
+
+
+def test_setting_mode_chooses_an_identity_of_the_owner_columns_type_and_puts_it_in_effect(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    auth = "auth: {mode: setting, role: notes_app, setting: app.tenant_id}"
+    contract = "  public.notes:\n    isolation: {owner: tenant_id}\n"
+    with seeder_on(target, run_sql, tmp_path, SETTING, contract, auth=auth) as s:
+        assert (s.a.identity, s.b.identity) == (None, None)
+        note_a, note_b = s.seeder.row(NOTES, s.a), s.seeder.row(NOTES, s.b)
+        # chosen as the owner column's type makes one: a fresh uuid per principal
+        assert [uuid.UUID(p.identity or "").version for p in (s.a, s.b)] == [4, 4]
+        assert s.a.identity != s.b.identity
+        assert [n.values for n in (note_a, note_b)] == [
+            {"id": "1", "tenant_id": s.a.identity, "written_in": s.a.identity},
+            {"id": "2", "tenant_id": s.b.identity, "written_in": s.b.identity},
+        ]
+        assert s.stored("public.notes") == [note_a, note_b]
+
+
+def test_a_via_row_is_the_one_under_the_principals_first_parent(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """A's task under A's second project is not A's task under the parent the ownership path picks (the
+    first): a new one is made there."""
+    with seeder_on(target, run_sql, tmp_path, GRAPH, GRAPH_CONTRACT) as s:
+        seeder, a = s.seeder, s.a
+        seeder.row(PROJECTS, a)
+        other = seeder.row(PROJECTS, a, {"name": "Other"})
+        under_other = seeder.row(TASKS, a, {"project_id": other.values["id"]})
+        task = seeder.row(TASKS, a)
+        assert (under_other.values["project_id"], task.values["project_id"]) == ("2", "1")
+        assert seeder.rows[(TASKS, "A")] == s.stored("public.tasks") == [under_other, task]
+
+
+LOOSE_MEMBERSHIP = """
+CREATE TABLE public.team_members (team_id uuid NOT NULL, user_id uuid NOT NULL, PRIMARY KEY (team_id, user_id));
+CREATE TABLE public.docs (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, team_id uuid NOT NULL);
+"""
+
+
+def test_a_tenant_without_a_tenant_table_is_chosen_once_per_principal(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """team_id has no foreign key: the tenant id is made up, once, and one membership row names it."""
+    contract = (
+        "  public.docs:\n"
+        "    isolation: {owner: team_id, membership: {table: public.team_members, tenant: team_id, user: user_id}}\n"
+    )
+    docs = QualifiedName("public", "docs")
+    with seeder_on(target, run_sql, tmp_path, LOOSE_MEMBERSHIP, contract) as s:
+        doc = s.seeder.row(docs, s.a)
+        team = s.seeder.tenants[("public.team_members", "A")]
+        assert uuid.UUID(team).version == 4
+        assert [r.values for r in s.stored("public.team_members")] == [{"team_id": team, "user_id": s.a.identity}]
+        assert doc.values == {"id": "1", "team_id": team}
