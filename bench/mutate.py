@@ -165,7 +165,13 @@ RLS_PIPELINE = (
 RLS_SLICES: dict[str, tuple[str, ...]] = {
     "erasure": ("test_rls_erasure.py", "test_erasure.py", "test_rule_probes.py"),
     "personal": ("test_rls_personal.py", "test_erasure.py"),
-    "seed": ("test_rls_seeding.py", "test_rls_seeding_postgis.py", "test_rls_leaks.py", "test_rule_probes.py"),
+    "seed": (
+        "test_rls_seed.py",
+        "test_rls_seeding.py",
+        "test_rls_seeding_postgis.py",
+        "test_rls_leaks.py",
+        "test_rule_probes.py",
+    ),
     "values": ("test_rls_values.py", "test_rls_seeding.py", "test_rls_seeding_postgis.py"),
     "spatial": ("test_rls_spatial.py", "test_rls_values.py", "test_rls_seeding_postgis.py"),
     "views": ("test_rls_views.py", "test_rls_leaks.py"),
@@ -1144,6 +1150,39 @@ EQUIVALENT += (
         "the default is upper-cased: 'NO ACTION'.upper() is 'no action'.upper()",
     ),
 )
+# rls/seed: a unique key's columns, read from its constraint or from its index (the same columns).
+SAME_KEY = (
+    "a UniqueViolation names a UNIQUE/PRIMARY KEY constraint, whose index bears its name and the same key columns"
+    " (the snapshot reads both; INCLUDE columns are in neither's key), or a unique index alone: from the"
+    " constraint or from the index, the same columns"
+)
+EQUIVALENT += (
+    Equivalent(
+        "chosen",
+        "fixed.update([isolation.owner] if isolation.owner else [])",
+        "fixed.update([isolation.owner] if (isolation.owner) or True else [])",
+        "with no owner it adds None to the fixed columns: a column name is a str, never None",
+    ),
+    *(
+        Equivalent(
+            "_adopt_collision",
+            "columns: tuple[str, ...] = next((c.columns for c in table.constraints if c.name == constraint), ())",
+            after,
+            SAME_KEY,
+        )
+        for after in (
+            "columns: tuple[str, ...] = None",
+            "columns: tuple[str, ...] = next((c.columns for c in table.constraints if c.name == constraint), None)",
+        )
+    ),
+    Equivalent(
+        "_adopt_collision",
+        "if not columns and constraint in table.indexes:",
+        "if not columns or constraint in table.indexes:",
+        SAME_KEY,
+    ),
+)
+
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 

@@ -1,0 +1,617 @@
+"""The Seeder (rls/seed.py) driven directly on real throwaway databases, its effects pinned exactly: which
+columns it counts as made up (``chosen``), the rows it remembers per (table, principal) and their whole
+values (owner and tenant ids, parents made for the same principal, ``isolation.values`` rendered per row),
+the identity in effect while it inserts, rows adopted from a trigger (made in this transaction) rather than
+inserted, which row a unique collision adopts (UNIQUE constraint, unique index, another table's key, a NULL
+key value) and that a failed insert leaves the transaction usable only under a savepoint."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import errors, sql
+
+from pgcontract.connect import Target
+from pgcontract.contract import load_contract
+from pgcontract.names import QualifiedName
+from pgcontract.rls.identity import Principal, impersonation_for
+from pgcontract.rls.seed import SeededRow, Seeder, Values
+from pgcontract.rls.values import SeedError
+from project_tests.helpers import snapshot_of
+
+PROJECTS = QualifiedName("public", "projects")
+TASKS = QualifiedName("public", "tasks")
+CATEGORIES = QualifiedName("public", "categories")
+AUTH_USERS = QualifiedName("auth", "users")  # the test server's Supabase stand-in
+
+# A BEFORE trigger writes down who inserted the row: the role and the claims' subject in effect.
+WITNESS = """
+CREATE FUNCTION public.witness() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  new.seen_sub := nullif(current_setting('request.jwt.claims', true), '')::json ->> 'sub';
+  new.seen_role := current_user;
+  RETURN new;
+END $$;
+"""
+
+GRAPH = (
+    WITNESS
+    + """
+CREATE TABLE public.categories (id int PRIMARY KEY, title text NOT NULL);
+CREATE TABLE public.projects (
+  id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  owner_id uuid NOT NULL,
+  name     text NOT NULL,
+  label    text NOT NULL,
+  code     text NOT NULL,
+  note     text
+);
+CREATE TABLE public.tasks (
+  id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  project_id  bigint NOT NULL REFERENCES public.projects (id),
+  category_id int REFERENCES public.categories (id),
+  title       text NOT NULL,
+  done        boolean NOT NULL DEFAULT false,
+  seen_sub    text,
+  seen_role   text
+);
+CREATE TRIGGER witness BEFORE INSERT ON public.tasks FOR EACH ROW EXECUTE FUNCTION public.witness();
+"""
+)
+GRAPH_CONTRACT = """
+  public.projects:
+    isolation: {owner: owner_id, values: {name: {A: Alpha, B: Beta}, label: "${user}-${n}", code: "c-${id}"}}
+  public.tasks:
+    columns: {project_id: {type: bigint}}
+    foreign_keys: [{columns: [project_id], references: public.projects(id)}]
+    isolation: {via: project_id, values: {title: "task ${user} ${n}"}}
+"""
+
+
+@dataclass
+class Seeding:
+    seeder: Seeder
+    a: Principal
+    b: Principal
+    cur: psycopg.Cursor[Any]
+
+    def query(self, text: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        self.cur.execute(text, params)
+        return self.cur.fetchall()
+
+    def role(self) -> str:
+        ((role,),) = self.query("SELECT current_user::text")
+        return str(role)
+
+    def stored(self, table: str) -> list[SeededRow]:
+        """The table's rows as the seeder reads them back (tableoid, ctid, every column as text)."""
+        name = QualifiedName.parse(table)
+        columns = list(self.seeder.table(name).columns)
+        statement = sql.SQL("SELECT tableoid::text, ctid::text, {} FROM {} ORDER BY ctid").format(
+            sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in columns),
+            sql.Identifier(name.schema, name.name),
+        )
+        self.cur.execute(statement)
+        return [SeededRow(name, dict(zip(columns, r[2:], strict=True)), r[0], r[1]) for r in self.cur.fetchall()]
+
+
+@contextmanager
+def seeder_on(
+    target: Target,
+    run_sql: Callable[[str], None],
+    tmp_path: Path,
+    schema: str,
+    tables: str,
+    *,
+    auth: str = "auth: {mode: supabase}",
+    committed: Callable[[Principal, Principal], str] | None = None,
+) -> Iterator[Seeding]:
+    """A Seeder as the isolation session builds one, in an open transaction rolled back at the end;
+    ``committed``: SQL committed before the transaction begins (rows this transaction did not make)."""
+    run_sql(schema)
+    path = tmp_path / "contract.yaml"
+    path.write_text(f"version: 1\n{auth}\ntables:\n{tables}", encoding="utf-8")
+    contract = load_contract(path)
+    snapshot = snapshot_of(target, contract)
+    assert contract.auth is not None
+    impersonation = impersonation_for(contract.auth)
+    a, b = impersonation.new_principal("A"), impersonation.new_principal("B")
+    if committed is not None:
+        run_sql(committed(a, b))
+    with psycopg.connect(target.dsn) as conn:
+        cur = conn.cursor()
+        seeder = Seeder(cur, contract, snapshot, impersonation, count_rows=True)
+        seeder.start()
+        try:
+            yield Seeding(seeder, a, b, cur)
+        finally:
+            conn.rollback()
+
+
+# --- chosen ---------------------------------------------------------------------------------------------
+
+
+def test_chosen_leaves_out_foreign_keys_the_owner_and_given_values(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with seeder_on(target, run_sql, tmp_path, GRAPH, GRAPH_CONTRACT) as s:
+        every: Values = {c: "x" for c in ("id", "owner_id", "name", "label", "code", "note")}
+        assert s.seeder.chosen(PROJECTS, every) == frozenset({"id", "note"})
+        task: Values = {c: "x" for c in ("id", "project_id", "category_id", "title", "done", "seen_sub", "seen_role")}
+        assert s.seeder.chosen(TASKS, task) == frozenset({"id", "done", "seen_sub", "seen_role"})
+        # no isolation: only foreign keys would be fixed, and categories has none
+        assert s.seeder.chosen(CATEGORIES, {"id": "1", "title": "t"}) == frozenset({"id", "title"})
+        assert s.seeder.chosen(PROJECTS, {}) == frozenset()
+
+
+# --- rows, values, identity -------------------------------------------------------------------------------
+
+
+def test_rows_through_the_foreign_key_graph_are_remembered_per_table_and_principal(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with seeder_on(target, run_sql, tmp_path, GRAPH, GRAPH_CONTRACT) as s:
+        seeder, a, b = s.seeder, s.a, s.b
+        role = s.role()
+        task_a = seeder.row(TASKS, a)
+        task_b = seeder.row(TASKS, b)
+        projects = s.stored("public.projects")
+        tasks = s.stored("public.tasks")
+        assert [p.values for p in projects] == [
+            {
+                "id": "1",
+                "owner_id": a.identity,
+                "name": "Alpha",
+                "label": "a-1",
+                "code": f"c-{a.identity}",
+                "note": None,
+            },
+            {
+                "id": "2",
+                "owner_id": b.identity,
+                "name": "Beta",
+                "label": "b-3",
+                "code": f"c-{b.identity}",
+                "note": None,
+            },
+        ]
+        assert [t.values for t in tasks] == [
+            {
+                "id": "1",
+                "project_id": "1",
+                "category_id": None,
+                "title": "task a 2",
+                "done": "false",
+                "seen_sub": a.identity,
+                "seen_role": role,
+            },
+            {
+                "id": "2",
+                "project_id": "2",
+                "category_id": None,
+                "title": "task b 4",
+                "done": "false",
+                "seen_sub": b.identity,
+                "seen_role": role,
+            },
+        ]
+        assert (task_a, task_b) == (tasks[0], tasks[1])
+        assert seeder.rows == {
+            (PROJECTS, "A"): [projects[0]],
+            (TASKS, "A"): [tasks[0]],
+            (PROJECTS, "B"): [projects[1]],
+            (TASKS, "B"): [tasks[1]],
+        }
+        assert seeder.created == [projects[0], tasks[0], projects[1], tasks[1]]
+        assert seeder.inserted_into == {PROJECTS, TASKS}
+        assert seeder.adopting is True  # tasks has an INSERT trigger: rows may exist the seeder did not insert
+        # asked again: the rows remembered, nothing inserted
+        assert seeder.row(TASKS, a) == tasks[0]
+        assert seeder.row(PROJECTS, b) == projects[1]
+        assert seeder.row(TASKS, a, {"project_id": "1"}) == tasks[0]
+        assert (seeder.count(PROJECTS), seeder.count(TASKS), seeder.count(CATEGORIES)) == (2, 2, 0)
+        assert seeder.counts_before == {AUTH_USERS: 0, PROJECTS: 0, TASKS: 0, CATEGORIES: 0}
+
+
+def test_a_row_for_another_parent_is_a_second_row_of_the_same_principal(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with seeder_on(target, run_sql, tmp_path, GRAPH, GRAPH_CONTRACT) as s:
+        seeder, a = s.seeder, s.a
+        first = seeder.row(TASKS, a)
+        other = seeder.row(PROJECTS, a, {"name": "Other"})
+        second = seeder.row(TASKS, a, {"project_id": other.values["id"]})
+        assert other.values == {
+            "id": "2",
+            "owner_id": a.identity,
+            "name": "Other",
+            "label": "a-3",
+            "code": f"c-{a.identity}",
+            "note": None,
+        }
+        assert (second.values["id"], second.values["project_id"], second.values["title"]) == ("2", "2", "task a 4")
+        assert seeder.rows[(TASKS, "A")] == [first, second]
+        assert [p.values["id"] for p in seeder.rows[(PROJECTS, "A")]] == ["1", "2"]
+
+
+def test_the_identity_in_effect_follows_the_principal_and_is_none_for_the_platform(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with seeder_on(target, run_sql, tmp_path, GRAPH, GRAPH_CONTRACT) as s:
+        seeder, a, b = s.seeder, s.a, s.b
+        project = seeder.row(PROJECTS, a)
+        as_platform = seeder.create_user(TASKS, b, {"project_id": project.values["id"], "title": "p"})
+        assert (as_platform.values["seen_sub"], as_platform.values["seen_role"]) == (None, s.role())
+        after = seeder.insert(TASKS, b, {"project_id": project.values["id"], "title": "q"}, {})
+        assert after.values["seen_sub"] == b.identity
+        # a restore forgets which identity is in effect: the next insert sets it again
+        state = seeder.checkpoint()
+        s.cur.execute("SELECT set_config('request.jwt.claims', '', true)")
+        seeder.restore(state)
+        again = seeder.insert(TASKS, b, {"project_id": project.values["id"], "title": "r"}, {})
+        assert again.values["seen_sub"] == b.identity
+
+
+def test_a_template_with_id_before_the_principal_has_one_is_refused(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with seeder_on(target, run_sql, tmp_path, GRAPH, GRAPH_CONTRACT) as s:
+        isolation = s.seeder.isolation(PROJECTS)
+        nobody = Principal("C")
+        with pytest.raises(SeedError) as raised:
+            s.seeder.given_values(isolation, nobody, 7)
+        assert str(raised.value) == "isolation.values.code uses ${id} before user C has an id"
+        assert s.seeder.given_values(isolation, s.a, 7) == {
+            "name": "Alpha",
+            "label": "a-7",
+            "code": f"c-{s.a.identity}",
+        }
+        assert s.seeder.given_values(None, s.a, 7) == {}
+        # a per-user value without this user's key gives nothing
+        assert s.seeder.given_values(isolation, Principal("C", identity="i"), 1) == {"label": "c-1", "code": "c-i"}
+
+
+MEMBERSHIP = """
+CREATE TABLE public.orgs (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), name text NOT NULL DEFAULT 'org');
+CREATE TABLE public.members (
+  org_id  uuid NOT NULL REFERENCES public.orgs (id),
+  user_id uuid NOT NULL,
+  PRIMARY KEY (org_id, user_id)
+);
+CREATE TABLE public.docs (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, org_id uuid NOT NULL, body text);
+"""
+MEMBERSHIP_CONTRACT = """
+  public.docs:
+    isolation: {owner: org_id, membership: {table: public.members, tenant: org_id, user: user_id}}
+"""
+
+
+def test_a_tenant_is_made_once_per_principal_with_its_membership(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    docs, orgs, members = (QualifiedName("public", t) for t in ("docs", "orgs", "members"))
+    with seeder_on(target, run_sql, tmp_path, MEMBERSHIP, MEMBERSHIP_CONTRACT) as s:
+        seeder, a, b = s.seeder, s.a, s.b
+        doc_a, doc_b = seeder.row(docs, a), seeder.row(docs, b)
+        assert seeder.row(docs, a) == doc_a
+        org_rows = s.stored("public.orgs")
+        org_a, org_b = (r.values["id"] for r in org_rows)
+        assert seeder.tenants == {("public.members", "A"): org_a, ("public.members", "B"): org_b}
+        assert [r.values for r in s.stored("public.members")] == [
+            {"org_id": org_a, "user_id": a.identity},
+            {"org_id": org_b, "user_id": b.identity},
+        ]
+        assert [r.values for r in s.stored("public.docs")] == [
+            {"id": "1", "org_id": org_a, "body": None},
+            {"id": "2", "org_id": org_b, "body": None},
+        ]
+        member_rows, doc_rows = s.stored("public.members"), s.stored("public.docs")
+        assert (doc_a, doc_b) == (doc_rows[0], doc_rows[1])
+        assert seeder.rows == {
+            (orgs, "A"): [org_rows[0]],
+            (members, "A"): [member_rows[0]],
+            (docs, "A"): [doc_rows[0]],
+            (orgs, "B"): [org_rows[1]],
+            (members, "B"): [member_rows[1]],
+            (docs, "B"): [doc_rows[1]],
+        }
+
+
+# --- rows a trigger made: adopted, not inserted ------------------------------------------------------------
+
+SIGNUP = """
+CREATE TABLE public.members (id uuid PRIMARY KEY, email text NOT NULL);
+CREATE TABLE public.profiles (
+  id        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  member_id uuid NOT NULL UNIQUE REFERENCES public.members (id),
+  bio       text NOT NULL,
+  seen_sub  text
+);
+CREATE FUNCTION public.on_member() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO public.profiles (member_id, bio, seen_sub)
+    VALUES (new.id, 'by trigger', nullif(current_setting('request.jwt.claims', true), '')::json ->> 'sub');
+  RETURN new;
+END $$;
+CREATE TRIGGER on_member AFTER INSERT ON public.members FOR EACH ROW EXECUTE FUNCTION public.on_member();
+CREATE TABLE public.notes (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, owner_id uuid NOT NULL, body text);
+"""
+SIGNUP_CONTRACT = """
+  public.profiles:
+    isolation: {owner: member_id}
+  public.notes:
+    isolation: {owner: owner_id}
+"""
+MEMBERS, PROFILES, NOTES = (QualifiedName("public", t) for t in ("members", "profiles", "notes"))
+
+
+def test_rows_a_trigger_made_in_this_transaction_are_adopted(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """A's member is created as the platform does (its trigger makes the profile, no claims in effect);
+    B's member is a parent of B's profile: the profile insert collides on member_id (UNIQUE) with the one
+    the trigger just made, which is adopted. A note committed before the transaction is not adopted."""
+
+    def committed(a: Principal, b: Principal) -> str:
+        return f"INSERT INTO public.notes (owner_id, body) VALUES ('{a.identity}', 'committed earlier')"
+
+    with seeder_on(target, run_sql, tmp_path, SIGNUP, SIGNUP_CONTRACT, committed=committed) as s:
+        seeder, a, b = s.seeder, s.a, s.b
+        member_a = seeder.create_user(MEMBERS, a, {"id": a.identity, "email": "a@example.invalid"})
+        assert seeder.adopting is True
+        profile_a = seeder.row(PROFILES, a)
+        profile_b = seeder.row(PROFILES, b)
+        members, profiles = s.stored("public.members"), s.stored("public.profiles")
+        assert member_a == members[0]
+        assert [p.values for p in profiles] == [
+            {"id": "1", "member_id": a.identity, "bio": "by trigger", "seen_sub": None},
+            {"id": "2", "member_id": b.identity, "bio": "by trigger", "seen_sub": b.identity},
+        ]
+        assert (profile_a, profile_b) == (profiles[0], profiles[1])
+        assert members[1].values["id"] == b.identity
+        note = seeder.row(NOTES, a)
+        assert note.values == {"id": "2", "owner_id": a.identity, "body": None}
+        assert seeder.rows == {
+            (MEMBERS, "A"): [members[0]],
+            (PROFILES, "A"): [profiles[0]],
+            (MEMBERS, "B"): [members[1]],
+            (PROFILES, "B"): [profiles[1]],
+            (NOTES, "A"): [note],
+        }
+        assert seeder.created == [members[0], profiles[0], members[1], profiles[1], note]
+        assert seeder.inserted_into == {MEMBERS, PROFILES, NOTES}
+        assert (seeder.count(PROFILES), seeder.count(NOTES)) == (2, 2)
+        assert seeder.counts_before == {AUTH_USERS: 0, MEMBERS: 0, PROFILES: 0, NOTES: 1}
+        # the transaction goes on after the collision the savepoint caught
+        assert s.query("SELECT count(*) FROM public.members") == [(2,)]
+
+
+COLLISIONS = """
+CREATE TABLE public.handles (
+  id       int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  owner_id uuid NOT NULL,
+  handle   text NOT NULL,
+  tag      text,
+  CONSTRAINT handles_tag UNIQUE NULLS NOT DISTINCT (owner_id, tag)
+);
+CREATE UNIQUE INDEX handles_one_per_owner ON public.handles (owner_id, lower(handle));
+CREATE TABLE public.slugs (
+  id       int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  owner_id uuid NOT NULL,
+  slug     text NOT NULL CONSTRAINT slugs_slug_key UNIQUE
+);
+CREATE SCHEMA other;
+CREATE TABLE other.log (slug text CONSTRAINT dup_key UNIQUE);
+CREATE TABLE public.posts (
+  id       int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  owner_id uuid NOT NULL,
+  slug     text NOT NULL CONSTRAINT dup_key CHECK (slug <> '')
+);
+CREATE FUNCTION public.log_post() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO other.log (slug) VALUES (new.slug); RETURN new; END $$;
+CREATE TRIGGER log_post AFTER INSERT ON public.posts FOR EACH ROW EXECUTE FUNCTION public.log_post();
+"""
+COLLISIONS_CONTRACT = """
+  public.handles:
+    isolation: {owner: owner_id}
+  public.slugs:
+    isolation: {owner: owner_id}
+  public.posts:
+    isolation: {owner: owner_id}
+"""
+HANDLES, SLUGS, POSTS = (QualifiedName("public", t) for t in ("handles", "slugs", "posts"))
+
+
+@contextmanager
+def collisions(target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> Iterator[Seeding]:
+    """Rows made in this transaction (as a trigger would), then inserts guarded as after a trigger ran."""
+    with seeder_on(target, run_sql, tmp_path, COLLISIONS, COLLISIONS_CONTRACT) as s:
+        for statement in (
+            "INSERT INTO public.handles (owner_id, handle, tag) VALUES (%(a)s, 'Neo', NULL), (%(b)s, 'Trin', 'x')",
+            "INSERT INTO public.slugs (owner_id, slug) VALUES (%(a)s, 'alpha'), (%(b)s, 'beta')",
+            "INSERT INTO public.posts (owner_id, slug) VALUES (%(a)s, 'hello')",
+        ):
+            s.cur.execute(statement, {"a": s.a.identity, "b": s.b.identity})
+        s.seeder.adopting = True
+        yield s
+
+
+def test_a_collision_on_a_unique_constraint_adopts_the_principals_row(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with collisions(target, run_sql, tmp_path) as s:
+        wanted = {"owner_id": s.a.identity}
+        adopted = s.seeder.insert(SLUGS, s.a, {"owner_id": s.a.identity, "slug": "alpha"}, wanted)
+        (alpha, beta) = s.stored("public.slugs")
+        assert adopted == alpha
+        assert alpha.values == {"id": "1", "owner_id": s.a.identity, "slug": "alpha"}
+        assert s.seeder.rows == {(SLUGS, "A"): [alpha]}
+        assert s.seeder.created == [alpha]
+        # B's slug is not A's row: the collision is reported, and the transaction goes on
+        with pytest.raises(SeedError) as raised:
+            s.seeder.insert(SLUGS, s.a, {"owner_id": s.a.identity, "slug": "beta"}, wanted)
+        assert str(raised.value) == (
+            "cannot create a test row in public.slugs: slugs_slug_key refused a duplicate"
+            " (Key (slug)=(beta) already exists.)"
+        )
+        assert s.stored("public.slugs") == [alpha, beta]
+        assert s.seeder.rows == {(SLUGS, "A"): [alpha]}
+
+
+def test_a_collision_on_a_unique_index_adopts_by_its_key_columns(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """handles_one_per_owner is an index, not a constraint, with an expression key: adopted by owner_id."""
+    with collisions(target, run_sql, tmp_path) as s:
+        values = {"owner_id": s.a.identity, "handle": "NEO", "tag": "y"}
+        adopted = s.seeder.insert(HANDLES, s.a, values, {"owner_id": s.a.identity})
+        neo = s.stored("public.handles")[0]
+        assert adopted == neo
+        assert neo.values == {"id": "1", "owner_id": s.a.identity, "handle": "Neo", "tag": None}
+        assert s.seeder.rows == {(HANDLES, "A"): [neo]}
+
+
+def test_a_collision_on_a_null_key_value_is_not_adopted(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """handles_tag treats NULLs as equal: (A, NULL) collides, but a NULL names no row to adopt."""
+    with collisions(target, run_sql, tmp_path) as s:
+        values = {"owner_id": s.a.identity, "handle": "Other", "tag": None}
+        with pytest.raises(SeedError) as raised:
+            s.seeder.insert(HANDLES, s.a, values, {"owner_id": s.a.identity})
+        assert str(raised.value).startswith(
+            "cannot create a test row in public.handles: handles_tag refused a duplicate"
+        )
+        assert s.seeder.rows == {}
+        assert s.seeder.count(HANDLES) == 2
+
+
+def test_a_collision_in_another_table_is_not_adopted(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """The trigger's insert into other.log collides on other.log's dup_key; public.posts has a CHECK of the
+    same name, and A's post with that slug exists: still nothing is adopted."""
+    with collisions(target, run_sql, tmp_path) as s:
+        with pytest.raises(SeedError) as raised:
+            s.seeder.insert(POSTS, s.a, {"owner_id": s.a.identity, "slug": "hello"}, {"owner_id": s.a.identity})
+        assert str(raised.value) == (
+            "cannot create a test row in public.posts: dup_key of other.log refused a duplicate"
+            " (Key (slug)=(hello) already exists.), in trigger log_post on public.posts (function public.log_post)"
+        )
+        assert s.seeder.rows == {}
+        assert s.seeder.count(POSTS) == 1
+
+
+def test_a_failed_insert_leaves_the_transaction_usable_only_under_a_savepoint(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with seeder_on(target, run_sql, tmp_path, COLLISIONS, COLLISIONS_CONTRACT) as s:
+        s.cur.execute("INSERT INTO public.slugs (owner_id, slug) VALUES (%s, 'alpha')", [s.a.identity])
+        s.seeder.adopting = True
+        made = s.seeder.insert(SLUGS, s.b, {"owner_id": s.b.identity, "slug": "gamma"}, {})
+        assert made.values == {"id": "2", "owner_id": s.b.identity, "slug": "gamma"}
+        with pytest.raises(errors.InvalidSavepointSpecification):
+            s.cur.execute("ROLLBACK TO SAVEPOINT pgcontract_insert")  # released after the insert
+        s.cur.connection.rollback()
+    with seeder_on(target, run_sql, tmp_path, "", COLLISIONS_CONTRACT) as s:
+        s.cur.execute("INSERT INTO public.slugs (owner_id, slug) VALUES (%s, 'alpha')", [s.a.identity])
+        assert s.seeder.adopting is False
+        with pytest.raises(SeedError):
+            s.seeder.insert(SLUGS, s.a, {"owner_id": s.a.identity, "slug": "alpha"}, {"owner_id": s.a.identity})
+        with pytest.raises(errors.InFailedSqlTransaction):
+            s.cur.execute("SELECT 1")
+
+
+CYCLE = """
+CREATE TABLE public.eggs (id int PRIMARY KEY, hen_id int NOT NULL);
+CREATE TABLE public.hens (id int PRIMARY KEY, egg_id int NOT NULL REFERENCES public.eggs (id));
+ALTER TABLE public.eggs ADD FOREIGN KEY (hen_id) REFERENCES public.hens (id);
+"""
+
+
+def test_a_cycle_of_required_keys_and_a_missing_table_are_explained(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with seeder_on(target, run_sql, tmp_path, CYCLE, "  public.eggs: {}\n") as s:
+        with pytest.raises(SeedError) as raised:
+            s.seeder.row(QualifiedName("public", "eggs"), s.a)
+        assert str(raised.value) == "cannot create rows of public.eggs: its NOT NULL foreign keys form a cycle"
+        assert s.seeder.rows == {}
+        with pytest.raises(SeedError) as missing:
+            s.seeder.table(QualifiedName("public", "nests"))
+        assert str(missing.value) == "table public.nests is missing: cannot create test rows in it"
+
+
+SETTING = """
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'notes_app') THEN CREATE ROLE notes_app NOLOGIN; END IF;
+END $$;
+CREATE TABLE public.notes (
+  id         int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  tenant_id  uuid NOT NULL,
+  written_in uuid NOT NULL DEFAULT nullif(current_setting('app.tenant_id', true), '')::uuid
+);
+"""
+
+
+def test_setting_mode_chooses_an_identity_of_the_owner_columns_type_and_puts_it_in_effect(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    auth = "auth: {mode: setting, role: notes_app, setting: app.tenant_id}"
+    contract = "  public.notes:\n    isolation: {owner: tenant_id}\n"
+    with seeder_on(target, run_sql, tmp_path, SETTING, contract, auth=auth) as s:
+        assert (s.a.identity, s.b.identity) == (None, None)
+        note_a, note_b = s.seeder.row(NOTES, s.a), s.seeder.row(NOTES, s.b)
+        # chosen as the owner column's type makes one: a fresh uuid per principal
+        assert [uuid.UUID(p.identity or "").version for p in (s.a, s.b)] == [4, 4]
+        assert s.a.identity != s.b.identity
+        assert [n.values for n in (note_a, note_b)] == [
+            {"id": "1", "tenant_id": s.a.identity, "written_in": s.a.identity},
+            {"id": "2", "tenant_id": s.b.identity, "written_in": s.b.identity},
+        ]
+        assert s.stored("public.notes") == [note_a, note_b]
+
+
+def test_a_via_row_is_the_one_under_the_principals_first_parent(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """A's task under A's second project is not A's task under the parent the ownership path picks (the
+    first): a new one is made there."""
+    with seeder_on(target, run_sql, tmp_path, GRAPH, GRAPH_CONTRACT) as s:
+        seeder, a = s.seeder, s.a
+        seeder.row(PROJECTS, a)
+        other = seeder.row(PROJECTS, a, {"name": "Other"})
+        under_other = seeder.row(TASKS, a, {"project_id": other.values["id"]})
+        task = seeder.row(TASKS, a)
+        assert (under_other.values["project_id"], task.values["project_id"]) == ("2", "1")
+        assert seeder.rows[(TASKS, "A")] == s.stored("public.tasks") == [under_other, task]
+
+
+LOOSE_MEMBERSHIP = """
+CREATE TABLE public.team_members (team_id uuid NOT NULL, user_id uuid NOT NULL, PRIMARY KEY (team_id, user_id));
+CREATE TABLE public.docs (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, team_id uuid NOT NULL);
+"""
+
+
+def test_a_tenant_without_a_tenant_table_is_chosen_once_per_principal(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """team_id has no foreign key: the tenant id is made up, once, and one membership row names it."""
+    contract = (
+        "  public.docs:\n"
+        "    isolation: {owner: team_id, membership: {table: public.team_members, tenant: team_id, user: user_id}}\n"
+    )
+    docs = QualifiedName("public", "docs")
+    with seeder_on(target, run_sql, tmp_path, LOOSE_MEMBERSHIP, contract) as s:
+        doc = s.seeder.row(docs, s.a)
+        team = s.seeder.tenants[("public.team_members", "A")]
+        assert uuid.UUID(team).version == 4
+        assert [r.values for r in s.stored("public.team_members")] == [{"team_id": team, "user_id": s.a.identity}]
+        assert doc.values == {"id": "1", "team_id": team}
