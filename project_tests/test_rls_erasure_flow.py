@@ -1,0 +1,260 @@
+"""The erasure proof step by step (rls/erasure.py): which rows ``seed`` makes and with which tie values,
+the user's delete as the seeding role (``as_seeder``) with its savepoints and its loop over blocking keys,
+``where`` and ``current`` finding a seeded row again, ``judge``'s findings whole, and the rollback that
+leaves every table as it was. Real throwaway databases, a plain-PostgreSQL app with setting auth."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+
+from pgcontract.catalog import read_snapshot
+from pgcontract.connect import DEFAULT_LIMITS, Target, connect
+from pgcontract.contract import load_contract
+from pgcontract.rls.erasure import ErasureOutcome, ErasureProof
+from pgcontract.rls.identity import Principal
+from pgcontract.rls.matrix import IsolationSession
+from pgcontract.rls.personal import scope_of
+
+SQL = """
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'flow_app') THEN CREATE ROLE flow_app NOLOGIN; END IF;
+END $$;
+GRANT flow_app TO CURRENT_USER;
+CREATE TABLE public.app_users (id bigint PRIMARY KEY, email text NOT NULL UNIQUE);
+CREATE TABLE public.teams (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL);
+CREATE TABLE public.team_members (
+  team_id bigint NOT NULL REFERENCES public.teams (id) ON DELETE CASCADE,
+  user_id bigint NOT NULL CONSTRAINT team_members_user_id_fkey REFERENCES public.app_users (id) ON DELETE CASCADE,
+  PRIMARY KEY (team_id, user_id)
+);
+CREATE TABLE public.notes (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  owner_id bigint NOT NULL CONSTRAINT notes_owner_id_fkey REFERENCES public.app_users (id) ON DELETE CASCADE,
+  body text NOT NULL
+);
+CREATE TABLE public.note_tags (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  note_id bigint NOT NULL CONSTRAINT note_tags_note_id_fkey REFERENCES public.notes (id) ON DELETE CASCADE,
+  tag text NOT NULL
+);
+CREATE TABLE public.team_posts (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  team_id bigint NOT NULL REFERENCES public.teams (id) ON DELETE CASCADE,
+  author_id bigint CONSTRAINT team_posts_author_id_fkey REFERENCES public.app_users (id) ON DELETE SET NULL,
+  body text NOT NULL
+);
+CREATE TABLE public.audit (
+  actor_id bigint CONSTRAINT audit_actor_id_fkey REFERENCES public.app_users (id) ON DELETE SET NULL,
+  action text NOT NULL
+);
+GRANT USAGE ON SCHEMA public TO flow_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO flow_app;
+"""
+CONTRACT = """
+version: 1
+auth: {mode: setting, role: flow_app, setting: app.user_id}
+erasure: {users: public.app_users}
+tables:
+  public.notes:
+    columns: {id: {type: bigint}, owner_id: {type: bigint}, body: {type: text}}
+    foreign_keys: [{columns: [owner_id], references: public.app_users(id), on_delete: cascade}]
+    isolation: {owner: owner_id}
+  public.note_tags:
+    columns: {id: {type: bigint}, note_id: {type: bigint}, tag: {type: text}}
+    foreign_keys: [{columns: [note_id], references: public.notes(id), on_delete: cascade}]
+    isolation: {via: note_id}
+  public.team_posts:
+    columns: {id: {type: bigint}, team_id: {type: bigint}, author_id: {type: bigint}, body: {type: text}}
+    foreign_keys:
+      - {columns: [team_id], references: public.teams(id), on_delete: cascade}
+      - {columns: [author_id], references: public.app_users(id), on_delete: set null}
+    isolation:
+      owner: team_id
+      membership: {table: public.team_members, tenant: team_id, user: user_id}
+    erasure: {set_null: [author_id]}
+  public.audit:
+    columns: {actor_id: {type: bigint}, action: {type: text}}
+    foreign_keys: [{columns: [actor_id], references: public.app_users(id), on_delete: set null}]
+    erasure: {set_null: [actor_id]}
+"""
+TABLES = (
+    "public.app_users",
+    "public.teams",
+    "public.team_members",
+    "public.notes",
+    "public.note_tags",
+    "public.team_posts",
+    "public.audit",
+)
+
+
+def counts(target: Target) -> tuple[object, ...]:
+    with psycopg.connect(target.dsn) as conn:
+        row = conn.execute("SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in TABLES)).fetchone()
+        assert row is not None
+        return tuple(row)
+
+
+@contextmanager
+def proof(target: Target, tmp_path: Path, contract_text: str = CONTRACT) -> Iterator[ErasureProof]:
+    path = tmp_path / "c.yaml"
+    path.write_text(contract_text, encoding="utf-8")
+    contract = load_contract(path)
+    with connect(target) as conn:
+        snapshot = read_snapshot(conn, contract.schemas)
+        scope = scope_of(contract, snapshot)
+        assert scope is not None
+        session = IsolationSession(conn, contract, snapshot, throwaway=True, limits=DEFAULT_LIMITS)
+        session.never_set = {}
+        try:
+            yield ErasureProof(session, scope)
+        finally:
+            assert session.finish() == []
+
+
+def seeded(p: ErasureProof) -> dict[str, list[dict[str, object]]]:
+    return {str(name): [dict(r.values) for r in rows] for (name, label), rows in p.seeder.rows.items()}
+
+
+def uid_of(p: ErasureProof) -> str:
+    identity = p.session.a.identity
+    assert identity is not None
+    return identity
+
+
+def test_seed_ties_the_rows_to_the_user_and_the_delete_clears_them(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    run_sql(SQL)
+    with proof(target, tmp_path) as p:
+        user_row = p.seed(p.session.a)
+        uid = uid_of(p)
+        assert user_row.values["id"] == uid
+        rows = seeded(p)
+        note, team, post = rows["public.notes"][0], rows["public.teams"][0], rows["public.team_posts"][0]
+        assert {
+            k: [
+                {
+                    c: v
+                    for c, v in r.items()
+                    if c in ("id", "owner_id", "note_id", "user_id", "team_id", "author_id", "actor_id")
+                }
+                for r in rs
+            ]
+            for k, rs in rows.items()
+        } == {
+            "public.app_users": [{"id": uid}],
+            "public.audit": [{"actor_id": uid}],
+            "public.notes": [{"id": note["id"], "owner_id": uid}],
+            "public.teams": [{"id": team["id"]}],
+            "public.team_members": [{"team_id": team["id"], "user_id": uid}],
+            "public.team_posts": [{"id": post["id"], "team_id": team["id"], "author_id": uid}],
+            "public.note_tags": [{"id": rows["public.note_tags"][0]["id"], "note_id": note["id"]}],
+        }
+        assert [str(t) for t in p.outcome.tables] == [
+            "public.audit",
+            "public.notes",
+            "public.team_members",
+            "public.team_posts",
+            "public.note_tags",
+        ]
+        ties = {str(n): p.ties(e, p.session.a, user_row) for n, e in p.scope.tables.items()}
+        assert ties == {
+            "public.audit": {"actor_id": uid},
+            "public.notes": {"owner_id": uid},
+            "public.team_members": {"user_id": uid},
+            "public.team_posts": {"author_id": uid},
+            "public.note_tags": {},
+        }
+        assert p.delete_user(user_row) is True
+        assert p.outcome.violations == []
+        assert p.cur.execute("SELECT current_user").fetchone() == (p.session.seeder_role,)
+        assert p.cur.execute("SELECT count(*) FROM public.app_users WHERE id = %s", [uid]).fetchone() == (0,)
+        found = {}
+        for (name, _), seeded_rows in p.seeder.rows.items():
+            entry = p.scope.tables.get(name)
+            where, params = p.where(name, seeded_rows[0])
+            found[str(name)] = (
+                where.as_string(p.cur),
+                params,
+                None if entry is None else p.current(name, entry, seeded_rows[0]),
+            )
+        same = '"id"::text IS NOT DISTINCT FROM %s'
+        assert found == {
+            "public.app_users": (same, [uid], None),
+            "public.audit": (
+                '"action"::text IS NOT DISTINCT FROM %s',
+                [rows["public.audit"][0]["action"]],
+                {"actor_id": None},
+            ),
+            "public.notes": (same, [note["id"]], None),
+            "public.teams": (same, [team["id"]], None),
+            "public.team_members": (
+                '"team_id"::text IS NOT DISTINCT FROM %s AND "user_id"::text IS NOT DISTINCT FROM %s',
+                [team["id"], uid],
+                None,
+            ),
+            "public.team_posts": (same, [post["id"]], {"author_id": None}),
+            "public.note_tags": (same, [rows["public.note_tags"][0]["id"]], None),
+        }
+        p.judge()
+        assert p.outcome.violations == []
+    assert counts(target) == (0, 0, 0, 0, 0, 0, 0)
+
+
+def violations(outcome: ErasureOutcome) -> list[tuple[str, str, str, str, str]]:
+    return [(v.rule, v.table, v.message, v.expected, v.actual) for v in outcome.violations]
+
+
+LOOSE = """
+ALTER TABLE public.team_members DROP CONSTRAINT team_members_user_id_fkey;
+CREATE TABLE public.memos (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, owner_id bigint, body text NOT NULL);
+CREATE TABLE public.logs (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, actor_id bigint, note text NOT NULL);
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.memos, public.logs TO flow_app;
+"""
+LOOSE_CONTRACT = (
+    CONTRACT
+    + """  public.memos:
+    columns: {id: {type: bigint}, owner_id: {type: bigint}, body: {type: text}}
+    isolation: {owner: owner_id}
+  public.logs:
+    columns: {id: {type: bigint}, actor_id: {type: bigint}, note: {type: text}}
+    erasure: {set_null: [actor_id]}
+"""
+)
+
+
+def test_ties_without_a_foreign_key_hold_the_identity_and_judge_names_what_stays(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    run_sql(SQL + LOOSE)
+    with proof(target, tmp_path, LOOSE_CONTRACT) as p:
+        user_row = p.seed(p.session.a)
+        uid = uid_of(p)
+        nobody = Principal("B")
+        ties = {
+            str(n): (p.ties(e, p.session.a, user_row), p.ties(e, nobody, user_row)) for n, e in p.scope.tables.items()
+        }
+        assert ties == {
+            "public.audit": ({"actor_id": uid}, {"actor_id": uid}),
+            "public.notes": ({"owner_id": uid}, {"owner_id": uid}),
+            "public.team_posts": ({"author_id": uid}, {"author_id": uid}),
+            "public.logs": ({"actor_id": uid}, {}),
+            "public.note_tags": ({}, {}),
+        }
+        assert p.delete_user(user_row) is True
+        p.judge()
+        assert violations(p.outcome) == [
+            (
+                "erasure.not_cleared",
+                "public.logs",
+                "public.logs: actor_id still holds the user's value (actor_id has no foreign key to public.app_users:"
+                " nothing removes or clears it) in 1 row of the deleted user",
+                "NULL",
+                "the user's value",
+            ),
+        ]
