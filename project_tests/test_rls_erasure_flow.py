@@ -258,3 +258,158 @@ def test_ties_without_a_foreign_key_hold_the_identity_and_judge_names_what_stays
                 "the user's value",
             ),
         ]
+
+
+def no_action(table: str, constraint: str, column: str) -> str:
+    return (
+        f"ALTER TABLE {table} DROP CONSTRAINT {constraint},"
+        f" ADD CONSTRAINT {constraint} FOREIGN KEY ({column}) REFERENCES public.app_users (id);"
+    )
+
+
+def because(key: str, table: str = "public.app_users") -> str:
+    return f"foreign key {key} to {table} is ON DELETE NO ACTION (deleting the user from public.app_users failed on it)"
+
+
+def test_delete_user_reports_every_blocking_key_then_goes_through(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """Four keys block, one after the other, in five personal tables: each is reported and unblocked (the
+    row deleted, or its declared column cleared), then the delete goes through and judge finds nothing."""
+    run_sql(
+        SQL
+        + no_action("public.notes", "notes_owner_id_fkey", "owner_id")
+        + no_action("public.team_members", "team_members_user_id_fkey", "user_id")
+        + no_action("public.team_posts", "team_posts_author_id_fkey", "author_id")
+        + no_action("public.audit", "audit_actor_id_fkey", "actor_id")
+    )
+    with proof(target, tmp_path) as p:
+        user_row = p.seed(p.session.a)
+        assert p.delete_user(user_row) is True
+        rows = seeded(p)
+        assert sorted(violations(p.outcome)) == [
+            (
+                "erasure.not_cleared",
+                "public.audit",
+                "public.audit: actor_id of 1 row of the deleted user would not be cleared: "
+                + because("audit_actor_id_fkey"),
+                "ON DELETE SET NULL",
+                "ON DELETE NO ACTION",
+            ),
+            (
+                "erasure.not_cleared",
+                "public.team_posts",
+                "public.team_posts: author_id of 1 row of the deleted user would not be cleared: "
+                + because("team_posts_author_id_fkey"),
+                "ON DELETE SET NULL",
+                "ON DELETE NO ACTION",
+            ),
+            (
+                "erasure.rows_remain",
+                "public.notes",
+                "public.notes: 1 row of the deleted user would remain: " + because("notes_owner_id_fkey"),
+                "ON DELETE CASCADE or SET NULL on columns declared under erasure.set_null",
+                "ON DELETE NO ACTION",
+            ),
+            (
+                "erasure.rows_remain",
+                "public.team_members",
+                "public.team_members: 1 row of the deleted user would remain: " + because("team_members_user_id_fkey"),
+                "ON DELETE CASCADE or SET NULL on columns declared under erasure.set_null",
+                "ON DELETE NO ACTION",
+            ),
+        ]
+        post = rows["public.team_posts"][0]
+        assert p.cur.execute("SELECT count(*) FROM public.app_users").fetchone() == (0,)
+        assert p.cur.execute("SELECT count(*) FROM public.notes").fetchone() == (0,)
+        assert p.cur.execute("SELECT id::text, author_id FROM public.team_posts").fetchall() == [(post["id"], None)]
+        assert p.cur.execute("SELECT actor_id, action FROM public.audit").fetchall() == [
+            (None, rows["public.audit"][0]["action"])
+        ]
+        p.judge()
+        assert len(p.outcome.violations) == 4
+    assert counts(target) == (0, 0, 0, 0, 0, 0, 0)
+
+
+REVIEWS_SQL = """
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'flow_app') THEN CREATE ROLE flow_app NOLOGIN; END IF;
+END $$;
+GRANT flow_app TO CURRENT_USER;
+CREATE TABLE public.app_users (id bigint PRIMARY KEY, email text NOT NULL UNIQUE);
+CREATE TABLE public.notes (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  owner_id bigint NOT NULL CONSTRAINT notes_owner_id_fkey REFERENCES public.app_users (id) ON DELETE CASCADE,
+  body text NOT NULL
+);
+GRANT USAGE ON SCHEMA public TO flow_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.notes TO flow_app;
+CREATE TABLE public.reviews (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  author_id bigint CONSTRAINT reviews_author_id_fkey REFERENCES public.app_users (id),
+  editor_id bigint CONSTRAINT reviews_editor_id_fkey REFERENCES public.app_users (id),
+  checker_id bigint CONSTRAINT reviews_checker_id_fkey REFERENCES public.app_users (id),
+  body text NOT NULL
+);
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.reviews TO flow_app;
+CREATE FUNCTION public.keep_notes() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER keep_notes BEFORE DELETE ON public.notes FOR EACH ROW EXECUTE FUNCTION public.keep_notes();
+"""
+REVIEWS_CONTRACT = """
+version: 1
+auth: {mode: setting, role: flow_app, setting: app.user_id}
+erasure: {users: public.app_users}
+tables:
+  public.notes:
+    columns: {id: {type: bigint}, owner_id: {type: bigint}, body: {type: text}}
+    foreign_keys: [{columns: [owner_id], references: public.app_users(id), on_delete: cascade}]
+    isolation: {owner: owner_id}
+  public.reviews:
+    columns: {id: {type: bigint}, author_id: {type: bigint}, editor_id: {type: bigint}, checker_id: {type: bigint},
+              body: {type: text}}
+    erasure: {set_null: [author_id, editor_id, checker_id]}
+"""
+
+
+def test_more_blocking_keys_than_personal_tables_still_reach_the_judgement(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """Three keys of one table block in turn (two personal tables): the delete goes through after the third,
+    and judge still runs, naming the note a trigger keeps. (Bounding the loop by the number of personal
+    tables stopped it after the second key: the kept note went unreported.)"""
+    run_sql(REVIEWS_SQL)
+    with proof(target, tmp_path, REVIEWS_CONTRACT) as p:
+        user_row = p.seed(p.session.a)
+        assert [str(t) for t in p.outcome.tables] == ["public.notes", "public.reviews"]
+        assert p.delete_user(user_row) is True
+        assert p.cur.execute("SELECT author_id, editor_id, checker_id FROM public.reviews").fetchall() == [
+            (None, None, None)
+        ]
+        p.judge()
+        cleared = [
+            (
+                "erasure.not_cleared",
+                "public.reviews",
+                f"public.reviews: {column} of 1 row of the deleted user would not be cleared: "
+                + because(f"reviews_{column}_fkey"),
+                "ON DELETE SET NULL",
+                "ON DELETE NO ACTION",
+            )
+            for column in ("author_id", "checker_id", "editor_id")
+        ]
+        assert sorted(violations(p.outcome)) == [
+            *cleared,
+            (
+                "erasure.rows_remain",
+                "public.notes",
+                "public.notes: 1 row of the deleted user remains: foreign key notes_owner_id_fkey to public.app_users"
+                " is ON DELETE CASCADE, yet the row was not deleted (a trigger or rule kept it)",
+                "no row",
+                "1",
+            ),
+        ]
+    with psycopg.connect(target.dsn) as conn:
+        assert conn.execute(
+            "SELECT (SELECT count(*) FROM public.app_users), (SELECT count(*) FROM public.notes),"
+            " (SELECT count(*) FROM public.reviews)"
+        ).fetchone() == (0, 0, 0)

@@ -149,7 +149,9 @@ class ErasureProof:
         # A deferred foreign key would only be checked at COMMIT, which this transaction never reaches.
         self.cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
         blocked: set[str] = set()
-        for _ in range(len(self.scope.tables) + 1):
+        # Ends: each retry follows a key not seen before, and there are only so many keys. A bound by the
+        # number of personal tables stopped early when one table had several keys to the user.
+        while True:
             self.cur.execute("SAVEPOINT pgcontract_erasure_delete")
             try:
                 self.cur.execute(statement, params)
@@ -194,7 +196,6 @@ class ErasureProof:
                 return False
             self.cur.execute("RELEASE SAVEPOINT pgcontract_erasure_delete")
             return True
-        return False
 
     def blocking(self, exc: psycopg.Error) -> tuple[PersonalTable | None, Constraint, QualifiedName] | None:
         """The foreign key PostgreSQL named, its table and that table's entry (None: not a personal table)."""
