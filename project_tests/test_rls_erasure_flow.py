@@ -10,14 +10,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from pgcontract.catalog import read_snapshot
 from pgcontract.connect import DEFAULT_LIMITS, Target, connect
 from pgcontract.contract import load_contract
 from pgcontract.rls.erasure import ErasureOutcome, ErasureProof
 from pgcontract.rls.identity import Principal
-from pgcontract.rls.matrix import IsolationSession
+from pgcontract.rls.matrix import ImpersonationFailed, IsolationSession
 from pgcontract.rls.personal import scope_of
+from pgcontract.rls.values import SeedError
 
 SQL = """
 DO $$ BEGIN
@@ -413,3 +415,183 @@ def test_more_blocking_keys_than_personal_tables_still_reach_the_judgement(
             "SELECT (SELECT count(*) FROM public.app_users), (SELECT count(*) FROM public.notes),"
             " (SELECT count(*) FROM public.reviews)"
         ).fetchone() == (0, 0, 0)
+
+
+BASE_SQL = REVIEWS_SQL.split("CREATE TABLE public.reviews")[0]
+BASE_CONTRACT = REVIEWS_CONTRACT.split("  public.reviews:")[0]
+TRIGGER = """
+CREATE FUNCTION public.on_user() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {body}; RETURN NULL; END $$;
+CREATE TRIGGER on_user AFTER INSERT ON public.app_users FOR EACH ROW EXECUTE FUNCTION public.on_user();
+"""
+
+
+def base_counts(target: Target) -> tuple[object, ...]:
+    with psycopg.connect(target.dsn) as conn:
+        row = conn.execute("SELECT (SELECT count(*) FROM public.app_users), (SELECT count(*) FROM public.notes)")
+        return tuple(row.fetchone() or ())
+
+
+def test_a_delete_the_database_refuses_is_reported_whole_as_the_seeding_role(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """The refusal names who deleted: the seeding role with no user identity in effect."""
+    run_sql(
+        BASE_SQL + "CREATE FUNCTION public.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " RAISE EXCEPTION 'deleted by % as [%]', current_user, coalesce(current_setting('app.user_id', true), '');"
+        " END $$;"
+        "CREATE TRIGGER refuse BEFORE DELETE ON public.app_users FOR EACH ROW EXECUTE FUNCTION public.refuse();"
+    )
+    with proof(target, tmp_path, BASE_CONTRACT) as p:
+        user_row = p.seed(p.session.a)
+        p.session.seeder.act_as(p.session.a)
+        assert p.delete_user(user_row) is False
+        role = p.session.seeder_role
+        assert violations(p.outcome) == [
+            (
+                "erasure.delete_failed",
+                "public.app_users",
+                f"deleting the user from public.app_users failed: deleted by {role} as []"
+                " CONTEXT: PL/pgSQL function refuse() line 1 at RAISE",
+                "the user deleted",
+                "P0001",
+            )
+        ]
+        # The failed delete was rolled back to its savepoint: the transaction goes on, the user is still there.
+        assert p.cur.execute("SELECT id::text FROM public.app_users").fetchall() == [(user_row.values["id"],)]
+    assert base_counts(target) == (0, 0)
+
+
+def test_a_key_outside_the_snapshot_fails_the_delete_with_its_error(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    run_sql(
+        BASE_SQL
+        + "CREATE SCHEMA vault; CREATE TABLE vault.refs (user_id bigint REFERENCES public.app_users (id));"
+        + TRIGGER.format(body="INSERT INTO vault.refs VALUES (NEW.id)")
+    )
+    with proof(target, tmp_path, BASE_CONTRACT) as p:
+        user_row = p.seed(p.session.a)
+        assert p.delete_user(user_row) is False
+        uid = user_row.values["id"]
+        assert violations(p.outcome) == [
+            (
+                "erasure.delete_failed",
+                "public.app_users",
+                'deleting the user from public.app_users failed: update or delete on table "app_users" violates'
+                f' foreign key constraint "refs_user_id_fkey" on table "refs" DETAIL: Key (id)=({uid}) is still'
+                ' referenced from table "refs".',
+                "the user deleted",
+                "23503",
+            )
+        ]
+    assert base_counts(target) == (0, 0)
+
+
+def test_a_key_that_blocks_again_after_its_rows_are_removed_fails_the_delete(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """Deleting the seeded note makes a trigger write another: the key blocks again and the proof stops."""
+    run_sql(
+        BASE_SQL
+        + no_action("public.notes", "notes_owner_id_fkey", "owner_id")
+        + "CREATE FUNCTION public.again() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " INSERT INTO public.notes (owner_id, body) VALUES (OLD.owner_id, 'by trigger'); RETURN NULL; END $$;"
+        "CREATE TRIGGER again AFTER DELETE ON public.notes FOR EACH ROW EXECUTE FUNCTION public.again();"
+    )
+    with proof(target, tmp_path, BASE_CONTRACT) as p:
+        user_row = p.seed(p.session.a)
+        assert p.delete_user(user_row) is False
+        uid = user_row.values["id"]
+        assert violations(p.outcome) == [
+            (
+                "erasure.rows_remain",
+                "public.notes",
+                "public.notes: 1 row of the deleted user would remain: " + because("notes_owner_id_fkey"),
+                "ON DELETE CASCADE or SET NULL on columns declared under erasure.set_null",
+                "ON DELETE NO ACTION",
+            ),
+            (
+                "erasure.delete_failed",
+                "public.app_users",
+                'deleting the user from public.app_users failed: update or delete on table "app_users" violates'
+                f' foreign key constraint "notes_owner_id_fkey" on table "notes" DETAIL: Key (id)=({uid}) is still'
+                ' referenced from table "notes".',
+                "the user deleted",
+                "23503",
+            ),
+        ]
+        assert p.cur.execute("SELECT body FROM public.notes").fetchall() == [("by trigger",)]
+    assert base_counts(target) == (0, 0)
+
+
+def test_a_key_holding_only_rows_the_proof_did_not_make_stops_the_delete(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """A retained table's row a trigger made: reported, but nothing the proof made can be removed to go on."""
+    run_sql(
+        BASE_SQL + "CREATE TABLE public.ledger (user_id bigint CONSTRAINT ledger_user_id_fkey"
+        " REFERENCES public.app_users (id), amount int);"
+        + TRIGGER.format(body="INSERT INTO public.ledger VALUES (NEW.id, 1)")
+    )
+    contract = BASE_CONTRACT + (
+        "  public.ledger:\n    columns: {user_id: {type: bigint}, amount: {type: int}}\n"
+        "    erasure: {retain: bookkeeping}\n"
+    )
+    with proof(target, tmp_path, contract) as p:
+        user_row = p.seed(p.session.a)
+        assert p.delete_user(user_row) is False
+        assert violations(p.outcome) == [
+            (
+                "erasure.rows_remain",
+                "public.ledger",
+                "public.ledger: 1 row of the deleted user would remain: " + because("ledger_user_id_fkey"),
+                "ON DELETE CASCADE",
+                "ON DELETE NO ACTION",
+            )
+        ]
+        assert p.cur.execute("SELECT count(*) FROM public.app_users").fetchone() == (1,)
+    assert base_counts(target) == (0, 0)
+
+
+def test_as_seeder_fails_when_current_user_is_not_the_seeding_role(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """'none' resets the role to the session user, so current_user is not the role asked for."""
+    run_sql(BASE_SQL)
+    with proof(target, tmp_path, BASE_CONTRACT) as p:
+        p.seed(p.session.a)
+        role = p.session.seeder_role
+        p.session.seeder_role = "none"
+        with pytest.raises(ImpersonationFailed) as raised:
+            p.as_seeder()
+        assert str(raised.value) == f"switched to role 'none' but current_user is {role!r}"
+        p.session.seeder_role = role
+
+
+@pytest.mark.parametrize(
+    ("ddl", "users", "message"),
+    [
+        ("", "public.ghosts", "the users table public.ghosts is missing (erasure.users)"),
+        (
+            "CREATE TABLE public.people (id bigint NOT NULL);",
+            "public.people",
+            "the users table public.people has no primary key: cannot delete one user by it",
+        ),
+    ],
+    ids=["missing", "no-primary-key"],
+)
+def test_the_users_table_must_exist_with_a_primary_key(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path, ddl: str, users: str, message: str
+) -> None:
+    run_sql(BASE_SQL + ddl)
+    path = tmp_path / "c.yaml"
+    path.write_text(BASE_CONTRACT.replace("public.app_users}", users + "}"), encoding="utf-8")
+    contract = load_contract(path)
+    with connect(target) as conn:
+        snapshot = read_snapshot(conn, contract.schemas)
+        scope = scope_of(contract, snapshot)
+        assert scope is not None
+        session = IsolationSession(conn, contract, snapshot, throwaway=True, limits=DEFAULT_LIMITS)
+        with pytest.raises(SeedError) as raised:
+            ErasureProof(session, scope)
+        assert str(raised.value) == message
