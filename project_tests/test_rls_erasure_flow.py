@@ -15,6 +15,7 @@ import pytest
 from pgcontract.catalog import read_snapshot
 from pgcontract.connect import DEFAULT_LIMITS, Target, connect
 from pgcontract.contract import load_contract
+from pgcontract.names import QualifiedName
 from pgcontract.rls.erasure import ErasureOutcome, ErasureProof
 from pgcontract.rls.identity import Principal
 from pgcontract.rls.matrix import ImpersonationFailed, IsolationSession
@@ -595,3 +596,130 @@ def test_the_users_table_must_exist_with_a_primary_key(
         with pytest.raises(SeedError) as raised:
             ErasureProof(session, scope)
         assert str(raised.value) == message
+
+
+COMPOSITE_SQL = """
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'flow_app') THEN CREATE ROLE flow_app NOLOGIN; END IF;
+END $$;
+GRANT flow_app TO CURRENT_USER;
+CREATE TABLE public.members (org int NOT NULL, id bigint NOT NULL, email text NOT NULL, PRIMARY KEY (org, id));
+CREATE TABLE public.cards (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  org int NOT NULL,
+  member_id bigint NOT NULL,
+  body text NOT NULL,
+  CONSTRAINT cards_member_fkey FOREIGN KEY (org, member_id) REFERENCES public.members (org, id) ON DELETE CASCADE
+);
+"""
+COMPOSITE_CONTRACT = """
+version: 1
+auth: {mode: setting, role: flow_app, setting: app.user_id}
+erasure: {users: public.members}
+tables:
+  public.cards:
+    columns: {id: {type: bigint}, org: {type: int}, member_id: {type: bigint}, body: {type: text}}
+"""
+
+
+def test_a_composite_user_key_ties_both_columns_and_deletes_by_both(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """Two users share an id in different orgs: the delete takes the seeded one alone, by both key columns;
+    the identity stays unset (no single column holds the user)."""
+    run_sql(COMPOSITE_SQL)
+    with proof(target, tmp_path, COMPOSITE_CONTRACT) as p:
+        user_row = p.seed(p.session.a)
+        assert p.user_key == ("org", "id")
+        assert p.session.a.identity is None
+        org, uid = user_row.values["org"], user_row.values["id"]
+        card = seeded(p)["public.cards"][0]
+        assert (card["org"], card["member_id"]) == (org, uid)
+        entry = p.scope.tables[QualifiedName("public", "cards")]
+        assert p.ties(entry, p.session.a, user_row) == {"org": org, "member_id": uid}
+        other = str(int(org) + 1)
+        p.cur.execute("INSERT INTO public.members VALUES (%s, %s, 'same id, other org')", [other, uid])
+        assert p.delete_user(user_row) is True
+        assert p.cur.execute("SELECT org::text, id::text FROM public.members").fetchall() == [(other, uid)]
+        assert p.current(QualifiedName("public", "cards"), entry, p.seeder.rows[(entry.name, "A")][0]) is None
+        p.judge()
+        assert p.outcome.violations == []
+    with psycopg.connect(target.dsn) as conn:
+        assert conn.execute(
+            "SELECT (SELECT count(*) FROM public.members), (SELECT count(*) FROM public.cards)"
+        ).fetchone() == (0, 0)
+
+
+NOTES = QualifiedName("public", "notes")
+KEEP_NOTES = (
+    "CREATE FUNCTION public.keep_notes() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;"
+    "CREATE TRIGGER keep_notes BEFORE DELETE ON public.notes FOR EACH ROW EXECUTE FUNCTION public.keep_notes();"
+)
+
+
+def test_judge_counts_every_kept_row_of_a_table_in_one_finding(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    run_sql(BASE_SQL + KEEP_NOTES)
+    with proof(target, tmp_path, BASE_CONTRACT) as p:
+        user_row = p.seed(p.session.a)
+        second = p.seeder.row(NOTES, p.session.a, {"body": "second note"})
+        assert [r.values["body"] for r in p.seeder.rows[(NOTES, "A")]][1:] == ["second note"]
+        assert p.delete_user(user_row) is True
+        entry = p.scope.tables[NOTES]
+        assert p.current(NOTES, entry, second) == {"owner_id": user_row.values["id"]}
+        p.judge()
+        assert violations(p.outcome) == [
+            (
+                "erasure.rows_remain",
+                "public.notes",
+                "public.notes: 2 rows of the deleted user remain: foreign key notes_owner_id_fkey to public.app_users"
+                " is ON DELETE CASCADE, yet the row was not deleted (a trigger or rule kept it)",
+                "no row",
+                "2",
+            )
+        ]
+    assert base_counts(target) == (0, 0)
+
+
+def test_a_kept_user_is_reported_whole(target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
+    run_sql(
+        BASE_SQL + "CREATE FUNCTION public.keep_users() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL;"
+        " END $$; CREATE TRIGGER keep_users BEFORE DELETE ON public.app_users"
+        " FOR EACH ROW EXECUTE FUNCTION public.keep_users();"
+    )
+    with proof(target, tmp_path, BASE_CONTRACT) as p:
+        user_row = p.seed(p.session.a)
+        assert p.delete_user(user_row) is False
+        assert violations(p.outcome) == [
+            (
+                "erasure.user_remains",
+                "public.app_users",
+                "deleting the user from public.app_users removed 0 rows: a trigger or rule kept the user",
+                "1 row",
+                "0",
+            )
+        ]
+    assert base_counts(target) == (0, 0)
+
+
+def test_a_row_that_cannot_be_seeded_is_rolled_back_and_forgotten(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """The failed insert is undone to the seed's savepoint and the seeder forgets it: the transaction goes
+    on with the rows made before it."""
+    run_sql(
+        BASE_SQL + "CREATE TABLE public.refused (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+        " owner_id bigint REFERENCES public.app_users (id) ON DELETE CASCADE, CHECK (false));"
+    )
+    with proof(target, tmp_path, BASE_CONTRACT) as p:
+        with pytest.raises(SeedError) as raised:
+            p.seed(p.session.a)
+        assert (
+            str(raised.value)
+            == "cannot create a test row in public.refused: CHECK refused_check (false) refused the row"
+        )
+        assert [str(t) for t in p.outcome.tables] == ["public.notes"]
+        assert sorted(str(n) for n, _ in p.seeder.rows) == ["public.app_users", "public.notes"]
+        assert p.cur.execute("SELECT count(*) FROM public.notes").fetchone() == (1,)
+    assert base_counts(target) == (0, 0)
