@@ -637,7 +637,7 @@ def test_a_composite_user_key_ties_both_columns_and_deletes_by_both(
         assert (card["org"], card["member_id"]) == (org, uid)
         entry = p.scope.tables[QualifiedName("public", "cards")]
         assert p.ties(entry, p.session.a, user_row) == {"org": org, "member_id": uid}
-        other = str(int(org) + 1)
+        other = str(int(str(org)) + 1)
         p.cur.execute("INSERT INTO public.members VALUES (%s, %s, 'same id, other org')", [other, uid])
         assert p.delete_user(user_row) is True
         assert p.cur.execute("SELECT org::text, id::text FROM public.members").fetchall() == [(other, uid)]
