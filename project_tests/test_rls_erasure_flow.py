@@ -5,6 +5,8 @@ leaves every table as it was. Real throwaway databases, a plain-PostgreSQL app w
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +18,7 @@ from pgcontract.catalog import read_snapshot
 from pgcontract.connect import DEFAULT_LIMITS, Target, connect
 from pgcontract.contract import load_contract
 from pgcontract.names import QualifiedName
-from pgcontract.rls.erasure import ErasureOutcome, ErasureProof
+from pgcontract.rls.erasure import ErasureOutcome, ErasureProof, run_erasure
 from pgcontract.rls.identity import Principal
 from pgcontract.rls.matrix import ImpersonationFailed, IsolationSession
 from pgcontract.rls.personal import scope_of
@@ -723,3 +725,36 @@ def test_a_row_that_cannot_be_seeded_is_rolled_back_and_forgotten(
         assert sorted(str(n) for n, _ in p.seeder.rows) == ["public.app_users", "public.notes"]
         assert p.cur.execute("SELECT count(*) FROM public.notes").fetchone() == (1,)
     assert base_counts(target) == (0, 0)
+
+
+def test_run_erasure_counts_rows_on_a_throwaway_target_and_names_one_another_session_committed(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """Another session commits a note while the proof waits on a lock it holds: after the rollback the
+    note is still there, and only counting the rows (throwaway targets) finds it; the proof's own rows
+    are gone."""
+    run_sql(BASE_SQL + "INSERT INTO public.app_users VALUES (1, 'real@example.invalid');")
+    path = tmp_path / "c.yaml"
+    path.write_text(BASE_CONTRACT, encoding="utf-8")
+    contract = load_contract(path)
+    with psycopg.connect(target.dsn) as other, connect(target) as conn:
+        snapshot = read_snapshot(conn, contract.schemas)
+        proof_pid = conn.info.backend_pid
+        other.execute("LOCK TABLE public.notes IN SHARE MODE")
+        outcomes: list[ErasureOutcome | None] = []
+        worker = threading.Thread(
+            target=lambda: outcomes.append(run_erasure(conn, contract, snapshot, throwaway=True, limits=DEFAULT_LIMITS))
+        )
+        worker.start()
+        with psycopg.connect(target.dsn, autocommit=True) as watcher:
+            waiting = "SELECT count(*) > 0 FROM pg_locks WHERE pid = %s AND NOT granted"
+            while watcher.execute(waiting, [proof_pid]).fetchone() != (True,):
+                time.sleep(0.01)
+        other.execute("INSERT INTO public.notes (owner_id, body) VALUES (1, 'committed meanwhile')")
+        other.commit()
+        worker.join()
+    assert len(outcomes) == 1
+    assert outcomes[0] is not None
+    assert violations(outcomes[0]) == []
+    assert outcomes[0].left_behind == ["public.notes holds 1 rows, 0 before the test"]
+    assert base_counts(target) == (1, 1)
