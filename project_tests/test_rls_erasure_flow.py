@@ -653,8 +653,9 @@ def test_a_composite_user_key_ties_both_columns_and_deletes_by_both(
 
 
 NOTES = QualifiedName("public", "notes")
-KEEP_NOTES = (
-    "CREATE FUNCTION public.keep_notes() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;"
+KEEP_LATER_NOTES = (
+    "CREATE FUNCTION public.keep_notes() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " RETURN CASE WHEN OLD.body LIKE '% note' THEN NULL ELSE OLD END; END $$;"
     "CREATE TRIGGER keep_notes BEFORE DELETE ON public.notes FOR EACH ROW EXECUTE FUNCTION public.keep_notes();"
 )
 
@@ -662,13 +663,17 @@ KEEP_NOTES = (
 def test_judge_counts_every_kept_row_of_a_table_in_one_finding(
     target: Target, run_sql: Callable[[str], None], tmp_path: Path
 ) -> None:
-    run_sql(BASE_SQL + KEEP_NOTES)
+    """The first note goes with the user, the two written after it are kept: judge looks at every row."""
+    run_sql(BASE_SQL + KEEP_LATER_NOTES)
     with proof(target, tmp_path, BASE_CONTRACT) as p:
         user_row = p.seed(p.session.a)
         second = p.seeder.row(NOTES, p.session.a, {"body": "second note"})
-        assert [r.values["body"] for r in p.seeder.rows[(NOTES, "A")]][1:] == ["second note"]
+        p.seeder.row(NOTES, p.session.a, {"body": "third note"})
+        assert [r.values["body"] for r in p.seeder.rows[(NOTES, "A")]][1:] == ["second note", "third note"]
         assert p.delete_user(user_row) is True
         entry = p.scope.tables[NOTES]
+        first = p.seeder.rows[(NOTES, "A")][0]
+        assert p.current(NOTES, entry, first) is None
         assert p.current(NOTES, entry, second) == {"owner_id": user_row.values["id"]}
         p.judge()
         assert violations(p.outcome) == [
