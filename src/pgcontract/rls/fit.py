@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 from pglast import ast, parse_sql
-from pglast.enums import BoolExprType
+from pglast.enums import A_Expr_Kind, BoolExprType
 from pglast.parser import ParseError
 from pglast.stream import RawStream
 from psycopg import sql
@@ -68,8 +68,13 @@ def _equalities(expression: str) -> tuple[tuple[str, str], ...]:
 
 
 def _is_equals(node: ast.A_Expr) -> bool:
-    names = node.name or ()
-    return len(names) == 1 and isinstance(names[0], ast.String) and names[0].sval == "="
+    """A binary ``=``, schema-qualified too: deparsed with only pg_catalog visible, an extension type's own
+    equality comes out as ``c OPERATOR(public.=) x`` (citext). ``IS DISTINCT FROM``, ``NULLIF`` and
+    ``= ANY`` carry the name ``=`` as well but state no equality. A repair is verified by the check itself."""
+    if node.kind != A_Expr_Kind.AEXPR_OP:
+        return False
+    operator = (node.name or ())[-1]  # an operator's own name, after its schema if any
+    return isinstance(operator, ast.String) and operator.sval == "="
 
 
 def _column_of(node: Any) -> str | None:
@@ -98,6 +103,12 @@ def _is_json(type_text: str) -> bool:
     return kind is not None and not kind.is_array and kind.name in ("json", "jsonb")
 
 
+def _catalog_text(text: str) -> sql.SQL:
+    """An expression as the catalog prints it, in a statement that has parameters: its ``%`` (``LIKE 'a%'``,
+    ``format('%s', x)``) is no placeholder."""
+    return sql.SQL(text.replace("%", "%%"))
+
+
 class Fitter:
     """Evaluates one table's checks for candidate rows (one query per evaluation)."""
 
@@ -110,8 +121,10 @@ class Fitter:
         """``values`` as the JSON json_populate_record reads: a json column takes the document itself."""
         document: dict[str, Any] = dict(values)
         for column in self.json_columns & set(values):
-            with contextlib.suppress(ValueError):  # not JSON: the INSERT will say so
-                document[column] = json.loads(values[column] or "null")
+            text = values[column]
+            if text is not None:
+                with contextlib.suppress(ValueError):  # not JSON: the INSERT will say so
+                    document[column] = json.loads(text)
         return json.dumps(document)
 
     def _row(self, values: Values, source: sql.Composable) -> sql.Composed:
@@ -127,7 +140,7 @@ class Fitter:
             )
             if column.name not in values and usable_default:
                 # Catalog text (pg_get_expr), as PostgreSQL itself would evaluate it on INSERT.
-                items.append(sql.SQL("({}) AS {}").format(sql.SQL(str(column.default)), name))
+                items.append(sql.SQL("({}) AS {}").format(_catalog_text(str(column.default)), name))
             else:
                 items.append(sql.SQL("pgcontract_record.{}").format(name))
         return sql.SQL("SELECT {} FROM json_populate_record(NULL::{}, {}) AS pgcontract_record").format(
@@ -148,7 +161,9 @@ class Fitter:
         return rows
 
     def _test(self, check: CheckShape) -> sql.Composed:
-        return sql.SQL("({}) IS NOT FALSE").format(sql.SQL(check.constraint.check or "true"))
+        return sql.SQL("({}) IS NOT FALSE").format(
+            _catalog_text(str(check.constraint.check))
+        )  # shapes() holds checks only
 
     def failing(self, values: Values, checks: list[CheckShape]) -> list[CheckShape]:
         """The checks ``values`` break (or make raise)."""
@@ -162,14 +177,15 @@ class Fitter:
 
     def evaluate(self, values: Values, expression: str) -> str | None:
         statement = sql.SQL("SELECT ({})::text FROM ({}) AS pgcontract_row").format(
-            sql.SQL(expression), self._row(values, sql.SQL("%s::json"))
+            _catalog_text(expression), self._row(values, sql.SQL("%s::json"))
         )
         rows = self._guarded(statement, [self.record(values)])
         return rows[0][0] if rows else None
 
     def first_passing(self, values: Values, check: CheckShape, column: str, options: list[str]) -> str | None:
         """The first of ``options`` for ``column`` with which ``check`` holds."""
-        source = sql.SQL("%s::jsonb || jsonb_build_object(%s::text, pgcontract_option.value)")
+        # json_populate_record takes json only: the merged jsonb is cast back.
+        source = sql.SQL("(%s::jsonb || jsonb_build_object(%s::text, pgcontract_option.value))::json")
         statement = sql.SQL(
             "SELECT pgcontract_option.value FROM unnest(%s::text[]) WITH ORDINALITY AS pgcontract_option(value, ord)"
             " CROSS JOIN LATERAL ({}) AS pgcontract_row WHERE {} ORDER BY pgcontract_option.ord LIMIT 1"
