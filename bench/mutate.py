@@ -163,7 +163,7 @@ RLS_PIPELINE = (
 # first mutant (to map tests to functions, then clean), so a slow file that reaches it only by the way
 # (the whole pipeline for a regex helper) costs minutes and kills nothing the narrow tests miss.
 RLS_SLICES: dict[str, tuple[str, ...]] = {
-    "erasure": ("test_rls_erasure.py", "test_erasure.py", "test_rule_probes.py"),
+    "erasure": ("test_rls_erasure.py", "test_rls_erasure_flow.py", "test_erasure.py", "test_rule_probes.py"),
     "personal": ("test_rls_personal.py", "test_erasure.py"),
     "seed": (
         "test_rls_seed.py",
