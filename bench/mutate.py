@@ -397,7 +397,7 @@ EQUIVALENT: tuple[Equivalent, ...] = (
 # rls/values: the seeder's literals go to PostgreSQL, whose boolean input ignores case.
 EQUIVALENT += tuple(
     Equivalent(
-        "candidates", 'return ["true", "false"]', f"return {after}", "PostgreSQL reads a boolean literal in any case"
+        "_candidates", 'return ["true", "false"]', f"return {after}", "PostgreSQL reads a boolean literal in any case"
     )
     for after in ('["TRUE", "false"]', '["true", "FALSE"]')
 )
@@ -1183,6 +1183,19 @@ EQUIVALENT += (
     ),
 )
 
+# rls/values (2026-12-01): unique_columns reads the PRIMARY KEY and UNIQUE constraints and the unique indexes.
+_UNIQUE_KINDS = 'found = {c for con in table.constraints if con.kind in ("p", "u") for c in con.columns}'
+EQUIVALENT += tuple(
+    Equivalent(
+        "unique_columns",
+        _UNIQUE_KINDS,
+        _UNIQUE_KINDS.replace(before, after),
+        "every PRIMARY KEY and UNIQUE constraint has its unique index, of the same key columns, among the"
+        " table's indexes (the snapshot reads them all, INCLUDE columns in neither): the next line finds its"
+        " columns too",
+    )
+    for before, after in (('"p"', '"XXpXX"'), ('"p"', '"P"'), ('"u"', '"XXuXX"'), ('"u"', '"U"'))
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 
