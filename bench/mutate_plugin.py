@@ -15,6 +15,7 @@ bearable:
   (``cp -a``: owner and modes kept, as the server requires) into each run's data directory;
 - a base temp directory of the run's own: with one ``--basetemp``, pytest empties it at start, under the
   other run's PostgreSQL;
+- every ``lru_cache`` of the package emptied first: the fork inherits what the unmutated code cached;
 - the mutant's tests run fastest first (their durations as mutmut recorded them): ``-x`` stops at the
   first failure, so a mutant is killed by its quickest test that notices it.
 """
@@ -28,6 +29,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,8 +121,21 @@ def _take_server(where: Path) -> tuple[IO[str], str]:
     raise AssertionError("unreachable: the waiting pass returns")
 
 
+def clear_caches() -> None:
+    """mutmut forks each mutant's pytest run from a process that ran the tests already: a function under
+    ``functools.lru_cache`` (``rls/fit._equalities``) would answer from the unmutated code, and the
+    mutants of what it calls survive untested. Every cache of the package starts empty instead."""
+    for name, module in list(sys.modules.items()):
+        if name == "pgcontract" or name.startswith("pgcontract."):
+            for value in list(vars(module).values()):
+                clear = getattr(value, "cache_clear", None)
+                if callable(clear):
+                    clear()
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    clear_caches()
     if not config.option.basetemp:
         config.option.basetemp = tempfile.mkdtemp(prefix="pgcontract-mutate-")
         config.stash[_OWN] = config.option.basetemp
