@@ -1196,6 +1196,45 @@ EQUIVALENT += tuple(
     )
     for before, after in (('"p"', '"XXpXX"'), ('"p"', '"P"'), ('"u"', '"XXuXX"'), ('"u"', '"U"'))
 )
+# rls/fit (2026-12-01): SQL text in another letter case (keywords, and unquoted aliases, which fold to lower
+# case) is the same statement; the row of ``failing`` has one column per check.
+_FIT_SQL = (
+    ("failing", 'statement = sql.SQL("SELECT {} FROM ({}) AS pgcontract_row").format('),
+    ("evaluate", 'statement = sql.SQL("SELECT ({})::text FROM ({}) AS pgcontract_row").format('),
+    (
+        "first_passing",
+        '"SELECT pgcontract_option.value FROM unnest(%s::text[]) WITH ORDINALITY AS pgcontract_option(value, ord)"',
+    ),
+    ("first_passing", '" CROSS JOIN LATERAL ({}) AS pgcontract_row WHERE {} ORDER BY pgcontract_option.ord LIMIT 1"'),
+)
+EQUIVALENT += tuple(
+    Equivalent(
+        function,
+        line,
+        changed,
+        "the same SQL: keywords are read in any case and unquoted names fold to lower case (a placeholder"
+        " %s upper-cased is no such mutant: it is killed)",
+    )
+    for function, line in _FIT_SQL
+    for changed in (
+        line.lower(),
+        line.upper(),
+        line.replace("pgcontract_row", "PGCONTRACT_ROW")
+        .replace("::text", "::TEXT")
+        .replace("pgcontract_option.ord", "PGCONTRACT_OPTION.ORD"),
+    )
+    if "%S" not in changed
+)
+_FIT_ZIP = "return [c for c, ok in zip(checks, rows[0], strict=True) if not ok]"
+EQUIVALENT += tuple(
+    Equivalent(
+        "failing",
+        _FIT_ZIP,
+        _FIT_ZIP.replace("strict=True", changed),
+        "the statement selects one column per check: zip never meets unequal lengths",
+    )
+    for changed in ("strict=None", "strict=False", "")
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 
