@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -1206,23 +1207,30 @@ _FIT_SQL = (
         '"SELECT pgcontract_option.value FROM unnest(%s::text[]) WITH ORDINALITY AS pgcontract_option(value, ord)"',
     ),
     ("first_passing", '" CROSS JOIN LATERAL ({}) AS pgcontract_row WHERE {} ORDER BY pgcontract_option.ord LIMIT 1"'),
+    ("_row", 'items.append(sql.SQL("({}) AS {}").format(_catalog_text(str(column.default)), name))'),
+    ("_row", 'items.append(sql.SQL("pgcontract_record.{}").format(name))'),
+    ("_row", 'return sql.SQL("SELECT {} FROM json_populate_record(NULL::{}, {}) AS pgcontract_record").format('),
+    ("_test", 'return sql.SQL("({}) IS NOT FALSE").format('),
 )
+
+
+def _sql_case(line: str, change: Callable[[str], str]) -> str:
+    """``line`` with its SQL text (the first string literal) in another letter case, as mutmut makes it."""
+    first = line.index('"')
+    last = line.index('"', first + 1)
+    return line[:first] + change(line[first : last + 1]) + line[last + 1 :]
+
+
 EQUIVALENT += tuple(
     Equivalent(
         function,
         line,
         changed,
-        "the same SQL: keywords are read in any case and unquoted names fold to lower case (a placeholder"
-        " %s upper-cased is no such mutant: it is killed)",
+        "the same SQL: keywords and functions are read in any case and unquoted names fold to lower case (a"
+        " placeholder %s upper-cased is no such mutant: it is killed)",
     )
     for function, line in _FIT_SQL
-    for changed in (
-        line.lower(),
-        line.upper(),
-        line.replace("pgcontract_row", "PGCONTRACT_ROW")
-        .replace("::text", "::TEXT")
-        .replace("pgcontract_option.ord", "PGCONTRACT_OPTION.ORD"),
-    )
+    for changed in (_sql_case(line, str.lower), _sql_case(line, str.upper))
     if "%S" not in changed
 )
 _FIT_ZIP = "return [c for c, ok in zip(checks, rows[0], strict=True) if not ok]"
