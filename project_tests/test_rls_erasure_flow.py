@@ -477,6 +477,38 @@ def test_a_delete_the_database_refuses_is_reported_whole_as_the_seeding_role(
     assert base_counts(target) == (0, 0)
 
 
+def test_the_delete_runs_as_the_contracts_seed_role(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """With ``auth.seed_role``, the user is deleted as that role, not as the connecting one."""
+    run_sql(
+        BASE_SQL + "CREATE FUNCTION public.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " RAISE EXCEPTION 'deleted by %', current_user; END $$;"
+        "CREATE TRIGGER refuse BEFORE DELETE ON public.app_users FOR EACH ROW EXECUTE FUNCTION public.refuse();"
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'erasure_seeder')"
+        " THEN CREATE ROLE erasure_seeder NOLOGIN BYPASSRLS; END IF; END $$;"
+        "GRANT USAGE ON SCHEMA public TO erasure_seeder;"
+        "GRANT ALL ON ALL TABLES IN SCHEMA public TO erasure_seeder;"
+        "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO erasure_seeder;"
+    )
+    contract = BASE_CONTRACT.replace("setting: app.user_id}", "setting: app.user_id, seed_role: erasure_seeder}")
+    assert contract != BASE_CONTRACT
+    with proof(target, tmp_path, contract) as p:
+        user_row = p.seed(p.session.a)
+        assert p.session.seeder_role == "erasure_seeder"
+        assert p.delete_user(user_row) is False
+        assert violations(p.outcome) == [
+            (
+                "erasure.delete_failed",
+                "public.app_users",
+                "deleting the user from public.app_users failed: deleted by erasure_seeder"
+                " CONTEXT: PL/pgSQL function refuse() line 1 at RAISE",
+                "the user deleted",
+                "P0001",
+            )
+        ]
+
+
 def test_a_key_outside_the_snapshot_fails_the_delete_with_its_error(
     target: Target, run_sql: Callable[[str], None], tmp_path: Path
 ) -> None:
