@@ -158,7 +158,6 @@ CREATE TABLE public.posts (
 POSTS_DECLARED = "  public.posts: {erasure: {set_null: [author_id]}}\n"
 
 
-@pytest.mark.rule("erasure.rows_remain")
 @pytest.mark.parametrize("action", ["NO ACTION", "RESTRICT"])
 def test_a_key_that_blocks_the_delete_names_its_one_row(
     target: Target, run_sql: Callable[[str], None], tmp_path: Path, action: str
@@ -209,7 +208,6 @@ def test_every_row_a_key_keeps_is_counted(
         assert found == [("erasure.rows_remain", "public.items", message, "no row", "2")]
 
 
-@pytest.mark.rule("erasure.not_cleared")
 def test_the_proof_goes_on_after_each_blocking_key(
     target: Target, run_sql: Callable[[str], None], tmp_path: Path
 ) -> None:
@@ -361,7 +359,6 @@ def test_the_key_postgresql_names_is_looked_up_in_its_own_table(
     assert found == [blocked("public.b_notes", "owner_fk", "ON DELETE NO ACTION")]
 
 
-@pytest.mark.rule("erasure.delete_failed")
 @pytest.mark.parametrize("action", ["NO ACTION", "RESTRICT"])
 def test_a_key_added_after_the_catalog_read_fails_the_delete(
     target: Target, run_sql: Callable[[str], None], tmp_path: Path, action: str
@@ -451,7 +448,6 @@ TAGS_CONTRACT = """  public.tags: {isolation: {owner: about}, erasure: {set_null
 """
 
 
-@pytest.mark.rule("erasure.not_cleared")
 @pytest.mark.parametrize("action", ["SET NULL", "CASCADE"])
 def test_the_judge_counts_each_tie_of_each_row(
     target: Target, run_sql: Callable[[str], None], tmp_path: Path, action: str
@@ -505,7 +501,6 @@ CREATE TABLE public.notes (
 """
 
 
-@pytest.mark.rule("erasure.rows_remain")
 @pytest.mark.parametrize("tie", ["cascade-kept", "set-default"])
 def test_the_judge_describes_the_key_that_left_the_row(
     target: Target, run_sql: Callable[[str], None], tmp_path: Path, tie: str
@@ -587,7 +582,6 @@ CREATE TABLE public.posts (
 """
 
 
-@pytest.mark.rule("erasure.not_cleared")
 def test_declared_columns_are_seeded_with_the_users_parent_row_or_id(
     target: Target, run_sql: Callable[[str], None], tmp_path: Path
 ) -> None:
@@ -652,7 +646,6 @@ CREATE TABLE public.reviews (
 """
 
 
-@pytest.mark.rule("erasure.rows_remain")
 def test_supabase_ties_after_an_owner_column_without_a_key_are_made_too(
     target: Target, run_sql: Callable[[str], None], tmp_path: Path
 ) -> None:
@@ -697,7 +690,6 @@ CREATE TRIGGER wait AFTER INSERT ON public.notes FOR EACH ROW EXECUTE FUNCTION p
 """
 
 
-@pytest.mark.rule("erasure.left_behind")
 def test_a_row_committed_during_the_proof_is_left_behind(
     target: Target, run_sql: Callable[[str], None], tmp_path: Path
 ) -> None:
@@ -743,7 +735,6 @@ CREATE TABLE public.posts (
 """
 
 
-@pytest.mark.rule("erasure.not_cleared")
 def test_every_blocking_key_of_one_table_is_reported_and_the_proof_goes_on(
     target: Target, run_sql: Callable[[str], None], tmp_path: Path
 ) -> None:
