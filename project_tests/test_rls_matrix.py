@@ -880,3 +880,157 @@ def test_a_run_reports_planted_rows_commands_left_out_and_protected_columns(
         ),
     ]
     assert outcome.notes == []
+
+
+def test_versions_read_the_rows_current_physical_versions(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with session_on(target, run_sql, tmp_path, PLUMBING_SQL, PLUMBING_CONTRACT) as session:
+        notes, heap = Matrix(session, NOTES), Matrix(session, HEAP)
+        a, b = session.seeder.row(NOTES, session.a), session.seeder.row(NOTES, session.b)
+        assert notes.versions([a, b]) == [(a.tableoid, a.ctid), (b.tableoid, b.ctid)]
+        assert notes.versions([b]) == [(b.tableoid, b.ctid)]
+        session.cur.execute("UPDATE public.notes SET body = 'moved' WHERE id = %s", [a.values["id"]])
+        assert notes.versions([a]) == [(a.tableoid, "(0,3)")]
+        session.cur.execute("DELETE FROM public.notes WHERE id = %s", [b.values["id"]])
+        assert notes.versions([a, b]) == [(a.tableoid, "(0,3)")]
+        loose = session.seeder.row(HEAP, session.a)
+        session.cur.execute("UPDATE public.heap SET title = 'moved'")
+        assert heap.versions([loose]) == [(loose.tableoid, loose.ctid)]  # without a key: as the row was made
+        assert heap.versions([]) == []
+
+
+def test_changed_by_current_counts_what_each_statement_changed(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with session_on(target, run_sql, tmp_path, OPEN_SQL, NOTES_CONTRACT) as session:
+        notes = Matrix(session, NOTES)
+        a, b = session.seeder.row(NOTES, session.a), session.seeder.row(NOTES, session.b)
+        session.seeder.row(NOTES, session.a, {"title": "second"})
+        versions = notes.versions([a, b])
+        statements = [
+            sql.SQL("UPDATE public.notes SET body = 'x'"),
+            sql.SQL("DELETE FROM public.notes"),
+            sql.SQL("UPDATE public.notes SET id = 7"),
+            sql.SQL("UPDATE public.notes SET body = 'y' WHERE user_id = {}").format(sql.Literal(session.b.identity)),
+        ]
+        errors: list[psycopg.Error | None] = []
+        with notes.savepoint():
+            notes.become(session.a)
+            assert notes.changed_by_current(statements, versions, errors) == [2, 1, 0, 1]
+            assert [type(e).__name__ for e in errors] == ["NoneType", "NoneType", "GeneratedAlways", "NoneType"]
+            assert notes.changed_by_current(statements[:2], versions) == [2, 1]
+            assert notes.changed_by_current(statements[:2], [versions[1]]) == [1, 0]
+            none: list[psycopg.Error | None] = []
+            assert notes.changed_by_current(statements[:2], [], none) == [0, 0]
+            assert none == [None, None]
+            assert notes.changed_by_current(statements[:2], []) == [0, 0]
+            assert session.cur.execute("SELECT current_user::text, count(*) FROM public.notes").fetchall() == [
+                ("authenticated", 3)
+            ]
+        assert notes.versions([a, b]) == versions  # every statement undone
+
+
+def test_batch_returns_every_result_row_in_order(target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
+    with session_on(target, run_sql, tmp_path, NOTES_SQL, NOTES_CONTRACT) as session:
+        notes = Matrix(session, NOTES)
+        rows = notes.batch(
+            [sql.SQL("SELECT 1"), sql.SQL("SET LOCAL work_mem = '8MB'"), sql.SQL("SELECT 2, 3 UNION ALL SELECT 4, 5")]
+        )
+        assert rows == [(1,), (2, 3), (4, 5)]
+        assert notes.batch([sql.SQL("SELECT 1 WHERE false")]) == []
+        with notes.savepoint(), pytest.raises(_NotTried) as caught:
+            notes.batch([sql.SQL("SELECT 1"), sql.SQL("SELECT *\nFROM nowhere")])
+        assert str(caught.value) == 'relation "nowhere" does not exist LINE 2: FROM nowhere ^'
+
+
+# --- the values the probes write ------------------------------------------------------------------------------
+
+ITEMS_SQL = """
+CREATE TYPE public.item_role AS ENUM ('member', 'editor', 'admin');
+CREATE TYPE public.single AS ENUM ('only');
+CREATE TABLE public.projects (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, user_id uuid NOT NULL, name text NOT NULL);
+CREATE TABLE public.categories (id int, code text, user_id uuid NOT NULL, PRIMARY KEY (id, code));
+CREATE TABLE public.boards (id int PRIMARY KEY, user_id uuid NOT NULL);
+CREATE TABLE public.tags (id int PRIMARY KEY);
+CREATE TABLE public.items (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  project_id bigint NOT NULL REFERENCES public.projects,
+  category_id int NOT NULL,
+  category_code text NOT NULL,
+  shared_id int NOT NULL REFERENCES public.boards,
+  optional_id int REFERENCES public.boards,
+  tag_id int NOT NULL REFERENCES public.tags,
+  parent_item bigint REFERENCES public.items,
+  author_id uuid NOT NULL REFERENCES auth.users,
+  editor uuid,
+  role public.item_role NOT NULL DEFAULT 'member',
+  flag boolean NOT NULL DEFAULT false,
+  single public.single NOT NULL DEFAULT 'only',
+  title text,
+  FOREIGN KEY (category_id, category_code) REFERENCES public.categories
+);
+ALTER TABLE public.items ENABLE ROW LEVEL SECURITY;
+CREATE POLICY edit ON public.items FOR ALL TO authenticated USING (editor = auth.uid());
+"""
+ITEMS_CONTRACT = """
+  public.projects:
+    isolation: {owner: user_id}
+  public.categories:
+    isolation: {owner: user_id}
+  public.boards:
+    isolation: {owner: user_id}
+  public.items:
+    columns:
+      project_id: {type: bigint}
+      shared_id: {type: integer}
+      role: {type: public.item_role}
+      flag: {type: boolean}
+    foreign_keys: [{columns: [project_id], references: public.projects(id)}]
+    isolation: {via: project_id, cross_owner: [shared_id], protected: [shared_id, role, flag]}
+  public.singles:
+    isolation: {owner: user_id, protected: [single]}
+  public.drifted:
+    isolation: {owner: user_id, protected: [gone]}
+"""
+ITEMS = QualifiedName("public", "items")
+PROJECTS = QualifiedName("public", "projects")
+EXTRA_ITEMS_SQL = """
+CREATE TABLE public.singles (id int PRIMARY KEY, user_id uuid NOT NULL, single public.single NOT NULL DEFAULT 'only');
+CREATE TABLE public.drifted (id int PRIMARY KEY, user_id uuid NOT NULL);
+"""
+
+
+def test_the_values_a_probe_writes(target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
+    with session_on(target, run_sql, tmp_path, ITEMS_SQL + EXTRA_ITEMS_SQL, ITEMS_CONTRACT) as session:
+        a, b, seeder = session.a, session.b, session.seeder
+        items, notes_like = Matrix(session, ITEMS), Matrix(session, PROJECTS)
+        side = items.side_values(a)
+        assert side == {"author_id": a.identity, "editor": a.identity}
+        assert notes_like.side_values(a) == {}
+        assert items.without_ownership({"project_id": 1, "author_id": 2, "category_id": 3, "title": 4}, ("category_id",)) == {
+            "author_id": 2,
+            "title": 4,
+        }
+        assert notes_like.without_ownership({"user_id": 1, "name": 2}, ()) == {"name": 2}
+        variants = items.attach_variants(a, b)
+        assert [(what, columns) for what, columns, _ in variants] == [
+            ("public.categories of user B (through category_id, category_code)", ("category_id", "category_code"))
+        ]
+        category_b = seeder.row(QualifiedName("public", "categories"), b).values
+        values = variants[0][2]
+        assert (values["category_id"], values["category_code"]) == (category_b["id"], category_b["code"])
+        assert values["project_id"] == seeder.row(PROJECTS, a).values["id"]
+        assert items.move_assignments(b) == {"project_id": seeder.row(PROJECTS, b).values["id"]}
+        assert notes_like.move_assignments(b) == {"user_id": b.identity}
+        row_a = seeder.row(ITEMS, a)
+        board_b = seeder.row(QualifiedName("public", "boards"), b).values["id"]
+        assert items.protected_values(row_a, b) == {"shared_id": board_b, "role": "admin", "flag": "true"}
+        with pytest.raises(SeedError) as caught:
+            Matrix(session, QualifiedName("public", "singles")).protected_values(
+                seeder.row(QualifiedName("public", "singles"), a), b
+            )
+        assert str(caught.value) == "cannot find a value for public.singles.single other than 'only' (protected)"
+        with pytest.raises(SeedError) as caught:
+            Matrix(session, QualifiedName("public", "drifted")).protected_values(row_a, b)
+        assert str(caught.value) == "public.drifted has no column 'gone' (isolation.protected)"
