@@ -177,7 +177,7 @@ RLS_SLICES: dict[str, tuple[str, ...]] = {
     "spatial": ("test_rls_spatial.py", "test_rls_values.py", "test_rls_seeding_postgis.py"),
     "views": ("test_rls_views.py", "test_rls_leaks.py"),
     # The pipeline every isolation run goes through: every RLS test reaches it.
-    "matrix": (*RLS_PIPELINE, "test_rule_probes.py"),
+    "matrix": ("test_rls_matrix.py", *RLS_PIPELINE, "test_rule_probes.py"),
     # fit.py's own tests pin each function; the seeding tests fit real schemas' rows (slug = lower(name)).
     "fit": ("test_rls_fit.py", "test_rls_seeding.py"),
     "explain": ("test_rls_explain.py", "test_rls_seeding.py"),
