@@ -134,7 +134,7 @@ ALLOW_CONTRACT = """
     isolation:
       owner: o
       membership: {table: public.m, tenant: t, user: u, role: r}
-      allow: {owner: [select, delete], member: [select]}
+      allow: {owner: [select, delete], member: [select], XXXX: [update]}
   public.unstated:
     isolation: {owner: o}
   public.policies:
@@ -173,7 +173,8 @@ def test_allowed_commands(tmp_path: Path) -> None:
     assert allowed("per_role", "owner") == {"select", "delete"}
     assert allowed("per_role", "member") == {"select"}
     assert allowed("per_role", "guest") == set()
-    assert allowed("per_role") == set()
+    assert allowed("per_role") == set()  # no role: nothing, whatever the roles are called
+    assert allowed("per_role", "XXXX") == {"update"}
     assert allowed("unstated") == set(ALL_COMMANDS)
     assert allowed("policies") == {"select", "insert"}
     assert allowed("every") == set(ALL_COMMANDS)
