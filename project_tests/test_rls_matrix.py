@@ -653,7 +653,11 @@ CREATE POLICY own ON public.heap FOR ALL TO authenticated
 REVOKE ALL ON public.heap FROM anon;
 """
 )
-PLUMBING_CONTRACT = NOTES_CONTRACT + "  public.heap:\n    isolation: {owner: user_id}\n"
+PLUMBING_SQL += "CREATE TABLE public.codes (id int, code text, user_id uuid NOT NULL, PRIMARY KEY (id, code));"
+PLUMBING_CONTRACT = (
+    NOTES_CONTRACT
+    + "  public.heap:\n    isolation: {owner: user_id}\n  public.codes:\n    isolation: {owner: user_id}\n"
+)
 HEAP = QualifiedName("public", "heap")
 
 
@@ -665,6 +669,13 @@ def test_where_names_the_key_or_the_physical_row(
         row = session.seeder.row(NOTES, session.a)
         condition, params = notes.where(row)
         assert (condition.as_string(session.cur), params) == ('"id" = %s', [row.values["id"]])
+        codes = Matrix(session, QualifiedName("public", "codes"))
+        coded = session.seeder.row(QualifiedName("public", "codes"), session.a)
+        condition, params = codes.where(coded)
+        assert (condition.as_string(session.cur), params) == (
+            '"id" = %s AND "code" = %s',
+            [coded.values["id"], coded.values["code"]],
+        )
         loose = session.seeder.row(HEAP, session.a)
         condition, params = heap.where(loose)
         assert (condition.as_string(session.cur), params) == (
@@ -1018,7 +1029,10 @@ CREATE TABLE public.items (
   flag boolean NOT NULL DEFAULT false,
   single public.single NOT NULL DEFAULT 'only',
   title text,
-  FOREIGN KEY (category_id, category_code) REFERENCES public.categories
+  alt_id int NOT NULL DEFAULT 1,
+  alt_code text,
+  FOREIGN KEY (category_id, category_code) REFERENCES public.categories,
+  FOREIGN KEY (alt_id, alt_code) REFERENCES public.categories
 );
 ALTER TABLE public.items ENABLE ROW LEVEL SECURITY;
 CREATE POLICY edit ON public.items FOR ALL TO authenticated USING (editor = auth.uid());
@@ -1038,6 +1052,8 @@ ITEMS_CONTRACT = """
       flag: {type: boolean}
     foreign_keys: [{columns: [project_id], references: public.projects(id)}]
     isolation: {via: project_id, cross_owner: [shared_id], protected: [shared_id, role, flag]}
+  public.labels:
+    isolation: {read: authenticated}
   public.singles:
     isolation: {owner: user_id, protected: [single]}
   public.drifted:
@@ -1048,6 +1064,7 @@ PROJECTS = QualifiedName("public", "projects")
 EXTRA_ITEMS_SQL = """
 CREATE TABLE public.singles (id int PRIMARY KEY, user_id uuid NOT NULL, single public.single NOT NULL DEFAULT 'only');
 CREATE TABLE public.drifted (id int PRIMARY KEY, user_id uuid NOT NULL);
+CREATE TABLE public.labels (id int PRIMARY KEY);
 """
 
 
@@ -1072,6 +1089,7 @@ def test_the_values_a_probe_writes(target: Target, run_sql: Callable[[str], None
         assert values["project_id"] == seeder.row(PROJECTS, a).values["id"]
         assert items.move_assignments(b) == {"project_id": seeder.row(PROJECTS, b).values["id"]}
         assert notes_like.move_assignments(b) == {"user_id": b.identity}
+        assert Matrix(session, QualifiedName("public", "labels")).move_assignments(b) == {}
         row_a = seeder.row(ITEMS, a)
         board_b = seeder.row(QualifiedName("public", "boards"), b).values["id"]
         assert items.protected_values(row_a, b) == {"shared_id": board_b, "role": "admin", "flag": "true"}
