@@ -1379,3 +1379,93 @@ def test_the_caller_with_the_setting_never_set(
     expected = [inserted, deleted, changed] if children else [inserted, changed, deleted]
     assert found(outcome) == expected
     assert outcome.notes == []
+
+
+GUESTS_SQL = (
+    NOTES_SQL
+    + """
+CREATE POLICY guests ON public.notes FOR ALL TO anon USING (true) WITH CHECK (true);
+CREATE TABLE public.wall (id int PRIMARY KEY, user_id uuid NOT NULL);
+ALTER TABLE public.wall ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON public.wall FOR ALL TO authenticated USING (true) WITH CHECK (user_id = auth.uid());
+"""
+)
+GUESTS_CONTRACT = NOTES_CONTRACT + "  public.wall:\n    isolation: {owner: user_id, read: anon}\n"
+GUESTS = '"guests" USING (true)'
+
+
+def test_a_run_reports_what_the_anonymous_caller_did(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with session_on(target, run_sql, tmp_path, GUESTS_SQL, GUESTS_CONTRACT) as session:
+        notes, wall = session.run(NOTES), session.run(QualifiedName("public", "wall"))
+    anon = "the anonymous caller"
+    assert found(notes) == [
+        (
+            "isolation.anonymous_read",
+            f"{anon} read 1 row of user A in public.notes",
+            "0 rows",
+            "1",
+            f"SELECT as anon; policies: {GUESTS}",
+        ),
+        (
+            "isolation.anonymous_write",
+            f"{anon} inserted a row owned by user A into public.notes",
+            "refused",
+            "inserted",
+            'INSERT as anon; policies: "guests" WITH CHECK (true)',
+        ),
+        (
+            "isolation.anonymous_write",
+            f"{anon} updated a row of user A in public.notes",
+            "0 rows",
+            "1",
+            f"UPDATE as anon; policies: {GUESTS} WITH CHECK (true)",
+        ),
+        (
+            "isolation.anonymous_write",
+            f"{anon} deleted a row of user A in public.notes",
+            "0 rows",
+            "1",
+            f"DELETE as anon; policies: {GUESTS}",
+        ),
+        (
+            "isolation.update_unfiltered",
+            f"{anon} changed 1 row of user A in public.notes with an UPDATE of title without WHERE",
+            "0 rows of user A",
+            "1",
+            f"UPDATE as anon; policies: {GUESTS} WITH CHECK (true)",
+        ),
+        (
+            "isolation.delete_unfiltered",
+            f"{anon} deleted 1 row of user A in public.notes with a DELETE without WHERE",
+            "0 rows of user A",
+            "1",
+            f"DELETE as anon; policies: {GUESTS}",
+        ),
+    ]
+    wall_delete = 'DELETE as authenticated; policies: "own" USING (true)'
+    assert found(wall) == [
+        (
+            "isolation.delete_other",
+            "user A deleted 1 row of user B in public.wall (DELETE ... WHERE)",
+            "0 rows",
+            "1",
+            wall_delete,
+        ),
+        (
+            "isolation.delete_unfiltered",
+            "user A deleted 1 row of user B in public.wall with a DELETE without WHERE",
+            "0 rows of user B",
+            "1",
+            wall_delete,
+        ),
+        (
+            "isolation.read_declared",
+            f"{anon} cannot read the row of user A in public.wall, which 'read: anon' opens to everyone: 0 rows",
+            "1 row of user A",
+            "0 rows",
+            "SELECT as anon; policies: no SELECT policy for this role",
+        ),
+    ]
+    assert (notes.notes, wall.notes) == ([], [])
