@@ -177,7 +177,7 @@ RLS_SLICES: dict[str, tuple[str, ...]] = {
     "spatial": ("test_rls_spatial.py", "test_rls_values.py", "test_rls_seeding_postgis.py"),
     "views": ("test_rls_views.py", "test_rls_leaks.py"),
     # The pipeline every isolation run goes through: every RLS test reaches it.
-    "matrix": (*RLS_PIPELINE, "test_rule_probes.py"),
+    "matrix": ("test_rls_matrix.py", *RLS_PIPELINE, "test_rule_probes.py"),
     # fit.py's own tests pin each function; the seeding tests fit real schemas' rows (slug = lower(name)).
     "fit": ("test_rls_fit.py", "test_rls_seeding.py"),
     "explain": ("test_rls_explain.py", "test_rls_seeding.py"),
@@ -1259,6 +1259,81 @@ EQUIVALENT += (
         " on 18 a RESTRICT key says 23001 and test_a_key_added_after_the_catalog_read_fails_the_delete[RESTRICT]"
         " kills it (./dev test runs every test on 18 as well)",
     ),
+)
+# rls/matrix (h20, 2026-12-01): a foreign key's columns zipped with the columns they reference, and each
+# caller's fingerprints before and after (read_as: one per caller read); SQL of keywords, system columns, type
+# and function names only, in another letter case (a placeholder %s upper-cased is no such mutant: killed).
+_MATRIX_SAME_LENGTH = "a foreign key references as many columns as it has"
+EQUIVALENT += (
+    *_zip_of_equal_lengths(
+        "attach_variants",
+        "for column, ref_column in zip(fk.columns, fk.ref_columns, strict=True):",
+        _MATRIX_SAME_LENGTH,
+    ),
+    *_zip_of_equal_lengths(
+        "move_assignments",
+        "return {c: parent_b.values[rc] for c, rc in zip(fk.columns, fk.ref_columns, strict=True)}",
+        _MATRIX_SAME_LENGTH,
+    ),
+    *_zip_of_equal_lengths(
+        "probe_views",
+        "for label, seen, now in zip(reading, before, after, strict=True):",
+        "read_as gives one fingerprint per caller of reading, before and after the change: as many as reading",
+    ),
+)
+_MATRIX_TID_PAIR = 'sql.SQL("({}, {}::tid)").format(sql.Literal(oid), sql.Literal(ctid)) for oid, ctid in versions'
+_MATRIX_SQL = (
+    ("savepoint", 'self.cur.execute(sql.SQL("SAVEPOINT {}").format(name))'),
+    ("savepoint", 'self.cur.execute(sql.SQL("ROLLBACK TO SAVEPOINT {}").format(name))'),
+    ("seeding", 'self.cur.execute(sql.SQL("SAVEPOINT {}").format(name))'),
+    ("seeding", 'self.cur.execute(sql.SQL("ROLLBACK TO SAVEPOINT {}").format(name))'),
+    ("seeding", 'self.cur.execute(sql.SQL("RELEASE SAVEPOINT {}").format(name))'),
+    ("visible", 'counts.append(sql.SQL("count(*) FILTER (WHERE {})").format(condition))'),
+    ("visible", 'statement = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(counts), ident(self.name))'),
+    ("insert", 'statement = sql.SQL("INSERT INTO {} ({}) VALUES ({})").format('),
+    ("insert_as", 'self.cur.execute(sql.SQL("DELETE FROM {} WHERE {}").format(ident(self.name), condition), params)'),
+    ("update", 'statement = sql.SQL("UPDATE {} SET {}").format(ident(self.name), sets)'),
+    ("update", 'statement += sql.SQL(" WHERE {}").format(condition)'),
+    (
+        "touch",
+        'statement = sql.SQL("UPDATE {} SET {} = {} WHERE {}").format(ident(self.name), column, column, condition)',
+    ),
+    ("delete", 'return self.attempt(sql.SQL("DELETE FROM {} WHERE {}").format(ident(self.name), condition), values)'),
+    ("versions", 'statement = sql.SQL("SELECT tableoid::text, ctid::text FROM {} WHERE {}").format('),
+    ("versions", 'ident(self.name), sql.SQL(" OR ").join(parts)'),
+    ("where", 'return sql.SQL(" AND ").join(parts), [row.values[c] for c in self.key_columns]'),
+    ("where", 'return sql.SQL("tableoid = %s::oid AND ctid = %s::tid"), [row.tableoid, row.ctid]'),
+    ("changed_by_current", _MATRIX_TID_PAIR),
+    ("changed_by_current", 'before = sql.SQL("SAVEPOINT {}; ").format(point)'),
+    ("changed_by_current", 'back = sql.SQL("ROLLBACK TO SAVEPOINT {}; ").format(point)'),
+    ("changed_by_current", 'self.cur.execute(back + sql.SQL("RELEASE SAVEPOINT {}").format(point))'),
+    ("remove_children", 'of_child = sql.SQL("({}) IN (SELECT {} FROM {} WHERE {})").format('),
+    ("remove_children", 'self.cur.execute(sql.SQL("DELETE FROM {} WHERE {}").format(ident(child.name), of_child))'),
+    ("probe_views", 'undo = sql.SQL("ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}").format(point)'),
+    ("change_of_b", 'return sql.SQL("INSERT INTO {} ({}) VALUES ({})").format('),
+    ("change_of_b", 'return sql.SQL("DELETE FROM {} WHERE {}").format(ident(self.name), condition)'),
+    (
+        "unfiltered",
+        'update = sql.SQL("UPDATE {} SET {} = {}").format(ident(self.name), sql.Identifier(self.plain_column), value)',
+    ),
+    ("unfiltered", 'return [update, sql.SQL("DELETE FROM {}").format(ident(self.name))]'),
+    ("_rows_condition", 'return sql.SQL("false")'),
+    ("_rows_condition", _MATRIX_TID_PAIR),
+    ("_rows_condition", 'return sql.SQL("(tableoid::text, ctid) IN ({})").format(pairs)'),
+    ("_probe_never_set", 'cur.execute(sql.SQL("SAVEPOINT {}").format(outer))'),
+    ("_probe_never_set", 'cur.execute(sql.SQL("ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}").format(outer))'),
+    ("leftovers", 'sql.SQL("SELECT count(*) FROM {} WHERE {}").format(ident(row.table), condition),'),
+)
+EQUIVALENT += tuple(
+    Equivalent(
+        function,
+        line,
+        changed,
+        "the same SQL: keywords, system columns (tableoid, ctid), type and function names are read in any case",
+    )
+    for function, line in _MATRIX_SQL
+    for changed in (_sql_case(line, str.lower), _sql_case(line, str.upper))
+    if "%S" not in changed and changed != line
 )
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 

@@ -603,8 +603,9 @@ class Matrix:
                     continue
             options = [generate(declared, self.actual, self.snapshot, n=n, distinct=True) for n in range(8)]
             options += ["true", "false"] if declared.type in ("boolean", "bool") else []
-            # The last other label first: enums and IN lists tend to end with the most powerful (admin).
-            other = next((v for v in reversed(options) if v != current), None)
+            # The last other label first: enums and IN lists tend to end with the most powerful (admin). The
+            # options cycle through the labels (n % len): each once, in order, or the 8th would be picked.
+            other = next((v for v in reversed(list(dict.fromkeys(options))) if v != current), None)
             if other is None:
                 raise SeedError(f"cannot find a value for {self.name}.{column} other than {current!r} (protected)")
             found[column] = other

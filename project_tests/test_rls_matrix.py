@@ -1,0 +1,1471 @@
+"""The isolation matrix (rls/matrix.py) driven directly on small real throwaway databases, its results pinned
+whole: the module's helpers (``allowed_commands``, ``_keys``, ``_rows_condition``, ``_s``, ``check_seed_role``,
+``leftovers``, ``not_testable``, ``isolation_tables``), what a Matrix derives from the table (key, touched and
+plain columns, one row per user, the membership its chain ends at, who A is tried as), its plumbing (``where``,
+``visible``, ``versions``, ``changed_by_current``, ``batch``), the values its probes write (side, attach, move,
+protected), ``as_member``, ``sequence_columns``, and the exact text of the violations and notes a run makes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from pgcontract.catalog import read_snapshot
+from pgcontract.connect import DEFAULT_LIMITS, Target, connect
+from pgcontract.contract import Contract, load_contract
+from pgcontract.names import QualifiedName
+from pgcontract.rls.matrix import (
+    ALL_COMMANDS,
+    Attempt,
+    IsolationSession,
+    Matrix,
+    NeverSet,
+    Outcome,
+    Violation,
+    _keys,
+    _NotTried,
+    _rows_condition,
+    _s,
+    allowed_commands,
+    check_seed_role,
+    isolation_tables,
+    leftovers,
+    not_testable,
+)
+from pgcontract.rls.seed import Seeder, Values
+from pgcontract.rls.values import SeedError
+from project_tests.test_rls_principals import NEVER_SET, SETTING_SQL, TENANT, WRITES_OPEN_ON_NULL
+
+SUPABASE = "auth: {mode: supabase}"
+NOTES = QualifiedName("public", "notes")
+OWN = "user_id = auth.uid()"
+NOTES_SQL = f"""
+CREATE TABLE public.notes (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  user_id uuid NOT NULL,
+  title text NOT NULL,
+  body text
+);
+ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON public.notes FOR ALL TO authenticated USING ({OWN}) WITH CHECK ({OWN});
+"""
+NOTES_CONTRACT = "  public.notes:\n    isolation: {owner: user_id}\n"
+
+
+def contract_of(tmp_path: Path, tables: str, auth: str = SUPABASE) -> Contract:
+    path = tmp_path / "contract.yaml"
+    path.write_text(f"version: 1\n{auth}\ntables:\n{tables}", encoding="utf-8")
+    return load_contract(path)
+
+
+@contextmanager
+def session_on(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path, schema: str, tables: str, auth: str = SUPABASE
+) -> Iterator[IsolationSession]:
+    """An isolation session as ``run_matrix`` builds one; everything rolled back at the end."""
+    run_sql(schema)
+    contract = contract_of(tmp_path, tables, auth)
+    with connect(target) as conn:
+        snapshot = read_snapshot(conn, contract.schemas)
+        session = IsolationSession(conn, contract, snapshot, throwaway=True, limits=DEFAULT_LIMITS)
+        try:
+            yield session
+        finally:
+            assert session.finish() == []
+
+
+Found = tuple[str, str, str, str, str]
+
+
+def found(outcome: Outcome) -> list[Found]:
+    return [(v.rule, v.message, v.expected, v.actual, v.through) for v in outcome.violations]
+
+
+def run_on(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path, schema: str, tables: str, name: QualifiedName
+) -> Outcome:
+    with session_on(target, run_sql, tmp_path, schema, tables) as session:
+        return session.run(name)
+
+
+# --- module helpers without a database --------------------------------------------------------------------
+
+
+def test_plural_suffix() -> None:
+    assert [_s(n) for n in (0, 1, 2, 3)] == ["s", "", "s", "s"]
+
+
+def test_a_violation_names_what_it_went_through_when_given() -> None:
+    with_through = Violation("isolation.read_other", "user A read 1 row", "0 rows", "1", "SELECT; policies: none")
+    assert with_through.text == "user A read 1 row (SELECT; policies: none)"
+    assert Violation("isolation.read_other", "m", "e", "a").text == "m"
+    assert Violation("isolation.read_other", "m", "e", "a").through == ""
+    with pytest.raises(Exception, match=r"isolation\.no_such_rule"):
+        Violation("isolation.no_such_rule", "m", "e", "a")
+
+
+def test_an_outcome_collects_violations_in_order() -> None:
+    outcome = Outcome(NOTES)
+    assert (outcome.violations, outcome.notes, outcome.left_behind) == ([], [], [])
+    outcome.add("isolation.read_own", "m1", "e1", "a1")
+    outcome.add("isolation.protected", "m2", "e2", "a2", "UPDATE")
+    assert outcome.violations == [
+        Violation("isolation.read_own", "m1", "e1", "a1", ""),
+        Violation("isolation.protected", "m2", "e2", "a2", "UPDATE"),
+    ]
+    assert Outcome(NOTES).violations is not Outcome(NOTES).violations
+
+
+def test_never_set_defaults() -> None:
+    seen = NeverSet(1, False, 2, 3)
+    assert (seen.read, seen.inserted, seen.updated, seen.deleted) == (1, False, 2, 3)
+    assert (seen.delete_refusal, seen.notes) == (None, ())
+
+
+ALLOW_CONTRACT = """
+  public.listed:
+    isolation: {owner: o, allow: [select, update]}
+  public.per_role:
+    isolation:
+      owner: o
+      membership: {table: public.m, tenant: t, user: u, role: r}
+      allow: {owner: [select, delete], member: [select], XXXX: [update]}
+  public.unstated:
+    isolation: {owner: o}
+  public.policies:
+    rls:
+      policies:
+        reads: {command: select, using: "true"}
+        writes: {command: insert, as: permissive, with_check: "true"}
+        limits: {command: delete, as: restrictive, using: "true"}
+    isolation: {owner: o}
+  public.every:
+    rls:
+      policies:
+        everything: {using: "true"}
+    isolation: {owner: o}
+  public.restricted:
+    rls:
+      policies:
+        limits: {command: update, as: restrictive, using: "true"}
+    isolation: {owner: o}
+  public.none:
+    rls: {policies: {}}
+    isolation: {owner: o}
+  public.plain:
+    columns: {o: {type: int}}
+"""
+
+
+def test_allowed_commands(tmp_path: Path) -> None:
+    tables = contract_of(tmp_path, ALLOW_CONTRACT).table_map
+
+    def allowed(name: str, role: str | None = None) -> set[str]:
+        return allowed_commands(tables[QualifiedName("public", name)], role)
+
+    assert allowed("listed") == {"select", "update"}
+    assert allowed("listed", "owner") == {"select", "update"}
+    assert allowed("per_role", "owner") == {"select", "delete"}
+    assert allowed("per_role", "member") == {"select"}
+    assert allowed("per_role", "guest") == set()
+    assert allowed("per_role") == set()  # no role: nothing, whatever the roles are called
+    assert allowed("per_role", "XXXX") == {"update"}
+    assert allowed("unstated") == set(ALL_COMMANDS)
+    assert allowed("policies") == {"select", "insert"}
+    assert allowed("every") == set(ALL_COMMANDS)
+    assert allowed("restricted") == set()
+    assert allowed("none") == set(ALL_COMMANDS)
+    assert allowed("plain") == set(ALL_COMMANDS)
+    assert ALL_COMMANDS == ("select", "insert", "update", "delete")
+
+
+def test_isolation_tables_in_contract_order(tmp_path: Path) -> None:
+    contract = contract_of(tmp_path, ALLOW_CONTRACT)
+    assert [str(n) for n in isolation_tables(contract)] == [
+        "public.listed",
+        "public.per_role",
+        "public.unstated",
+        "public.policies",
+        "public.every",
+        "public.restricted",
+        "public.none",
+    ]
+
+
+# --- module helpers on a database -------------------------------------------------------------------------
+
+KEYS_SQL = """
+CREATE TABLE public.keyed (
+  id int PRIMARY KEY,
+  a int, b int, c int, d int, e int,
+  UNIQUE (a, b)
+);
+CREATE UNIQUE INDEX keyed_c ON public.keyed (c);
+CREATE UNIQUE INDEX keyed_d_partial ON public.keyed (d) WHERE d > 0;
+CREATE UNIQUE INDEX keyed_expression ON public.keyed (e, lower(c::text));
+CREATE INDEX keyed_plain ON public.keyed (e);
+CREATE TABLE public.unkeyed (x int);
+"""
+
+
+def test_keys_are_the_primary_unique_and_plain_unique_index_columns(
+    target: Target, run_sql: Callable[[str], None]
+) -> None:
+    run_sql(KEYS_SQL)
+    with connect(target) as conn:
+        snapshot = read_snapshot(conn, None)
+    keys = _keys(snapshot.tables[QualifiedName("public", "keyed")])
+    assert sorted(map(sorted, keys)) == [["a", "b"], ["a", "b"], ["c"], ["id"], ["id"]]
+    assert sorted(map(sorted, keys[:2])) == [["a", "b"], ["id"]]  # the constraints first
+    assert _keys(snapshot.tables[QualifiedName("public", "unkeyed")]) == []
+
+
+def test_rows_condition_selects_the_rows_at_their_versions(target: Target, run_sql: Callable[[str], None]) -> None:
+    run_sql("CREATE TABLE public.r (x int); INSERT INTO public.r VALUES (1), (2), (3);")
+    with psycopg.connect(target.dsn) as conn:
+        versions = [(str(o), str(c)) for o, c in conn.execute("SELECT tableoid::text, ctid::text FROM public.r")]
+        empty = _rows_condition([])
+        assert empty.as_string(conn) == "false"
+        condition = _rows_condition([versions[0], versions[2]])
+        oid = versions[0][0]
+        assert (
+            condition.as_string(conn) == f"(tableoid::text, ctid) IN (('{oid}', '(0,1)'::tid), ('{oid}', '(0,3)'::tid))"
+        )
+        statement = sql.SQL("SELECT array_agg(x ORDER BY x) FROM public.r WHERE {}")
+        assert conn.execute(statement.format(condition)).fetchone() == ([1, 3],)
+        assert conn.execute(statement.format(empty)).fetchone() == (None,)
+
+
+ROLES_SQL = """
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'h20_plain') THEN CREATE ROLE h20_plain NOLOGIN; END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'h20_bypass') THEN
+    CREATE ROLE h20_bypass NOLOGIN BYPASSRLS;
+  END IF;
+END $$;
+GRANT h20_plain, h20_bypass TO CURRENT_USER;
+"""
+NOT_BYPASSING = (
+    "role h20_plain does not bypass row level security, so it cannot create test rows for two users: "
+    "connect as a role with BYPASSRLS, or name one under auth.seed_role"
+)
+
+
+def test_the_seed_role_must_bypass_rls(target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
+    run_sql(ROLES_SQL)
+    with psycopg.connect(target.dsn) as conn:
+        cur = conn.cursor()
+        superuser = conn.execute("SELECT current_user::text").fetchone()
+        assert superuser is not None
+        assert check_seed_role(cur) == superuser[0]
+        cur.execute("SET ROLE h20_bypass")
+        assert check_seed_role(cur) == "h20_bypass"
+        cur.execute("SET ROLE h20_plain")
+        with pytest.raises(SeedError) as caught:
+            check_seed_role(cur)
+        assert str(caught.value) == NOT_BYPASSING
+    with (
+        session_on(
+            target, run_sql, tmp_path, NOTES_SQL, NOTES_CONTRACT, "auth: {mode: supabase, seed_role: h20_plain}"
+        ) as session,
+        pytest.raises(SeedError) as caught,
+    ):
+        session.run(NOTES)
+    assert str(caught.value) == NOT_BYPASSING
+
+
+LOOSE_SQL = NOTES_SQL + "CREATE TABLE public.loose (user_id uuid NOT NULL, title text NOT NULL);"
+LOOSE_CONTRACT = NOTES_CONTRACT + "  public.loose:\n    isolation: {owner: user_id}\n"
+
+
+@pytest.mark.parametrize("counted", [True, False])
+def test_leftovers_name_rows_still_there(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path, counted: bool
+) -> None:
+    run_sql(LOOSE_SQL + "INSERT INTO public.loose VALUES (gen_random_uuid(), 'kept');")
+    contract = contract_of(tmp_path, LOOSE_CONTRACT)
+    with connect(target) as conn:
+        snapshot = read_snapshot(conn, contract.schemas)
+        conn.read_only = False
+        session = IsolationSession(conn, contract, snapshot, throwaway=counted, limits=DEFAULT_LIMITS)
+        assert leftovers(conn, None, DEFAULT_LIMITS) == []
+        seeder = Seeder(conn.cursor(), contract, snapshot, session.impersonation, count_rows=counted)
+        seeder.start()
+        assert leftovers(conn, seeder, DEFAULT_LIMITS) == []  # nothing created yet
+        seeder = Seeder(conn.cursor(), contract, snapshot, session.impersonation, count_rows=counted)
+        seeder.start()
+        for principal in (session.a, session.b):
+            seeder.row(QualifiedName("public", "loose"), principal)
+            seeder.row(NOTES, principal)
+        conn.commit()  # as if the rollback had not undone them
+        problems = leftovers(conn, seeder, DEFAULT_LIMITS)
+    counts = ["public.loose holds 3 rows, 1 before the test", "public.notes holds 2 rows, 0 before the test"]
+    stays = ["a test row of public.notes is still there"] * 2
+    assert problems == (counts if counted else []) + stays
+
+
+NOT_TESTABLE_SQL = """
+CREATE TABLE public.owners (id int PRIMARY KEY, user_id uuid);
+CREATE TABLE public.ownerless (id int PRIMARY KEY, title text);
+CREATE TABLE public.children (id int PRIMARY KEY, owner_ref int REFERENCES public.owners, other int);
+CREATE TABLE public.bare (id int PRIMARY KEY);
+"""
+NOT_TESTABLE_CONTRACT = """
+  public.owners:
+    isolation: {owner: user_id}
+  public.ownerless:
+    isolation: {owner: user_id}
+  public.children:
+    columns: {owner_ref: {type: integer}}
+    foreign_keys: [{columns: [owner_ref], references: public.owners(id)}]
+    isolation: {via: owner_ref}
+  public.orphans:
+    columns: {other: {type: integer}}
+    foreign_keys: [{columns: [other], references: public.owners(id)}]
+    isolation: {via: other}
+  public.strays:
+    columns: {other: {type: integer}, id: {type: integer}}
+    foreign_keys: [{columns: [other, id], references: "public.owners(id, user_id)"}]
+    isolation: {via: [other, id]}
+  public.bare:
+    columns: {id: {type: integer}}
+  public.missing:
+    isolation: {owner: user_id}
+"""
+
+
+def test_not_testable_names_the_test_that_reports_why(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    run_sql(
+        NOT_TESTABLE_SQL
+        + "CREATE TABLE public.orphans (id int, other int); CREATE TABLE public.strays (id int, other int);"
+    )
+    contract = contract_of(tmp_path, NOT_TESTABLE_CONTRACT)
+    with connect(target) as conn:
+        snapshot = read_snapshot(conn, contract.schemas)
+    reasons = {str(n): not_testable(contract, snapshot, n) for n in contract.table_map}
+    assert reasons == {
+        "public.owners": None,
+        "public.ownerless": (
+            "public.ownerless has no owner column 'user_id' (reported by test_columns[public.ownerless])"
+        ),
+        "public.children": None,
+        "public.orphans": (
+            "public.orphans has no ownership foreign key (other) (reported by test_constraints[public.orphans])"
+        ),
+        "public.strays": (
+            "public.strays has no ownership foreign key (other, id) (reported by test_constraints[public.strays])"
+        ),
+        "public.bare": None,
+        "public.missing": "table public.missing is missing (reported by test_table[public.missing])",
+    }
+
+
+SEQUENCES_SQL = (
+    NOTES_SQL
+    + """
+CREATE TABLE public.a_serials (id serial PRIMARY KEY, user_id uuid NOT NULL, n int NOT NULL DEFAULT 5);
+CREATE TABLE public.z_plain (k uuid PRIMARY KEY DEFAULT gen_random_uuid(), user_id uuid NOT NULL);
+CREATE TABLE public.m_ids (user_id uuid NOT NULL, id bigint GENERATED BY DEFAULT AS IDENTITY);
+"""
+)
+SEQUENCES_CONTRACT = (
+    NOTES_CONTRACT
+    + "  public.a_serials:\n    isolation: {owner: user_id}\n"
+    + "  public.z_plain:\n    isolation: {owner: user_id}\n"
+    + "  public.m_ids:\n    isolation: {owner: user_id}\n"
+)
+
+
+def test_sequence_columns_name_the_sequences_test_rows_drew_from(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with session_on(target, run_sql, tmp_path, SEQUENCES_SQL, SEQUENCES_CONTRACT) as session:
+        assert session.sequence_columns() == []
+        for table in ("z_plain", "m_ids", "notes"):
+            session.seeder.row(QualifiedName("public", table), session.a)
+        assert session.sequence_columns() == ["public.m_ids.id", "public.notes.id"]
+        session.run(QualifiedName("public", "a_serials"))
+        session.finish()
+        assert session.sequence_columns() == ["public.a_serials.id", "public.m_ids.id", "public.notes.id"]
+
+
+# --- what a Matrix reads from the table ----------------------------------------------------------------------
+
+SHAPES_SQL = """
+CREATE TABLE public.parents (id int PRIMARY KEY, user_id uuid NOT NULL);
+CREATE TABLE public.shapes (
+  g int GENERATED ALWAYS AS (2) STORED,
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  k bigint GENERATED BY DEFAULT AS IDENTITY UNIQUE,
+  owner_id uuid NOT NULL,
+  parent_id int REFERENCES public.parents,
+  role text NOT NULL DEFAULT 'member',
+  name text NOT NULL,
+  body text
+);
+CREATE TABLE public.solo (owner_id uuid NOT NULL UNIQUE, name text NOT NULL);
+CREATE TABLE public.pairs (owner_id uuid NOT NULL, name text NOT NULL, UNIQUE (owner_id, name));
+CREATE TABLE public.fixed (id int PRIMARY KEY, owner_id uuid NOT NULL REFERENCES auth.users);
+CREATE TABLE public.computed (g int GENERATED ALWAYS AS (1) STORED, id int GENERATED ALWAYS AS IDENTITY, owner_id uuid);
+"""
+SHAPES_CONTRACT = """
+  public.parents:
+    isolation: {owner: user_id}
+  public.shapes:
+    isolation: {owner: owner_id, protected: [role]}
+  public.solo:
+    isolation: {owner: owner_id}
+  public.pairs:
+    isolation: {owner: owner_id}
+  public.fixed:
+    isolation: {owner: owner_id}
+  public.computed:
+    isolation: {owner: owner_id}
+"""
+
+
+def test_the_columns_a_matrix_touches(target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
+    with session_on(target, run_sql, tmp_path, SHAPES_SQL, SHAPES_CONTRACT) as session:
+        matrices = {n.name: Matrix(session, n) for n in isolation_tables(session.contract)}
+        picked = {n: (m.key_columns, m.touch_column, m.plain_column, m.owner_is_key) for n, m in matrices.items()}
+    assert picked == {
+        "parents": (("id",), "id", "id", False),
+        "shapes": (("id",), "k", "name", False),
+        "solo": ((), "owner_id", "name", True),
+        "pairs": ((), "owner_id", "owner_id", False),
+        "fixed": (("id",), "id", "id", False),
+        "computed": ((), "owner_id", "owner_id", False),
+    }
+
+
+MEMBERS_SQL = """
+CREATE TABLE public.orgs (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), name text NOT NULL);
+CREATE TABLE public.members (
+  org_id uuid NOT NULL REFERENCES public.orgs,
+  user_id uuid NOT NULL,
+  role text NOT NULL DEFAULT 'member' CHECK (role IN ('owner', 'member')),
+  PRIMARY KEY (org_id, user_id)
+);
+CREATE TABLE public.docs (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  org_id uuid NOT NULL UNIQUE REFERENCES public.orgs,
+  title text NOT NULL
+);
+CREATE TABLE public.parts (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, doc_id bigint NOT NULL REFERENCES public.docs, body text
+);
+CREATE TABLE public.pages (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, part_id bigint NOT NULL REFERENCES public.parts, body text
+);
+CREATE TABLE public.loose (id int PRIMARY KEY, user_id uuid NOT NULL);
+CREATE TABLE public.leaves (id int PRIMARY KEY, loose_id int NOT NULL REFERENCES public.loose);
+CREATE TABLE public.plain (id bigint PRIMARY KEY);
+CREATE TABLE public.unisolated (id bigint PRIMARY KEY);
+CREATE TABLE public.strays (id int PRIMARY KEY, doc_id bigint NOT NULL REFERENCES public.plain);
+CREATE TABLE public.bare (id int PRIMARY KEY, doc_id bigint NOT NULL REFERENCES public.unisolated);
+CREATE TABLE public.loops (id bigint PRIMARY KEY, doc_id bigint REFERENCES public.loops);
+CREATE TABLE public.lacking (id int PRIMARY KEY, doc_id bigint NOT NULL);
+CREATE TABLE public.roleless (id uuid PRIMARY KEY, org_id uuid NOT NULL REFERENCES public.orgs);
+"""
+MEMBERSHIP = "{table: public.members, tenant: org_id, user: user_id, role: role}"
+# The database's keys of strays, bare, loops and lacking are not the contract's (a drifted database).
+TO_DOCS = """
+    columns: {doc_id: {type: bigint}}
+    foreign_keys: [{columns: [doc_id], references: public.docs(id)}]
+    isolation: {via: doc_id}"""
+MEMBERS_CONTRACT = f"""
+  public.docs:
+    isolation:
+      owner: org_id
+      membership: {MEMBERSHIP}
+      allow: {{owner: [select, insert, update, delete], member: [select]}}
+  public.parts:
+    columns: {{id: {{type: bigint}}, doc_id: {{type: bigint}}}}
+    foreign_keys: [{{columns: [doc_id], references: public.docs(id)}}]
+    isolation: {{via: doc_id, allow: {{member: [select, update]}}}}
+  public.pages:
+    columns: {{part_id: {{type: bigint}}}}
+    foreign_keys: [{{columns: [part_id], references: public.parts(id)}}]
+    isolation: {{via: part_id}}
+  public.loose:
+    isolation: {{owner: user_id}}
+  public.leaves:
+    columns: {{loose_id: {{type: integer}}}}
+    foreign_keys: [{{columns: [loose_id], references: public.loose(id)}}]
+    isolation: {{via: loose_id}}
+  public.unisolated:
+    columns: {{id: {{type: bigint}}}}
+  public.strays:{TO_DOCS}
+  public.bare:{TO_DOCS}
+  public.loops:{TO_DOCS}
+  public.lacking:{TO_DOCS}
+  public.roleless:
+    isolation: {{owner: org_id, membership: {{table: public.members, tenant: org_id, user: user_id}}}}
+"""
+DOCS = QualifiedName("public", "docs")
+
+
+def test_the_membership_a_chain_of_via_ends_at(target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
+    with session_on(target, run_sql, tmp_path, MEMBERS_SQL, MEMBERS_CONTRACT) as session:
+        ends = {n.name: Matrix(session, n).membership for n in isolation_tables(session.contract)}
+        owner_is_key = Matrix(session, DOCS).owner_is_key
+    docs = session.contract.table_map[DOCS].isolation
+    assert docs is not None
+    assert ends == {
+        "docs": docs.membership,
+        "parts": docs.membership,
+        "pages": docs.membership,
+        "loose": None,
+        "leaves": None,
+        "strays": None,
+        "bare": None,
+        "loops": None,
+        "lacking": None,
+        "roleless": session.contract.table_map[QualifiedName("public", "roleless")].isolation.membership,  # type: ignore[union-attr]
+    }
+    assert ends["docs"] is not None
+    assert ends["docs"].role == "role"
+    assert owner_is_key is False  # the tenant column is a key, but many users share a tenant
+
+
+def test_as_member_gives_user_a_the_role(target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
+    with session_on(target, run_sql, tmp_path, MEMBERS_SQL, MEMBERS_CONTRACT) as session:
+        docs = Matrix(session, DOCS)
+        with pytest.raises(SeedError) as caught:
+            docs.as_member("owner")
+        assert str(caught.value) == "user A has no membership in public.members to give the role 'owner'"
+        session.seeder.row(DOCS, session.a)
+        session.seeder.row(DOCS, session.b)
+        tenant = session.seeder.tenants[("public.members", "A")]
+        parts = Matrix(session, QualifiedName("public", "parts"))
+        assert (parts.member_role, parts.allowed) == (None, set())  # no role yet: nothing
+        assert parts.who == "user A"
+        parts.as_member("member")
+        assert (parts.member_role, parts.allowed) == ("member", {"select", "update"})
+        assert parts.who == "user A (as member)"
+        roles = "SELECT user_id::text, role FROM public.members ORDER BY role"
+        assert session.cur.execute(roles).fetchall() == [(session.b.identity, "member"), (session.a.identity, "member")]
+        docs.as_member("owner")
+        assert (docs.member_role, docs.allowed) == ("owner", set(ALL_COMMANDS))
+        owners = "SELECT org_id::text, role FROM public.members WHERE user_id = %s"
+        assert session.cur.execute(owners, [session.a.identity]).fetchall() == [(str(tenant), "owner")]
+        with docs.savepoint(), pytest.raises(SeedError) as caught:
+            docs.as_member("boss")
+        assert str(caught.value) == (
+            "cannot make user A a 'boss' in public.members: new row for relation \"members\" violates check "
+            'constraint "members_role_check"'
+        )
+        session.cur.execute("DELETE FROM public.members WHERE user_id = %s", [session.a.identity])
+        with pytest.raises(SeedError) as caught:
+            docs.as_member("owner")
+        assert str(caught.value) == "user A's membership row in public.members was not found to give it role 'owner'"
+        assert docs.member_role == "owner"
+        for table in ("leaves", "roleless"):
+            name = QualifiedName("public", table)
+            with pytest.raises(SeedError) as caught:
+                Matrix(session, name).as_member("owner")
+            assert str(caught.value) == (
+                f"'allow' per role on {name}: its ownership chain ('via') ends at no table with 'membership' and "
+                "'role', so there is no role to give user A"
+            )
+
+
+PRINCIPALS = "auth: {mode: supabase, principals: {admin: {claims: {app_metadata: {role: admin}}}, auditor: {}}}"
+READ_BY_SQL = (
+    NOTES_SQL
+    + """
+CREATE TABLE public.shared (id int PRIMARY KEY, user_id uuid NOT NULL);
+CREATE TABLE public.reports (id int PRIMARY KEY, body text);
+CREATE TABLE public.drops (id int PRIMARY KEY, user_id uuid NOT NULL);
+CREATE TABLE public.open (id int PRIMARY KEY, user_id uuid NOT NULL);
+"""
+)
+READ_BY_CONTRACT = (
+    NOTES_CONTRACT
+    + """
+  public.shared:
+    isolation: {owner: user_id, read: [admin], write: {admin: [update, delete]}}
+  public.reports:
+    isolation: {read: [auditor]}
+  public.drops:
+    isolation: {owner: user_id, write: {admin: [insert]}}
+  public.open:
+    isolation: {owner: user_id, read: authenticated}
+"""
+)
+
+
+def test_who_user_a_is_tried_as(target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
+    with session_on(target, run_sql, tmp_path, READ_BY_SQL, READ_BY_CONTRACT, PRINCIPALS) as session:
+        matrices = {n.name: Matrix(session, n) for n in isolation_tables(session.contract)}
+        assert {n: m.tried_as() for n, m in matrices.items()} == {
+            "notes": [None],
+            "shared": [None, "admin", "auditor"],
+            "reports": [None, "admin", "auditor"],
+            "drops": [None, "admin", "auditor"],
+            "open": [None],
+        }
+
+        def state(m: Matrix) -> tuple[str | None, str, set[str], dict[str, object], str]:
+            return m.principal, m.readers, m.writes, m.a.claims, m.who
+
+        shared, reports, open_ = matrices["shared"], matrices["reports"], matrices["open"]
+        assert state(shared) == (None, "members", set(), {}, "user A")
+        shared.use_principal("admin")
+        admin_claims = {"app_metadata": {"role": "admin"}}
+        assert state(shared) == ("admin", "authenticated", {"update", "delete"}, admin_claims, "user A (admin)")
+        shared.member_role = "owner"
+        assert shared.who == "user A (admin, as owner)"
+        shared.member_role = None
+        shared.use_principal("auditor")
+        assert state(shared) == ("auditor", "members", set(), {}, "user A (auditor)")
+        shared.use_principal(None)
+        assert state(shared) == (None, "members", set(), {}, "user A")
+        assert reports.readers == "members"
+        reports.use_principal("admin")
+        assert state(reports) == ("admin", "none", set(), admin_claims, "user A (admin)")
+        reports.use_principal("auditor")
+        assert state(reports) == ("auditor", "authenticated", set(), {}, "user A (auditor)")
+        open_.use_principal(None)
+        assert state(open_) == (None, "authenticated", set(), {}, "user A")
+        matrices["drops"].use_principal("admin")
+        assert matrices["drops"].writes == {"insert"}
+        assert matrices["drops"].readers == "members"
+        session.a.claims = {}
+
+
+# --- plumbing -------------------------------------------------------------------------------------------------
+
+PLUMBING_SQL = (
+    NOTES_SQL
+    + """
+CREATE TABLE public.heap (user_id uuid NOT NULL, title text NOT NULL);
+ALTER TABLE public.heap ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON public.heap FOR ALL TO authenticated
+  USING (user_id = auth.uid()) WITH CHECK (user_id = auth.uid());
+REVOKE ALL ON public.heap FROM anon;
+"""
+)
+PLUMBING_SQL += "CREATE TABLE public.codes (id int, code text, user_id uuid NOT NULL, PRIMARY KEY (id, code));"
+PLUMBING_CONTRACT = (
+    NOTES_CONTRACT
+    + "  public.heap:\n    isolation: {owner: user_id}\n  public.codes:\n    isolation: {owner: user_id}\n"
+)
+HEAP = QualifiedName("public", "heap")
+
+
+def test_where_names_the_key_or_the_physical_row(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with session_on(target, run_sql, tmp_path, PLUMBING_SQL, PLUMBING_CONTRACT) as session:
+        notes, heap = Matrix(session, NOTES), Matrix(session, HEAP)
+        row = session.seeder.row(NOTES, session.a)
+        condition, params = notes.where(row)
+        assert (condition.as_string(session.cur), params) == ('"id" = %s', [row.values["id"]])
+        codes = Matrix(session, QualifiedName("public", "codes"))
+        coded = session.seeder.row(QualifiedName("public", "codes"), session.a)
+        condition, params = codes.where(coded)
+        assert (condition.as_string(session.cur), params) == (
+            '"id" = %s AND "code" = %s',
+            [coded.values["id"], coded.values["code"]],
+        )
+        loose = session.seeder.row(HEAP, session.a)
+        condition, params = heap.where(loose)
+        assert (condition.as_string(session.cur), params) == (
+            "tableoid = %s::oid AND ctid = %s::tid",
+            [loose.tableoid, loose.ctid],
+        )
+
+
+def test_visible_counts_each_row_or_says_why_not(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with session_on(target, run_sql, tmp_path, PLUMBING_SQL, PLUMBING_CONTRACT) as session:
+        notes, heap = Matrix(session, NOTES), Matrix(session, HEAP)
+        a, b = session.seeder.row(NOTES, session.a), session.seeder.row(NOTES, session.b)
+        assert notes.visible([a, b, a]) == [1, 1, 1]
+        heap_a, heap_b = session.seeder.row(HEAP, session.a), session.seeder.row(HEAP, session.b)
+        assert heap.visible([heap_b, heap_a]) == [1, 1]
+        with heap.savepoint():
+            heap.become(session.a)
+            assert heap.acting_role == "authenticated"
+            assert heap.visible([heap_a, heap_b]) == [1, 0]
+            assert notes.visible([b, a]) == [0, 1]
+            heap.become(None)
+            assert heap.acting_role == "anon"
+            refused = heap.visible([heap_a])
+            assert refused == Attempt(False, 0, "permission denied for table heap", "42501", None)
+            assert notes.visible([a]) == [0]  # the transaction is still usable
+
+
+# --- whole runs: every violation and note, exactly -----------------------------------------------------------
+
+OWN_ALL = '"own" USING (user_id = auth.uid()) WITH CHECK (user_id = auth.uid())'
+OPEN_SQL = (
+    NOTES_SQL
+    + "CREATE POLICY peek ON public.notes FOR SELECT TO authenticated USING (true);"
+    + "CREATE POLICY anyone_updates ON public.notes FOR UPDATE TO authenticated, anon USING (true);"
+)
+UPDATES = f'UPDATE as authenticated; policies: "anyone_updates" USING (true); {OWN_ALL}'
+
+
+def test_a_run_reports_reads_moves_and_updates_of_others(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    outcome = run_on(target, run_sql, tmp_path, OPEN_SQL, NOTES_CONTRACT, NOTES)
+    assert found(outcome) == [
+        (
+            "isolation.read_other",
+            "user A read 1 row of user B in public.notes",
+            "0 rows of user B",
+            "1 row",
+            'SELECT as authenticated; policies: "own" USING (user_id = auth.uid()); "peek" USING (true)',
+        ),
+        (
+            "isolation.move_to_other",
+            "user A moved own row of public.notes to user B (UPDATE ... WHERE)",
+            "refused",
+            "1 row moved",
+            UPDATES,
+        ),
+        (
+            "isolation.update_other",
+            "user A updated 1 row of user B in public.notes (UPDATE ... WHERE)",
+            "0 rows",
+            "1",
+            UPDATES,
+        ),
+        (
+            "isolation.update_unfiltered",
+            "user A changed 1 row of user B in public.notes with an UPDATE of title without WHERE",
+            "0 rows of user B",
+            "1",
+            UPDATES,
+        ),
+        (
+            "isolation.update_unfiltered",
+            "the anonymous caller changed 1 row of user A in public.notes with an UPDATE of title without WHERE",
+            "0 rows of user A",
+            "1",
+            'UPDATE as anon; policies: "anyone_updates" USING (true)',
+        ),
+    ]
+    assert (outcome.notes, outcome.left_behind) == ([], [])
+
+
+COMMENTS = QualifiedName("public", "comments")
+CHILD_SQL = (
+    NOTES_SQL
+    + """
+CREATE TABLE public.comments (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  note_id bigint NOT NULL REFERENCES public.notes,
+  user_id uuid NOT NULL,
+  body text NOT NULL
+);
+ALTER TABLE public.comments ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON public.comments FOR ALL TO authenticated
+  USING (user_id = auth.uid()) WITH CHECK (user_id = auth.uid());
+CREATE POLICY anyone_deletes ON public.notes FOR DELETE TO authenticated, anon USING (true);
+CREATE POLICY everyone_reads ON public.notes FOR SELECT TO authenticated USING (true);
+"""
+)
+CHILD_CONTRACT = """
+  public.notes:
+    isolation: {owner: user_id, read: authenticated}
+  public.comments:
+    isolation: {owner: user_id, cross_owner: [note_id]}
+"""
+# A note and its comment committed before the test: no row the test made holds them.
+COMMITTED = """
+INSERT INTO public.notes (user_id, title) VALUES (gen_random_uuid(), 'old');
+INSERT INTO public.comments (note_id, user_id, body) SELECT id, user_id, 'kept' FROM public.notes;
+"""
+# Comments only their author's API session may delete: the seeding role cannot clear them.
+STUCK = """
+CREATE FUNCTION public.stuck() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN IF current_user <> 'authenticated' THEN RAISE EXCEPTION 'comments stay'; END IF; RETURN OLD; END $$;
+CREATE TRIGGER stuck BEFORE DELETE ON public.comments FOR EACH ROW EXECUTE FUNCTION public.stuck();
+"""
+FK_ERROR = (
+    'update or delete on table "notes" violates foreign key constraint "comments_note_id_fkey" on table "comments"'
+)
+FK_DETAIL = f'{FK_ERROR} DETAIL: Key is still referenced from table "comments".'
+DELETES = 'DELETE as authenticated; policies: "anyone_deletes" USING (true); "own" USING (user_id = auth.uid())'
+DELETE_OTHER = (
+    "isolation.delete_other",
+    "user A could delete the row of user B in public.notes (DELETE ... WHERE): the policies let it through and "
+    f"only a foreign key refused it ({FK_DETAIL})",
+    "0 rows",
+    "row matched, refused by a foreign key",
+    DELETES,
+)
+DELETE_OWN = (
+    "isolation.delete_own",
+    f"user A cannot delete own row in public.notes: {FK_DETAIL}",
+    "1 row",
+    FK_DETAIL,
+    DELETES,
+)
+
+
+def unfiltered_refused(actor: str, whose: str, through: str) -> Found:
+    return (
+        "isolation.delete_unfiltered",
+        f"{actor} could delete 1 row of {whose} in public.notes with a DELETE without WHERE: the policies let it "
+        f"through and only a foreign key refused it ({FK_ERROR})",
+        f"0 rows of {whose}",
+        "1 row matched, refused by a foreign key",
+        through,
+    )
+
+
+def not_judged(actor: str, why: str) -> str:
+    return f"{actor}'s DELETE without WHERE on public.notes not judged: a foreign key refused it ({FK_ERROR}), {why}"
+
+
+ANONYMOUS = "the anonymous caller"
+AGAIN = "also with the child rows of the test's rows removed (rows the test did not make hold the key)"
+STAYS = "and the child rows of the test's rows could not be removed to try again: comments stay"
+DELETE_CASES = {
+    "children-of-test-rows": (
+        "",
+        [
+            DELETE_OTHER,
+            unfiltered_refused("user A", "user B", DELETES),
+            DELETE_OWN,
+            unfiltered_refused(ANONYMOUS, "user A", 'DELETE as anon; policies: "anyone_deletes" USING (true)'),
+        ],
+        [],
+    ),
+    "children-of-other-rows": (
+        COMMITTED,
+        [DELETE_OTHER, DELETE_OWN],
+        [not_judged("user A", AGAIN), not_judged(ANONYMOUS, AGAIN)],
+    ),
+    "children-that-stay": (
+        STUCK,
+        [DELETE_OTHER, DELETE_OWN],
+        [not_judged("user A", STAYS), not_judged(ANONYMOUS, STAYS)],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(DELETE_CASES))
+def test_a_delete_only_a_foreign_key_refused(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path, case: str
+) -> None:
+    extra, violations, notes = DELETE_CASES[case]
+    with session_on(target, run_sql, tmp_path, CHILD_SQL + extra, CHILD_CONTRACT) as session:
+        assert session.run(COMMENTS).violations == []
+        outcome = session.run(NOTES)
+    assert found(outcome) == violations
+    assert outcome.notes == notes
+
+
+TASKS_SQL = """
+CREATE TYPE public.task_role AS ENUM ('member', 'admin');
+CREATE TABLE public.projects (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, user_id uuid NOT NULL, name text NOT NULL
+);
+ALTER TABLE public.projects ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON public.projects FOR ALL TO authenticated
+  USING (user_id = auth.uid()) WITH CHECK (user_id = auth.uid());
+CREATE TABLE public.tasks (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  project_id bigint NOT NULL REFERENCES public.projects,
+  user_id uuid NOT NULL,
+  role public.task_role NOT NULL DEFAULT 'member',
+  title text NOT NULL
+);
+ALTER TABLE public.tasks ENABLE ROW LEVEL SECURITY;
+CREATE POLICY reads ON public.tasks FOR SELECT TO authenticated USING (user_id = auth.uid());
+CREATE POLICY adds ON public.tasks FOR INSERT TO authenticated WITH CHECK (true);
+CREATE POLICY edits ON public.tasks FOR UPDATE TO authenticated USING (user_id = auth.uid());
+"""
+TASKS_CONTRACT = """
+  public.projects:
+    isolation: {owner: user_id}
+  public.tasks:
+    isolation: {owner: user_id, protected: [role], allow: [select, insert]}
+"""
+TASKS = QualifiedName("public", "tasks")
+INSERTS = 'INSERT as authenticated; policies: "adds" WITH CHECK (true)'
+EDITS = 'UPDATE as authenticated; policies: "edits" USING (user_id = auth.uid())'
+
+
+def test_a_run_reports_planted_rows_commands_left_out_and_protected_columns(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    outcome = run_on(target, run_sql, tmp_path, TASKS_SQL, TASKS_CONTRACT, TASKS)
+    assert found(outcome) == [
+        (
+            "isolation.insert_other",
+            "user A inserted a row owned by user B into public.tasks",
+            "refused",
+            "inserted",
+            INSERTS,
+        ),
+        (
+            "isolation.attach_other",
+            "user A attached a row in public.tasks to public.projects of user B (through project_id)",
+            "refused",
+            "inserted",
+            INSERTS,
+        ),
+        (
+            "isolation.not_allowed",
+            "user A updated own row in public.tasks, but 'allow' leaves out update",
+            "0 rows",
+            "1",
+            EDITS,
+        ),
+        (
+            "isolation.protected",
+            "user A changed protected column role of own row in public.tasks from 'member' to 'admin'"
+            " (UPDATE ... WHERE)",
+            "refused",
+            "1 row changed",
+            EDITS,
+        ),
+    ]
+    assert outcome.notes == []
+
+
+def test_versions_read_the_rows_current_physical_versions(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with session_on(target, run_sql, tmp_path, PLUMBING_SQL, PLUMBING_CONTRACT) as session:
+        notes, heap = Matrix(session, NOTES), Matrix(session, HEAP)
+        a, b = session.seeder.row(NOTES, session.a), session.seeder.row(NOTES, session.b)
+        assert notes.versions([a, b]) == [(a.tableoid, a.ctid), (b.tableoid, b.ctid)]
+        assert notes.versions([b]) == [(b.tableoid, b.ctid)]
+        session.cur.execute("UPDATE public.notes SET body = 'moved' WHERE id = %s", [a.values["id"]])
+        assert notes.versions([a]) == [(a.tableoid, "(0,3)")]
+        session.cur.execute("DELETE FROM public.notes WHERE id = %s", [b.values["id"]])
+        assert notes.versions([a, b]) == [(a.tableoid, "(0,3)")]
+        loose = session.seeder.row(HEAP, session.a)
+        session.cur.execute("UPDATE public.heap SET title = 'moved'")
+        assert heap.versions([loose]) == [(loose.tableoid, loose.ctid)]  # without a key: as the row was made
+        assert heap.versions([]) == []
+
+
+def test_changed_by_current_counts_what_each_statement_changed(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with session_on(target, run_sql, tmp_path, OPEN_SQL, NOTES_CONTRACT) as session:
+        notes = Matrix(session, NOTES)
+        a, b = session.seeder.row(NOTES, session.a), session.seeder.row(NOTES, session.b)
+        session.seeder.row(NOTES, session.a, {"title": "second"})
+        versions = notes.versions([a, b])
+        statements = [
+            sql.Composed([sql.SQL("UPDATE public.notes SET body = 'x'")]),
+            sql.Composed([sql.SQL("DELETE FROM public.notes")]),
+            sql.Composed([sql.SQL("UPDATE public.notes SET id = 7")]),
+            sql.SQL("UPDATE public.notes SET body = 'y' WHERE user_id = {}").format(sql.Literal(session.b.identity)),
+        ]
+        errors: list[psycopg.Error | None] = []
+        with notes.savepoint():
+            notes.become(session.a)
+            assert notes.changed_by_current(statements, versions, errors) == [2, 1, 0, 1]
+            assert [type(e).__name__ for e in errors] == ["NoneType", "NoneType", "GeneratedAlways", "NoneType"]
+            assert notes.changed_by_current(statements[:2], versions) == [2, 1]
+            assert notes.changed_by_current(statements[:2], [versions[1]]) == [1, 0]
+            none: list[psycopg.Error | None] = []
+            assert notes.changed_by_current(statements[:2], [], none) == [0, 0]
+            assert none == [None, None]
+            assert notes.changed_by_current(statements[:2], []) == [0, 0]
+            assert session.cur.execute("SELECT current_user::text, count(*) FROM public.notes").fetchall() == [
+                ("authenticated", 3)
+            ]
+        assert notes.versions([a, b]) == versions  # every statement undone
+
+
+def test_batch_returns_every_result_row_in_order(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with session_on(target, run_sql, tmp_path, NOTES_SQL, NOTES_CONTRACT) as session:
+        notes = Matrix(session, NOTES)
+        rows = notes.batch(
+            [sql.SQL("SELECT 1"), sql.SQL("SET LOCAL work_mem = '8MB'"), sql.SQL("SELECT 2, 3 UNION ALL SELECT 4, 5")]
+        )
+        assert rows == [(1,), (2, 3), (4, 5)]
+        assert notes.batch([sql.SQL("SELECT 1 WHERE false")]) == []
+        with notes.savepoint(), pytest.raises(_NotTried) as caught:
+            notes.batch([sql.SQL("SELECT 1"), sql.SQL("SELECT *\nFROM nowhere")])
+        assert str(caught.value) == 'relation "nowhere" does not exist LINE 2: FROM nowhere ^'
+
+
+# --- the values the probes write ------------------------------------------------------------------------------
+
+ITEMS_SQL = """
+CREATE TYPE public.item_role AS ENUM ('member', 'editor', 'admin');
+CREATE TYPE public.single AS ENUM ('only');
+CREATE TABLE public.projects (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, user_id uuid NOT NULL, name text NOT NULL
+);
+CREATE TABLE public.categories (id int, code text, user_id uuid NOT NULL, PRIMARY KEY (id, code));
+CREATE TABLE public.boards (id int PRIMARY KEY, user_id uuid NOT NULL);
+CREATE TABLE public.tags (id int PRIMARY KEY);
+CREATE TABLE public.items (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  project_id bigint NOT NULL REFERENCES public.projects,
+  category_id int NOT NULL,
+  category_code text NOT NULL,
+  shared_id int NOT NULL REFERENCES public.boards,
+  optional_id int REFERENCES public.boards,
+  tag_id int NOT NULL REFERENCES public.tags,
+  parent_item bigint REFERENCES public.items,
+  author_id uuid NOT NULL REFERENCES auth.users,
+  editor uuid,
+  role public.item_role NOT NULL DEFAULT 'member',
+  flag boolean NOT NULL DEFAULT false,
+  single public.single NOT NULL DEFAULT 'only',
+  title text,
+  alt_id int NOT NULL DEFAULT 1,
+  alt_code text,
+  FOREIGN KEY (category_id, category_code) REFERENCES public.categories,
+  FOREIGN KEY (alt_id, alt_code) REFERENCES public.categories
+);
+ALTER TABLE public.items ENABLE ROW LEVEL SECURITY;
+CREATE POLICY edit ON public.items FOR ALL TO authenticated USING (editor = auth.uid());
+"""
+ITEMS_CONTRACT = """
+  public.projects:
+    isolation: {owner: user_id}
+  public.categories:
+    isolation: {owner: user_id}
+  public.boards:
+    isolation: {owner: user_id}
+  public.items:
+    columns:
+      project_id: {type: bigint}
+      shared_id: {type: integer}
+      role: {type: public.item_role}
+      flag: {type: boolean}
+    foreign_keys: [{columns: [project_id], references: public.projects(id)}]
+    isolation: {via: project_id, cross_owner: [shared_id], protected: [shared_id, role, flag]}
+  public.labels:
+    isolation: {read: authenticated}
+  public.singles:
+    isolation: {owner: user_id, protected: [single]}
+  public.drifted:
+    isolation: {owner: user_id, protected: [gone]}
+"""
+ITEMS = QualifiedName("public", "items")
+PROJECTS = QualifiedName("public", "projects")
+EXTRA_ITEMS_SQL = """
+CREATE TABLE public.singles (id int PRIMARY KEY, user_id uuid NOT NULL, single public.single NOT NULL DEFAULT 'only');
+CREATE TABLE public.drifted (id int PRIMARY KEY, user_id uuid NOT NULL);
+CREATE TABLE public.labels (id int PRIMARY KEY);
+"""
+
+
+def test_the_values_a_probe_writes(target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
+    with session_on(target, run_sql, tmp_path, ITEMS_SQL + EXTRA_ITEMS_SQL, ITEMS_CONTRACT) as session:
+        a, b, seeder = session.a, session.b, session.seeder
+        items, notes_like = Matrix(session, ITEMS), Matrix(session, PROJECTS)
+        side = items.side_values(a)
+        assert side == {"author_id": a.identity, "editor": a.identity}
+        assert notes_like.side_values(a) == {}
+        some: Values = {"project_id": "1", "author_id": "2", "category_id": "3", "title": "4"}
+        assert items.without_ownership(some, ("category_id",)) == {"author_id": "2", "title": "4"}
+        assert items.without_ownership(some, ()) == {"author_id": "2", "category_id": "3", "title": "4"}
+        assert notes_like.without_ownership({"user_id": "1", "name": None}, ()) == {"name": None}
+        variants = items.attach_variants(a, b)
+        assert [(what, columns) for what, columns, _ in variants] == [
+            ("public.categories of user B (through category_id, category_code)", ("category_id", "category_code"))
+        ]
+        category_b = seeder.row(QualifiedName("public", "categories"), b).values
+        values = variants[0][2]
+        assert (values["category_id"], values["category_code"]) == (category_b["id"], category_b["code"])
+        assert values["project_id"] == seeder.row(PROJECTS, a).values["id"]
+        assert items.move_assignments(b) == {"project_id": seeder.row(PROJECTS, b).values["id"]}
+        assert notes_like.move_assignments(b) == {"user_id": b.identity}
+        assert Matrix(session, QualifiedName("public", "labels")).move_assignments(b) == {}
+        row_a = seeder.row(ITEMS, a)
+        board_b = seeder.row(QualifiedName("public", "boards"), b).values["id"]
+        assert items.protected_values(row_a, b) == {"shared_id": board_b, "role": "admin", "flag": "true"}
+        with pytest.raises(SeedError) as caught:
+            Matrix(session, QualifiedName("public", "singles")).protected_values(
+                seeder.row(QualifiedName("public", "singles"), a), b
+            )
+        assert str(caught.value) == "cannot find a value for public.singles.single other than 'only' (protected)"
+        with pytest.raises(SeedError) as caught:
+            Matrix(session, QualifiedName("public", "drifted")).protected_values(row_a, b)
+        assert str(caught.value) == "public.drifted has no column 'gone' (isolation.protected)"
+
+
+VIEWS_SQL = (
+    NOTES_SQL
+    + """
+CREATE VIEW public.feed AS SELECT id, title FROM public.notes;
+CREATE VIEW public.open_feed AS SELECT id, title FROM public.notes;
+CREATE VIEW public.safe_feed WITH (security_invoker = on) AS SELECT id, title FROM public.notes;
+CREATE MATERIALIZED VIEW public.snap AS SELECT id, title FROM public.notes;
+GRANT SELECT ON public.feed, public.open_feed, public.safe_feed, public.snap TO authenticated, anon;
+CREATE VIEW public.hidden AS SELECT id FROM public.notes;
+REVOKE ALL ON public.hidden FROM authenticated, anon;
+"""
+)
+VIEWS_CONTRACT = NOTES_CONTRACT + "views:\n  public.open_feed: {read: authenticated}\n"
+OWN_READ = 'SELECT as authenticated; policies: "own" USING (user_id = auth.uid())'
+ANON_READ = "SELECT as anon; policies: no SELECT policy for this role"
+ADDED = "3 rows instead of 2 once a row of user B was added"
+FEED = "view public.feed (no security_invoker: it reads as its owner postgres)"
+SNAP = "materialized view public.snap (a copy of the rows its owner postgres read at its last refresh)"
+COPY = "it can read its copy of every user's rows"
+NEVER = "(row level security never applies to a materialized view)"
+
+
+def test_a_run_reports_the_views_that_show_rows_of_user_b(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with session_on(target, run_sql, tmp_path, VIEWS_SQL, VIEWS_CONTRACT) as session:
+        outcome = session.run(NOTES)
+        readers = session.view_readers(QualifiedName("public", "hidden"), {"anon"})
+    assert readers == frozenset()
+    assert found(outcome) == [
+        (
+            "isolation.view_read",
+            f'user A read rows of user B in public.notes through {FEED}; fix: ALTER VIEW "public"."feed" SET '
+            '(security_invoker = on), or REVOKE SELECT ON "public"."feed" FROM "authenticated"',
+            "no row of user B",
+            ADDED,
+            OWN_READ,
+        ),
+        (
+            "isolation.view_read",
+            f"the anonymous caller read rows of user B in public.notes through {FEED}; fix: ALTER VIEW "
+            '"public"."feed" SET (security_invoker = on), or REVOKE SELECT ON "public"."feed" FROM "anon"',
+            "no row of user B",
+            ADDED,
+            ANON_READ,
+        ),
+        (
+            "isolation.view_anonymous_read",
+            "the anonymous caller read rows of user B in public.notes through view public.open_feed (no "
+            "security_invoker: it reads as its owner postgres), which the view's 'read: authenticated' opens to "
+            'signed-in users only; fix: REVOKE SELECT ON "public"."open_feed" FROM "anon"',
+            "no row of user B",
+            ADDED,
+            ANON_READ,
+        ),
+        (
+            "isolation.view_read",
+            f'user A read rows of user B in public.notes through {SNAP}; fix: REVOKE SELECT ON "public"."snap" FROM '
+            f'"authenticated" {NEVER}',
+            "no row of user B",
+            COPY,
+            OWN_READ,
+        ),
+        (
+            "isolation.view_read",
+            f"the anonymous caller read rows of user B in public.notes through {SNAP}; fix: REVOKE SELECT ON "
+            f'"public"."snap" FROM "anon" {NEVER}',
+            "no row of user B",
+            COPY,
+            ANON_READ,
+        ),
+    ]
+    assert outcome.notes == []
+
+
+SHARED_SQL = """
+CREATE TABLE public.shared (id int PRIMARY KEY, user_id uuid NOT NULL, body text);
+ALTER TABLE public.shared ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON public.shared FOR ALL TO authenticated
+  USING (user_id = auth.uid()) WITH CHECK (user_id = auth.uid());
+CREATE TABLE public.reports (id int PRIMARY KEY, body text);
+ALTER TABLE public.reports ENABLE ROW LEVEL SECURITY;
+CREATE POLICY all_read ON public.reports FOR SELECT TO authenticated USING (true);
+CREATE TABLE public.board (id int PRIMARY KEY, user_id uuid NOT NULL, body text);
+ALTER TABLE public.board ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON public.board FOR ALL TO authenticated
+  USING (user_id = auth.uid()) WITH CHECK (user_id = auth.uid());
+CREATE POLICY anyone ON public.board FOR SELECT TO anon USING (true);
+"""
+SHARED_CONTRACT = """
+  public.shared:
+    isolation: {owner: user_id, read: [admin], write: {admin: [update, delete]}}
+  public.reports:
+    isolation: {read: [auditor], allow: [select]}
+  public.board:
+    isolation: {owner: user_id, read: anon}
+"""
+SHARED_UPDATE = f"UPDATE as authenticated; policies: {OWN_ALL}"
+REPORTS_READ = 'SELECT as authenticated; policies: "all_read" USING (true)'
+
+
+def test_a_run_reports_what_read_and_write_declare(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with session_on(target, run_sql, tmp_path, SHARED_SQL, SHARED_CONTRACT, PRINCIPALS) as session:
+        outcomes = {t: session.run(QualifiedName("public", t)) for t in ("shared", "reports", "board")}
+    assert {t: found(o) for t, o in outcomes.items()} == {
+        "shared": [
+            (
+                "isolation.read_declared",
+                "user A (admin) cannot read the row of user B in public.shared, which 'read: [admin]' opens to admin",
+                "1 row of user B",
+                "0 rows",
+                OWN_READ,
+            ),
+            (
+                "isolation.write_declared",
+                "user A (admin) cannot update the row of user B in public.shared, which 'write' allows admin: 0 rows "
+                "updated",
+                "allowed",
+                "0 rows updated",
+                SHARED_UPDATE,
+            ),
+            (
+                "isolation.write_declared",
+                "user A (admin) cannot delete the row of user B in public.shared, which 'write' allows admin: 0 rows "
+                "deleted",
+                "allowed",
+                "0 rows deleted",
+                'DELETE as authenticated; policies: "own" USING (user_id = auth.uid())',
+            ),
+        ],
+        "reports": [
+            (
+                "isolation.read_other",
+                "user A read 2 rows in public.reports, which 'read' opens only to auditor",
+                "0 rows",
+                "2",
+                REPORTS_READ,
+            ),
+            (
+                "isolation.read_other",
+                "user A (admin) read 2 rows in public.reports, which 'read' opens only to auditor",
+                "0 rows",
+                "2",
+                REPORTS_READ,
+            ),
+        ],
+        "board": [
+            (
+                "isolation.read_declared",
+                "user A cannot read the row of user B in public.board, which 'read: anon' opens to every signed-in "
+                "user",
+                "1 row of user B",
+                "0 rows",
+                OWN_READ,
+            ),
+        ],
+    }
+    assert [o.notes for o in outcomes.values()] == [[], [], []]
+
+
+ORG_SQL = MEMBERS_SQL.replace("org_id uuid NOT NULL UNIQUE", "org_id uuid NOT NULL") + (
+    "ALTER TABLE public.docs ENABLE ROW LEVEL SECURITY;"
+    " CREATE POLICY m ON public.docs FOR ALL TO authenticated"
+    " USING (org_id IN (SELECT org_id FROM public.members WHERE user_id = auth.uid()));"
+)
+MEMBER_OF = "USING (org_id IN ( SELECT members.org_id\n   FROM public.members\n  WHERE (members.user_id = auth.uid())))"
+
+
+def test_a_run_tries_each_role_allow_names(target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
+    with session_on(target, run_sql, tmp_path, ORG_SQL, MEMBERS_CONTRACT) as session:
+        outcome = session.run(DOCS)
+        roles = session.cur.execute("SELECT role FROM public.members ORDER BY role").fetchall()
+    assert found(outcome) == [
+        (
+            "isolation.not_allowed",
+            "user A (as member) inserted own row into public.docs, but 'allow' leaves out insert for member",
+            "refused",
+            "inserted",
+            'INSERT as authenticated; policies: "m"',
+        ),
+        (
+            "isolation.not_allowed",
+            "user A (as member) updated own row in public.docs, but 'allow' leaves out update for member",
+            "0 rows",
+            "1",
+            f'UPDATE as authenticated; policies: "m" {MEMBER_OF}',
+        ),
+        (
+            "isolation.not_allowed",
+            "user A (as member) deleted own row in public.docs, but 'allow' leaves out delete for member",
+            "0 rows",
+            "1",
+            f'DELETE as authenticated; policies: "m" {MEMBER_OF}',
+        ),
+    ]
+    assert roles == [("member",), ("member",)]  # each role given under a savepoint, then taken back
+
+
+SETTING = "auth: {mode: setting, role: docs_app, setting: app.tenant_id}"
+PAGES_SQL = f"""
+CREATE TABLE public.pages (id serial PRIMARY KEY, tenant_id uuid NOT NULL, doc_id int NOT NULL REFERENCES public.docs);
+ALTER TABLE public.pages ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant_pages ON public.pages TO docs_app USING (tenant_id = {TENANT});
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.pages TO docs_app;
+"""
+SETTING_TABLES = """
+  public.folders:
+    isolation: {owner: tenant_id}
+  public.docs:
+    isolation: {owner: tenant_id}
+"""
+PAGES_TABLES = """
+  public.pages:
+    columns: {tenant_id: {type: uuid}, doc_id: {type: integer}}
+    isolation: {owner: tenant_id, cross_owner: [doc_id]}
+"""
+DOCS_POLICY = "COALESCE(current_setting('app.tenant_id'::text, true), (tenant_id)::text) = (tenant_id)::text"
+PAGES_KEY = 'update or delete on table "docs" violates foreign key constraint "pages_doc_id_fkey" on table "pages"'
+
+
+@pytest.mark.parametrize("children", [False, True])
+def test_the_caller_with_the_setting_never_set(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path, children: bool
+) -> None:
+    schema = SETTING_SQL + WRITES_OPEN_ON_NULL + (PAGES_SQL if children else "")
+    tables = (PAGES_TABLES if children else "") + SETTING_TABLES
+    with session_on(target, run_sql, tmp_path, schema, tables, SETTING) as session:
+        assert session.never_set is None  # measured when the transaction begins
+        session.cur  # noqa: B018 - begins it
+        never_set = session.never_set
+        outcome = session.run(QualifiedName("public", "docs"))
+    refusal = PAGES_KEY if children else None
+    assert never_set is not None
+    assert {str(n): seen for n, seen in never_set.items()} == {
+        **({"public.pages": NeverSet(0, False, 0, 0)} if children else {}),
+        "public.folders": NeverSet(0, False, 0, 0, None, ()),
+        "public.docs": NeverSet(0, True, 1, 1, refusal, ()),
+    }
+    inserted = (
+        "isolation.never_set_write",
+        f"{NEVER_SET} inserted a row owned by user A into public.docs",
+        "refused",
+        "inserted",
+        f'INSERT as docs_app; policies: "docs_insert" WITH CHECK ({DOCS_POLICY})',
+    )
+    changed = (
+        "isolation.never_set_write",
+        f"{NEVER_SET} changed 1 row of user A in public.docs with UPDATE without WHERE",
+        "0 rows of user A",
+        "1",
+        f'UPDATE as docs_app; policies: "docs_update" USING ({DOCS_POLICY})',
+    )
+    delete = f'DELETE as docs_app; policies: "docs_delete" USING ({DOCS_POLICY})'
+    deleted = (
+        (
+            "isolation.never_set_write",
+            f"{NEVER_SET} could delete 1 row of user A in public.docs with DELETE without WHERE: the policies let it "
+            f"through and only a foreign key refused it ({PAGES_KEY})",
+            "0 rows of user A",
+            "1 row matched, refused by a foreign key",
+            delete,
+        )
+        if children
+        else (
+            "isolation.never_set_write",
+            f"{NEVER_SET} deleted 1 row of user A in public.docs with DELETE without WHERE",
+            "0 rows of user A",
+            "1",
+            delete,
+        )
+    )
+    expected = [inserted, deleted, changed] if children else [inserted, changed, deleted]
+    assert found(outcome) == expected
+    assert outcome.notes == []
+
+
+GUESTS_SQL = (
+    NOTES_SQL
+    + """
+CREATE POLICY guests ON public.notes FOR ALL TO anon USING (true) WITH CHECK (true);
+CREATE TABLE public.wall (id int PRIMARY KEY, user_id uuid NOT NULL);
+ALTER TABLE public.wall ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON public.wall FOR ALL TO authenticated USING (true) WITH CHECK (user_id = auth.uid());
+"""
+)
+GUESTS_CONTRACT = NOTES_CONTRACT + "  public.wall:\n    isolation: {owner: user_id, read: anon}\n"
+GUESTS = '"guests" USING (true)'
+
+
+def test_a_run_reports_what_the_anonymous_caller_did(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with session_on(target, run_sql, tmp_path, GUESTS_SQL, GUESTS_CONTRACT) as session:
+        notes, wall = session.run(NOTES), session.run(QualifiedName("public", "wall"))
+    anon = "the anonymous caller"
+    assert found(notes) == [
+        (
+            "isolation.anonymous_read",
+            f"{anon} read 1 row of user A in public.notes",
+            "0 rows",
+            "1",
+            f"SELECT as anon; policies: {GUESTS}",
+        ),
+        (
+            "isolation.anonymous_write",
+            f"{anon} inserted a row owned by user A into public.notes",
+            "refused",
+            "inserted",
+            'INSERT as anon; policies: "guests" WITH CHECK (true)',
+        ),
+        (
+            "isolation.anonymous_write",
+            f"{anon} updated a row of user A in public.notes",
+            "0 rows",
+            "1",
+            f"UPDATE as anon; policies: {GUESTS} WITH CHECK (true)",
+        ),
+        (
+            "isolation.anonymous_write",
+            f"{anon} deleted a row of user A in public.notes",
+            "0 rows",
+            "1",
+            f"DELETE as anon; policies: {GUESTS}",
+        ),
+        (
+            "isolation.update_unfiltered",
+            f"{anon} changed 1 row of user A in public.notes with an UPDATE of title without WHERE",
+            "0 rows of user A",
+            "1",
+            f"UPDATE as anon; policies: {GUESTS} WITH CHECK (true)",
+        ),
+        (
+            "isolation.delete_unfiltered",
+            f"{anon} deleted 1 row of user A in public.notes with a DELETE without WHERE",
+            "0 rows of user A",
+            "1",
+            f"DELETE as anon; policies: {GUESTS}",
+        ),
+    ]
+    wall_delete = 'DELETE as authenticated; policies: "own" USING (true)'
+    assert found(wall) == [
+        (
+            "isolation.delete_other",
+            "user A deleted 1 row of user B in public.wall (DELETE ... WHERE)",
+            "0 rows",
+            "1",
+            wall_delete,
+        ),
+        (
+            "isolation.delete_unfiltered",
+            "user A deleted 1 row of user B in public.wall with a DELETE without WHERE",
+            "0 rows of user B",
+            "1",
+            wall_delete,
+        ),
+        (
+            "isolation.read_declared",
+            f"{anon} cannot read the row of user A in public.wall, which 'read: anon' opens to everyone: 0 rows",
+            "1 row of user A",
+            "0 rows",
+            "SELECT as anon; policies: no SELECT policy for this role",
+        ),
+    ]
+    assert (notes.notes, wall.notes) == ([], [])
