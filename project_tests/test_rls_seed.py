@@ -282,6 +282,8 @@ def test_a_template_with_id_before_the_principal_has_one_is_refused(
         assert s.seeder.given_values(None, s.a, 7) == {}
         # a per-user value without this user's key gives nothing
         assert s.seeder.given_values(isolation, Principal("C", identity="i"), 1) == {"label": "c-1", "code": "c-i"}
+        # an empty identity (a value a CHECK ... IN list may give in setting mode) is rendered as it is
+        assert s.seeder.given_values(isolation, Principal("C", identity=""), 1) == {"label": "c-1", "code": "c-"}
 
 
 MEMBERSHIP = """
@@ -591,6 +593,10 @@ def test_a_null_wanted_value_is_matched_by_is_null(
         assert s.seeder.adopt(HANDLES, s.a, {"owner_id": s.a.identity, "tag": None}) == neo
         assert s.seeder.adopt(HANDLES, s.b, {"owner_id": s.b.identity, "tag": None}) is None
         assert s.seeder.rows == {(HANDLES, "A"): [neo]}
+        # found again: remembered and listed as created once
+        assert s.seeder.adopt(HANDLES, s.a, {"owner_id": s.a.identity}) == neo
+        assert s.seeder.rows == {(HANDLES, "A"): [neo]}
+        assert s.seeder.created == [neo]
 
 
 def test_a_collision_in_another_table_is_not_adopted(
@@ -631,7 +637,7 @@ def test_a_failed_insert_leaves_the_transaction_usable_only_under_a_savepoint(
 
 CYCLE = """
 CREATE TABLE public.eggs (id int PRIMARY KEY, hen_id int NOT NULL);
-CREATE TABLE public.hens (id int PRIMARY KEY, egg_id int NOT NULL REFERENCES public.eggs (id));
+CREATE TABLE public.hens (id int PRIMARY KEY, egg_id int NOT NULL REFERENCES public.eggs (id), owner_id uuid NOT NULL);
 ALTER TABLE public.eggs ADD FOREIGN KEY (hen_id) REFERENCES public.hens (id);
 """
 
@@ -647,6 +653,19 @@ def test_a_cycle_of_required_keys_and_a_missing_table_are_explained(
         with pytest.raises(SeedError) as missing:
             s.seeder.table(QualifiedName("public", "nests"))
         assert str(missing.value) == "table public.nests is missing: cannot create test rows in it"
+    via_hen = (
+        "  public.eggs:\n"
+        "    columns: {hen_id: {type: integer}}\n"
+        "    foreign_keys: [{columns: [hen_id], references: public.hens(id)}]\n"
+        "    isolation: {via: hen_id}\n"
+        "  public.hens:\n"
+        "    isolation: {owner: owner_id}\n"
+    )
+    with seeder_on(target, run_sql, tmp_path, "", via_hen) as s:
+        # eggs' parent (its ownership path) is a hen, whose NOT NULL key needs an egg
+        with pytest.raises(SeedError) as raised:
+            s.seeder.row(QualifiedName("public", "eggs"), s.a)
+        assert str(raised.value) == "cannot create rows of public.eggs: its NOT NULL foreign keys form a cycle"
 
 
 SETTING = """
@@ -798,3 +817,115 @@ def test_a_tenant_without_a_tenant_table_takes_a_value_of_its_columns_type(
         with pytest.raises(SeedError) as raised:
             s.seeder.tenant(wrong, s.b)
         assert str(raised.value) == "public.region_members has no column 'zone' (membership.tenant)"
+
+
+SHELVES = (
+    WITNESS.replace("new.seen_role := current_user;", "")
+    + """
+CREATE TABLE public.kinds (id int PRIMARY KEY, label text NOT NULL);
+CREATE TABLE public.shelves (
+  site     text NOT NULL,
+  num      int NOT NULL,
+  owner_id uuid NOT NULL,
+  PRIMARY KEY (site, num)
+);
+CREATE TABLE public.books (
+  id      int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  site    text NOT NULL,
+  num     int NOT NULL,
+  hint_id int,
+  kind_id int NOT NULL,
+  CONSTRAINT a_hint FOREIGN KEY (hint_id) REFERENCES public.kinds (id),
+  CONSTRAINT b_kind FOREIGN KEY (kind_id) REFERENCES public.kinds (id),
+  CONSTRAINT c_shelf FOREIGN KEY (site, num) REFERENCES public.shelves (site, num)
+);
+CREATE TABLE public.notices (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, body text NOT NULL);
+CREATE TABLE public.loose (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, shelf int NOT NULL CHECK (shelf IN (7)));
+CREATE TABLE public.pads (
+  id       int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  owner_id uuid NOT NULL,
+  seen_sub text DEFAULT nullif(current_setting('request.jwt.claims', true), '')::json ->> 'sub',
+  code     text NOT NULL CONSTRAINT code_of_sub CHECK (code = 'c-' || seen_sub)
+);
+"""
+)
+SHELVES_CONTRACT = """
+  public.shelves:
+    isolation: {owner: owner_id, values: {site: "s-${user}", num: "${n}"}}
+  public.books:
+    columns: {site: {type: text}, num: {type: integer}}
+    foreign_keys: [{columns: [site, num], references: "public.shelves(site, num)"}]
+    isolation: {via: [site, num]}
+  public.loose:
+    columns: {shelf: {type: integer}}
+    foreign_keys: [{columns: [shelf], references: public.shelves(num)}]
+    isolation: {via: shelf}
+  public.pads:
+    isolation: {owner: owner_id}
+  public.notices:
+    isolation: {read: anon}
+"""
+KINDS, SHELVES_T, BOOKS, LOOSE, PADS, NOTICES = (
+    QualifiedName("public", t) for t in ("kinds", "shelves", "books", "loose", "pads", "notices")
+)
+
+
+def test_a_composite_ownership_path_pins_its_given_part_and_skips_no_required_key(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """books reaches its owner through (site, num): a site given picks the parent shelf with that site; an
+    optional key (a_hint, first) is skipped without skipping the required kind_id after it."""
+    with seeder_on(target, run_sql, tmp_path, SHELVES, SHELVES_CONTRACT) as s:
+        a, b = s.a, s.b
+        east = s.seeder.row(BOOKS, a, {"site": "east"})
+        (shelf_east,) = s.stored("public.shelves")
+        assert shelf_east.values == {"site": "east", "num": "1", "owner_id": a.identity}
+        (kind,) = s.stored("public.kinds")
+        assert east.values == {"id": "1", "site": "east", "num": "1", "hint_id": None, "kind_id": kind.values["id"]}
+        shelf_b = s.seeder.row(SHELVES_T, b)
+        assert shelf_b.values == {"site": "s-b", "num": "4", "owner_id": b.identity}
+        assert s.stored("public.shelves") == [shelf_east, shelf_b]
+        assert s.seeder.rows == {
+            (SHELVES_T, "A"): [shelf_east],
+            (KINDS, "A"): [kind],
+            (BOOKS, "A"): [east],
+            (SHELVES_T, "B"): [shelf_b],
+        }
+        # a table read by anyone (neither owner nor path): nothing is added to what is asked for
+        notice = s.seeder.row(NOTICES, a, {"body": "hello"})
+        assert notice.values == {"id": "1", "body": "hello"}
+
+
+def test_a_path_without_its_foreign_key_in_the_database_makes_no_parent(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """loose declares via: shelf, but the database has no such key: the column is filled like any other."""
+    with seeder_on(target, run_sql, tmp_path, SHELVES, SHELVES_CONTRACT) as s:
+        row = s.seeder.row(LOOSE, s.a)
+        assert row.values == {"id": "1", "shelf": "7"}
+        assert s.stored("public.shelves") == []
+        assert s.seeder.rows == {(LOOSE, "A"): [row]}
+
+
+def test_rows_of_a_table_without_isolation_are_not_shared_before_any_trigger_ran(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with seeder_on(target, run_sql, tmp_path, SHELVES, SHELVES_CONTRACT) as s:
+        kind_a = s.seeder.row(KINDS, s.a, {"label": "shared"})
+        kind_b = s.seeder.row(KINDS, s.b, {"label": "shared"})
+        assert s.stored("public.kinds") == [kind_a, kind_b]
+        assert s.seeder.rows == {(KINDS, "A"): [kind_a], (KINDS, "B"): [kind_b]}
+
+
+def test_checks_are_fitted_with_the_principals_identity_in_effect(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """code must be 'c-' and the default of seen_sub (the claims' subject): fitted to A's, then to B's."""
+    with seeder_on(target, run_sql, tmp_path, SHELVES, SHELVES_CONTRACT) as s:
+        pad_a = s.seeder.row(PADS, s.a)
+        pad_b = s.seeder.row(PADS, s.b)
+        assert [p.values for p in s.stored("public.pads")] == [
+            {"id": "1", "owner_id": s.a.identity, "seen_sub": s.a.identity, "code": f"c-{s.a.identity}"},
+            {"id": "2", "owner_id": s.b.identity, "seen_sub": s.b.identity, "code": f"c-{s.b.identity}"},
+        ]
+        assert s.stored("public.pads") == [pad_a, pad_b]
