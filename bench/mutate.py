@@ -1184,6 +1184,89 @@ EQUIVALENT += (
     ),
 )
 
+# rls/seed (2026-12-01, the whole run): SQL text in another letter case, the zips of equal lengths, the
+# separator between seeding settings (never more than one).
+SEED_SQL_CASE = "the same SQL: keywords, functions, types and unquoted names (system columns too) are read in any case"
+SEED_ADOPT_WHERE = (
+    'sql.SQL("{} IS NULL" if v is None else "{} = %s").format(sql.Identifier(c)) for c, v in wanted.items()'
+)
+SEED_ADOPT_SELECT = 'statement = sql.SQL("SELECT {} FROM {} WHERE {} AND age(xmin) <= 0 LIMIT 1").format('
+SEED_COUNT = 'cur.execute(sql.SQL("SELECT count(*) FROM {}").format(ident(name)))'
+SEED_ACT_AS = 'self.cur.execute(sql.SQL("SELECT ") + sql.SQL(", ").join(calls), params)'
+SEED_SYSTEM = '[sql.SQL("tableoid::text"), sql.SQL("ctid::text")]'
+SEED_FK_ZIP = (
+    "a foreign key has as many referenced columns as columns (PostgreSQL refuses it otherwise; the snapshot reads"
+    " both from the one pg_constraint row)"
+)
+EQUIVALENT += (
+    Equivalent("adopt", SEED_ADOPT_WHERE, SEED_ADOPT_WHERE.replace("IS NULL", "is null"), SEED_SQL_CASE),
+    Equivalent(
+        "adopt",
+        SEED_ADOPT_SELECT,
+        SEED_ADOPT_SELECT.replace(
+            "SELECT {} FROM {} WHERE {} AND age(xmin) <= 0 LIMIT 1",
+            "select {} from {} where {} and age(xmin) <= 0 limit 1",
+        ),
+        SEED_SQL_CASE,
+    ),
+    Equivalent(
+        "adopt",
+        SEED_ADOPT_SELECT,
+        SEED_ADOPT_SELECT.replace("age(xmin) <= 0 LIMIT 1", "AGE(XMIN) <= 0 LIMIT 1"),
+        SEED_SQL_CASE,
+    ),
+    Equivalent(
+        "adopt",
+        'self._columns(table), ident(name), sql.SQL(" AND ").join(conditions)',
+        'self._columns(table), ident(name), sql.SQL(" and ").join(conditions)',
+        SEED_SQL_CASE,
+    ),
+    Equivalent(
+        "count_rows", SEED_COUNT, SEED_COUNT.replace("SELECT count(*) FROM", "select count(*) from"), SEED_SQL_CASE
+    ),
+    Equivalent(
+        "count_rows", SEED_COUNT, SEED_COUNT.replace("SELECT count(*) FROM", "SELECT COUNT(*) FROM"), SEED_SQL_CASE
+    ),
+    Equivalent("act_as", SEED_ACT_AS, SEED_ACT_AS.replace('"SELECT "', '"select "'), SEED_SQL_CASE),
+    Equivalent(
+        "act_as",
+        SEED_ACT_AS,
+        SEED_ACT_AS.replace('sql.SQL(", ")', 'sql.SQL("XX, XX")'),
+        "the separator between set_config calls: every Impersonation's seeding_settings gives at most one setting"
+        " (Supabase: the claims; setting mode: the setting, or none untouched; roles: none)",
+    ),
+    Equivalent("_columns", SEED_SYSTEM, SEED_SYSTEM.replace('"tableoid::text"', '"TABLEOID::TEXT"'), SEED_SQL_CASE),
+    Equivalent("_columns", SEED_SYSTEM, SEED_SYSTEM.replace('"ctid::text"', '"CTID::TEXT"'), SEED_SQL_CASE),
+    Equivalent(
+        "_columns",
+        '+ [sql.SQL("{}::text").format(sql.Identifier(c)) for c in table.columns]',
+        '+ [sql.SQL("{}::TEXT").format(sql.Identifier(c)) for c in table.columns]',
+        SEED_SQL_CASE,
+    ),
+    *_zip_of_equal_lengths(
+        "adopt",
+        "row = SeededRow(name, dict(zip(table.columns, fetched[2:], strict=True)), fetched[0], fetched[1])",
+        "the row read back lists tableoid, ctid and then exactly table.columns (_columns(table)): as many values"
+        " after the first two as columns",
+    ),
+    *_zip_of_equal_lengths(
+        "wanted",
+        "pinned = {rc: wanted[c] for c, rc in zip(fk.columns, fk.ref_columns, strict=True) if c in wanted}",
+        SEED_FK_ZIP,
+    ),
+    *_zip_of_equal_lengths(
+        "wanted", "for column, ref_column in zip(fk.columns, fk.ref_columns, strict=True):", SEED_FK_ZIP
+    ),
+    *_zip_of_equal_lengths(
+        "_values_for",
+        "pinned = {rc: values[c] for c, rc in zip(fk.columns, fk.ref_columns, strict=True) if c in values}",
+        SEED_FK_ZIP,
+    ),
+    *_zip_of_equal_lengths(
+        "_values_for", "for column, ref_column in zip(fk.columns, fk.ref_columns, strict=True):", SEED_FK_ZIP
+    ),
+)
+
 # rls/values (2026-12-01): unique_columns reads the PRIMARY KEY and UNIQUE constraints and the unique indexes.
 _UNIQUE_KINDS = 'found = {c for con in table.constraints if con.kind in ("p", "u") for c in con.columns}'
 EQUIVALENT += tuple(

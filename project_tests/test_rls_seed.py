@@ -817,6 +817,14 @@ def test_a_tenant_without_a_tenant_table_takes_a_value_of_its_columns_type(
         with pytest.raises(SeedError) as raised:
             s.seeder.tenant(wrong, s.b)
         assert str(raised.value) == "public.region_members has no column 'zone' (membership.tenant)"
+    # setting mode: the identity is of the owner column's type, an enum here (the first label)
+    setting = "auth: {mode: setting, role: notes_app, setting: app.region}"
+    role = "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'notes_app') THEN CREATE ROLE notes_app; END IF; END $$"
+    with seeder_on(
+        target, run_sql, tmp_path, role, "  public.reports:\n    isolation: {owner: region}\n", auth=setting
+    ) as s:
+        report = s.seeder.row(QualifiedName("public", "reports"), s.a)
+        assert (s.a.identity, report.values) == ("north", {"id": "2", "region": "north"})
 
 
 SHELVES = (
@@ -841,6 +849,14 @@ CREATE TABLE public.books (
 );
 CREATE TABLE public.notices (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, body text NOT NULL);
 CREATE TABLE public.loose (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, shelf int NOT NULL CHECK (shelf IN (7)));
+CREATE TABLE public.stamped (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, owner_id uuid NOT NULL, body text NOT NULL);
+CREATE FUNCTION public.blank() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN new.body := NULL; RETURN new; END $$;
+CREATE TRIGGER blank BEFORE INSERT ON public.stamped FOR EACH ROW EXECUTE FUNCTION public.blank();
+CREATE TABLE public.strict (
+  id       int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  owner_id uuid NOT NULL,
+  body     text NOT NULL CONSTRAINT long_body CHECK (length(body) > 500)
+);
 CREATE TABLE public.pads (
   id       int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   owner_id uuid NOT NULL,
@@ -864,9 +880,13 @@ SHELVES_CONTRACT = """
     isolation: {owner: owner_id}
   public.notices:
     isolation: {read: anon}
+  public.stamped:
+    isolation: {owner: owner_id}
+  public.strict:
+    isolation: {owner: owner_id}
 """
-KINDS, SHELVES_T, BOOKS, LOOSE, PADS, NOTICES = (
-    QualifiedName("public", t) for t in ("kinds", "shelves", "books", "loose", "pads", "notices")
+KINDS, SHELVES_T, BOOKS, LOOSE, PADS, NOTICES, STAMPED, STRICT = (
+    QualifiedName("public", t) for t in ("kinds", "shelves", "books", "loose", "pads", "notices", "stamped", "strict")
 )
 
 
@@ -915,6 +935,7 @@ def test_rows_of_a_table_without_isolation_are_not_shared_before_any_trigger_ran
         kind_b = s.seeder.row(KINDS, s.b, {"label": "shared"})
         assert s.stored("public.kinds") == [kind_a, kind_b]
         assert s.seeder.rows == {(KINDS, "A"): [kind_a], (KINDS, "B"): [kind_b]}
+        assert s.seeder.adopting is False  # kinds has no INSERT trigger
 
 
 def test_checks_are_fitted_with_the_principals_identity_in_effect(
@@ -929,3 +950,43 @@ def test_checks_are_fitted_with_the_principals_identity_in_effect(
             {"id": "2", "owner_id": s.b.identity, "seen_sub": s.b.identity, "code": f"c-{s.b.identity}"},
         ]
         assert s.stored("public.pads") == [pad_a, pad_b]
+
+
+def test_a_refused_insert_is_explained_by_the_before_trigger_and_the_made_up_columns(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """blank (a BEFORE INSERT trigger read at start) empties body; long_body refuses the body the seeder made up."""
+    with seeder_on(target, run_sql, tmp_path, SHELVES, SHELVES_CONTRACT) as s:
+        s.seeder.adopting = True  # under the savepoint: the transaction goes on after each refusal
+        with pytest.raises(SeedError) as blanked:
+            s.seeder.row(STAMPED, s.a)
+        assert str(blanked.value) == (
+            "cannot create a test row in public.stamped: public.stamped.body is NOT NULL and got NULL;"
+            " a BEFORE INSERT trigger (blank) set it to NULL"
+        )
+        with pytest.raises(SeedError) as refused:
+            s.seeder.row(STRICT, s.a)
+        assert str(refused.value) == (
+            "cannot create a test row in public.strict: CHECK long_body ((length(body) > 500)) refused the row;"
+            " give values for body that satisfy it under isolation.values"
+            " (a template such as 'name-${n}' keeps UNIQUE columns distinct)"
+        )
+
+
+def test_a_new_seeder_counts_nothing_unless_asked_and_sets_no_identity_at_first(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """Claims already in effect before the seeder's first insert (the platform's: none) are not trusted."""
+    with seeder_on(target, run_sql, tmp_path, GRAPH, GRAPH_CONTRACT) as s:
+        old = s.seeder
+        seeder = Seeder(s.cur, old.contract, old.snapshot, old.impersonation, count_rows=False)
+        seeder.start()
+        assert seeder.counts_before == {}
+        assert seeder.checkpoint() == ({}, {}, {}, 0, False)
+        ((project,),) = s.query(
+            "INSERT INTO public.projects (owner_id, name, label, code) VALUES (%s, 'p', 'l', 'c') RETURNING id",
+            [s.a.identity],
+        )
+        s.cur.execute("SELECT set_config('request.jwt.claims', %s, true)", ['{"sub": "stale"}'])
+        made = seeder.create_user(TASKS, s.b, {"project_id": str(project), "title": "t"})
+        assert made.values["seen_sub"] is None
