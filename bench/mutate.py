@@ -1194,6 +1194,16 @@ SEED_ADOPT_SELECT = 'statement = sql.SQL("SELECT {} FROM {} WHERE {} AND age(xmi
 SEED_COUNT = 'cur.execute(sql.SQL("SELECT count(*) FROM {}").format(ident(name)))'
 SEED_ACT_AS = 'self.cur.execute(sql.SQL("SELECT ") + sql.SQL(", ").join(calls), params)'
 SEED_SYSTEM = '[sql.SQL("tableoid::text"), sql.SQL("ctid::text")]'
+
+
+def _sql_case_of(line: str, change: Callable[[str], str]) -> str:
+    """``line`` with its first string literal changed by ``change`` (mutmut's case mutants of SQL text)."""
+    first = line.index('"')
+    last = line.index('"', first + 1)
+    return line[:first] + change(line[first : last + 1]) + line[last + 1 :]
+
+
+SEED_COUNTS = 'counts = sql.SQL(", ").join(sql.SQL("(SELECT count(*) FROM {})").format(ident(n)) for n in readable)'
 SEED_FK_ZIP = (
     "a foreign key has as many referenced columns as columns (PostgreSQL refuses it otherwise; the snapshot reads"
     " both from the one pg_constraint row)"
@@ -1264,6 +1274,55 @@ EQUIVALENT += (
     ),
     *_zip_of_equal_lengths(
         "_values_for", "for column, ref_column in zip(fk.columns, fk.ref_columns, strict=True):", SEED_FK_ZIP
+    ),
+    *_zip_of_equal_lengths(
+        "insert",
+        "row = SeededRow(name, dict(zip(table.columns, fetched[2:], strict=True)), fetched[0], fetched[1])",
+        "RETURNING lists tableoid, ctid and then exactly table.columns (_columns(table)): as many values after the"
+        " first two as columns",
+    ),
+    *_zip_of_equal_lengths(
+        "count_tables",
+        "readable = [n for n, (ok,) in zip(names, cur.fetchall(), strict=True) if ok]",
+        "unnest of the array of the names gives one row per name",
+    ),
+    *_zip_of_equal_lengths(
+        "count_tables",
+        "return {n: int(c) for n, c in zip(readable, fetched, strict=True)}",
+        "the SELECT has one count per readable table",
+    ),
+    *(
+        Equivalent("insert", line, _sql_case_of(line, change), SEED_SQL_CASE)
+        for line, change in (
+            ('statement = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING {}").format(', str.lower),
+            (
+                'statement = sql.SQL("INSERT INTO {} DEFAULT VALUES RETURNING {}").format(ident(name),'
+                " self._columns(table))",
+                str.lower,
+            ),
+            ('self.cur.execute("SAVEPOINT pgcontract_insert")', str.lower),
+            ('self.cur.execute("SAVEPOINT pgcontract_insert")', str.upper),
+            ('self.cur.execute("ROLLBACK TO SAVEPOINT pgcontract_insert")', str.lower),
+            ('self.cur.execute("ROLLBACK TO SAVEPOINT pgcontract_insert")', str.upper),
+            ('self.cur.execute("RELEASE SAVEPOINT pgcontract_insert")', str.lower),
+            ('self.cur.execute("RELEASE SAVEPOINT pgcontract_insert")', str.upper),
+        )
+    ),
+    Equivalent(
+        "count_tables",
+        "\"SELECT coalesce(has_table_privilege(to_regclass(r), 'SELECT'), false) FROM unnest(%s::text[]) AS r\",",
+        "\"select coalesce(has_table_privilege(to_regclass(r), 'select'), false) from unnest(%s::text[]) as r\",",
+        SEED_SQL_CASE + "; has_table_privilege's privilege text too (its case is not significant)",
+    ),
+    *(
+        Equivalent("count_tables", SEED_COUNTS, SEED_COUNTS.replace("SELECT count(*) FROM", after), SEED_SQL_CASE)
+        for after in ("select count(*) from", "SELECT COUNT(*) FROM")
+    ),
+    Equivalent(
+        "count_tables",
+        'cur.execute(sql.SQL("SELECT {}").format(counts))',
+        'cur.execute(sql.SQL("select {}").format(counts))',
+        SEED_SQL_CASE,
     ),
 )
 
