@@ -792,7 +792,11 @@ def test_a_tenant_without_a_tenant_table_is_chosen_once_per_principal(
 
 ENUM_MEMBERSHIP = """
 CREATE TYPE public.region AS ENUM ('north', 'south');
-CREATE TABLE public.region_members (region public.region NOT NULL, user_id uuid NOT NULL, PRIMARY KEY (region, user_id));
+CREATE TABLE public.region_members (
+  region  public.region NOT NULL,
+  user_id uuid NOT NULL,
+  PRIMARY KEY (region, user_id)
+);
 CREATE TABLE public.reports (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, region public.region NOT NULL);
 """
 
@@ -819,7 +823,10 @@ def test_a_tenant_without_a_tenant_table_takes_a_value_of_its_columns_type(
         assert str(raised.value) == "public.region_members has no column 'zone' (membership.tenant)"
     # setting mode: the identity is of the owner column's type, an enum here (the first label)
     setting = "auth: {mode: setting, role: notes_app, setting: app.region}"
-    role = "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'notes_app') THEN CREATE ROLE notes_app; END IF; END $$"
+    role = (
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'notes_app')"
+        " THEN CREATE ROLE notes_app; END IF; END $$"
+    )
     with seeder_on(
         target, run_sql, tmp_path, role, "  public.reports:\n    isolation: {owner: region}\n", auth=setting
     ) as s:
@@ -849,7 +856,11 @@ CREATE TABLE public.books (
 );
 CREATE TABLE public.notices (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, body text NOT NULL);
 CREATE TABLE public.loose (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, shelf int NOT NULL CHECK (shelf IN (7)));
-CREATE TABLE public.stamped (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, owner_id uuid NOT NULL, body text NOT NULL);
+CREATE TABLE public.stamped (
+  id       int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  owner_id uuid NOT NULL,
+  body     text NOT NULL
+);
 CREATE FUNCTION public.blank() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN new.body := NULL; RETURN new; END $$;
 CREATE TRIGGER blank BEFORE INSERT ON public.stamped FOR EACH ROW EXECUTE FUNCTION public.blank();
 CREATE TABLE public.strict (
