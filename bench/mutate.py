@@ -1197,6 +1197,148 @@ EQUIVALENT += (
     ),
 )
 
+# rls/seed (2026-12-01, the whole run): SQL text in another letter case, the zips of equal lengths, the
+# separator between seeding settings (never more than one).
+SEED_SQL_CASE = "the same SQL: keywords, functions, types and unquoted names (system columns too) are read in any case"
+SEED_ADOPT_WHERE = (
+    'sql.SQL("{} IS NULL" if v is None else "{} = %s").format(sql.Identifier(c)) for c, v in wanted.items()'
+)
+SEED_ADOPT_SELECT = 'statement = sql.SQL("SELECT {} FROM {} WHERE {} AND age(xmin) <= 0 LIMIT 1").format('
+SEED_COUNT = 'cur.execute(sql.SQL("SELECT count(*) FROM {}").format(ident(name)))'
+SEED_ACT_AS = 'self.cur.execute(sql.SQL("SELECT ") + sql.SQL(", ").join(calls), params)'
+SEED_SYSTEM = '[sql.SQL("tableoid::text"), sql.SQL("ctid::text")]'
+
+
+def _sql_case_of(line: str, change: Callable[[str], str]) -> str:
+    """``line`` with its first string literal changed by ``change`` (mutmut's case mutants of SQL text)."""
+    first = line.index('"')
+    last = line.index('"', first + 1)
+    return line[:first] + change(line[first : last + 1]) + line[last + 1 :]
+
+
+SEED_COUNTS = 'counts = sql.SQL(", ").join(sql.SQL("(SELECT count(*) FROM {})").format(ident(n)) for n in readable)'
+SEED_FK_ZIP = (
+    "a foreign key has as many referenced columns as columns (PostgreSQL refuses it otherwise; the snapshot reads"
+    " both from the one pg_constraint row)"
+)
+EQUIVALENT += (
+    Equivalent("adopt", SEED_ADOPT_WHERE, SEED_ADOPT_WHERE.replace("IS NULL", "is null"), SEED_SQL_CASE),
+    Equivalent(
+        "adopt",
+        SEED_ADOPT_SELECT,
+        SEED_ADOPT_SELECT.replace(
+            "SELECT {} FROM {} WHERE {} AND age(xmin) <= 0 LIMIT 1",
+            "select {} from {} where {} and age(xmin) <= 0 limit 1",
+        ),
+        SEED_SQL_CASE,
+    ),
+    Equivalent(
+        "adopt",
+        SEED_ADOPT_SELECT,
+        SEED_ADOPT_SELECT.replace("age(xmin) <= 0 LIMIT 1", "AGE(XMIN) <= 0 LIMIT 1"),
+        SEED_SQL_CASE,
+    ),
+    Equivalent(
+        "adopt",
+        'self._columns(table), ident(name), sql.SQL(" AND ").join(conditions)',
+        'self._columns(table), ident(name), sql.SQL(" and ").join(conditions)',
+        SEED_SQL_CASE,
+    ),
+    Equivalent(
+        "count_rows", SEED_COUNT, SEED_COUNT.replace("SELECT count(*) FROM", "select count(*) from"), SEED_SQL_CASE
+    ),
+    Equivalent(
+        "count_rows", SEED_COUNT, SEED_COUNT.replace("SELECT count(*) FROM", "SELECT COUNT(*) FROM"), SEED_SQL_CASE
+    ),
+    Equivalent("act_as", SEED_ACT_AS, SEED_ACT_AS.replace('"SELECT "', '"select "'), SEED_SQL_CASE),
+    Equivalent(
+        "act_as",
+        SEED_ACT_AS,
+        SEED_ACT_AS.replace('sql.SQL(", ")', 'sql.SQL("XX, XX")'),
+        "the separator between set_config calls: every Impersonation's seeding_settings gives at most one setting"
+        " (Supabase: the claims; setting mode: the setting, or none untouched; roles: none)",
+    ),
+    Equivalent("_columns", SEED_SYSTEM, SEED_SYSTEM.replace('"tableoid::text"', '"TABLEOID::TEXT"'), SEED_SQL_CASE),
+    Equivalent("_columns", SEED_SYSTEM, SEED_SYSTEM.replace('"ctid::text"', '"CTID::TEXT"'), SEED_SQL_CASE),
+    Equivalent(
+        "_columns",
+        '+ [sql.SQL("{}::text").format(sql.Identifier(c)) for c in table.columns]',
+        '+ [sql.SQL("{}::TEXT").format(sql.Identifier(c)) for c in table.columns]',
+        SEED_SQL_CASE,
+    ),
+    *_zip_of_equal_lengths(
+        "adopt",
+        "row = SeededRow(name, dict(zip(table.columns, fetched[2:], strict=True)), fetched[0], fetched[1])",
+        "the row read back lists tableoid, ctid and then exactly table.columns (_columns(table)): as many values"
+        " after the first two as columns",
+    ),
+    *_zip_of_equal_lengths(
+        "wanted",
+        "pinned = {rc: wanted[c] for c, rc in zip(fk.columns, fk.ref_columns, strict=True) if c in wanted}",
+        SEED_FK_ZIP,
+    ),
+    *_zip_of_equal_lengths(
+        "wanted", "for column, ref_column in zip(fk.columns, fk.ref_columns, strict=True):", SEED_FK_ZIP
+    ),
+    *_zip_of_equal_lengths(
+        "_values_for",
+        "pinned = {rc: values[c] for c, rc in zip(fk.columns, fk.ref_columns, strict=True) if c in values}",
+        SEED_FK_ZIP,
+    ),
+    *_zip_of_equal_lengths(
+        "_values_for", "for column, ref_column in zip(fk.columns, fk.ref_columns, strict=True):", SEED_FK_ZIP
+    ),
+    *_zip_of_equal_lengths(
+        "insert",
+        "row = SeededRow(name, dict(zip(table.columns, fetched[2:], strict=True)), fetched[0], fetched[1])",
+        "RETURNING lists tableoid, ctid and then exactly table.columns (_columns(table)): as many values after the"
+        " first two as columns",
+    ),
+    *_zip_of_equal_lengths(
+        "count_tables",
+        "readable = [n for n, (ok,) in zip(names, cur.fetchall(), strict=True) if ok]",
+        "unnest of the array of the names gives one row per name",
+    ),
+    *_zip_of_equal_lengths(
+        "count_tables",
+        "return {n: int(c) for n, c in zip(readable, fetched, strict=True)}",
+        "the SELECT has one count per readable table",
+    ),
+    *(
+        Equivalent("insert", line, _sql_case_of(line, change), SEED_SQL_CASE)
+        for line, change in (
+            ('statement = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING {}").format(', str.lower),
+            (
+                'statement = sql.SQL("INSERT INTO {} DEFAULT VALUES RETURNING {}").format(ident(name),'
+                " self._columns(table))",
+                str.lower,
+            ),
+            ('self.cur.execute("SAVEPOINT pgcontract_insert")', str.lower),
+            ('self.cur.execute("SAVEPOINT pgcontract_insert")', str.upper),
+            ('self.cur.execute("ROLLBACK TO SAVEPOINT pgcontract_insert")', str.lower),
+            ('self.cur.execute("ROLLBACK TO SAVEPOINT pgcontract_insert")', str.upper),
+            ('self.cur.execute("RELEASE SAVEPOINT pgcontract_insert")', str.lower),
+            ('self.cur.execute("RELEASE SAVEPOINT pgcontract_insert")', str.upper),
+        )
+    ),
+    Equivalent(
+        "count_tables",
+        "\"SELECT coalesce(has_table_privilege(to_regclass(r), 'SELECT'), false) FROM unnest(%s::text[]) AS r\",",
+        "\"select coalesce(has_table_privilege(to_regclass(r), 'select'), false) from unnest(%s::text[]) as r\",",
+        SEED_SQL_CASE + "; has_table_privilege's privilege text too (its case is not significant)",
+    ),
+    *(
+        Equivalent("count_tables", SEED_COUNTS, SEED_COUNTS.replace("SELECT count(*) FROM", after), SEED_SQL_CASE)
+        for after in ("select count(*) from", "SELECT COUNT(*) FROM")
+    ),
+    Equivalent(
+        "count_tables",
+        'cur.execute(sql.SQL("SELECT {}").format(counts))',
+        'cur.execute(sql.SQL("select {}").format(counts))',
+        SEED_SQL_CASE,
+    ),
+)
+
 # rls/values (2026-12-01): unique_columns reads the PRIMARY KEY and UNIQUE constraints and the unique indexes.
 _UNIQUE_KINDS = 'found = {c for con in table.constraints if con.kind in ("p", "u") for c in con.columns}'
 EQUIVALENT += tuple(

@@ -20,6 +20,7 @@ from psycopg import errors, sql
 
 from pgcontract.connect import Target
 from pgcontract.contract import load_contract
+from pgcontract.contract.model import Membership
 from pgcontract.names import QualifiedName
 from pgcontract.rls.identity import Principal, impersonation_for
 from pgcontract.rls.seed import SeededRow, Seeder, Values
@@ -257,6 +258,11 @@ def test_the_identity_in_effect_follows_the_principal_and_is_none_for_the_platfo
         seeder.restore(state)
         again = seeder.insert(TASKS, b, {"project_id": project.values["id"], "title": "r"}, {})
         assert again.values["seen_sub"] == b.identity
+        # B's claims are in effect, but after a restore the seeder cannot know it: the platform's insert
+        # clears them again rather than taking "no identity" for granted
+        seeder.restore(seeder.checkpoint())
+        cleared = seeder.create_user(TASKS, b, {"project_id": project.values["id"], "title": "s"})
+        assert cleared.values["seen_sub"] is None
 
 
 def test_a_template_with_id_before_the_principal_has_one_is_refused(
@@ -276,6 +282,8 @@ def test_a_template_with_id_before_the_principal_has_one_is_refused(
         assert s.seeder.given_values(None, s.a, 7) == {}
         # a per-user value without this user's key gives nothing
         assert s.seeder.given_values(isolation, Principal("C", identity="i"), 1) == {"label": "c-1", "code": "c-i"}
+        # an empty identity (a value a CHECK ... IN list may give in setting mode) is rendered as it is
+        assert s.seeder.given_values(isolation, Principal("C", identity=""), 1) == {"label": "c-1", "code": "c-"}
 
 
 MEMBERSHIP = """
@@ -322,6 +330,67 @@ def test_a_tenant_is_made_once_per_principal_with_its_membership(
             (members, "B"): [member_rows[1]],
             (docs, "B"): [doc_rows[1]],
         }
+
+
+def test_a_membership_row_made_in_this_transaction_gives_the_principals_tenant(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """A's personal org and membership made in this transaction (as a signup trigger would) are adopted:
+    A's tenant is that org and nothing is inserted for it; B has none: a new org and membership."""
+    docs, orgs, members = (QualifiedName("public", t) for t in ("docs", "orgs", "members"))
+    with seeder_on(target, run_sql, tmp_path, MEMBERSHIP, MEMBERSHIP_CONTRACT) as s:
+        personal = "00000000-0000-4000-8000-00000000000a"
+        s.cur.execute("INSERT INTO public.orgs (id, name) VALUES (%s, 'personal')", [personal])
+        s.cur.execute("INSERT INTO public.members (org_id, user_id) VALUES (%s, %s)", [personal, s.a.identity])
+        s.seeder.adopting = True
+        doc_a = s.seeder.row(docs, s.a)
+        doc_b = s.seeder.row(docs, s.b)
+        org_rows, member_rows = s.stored("public.orgs"), s.stored("public.members")
+        org_b = org_rows[1].values["id"]
+        assert [r.values for r in org_rows] == [{"id": personal, "name": "personal"}, {"id": org_b, "name": "org"}]
+        assert [r.values for r in member_rows] == [
+            {"org_id": personal, "user_id": s.a.identity},
+            {"org_id": org_b, "user_id": s.b.identity},
+        ]
+        assert s.seeder.tenants == {("public.members", "A"): personal, ("public.members", "B"): org_b}
+        assert (doc_a.values, doc_b.values) == (
+            {"id": "1", "org_id": personal, "body": None},
+            {"id": "2", "org_id": org_b, "body": None},
+        )
+        assert s.seeder.rows == {
+            (members, "A"): [member_rows[0]],
+            (docs, "A"): [doc_a],
+            (orgs, "B"): [org_rows[1]],
+            (members, "B"): [member_rows[1]],
+            (docs, "B"): [doc_b],
+        }
+        assert s.seeder.created == [member_rows[0], doc_a, org_rows[1], member_rows[1], doc_b]
+
+
+NULL_TENANT_KEY = """
+CREATE TABLE public.orgs (id int PRIMARY KEY, code text UNIQUE);
+CREATE TABLE public.members (
+  org_code text NOT NULL REFERENCES public.orgs (code),
+  user_id  uuid NOT NULL,
+  PRIMARY KEY (org_code, user_id)
+);
+CREATE TABLE public.docs (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, org_code text NOT NULL);
+"""
+
+
+def test_a_tenant_row_without_the_referenced_key_is_refused(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """members.org_code references orgs.code, a nullable UNIQUE column the seeder leaves NULL."""
+    contract = (
+        "  public.docs:\n"
+        "    isolation: {owner: org_code, membership: {table: public.members, tenant: org_code, user: user_id}}\n"
+    )
+    with seeder_on(target, run_sql, tmp_path, NULL_TENANT_KEY, contract) as s:
+        with pytest.raises(SeedError) as raised:
+            s.seeder.row(QualifiedName("public", "docs"), s.a)
+        assert str(raised.value) == "the tenant row of public.orgs has no code"
+        assert s.seeder.tenants == {}
 
 
 # --- rows a trigger made: adopted, not inserted ------------------------------------------------------------
@@ -407,6 +476,7 @@ CREATE TABLE public.slugs (
   owner_id uuid NOT NULL,
   slug     text NOT NULL CONSTRAINT slugs_slug_key UNIQUE
 );
+CREATE TABLE public.accounts (id uuid NOT NULL, email text NOT NULL CONSTRAINT accounts_email_key UNIQUE);
 CREATE SCHEMA other;
 CREATE TABLE other.log (slug text CONSTRAINT dup_key UNIQUE);
 CREATE TABLE public.posts (
@@ -426,7 +496,7 @@ COLLISIONS_CONTRACT = """
   public.posts:
     isolation: {owner: owner_id}
 """
-HANDLES, SLUGS, POSTS = (QualifiedName("public", t) for t in ("handles", "slugs", "posts"))
+HANDLES, SLUGS, POSTS, ACCOUNTS = (QualifiedName("public", t) for t in ("handles", "slugs", "posts", "accounts"))
 
 
 @contextmanager
@@ -437,6 +507,7 @@ def collisions(target: Target, run_sql: Callable[[str], None], tmp_path: Path) -
             "INSERT INTO public.handles (owner_id, handle, tag) VALUES (%(a)s, 'Neo', NULL), (%(b)s, 'Trin', 'x')",
             "INSERT INTO public.slugs (owner_id, slug) VALUES (%(a)s, 'alpha'), (%(b)s, 'beta')",
             "INSERT INTO public.posts (owner_id, slug) VALUES (%(a)s, 'hello')",
+            "INSERT INTO public.accounts (id, email) VALUES (%(a)s, 'a@example.invalid'), (%(b)s, 'b@example.invalid')",
         ):
             s.cur.execute(statement, {"a": s.a.identity, "b": s.b.identity})
         s.seeder.adopting = True
@@ -493,6 +564,41 @@ def test_a_collision_on_a_null_key_value_is_not_adopted(
         assert s.seeder.count(HANDLES) == 2
 
 
+def test_a_users_row_colliding_on_another_key_is_adopted_by_its_id(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """create_user's insert collides on email (id has no key): A's account, of A's id, is adopted; the
+    email of B's account, another id, is not adopted but reported."""
+    with collisions(target, run_sql, tmp_path) as s:
+        adopted = s.seeder.create_user(ACCOUNTS, s.a, {"id": s.a.identity, "email": "a@example.invalid"})
+        (account_a, account_b) = s.stored("public.accounts")
+        assert adopted == account_a
+        assert account_a.values == {"id": s.a.identity, "email": "a@example.invalid"}
+        assert s.seeder.rows == {(ACCOUNTS, "A"): [account_a]}
+        with pytest.raises(SeedError) as raised:
+            s.seeder.create_user(ACCOUNTS, s.a, {"id": s.a.identity, "email": "b@example.invalid"})
+        assert str(raised.value) == (
+            "cannot create user A in public.accounts: accounts_email_key refused a duplicate"
+            " (Key (email)=(b@example.invalid) already exists.)"
+        )
+        assert s.stored("public.accounts") == [account_a, account_b]
+        assert s.seeder.rows == {(ACCOUNTS, "A"): [account_a]}
+
+
+def test_a_null_wanted_value_is_matched_by_is_null(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with collisions(target, run_sql, tmp_path) as s:
+        neo = s.stored("public.handles")[0]
+        assert s.seeder.adopt(HANDLES, s.a, {"owner_id": s.a.identity, "tag": None}) == neo
+        assert s.seeder.adopt(HANDLES, s.b, {"owner_id": s.b.identity, "tag": None}) is None
+        assert s.seeder.rows == {(HANDLES, "A"): [neo]}
+        # found again: remembered and listed as created once
+        assert s.seeder.adopt(HANDLES, s.a, {"owner_id": s.a.identity}) == neo
+        assert s.seeder.rows == {(HANDLES, "A"): [neo]}
+        assert s.seeder.created == [neo]
+
+
 def test_a_collision_in_another_table_is_not_adopted(
     target: Target, run_sql: Callable[[str], None], tmp_path: Path
 ) -> None:
@@ -531,7 +637,7 @@ def test_a_failed_insert_leaves_the_transaction_usable_only_under_a_savepoint(
 
 CYCLE = """
 CREATE TABLE public.eggs (id int PRIMARY KEY, hen_id int NOT NULL);
-CREATE TABLE public.hens (id int PRIMARY KEY, egg_id int NOT NULL REFERENCES public.eggs (id));
+CREATE TABLE public.hens (id int PRIMARY KEY, egg_id int NOT NULL REFERENCES public.eggs (id), owner_id uuid NOT NULL);
 ALTER TABLE public.eggs ADD FOREIGN KEY (hen_id) REFERENCES public.hens (id);
 """
 
@@ -547,6 +653,19 @@ def test_a_cycle_of_required_keys_and_a_missing_table_are_explained(
         with pytest.raises(SeedError) as missing:
             s.seeder.table(QualifiedName("public", "nests"))
         assert str(missing.value) == "table public.nests is missing: cannot create test rows in it"
+    via_hen = (
+        "  public.eggs:\n"
+        "    columns: {hen_id: {type: integer}}\n"
+        "    foreign_keys: [{columns: [hen_id], references: public.hens(id)}]\n"
+        "    isolation: {via: hen_id}\n"
+        "  public.hens:\n"
+        "    isolation: {owner: owner_id}\n"
+    )
+    with seeder_on(target, run_sql, tmp_path, "", via_hen) as s:
+        # eggs' parent (its ownership path) is a hen, whose NOT NULL key needs an egg
+        with pytest.raises(SeedError) as raised:
+            s.seeder.row(QualifiedName("public", "eggs"), s.a)
+        assert str(raised.value) == "cannot create rows of public.eggs: its NOT NULL foreign keys form a cycle"
 
 
 SETTING = """
@@ -577,6 +696,60 @@ def test_setting_mode_chooses_an_identity_of_the_owner_columns_type_and_puts_it_
             {"id": "2", "tenant_id": s.b.identity, "written_in": s.b.identity},
         ]
         assert s.stored("public.notes") == [note_a, note_b]
+        nobody = Principal("C")
+        with pytest.raises(SeedError) as raised:
+            s.seeder.identity(nobody, NOTES, "nope")
+        assert str(raised.value) == "public.notes has no column 'nope' (isolation)"
+        assert nobody.identity is None
+
+
+SETTING_MEMBERSHIP = """
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'notes_app') THEN CREATE ROLE notes_app NOLOGIN; END IF;
+END $$;
+CREATE TABLE public.orgs (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY);
+CREATE TABLE public.org_members (
+  org_id  bigint NOT NULL REFERENCES public.orgs (id),
+  user_id int NOT NULL,
+  PRIMARY KEY (org_id, user_id)
+);
+CREATE TABLE public.docs (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, org_id bigint NOT NULL);
+"""
+
+
+def test_setting_mode_with_membership_takes_the_identity_from_the_user_column_and_the_tenant_from_its_table(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """The identity is chosen of org_members.user_id's type (int), the tenant is a new orgs row (its
+    identity: the foreign key's referenced column, never a made-up value, which GENERATED ALWAYS refuses),
+    and with adoption on (a trigger ran) and no membership row to adopt, the tenant is still made."""
+    auth = "auth: {mode: setting, role: notes_app, setting: app.user_id}"
+    contract = (
+        "  public.docs:\n"
+        "    isolation: {owner: org_id, membership: {table: public.org_members, tenant: org_id, user: user_id}}\n"
+    )
+    docs, orgs, org_members = (QualifiedName("public", t) for t in ("docs", "orgs", "org_members"))
+    with seeder_on(target, run_sql, tmp_path, SETTING_MEMBERSHIP, contract, auth=auth) as s:
+        doc_a = s.seeder.row(docs, s.a)
+        s.seeder.adopting = True
+        doc_b = s.seeder.row(docs, s.b)
+        assert all(int(p.identity or "") > 0 for p in (s.a, s.b))
+        assert s.seeder.tenants == {("public.org_members", "A"): "1", ("public.org_members", "B"): "2"}
+        org_rows, member_rows = s.stored("public.orgs"), s.stored("public.org_members")
+        assert [r.values for r in org_rows] == [{"id": "1"}, {"id": "2"}]
+        assert [r.values for r in member_rows] == [
+            {"org_id": "1", "user_id": s.a.identity},
+            {"org_id": "2", "user_id": s.b.identity},
+        ]
+        assert (doc_a.values, doc_b.values) == ({"id": "1", "org_id": "1"}, {"id": "2", "org_id": "2"})
+        assert s.seeder.rows == {
+            (orgs, "A"): [org_rows[0]],
+            (org_members, "A"): [member_rows[0]],
+            (docs, "A"): [doc_a],
+            (orgs, "B"): [org_rows[1]],
+            (org_members, "B"): [member_rows[1]],
+            (docs, "B"): [doc_b],
+        }
 
 
 def test_a_via_row_is_the_one_under_the_principals_first_parent(
@@ -615,3 +788,216 @@ def test_a_tenant_without_a_tenant_table_is_chosen_once_per_principal(
         assert uuid.UUID(team).version == 4
         assert [r.values for r in s.stored("public.team_members")] == [{"team_id": team, "user_id": s.a.identity}]
         assert doc.values == {"id": "1", "team_id": team}
+
+
+ENUM_MEMBERSHIP = """
+CREATE TYPE public.region AS ENUM ('north', 'south');
+CREATE TABLE public.region_members (
+  region  public.region NOT NULL,
+  user_id uuid NOT NULL,
+  PRIMARY KEY (region, user_id)
+);
+CREATE TABLE public.reports (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, region public.region NOT NULL);
+"""
+
+
+def test_a_tenant_without_a_tenant_table_takes_a_value_of_its_columns_type(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """region is an enum (its labels read from the snapshot): the first label; a tenant column the
+    membership table lacks is refused by name."""
+    contract = (
+        "  public.reports:\n"
+        "    isolation:\n"
+        "      owner: region\n"
+        "      membership: {table: public.region_members, tenant: region, user: user_id}\n"
+    )
+    with seeder_on(target, run_sql, tmp_path, ENUM_MEMBERSHIP, contract) as s:
+        report = s.seeder.row(QualifiedName("public", "reports"), s.a)
+        assert s.seeder.tenants == {("public.region_members", "A"): "north"}
+        assert [r.values for r in s.stored("public.region_members")] == [{"region": "north", "user_id": s.a.identity}]
+        assert report.values == {"id": "1", "region": "north"}
+        wrong = Membership(table="public.region_members", tenant="zone", user="user_id")
+        with pytest.raises(SeedError) as raised:
+            s.seeder.tenant(wrong, s.b)
+        assert str(raised.value) == "public.region_members has no column 'zone' (membership.tenant)"
+    # setting mode: the identity is of the owner column's type, an enum here (the first label)
+    setting = "auth: {mode: setting, role: notes_app, setting: app.region}"
+    role = (
+        "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'notes_app')"
+        " THEN CREATE ROLE notes_app; END IF; END $$"
+    )
+    with seeder_on(
+        target, run_sql, tmp_path, role, "  public.reports:\n    isolation: {owner: region}\n", auth=setting
+    ) as s:
+        report = s.seeder.row(QualifiedName("public", "reports"), s.a)
+        assert (s.a.identity, report.values) == ("north", {"id": "2", "region": "north"})
+
+
+SHELVES = (
+    WITNESS.replace("new.seen_role := current_user;", "")
+    + """
+CREATE TABLE public.kinds (id int PRIMARY KEY, label text NOT NULL);
+CREATE TABLE public.shelves (
+  site     text NOT NULL,
+  num      int NOT NULL,
+  owner_id uuid NOT NULL,
+  PRIMARY KEY (site, num)
+);
+CREATE TABLE public.books (
+  id      int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  site    text NOT NULL,
+  num     int NOT NULL,
+  hint_id int,
+  kind_id int NOT NULL,
+  CONSTRAINT a_hint FOREIGN KEY (hint_id) REFERENCES public.kinds (id),
+  CONSTRAINT b_kind FOREIGN KEY (kind_id) REFERENCES public.kinds (id),
+  CONSTRAINT c_shelf FOREIGN KEY (site, num) REFERENCES public.shelves (site, num)
+);
+CREATE TABLE public.notices (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, body text NOT NULL);
+CREATE TABLE public.loose (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, shelf int NOT NULL CHECK (shelf IN (7)));
+CREATE TABLE public.stamped (
+  id       int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  owner_id uuid NOT NULL,
+  body     text NOT NULL
+);
+CREATE FUNCTION public.blank() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN new.body := NULL; RETURN new; END $$;
+CREATE TRIGGER blank BEFORE INSERT ON public.stamped FOR EACH ROW EXECUTE FUNCTION public.blank();
+CREATE TABLE public.strict (
+  id       int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  owner_id uuid NOT NULL,
+  body     text NOT NULL CONSTRAINT long_body CHECK (length(body) > 500)
+);
+CREATE TABLE public.pads (
+  id       int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  owner_id uuid NOT NULL,
+  seen_sub text DEFAULT nullif(current_setting('request.jwt.claims', true), '')::json ->> 'sub',
+  code     text NOT NULL CONSTRAINT code_of_sub CHECK (code = 'c-' || seen_sub)
+);
+"""
+)
+SHELVES_CONTRACT = """
+  public.shelves:
+    isolation: {owner: owner_id, values: {site: "s-${user}", num: "${n}"}}
+  public.books:
+    columns: {site: {type: text}, num: {type: integer}}
+    foreign_keys: [{columns: [site, num], references: "public.shelves(site, num)"}]
+    isolation: {via: [site, num]}
+  public.loose:
+    columns: {shelf: {type: integer}}
+    foreign_keys: [{columns: [shelf], references: public.shelves(num)}]
+    isolation: {via: shelf}
+  public.pads:
+    isolation: {owner: owner_id}
+  public.notices:
+    isolation: {read: anon}
+  public.stamped:
+    isolation: {owner: owner_id}
+  public.strict:
+    isolation: {owner: owner_id}
+"""
+KINDS, SHELVES_T, BOOKS, LOOSE, PADS, NOTICES, STAMPED, STRICT = (
+    QualifiedName("public", t) for t in ("kinds", "shelves", "books", "loose", "pads", "notices", "stamped", "strict")
+)
+
+
+def test_a_composite_ownership_path_pins_its_given_part_and_skips_no_required_key(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """books reaches its owner through (site, num): a site given picks the parent shelf with that site; an
+    optional key (a_hint, first) is skipped without skipping the required kind_id after it."""
+    with seeder_on(target, run_sql, tmp_path, SHELVES, SHELVES_CONTRACT) as s:
+        a, b = s.a, s.b
+        east = s.seeder.row(BOOKS, a, {"site": "east"})
+        (shelf_east,) = s.stored("public.shelves")
+        assert shelf_east.values == {"site": "east", "num": "1", "owner_id": a.identity}
+        (kind,) = s.stored("public.kinds")
+        assert east.values == {"id": "1", "site": "east", "num": "1", "hint_id": None, "kind_id": kind.values["id"]}
+        shelf_b = s.seeder.row(SHELVES_T, b)
+        assert shelf_b.values == {"site": "s-b", "num": "4", "owner_id": b.identity}
+        assert s.stored("public.shelves") == [shelf_east, shelf_b]
+        assert s.seeder.rows == {
+            (SHELVES_T, "A"): [shelf_east],
+            (KINDS, "A"): [kind],
+            (BOOKS, "A"): [east],
+            (SHELVES_T, "B"): [shelf_b],
+        }
+        # a table read by anyone (neither owner nor path): nothing is added to what is asked for
+        notice = s.seeder.row(NOTICES, a, {"body": "hello"})
+        assert notice.values == {"id": "1", "body": "hello"}
+
+
+def test_a_path_without_its_foreign_key_in_the_database_makes_no_parent(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """loose declares via: shelf, but the database has no such key: the column is filled like any other."""
+    with seeder_on(target, run_sql, tmp_path, SHELVES, SHELVES_CONTRACT) as s:
+        row = s.seeder.row(LOOSE, s.a)
+        assert row.values == {"id": "1", "shelf": "7"}
+        assert s.stored("public.shelves") == []
+        assert s.seeder.rows == {(LOOSE, "A"): [row]}
+
+
+def test_rows_of_a_table_without_isolation_are_not_shared_before_any_trigger_ran(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with seeder_on(target, run_sql, tmp_path, SHELVES, SHELVES_CONTRACT) as s:
+        kind_a = s.seeder.row(KINDS, s.a, {"label": "shared"})
+        kind_b = s.seeder.row(KINDS, s.b, {"label": "shared"})
+        assert s.stored("public.kinds") == [kind_a, kind_b]
+        assert s.seeder.rows == {(KINDS, "A"): [kind_a], (KINDS, "B"): [kind_b]}
+        assert s.seeder.adopting is False  # kinds has no INSERT trigger
+
+
+def test_checks_are_fitted_with_the_principals_identity_in_effect(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """code must be 'c-' and the default of seen_sub (the claims' subject): fitted to A's, then to B's."""
+    with seeder_on(target, run_sql, tmp_path, SHELVES, SHELVES_CONTRACT) as s:
+        pad_a = s.seeder.row(PADS, s.a)
+        pad_b = s.seeder.row(PADS, s.b)
+        assert [p.values for p in s.stored("public.pads")] == [
+            {"id": "1", "owner_id": s.a.identity, "seen_sub": s.a.identity, "code": f"c-{s.a.identity}"},
+            {"id": "2", "owner_id": s.b.identity, "seen_sub": s.b.identity, "code": f"c-{s.b.identity}"},
+        ]
+        assert s.stored("public.pads") == [pad_a, pad_b]
+
+
+def test_a_refused_insert_is_explained_by_the_before_trigger_and_the_made_up_columns(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """blank (a BEFORE INSERT trigger read at start) empties body; long_body refuses the body the seeder made up."""
+    with seeder_on(target, run_sql, tmp_path, SHELVES, SHELVES_CONTRACT) as s:
+        s.seeder.adopting = True  # under the savepoint: the transaction goes on after each refusal
+        with pytest.raises(SeedError) as blanked:
+            s.seeder.row(STAMPED, s.a)
+        assert str(blanked.value) == (
+            "cannot create a test row in public.stamped: public.stamped.body is NOT NULL and got NULL;"
+            " a BEFORE INSERT trigger (blank) set it to NULL"
+        )
+        with pytest.raises(SeedError) as refused:
+            s.seeder.row(STRICT, s.a)
+        assert str(refused.value) == (
+            "cannot create a test row in public.strict: CHECK long_body ((length(body) > 500)) refused the row;"
+            " give values for body that satisfy it under isolation.values"
+            " (a template such as 'name-${n}' keeps UNIQUE columns distinct)"
+        )
+
+
+def test_a_new_seeder_counts_nothing_unless_asked_and_sets_no_identity_at_first(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """Claims already in effect before the seeder's first insert (the platform's: none) are not trusted."""
+    with seeder_on(target, run_sql, tmp_path, GRAPH, GRAPH_CONTRACT) as s:
+        old = s.seeder
+        seeder = Seeder(s.cur, old.contract, old.snapshot, old.impersonation, count_rows=False)
+        seeder.start()
+        assert seeder.counts_before == {}
+        assert seeder.checkpoint() == ({}, {}, {}, 0, False)
+        ((project,),) = s.query(
+            "INSERT INTO public.projects (owner_id, name, label, code) VALUES (%s, 'p', 'l', 'c') RETURNING id",
+            [s.a.identity],
+        )
+        s.cur.execute("SELECT set_config('request.jwt.claims', %s, true)", ['{"sub": "stale"}'])
+        made = seeder.create_user(TASKS, s.b, {"project_id": str(project), "title": "t"})
+        assert made.values["seen_sub"] is None
