@@ -1490,6 +1490,18 @@ EQUIVALENT += tuple(
     for changed in (_sql_case(line, str.lower), _sql_case(line, str.upper))
     if "%S" not in changed and changed != line
 )
+# rls/matrix (h20-matrix-a, 2026-12-01): as_member's UPDATE of the membership row in another letter case.
+EQUIVALENT += tuple(
+    Equivalent(
+        "as_member",
+        line,
+        changed,
+        "the same SQL: keywords are read in any case (the upper-cased line's %S is no such mutant: killed)",
+    )
+    for line in ('statement = sql.SQL("UPDATE {} SET {} = %s WHERE {} = %s AND {} = %s").format(',)
+    for changed in (_sql_case(line, str.lower), _sql_case(line, str.upper))
+    if "%S" not in changed and changed != line
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 

@@ -1556,3 +1556,67 @@ def test_remove_children_goes_six_tables_deep(target: Target, run_sql: Callable[
             "SELECT " + ", ".join(f"(SELECT count(*) FROM public.d{n})" for n in range(8))
         ).fetchall()
     assert counts == [(1, 0, 0, 0, 0, 0, 0, 0)]
+
+
+def test_attempt_runs_a_statement_under_a_savepoint(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with session_on(target, run_sql, tmp_path, NOTES_SQL, NOTES_CONTRACT) as session:
+        notes = Matrix(session, NOTES)
+        a = session.seeder.row(NOTES, session.a)
+        session.seeder.row(NOTES, session.b)
+        twice = sql.SQL(
+            "INSERT INTO public.notes (id, user_id, title) OVERRIDING SYSTEM VALUE VALUES (%s, gen_random_uuid(), 'x')"
+        )
+        refused = notes.attempt(twice, [a.values["id"]])
+        done = notes.attempt(sql.SQL("UPDATE public.notes SET body = 'changed'"))
+        bodies = session.cur.execute("SELECT DISTINCT body FROM public.notes").fetchall()
+    duplicate = (
+        f'duplicate key value violates unique constraint "notes_pkey" DETAIL: Key (id)=({a.values["id"]}) already '
+        "exists."
+    )
+    assert refused == Attempt(False, 0, duplicate, "23505", "notes_pkey")
+    assert done == Attempt(True, 2)
+    assert bodies == [(None,)]  # rolled back to the savepoint
+
+
+def test_a_violation_names_the_role_it_was_found_as(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with session_on(target, run_sql, tmp_path, NOTES_SQL, NOTES_CONTRACT) as session:
+        notes = Matrix(session, NOTES)
+        notes.fail("isolation.read_own", "before any switch", "e", "a", "select")
+        with notes.savepoint():
+            notes.become(session.a)
+            notes.fail("isolation.read_other", "as user A", "e", "a", "delete")
+    own = '"own" USING (user_id = auth.uid())'
+    assert found(notes.outcome) == [
+        ("isolation.read_own", "before any switch", "e", "a", f"SELECT; policies: {own}"),  # every policy
+        ("isolation.read_other", "as user A", "e", "a", f"DELETE as authenticated; policies: {own}"),
+    ]
+
+
+SEEDER_SQL = (
+    NOTES_SQL
+    + """
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'h20a_seeder') THEN
+    CREATE ROLE h20a_seeder NOLOGIN BYPASSRLS;
+  END IF;
+END $$;
+GRANT h20a_seeder TO CURRENT_USER;
+GRANT USAGE ON SCHEMA auth TO h20a_seeder;
+GRANT ALL ON ALL TABLES IN SCHEMA public, auth TO h20a_seeder;
+"""
+)
+
+
+def test_as_seeder_goes_back_to_the_seed_role(target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
+    auth = "auth: {mode: supabase, seed_role: h20a_seeder}"
+    with session_on(target, run_sql, tmp_path, SEEDER_SQL, NOTES_CONTRACT, auth) as session:
+        notes = Matrix(session, NOTES)
+        with notes.savepoint():
+            notes.become(session.a)
+            notes.as_seeder()
+            roles = session.cur.execute("SELECT current_user::text, session_user = current_user").fetchall()
+    assert roles == [("h20a_seeder", False)]
