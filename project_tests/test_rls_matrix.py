@@ -1620,3 +1620,17 @@ def test_as_seeder_goes_back_to_the_seed_role(target: Target, run_sql: Callable[
             notes.as_seeder()
             roles = session.cur.execute("SELECT current_user::text, session_user = current_user").fetchall()
     assert roles == [("h20a_seeder", False)]
+
+
+def test_update_sets_every_column_given(target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
+    with session_on(target, run_sql, tmp_path, NOTES_SQL, NOTES_CONTRACT) as session:
+        notes = Matrix(session, NOTES)
+        a = session.seeder.row(NOTES, session.a)
+        session.seeder.row(NOTES, session.b)
+        both = {"title": "new", "body": "new"}
+        assert notes.update(both, a) == Attempt(True, 1)
+        assert notes.update(both, None) == Attempt(True, 2)
+        refused = notes.update({"body": "new", "title": None}, a)
+    null = 'null value in column "title" of relation "notes" violates not-null constraint'
+    assert (refused.ok, refused.rows, refused.sqlstate) == (False, 0, "23502")
+    assert (refused.error or "").startswith(null)  # the second column was set too
