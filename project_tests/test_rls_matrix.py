@@ -1634,3 +1634,28 @@ def test_update_sets_every_column_given(target: Target, run_sql: Callable[[str],
     null = 'null value in column "title" of relation "notes" violates not-null constraint'
     assert (refused.ok, refused.rows, refused.sqlstate) == (False, 0, "23502")
     assert (refused.error or "").startswith(null)  # the second column was set too
+
+
+def test_a_run_counts_every_row_the_users_hold(target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
+    with session_on(target, run_sql, tmp_path, OPEN_SQL, NOTES_CONTRACT) as session:
+        for principal in (session.a, session.b):
+            session.seeder.row(NOTES, principal)
+            session.seeder.row(NOTES, principal, {"title": "second"})
+        outcome = session.run(NOTES)
+    unfiltered = [v for v in found(outcome) if v[0] == "isolation.update_unfiltered"]
+    assert unfiltered == [
+        (
+            "isolation.update_unfiltered",
+            "user A changed 2 rows of user B in public.notes with an UPDATE of title without WHERE",
+            "0 rows of user B",
+            "2",
+            UPDATES,
+        ),
+        (
+            "isolation.update_unfiltered",
+            "the anonymous caller changed 2 rows of user A in public.notes with an UPDATE of title without WHERE",
+            "0 rows of user A",
+            "2",
+            'UPDATE as anon; policies: "anyone_updates" USING (true)',
+        ),
+    ]
