@@ -1505,7 +1505,8 @@ def existing_tests(module: Module) -> list[str]:
 def mutant_function(name: str) -> str:
     """``pgcontract.connect.x_redact_text__mutmut_3`` -> ``redact_text``; methods keep their class."""
     last = name.rsplit(".", 1)[-1].rsplit("__mutmut_", 1)[0]
-    return last.removeprefix("x_").replace("xǁ", "").replace("ǁ", ".")
+    # Only the leading x of ``xǁClass``: a class whose name ends in x (Matrix) keeps its letter.
+    return last.removeprefix("x_").removeprefix("xǁ").replace("ǁ", ".")
 
 
 def counts(module: Module, name: str) -> bool:
