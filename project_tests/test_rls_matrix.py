@@ -1469,3 +1469,46 @@ def test_a_run_reports_what_the_anonymous_caller_did(
         ),
     ]
     assert (notes.notes, wall.notes) == ([], [])
+
+
+# --- h20-matrix-b: the session's never-set probe, view readers, a change of B, read_as, view_leak ------------
+
+STAMPED_SQL = f"""
+CREATE TABLE public.stamped (id serial PRIMARY KEY, tenant_id uuid NOT NULL, written_in uuid NOT NULL DEFAULT {TENANT});
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.stamped TO docs_app;
+REVOKE SELECT ON public.folders FROM docs_app;
+INSERT INTO public.docs (tenant_id, body) VALUES ('11111111-1111-1111-1111-111111111111', 'theirs');
+INSERT INTO public.pages (tenant_id, doc_id) VALUES ('11111111-1111-1111-1111-111111111111', currval('docs_id_seq'));
+"""
+STAMP = (
+    "cannot create a test row in public.stamped: public.stamped.written_in is NOT NULL and got NULL; give a value for"
+    " written_in under isolation.values (its default (NULLIF(current_setting('app.tenant_id'::text, true),"
+    " ''::text))::uuid gave NULL)"
+)
+NEVER_SET_TABLES = """
+  public.gone:
+    isolation: {owner: tenant_id}
+  public.stamped:
+    isolation: {owner: tenant_id}
+""" + SETTING_TABLES
+
+
+def test_the_never_set_probe_goes_on_past_tables_it_cannot_try(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """A table missing from the database, then one whose row needs the setting, come first: every table after
+    them is still measured; a SELECT refused reads as 0 rows; the notes of a DELETE not judged are kept."""
+    schema = SETTING_SQL + WRITES_OPEN_ON_NULL + PAGES_SQL + STAMPED_SQL
+    with session_on(target, run_sql, tmp_path, schema, NEVER_SET_TABLES, SETTING) as session:
+        session.cur  # noqa: B018 - begins the transaction, which measures the caller with the setting never set
+        never_set = session.never_set
+    assert never_set is not None
+    again = (
+        f"{NEVER_SET}'s DELETE without WHERE on public.docs not judged: a foreign key refused it ({PAGES_KEY}), also"
+        " with the child rows of the test's rows removed (rows the test did not make hold the key)"
+    )
+    assert {str(n): seen for n, seen in never_set.items()} == {
+        "public.stamped": f"A's row could not be made without the setting: {STAMP}",
+        "public.folders": NeverSet(0, False, 0, 0, None, ()),
+        "public.docs": NeverSet(0, True, 1, 0, None, (again,)),
+    }
