@@ -1512,3 +1512,39 @@ def test_the_never_set_probe_goes_on_past_tables_it_cannot_try(
         "public.folders": NeverSet(0, False, 0, 0, None, ()),
         "public.docs": NeverSet(0, True, 1, 0, None, (again,)),
     }
+
+
+KEYLESS_SQL = """
+CREATE TABLE public.bare (user_id uuid NOT NULL, title text);
+CREATE TABLE public.pairs (a int, b text, user_id uuid NOT NULL, PRIMARY KEY (a, b));
+"""
+KEYLESS_CONTRACT = """
+  public.bare:
+    isolation: {owner: user_id}
+  public.pairs:
+    isolation: {owner: user_id}
+"""
+
+
+def test_the_change_of_b_removes_b_s_row_by_key_or_physical_row(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with session_on(target, run_sql, tmp_path, KEYLESS_SQL, KEYLESS_CONTRACT) as session:
+        cur, seeder = session.cur, session.seeder
+        for name in ("bare", "pairs"):
+            table = QualifiedName("public", name)
+            row_a, row_b = seeder.row(table, session.a), seeder.row(table, session.b)
+            change = Matrix(session, table).change_of_b(row_b, None)
+            if name == "bare":
+                oid = cur.execute("SELECT 'public.bare'::regclass::oid::text").fetchall()[0][0]
+                assert (row_b.tableoid, row_b.ctid) == (oid, "(0,2)")
+                condition = f"\"tableoid\" = '{oid}' AND \"ctid\" = '(0,2)'"
+            else:
+                condition = f"\"a\" = '{row_b.values['a']}' AND \"b\" = '{row_b.values['b']}'"
+            assert change.as_string(cur) == f'DELETE FROM "public"."{name}" WHERE {condition}'
+            cur.execute("SAVEPOINT change")
+            cur.execute(change)
+            assert cur.rowcount == 1
+            left = cur.execute(sql.SQL("SELECT user_id::text FROM {}").format(sql.Identifier("public", name)))
+            assert left.fetchall() == [(row_a.values["user_id"],)]
+            cur.execute("ROLLBACK TO SAVEPOINT change")
