@@ -22,6 +22,7 @@ from pgcontract.names import QualifiedName
 from pgcontract.rls.matrix import (
     ALL_COMMANDS,
     Attempt,
+    ImpersonationFailed,
     IsolationSession,
     Matrix,
     NeverSet,
@@ -1548,3 +1549,59 @@ def test_the_change_of_b_removes_b_s_row_by_key_or_physical_row(
             left = cur.execute(sql.SQL("SELECT user_id::text FROM {}").format(sql.Identifier("public", name)))
             assert left.fetchall() == [(row_a.values["user_id"],)]
             cur.execute("ROLLBACK TO SAVEPOINT change")
+
+
+def test_read_as_names_the_role_a_switch_ended_in(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with session_on(target, run_sql, tmp_path, NOTES_SQL, NOTES_CONTRACT) as session:
+        notes = Matrix(session, NOTES)
+        switches: list[tuple[str, dict[str, str]]] = [("postgres", {}), ("authenticated", {})]
+        rows: list[tuple[object, ...]] = [("",), ("postgres",), ("",), ("authenticated",), (3, 7)]
+        assert notes.read_as(rows, switches, first_reads=False) == [(3, 7)]
+        assert notes.read_as([("",), ("postgres",), (1, 2), *rows[2:]], switches) == [(1, 2), (3, 7)]
+        with pytest.raises(ImpersonationFailed) as caught:
+            notes.read_as([*rows[:3], ("anon",), (3, 7)], switches, first_reads=False)
+        assert str(caught.value) == "switched to role 'authenticated' but current_user is 'anon'"
+
+
+LEAK_SQL = (
+    VIEWS_SQL + "CREATE POLICY reads ON public.notes FOR SELECT USING (user_id = auth.uid());"
+    " CREATE TABLE public.other (id int PRIMARY KEY); CREATE VIEW public.unrelated AS SELECT id FROM public.other;"
+)
+READS = '"reads" USING (user_id = auth.uid())'
+
+
+def test_a_view_leak_names_the_select_policies_in_force(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """A policy FOR SELECT (to every role) is named in force for each caller a view let through; the readers of
+    a view that reads no isolated table, or of a role that does not exist, are none."""
+    with session_on(target, run_sql, tmp_path, LEAK_SQL, VIEWS_CONTRACT) as session:
+        notes = Matrix(session, NOTES)
+        views = {str(v.name): v for v in session.snapshot.views}
+        notes.view_leak(views["public.feed"], "A", "2 rows instead of 1", "members")
+        notes.view_leak(views["public.open_feed"], None, "3 rows instead of 2", "authenticated")
+        feed = QualifiedName("public", "feed")
+        assert session.view_readers(feed, {"no_such_role"}) == frozenset()
+        assert session.view_readers(QualifiedName("public", "unrelated"), {"no_such_role"}) == frozenset()
+        assert session.view_readers(QualifiedName("public", "nowhere"), {"no_such_role"}) == frozenset()
+    assert found(notes.outcome) == [
+        (
+            "isolation.view_read",
+            f'user A read rows of user B in public.notes through {FEED}; fix: ALTER VIEW "public"."feed" SET '
+            '(security_invoker = on), or REVOKE SELECT ON "public"."feed" FROM "authenticated"',
+            "no row of user B",
+            "2 rows instead of 1",
+            f'SELECT as authenticated; policies: "own" USING (user_id = auth.uid()); {READS}',
+        ),
+        (
+            "isolation.view_anonymous_read",
+            "the anonymous caller read rows of user B in public.notes through view public.open_feed (no "
+            "security_invoker: it reads as its owner postgres), which the view's 'read: authenticated' opens to "
+            'signed-in users only; fix: REVOKE SELECT ON "public"."open_feed" FROM "anon"',
+            "no row of user B",
+            "3 rows instead of 2",
+            f"SELECT as anon; policies: {READS}",
+        ),
+    ]
