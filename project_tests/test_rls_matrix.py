@@ -1605,3 +1605,31 @@ def test_a_view_leak_names_the_select_policies_in_force(
             f"SELECT as anon; policies: {READS}",
         ),
     ]
+
+
+SCHEMAS_SQL = """
+CREATE SCHEMA app;
+CREATE SCHEMA "app-x";
+CREATE TABLE app.t (id serial PRIMARY KEY, user_id uuid NOT NULL);
+CREATE TABLE "app-x".t (id serial PRIMARY KEY, user_id uuid NOT NULL);
+"""
+SCHEMAS_CONTRACT = """
+  app.t:
+    isolation: {owner: user_id}
+  app-x.t:
+    isolation: {owner: user_id}
+  public.gone:
+    isolation: {owner: user_id}
+"""
+
+
+def test_sequence_columns_in_the_order_of_their_names(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """By the names as written ('app-x.t' before 'app.t'), and a table the database lacks names none."""
+    with session_on(target, run_sql, tmp_path, SCHEMAS_SQL, SCHEMAS_CONTRACT) as session:
+        for schema in ("app", "app-x"):
+            session.seeder.row(QualifiedName(schema, "t"), session.a)
+        with pytest.raises(KeyError):
+            session.run(QualifiedName("public", "gone"))
+        assert session.sequence_columns() == ["app-x.t.id", "app.t.id"]
