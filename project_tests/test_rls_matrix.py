@@ -37,6 +37,7 @@ from pgcontract.rls.matrix import (
     isolation_tables,
     leftovers,
     not_testable,
+    run_matrix,
 )
 from pgcontract.rls.seed import Seeder, Values
 from pgcontract.rls.values import SeedError
@@ -1633,3 +1634,29 @@ def test_sequence_columns_in_the_order_of_their_names(
         with pytest.raises(KeyError):
             session.run(QualifiedName("public", "gone"))
         assert session.sequence_columns() == ["app-x.t.id", "app.t.id"]
+
+
+# A row written by another connection (dblink) outlives the rollback: only the row counts of a throwaway
+# target's tables show it.
+OUTLIVES_SQL = """
+CREATE EXTENSION IF NOT EXISTS dblink;
+CREATE TABLE public.audit (id int PRIMARY KEY);
+CREATE FUNCTION public.outlive() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM dblink_exec({dsn}, 'INSERT INTO public.audit VALUES (1) ON CONFLICT DO NOTHING');
+  RETURN NEW;
+END $$;
+CREATE TRIGGER outlive AFTER INSERT ON public.notes FOR EACH ROW EXECUTE FUNCTION public.outlive();
+"""
+
+
+@pytest.mark.parametrize("throwaway", [True, False])
+def test_run_matrix_counts_the_rows_of_a_throwaway_target(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path, throwaway: bool
+) -> None:
+    run_sql(NOTES_SQL + sql.SQL(OUTLIVES_SQL).format(dsn=sql.Literal(target.dsn)).as_string(None))
+    contract = contract_of(tmp_path, NOTES_CONTRACT)
+    with connect(target) as conn:
+        snapshot = read_snapshot(conn, contract.schemas)
+        outcome = run_matrix(conn, contract, snapshot, NOTES, throwaway=throwaway, limits=DEFAULT_LIMITS)
+    assert outcome.left_behind == (["public.audit holds 1 rows, 0 before the test"] if throwaway else [])
