@@ -1487,12 +1487,15 @@ STAMP = (
     " written_in under isolation.values (its default (NULLIF(current_setting('app.tenant_id'::text, true),"
     " ''::text))::uuid gave NULL)"
 )
-NEVER_SET_TABLES = """
+NEVER_SET_TABLES = (
+    """
   public.gone:
     isolation: {owner: tenant_id}
   public.stamped:
     isolation: {owner: tenant_id}
-""" + SETTING_TABLES
+"""
+    + SETTING_TABLES
+)
 
 
 def test_the_never_set_probe_goes_on_past_tables_it_cannot_try(
