@@ -1496,6 +1496,11 @@ EQUIVALENT += tuple(
 _MATRIX_B_SQL = (
     ("_probe_never_set", 'cur.execute("SELECT current_setting(%s, true) IS NULL", [impersonation.auth.setting])'),
     ("change_of_b", 'condition = sql.SQL(" AND ").join('),
+    ("probe_views", 'self.batch([sql.SQL("SAVEPOINT {}").format(point), *reads]), list(reading.values())'),
+    (
+        "check_seed_role",
+        'cur.execute("SELECT current_user::text, rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")',
+    ),
     ("view_readers", "\"SELECT v, array_agg(r) FILTER (WHERE has_table_privilege(r, v::regclass, 'SELECT'))\""),
     ("view_readers", '" FROM unnest(%s::text[]) AS v, unnest(%s::text[]) AS r"'),
     ("view_readers", '" WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) GROUP BY v",'),
