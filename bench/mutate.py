@@ -1511,6 +1511,92 @@ EQUIVALENT += tuple(
     for who in ("a", "b")
     for line in (f"rows_{who} = list(self.seeder.rows.get((self.name, {who}.label), [row_{who}]))",)
     for changed in (", None))", ", ))")
+# rls/matrix, the functions from probe_own on (h20-matrix-b): SQL in another letter case (has_table_privilege
+# reads its privilege in any case too), a random savepoint name of another length, a flag only read as true
+# or false, orders nobody reads, psycopg's identifier text without a connection, defaults that cannot matter.
+_MATRIX_B_SQL = (
+    ("_probe_never_set", 'cur.execute("SELECT current_setting(%s, true) IS NULL", [impersonation.auth.setting])'),
+    ("change_of_b", 'condition = sql.SQL(" AND ").join('),
+    ("probe_views", 'self.batch([sql.SQL("SAVEPOINT {}").format(point), *reads]), list(reading.values())'),
+    (
+        "check_seed_role",
+        'cur.execute("SELECT current_user::text, rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")',
+    ),
+    ("view_readers", "\"SELECT v, array_agg(r) FILTER (WHERE has_table_privilege(r, v::regclass, 'SELECT'))\""),
+    ("view_readers", '" FROM unnest(%s::text[]) AS v, unnest(%s::text[]) AS r"'),
+    ("view_readers", '" WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) GROUP BY v",'),
+)
+EQUIVALENT += tuple(
+    Equivalent(
+        function,
+        line,
+        changed,
+        "the same SQL: keywords, function, type and column names and has_table_privilege's privilege are read in"
+        " any case (unquoted names fold to lower case)",
+    )
+    for function, line in _MATRIX_B_SQL
+    for changed in (_sql_case(line, str.lower), _sql_case(line, str.upper))
+    if "%S" not in changed and changed != line
+)
+_MATRIX_OUTER = 'outer, state = sql.Identifier(f"pgcontract_{secrets.token_hex(4)}"), seeder.checkpoint()'
+_MATRIX_VIEWS = "views = sorted({v.name for found in self.views_reading.values() for v in found}, key=str)"
+_MATRIX_SEQUENCES = 'if column.identity is not None or "nextval(" in (column.default or ""):'
+EQUIVALENT += (
+    *(
+        Equivalent(
+            "_probe_never_set",
+            _MATRIX_OUTER,
+            _MATRIX_OUTER.replace("token_hex(4)", changed),
+            "the outer savepoint's name is random: 10 or 64 hex digits name it as well (PostgreSQL truncates a"
+            " 75-character name to 63 the same way in SAVEPOINT and in ROLLBACK TO; the other savepoints, 8 hex"
+            " digits, are other names)",
+        )
+        for changed in ("token_hex(None)", "token_hex(5)")
+    ),
+    Equivalent(
+        "_probe_never_set",
+        "impersonation.untouched = False",
+        "impersonation.untouched = None",
+        "untouched is only read as a condition (SettingImpersonation.seeding_settings: if self.untouched), where"
+        " None is false as False is",
+    ),
+    *(
+        Equivalent(
+            "view_readers",
+            _MATRIX_VIEWS,
+            _MATRIX_VIEWS.replace(", key=str)", changed),
+            "the order only lays out the array the query unnests; the answer is a dict keyed by view name (and"
+            " QualifiedName, a tuple, sorts without a key)",
+        )
+        for changed in (", key=None)", ", )")
+    ),
+    *(
+        Equivalent(
+            "view_readers",
+            line,
+            line.replace("as_string(self.cur)", "as_string(None)"),
+            "psycopg writes an identifier without a connection as libpq's PQescapeIdentifier does with one (in"
+            " double quotes, a quote doubled) and decodes the text back: the same string for a name read from"
+            " the catalog through this connection",
+        )
+        for line in (
+            "[[sql.Identifier(n.schema, n.name).as_string(self.cur) for n in views], sorted(roles)],",
+            "by_text = {sql.Identifier(n.schema, n.name).as_string(self.cur): n for n in views}",
+        )
+    ),
+    Equivalent(
+        "view_leak",
+        'role = self.acting_role or ""',
+        'role = self.acting_role or "XXXX"',
+        "become() just set acting_role to the role check_role found current_user to be (it raises otherwise):"
+        " a role name is never empty, so the default is never taken",
+    ),
+    Equivalent(
+        "sequence_columns",
+        _MATRIX_SEQUENCES,
+        _MATRIX_SEQUENCES.replace('or "")', 'or "XXXX")'),
+        'neither "" nor "XXXX" holds "nextval(": a column without a default draws from no sequence either way',
+    ),
 )
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
@@ -1527,7 +1613,7 @@ def existing_tests(module: Module) -> list[str]:
 def mutant_function(name: str) -> str:
     """``pgcontract.connect.x_redact_text__mutmut_3`` -> ``redact_text``; methods keep their class."""
     last = name.rsplit(".", 1)[-1].rsplit("__mutmut_", 1)[0]
-    # Only the leading mark: a class named ``Matrix`` ends in the same "xǁ" (``xǁMatrixǁrun``).
+    # Only the leading x of ``xǁClass``: a class whose name ends in x (Matrix) keeps its letter.
     return last.removeprefix("x_").removeprefix("xǁ").replace("ǁ", ".")
 
 

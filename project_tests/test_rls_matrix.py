@@ -22,6 +22,7 @@ from pgcontract.names import QualifiedName
 from pgcontract.rls.matrix import (
     ALL_COMMANDS,
     Attempt,
+    ImpersonationFailed,
     IsolationSession,
     Matrix,
     NeverSet,
@@ -36,6 +37,7 @@ from pgcontract.rls.matrix import (
     isolation_tables,
     leftovers,
     not_testable,
+    run_matrix,
 )
 from pgcontract.rls.seed import Seeder, Values
 from pgcontract.rls.values import SeedError
@@ -1659,3 +1661,193 @@ def test_a_run_counts_every_row_the_users_hold(target: Target, run_sql: Callable
             'UPDATE as anon; policies: "anyone_updates" USING (true)',
         ),
     ]
+# --- h20-matrix-b: the session's never-set probe, view readers, a change of B, read_as, view_leak ------------
+
+STAMPED_SQL = f"""
+CREATE TABLE public.stamped (id serial PRIMARY KEY, tenant_id uuid NOT NULL, written_in uuid NOT NULL DEFAULT {TENANT});
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.stamped TO docs_app;
+REVOKE SELECT ON public.folders FROM docs_app;
+INSERT INTO public.docs (tenant_id, body) VALUES ('11111111-1111-1111-1111-111111111111', 'theirs');
+INSERT INTO public.pages (tenant_id, doc_id) VALUES ('11111111-1111-1111-1111-111111111111', currval('docs_id_seq'));
+"""
+STAMP = (
+    "cannot create a test row in public.stamped: public.stamped.written_in is NOT NULL and got NULL; give a value for"
+    " written_in under isolation.values (its default (NULLIF(current_setting('app.tenant_id'::text, true),"
+    " ''::text))::uuid gave NULL)"
+)
+NEVER_SET_TABLES = (
+    """
+  public.gone:
+    isolation: {owner: tenant_id}
+  public.stamped:
+    isolation: {owner: tenant_id}
+"""
+    + SETTING_TABLES
+)
+
+
+def test_the_never_set_probe_goes_on_past_tables_it_cannot_try(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """A table missing from the database, then one whose row needs the setting, come first: every table after
+    them is still measured; a SELECT refused reads as 0 rows; the notes of a DELETE not judged are kept."""
+    schema = SETTING_SQL + WRITES_OPEN_ON_NULL + PAGES_SQL + STAMPED_SQL
+    with session_on(target, run_sql, tmp_path, schema, NEVER_SET_TABLES, SETTING) as session:
+        session.cur  # noqa: B018 - begins the transaction, which measures the caller with the setting never set
+        never_set = session.never_set
+    assert never_set is not None
+    again = (
+        f"{NEVER_SET}'s DELETE without WHERE on public.docs not judged: a foreign key refused it ({PAGES_KEY}), also"
+        " with the child rows of the test's rows removed (rows the test did not make hold the key)"
+    )
+    assert {str(n): seen for n, seen in never_set.items()} == {
+        "public.stamped": f"A's row could not be made without the setting: {STAMP}",
+        "public.folders": NeverSet(0, False, 0, 0, None, ()),
+        "public.docs": NeverSet(0, True, 1, 0, None, (again,)),
+    }
+
+
+KEYLESS_SQL = """
+CREATE TABLE public.bare (user_id uuid NOT NULL, title text);
+CREATE TABLE public.pairs (a int, b text, user_id uuid NOT NULL, PRIMARY KEY (a, b));
+"""
+KEYLESS_CONTRACT = """
+  public.bare:
+    isolation: {owner: user_id}
+  public.pairs:
+    isolation: {owner: user_id}
+"""
+
+
+def test_the_change_of_b_removes_b_s_row_by_key_or_physical_row(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with session_on(target, run_sql, tmp_path, KEYLESS_SQL, KEYLESS_CONTRACT) as session:
+        cur, seeder = session.cur, session.seeder
+        for name in ("bare", "pairs"):
+            table = QualifiedName("public", name)
+            row_a, row_b = seeder.row(table, session.a), seeder.row(table, session.b)
+            change = Matrix(session, table).change_of_b(row_b, None)
+            if name == "bare":
+                oid = cur.execute("SELECT 'public.bare'::regclass::oid::text").fetchall()[0][0]
+                assert (row_b.tableoid, row_b.ctid) == (oid, "(0,2)")
+                condition = f"\"tableoid\" = '{oid}' AND \"ctid\" = '(0,2)'"
+            else:
+                condition = f"\"a\" = '{row_b.values['a']}' AND \"b\" = '{row_b.values['b']}'"
+            assert change.as_string(cur) == f'DELETE FROM "public"."{name}" WHERE {condition}'
+            cur.execute("SAVEPOINT change")
+            cur.execute(change)
+            assert cur.rowcount == 1
+            left = cur.execute(sql.SQL("SELECT user_id::text FROM {}").format(sql.Identifier("public", name)))
+            assert left.fetchall() == [(row_a.values["user_id"],)]
+            cur.execute("ROLLBACK TO SAVEPOINT change")
+
+
+def test_read_as_names_the_role_a_switch_ended_in(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with session_on(target, run_sql, tmp_path, NOTES_SQL, NOTES_CONTRACT) as session:
+        notes = Matrix(session, NOTES)
+        switches: list[tuple[str, dict[str, str]]] = [("postgres", {}), ("authenticated", {})]
+        rows: list[tuple[object, ...]] = [("",), ("postgres",), ("",), ("authenticated",), (3, 7)]
+        assert notes.read_as(rows, switches, first_reads=False) == [(3, 7)]
+        assert notes.read_as([("",), ("postgres",), (1, 2), *rows[2:]], switches) == [(1, 2), (3, 7)]
+        with pytest.raises(ImpersonationFailed) as caught:
+            notes.read_as([*rows[:3], ("anon",), (3, 7)], switches, first_reads=False)
+        assert str(caught.value) == "switched to role 'authenticated' but current_user is 'anon'"
+
+
+LEAK_SQL = (
+    VIEWS_SQL + "CREATE POLICY reads ON public.notes FOR SELECT USING (user_id = auth.uid());"
+    " CREATE TABLE public.other (id int PRIMARY KEY); CREATE VIEW public.unrelated AS SELECT id FROM public.other;"
+)
+READS = '"reads" USING (user_id = auth.uid())'
+
+
+def test_a_view_leak_names_the_select_policies_in_force(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """A policy FOR SELECT (to every role) is named in force for each caller a view let through; the readers of
+    a view that reads no isolated table, or of a role that does not exist, are none."""
+    with session_on(target, run_sql, tmp_path, LEAK_SQL, VIEWS_CONTRACT) as session:
+        notes = Matrix(session, NOTES)
+        views = {str(v.name): v for v in session.snapshot.views}
+        notes.view_leak(views["public.feed"], "A", "2 rows instead of 1", "members")
+        notes.view_leak(views["public.open_feed"], None, "3 rows instead of 2", "authenticated")
+        feed = QualifiedName("public", "feed")
+        assert session.view_readers(feed, {"no_such_role"}) == frozenset()
+        assert session.view_readers(QualifiedName("public", "unrelated"), {"no_such_role"}) == frozenset()
+        assert session.view_readers(QualifiedName("public", "nowhere"), {"no_such_role"}) == frozenset()
+    assert found(notes.outcome) == [
+        (
+            "isolation.view_read",
+            f'user A read rows of user B in public.notes through {FEED}; fix: ALTER VIEW "public"."feed" SET '
+            '(security_invoker = on), or REVOKE SELECT ON "public"."feed" FROM "authenticated"',
+            "no row of user B",
+            "2 rows instead of 1",
+            f'SELECT as authenticated; policies: "own" USING (user_id = auth.uid()); {READS}',
+        ),
+        (
+            "isolation.view_anonymous_read",
+            "the anonymous caller read rows of user B in public.notes through view public.open_feed (no "
+            "security_invoker: it reads as its owner postgres), which the view's 'read: authenticated' opens to "
+            'signed-in users only; fix: REVOKE SELECT ON "public"."open_feed" FROM "anon"',
+            "no row of user B",
+            "3 rows instead of 2",
+            f"SELECT as anon; policies: {READS}",
+        ),
+    ]
+
+
+SCHEMAS_SQL = """
+CREATE SCHEMA app;
+CREATE SCHEMA "app-x";
+CREATE TABLE app.t (id serial PRIMARY KEY, user_id uuid NOT NULL);
+CREATE TABLE "app-x".t (id serial PRIMARY KEY, user_id uuid NOT NULL);
+"""
+SCHEMAS_CONTRACT = """
+  app.t:
+    isolation: {owner: user_id}
+  app-x.t:
+    isolation: {owner: user_id}
+  public.gone:
+    isolation: {owner: user_id}
+"""
+
+
+def test_sequence_columns_in_the_order_of_their_names(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """By the names as written ('app-x.t' before 'app.t'), and a table the database lacks names none."""
+    with session_on(target, run_sql, tmp_path, SCHEMAS_SQL, SCHEMAS_CONTRACT) as session:
+        for schema in ("app", "app-x"):
+            session.seeder.row(QualifiedName(schema, "t"), session.a)
+        with pytest.raises(KeyError):
+            session.run(QualifiedName("public", "gone"))
+        assert session.sequence_columns() == ["app-x.t.id", "app.t.id"]
+
+
+# A row written by another connection (dblink) outlives the rollback: only the row counts of a throwaway
+# target's tables show it.
+OUTLIVES_SQL = """
+CREATE EXTENSION IF NOT EXISTS dblink;
+CREATE TABLE public.audit (id int PRIMARY KEY);
+CREATE FUNCTION public.outlive() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM dblink_exec({dsn}, 'INSERT INTO public.audit VALUES (1) ON CONFLICT DO NOTHING');
+  RETURN NEW;
+END $$;
+CREATE TRIGGER outlive AFTER INSERT ON public.notes FOR EACH ROW EXECUTE FUNCTION public.outlive();
+"""
+
+
+@pytest.mark.parametrize("throwaway", [True, False])
+def test_run_matrix_counts_the_rows_of_a_throwaway_target(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path, throwaway: bool
+) -> None:
+    run_sql(NOTES_SQL + sql.SQL(OUTLIVES_SQL).format(dsn=sql.Literal(target.dsn)).as_string(None))
+    contract = contract_of(tmp_path, NOTES_CONTRACT)
+    with connect(target) as conn:
+        snapshot = read_snapshot(conn, contract.schemas)
+        outcome = run_matrix(conn, contract, snapshot, NOTES, throwaway=throwaway, limits=DEFAULT_LIMITS)
+    assert outcome.left_behind == (["public.audit holds 1 rows, 0 before the test"] if throwaway else [])
