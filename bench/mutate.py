@@ -1511,6 +1511,7 @@ EQUIVALENT += tuple(
     for who in ("a", "b")
     for line in (f"rows_{who} = list(self.seeder.rows.get((self.name, {who}.label), [row_{who}]))",)
     for changed in (", None))", ", ))")
+)
 # rls/matrix, the functions from probe_own on (h20-matrix-b): SQL in another letter case (has_table_privilege
 # reads its privilege in any case too), a random savepoint name of another length, a flag only read as true
 # or false, orders nobody reads, psycopg's identifier text without a connection, defaults that cannot matter.

@@ -1567,11 +1567,11 @@ def test_attempt_runs_a_statement_under_a_savepoint(
         notes = Matrix(session, NOTES)
         a = session.seeder.row(NOTES, session.a)
         session.seeder.row(NOTES, session.b)
-        twice = sql.SQL(
-            "INSERT INTO public.notes (id, user_id, title) OVERRIDING SYSTEM VALUE VALUES (%s, gen_random_uuid(), 'x')"
-        )
+        twice = sql.Composed(
+            [sql.SQL("INSERT INTO public.notes (id, user_id, title) OVERRIDING SYSTEM VALUE")],
+        ) + sql.SQL(" VALUES (%s, gen_random_uuid(), 'x')")
         refused = notes.attempt(twice, [a.values["id"]])
-        done = notes.attempt(sql.SQL("UPDATE public.notes SET body = 'changed'"))
+        done = notes.attempt(sql.Composed([sql.SQL("UPDATE public.notes SET body = 'changed'")]))
         bodies = session.cur.execute("SELECT DISTINCT body FROM public.notes").fetchall()
     duplicate = (
         f'duplicate key value violates unique constraint "notes_pkey" DETAIL: Key (id)=({a.values["id"]}) already '
@@ -1629,7 +1629,7 @@ def test_update_sets_every_column_given(target: Target, run_sql: Callable[[str],
         notes = Matrix(session, NOTES)
         a = session.seeder.row(NOTES, session.a)
         session.seeder.row(NOTES, session.b)
-        both = {"title": "new", "body": "new"}
+        both: Values = {"title": "new", "body": "new"}
         assert notes.update(both, a) == Attempt(True, 1)
         assert notes.update(both, None) == Attempt(True, 2)
         refused = notes.update({"body": "new", "title": None}, a)
@@ -1661,6 +1661,8 @@ def test_a_run_counts_every_row_the_users_hold(target: Target, run_sql: Callable
             'UPDATE as anon; policies: "anyone_updates" USING (true)',
         ),
     ]
+
+
 # --- h20-matrix-b: the session's never-set probe, view readers, a change of B, read_as, view_leak ------------
 
 STAMPED_SQL = f"""
