@@ -1490,6 +1490,28 @@ EQUIVALENT += tuple(
     for changed in (_sql_case(line, str.lower), _sql_case(line, str.upper))
     if "%S" not in changed and changed != line
 )
+# rls/matrix (h20-matrix-a, 2026-12-01): as_member's UPDATE of the membership row in another letter case.
+EQUIVALENT += tuple(
+    Equivalent(
+        "as_member",
+        line,
+        changed,
+        "the same SQL: keywords are read in any case (the upper-cased line's %S is no such mutant: killed)",
+    )
+    for line in ('statement = sql.SQL("UPDATE {} SET {} = %s WHERE {} = %s AND {} = %s").format(',)
+    for changed in (_sql_case(line, str.lower), _sql_case(line, str.upper))
+    if "%S" not in changed and changed != line
+)
+_MATRIX_SEEDED = (
+    "seeder.row remembers the row it returns under (table, principal's label) before run reads the rows: the key"
+    " is always there and the default never used"
+)
+EQUIVALENT += tuple(
+    Equivalent("run", line, line.replace(f", [row_{who}]))", changed), _MATRIX_SEEDED)
+    for who in ("a", "b")
+    for line in (f"rows_{who} = list(self.seeder.rows.get((self.name, {who}.label), [row_{who}]))",)
+    for changed in (", None))", ", ))")
+)
 # rls/matrix, the functions from probe_own on (h20-matrix-b): SQL in another letter case (has_table_privilege
 # reads its privilege in any case too), a random savepoint name of another length, a flag only read as true
 # or false, orders nobody reads, psycopg's identifier text without a connection, defaults that cannot matter.

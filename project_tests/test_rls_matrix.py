@@ -1473,6 +1473,196 @@ def test_a_run_reports_what_the_anonymous_caller_did(
     assert (notes.notes, wall.notes) == ([], [])
 
 
+# --- remove_children, attempt, fail, as_seeder (h20-matrix-a) -------------------------------------------------
+
+# Rows of public.r: 1 (the one removed), 2 (a child of 1 in r itself), 3 (left alone). public.x shares r's ids.
+FAMILY_SQL = (
+    NOTES_SQL
+    + """
+CREATE TABLE public.r (id int PRIMARY KEY, code text NOT NULL, parent int REFERENCES public.r, UNIQUE (id, code));
+CREATE TABLE public.x (id int PRIMARY KEY);
+INSERT INTO public.r VALUES (1, 'one', NULL), (2, 'two', 1), (3, 'three', NULL);
+INSERT INTO public.x VALUES (1), (2), (3);
+CREATE TABLE public.kid (id int PRIMARY KEY, r_id int NOT NULL REFERENCES public.r);
+CREATE TABLE public.grandkid (id int PRIMARY KEY, kid_id int NOT NULL REFERENCES public.kid);
+CREATE TABLE public.pair (
+  id int PRIMARY KEY, r_id int, r_code text, FOREIGN KEY (r_id, r_code) REFERENCES public.r (id, code)
+);
+CREATE TABLE public.nulled (id int PRIMARY KEY, r_id int REFERENCES public.r ON DELETE SET NULL);
+CREATE TABLE public.defaulted (id int PRIMARY KEY, r_id int REFERENCES public.r ON DELETE SET DEFAULT);
+CREATE TABLE public.two (
+  id int PRIMARY KEY,
+  x_id int NOT NULL, CONSTRAINT a_to_x FOREIGN KEY (x_id) REFERENCES public.x,
+  r_id int NOT NULL, CONSTRAINT b_to_r FOREIGN KEY (r_id) REFERENCES public.r
+);
+CREATE TABLE public.of_x (id int PRIMARY KEY, x_id int NOT NULL REFERENCES public.x);
+INSERT INTO public.kid VALUES (10, 1), (12, 2), (13, 3);
+INSERT INTO public.grandkid VALUES (100, 10), (120, 12), (130, 13);
+INSERT INTO public.pair VALUES (10, 1, 'one'), (13, 3, 'three');
+INSERT INTO public.nulled VALUES (10, 1);
+INSERT INTO public.defaulted VALUES (10, 1);
+INSERT INTO public.two VALUES (10, 3, 1), (13, 1, 3);
+INSERT INTO public.of_x VALUES (10, 1);
+"""
+)
+FAMILY = ("r", "kid", "grandkid", "pair", "nulled", "defaulted", "two", "of_x")
+
+
+def test_remove_children_deletes_what_references_the_rows_and_nothing_else(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with session_on(target, run_sql, tmp_path, FAMILY_SQL, NOTES_CONTRACT) as session:
+        notes = Matrix(session, NOTES)
+        notes.remove_children(QualifiedName("public", "r"), sql.SQL("id = 1"))
+        left = {
+            t: session.cur.execute(
+                sql.SQL("SELECT array_agg(id ORDER BY id) FROM {}").format(sql.Identifier(t))
+            ).fetchall()[0][0]
+            for t in FAMILY
+        }
+    assert left == {
+        "r": [1, 2, 3],  # r's rows themselves are the caller's to delete
+        "kid": [12, 13],  # 2 references 1 within r: a table's references to itself are left
+        "grandkid": [120, 130],  # theirs first
+        "pair": [13],  # both columns of the key
+        "nulled": [10],  # a key that sets NULL refuses nothing
+        "defaulted": [10],  # nor one that sets the default
+        "two": [13],  # its second key references r, after one that does not
+        "of_x": [10],  # x shares r's ids, but of_x references x
+    }
+
+
+# A chain d0 <- d1 <- ... <- d7, one row each, each referencing the one before.
+CHAIN_SQL = (
+    NOTES_SQL
+    + "CREATE TABLE public.d0 (id int PRIMARY KEY); INSERT INTO public.d0 VALUES (1);"
+    + "".join(
+        f"CREATE TABLE public.d{n} (id int PRIMARY KEY, up int NOT NULL REFERENCES public.d{n - 1});"
+        f"INSERT INTO public.d{n} VALUES (1, 1);"
+        for n in range(1, 8)
+    )
+)
+TOO_DEEP = 'update or delete on table "d6" violates foreign key constraint "d7_up_fkey" on table "d7"'
+
+
+def test_remove_children_goes_six_tables_deep(target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
+    with session_on(target, run_sql, tmp_path, CHAIN_SQL, NOTES_CONTRACT) as session:
+        notes = Matrix(session, NOTES)
+        d0 = QualifiedName("public", "d0")
+        with notes.savepoint(), pytest.raises(psycopg.errors.ForeignKeyViolation) as caught:
+            notes.remove_children(d0, sql.SQL("id = 1"))
+        assert caught.value.diag.message_primary == TOO_DEEP
+        session.cur.execute("DELETE FROM public.d7")
+        notes.remove_children(d0, sql.SQL("id = 1"))
+        counts = session.cur.execute(
+            "SELECT " + ", ".join(f"(SELECT count(*) FROM public.d{n})" for n in range(8))
+        ).fetchall()
+    assert counts == [(1, 0, 0, 0, 0, 0, 0, 0)]
+
+
+def test_attempt_runs_a_statement_under_a_savepoint(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with session_on(target, run_sql, tmp_path, NOTES_SQL, NOTES_CONTRACT) as session:
+        notes = Matrix(session, NOTES)
+        a = session.seeder.row(NOTES, session.a)
+        session.seeder.row(NOTES, session.b)
+        twice = sql.Composed(
+            [sql.SQL("INSERT INTO public.notes (id, user_id, title) OVERRIDING SYSTEM VALUE")],
+        ) + sql.SQL(" VALUES (%s, gen_random_uuid(), 'x')")
+        refused = notes.attempt(twice, [a.values["id"]])
+        done = notes.attempt(sql.Composed([sql.SQL("UPDATE public.notes SET body = 'changed'")]))
+        bodies = session.cur.execute("SELECT DISTINCT body FROM public.notes").fetchall()
+    duplicate = (
+        f'duplicate key value violates unique constraint "notes_pkey" DETAIL: Key (id)=({a.values["id"]}) already '
+        "exists."
+    )
+    assert refused == Attempt(False, 0, duplicate, "23505", "notes_pkey")
+    assert done == Attempt(True, 2)
+    assert bodies == [(None,)]  # rolled back to the savepoint
+
+
+def test_a_violation_names_the_role_it_was_found_as(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with session_on(target, run_sql, tmp_path, NOTES_SQL, NOTES_CONTRACT) as session:
+        notes = Matrix(session, NOTES)
+        notes.fail("isolation.read_own", "before any switch", "e", "a", "select")
+        with notes.savepoint():
+            notes.become(session.a)
+            notes.fail("isolation.read_other", "as user A", "e", "a", "delete")
+    own = '"own" USING (user_id = auth.uid())'
+    assert found(notes.outcome) == [
+        ("isolation.read_own", "before any switch", "e", "a", f"SELECT; policies: {own}"),  # every policy
+        ("isolation.read_other", "as user A", "e", "a", f"DELETE as authenticated; policies: {own}"),
+    ]
+
+
+SEEDER_SQL = (
+    NOTES_SQL
+    + """
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'h20a_seeder') THEN
+    CREATE ROLE h20a_seeder NOLOGIN BYPASSRLS;
+  END IF;
+END $$;
+GRANT h20a_seeder TO CURRENT_USER;
+GRANT USAGE ON SCHEMA auth TO h20a_seeder;
+GRANT ALL ON ALL TABLES IN SCHEMA public, auth TO h20a_seeder;
+"""
+)
+
+
+def test_as_seeder_goes_back_to_the_seed_role(target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
+    auth = "auth: {mode: supabase, seed_role: h20a_seeder}"
+    with session_on(target, run_sql, tmp_path, SEEDER_SQL, NOTES_CONTRACT, auth) as session:
+        notes = Matrix(session, NOTES)
+        with notes.savepoint():
+            notes.become(session.a)
+            notes.as_seeder()
+            roles = session.cur.execute("SELECT current_user::text, session_user = current_user").fetchall()
+    assert roles == [("h20a_seeder", False)]
+
+
+def test_update_sets_every_column_given(target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
+    with session_on(target, run_sql, tmp_path, NOTES_SQL, NOTES_CONTRACT) as session:
+        notes = Matrix(session, NOTES)
+        a = session.seeder.row(NOTES, session.a)
+        session.seeder.row(NOTES, session.b)
+        both: Values = {"title": "new", "body": "new"}
+        assert notes.update(both, a) == Attempt(True, 1)
+        assert notes.update(both, None) == Attempt(True, 2)
+        refused = notes.update({"body": "new", "title": None}, a)
+    null = 'null value in column "title" of relation "notes" violates not-null constraint'
+    assert (refused.ok, refused.rows, refused.sqlstate) == (False, 0, "23502")
+    assert (refused.error or "").startswith(null)  # the second column was set too
+
+
+def test_a_run_counts_every_row_the_users_hold(target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
+    with session_on(target, run_sql, tmp_path, OPEN_SQL, NOTES_CONTRACT) as session:
+        for principal in (session.a, session.b):
+            session.seeder.row(NOTES, principal)
+            session.seeder.row(NOTES, principal, {"title": "second"})
+        outcome = session.run(NOTES)
+    unfiltered = [v for v in found(outcome) if v[0] == "isolation.update_unfiltered"]
+    assert unfiltered == [
+        (
+            "isolation.update_unfiltered",
+            "user A changed 2 rows of user B in public.notes with an UPDATE of title without WHERE",
+            "0 rows of user B",
+            "2",
+            UPDATES,
+        ),
+        (
+            "isolation.update_unfiltered",
+            "the anonymous caller changed 2 rows of user A in public.notes with an UPDATE of title without WHERE",
+            "0 rows of user A",
+            "2",
+            'UPDATE as anon; policies: "anyone_updates" USING (true)',
+        ),
+    ]
+
+
 # --- h20-matrix-b: the session's never-set probe, view readers, a change of B, read_as, view_leak ------------
 
 STAMPED_SQL = f"""

@@ -28,3 +28,12 @@ def test_forget_drops_only_the_named_results(tmp_path: Path) -> None:
         "other": 0,
     }
     assert data["hash_by_function_name"] == {"a": "h"}
+
+
+def test_a_mutant_names_its_function_and_class() -> None:
+    assert mutate.mutant_function("pgcontract.connect.x_redact_text__mutmut_3") == "redact_text"
+    assert mutate.mutant_function("pgcontract.rls.views.xǁViewǁfix__mutmut_1") == "View.fix"
+    # A class whose name ends in x: only the leading mark goes.
+    assert mutate.mutant_function("pgcontract.rls.matrix.xǁMatrixǁremove_children__mutmut_29") == (
+        "Matrix.remove_children"
+    )
