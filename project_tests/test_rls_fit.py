@@ -138,7 +138,16 @@ def test_equalities_of_texts(expression: str, expected: tuple[tuple[str, str], .
 
 @pytest.mark.parametrize(
     ("type_text", "expected"),
-    [("jsonb", True), ("json", True), ("pg_catalog.jsonb", True), ("jsonb[]", False), ("text", False), ("x y(", False)],
+    [
+        ("jsonb", True),
+        ("json", True),
+        ("pg_catalog.jsonb", True),
+        ("jsonb[]", False),
+        ("text", False),
+        ("x y(", False),
+        ("public.json", False),
+        ("app.jsonb", False),
+    ],
 )
 def test_is_json(type_text: str, expected: bool) -> None:
     assert _is_json(type_text) is expected

@@ -100,7 +100,8 @@ def _is_json(type_text: str) -> bool:
         kind = parse_type(type_text)
     except InvalidSql:
         return False
-    return kind is not None and not kind.is_array and kind.name in ("json", "jsonb")
+    # Only PostgreSQL's own: a type of the application's named json (public.json) is some other type.
+    return kind is not None and not kind.is_array and kind.schema == "pg_catalog" and kind.name in ("json", "jsonb")
 
 
 def _catalog_text(text: str) -> sql.SQL:
