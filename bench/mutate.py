@@ -1599,6 +1599,21 @@ EQUIVALENT += (
         'neither "" nor "XXXX" holds "nextval(": a column without a default draws from no sequence either way',
     ),
 )
+# rls/matrix, probe_user (s22-matrix-a): the default reason of an INSERT of B's row that failed.
+_MATRIX_INSERT_REFUSED = (
+    'self.write_refused("insert", f"insert a row owned by user B into {t}", result.error or "refused")'
+)
+EQUIVALENT += tuple(
+    Equivalent(
+        "probe_user",
+        _MATRIX_INSERT_REFUSED,
+        _MATRIX_INSERT_REFUSED.replace('or "refused")', f'or "{changed}")'),
+        "a failed Attempt's error is the text of the psycopg error that made it fail, never empty: psycopg"
+        " writes 'no error details available' for an empty libpq message, PostgreSQL 'missing error text' for"
+        " a report without one, and its own errors have text; so the default is never taken",
+    )
+    for changed in ("XXrefusedXX", "REFUSED")
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 

@@ -1853,3 +1853,115 @@ def test_run_matrix_counts_the_rows_of_a_throwaway_target(
         snapshot = read_snapshot(conn, contract.schemas)
         outcome = run_matrix(conn, contract, snapshot, NOTES, throwaway=throwaway, limits=DEFAULT_LIMITS)
     assert outcome.left_behind == (["public.audit holds 1 rows, 0 before the test"] if throwaway else [])
+
+
+# --- s22-matrix-a: probe_user's insert of B's row and 'write' allowing insert, run's moves per role ----------
+
+# One row per user (the owner column is the key): the INSERT of B's row is made after B's row is removed, and by
+# user A, not by the anonymous caller (who may not insert here at all).
+PROFILES_SQL = """
+CREATE TABLE public.profiles (user_id uuid PRIMARY KEY, name text);
+ALTER TABLE public.profiles ENABLE ROW LEVEL SECURITY;
+CREATE POLICY reads ON public.profiles FOR SELECT TO authenticated USING (user_id = auth.uid());
+CREATE POLICY adds ON public.profiles FOR INSERT TO authenticated WITH CHECK (true);
+CREATE POLICY edits ON public.profiles FOR UPDATE TO authenticated
+  USING (user_id = auth.uid()) WITH CHECK (user_id = auth.uid());
+CREATE POLICY drops ON public.profiles FOR DELETE TO authenticated USING (user_id = auth.uid());
+"""
+PROFILES_CONTRACT = "  public.profiles:\n    isolation: {owner: user_id}\n"
+PROFILES = QualifiedName("public", "profiles")
+
+
+def test_user_a_inserts_the_row_of_b_one_row_per_user(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with session_on(target, run_sql, tmp_path, PROFILES_SQL, PROFILES_CONTRACT) as session:
+        assert Matrix(session, PROFILES).owner_is_key
+        outcome = session.run(PROFILES)
+    assert found(outcome) == [
+        (
+            "isolation.insert_other",
+            "user A inserted a row owned by user B into public.profiles",
+            "refused",
+            "inserted",
+            'INSERT as authenticated; policies: "adds" WITH CHECK (true)',
+        )
+    ]
+    assert outcome.notes == []
+
+
+# comments hang from notes (isolated, NOT NULL key, not the ownership): a row of A under B's note is an attach.
+# 'write' lets admin insert rows of others: its attach is not probed, and the INSERT of B's row that the
+# policy refuses is reported for the INSERT (no USING of the FOR ALL policy, which an INSERT does not use).
+COMMENTS_SQL = (
+    NOTES_SQL
+    + """
+CREATE TABLE public.comments (
+  id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  user_id uuid NOT NULL,
+  note_id bigint NOT NULL REFERENCES public.notes,
+  body text
+);
+ALTER TABLE public.comments ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON public.comments FOR ALL TO authenticated
+  USING (user_id = auth.uid()) WITH CHECK (user_id = auth.uid());
+"""
+)
+COMMENTS_CONTRACT = NOTES_CONTRACT + "  public.comments:\n    isolation: {owner: user_id, write: {admin: [insert]}}\n"
+COMMENT_INSERT = 'INSERT as authenticated; policies: "own" WITH CHECK (user_id = auth.uid())'
+REFUSED_ROW = 'new row violates row-level security policy for table "comments"'
+
+
+def test_write_allowing_insert_skips_the_attach_and_names_the_refused_insert(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with session_on(target, run_sql, tmp_path, COMMENTS_SQL, COMMENTS_CONTRACT, PRINCIPALS) as session:
+        outcome = session.run(COMMENTS)
+
+    def attached(who: str) -> Found:
+        message = f"{who} attached a row in public.comments to public.notes of user B (through note_id)"
+        return ("isolation.attach_other", message, "refused", "inserted", COMMENT_INSERT)
+
+    assert found(outcome) == [
+        attached("user A"),
+        (
+            "isolation.write_declared",
+            "user A (admin) cannot insert a row owned by user B into public.comments, which 'write' allows admin: "
+            + REFUSED_ROW,
+            "allowed",
+            REFUSED_ROW,
+            COMMENT_INSERT,
+        ),
+        attached("user A (auditor)"),
+    ]
+    assert outcome.notes == []
+
+
+# 'allow' per role: the move of A's own row to B's organisation is tried as each role too. The WITH CHECK
+# (true) lets it through without WHERE (with one, the new row must also pass the SELECT policy: refused).
+MOVES_SQL = ORG_SQL + (
+    " CREATE POLICY moves ON public.docs FOR UPDATE TO authenticated"
+    " USING (org_id IN (SELECT org_id FROM public.members WHERE user_id = auth.uid())) WITH CHECK (true);"
+)
+MOVES_CONTRACT = f"""
+  public.docs:
+    isolation:
+      owner: org_id
+      membership: {MEMBERSHIP}
+      allow: {{owner: [select, insert, update, delete]}}
+"""
+
+
+def test_a_run_per_role_tries_the_move_to_b(target: Target, run_sql: Callable[[str], None], tmp_path: Path) -> None:
+    with session_on(target, run_sql, tmp_path, MOVES_SQL, MOVES_CONTRACT) as session:
+        outcome = session.run(DOCS)
+    assert found(outcome) == [
+        (
+            "isolation.move_to_other",
+            "user A (as owner) moved own row of public.docs to user B (UPDATE without WHERE)",
+            "refused",
+            "1 row moved",
+            f'UPDATE as authenticated; policies: "m" {MEMBER_OF}; "moves" {MEMBER_OF} WITH CHECK (true)',
+        )
+    ]
+    assert outcome.notes == []
