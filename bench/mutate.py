@@ -1712,8 +1712,14 @@ def run(name: str, module: Module, workers: int, servers: Path | None) -> float:
     # what was not killed is tested again, with the tests as they are now.
     earlier = {m: s for m, s in results(name).items() if counts(module, m)}
     again = sorted(m for m, s in earlier.items() if s not in KILLED)
+    # A survivor listed as equivalent keeps its result: testing it again (every test that reaches its function,
+    # a minute or more each) could only show that it still survives (--fresh tests it again).
+    again = [m for m in again if earlier[m] == "not checked" or equivalent(m, *change(name, m)) is None]
     if earlier and not again:
-        print(f"[mutate] {name}: every mutant already killed (--fresh to test them all again)", file=sys.stderr)
+        print(
+            f"[mutate] {name}: every mutant already killed or known equivalent (--fresh to test them all again)",
+            file=sys.stderr,
+        )
         return 0.0
     # Never name single mutants: mutmut then tests only those, and whatever it forgot meanwhile (all of a
     # slice's results when its test files change) stays "not checked", killed mutants shown as not run.
