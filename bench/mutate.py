@@ -4,6 +4,7 @@
     .venv/bin/python bench/mutate.py redaction guard      # some of them
     .venv/bin/python bench/mutate.py --list               # the modules, their mutated functions and tests
     .venv/bin/python bench/mutate.py health --report      # the last results again, without running
+    .venv/bin/python bench/mutate.py rls/matrix --save    # keep the results so far (a run stopped halfway)
 
 Each module runs in its own work directory ``.mutation/<module>/`` (gitignored): links to the checkout,
 a generated ``setup.cfg`` with the module's ``[mutmut]`` settings, and mutmut's ``mutants/`` copy. mutmut
@@ -11,7 +12,9 @@ first runs the module's test files once to record which test reaches which funct
 mutant, only the tests that reach the mutated function; results are kept, so a second run only re-tests
 functions whose source changed. The tests start their own throwaway PostgreSQL per pytest run, as they
 always do (``project_tests/conftest.py``). The score is killed / all mutants of the module's functions;
-a mutant no test reaches counts as surviving.
+a mutant no test reaches counts as surviving. mutmut's results live in the gitignored work directory; each
+run also saves them in ``bench/mutation-results/<module>.json`` (committed, ``mutate_results.py``), from which
+a fresh checkout resumes and reports.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import mutate_results
 from mutate_plugin import SERVERS, kept_servers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -1638,7 +1642,7 @@ def counts(module: Module, name: str) -> bool:
     return any(fnmatch.fnmatch(function, f) or fnmatch.fnmatch(function.split(".")[-1], f) for f in module.functions)
 
 
-def prepare(name: str, module: Module) -> Path:
+def prepare(name: str, module: Module, restore: bool = True) -> Path:
     work = workdir(name)
     work.mkdir(parents=True, exist_ok=True)
     link_checkout(work)
@@ -1663,6 +1667,9 @@ def prepare(name: str, module: Module) -> Path:
     # MUTANT_UNDER_TEST, inherited, picks the same mutant). The directory must exist before Python starts,
     # or the import system remembers it as missing.
     (work / "mutants" / "src").mkdir(parents=True, exist_ok=True)
+    # The results saved in the repository (bench/mutation-results/) where this directory has none.
+    if restore and (restored := mutate_results.restore(name, work / "mutants" / "src")):
+        print(f"[mutate] {name}: {restored} verdicts restored from {mutate_results.saved_file(name).name}")
     sync_data_files(work / "mutants" / "src")
     forget_stale_map(work, module)
     return work
@@ -1702,8 +1709,8 @@ def sync_data_files(copy: Path) -> None:
                 shutil.copy2(path, target)
 
 
-def run(name: str, module: Module, workers: int, servers: Path | None) -> float:
-    work = prepare(name, module)
+def run(name: str, module: Module, workers: int, servers: Path | None, restore: bool = True) -> float:
+    work = prepare(name, module, restore)
     env = dict(os.environ, PYTHONPATH=str(work / "mutants" / "src"))
     if servers is not None:
         env[SERVERS] = str(servers)
@@ -1720,6 +1727,7 @@ def run(name: str, module: Module, workers: int, servers: Path | None) -> float:
             f"[mutate] {name}: every mutant already killed or known equivalent (--fresh to test them all again)",
             file=sys.stderr,
         )
+        save(name)
         return 0.0
     # Never name single mutants: mutmut then tests only those, and whatever it forgot meanwhile (all of a
     # slice's results when its test files change) stays "not checked", killed mutants shown as not run.
@@ -1731,7 +1739,17 @@ def run(name: str, module: Module, workers: int, servers: Path | None) -> float:
     )
     if done.returncode != 0:
         print(f"[mutate] {name}: mutmut exited {done.returncode}", file=sys.stderr)
+    save(name)
     return time.monotonic() - started
+
+
+def save(name: str) -> None:
+    """This slice's verdicts, and the change of each mutant not killed, into bench/mutation-results/."""
+    statuses = results(name)
+    changes = {m: change(name, m) for m, s in statuses.items() if s not in KILLED and s != "not checked"}
+    saved = mutate_results.save(name, ROOT / "src", workdir(name) / "mutants" / "src", changes)
+    if saved is not None:
+        print(f"[mutate] {name}: results saved in {saved.relative_to(ROOT)}", file=sys.stderr)
 
 
 def forget(work: Path, module: Module, mutants: list[str]) -> None:
@@ -1764,7 +1782,9 @@ def names(module: Module) -> list[str]:
 def results(name: str) -> dict[str, str]:
     work = workdir(name)
     if not (work / "mutants").is_dir():
-        return {}  # never run here
+        if mutate_results.load(name) is None or name not in MODULES:
+            return {}  # never run here, nothing saved
+        prepare(name, MODULES[name])  # the saved verdicts, for mutmut to read
     link_checkout(work)
     mutmut = Path(sys.executable).parent / "mutmut"
     done = subprocess.run(
@@ -1787,6 +1807,8 @@ def change(name: str, mutant: str) -> tuple[str, str]:
     lines = [ln for ln in shown.stdout.splitlines() if ln[:1] in "-+" and ln[:3] not in ("---", "+++")]
     before = " ".join(ln[1:].strip() for ln in lines if ln.startswith("-"))
     after = " ".join(ln[1:].strip() for ln in lines if ln.startswith("+"))
+    if not lines and (saved := mutate_results.saved_change(name, mutant)) is not None:
+        return saved  # no mutated copy here yet (results restored, no run since): the change as saved
     return before, after
 
 
@@ -1805,10 +1827,11 @@ class Tally:
     killed: int
     counted: int
     unchecked: int
+    stale: bool = False  # saved verdicts of a source changed since, not run again here
 
     @property
     def ok(self) -> bool:
-        return bool(self.counted) and self.killed / self.counted >= GOAL and not self.unchecked
+        return bool(self.counted) and self.killed / self.counted >= GOAL and not self.unchecked and not self.stale
 
 
 def report(name: str, module: Module, elapsed: float | None, show_diffs: bool) -> Tally:
@@ -1824,11 +1847,14 @@ def report(name: str, module: Module, elapsed: float | None, show_diffs: bool) -
     counted = total - len(same)
     score = killed / counted if counted else 0.0
     took = f", {elapsed / 60:.1f} min" if elapsed is not None else ""
+    stale = stale_files(name, module)
     verdict = "OK" if counted and score >= GOAL and not unchecked else "BELOW GOAL" if counted else "NOT RUN"
+    verdict = "STALE" if stale and counted else verdict
     print(
         f"{name}: {killed}/{counted} killed = {score:.1%} ({verdict}{took}); "
         f"{len(same)} equivalent left out, {killed}/{total} = {killed / total if total else 0:.1%} counting them"
         + (f"; {unchecked} not run yet" if unchecked else "")
+        + (f"; saved results of {', '.join(stale)} as it was before a change: run it again" if stale else "")
     )
     for mutant in survivors:
         known = same.get(mutant)
@@ -1836,7 +1862,19 @@ def report(name: str, module: Module, elapsed: float | None, show_diffs: bool) -
         if show_diffs and not known:
             before, after = changes[mutant]
             print(f"      - {before}\n      + {after}")
-    return Tally(killed, counted, unchecked)
+    return Tally(killed, counted, unchecked, bool(stale))
+
+
+def stale_files(name: str, module: Module) -> list[str]:
+    """Source files whose verdicts here are the saved ones (no mutated copy: not run since the checkout) and
+    which changed after they were saved."""
+    mutated = workdir(name) / "mutants" / "src"
+    changed = mutate_results.changed_since(name, ROOT / "src")
+    return [f for f in changed if counts_file(module, f) and not (mutated / f).exists()]
+
+
+def counts_file(module: Module, file: str) -> bool:
+    return any(fnmatch.fnmatch(file, pattern) for pattern in module.files)
 
 
 def report_slices(name: str, slices: list[str], show_diffs: bool) -> Tally:
@@ -1847,7 +1885,7 @@ def report_slices(name: str, slices: list[str], show_diffs: bool) -> Tally:
     killed = sum(t.killed for t in tallies.values())
     counted = sum(t.counted for t in tallies.values())
     unchecked = sum(t.unchecked for t in tallies.values())
-    total = Tally(killed, counted, unchecked + len(missing))
+    total = Tally(killed, counted, unchecked + len(missing), any(t.stale for t in tallies.values()))
     score = killed / counted if counted else 0.0
     verdict = "OK" if total.ok else "BELOW GOAL" if counted else "NOT RUN"
     below = [s for s, t in tallies.items() if t.counted and not t.ok]
@@ -1867,7 +1905,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", action="store_true", help="print the last results, run nothing")
     parser.add_argument("--workers", type=int, default=2, help="mutants tested at once (default 2: two cores)")
     parser.add_argument("--no-diffs", action="store_true", help="list surviving mutants without their diffs")
-    parser.add_argument("--fresh", action="store_true", help="forget earlier results of these modules")
+    parser.add_argument(
+        "--fresh", action="store_true", help="forget earlier results of these modules (saved ones included)"
+    )
+    parser.add_argument(
+        "--save", action="store_true", help="save the results so far in bench/mutation-results/, run nothing"
+    )
     parser.add_argument(
         "--own-servers", action="store_true", help="each mutant's tests start their own PostgreSQL (slower)"
     )
@@ -1891,6 +1934,10 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("mutmut", path=str(Path(sys.executable).parent)) is None:
         print("mutmut is missing: ./dev test installs the dev extras (or pip install 'mutmut>=3.8')", file=sys.stderr)
         return 2
+    if args.save:
+        for name in chosen:
+            save(name)
+        return 0
     elapsed: dict[str, float] = {}
     # One server per worker for every module chosen: started once here, not once per mutant.
     keeping = kept_servers(args.workers) if not args.report and not args.own_servers else nullcontext(None)
@@ -1899,7 +1946,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.fresh:
                 shutil.rmtree(workdir(name), ignore_errors=True)
             if not args.report:
-                elapsed[name] = run(name, MODULES[name], args.workers, servers)
+                elapsed[name] = run(name, MODULES[name], args.workers, servers, restore=not args.fresh)
     print(f"\nmutation scores ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, goal {GOAL:.0%} killed per module)")
     ok = [report(name, MODULES[name], elapsed.get(name), not args.no_diffs).ok for name in chosen]
     return 0 if all(ok) else 1
