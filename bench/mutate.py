@@ -1598,6 +1598,14 @@ EQUIVALENT += (
         _MATRIX_SEQUENCES.replace('or "")', 'or "XXXX")'),
         'neither "" nor "XXXX" holds "nextval(": a column without a default draws from no sequence either way',
     ),
+    # s22-matrix-b
+    Equivalent(
+        "probe_user",
+        'self.probe_unfiltered(False, row_a, "user B", rows_b, before_b)',
+        'self.probe_unfiltered(None, row_a, "user B", rows_b, before_b)',
+        "probe_unfiltered reads 'anonymous' only as a condition (the actor's name and the role to switch back"
+        " to: ... if anonymous else ...), where None is false as False is",
+    ),
 )
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
