@@ -1602,6 +1602,14 @@ EQUIVALENT += (
         _MATRIX_SEQUENCES.replace('or "")', 'or "XXXX")'),
         'neither "" nor "XXXX" holds "nextval(": a column without a default draws from no sequence either way',
     ),
+    # s22-matrix-b
+    Equivalent(
+        "probe_user",
+        'self.probe_unfiltered(False, row_a, "user B", rows_b, before_b)',
+        'self.probe_unfiltered(None, row_a, "user B", rows_b, before_b)',
+        "probe_unfiltered reads 'anonymous' only as a condition (the actor's name and the role to switch back"
+        " to: ... if anonymous else ...), where None is false as False is",
+    ),
 )
 # rls/matrix, probe_user (s22-matrix-a): the default reason of an INSERT of B's row that failed.
 _MATRIX_INSERT_REFUSED = (

@@ -1965,3 +1965,194 @@ def test_a_run_per_role_tries_the_move_to_b(target: Target, run_sql: Callable[[s
         )
     ]
     assert outcome.notes == []
+
+
+# --- s22-matrix-b: probe_reads' failed SELECT; write_declared, delete_other and what 'write' skips -------------
+
+# User A may not SELECT at all (no grant): whether that is a finding depends on who may read the table.
+UNREADABLE = ("by_anon", "by_users", "mine", "writes_only", "reports")
+UNREADABLE_SQL = "".join(
+    f"""
+CREATE TABLE public.{name} (id int PRIMARY KEY, user_id uuid NOT NULL, body text);
+ALTER TABLE public.{name} ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON public.{name} FOR ALL TO authenticated USING ({OWN}) WITH CHECK ({OWN});
+REVOKE SELECT ON public.{name} FROM authenticated;
+"""
+    for name in UNREADABLE
+)
+UNREADABLE_CONTRACT = """
+  public.by_anon:
+    isolation: {owner: user_id, read: anon}
+  public.by_users:
+    isolation: {owner: user_id, read: authenticated}
+  public.mine:
+    isolation: {owner: user_id}
+  public.writes_only:
+    isolation: {owner: user_id, allow: [insert, update, delete]}
+  public.reports:
+    isolation: {read: [auditor]}
+"""
+OWN_SELECT = f'SELECT as authenticated; policies: "own" USING ({OWN})'
+
+
+def cannot_read(who: str, table: str) -> Found:
+    return (
+        "isolation.read_own",
+        f"{who} cannot read own rows in public.{table}: permission denied for table {table}",
+        "own row visible",
+        "SELECT failed",
+        OWN_SELECT,
+    )
+
+
+def test_a_failed_select_is_a_finding_only_for_those_who_must_read(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    tried = [(t, None) for t in UNREADABLE] + [("reports", "auditor"), ("reports", "admin")]
+    seen: dict[tuple[str, str | None], tuple[str, bool, list[Found], list[str]]] = {}
+    with session_on(target, run_sql, tmp_path, UNREADABLE_SQL, UNREADABLE_CONTRACT, PRINCIPALS) as session:
+        for table, principal in tried:
+            name = QualifiedName("public", table)
+            matrix = Matrix(session, name)
+            row_a, row_b = session.seeder.row(name, session.a), session.seeder.row(name, session.b)
+            matrix.use_principal(principal)
+            with matrix.savepoint():
+                matrix.become(session.a)
+                cross_clean = matrix.probe_reads(row_a, row_b)
+            seen[table, principal] = (matrix.readers, cross_clean, found(matrix.outcome), matrix.outcome.notes)
+            matrix.use_principal(None)
+    assert seen == {
+        ("by_anon", None): ("anon", False, [cannot_read("user A", "by_anon")], []),
+        ("by_users", None): ("authenticated", False, [cannot_read("user A", "by_users")], []),
+        ("mine", None): ("members", False, [cannot_read("user A", "mine")], []),
+        # Own rows only, and 'allow' leaves out select: the refusal is what the contract asks for.
+        ("writes_only", None): ("members", False, [], []),
+        # 'read: [auditor]' without an owner: the others read no row at all, the auditor every row.
+        ("reports", None): ("none", False, [], []),
+        ("reports", "auditor"): ("authenticated", False, [cannot_read("user A (auditor)", "reports")], []),
+        ("reports", "admin"): ("none", False, [], []),
+    }
+
+
+IS_ADMIN_CLAIM = "(SELECT auth.jwt() -> 'app_metadata' ->> 'role') = 'admin'"
+ADMIN_PRINTED = "(( SELECT ((auth.jwt() -> 'app_metadata'::text) ->> 'role'::text)) = 'admin'::text)"
+# 'write' lets admin delete every row, but a restrictive DELETE policy keeps it to its own.
+BIN_SQL = f"""
+CREATE TABLE public.bin (id int PRIMARY KEY, user_id uuid NOT NULL, body text);
+ALTER TABLE public.bin ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON public.bin FOR ALL TO authenticated USING ({OWN}) WITH CHECK ({OWN});
+CREATE POLICY admins_read ON public.bin FOR SELECT TO authenticated USING ({IS_ADMIN_CLAIM});
+CREATE POLICY admins_update ON public.bin FOR UPDATE TO authenticated USING ({IS_ADMIN_CLAIM});
+CREATE POLICY admins_delete ON public.bin FOR DELETE TO authenticated USING ({IS_ADMIN_CLAIM});
+CREATE POLICY keep_others ON public.bin AS RESTRICTIVE FOR DELETE TO authenticated USING ({OWN});
+"""
+BIN_CONTRACT = """
+  public.bin:
+    isolation: {owner: user_id, read: [admin], write: {admin: [update, delete]}}
+"""
+
+
+def test_a_refused_delete_write_allows_names_the_delete_policies(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    with session_on(target, run_sql, tmp_path, BIN_SQL, BIN_CONTRACT, PRINCIPALS) as session:
+        outcome = session.run(QualifiedName("public", "bin"))
+    assert found(outcome) == [
+        (
+            "isolation.write_declared",
+            "user A (admin) cannot delete the row of user B in public.bin, which 'write' allows admin: 0 rows deleted",
+            "allowed",
+            "0 rows deleted",
+            f'DELETE as authenticated; policies: "admins_delete" USING {ADMIN_PRINTED}; "keep_others" (restrictive)'
+            f' USING ({OWN}); "own" USING ({OWN})',
+        ),
+    ]
+    assert outcome.notes == []
+
+
+# Everyone reads every note and deletes any: the DELETE ... WHERE of B's row goes through a FOR DELETE policy.
+DROPS_SQL = (
+    NOTES_SQL
+    + "CREATE POLICY everyone_reads ON public.notes FOR SELECT TO authenticated USING (true);"
+    + "CREATE POLICY anyone_deletes ON public.notes FOR DELETE TO authenticated USING (true);"
+)
+DROPS_CONTRACT = "  public.notes:\n    isolation: {owner: user_id, read: authenticated}\n"
+
+
+def test_a_delete_of_b_s_row_names_the_delete_policies(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    outcome = run_on(target, run_sql, tmp_path, DROPS_SQL, DROPS_CONTRACT, NOTES)
+    drops = f'DELETE as authenticated; policies: "anyone_deletes" USING (true); "own" USING ({OWN})'
+    assert found(outcome) == [
+        (
+            "isolation.delete_other",
+            "user A deleted 1 row of user B in public.notes (DELETE ... WHERE)",
+            "0 rows",
+            "1",
+            drops,
+        ),
+        (
+            "isolation.delete_unfiltered",
+            "user A deleted 1 row of user B in public.notes with a DELETE without WHERE",
+            "0 rows of user B",
+            "1",
+            drops,
+        ),
+    ]
+    assert outcome.notes == []
+
+
+# Admins read, update and delete every entry (not insert); users may not raise their own level. An entry the
+# test did not make (-1) has a line, so a DELETE without WHERE that reaches it fails on the key.
+LEDGER_SQL = f"""
+CREATE TABLE public.ledger (id int PRIMARY KEY, user_id uuid NOT NULL, level text NOT NULL DEFAULT 'basic', body text);
+CREATE TABLE public.lines (id int PRIMARY KEY, ledger_id int NOT NULL REFERENCES public.ledger);
+ALTER TABLE public.ledger ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON public.ledger FOR ALL TO authenticated USING ({OWN}) WITH CHECK ({OWN} AND level = 'basic');
+CREATE POLICY admins_read ON public.ledger FOR SELECT TO authenticated USING ({IS_ADMIN_CLAIM});
+CREATE POLICY admins_update ON public.ledger FOR UPDATE TO authenticated
+  USING ({IS_ADMIN_CLAIM}) WITH CHECK ({IS_ADMIN_CLAIM});
+CREATE POLICY admins_delete ON public.ledger FOR DELETE TO authenticated USING ({IS_ADMIN_CLAIM});
+INSERT INTO public.ledger VALUES (-1, gen_random_uuid(), 'basic', 'old');
+INSERT INTO public.lines VALUES (1, -1);
+"""
+LEDGER_CONTRACT = """
+  public.ledger:
+    isolation: {owner: user_id, read: [admin], write: {admin: [%s]}, protected: [level]}
+"""
+LEDGER_DELETES = f'DELETE as authenticated; policies: "admins_delete" USING {ADMIN_PRINTED}; "own" USING ({OWN})'
+LEDGER_KEY = (
+    'update or delete on table "ledger" violates foreign key constraint "lines_ledger_id_fkey" on table "lines"'
+)
+LEDGER_CASES: dict[str, tuple[list[Found], list[str]]] = {
+    # Update and delete every row: no UPDATE or DELETE without WHERE is tried (nothing to find), and the
+    # protected level is admin's to change.
+    "update, delete": ([], []),
+    # Update only: the DELETEs are tried, the one without WHERE stopped by the line of the entry -1.
+    "update": (
+        [
+            (
+                "isolation.delete_other",
+                "user A (admin) deleted 1 row of user B in public.ledger (DELETE ... WHERE)",
+                "0 rows",
+                "1",
+                LEDGER_DELETES,
+            ),
+        ],
+        [
+            "user A (admin)'s DELETE without WHERE on public.ledger not judged: a foreign key refused it"
+            f" ({LEDGER_KEY}), also with the child rows of the test's rows removed (rows the test did not make hold"
+            " the key)"
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("writes", list(LEDGER_CASES))
+def test_what_write_lets_a_principal_do_to_every_row_is_not_probed(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path, writes: str
+) -> None:
+    with session_on(target, run_sql, tmp_path, LEDGER_SQL, LEDGER_CONTRACT % writes, PRINCIPALS) as session:
+        outcome = session.run(QualifiedName("public", "ledger"))
+    assert (found(outcome), outcome.notes) == LEDGER_CASES[writes]
