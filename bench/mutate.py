@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import mutate_results
-from mutate_plugin import SERVERS, kept_servers
+from mutate_plugin import KILLERS, SERVERS, kept_servers
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".mutation"
@@ -1720,6 +1720,7 @@ def sync_data_files(copy: Path) -> None:
 def run(name: str, module: Module, workers: int, servers: Path | None, restore: bool = True) -> float:
     work = prepare(name, module, restore)
     env = dict(os.environ, PYTHONPATH=str(work / "mutants" / "src"))
+    env[KILLERS] = str(work / "killers.tsv")  # which test killed which function's mutants: killers run first
     if servers is not None:
         env[SERVERS] = str(servers)
     mutmut = Path(sys.executable).parent / "mutmut"

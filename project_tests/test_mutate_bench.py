@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import mutate
+import mutate_plugin
 import mutate_results
 
 
@@ -136,3 +139,52 @@ def test_a_report_of_saved_results_alone_is_stale_after_a_change(
     assert mutate.stale_files("rls/matrix", module) == []
     assert not mutate.Tally(9, 10, 0, stale=True).ok
     assert mutate.Tally(9, 10, 0).ok
+
+
+# --- killers first (bench/mutate_plugin.py) ------------------------------------------------------------------
+
+
+def test_a_mutant_names_the_function_its_kills_count_for() -> None:
+    assert mutate_plugin.mutated_function("pgcontract.rls.matrix.xǁMatrixǁrun__mutmut_74") == (
+        "pgcontract.rls.matrix.xǁMatrixǁrun"
+    )
+    assert mutate_plugin.mutated_function("stats") is None
+    assert mutate_plugin.mutated_function("") is None
+
+
+def test_the_tests_that_killed_a_functions_mutants_run_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    killers = tmp_path / "killers.tsv"
+    run, other = "pgcontract.rls.matrix.xǁMatrixǁrun", "pgcontract.rls.matrix.x_leftovers"
+    killers.write_text(f"{run}\tt::slow\n{other}\tt::fast\n{run}\tt::slow\n{run}\tt::middle\n")
+    assert mutate_plugin.kills(killers, run) == {"t::slow": 2, "t::middle": 1}
+    assert mutate_plugin.kills(tmp_path / "none.tsv", run) == {}
+    monkeypatch.chdir(tmp_path)
+    durations = {"t::fast": 0.1, "t::middle": 5.0, "t::slow": 9.0, "t::other": 1.0}
+    (tmp_path / "mutmut-stats.json").write_text(json.dumps({"duration_by_test": durations}))
+    monkeypatch.setenv(mutate_plugin.KILLERS, str(killers))
+    items = [SimpleNamespace(nodeid=n) for n in ("t::unknown", "t::slow", "t::other", "t::middle", "t::fast")]
+
+    monkeypatch.setenv("MUTANT_UNDER_TEST", f"{run}__mutmut_9")
+    mutate_plugin.pytest_collection_modifyitems(cast(list[pytest.Item], items))
+    assert [i.nodeid for i in items] == ["t::slow", "t::middle", "t::fast", "t::other", "t::unknown"]
+
+    monkeypatch.setenv("MUTANT_UNDER_TEST", "stats")  # mutmut's own runs: fastest first
+    mutate_plugin.pytest_collection_modifyitems(cast(list[pytest.Item], items))
+    assert [i.nodeid for i in items] == ["t::fast", "t::other", "t::middle", "t::slow", "t::unknown"]
+
+
+def test_a_failed_test_is_noted_as_its_mutants_killer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    killers = tmp_path / "killers.tsv"
+    monkeypatch.setenv(mutate_plugin.KILLERS, str(killers))
+    monkeypatch.setenv("MUTANT_UNDER_TEST", "pgcontract.guard.x_guard__mutmut_3")
+
+    def report(nodeid: str, when: str, outcome: str) -> pytest.TestReport:
+        return pytest.TestReport(nodeid, ("f", 1, nodeid), {}, outcome, None, when)  # type: ignore[arg-type]
+
+    mutate_plugin.pytest_runtest_logreport(report("t::passes", "call", "passed"))
+    mutate_plugin.pytest_runtest_logreport(report("t::fails", "call", "failed"))
+    mutate_plugin.pytest_runtest_logreport(report("t::fails", "teardown", "failed"))
+    assert killers.read_text() == "pgcontract.guard.x_guard\tt::fails\n"
+    monkeypatch.setenv("MUTANT_UNDER_TEST", "stats")
+    mutate_plugin.pytest_runtest_logreport(report("t::other", "call", "failed"))
+    assert killers.read_text() == "pgcontract.guard.x_guard\tt::fails\n"
