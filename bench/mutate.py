@@ -1626,6 +1626,16 @@ EQUIVALENT += tuple(
     )
     for changed in ("XXrefusedXX", "REFUSED")
 )
+# rls/matrix, probe_own (s22-matrix-c): the hint of a refused own INSERT, before a duplicate key sets one.
+EQUIVALENT += (
+    Equivalent(
+        "probe_own",
+        'hint = ""',
+        "hint = None",
+        'hint is read once, as the condition of (f"; {hint}" if hint else ""), where None is false as "" is;'
+        " a unique violation replaces it with duplicate_hint's string before that",
+    ),
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 

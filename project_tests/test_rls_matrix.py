@@ -2156,3 +2156,130 @@ def test_what_write_lets_a_principal_do_to_every_row_is_not_probed(
     with session_on(target, run_sql, tmp_path, LEDGER_SQL, LEDGER_CONTRACT % writes, PRINCIPALS) as session:
         outcome = session.run(QualifiedName("public", "ledger"))
     assert (found(outcome), outcome.notes) == LEDGER_CASES[writes]
+
+
+# --- s22-matrix-c: probe_own's refused own INSERT (a duplicate, a row that cannot be removed); probe_unfiltered --
+
+# Every handle is unique, and isolation.values gives each user one handle: user A's second row repeats A's.
+HANDLES_SQL = f"""
+CREATE TABLE public.handles (
+  id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, user_id uuid NOT NULL, handle text UNIQUE
+);
+ALTER TABLE public.handles ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON public.handles FOR ALL TO authenticated USING ({OWN}) WITH CHECK ({OWN});
+"""
+HANDLES_CONTRACT = "  public.handles:\n    isolation: {owner: user_id, values: {handle: {A: alpha, B: beta}}}\n"
+
+
+def test_an_own_insert_refused_as_a_duplicate_says_which_value_repeats(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    outcome = run_on(target, run_sql, tmp_path, HANDLES_SQL, HANDLES_CONTRACT, QualifiedName("public", "handles"))
+    assert found(outcome) == [
+        (
+            "isolation.insert_own",
+            "user A cannot insert own row into public.handles: duplicate key value violates unique constraint "
+            '"handles_handle_key"; isolation.values.handle gives each user one value, but a user needs several '
+            "rows; add ${n}, e.g. 'alpha ${n}'",
+            "inserted",
+            "refused",
+            f'INSERT as authenticated; policies: "own" WITH CHECK ({OWN})',
+        )
+    ]
+    assert outcome.notes == []
+
+
+# One row per user, and only the user's own API session may delete a profile: the seeding role cannot remove
+# A's row to make room for A's new one, so the own INSERT is not tried (and B's is not either, silently).
+KEPT_SQL = (
+    PROFILES_SQL
+    + """
+CREATE FUNCTION public.kept() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN IF current_user <> 'authenticated' THEN RAISE EXCEPTION 'profiles stay'; END IF; RETURN OLD; END $$;
+CREATE TRIGGER kept BEFORE DELETE ON public.profiles FOR EACH ROW EXECUTE FUNCTION public.kept();
+"""
+)
+
+
+def test_an_own_insert_is_not_tried_when_the_row_of_a_cannot_be_removed(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    outcome = run_on(target, run_sql, tmp_path, KEPT_SQL, PROFILES_CONTRACT, PROFILES)
+    assert found(outcome) == []
+    assert outcome.notes == ["own INSERT not tried: the existing row of user A in public.profiles could not be removed"]
+
+
+# user B's note is public (isolation.values), user A's private. Admins read and delete every note; the anonymous
+# caller may delete public ones. With the trigger, a public note gets a tag (a child row the test made).
+PUBLIC_SQL = f"""{NOTES_SQL}
+CREATE POLICY admins_read ON public.notes FOR SELECT TO authenticated USING ({IS_ADMIN_CLAIM});
+CREATE POLICY admins_delete ON public.notes FOR DELETE TO authenticated USING ({IS_ADMIN_CLAIM});
+CREATE POLICY public_drops ON public.notes FOR DELETE TO anon USING (title = 'public');
+CREATE TABLE public.tags (note_id bigint NOT NULL REFERENCES public.notes);
+"""
+TAGS_SQL = """
+CREATE FUNCTION public.tag() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+BEGIN IF NEW.title = 'public' THEN INSERT INTO public.tags VALUES (NEW.id); END IF; RETURN NEW; END $$;
+CREATE TRIGGER tag AFTER INSERT ON public.notes FOR EACH ROW EXECUTE FUNCTION public.tag();
+"""
+PUBLIC_CONTRACT = """
+  public.notes:
+    isolation: {owner: user_id, read: [admin], values: {title: {A: private, B: public}}%s}
+"""
+
+
+ADMIN_DELETES = f'DELETE as authenticated; policies: "admins_delete" USING {ADMIN_PRINTED}; "own" USING ({OWN})'
+TAGS_KEY = 'update or delete on table "notes" violates foreign key constraint "tags_note_id_fkey" on table "tags"'
+# Without 'write', admin's DELETEs of B's note are findings; with 'write: {admin: [delete]}' none (nor a note).
+# The anonymous caller's DELETE without WHERE takes B's public note only: with its tag, it fails on the key,
+# and is tried again, as the anonymous caller, with the tag removed: still no row of A.
+ADMIN_DELETED: dict[bool, list[Found]] = {
+    False: [
+        (
+            "isolation.delete_other",
+            "user A (admin) deleted 1 row of user B in public.notes (DELETE ... WHERE)",
+            "0 rows",
+            "1",
+            ADMIN_DELETES,
+        ),
+        (
+            "isolation.delete_unfiltered",
+            "user A (admin) deleted 1 row of user B in public.notes with a DELETE without WHERE",
+            "0 rows of user B",
+            "1",
+            ADMIN_DELETES,
+        ),
+    ],
+    True: [
+        (
+            "isolation.delete_other",
+            "user A (admin) could delete the row of user B in public.notes (DELETE ... WHERE): the policies let it"
+            f" through and only a foreign key refused it ({TAGS_KEY} DETAIL: Key is still referenced from table"
+            ' "tags".)',
+            "0 rows",
+            "row matched, refused by a foreign key",
+            ADMIN_DELETES,
+        ),
+        (
+            "isolation.delete_unfiltered",
+            "user A (admin) could delete 1 row of user B in public.notes with a DELETE without WHERE: the policies"
+            f" let it through and only a foreign key refused it ({TAGS_KEY})",
+            "0 rows of user B",
+            "1 row matched, refused by a foreign key",
+            ADMIN_DELETES,
+        ),
+    ],
+}
+
+
+@pytest.mark.parametrize("write", ["delete", "none"])
+@pytest.mark.parametrize("tags", [False, True])
+def test_unfiltered_deletes_of_admin_and_the_anonymous_caller(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path, tags: bool, write: str
+) -> None:
+    schema = PUBLIC_SQL + (TAGS_SQL if tags else "")
+    contract = PUBLIC_CONTRACT % (", write: {admin: [delete]}" if write == "delete" else "")
+    with session_on(target, run_sql, tmp_path, schema, contract, PRINCIPALS) as session:
+        outcome = session.run(NOTES)
+    assert found(outcome) == ([] if write == "delete" else ADMIN_DELETED[tags])
+    assert outcome.notes == []
