@@ -2283,3 +2283,113 @@ def test_unfiltered_deletes_of_admin_and_the_anonymous_caller(
         outcome = session.run(NOTES)
     assert found(outcome) == ([] if write == "delete" else ADMIN_DELETED[tags])
     assert outcome.notes == []
+
+
+# --- s22-matrix-d: probe_own's protected columns (the two UPDATE forms, each column probed) ----------------
+
+# Users add, change and delete their own cards, and may not change their tier nor vip flag (the UPDATE policy
+# does not stop it). An UPDATE with WHERE reads the table, so the SELECT policies apply to it too: without
+# one (cards A writes but cannot read back) only the UPDATE without WHERE reaches A's card.
+CARDS_SQL = f"""
+CREATE TYPE public.tier AS ENUM ('free', 'pro');
+CREATE TABLE public.cards (
+  id int PRIMARY KEY, user_id uuid NOT NULL, tier public.tier NOT NULL DEFAULT 'free',
+  vip boolean NOT NULL DEFAULT false, body text
+);
+ALTER TABLE public.cards ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_add ON public.cards FOR INSERT TO authenticated WITH CHECK ({OWN});
+CREATE POLICY own_edit ON public.cards FOR UPDATE TO authenticated USING ({OWN}) WITH CHECK ({OWN});
+CREATE POLICY own_drop ON public.cards FOR DELETE TO authenticated USING ({OWN});
+"""
+CARDS_READ = f"CREATE POLICY own_read ON public.cards FOR SELECT TO authenticated USING ({OWN});"
+CARDS_CONTRACT = """
+  public.cards:
+    isolation: {owner: user_id, allow: [%s], protected: [tier, vip]}
+"""
+CARDS = QualifiedName("public", "cards")
+CARD_EDITS = f'UPDATE as authenticated; policies: "own_edit" USING ({OWN}) WITH CHECK ({OWN})'
+CARDS_CASES: dict[str, tuple[str, str, list[Found]]] = {
+    # Nothing read: the UPDATE ... WHERE (and the DELETE, and the touch) find no row; the UPDATE without
+    # WHERE changes A's card, for each protected column.
+    "write only": (
+        "",
+        "insert",
+        [
+            (
+                "isolation.protected",
+                f"user A changed protected column {column} of own row in public.cards from {old!r} to {new!r}"
+                " (UPDATE without WHERE)",
+                "refused",
+                "1 row changed",
+                CARD_EDITS,
+            )
+            for column, old, new in (("tier", "free", "pro"), ("vip", "false", "true"))
+        ],
+    ),
+    # A reads its card: the UPDATE ... WHERE changes it, for each protected column (the form without WHERE
+    # is then not tried).
+    "readable": (
+        CARDS_READ,
+        "select, insert, delete",
+        [
+            (
+                "isolation.not_allowed",
+                "user A updated own row in public.cards, but 'allow' leaves out update",
+                "0 rows",
+                "1",
+                CARD_EDITS,
+            ),
+            *(
+                (
+                    "isolation.protected",
+                    f"user A changed protected column {column} of own row in public.cards from {old!r} to"
+                    f" {new!r} (UPDATE ... WHERE)",
+                    "refused",
+                    "1 row changed",
+                    CARD_EDITS,
+                )
+                for column, old, new in (("tier", "free", "pro"), ("vip", "false", "true"))
+            ),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CARDS_CASES))
+def test_each_protected_column_is_probed_by_an_update_with_then_without_where(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path, case: str
+) -> None:
+    policy, allow, expected = CARDS_CASES[case]
+    outcome = run_on(target, run_sql, tmp_path, CARDS_SQL + policy, CARDS_CONTRACT % allow, CARDS)
+    assert found(outcome) == expected
+    assert outcome.notes == []
+
+
+# --- s22-matrix-d: probe_views on a table everyone reads, and on one no view reads -----------------------
+
+OPEN_BOARD_SQL = (
+    NOTES_SQL
+    + """
+CREATE TABLE public.board (id int PRIMARY KEY, user_id uuid NOT NULL, body text);
+ALTER TABLE public.board ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON public.board FOR ALL TO authenticated
+  USING (user_id = auth.uid()) WITH CHECK (user_id = auth.uid());
+CREATE POLICY anyone ON public.board FOR SELECT TO authenticated, anon USING (true);
+CREATE VIEW public.board_feed AS SELECT id, body FROM public.board;
+GRANT SELECT ON public.board_feed TO authenticated, anon;
+"""
+)
+OPEN_BOARD_CONTRACT = NOTES_CONTRACT + "  public.board:\n    isolation: {owner: user_id, read: anon}\n"
+
+
+def test_no_view_is_probed_on_a_table_everyone_reads_nor_on_one_no_view_reads(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """The view of 'read: anon' board (no security_invoker) shows every row, as the table does to everyone:
+    nothing to find. (The early return is a shortcut only: tried, each view would be skipped as opened to
+    everyone, and a table no view reads has no view to try; see docs/mutation.md.)"""
+    with session_on(target, run_sql, tmp_path, OPEN_BOARD_SQL, OPEN_BOARD_CONTRACT) as session:
+        board, notes = Matrix(session, QualifiedName("public", "board")), Matrix(session, NOTES)
+        assert ([str(v.name) for v in board.views], board.readers, notes.views) == (["public.board_feed"], "anon", ())
+        outcomes = [session.run(QualifiedName("public", "board")), session.run(NOTES)]
+    assert [(found(o), o.notes) for o in outcomes] == [([], []), ([], [])]
