@@ -1662,6 +1662,12 @@ EQUIVALENT += (
         'if not self.views or self.readers == "XXanonXX":',
         _MATRIX_VIEWS_WHY,
     ),
+    Equivalent(
+        "probe_views",
+        _MATRIX_VIEWS_SHORTCUT,
+        'if not self.views or self.readers == "ANON":',
+        _MATRIX_VIEWS_WHY,
+    ),
 )
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
