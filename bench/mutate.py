@@ -1669,6 +1669,31 @@ EQUIVALENT += (
         _MATRIX_VIEWS_WHY,
     ),
 )
+# rls/matrix, probe_views (s22-matrix-e): the name of the savepoint each view's probe undoes, and read_as's flag.
+_MATRIX_VIEW_POINT = 'point = sql.Identifier(f"pgcontract_{secrets.token_hex(4)}")'
+_MATRIX_VIEW_READS = "after = self.read_as(rows, [as_seeder_b, *reading.values()], first_reads=False)"
+EQUIVALENT += (
+    *(
+        Equivalent(
+            "probe_views",
+            _MATRIX_VIEW_POINT,
+            _MATRIX_VIEW_POINT.replace("token_hex(4)", changed),
+            "the savepoint's name only has to be the same in its SAVEPOINT and in the undo (ROLLBACK TO, RELEASE),"
+            " which use the same Identifier: 10 or 64 hex digits name it as well (PostgreSQL truncates the"
+            " 75-character name to 63 bytes the same way in each statement; its NOTICE is dropped, no notice"
+            " handler is added). No other savepoint is made between the two (the batches only switch roles, change"
+            " B's row and read views), and a same-named older one could not be hit: PostgreSQL keeps both and"
+            " ROLLBACK TO and RELEASE take the most recent",
+        )
+        for changed in ("token_hex(None)", "token_hex(5)")
+    ),
+    Equivalent(
+        "probe_views",
+        _MATRIX_VIEW_READS,
+        _MATRIX_VIEW_READS.replace("first_reads=False", "first_reads=None"),
+        "read_as reads first_reads only as a condition (if n or first_reads), where None is false as False is",
+    ),
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 

@@ -2393,3 +2393,60 @@ def test_no_view_is_probed_on_a_table_everyone_reads_nor_on_one_no_view_reads(
         assert ([str(v.name) for v in board.views], board.readers, notes.views) == (["public.board_feed"], "anon", ())
         outcomes = [session.run(QualifiedName("public", "board")), session.run(NOTES)]
     assert [(found(o), o.notes) for o in outcomes] == [([], []), ([], [])]
+
+
+# --- s22-matrix-e: probe_views goes on past each kind of view it skips, and B's row is added as B ---------
+
+# Read by five views, in this (name) order: one declared 'read: anon' (nothing to measure), a materialized copy
+# declared 'read: authenticated' (only the anonymous caller is kept out, and it reads the copy), one whose
+# every read fails (not tried: the note), one nobody may read, and a definer view. B's extra row gets its
+# created_by from auth.uid(): added as B, it is B's (with no identity the INSERT fails).
+PAST_SQL = (
+    NOTES_SQL
+    + """
+ALTER TABLE public.notes ADD COLUMN created_by uuid NOT NULL DEFAULT auth.uid();
+CREATE VIEW public.a_open AS SELECT id, title FROM public.notes;
+CREATE MATERIALIZED VIEW public.b_copy AS SELECT id, title FROM public.notes;
+CREATE VIEW public.c_broken AS SELECT id / 0 AS ratio FROM public.notes;
+CREATE VIEW public.d_hidden AS SELECT id FROM public.notes;
+CREATE VIEW public.feed AS SELECT id, title FROM public.notes;
+GRANT SELECT ON public.a_open, public.b_copy, public.c_broken, public.feed TO authenticated, anon;
+REVOKE ALL ON public.d_hidden FROM authenticated, anon;
+"""
+)
+PAST_CONTRACT = NOTES_CONTRACT + "views:\n  public.a_open: {read: anon}\n  public.b_copy: {read: authenticated}\n"
+B_COPY = "materialized view public.b_copy (a copy of the rows its owner postgres read at its last refresh)"
+
+
+def test_probe_views_goes_on_past_each_view_it_skips_or_cannot_try(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    outcome = run_on(target, run_sql, tmp_path, PAST_SQL, PAST_CONTRACT, NOTES)
+    assert found(outcome) == [
+        (
+            "isolation.view_anonymous_read",
+            f"the anonymous caller read rows of user B in public.notes through {B_COPY}, which the view's"
+            " 'read: authenticated' opens to signed-in users only; fix: "
+            'REVOKE SELECT ON "public"."b_copy" FROM "anon"',
+            "no row of user B",
+            COPY,
+            ANON_READ,
+        ),
+        (
+            "isolation.view_read",
+            f'user A read rows of user B in public.notes through {FEED}; fix: ALTER VIEW "public"."feed" SET '
+            '(security_invoker = on), or REVOKE SELECT ON "public"."feed" FROM "authenticated"',
+            "no row of user B",
+            ADDED,
+            OWN_READ,
+        ),
+        (
+            "isolation.view_read",
+            f"the anonymous caller read rows of user B in public.notes through {FEED}; fix: ALTER VIEW "
+            '"public"."feed" SET (security_invoker = on), or REVOKE SELECT ON "public"."feed" FROM "anon"',
+            "no row of user B",
+            ADDED,
+            ANON_READ,
+        ),
+    ]
+    assert outcome.notes == ["view public.c_broken not tried on public.notes: division by zero"]
