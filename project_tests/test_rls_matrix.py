@@ -1125,6 +1125,25 @@ FEED = "view public.feed (no security_invoker: it reads as its owner postgres)"
 SNAP = "materialized view public.snap (a copy of the rows its owner postgres read at its last refresh)"
 COPY = "it can read its copy of every user's rows"
 NEVER = "(row level security never applies to a materialized view)"
+# What definer view public.feed (granted to authenticated and anon) shows of user B's rows, in run order.
+FEED_FINDINGS = [
+    (
+        "isolation.view_read",
+        f'user A read rows of user B in public.notes through {FEED}; fix: ALTER VIEW "public"."feed" SET '
+        '(security_invoker = on), or REVOKE SELECT ON "public"."feed" FROM "authenticated"',
+        "no row of user B",
+        ADDED,
+        OWN_READ,
+    ),
+    (
+        "isolation.view_read",
+        f"the anonymous caller read rows of user B in public.notes through {FEED}; fix: ALTER VIEW "
+        '"public"."feed" SET (security_invoker = on), or REVOKE SELECT ON "public"."feed" FROM "anon"',
+        "no row of user B",
+        ADDED,
+        ANON_READ,
+    ),
+]
 
 
 def test_a_run_reports_the_views_that_show_rows_of_user_b(
@@ -1135,22 +1154,7 @@ def test_a_run_reports_the_views_that_show_rows_of_user_b(
         readers = session.view_readers(QualifiedName("public", "hidden"), {"anon"})
     assert readers == frozenset()
     assert found(outcome) == [
-        (
-            "isolation.view_read",
-            f'user A read rows of user B in public.notes through {FEED}; fix: ALTER VIEW "public"."feed" SET '
-            '(security_invoker = on), or REVOKE SELECT ON "public"."feed" FROM "authenticated"',
-            "no row of user B",
-            ADDED,
-            OWN_READ,
-        ),
-        (
-            "isolation.view_read",
-            f"the anonymous caller read rows of user B in public.notes through {FEED}; fix: ALTER VIEW "
-            '"public"."feed" SET (security_invoker = on), or REVOKE SELECT ON "public"."feed" FROM "anon"',
-            "no row of user B",
-            ADDED,
-            ANON_READ,
-        ),
+        *FEED_FINDINGS,
         (
             "isolation.view_anonymous_read",
             "the anonymous caller read rows of user B in public.notes through view public.open_feed (no "
@@ -2432,21 +2436,6 @@ def test_probe_views_goes_on_past_each_view_it_skips_or_cannot_try(
             COPY,
             ANON_READ,
         ),
-        (
-            "isolation.view_read",
-            f'user A read rows of user B in public.notes through {FEED}; fix: ALTER VIEW "public"."feed" SET '
-            '(security_invoker = on), or REVOKE SELECT ON "public"."feed" FROM "authenticated"',
-            "no row of user B",
-            ADDED,
-            OWN_READ,
-        ),
-        (
-            "isolation.view_read",
-            f"the anonymous caller read rows of user B in public.notes through {FEED}; fix: ALTER VIEW "
-            '"public"."feed" SET (security_invoker = on), or REVOKE SELECT ON "public"."feed" FROM "anon"',
-            "no row of user B",
-            ADDED,
-            ANON_READ,
-        ),
+        *FEED_FINDINGS,
     ]
     assert outcome.notes == ["view public.c_broken not tried on public.notes: division by zero"]
