@@ -1694,6 +1694,45 @@ EQUIVALENT += (
         "read_as reads first_reads only as a condition (if n or first_reads), where None is false as False is",
     ),
 )
+# rls/matrix, __init__, _plain_column, use_principal, probe_anonymous (s23-matrix-d): a role read only as true or
+# false, a None among column names, a principal name that is never None, the default of a never-empty reason.
+_MATRIX_PLAIN_OWNER = "fixed.update([self.isolation.owner] if self.isolation.owner else [])"
+_MATRIX_WRITES = "self.writes = set(self.isolation.write.get(name, ())) if name is not None else set()"
+EQUIVALENT += (
+    Equivalent(
+        "__init__",
+        "self.acting_role: str | None = None",
+        'self.acting_role: str | None = ""',
+        "acting_role is read only as a condition (fail: roles and as_role ... if role else ...) or with a default"
+        ' (view_leak: self.acting_role or ""), where "" is false as None is and gives the same ""',
+    ),
+    Equivalent(
+        "_plain_column",
+        _MATRIX_PLAIN_OWNER,
+        _MATRIX_PLAIN_OWNER.replace("if self.isolation.owner else", "if (self.isolation.owner) or True else"),
+        "without an owner column it puts None into fixed, which is only asked whether a column name (a str) is in"
+        " it: None is no column's name, so the plain column is the same",
+    ),
+    Equivalent(
+        "use_principal",
+        _MATRIX_WRITES,
+        _MATRIX_WRITES.replace("if name is not None else", "if (name is not None) or True else"),
+        "isolation.write is keyed by Identifier (a str of 1 to 63 characters, a YAML null key is refused), so"
+        " write.get(None, ()) is () and set(()) is the same empty set",
+    ),
+    *(
+        Equivalent(
+            "probe_anonymous",
+            'reason or "refused",',
+            f'reason or "{changed}",',
+            "reason is '0 rows' or the text of the psycopg error that made the anonymous SELECT fail, never empty:"
+            " psycopg writes 'no error details available' for an empty libpq message, and an empty message raised"
+            " in a policy (RAISE EXCEPTION '') still comes with its CONTEXT line (tried: 'CONTEXT: PL/pgSQL"
+            " function hush() line 1 at RAISE'); so the default is never taken",
+        )
+        for changed in ("XXrefusedXX", "REFUSED")
+    ),
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 
