@@ -188,6 +188,7 @@ RLS_SLICES: dict[str, tuple[str, ...]] = {
     # passes or fails: a mutant only they would kill counts here as a survivor (the score is a lower bound).
     "matrix": (
         "test_rls_matrix.py",
+        "test_rls_matrix_reads.py",  # probe_reads' findings pinned whole (s23-matrix-a)
         "test_isolation_rules.py",
         "test_rls_attacker.py",
         "test_rls_principals.py",
