@@ -1737,6 +1737,59 @@ EQUIVALENT += (
         for changed in ("XXrefusedXX", "REFUSED")
     ),
 )
+# rls/matrix, changed_by_current and protected_values (s23-matrix-c): the count's SQL in another letter case,
+# the random name of its savepoint, a guard against a result that is always there, and a type name never read.
+_MATRIX_COUNT_SQL = (
+    "\"SELECT set_config('role', {}, true); SELECT current_user::text, count(*) FROM {} \"",
+    '"WHERE ctid = ANY (ARRAY[{}]::tid[]) AND (tableoid::text, ctid) IN ({})"',
+)
+_MATRIX_COUNT_POINT = 'point = sql.Identifier(f"pgcontract_{secrets.token_hex(4)}")'
+_MATRIX_ACTUAL = "actual = fetched[0] if fetched else None"
+_MATRIX_BOOLEAN = 'options += ["true", "false"] if declared.type in ("boolean", "bool") else []'
+EQUIVALENT += (
+    *(
+        Equivalent(
+            "changed_by_current",
+            line,
+            changed,
+            "the same SQL: keywords, function, type and column names (ctid, tableoid) are read in any case, unquoted"
+            " names fold to lower case, and set_config finds a setting by its name in any case ('ROLE' is 'role')",
+        )
+        for line in _MATRIX_COUNT_SQL
+        for changed in (line.lower(), line.upper())
+    ),
+    *(
+        Equivalent(
+            "changed_by_current",
+            _MATRIX_COUNT_POINT,
+            _MATRIX_COUNT_POINT.replace("token_hex(4)", changed),
+            "the savepoint's name only has to be the same in its SAVEPOINT and in the undo (ROLLBACK TO, RELEASE),"
+            " which use the same Identifier: 10 or 64 hex digits name it as well (PostgreSQL truncates the"
+            " 75-character name to 63 bytes the same way in each statement; its NOTICE is dropped, no notice"
+            " handler is added). Only the caller's statement runs between them, and a same-named older savepoint"
+            " could not be hit: ROLLBACK TO and RELEASE take the most recent",
+        )
+        for changed in ("token_hex(None)", "token_hex(5)")
+    ),
+    Equivalent(
+        "changed_by_current",
+        _MATRIX_ACTUAL,
+        "actual = fetched[0] if (fetched) or True else None",
+        "fetched is never None: the count's second statement is an aggregate without GROUP BY, which returns"
+        " exactly one row (a failure raises in execute), so fetched[0] is read either way",
+    ),
+    *(
+        Equivalent(
+            "protected_values",
+            _MATRIX_BOOLEAN,
+            _MATRIX_BOOLEAN.replace('"bool")', f'"{changed}")'),
+            "a column's type is never 'bool': the snapshot reads it with format_type under search_path pg_catalog,"
+            " which spells the built-in type 'boolean' and qualifies every other type (public.bool), so only"
+            " 'boolean' ever matches",
+        )
+        for changed in ("XXboolXX", "BOOL")
+    ),
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 
