@@ -1790,6 +1790,45 @@ EQUIVALENT += (
         for changed in ("XXboolXX", "BOOL")
     ),
 )
+# rls/matrix, leftovers, IsolationSession.__init__ and _begin (s23-matrix-b): SQL in another letter case, the
+# seeding role's placeholder before the transaction begins, psycopg's autocommit setter, a test the constructor
+# already made.
+_MATRIX_LEFT_CONDITION = (
+    'condition = sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in pk[0].columns)'
+)
+_MATRIX_SEEDER_ROLE = 'self.seeder_role = ""  # set when the transaction begins'
+_MATRIX_SEED_ROLE = "seed_role = self.contract.auth.seed_role if self.contract.auth is not None else None"
+EQUIVALENT += (
+    Equivalent(
+        "leftovers",
+        _MATRIX_LEFT_CONDITION,
+        _sql_case(_MATRIX_LEFT_CONDITION, str.lower),
+        "the same SQL: AND is a keyword, read in any case",
+    ),
+    *(
+        Equivalent(
+            "__init__",
+            _MATRIX_SEEDER_ROLE,
+            _MATRIX_SEEDER_ROLE.replace('= ""', changed),
+            "a placeholder never read: _begin sets seeder_role (check_seed_role's answer) before anything reads it;"
+            " its readers (Matrix.__init__, ErasureProof.as_seeder) read session.cur first, which runs _begin",
+        )
+        for changed in ("= None", '= "XXXX"')
+    ),
+    Equivalent(
+        "_begin",
+        "conn.autocommit = False",
+        "conn.autocommit = None",
+        "psycopg's autocommit setter stores bool(value) (_set_autocommit_gen): None is False there",
+    ),
+    Equivalent(
+        "_begin",
+        _MATRIX_SEED_ROLE,
+        _MATRIX_SEED_ROLE.replace("if self.contract.auth is not None", "if (self.contract.auth is not None) or True"),
+        "the test is always true here: __init__ raised SeedError for a contract without auth, and neither the"
+        " contract (a frozen pydantic model) nor session.contract is ever replaced",
+    ),
+)
 RESULT_LINE = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
 
 
