@@ -466,6 +466,37 @@ EQUIVALENT += (
         "base = wanted[: len(wanted) - len(suffix)] if (suffix) or True else wanted",
         "with no suffix, cutting len('') characters off leaves the whole name: the same base",
     ),
+    *(
+        Equivalent(
+            "_srid_of",
+            'if len(kind.modifiers) > 1 and kind.modifiers[1].lstrip("-").isdigit():',
+            f"if len(kind.modifiers) > 1 and kind.modifiers[1].{changed}.isdigit():",
+            "only a negative SRID reads differently, and the catalog never holds one (PostGIS stores"
+            " geometry(Point,-5) as geometry(Point)); PostGIS reads SRID=-1 as the default the mutant gives",
+        )
+        for changed in ("lstrip(None)", 'rstrip("-")')
+    ),
+    *(
+        Equivalent(
+            "_srid_of",
+            'return 4326 if kind.name == "geography" else 0',
+            changed,
+            "PostGIS reads a geography value in SRID 0 as SRID 4326: the same value stored, and a geography"
+            " column's candidates are 4326, 0, 3857 either way",
+        )
+        for changed in (
+            'return 4326 if (kind.name == "geography") and False else 0',
+            'return 4326 if kind.name == "XXgeographyXX" else 0',
+            'return 4326 if kind.name == "GEOGRAPHY" else 0',
+        )
+    ),
+    Equivalent(
+        "ewkt",
+        "x, y = n % 170, (n // 170) % 80",
+        "x, y = n % 170, (n // 170) % 81",
+        "a band of 81 rows of squares keeps every latitude (y + 1 <= 81) in range as 80 do; only where"
+        " placement wraps, after 13,600 rows, moves",
+    ),
 )
 NOBODY_LABEL = "the no-rows caller's label is never shown: messages name it by anonymous_name"
 ROLE_IDENTITY = "a role-mode principal always has an identity (new_principal sets it): the default is never used"

@@ -7,7 +7,7 @@ protected), ``as_member``, ``sequence_columns``, and the exact text of the viola
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -39,7 +39,7 @@ from pgcontract.rls.matrix import (
     not_testable,
     run_matrix,
 )
-from pgcontract.rls.seed import Seeder, Values
+from pgcontract.rls.seed import SeededRow, Seeder, Values
 from pgcontract.rls.values import SeedError
 from project_tests.test_rls_principals import NEVER_SET, SETTING_SQL, TENANT, WRITES_OPEN_ON_NULL
 
@@ -86,6 +86,33 @@ Found = tuple[str, str, str, str, str]
 
 def found(outcome: Outcome) -> list[Found]:
     return [(v.rule, v.message, v.expected, v.actual, v.through) for v in outcome.violations]
+
+
+ReadsSeen = tuple[str, bool, list[Found], list[str]]
+
+
+def probed_reads(
+    session: IsolationSession,
+    tried: Iterable[tuple[str, str | None]],
+    before: Callable[[str, SeededRow], None] | None = None,
+) -> dict[tuple[str, str | None], ReadsSeen]:
+    """For each (table in public, principal): user A, as that principal, probes the reads of its own row and
+    user B's (``Matrix.probe_reads``); what the matrix then holds: who must read, the returned flag, the
+    findings and the notes. ``before(table, B's row)`` runs first, as the seeding role."""
+    seen: dict[tuple[str, str | None], ReadsSeen] = {}
+    for table, principal in tried:
+        name = QualifiedName("public", table)
+        matrix = Matrix(session, name)
+        row_a, row_b = session.seeder.row(name, session.a), session.seeder.row(name, session.b)
+        if before is not None:
+            before(table, row_b)
+        matrix.use_principal(principal)
+        with matrix.savepoint():
+            matrix.become(session.a)
+            clean = matrix.probe_reads(row_a, row_b)
+        seen[table, principal] = (matrix.readers, clean, found(matrix.outcome), matrix.outcome.notes)
+        matrix.use_principal(None)
+    return seen
 
 
 def run_on(
@@ -2013,18 +2040,8 @@ def test_a_failed_select_is_a_finding_only_for_those_who_must_read(
     target: Target, run_sql: Callable[[str], None], tmp_path: Path
 ) -> None:
     tried = [(t, None) for t in UNREADABLE] + [("reports", "auditor"), ("reports", "admin")]
-    seen: dict[tuple[str, str | None], tuple[str, bool, list[Found], list[str]]] = {}
     with session_on(target, run_sql, tmp_path, UNREADABLE_SQL, UNREADABLE_CONTRACT, PRINCIPALS) as session:
-        for table, principal in tried:
-            name = QualifiedName("public", table)
-            matrix = Matrix(session, name)
-            row_a, row_b = session.seeder.row(name, session.a), session.seeder.row(name, session.b)
-            matrix.use_principal(principal)
-            with matrix.savepoint():
-                matrix.become(session.a)
-                cross_clean = matrix.probe_reads(row_a, row_b)
-            seen[table, principal] = (matrix.readers, cross_clean, found(matrix.outcome), matrix.outcome.notes)
-            matrix.use_principal(None)
+        seen = probed_reads(session, tried)
     assert seen == {
         ("by_anon", None): ("anon", False, [cannot_read("user A", "by_anon")], []),
         ("by_users", None): ("authenticated", False, [cannot_read("user A", "by_users")], []),

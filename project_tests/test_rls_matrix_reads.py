@@ -18,9 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pgcontract.connect import Target
-from pgcontract.names import QualifiedName
-from pgcontract.rls.matrix import Matrix
-from project_tests.test_rls_matrix import OWN, Found, found, session_on
+from pgcontract.rls.seed import SeededRow
+from project_tests.test_rls_matrix import OWN, probed_reads, session_on
 
 ROLE_CLAIM = "((auth.jwt() -> 'app_metadata') ->> 'role')"
 ROLE_PRINTED = "((auth.jwt() -> 'app_metadata'::text) ->> 'role'::text)"
@@ -81,20 +80,13 @@ PROBED = (
 def test_probe_reads_pins_each_finding_and_what_it_returns(
     target: Target, run_sql: Callable[[str], None], tmp_path: Path
 ) -> None:
-    seen: dict[tuple[str, str | None], tuple[str, bool, list[Found], list[str]]] = {}
     with session_on(target, run_sql, tmp_path, READS_SQL, READS_CONTRACT, ROLES) as session:
-        for table, principal in PROBED:
-            name = QualifiedName("public", table)
-            matrix = Matrix(session, name)
-            row_a, row_b = session.seeder.row(name, session.a), session.seeder.row(name, session.b)
+
+        def pick_b(table: str, row_b: SeededRow) -> None:
             if table == "ledger":  # as the seeding role: B's row is the one the policy opens
                 session.cur.execute("INSERT INTO public.picked VALUES (%s)", [row_b.values["id"]])
-            matrix.use_principal(principal)
-            with matrix.savepoint():
-                matrix.become(session.a)
-                clean = matrix.probe_reads(row_a, row_b)
-            seen[table, principal] = (matrix.readers, clean, found(matrix.outcome), matrix.outcome.notes)
-            matrix.use_principal(None)
+
+        seen = probed_reads(session, PROBED, before=pick_b)
     assert seen == {
         # No owner: plain A must read no row, and reads 1 (B's, not its own): a row of B seen, so not clean.
         ("ledger", None): (
