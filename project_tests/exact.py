@@ -77,9 +77,11 @@ def _table_of(obj: str) -> str:
     return ".".join(obj.split(".")[:2])
 
 
-# Types whose format_type text the type parser refuses: a ";" in the name (parse_type turns it away), and a
-# base type of such a name with modifiers, which no name reading takes either (a superuser's, on varchar's
-# internal functions). No contract can name them (no ";" in a type): a case's contract leaves them out.
+# Types whose names and modifiers are hard to read: a ";" in the name (public."a;b"), a base type of such a
+# name with modifiers (public."t;m"(5), a superuser's, on varchar's internal functions): the type parser
+# reads both, quoted; and one whose modifiers print as words (public."t;i"(6), on an interval's typmod
+# functions, prints as 'public."t;i" year to month'): the parser refuses that one, and column_type gives None.
+# No contract can name them (no ";" in a type): a case's contract leaves them out.
 UNREADABLE_TYPES = (
     'CREATE DOMAIN public."a;b" AS integer; CREATE TYPE public."t;m";'
     ' CREATE FUNCTION public.tm_in(cstring, oid, integer) RETURNS public."t;m" LANGUAGE internal IMMUTABLE STRICT'
@@ -88,4 +90,11 @@ UNREADABLE_TYPES = (
     " AS 'varcharout';"
     ' CREATE TYPE public."t;m" (INPUT = public.tm_in, OUTPUT = public.tm_out, TYPMOD_IN = varchartypmodin,'
     " TYPMOD_OUT = varchartypmodout, INTERNALLENGTH = VARIABLE, STORAGE = extended);"
+    ' CREATE TYPE public."t;i";'
+    ' CREATE FUNCTION public.ti_in(cstring, oid, integer) RETURNS public."t;i" LANGUAGE internal IMMUTABLE STRICT'
+    " AS 'varcharin';"
+    ' CREATE FUNCTION public.ti_out(public."t;i") RETURNS cstring LANGUAGE internal IMMUTABLE STRICT'
+    " AS 'varcharout';"
+    ' CREATE TYPE public."t;i" (INPUT = public.ti_in, OUTPUT = public.ti_out, TYPMOD_IN = intervaltypmodin,'
+    " TYPMOD_OUT = intervaltypmodout, INTERNALLENGTH = VARIABLE, STORAGE = extended);"
 )

@@ -252,10 +252,14 @@ def test_the_domain_finding_is_exact(case: str, target: Target, run_sql: Callabl
     assert_exact(CASES[case], target, run_sql, tmp_path)
 
 
-# Before a column of the domain, in the same table: a column of a type named with a ";" (parse_type refuses
-# it; its quoted parts are read) and one of a type with modifiers after such a name (nothing reads it): the
-# columns after them are still found. A domain named with a ";" finds its own columns, arrays too.
-W = ' CREATE TABLE public.w (id int PRIMARY KEY, x public."t;m"(5), y public."a;b", z public."a;b"[], r public.pos);'
+# Before a column of the domain, in the same table: columns of types named with a ";" (the type parser
+# reads them, quoted), and one whose modifiers print as words (the parser refuses it; project_tests/exact.py
+# UNREADABLE_TYPES): the columns after them are still found. A domain named with a ";" finds its own
+# columns, arrays too.
+W = (
+    ' CREATE TABLE public.w (id int PRIMARY KEY, x public."t;m"(5), v public."t;i"(6), y public."a;b",'
+    ' z public."a;b"[], r public.pos);'
+)
 UNREADABLE = UNREADABLE_TYPES + W
 A_B = 'public."a;b"'
 UNREADABLE_CASES = {
