@@ -287,7 +287,8 @@ def test_a_moving_implementation_the_database_lacks_each_option_reported(
 def test_a_state_type_the_parser_cannot_read_differs_by_its_text(
     target: Target, run_sql: Callable[[str], None], tmp_path: Path
 ) -> None:
-    """A state type named with a ";" (no contract can name one): compared as text, so it differs."""
+    """A state type named with a ";" (no contract can name one): the parser reads it, quoted, and it differs.
+    (format_type prints a state type without modifiers, so none is ever compared as text.)"""
     contract = passing_contract(
         "CREATE TABLE public.t (id int PRIMARY KEY);"
         " CREATE AGGREGATE public.agg(integer) (SFUNC = int4pl, STYPE = integer)",
