@@ -11,7 +11,7 @@ import pytest
 from pgcontract.connect import Target
 from pgcontract.contract import Contract
 from pgcontract.findings import Hazard
-from project_tests.exact import Exact, assert_exact
+from project_tests.exact import UNREADABLE_TYPES, Exact, assert_exact
 from project_tests.helpers import check, errors
 
 T = 'ALTER TABLE "public"."t"'
@@ -268,6 +268,27 @@ UNREADABLE_CASES = {
         CASES["missing, a column of its type elsewhere"],
         setup=A_B + plain("title text NOT NULL"),
         defect='ALTER TABLE public.t RENAME COLUMN title TO headline; ALTER TABLE public.t ADD COLUMN odd public."a;b"',
+    ),
+    # A type whose modifiers print as words (project_tests/exact.py UNREADABLE_TYPES): the parser refuses
+    # 'public."t;i" year to month'; the finding shows the catalog's text, and the type differs.
+    "type, now one whose modifiers print as words": Exact(
+        UNREADABLE_TYPES + plain("title text NOT NULL"),
+        'ALTER TABLE public.t ALTER COLUMN title TYPE public."t;i"(6) USING NULL',
+        "column.type",
+        "public.t.title",
+        "column has another type",
+        "text",
+        'public."t;i" year to month',
+        f'{T} ALTER COLUMN "title" TYPE text USING "title"::text;',
+        (Hazard.LONG_LOCK, Hazard.DATA_LOSS),
+        TYPE_NOTE,
+    ),
+    "missing, beside a column whose type's modifiers print as words": replace(
+        CASES["missing, a column of its type elsewhere"],
+        setup=UNREADABLE_TYPES + plain("title text NOT NULL"),
+        defect=(
+            'ALTER TABLE public.t RENAME COLUMN title TO headline; ALTER TABLE public.t ADD COLUMN odd public."t;i"(6)'
+        ),
     ),
 }
 
