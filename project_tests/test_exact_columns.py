@@ -283,6 +283,20 @@ UNREADABLE_CASES = {
         (Hazard.LONG_LOCK, Hazard.DATA_LOSS),
         TYPE_NOTE,
     ),
+    # A type the parser reads into another spelling (interval year to month as interval(6)): the finding
+    # shows the catalog's text.
+    "type, now an interval of some fields": Exact(
+        plain("title text NOT NULL"),
+        "ALTER TABLE public.t ALTER COLUMN title TYPE interval year to month USING NULL",
+        "column.type",
+        "public.t.title",
+        "column has another type",
+        "text",
+        "interval year to month",
+        f'{T} ALTER COLUMN "title" TYPE text USING "title"::text;',
+        (Hazard.LONG_LOCK, Hazard.DATA_LOSS),
+        TYPE_NOTE,
+    ),
     "missing, beside a column whose type's modifiers print as words": replace(
         CASES["missing, a column of its type elsewhere"],
         setup=UNREADABLE_TYPES + plain("title text NOT NULL"),

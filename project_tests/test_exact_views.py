@@ -14,7 +14,7 @@ import pytest
 from pgcontract.connect import Target
 from pgcontract.contract import Contract, load_contract
 from pgcontract.findings import Fix, Hazard, Kind
-from project_tests.exact import QUIET, Exact, assert_exact
+from project_tests.exact import QUIET, UNREADABLE_TYPES, Exact, assert_exact
 from project_tests.helpers import check, errors, own_contract
 from project_tests.rule_check import assert_only_rule
 
@@ -345,6 +345,23 @@ HAND = {
         contract={"views": {"public.k": {"definition": K, "columns": {"id": "integer", "a": "integer"}}}},
         also=("view.definition",),
     ),
+    # Modifiers printed as words (project_tests/exact.py UNREADABLE_TYPES): the parser refuses
+    # 'public."t;i" year to month', compared as text.
+    "a column of a type whose modifiers print as words": Exact(
+        LR + UNREADABLE_TYPES + " CREATE VIEW public.k AS SELECT id, a FROM public.l;",
+        'DROP VIEW public.k; CREATE VIEW public.k AS SELECT id, NULL::public."t;i"(6) AS a FROM public.l',
+        "view.columns",
+        "public.k",
+        "columns differ",
+        "[id integer, a integer]",
+        '[id integer, a public."t;i" year to month]',
+        f'DROP VIEW "public"."k";\nCREATE OR REPLACE VIEW "public"."k" AS\n{K}\n;',
+        hazards=(Hazard.MANUAL,),
+        note=REPLACE.format("CREATE OR REPLACE VIEW cannot change the type of the column 'a'"),
+        owner="public.k",
+        contract={"views": {"public.k": {"definition": K, "columns": {"id": "integer", "a": "integer"}}}},
+        also=("view.definition",),
+    ),
 }
 
 
@@ -354,7 +371,7 @@ def test_a_view_finding_against_a_contract_in_other_words_is_exactly_this(
 ) -> None:
     """Before the defect the contract passes: a type in another spelling (``int4``, ``varchar(10)``), a
     query in other words (columns unqualified in a join, which only the tables' columns place). A type
-    the parser cannot read (a ``;`` in its name) is compared as text: another type."""
+    the parser cannot read (modifiers printed as words) is compared as text: another type."""
     assert_exact(case, target, run_sql, tmp_path)
 
 

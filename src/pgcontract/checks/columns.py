@@ -73,8 +73,9 @@ def _compare(ctx: Context, name: QualifiedName, column_name: str, column: Column
             Hazard.DATA_LOSS,
             note="rewrites the table under an exclusive lock; values may not convert",
         )
-        shown = found.type if actual_type is None else actual_type  # format_type's text, when unreadable
-        differences.append(("column.type", "column has another type", expected_type, shown, repair))
+        # format_type's text, as the catalog prints it: the parsed form would show 'interval year to month'
+        # as interval(6) and geometry(Point,4326) in lower case.
+        differences.append(("column.type", "column has another type", expected_type, found.type, repair))
     if column.nullable is not None and column.nullable == found.not_null:
         if column.nullable:
             repair = fix(alter_column(name, column_name, "DROP NOT NULL"))
