@@ -247,55 +247,40 @@ def test_a_generation_expression_naming_a_column_by_its_table_matches_the_catalo
     assert errors(check(target, contract)) == []
 
 
-# A type named with a ";" (public."a;b"): the type parser refuses it and no contract type holds one, so the
-# stored column's type, read from its quoted parts, is another type than the contract's; a finding shows the
-# catalog's text, which quotes the name.
+# A type named with a ";" (public."a;b"): the parser reads it from its quoted parts, and no contract type names
+# it, so the column has another type than the contract's; a finding shows the catalog's text, which quotes the
+# name. A type whose modifiers print as words (project_tests/exact.py UNREADABLE_TYPES): the parser refuses
+# 'public."t;i" year to month', compared as text. A type the parser reads into another spelling (interval year
+# to month as interval(6)): the finding shows the catalog's text.
 A_B = 'CREATE DOMAIN public."a;b" AS text;'
-UNREADABLE_CASES = {
-    "type, now one the parser cannot read": Exact(
-        A_B + plain("title text NOT NULL"),
-        'ALTER TABLE public.t ALTER COLUMN title TYPE public."a;b"',
+
+
+def retyped(setup: str, defect: str, printed: str) -> Exact:
+    """The text column title retyped by ``defect``; the catalog prints the new type as ``printed``."""
+    return Exact(
+        setup + plain("title text NOT NULL"),
+        f"ALTER TABLE public.t ALTER COLUMN title TYPE {defect}",
         "column.type",
         "public.t.title",
         "column has another type",
         "text",
-        'public."a;b"',
+        printed,
         f'{T} ALTER COLUMN "title" TYPE text USING "title"::text;',
         (Hazard.LONG_LOCK, Hazard.DATA_LOSS),
         TYPE_NOTE,
+    )
+
+
+UNREADABLE_CASES = {
+    "type, now one named with a ';'": retyped(A_B, 'public."a;b"', 'public."a;b"'),
+    "type, now one whose modifiers print as words": retyped(
+        UNREADABLE_TYPES, 'public."t;i"(6) USING NULL', 'public."t;i" year to month'
     ),
-    "missing, beside a column of a type the parser cannot read": replace(
+    "type, now an interval of some fields": retyped("", "interval year to month USING NULL", "interval year to month"),
+    "missing, beside a column of a type named with a ';'": replace(
         CASES["missing, a column of its type elsewhere"],
         setup=A_B + plain("title text NOT NULL"),
         defect='ALTER TABLE public.t RENAME COLUMN title TO headline; ALTER TABLE public.t ADD COLUMN odd public."a;b"',
-    ),
-    # A type whose modifiers print as words (project_tests/exact.py UNREADABLE_TYPES): the parser refuses
-    # 'public."t;i" year to month'; the finding shows the catalog's text, and the type differs.
-    "type, now one whose modifiers print as words": Exact(
-        UNREADABLE_TYPES + plain("title text NOT NULL"),
-        'ALTER TABLE public.t ALTER COLUMN title TYPE public."t;i"(6) USING NULL',
-        "column.type",
-        "public.t.title",
-        "column has another type",
-        "text",
-        'public."t;i" year to month',
-        f'{T} ALTER COLUMN "title" TYPE text USING "title"::text;',
-        (Hazard.LONG_LOCK, Hazard.DATA_LOSS),
-        TYPE_NOTE,
-    ),
-    # A type the parser reads into another spelling (interval year to month as interval(6)): the finding
-    # shows the catalog's text.
-    "type, now an interval of some fields": Exact(
-        plain("title text NOT NULL"),
-        "ALTER TABLE public.t ALTER COLUMN title TYPE interval year to month USING NULL",
-        "column.type",
-        "public.t.title",
-        "column has another type",
-        "text",
-        "interval year to month",
-        f'{T} ALTER COLUMN "title" TYPE text USING "title"::text;',
-        (Hazard.LONG_LOCK, Hazard.DATA_LOSS),
-        TYPE_NOTE,
     ),
     "missing, beside a column whose type's modifiers print as words": replace(
         CASES["missing, a column of its type elsewhere"],
