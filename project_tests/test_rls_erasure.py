@@ -681,6 +681,97 @@ def test_supabase_ties_after_an_owner_column_without_a_key_are_made_too(
     ]
 
 
+TEAMS = """
+CREATE TABLE public.teams (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), name text);
+CREATE TABLE public.team_members (
+  team_id uuid NOT NULL REFERENCES public.teams (id) ON DELETE CASCADE,
+  user_id uuid NOT NULL
+);
+CREATE TABLE public.boards (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  team_id uuid NOT NULL REFERENCES public.teams (id)
+);
+-- No key to auth.users (Supabase advises against one), so a trigger admits only members who are users.
+CREATE FUNCTION public.member_is_user() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM auth.users WHERE id = NEW.user_id) THEN
+    RAISE EXCEPTION 'no user %', NEW.user_id;
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER member_is_user BEFORE INSERT ON public.team_members
+  FOR EACH ROW EXECUTE FUNCTION public.member_is_user();
+"""
+
+
+def test_a_supabase_membership_column_without_a_key_holds_the_user(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """team_members.user_id (auth.uid(), no key; a trigger admits only users) is the membership's user column:
+    the proof's member row holds the user's id (any other is refused), and is found after the delete, named
+    by the column that keeps it."""
+    found = erase(
+        target,
+        run_sql,
+        tmp_path,
+        TEAMS,
+        "  public.boards:\n    isolation:\n      owner: team_id\n"
+        "      membership: {table: public.team_members, tenant: team_id, user: user_id}\n",
+        base="",
+        header=SUPABASE_HEADER,
+    )
+    assert found == [
+        (
+            "erasure.rows_remain",
+            "public.team_members",
+            "public.team_members: 1 row of the deleted user remains: user_id has no foreign key to auth.users:"
+            " nothing removes or clears it",
+            "no row",
+            "1",
+        ),
+    ]
+
+
+# Supabase's profiles, keyed by the user's id; posts owned through them (author = auth.uid(), a key to
+# profiles that clears it).
+PROFILES = """
+CREATE TABLE public.profiles (id uuid PRIMARY KEY REFERENCES auth.users (id) ON DELETE CASCADE, name text);
+CREATE TABLE public.posts (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  author uuid CONSTRAINT posts_author_fk REFERENCES public.profiles (id) ON DELETE SET NULL,
+  body text
+);
+"""
+
+
+def test_an_owner_column_keyed_to_a_parent_ties_the_row_through_it(
+    target: Target, run_sql: Callable[[str], None], tmp_path: Path
+) -> None:
+    """posts.author is the owner column (auth.uid()) and a key to profiles, not to auth.users: the post is the
+    user's through the user's profile; deleting the user deletes the profile, which clears the author and
+    leaves the post, named by the parent's key."""
+    found = erase(
+        target,
+        run_sql,
+        tmp_path,
+        PROFILES,
+        "  public.posts: {isolation: {owner: author}}\n",
+        base="",
+        header=SUPABASE_HEADER,
+    )
+    assert found == [
+        (
+            "erasure.rows_remain",
+            "public.posts",
+            "public.posts: 1 row of the deleted user remains: foreign key posts_author_fk to public.profiles is ON"
+            " DELETE SET NULL (declare erasure: {set_null: [author]} on the table if the row may stay): the row"
+            " stays with author cleared",
+            "no row",
+            "1",
+        ),
+    ]
+
+
 # Seeding notes waits for a lock the test holds: meanwhile another session commits a row of its own.
 WAITING = """
 CREATE TABLE public.other (id integer);
