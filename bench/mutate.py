@@ -840,6 +840,12 @@ EQUIVALENT += (
         "obj = member(name, exclusion_name(None, added))",
         "added is named by _free_name: exclusion_name returns its name, the table only makes a generated one",
     ),
+    Equivalent(
+        "_unique",
+        "member(name, unique_name(name, added)),",
+        "member(name, unique_name(None, added)),",
+        "added is named by _free_name: unique_name returns its name, the table only makes a generated one",
+    ),
 )
 # checks/columns
 _VERB = 'verb = "ADD" if found.identity is None else "SET"'
